@@ -1,0 +1,5 @@
+"""`python -m syndication` runs the command line."""
+
+from syndication.cli import app
+
+app()

@@ -1,0 +1,319 @@
+"""The command line: run, once, serve, status, check, sources.
+
+Owns: argument handling, the exit codes of the public contract (0 ok; 1 some sources or
+translations failed; 2 invalid configuration or usage; 3 fatal: store unreachable, output not
+writable, another worker holds the store), and what the operator sees: progress, summaries,
+tables. Secrets are never printed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from syndication import __version__
+from syndication import config as cfg
+from syndication.model import StoreLocked
+from syndication.store import Store, StoreError
+
+EXIT_OK, EXIT_PARTIAL, EXIT_CONFIG, EXIT_FATAL = 0, 1, 2, 3
+
+app = typer.Typer(
+    help="Multilingual news syndication: partner feeds and local articles in; Kazakh, Chinese "
+    "and English RSS, Atom and JSON Feed out.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+out = Console()
+err = Console(stderr=True)
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        "-c",
+        help="YAML configuration (default: $SYNDICATION_CONFIG or config/syndication.yaml).",
+        show_default=False,
+    ),
+]
+VerboseOption = Annotated[bool, typer.Option("--verbose", "-v", help="Log each step.")]
+
+
+def _setup_logging(verbose: bool, quiet: bool = False) -> None:
+    level = logging.INFO if verbose else logging.ERROR if quiet else logging.WARNING
+    logging.basicConfig(
+        level=level,
+        format="%(message)s",
+        handlers=[RichHandler(console=err, show_path=False, rich_tracebacks=False)],
+        force=True,
+    )
+    for noisy in ("httpx", "httpcore", "apscheduler", "urllib3", "uvicorn.error"):
+        logging.getLogger(noisy).setLevel(logging.WARNING if verbose else logging.ERROR)
+
+
+def _load(path: Path | None) -> cfg.Config:
+    chosen = cfg.config_path(path)
+    try:
+        return cfg.load(chosen)
+    except cfg.ConfigError as exc:
+        err.print(f"[bold red]invalid configuration[/] ({len(exc.problems)} problem(s)):")
+        for problem in exc.problems:
+            err.print(f"  {problem}", markup=False, highlight=False)
+        raise typer.Exit(EXIT_CONFIG) from None
+
+
+def _open_store(config: cfg.Config) -> Store:
+    try:
+        return Store.open(config.store_url)
+    except StoreError as exc:
+        err.print(f"[bold red]fatal:[/] {exc}", highlight=False)
+        raise typer.Exit(EXIT_FATAL) from None
+
+
+def _check_output(config: cfg.Config) -> None:
+    try:
+        config.output.mkdir(parents=True, exist_ok=True)
+        probe = config.output / ".write-test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        err.print(f"[bold red]fatal:[/] output folder {config.output} is not writable: {exc}")
+        raise typer.Exit(EXIT_FATAL) from None
+
+
+def _lock(store: Store, holder: str) -> None:
+    try:
+        store.acquire_lock(holder)
+    except StoreLocked as exc:
+        err.print(f"[bold red]refused:[/] {exc}", highlight=False)
+        raise typer.Exit(EXIT_FATAL) from None
+    except StoreError as exc:
+        err.print(f"[bold red]fatal:[/] {exc}", highlight=False)
+        raise typer.Exit(EXIT_FATAL) from None
+
+
+@app.command()
+def check(config: ConfigOption = None) -> None:
+    """Validate the configuration; exit 0 when valid, 2 when not."""
+    loaded = _load(config)
+    s = loaded.settings
+    problems = _routing_problems(loaded)
+    if problems:
+        err.print(f"[bold red]invalid configuration[/] ({len(problems)} problem(s)):")
+        for problem in problems:
+            err.print(f"  {problem}", markup=False, highlight=False)
+        raise typer.Exit(EXIT_CONFIG)
+    out.print(
+        f"[green]ok[/] {loaded.path}: {len(s.sources)} source(s), editions "
+        f"{', '.join(s.editions)}, translation chain {' → '.join(s.translation.chain)}",
+        highlight=False,
+    )
+
+
+def _routing_problems(config: cfg.Config) -> list[str]:
+    """Language pairs the configured chain cannot translate: a check error, not a surprise."""
+    from syndication.translate.providers import LANGUAGE_CODES
+
+    s = config.settings
+    chain = s.translation.chain
+    sources = {src.language for src in s.sources if src.language} | set(s.languages)
+    problems = []
+    for source in sorted(sources):
+        for target in s.languages:
+            if source == target:
+                continue
+            if not any(source in LANGUAGE_CODES[p] and target in LANGUAGE_CODES[p] for p in chain):
+                problems.append(
+                    f"{config.path}: translation.chain: no provider in [{', '.join(chain)}] "
+                    f"translates {source}→{target}; add one that does (google covers kk, zh, "
+                    f"en, ru)"
+                )
+    return problems
+
+
+@app.command()
+def once(config: ConfigOption = None, verbose: VerboseOption = False) -> None:
+    """Run one full cycle now (poll every source, translate, publish), then exit."""
+    from syndication.pipeline import Progress as Hooks
+    from syndication.pipeline import run_cycle
+
+    _setup_logging(verbose, quiet=not verbose)
+    loaded = _load(config)
+    _check_output(loaded)
+    store = _open_store(loaded)
+    _lock(store, f"syndication once {__version__}")
+    try:
+        with Progress(
+            TextColumn("{task.description:<10}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=err,
+            transient=True,
+            disable=not err.is_terminal,
+        ) as bar:
+            tasks: dict[str, int] = {}
+
+            def stage(name: str, total: int) -> None:
+                tasks[name] = bar.add_task(name, total=max(total, 1))
+
+            def advance(name: str, done: int) -> None:
+                if name in tasks:
+                    bar.update(tasks[name], completed=done)
+
+            report = run_cycle(loaded, store, progress=Hooks(stage=stage, advance=advance))
+    except StoreError as exc:
+        err.print(f"[bold red]fatal:[/] {exc}", highlight=False)
+        raise typer.Exit(EXIT_FATAL) from None
+    except OSError as exc:
+        err.print(f"[bold red]fatal:[/] cannot write the output: {exc}", highlight=False)
+        raise typer.Exit(EXIT_FATAL) from None
+    finally:
+        with contextlib.suppress(StoreError):
+            store.release_lock()
+    _summary(report)
+    raise typer.Exit(EXIT_OK if report.ok else EXIT_PARTIAL)
+
+
+def _summary(report: object) -> None:
+    from syndication.pipeline import CycleReport
+
+    assert isinstance(report, CycleReport)
+    table = Table(title="sources", title_justify="left", show_edge=False)
+    for column in ("source", "result", "new", "updated", "unchanged", "note"):
+        table.add_column(column)
+    for s in sorted(report.sources, key=lambda o: o.source_id):
+        style = "red" if s.result == "error" else ""
+        note = s.error if s.result == "error" else "; ".join(s.notes[:2])
+        if s.redirect:
+            note = f"moved permanently to {s.redirect}: update the YAML. {note}"
+        table.add_row(s.source_id, s.result, str(s.new), str(s.updated), str(s.unchanged),
+                      note[:160], style=style)  # fmt: skip
+    out.print(table)
+    t = report.translation
+    line = (
+        f"translation: {t.translated} translated, {t.pending} pending, {t.failed} failed "
+        f"({t.requests} request(s), {t.from_memory} segment(s) from memory)"
+    )
+    out.print(line, highlight=False)
+    for reason, count in t.reasons.most_common(5):
+        out.print(
+            f"  [yellow]{count} not translated:[/] {reason} — kept for retry", highlight=False
+        )
+    p = report.publish
+    out.print(
+        f"published: {len(p.written)} file(s) written, {p.unchanged} unchanged; items per "
+        f"edition: {', '.join(f'{e} {n}' for e, n in p.items.items())}",
+        highlight=False,
+    )
+    if p.hub_error:
+        out.print(f"  [yellow]{p.hub_error}[/]", highlight=False)
+    for failed in report.failed_sources:
+        err.print(f"[red]source {failed.source_id} failed:[/] {failed.error}", highlight=False)
+
+
+@app.command()
+def run(config: ConfigOption = None, verbose: VerboseOption = False) -> None:
+    """Run the worker and the HTTP server until stopped (Ctrl-C or SIGTERM)."""
+    from syndication.worker import run_forever
+
+    _setup_logging(verbose)
+    loaded = _load(config)
+    _check_output(loaded)
+    store = _open_store(loaded)
+    _lock(store, f"syndication run {__version__}")
+    code = run_forever(loaded, store, lambda line: out.print(line, highlight=False))
+    raise typer.Exit(code)
+
+
+@app.command()
+def serve(config: ConfigOption = None, verbose: VerboseOption = False) -> None:
+    """Serve the published output folder only (no polling, no translation)."""
+    from syndication.serve import make_server
+
+    _setup_logging(verbose)
+    loaded = _load(config)
+    s = loaded.settings
+    loaded.output.mkdir(parents=True, exist_ok=True)
+    server = make_server(loaded.output, s.serve.host, s.serve.port)
+    out.print(f"serving {loaded.output} at http://{s.serve.host}:{s.serve.port}/", highlight=False)
+    server.run()
+
+
+@app.command()
+def status(config: ConfigOption = None) -> None:
+    """Show each source's last fetch, result and articles, and the translation backlog."""
+    loaded = _load(config)
+    store = _open_store(loaded)
+    try:
+        states = {st.source_id: st for st in store.source_states()}
+        pending = store.pending_by_source()
+        backlog = store.backlog()
+        counts = {s.id: store.article_count(s.id) for s in loaded.settings.sources}
+        failed = store.failed_translations()
+    except StoreError as exc:
+        err.print(f"[bold red]fatal:[/] {exc}", highlight=False)
+        raise typer.Exit(EXIT_FATAL) from None
+    table = Table(title="sources", title_justify="left")
+    for column in ("source", "last fetch", "result", "articles", "new/upd/same",
+                   "pending translations", "next due", "error"):  # fmt: skip
+        table.add_column(column)
+    for source in loaded.settings.sources:
+        st = states.get(source.id)
+        table.add_row(
+            source.id,
+            st.last_attempt.strftime("%Y-%m-%d %H:%M:%S") if st and st.last_attempt else "never",
+            st.result if st else "never",
+            str(counts.get(source.id, 0)),
+            f"{st.new}/{st.updated}/{st.unchanged}" if st else "",
+            str(pending.get(source.id, 0)),
+            st.next_due.strftime("%H:%M:%S") if st and st.next_due else "",
+            ((f"moved to {st.redirect}; " if st.redirect else "") + st.error)[:80] if st else "",
+            style="red" if st and st.result == "error" else "",
+        )
+    out.print(table)
+    editions = Table(title="translation backlog", title_justify="left")
+    for column in ("language", "translated", "pending", "stale", "failed"):
+        editions.add_column(column)
+    for language in loaded.settings.languages:
+        c = backlog.get(language, {})
+        editions.add_row(language, *(str(c.get(k, 0)) for k in ("translated", "pending", "stale",
+                                                                  "failed")))  # fmt: skip
+    out.print(editions)
+    for t in failed[:10]:
+        out.print(f"  [red]failed[/] {t.article_id} → {t.language} "
+                  f"(attempt {t.attempts}): {t.error}", highlight=False)  # fmt: skip
+
+
+@app.command()
+def sources(config: ConfigOption = None) -> None:
+    """List the configured sources."""
+    loaded = _load(config)
+    table = Table(title="configured sources", title_justify="left")
+    for column in ("id", "kind", "location", "language", "every", "rights"):
+        table.add_column(column)
+    for s in loaded.settings.sources:
+        table.add_row(s.id, s.kind, s.location, s.language or "(detect)", f"{s.every:.0f}s",
+                      s.rights)  # fmt: skip
+    out.print(table)
+
+
+@app.command()
+def version() -> None:
+    """Print the version."""
+    out.print(f"syndication {__version__}")
+
+
+def main() -> None:  # pragma: no cover
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    app()

@@ -1,0 +1,398 @@
+"""YAML configuration into typed, validated settings.
+
+Owns: reading the operator's YAML, `${VAR}` expansion from the environment, validation with
+pydantic, and error messages that point at `file:line` (all mistakes at once). Relative paths
+in the YAML are resolved against the YAML file's own folder.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+
+import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+DEFAULT_CONFIG = Path("config/syndication.yaml")
+ENV_CONFIG = "SYNDICATION_CONFIG"
+
+# Editions we can build: a base language, or a script variant derived from one without
+# any translation call (kk-Latn by transliteration, zh-Hant by OpenCC).
+BASE_LANGUAGES = ("kk", "zh", "en")
+DERIVED_EDITIONS = {"kk-Latn": "kk", "zh-Hant": "zh"}
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)?\s*$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_SOURCE_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+
+
+class ConfigError(Exception):
+    """The configuration is invalid; `problems` lists every mistake as `file:line: message`."""
+
+    def __init__(self, problems: list[str]):
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+def parse_duration(value: Any) -> float:
+    """`10m`, `90s`, `1h`, `1d` or a number of seconds, into seconds."""
+    if isinstance(value, bool):
+        raise ValueError("expected a duration such as 30s, 10m, 1h or 1d")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    else:
+        match = _DURATION.match(str(value))
+        if not match:
+            raise ValueError("expected a duration such as 30s, 10m, 1h or 1d")
+        seconds = float(match.group(1)) * _UNITS[match.group(2)]
+    if seconds <= 0:
+        raise ValueError("a duration must be positive")
+    return seconds
+
+
+Duration = Annotated[float, BeforeValidator(parse_duration)]
+
+
+def _check_http_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc or " " in value:
+        raise ValueError("expected an http(s) URL such as https://example.kz/rss")
+    return value
+
+
+HttpUrl = Annotated[str, BeforeValidator(lambda v: _check_http_url(_as_str(v)))]
+
+
+def _as_str(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError("expected a text value")
+    return value
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SiteSettings(Strict):
+    base_url: HttpUrl = "http://127.0.0.1:8080/"
+    hub: HttpUrl | None = None
+    title: dict[str, str] = Field(default_factory=dict)
+    description: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("base_url")
+    @classmethod
+    def _trailing_slash(cls, value: str) -> str:
+        return value if value.endswith("/") else value + "/"
+
+
+class SourceSettings(Strict):
+    id: str
+    url: HttpUrl | None = None
+    file: Path | None = None
+    articles: Path | None = None
+    title: str | None = None
+    language: str | None = None
+    every: Duration = 600.0
+    rights: Literal["full", "summary", "title"] = "full"
+
+    @field_validator("id")
+    @classmethod
+    def _url_safe(cls, value: str) -> str:
+        if not _SOURCE_ID.match(value):
+            raise ValueError("expected a URL-safe id: lowercase letters, digits, '-' or '_'")
+        return value
+
+    @model_validator(mode="after")
+    def _one_location(self) -> SourceSettings:
+        given = [k for k in ("url", "file", "articles") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError("a source needs exactly one of url:, file: or articles:")
+        return self
+
+    @property
+    def kind(self) -> Literal["feed", "articles"]:
+        return "articles" if self.articles is not None else "feed"
+
+    @property
+    def location(self) -> str:
+        return str(self.url or self.file or self.articles)
+
+
+class FeedSettings(Strict):
+    items: int = Field(default=100, ge=1, le=10_000)
+    max_age: Duration | None = None
+
+
+class FetchSettings(Strict):
+    user_agent: str = "syndication/0.1 (+https://github.com/syndication; multilingual news feeds)"
+    timeout: Duration = 30.0
+    connect_timeout: Duration = 10.0
+    max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    max_redirects: int = Field(default=5, ge=0, le=20)
+    concurrency: int = Field(default=10, ge=1, le=200)
+    per_host: int = Field(default=2, ge=1, le=50)
+    max_backoff: Duration = 6 * 3600.0
+
+
+class ProviderSettings(Strict):
+    """One translation provider; which keys matter depends on the provider."""
+
+    api_key: SecretStr | None = None
+    email: SecretStr | None = None
+    base_url: HttpUrl | None = None
+    model: str | None = None
+    region: str | None = None
+    rpm: int | None = Field(default=None, ge=1)
+    timeout: Duration | None = None
+    max_chars: int | None = Field(default=None, ge=50)
+
+
+class TranslationSettings(Strict):
+    chain: list[str] = Field(default_factory=lambda: ["google"])
+    providers: dict[str, ProviderSettings] = Field(default_factory=dict)
+    untranslated: Literal["hold", "original"] = "hold"
+    glossary: list[dict[str, str]] = Field(default_factory=list)
+    keep: list[str] = Field(default_factory=list)
+    timeout: Duration = 20.0
+    retry_after: Duration = 900.0
+    budget: Duration = 300.0
+
+    @field_validator("chain")
+    @classmethod
+    def _known(cls, chain: list[str]) -> list[str]:
+        from syndication.translate.providers import PROVIDERS
+
+        unknown = [p for p in chain if p not in PROVIDERS]
+        if unknown:
+            raise ValueError(
+                f"unknown provider {', '.join(unknown)}; expected one of {', '.join(PROVIDERS)}"
+            )
+        if not chain:
+            raise ValueError("the chain needs at least one provider")
+        return chain
+
+
+class ServeSettings(Strict):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+
+
+class Settings(Strict):
+    site: SiteSettings = Field(default_factory=SiteSettings)
+    editions: list[str]
+    store: str = "sqlite:///data/syndication.db"
+    output: Path = Path("public")
+    feeds: FeedSettings = Field(default_factory=FeedSettings)
+    fetch: FetchSettings = Field(default_factory=FetchSettings)
+    sources: list[SourceSettings] = Field(min_length=1)
+    translation: TranslationSettings = Field(default_factory=TranslationSettings)
+    serve: ServeSettings = Field(default_factory=ServeSettings)
+
+    @field_validator("editions")
+    @classmethod
+    def _editions(cls, editions: list[str]) -> list[str]:
+        known = (*BASE_LANGUAGES, *DERIVED_EDITIONS)
+        bad = [e for e in editions if e not in known]
+        if bad:
+            raise ValueError(f"unknown edition {', '.join(bad)}; expected some of {known}")
+        for derived, base in DERIVED_EDITIONS.items():
+            if derived in editions and base not in editions:
+                raise ValueError(f"edition {derived} is derived from {base}: add {base} too")
+        if not editions or len(set(editions)) != len(editions):
+            raise ValueError("expected a list of distinct editions such as [kk, zh, en]")
+        return editions
+
+    @model_validator(mode="after")
+    def _unique_sources(self) -> Settings:
+        ids = [s.id for s in self.sources]
+        dupes = sorted({i for i in ids if ids.count(i) > 1})
+        if dupes:
+            raise ValueError(f"source ids must be unique; repeated: {', '.join(dupes)}")
+        return self
+
+    @property
+    def languages(self) -> list[str]:
+        """The languages stories are translated into (derived editions need none of their own)."""
+        return [e for e in self.editions if e in BASE_LANGUAGES]
+
+    def source(self, source_id: str) -> SourceSettings:
+        return next(s for s in self.sources if s.id == source_id)
+
+
+@dataclass(frozen=True)
+class Config:
+    """Validated settings plus where they came from; paths are already absolute."""
+
+    path: Path
+    settings: Settings
+
+    @property
+    def output(self) -> Path:
+        return self.settings.output
+
+    @property
+    def store_url(self) -> str:
+        return self.settings.store
+
+
+def config_path(option: Path | None) -> Path:
+    if option is not None:
+        return option
+    env = os.environ.get(ENV_CONFIG)
+    return Path(env) if env else DEFAULT_CONFIG
+
+
+def load(path: Path) -> Config:
+    """Read, expand and validate the YAML at `path`; raise ConfigError listing every mistake."""
+    name = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError([f"{name}: no such file"]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError([f"{name}: cannot read: {exc}"]) from None
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{name}:{mark.line + 1}" if mark else name
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError([f"{where}: invalid YAML: {problem}"]) from None
+    if node is None:
+        raise ConfigError([f"{name}:1: the file is empty; expected editions: and sources:"])
+    lines: dict[tuple[Any, ...], int] = {}
+    problems: list[str] = []
+    data = _to_python(loader, node, (), lines, problems, name)
+    if not isinstance(data, dict):
+        raise ConfigError([f"{name}:1: expected a mapping with editions: and sources:"])
+    try:
+        settings = Settings.model_validate(data)
+    except ValidationError as exc:
+        for error in exc.errors(include_input=False, include_url=False):
+            loc = tuple(error["loc"])
+            line = _line_for(loc, lines)
+            dotted = ".".join(str(part) for part in loc) or "(top level)"
+            message = _message(error)
+            problems.append(f"{name}:{line}: {dotted}: {message}")
+    if problems:
+        raise ConfigError(sorted(set(problems), key=_problem_order))
+    base = path.resolve().parent
+    return Config(path=path.resolve(), settings=_resolve_paths(settings, base))
+
+
+def _problem_order(problem: str) -> tuple[int, str]:
+    match = re.search(r":(\d+):", problem)
+    return (int(match.group(1)) if match else 0, problem)
+
+
+def _message(error: Any) -> str:
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        return "unknown key (check its spelling and indentation)"
+    if kind == "missing":
+        return "required key is missing"
+    if kind in ("int_parsing", "int_type", "int_from_float"):
+        return "expected a whole number"
+    if kind in ("float_parsing", "float_type"):
+        return "expected a number"
+    msg = str(error["msg"])
+    return msg.removeprefix("Value error, ")
+
+
+def _line_for(loc: tuple[Any, ...], lines: dict[tuple[Any, ...], int]) -> int:
+    # pydantic may add a model-level suffix to loc; walk up to the nearest node we know.
+    for cut in range(len(loc), -1, -1):
+        if loc[:cut] in lines:
+            return lines[loc[:cut]]
+    return 1
+
+
+def _to_python(
+    loader: yaml.SafeLoader,
+    node: yaml.Node,
+    path: tuple[Any, ...],
+    lines: dict[tuple[Any, ...], int],
+    problems: list[str],
+    name: str,
+) -> Any:
+    """Turn a composed YAML node into Python data, remembering each path's line number."""
+    lines[path] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        result: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            key = loader.construct_object(key_node)
+            if key in result:
+                problems.append(f"{name}:{key_node.start_mark.line + 1}: {key}: repeated key")
+            result[key] = _to_python(loader, value_node, (*path, key), lines, problems, name)
+            # A key's own line is more useful than its value's when the value spans lines.
+            lines[(*path, key)] = key_node.start_mark.line + 1
+        return result
+    if isinstance(node, yaml.SequenceNode):
+        return [
+            _to_python(loader, item, (*path, index), lines, problems, name)
+            for index, item in enumerate(node.value)
+        ]
+    value = loader.construct_object(node)
+    if isinstance(value, str):
+        value = _expand_env(value, path, node.start_mark.line + 1, problems, name)
+    return value
+
+
+def _expand_env(
+    value: str, path: tuple[Any, ...], line: int, problems: list[str], name: str
+) -> str:
+    def replace(match: re.Match[str]) -> str:
+        var = match.group(1)
+        if var not in os.environ:
+            dotted = ".".join(str(p) for p in path)
+            problems.append(f"{name}:{line}: {dotted}: environment variable {var} is not set")
+            return ""
+        return os.environ[var]
+
+    return _ENV_REF.sub(replace, value)
+
+
+def _resolve_paths(settings: Settings, base: Path) -> Settings:
+    sources = [
+        source.model_copy(
+            update={
+                "file": (base / source.file).resolve() if source.file is not None else None,
+                "articles": (
+                    (base / source.articles).resolve() if source.articles is not None else None
+                ),
+            }
+        )
+        for source in settings.sources
+    ]
+    return settings.model_copy(
+        update={
+            "sources": sources,
+            "output": (base / settings.output).resolve(),
+            "store": resolve_store_url(settings.store, base),
+        }
+    )
+
+
+def resolve_store_url(url: str, base: Path) -> str:
+    """A relative SQLite path is relative to the YAML's folder, like every other path."""
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and not url.startswith(prefix + "/") and url != prefix + ":memory:":
+        rest = url[len(prefix) :]
+        path, sep, query = rest.partition("?")
+        return f"{prefix}{(base / path).resolve()}{sep}{query}"
+    return url

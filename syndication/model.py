@@ -1,0 +1,159 @@
+"""The plain, immutable records that flow between stages through the store.
+
+Owns: Article (a normalised story), Translation (one story in one language), SourceState
+(what the last poll of a source did) and the typed errors every stage raises.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Literal
+
+TranslationStatus = Literal["pending", "translated", "failed", "stale"]
+
+
+@dataclass(frozen=True)
+class Enclosure:
+    url: str
+    type: str = ""
+    length: int = 0
+
+
+@dataclass(frozen=True)
+class Article:
+    """A story as ingested and normalised; `id` is `{source_id}:{guid}` and never changes."""
+
+    id: str
+    source_id: str
+    guid: str
+    title: str
+    link: str = ""
+    summary: str = ""
+    content: str = ""  # sanitised HTML
+    author: str = ""
+    categories: tuple[str, ...] = ()
+    image: str = ""
+    enclosures: tuple[Enclosure, ...] = ()
+    language: str = "en"
+    published: datetime | None = None  # UTC; None means "use the time first seen"
+    updated: datetime | None = None
+    source_title: str = ""
+    source_url: str = ""
+
+    @property
+    def content_hash(self) -> str:
+        """Changes when anything a reader or translator sees changes."""
+        payload = asdict(self)
+        for key in ("published", "updated"):
+            value = payload[key]
+            payload[key] = value.isoformat() if value else None
+        blob = json.dumps(payload, sort_keys=True, ensure_ascii=False, default=str)
+        return hashlib.sha256(blob.encode()).hexdigest()
+
+    @property
+    def text_hash(self) -> str:
+        """Changes only when the translatable text changes."""
+        blob = "\x00".join((self.language, self.title, self.summary, self.content))
+        return hashlib.sha256(blob.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class StoredArticle:
+    """An article as the store holds it, with the bookkeeping the publisher needs."""
+
+    article: Article
+    first_seen: datetime
+    sources: tuple[str, ...] = ()
+
+    @property
+    def date(self) -> datetime:
+        return self.article.published or self.first_seen
+
+
+@dataclass(frozen=True)
+class Translation:
+    article_id: str
+    language: str
+    status: TranslationStatus
+    title: str = ""
+    summary: str = ""
+    content: str = ""
+    provider: str = ""
+    error: str = ""
+    attempts: int = 0
+    updated_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class SourceState:
+    """The result of the latest poll of one source, as `syndication status` shows it."""
+
+    source_id: str
+    kind: str
+    location: str
+    last_attempt: datetime | None = None
+    last_success: datetime | None = None
+    result: str = ""  # ok | not-modified | error | never
+    error: str = ""
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    failures: int = 0
+    next_due: datetime | None = None
+    etag: str = ""
+    last_modified: str = ""
+    redirect: str = ""  # a permanent redirect target the operator should copy to the YAML
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+
+class SyndicationError(Exception):
+    """Base of every error this service raises on purpose."""
+
+
+class SourceError(SyndicationError):
+    """A source could not be fetched or parsed; names the source."""
+
+    def __init__(self, source_id: str, message: str, *, retry_after: float | None = None):
+        super().__init__(f"{source_id}: {message}")
+        self.source_id = source_id
+        self.message = message
+        self.retry_after = retry_after
+
+
+class ArticleFileError(SyndicationError):
+    """A local article file is unreadable; names the file and, where known, the line."""
+
+    def __init__(self, path: str, message: str, line: int | None = None):
+        where = f"{path}:{line}" if line else path
+        super().__init__(f"{where}: {message}")
+        self.path = path
+        self.line = line
+        self.message = message
+
+
+class TranslationError(SyndicationError):
+    """A translation attempt failed; `transient` says whether retrying later may help."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        provider: str = "",
+        transient: bool = True,
+        retry_after: float | None = None,
+    ):
+        super().__init__(message)
+        self.provider = provider
+        self.transient = transient
+        self.retry_after = retry_after
+
+
+class StoreLocked(SyndicationError):
+    """Another worker holds the store."""
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)

@@ -1,0 +1,95 @@
+"""One cycle of the stages: ingest, translate, publish, each reading and writing the store.
+
+Owns: running the stages in order for `syndication once` and for the worker's jobs, and the
+cycle report (what each source did, what translation did, what was published) from which the
+CLI derives its summary and exit code. No stage calls another; this module only sequences them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from syndication.config import Config, SourceSettings
+from syndication.ingest.poll import SourceOutcome, due_sources, poll_sources
+from syndication.publish.editions import PublishReport, publish
+from syndication.store import Store
+from syndication.translate.engine import TranslationReport, translate_pending
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class CycleReport:
+    sources: list[SourceOutcome] = field(default_factory=list)
+    translation: TranslationReport = field(default_factory=TranslationReport)
+    publish: PublishReport = field(default_factory=PublishReport)
+
+    @property
+    def failed_sources(self) -> list[SourceOutcome]:
+        return [s for s in self.sources if s.result == "error"]
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed_sources and self.translation.ok
+
+
+@dataclass
+class Progress:
+    """Callbacks a front end (the CLI's progress display, the worker's log) may listen to."""
+
+    stage: Callable[[str, int], None] = lambda name, total: None
+    advance: Callable[[str, int], None] = lambda name, done: None
+
+
+def ingest(
+    config: Config,
+    store: Store,
+    chosen: list[SourceSettings] | None = None,
+    progress: Progress | None = None,
+) -> list[SourceOutcome]:
+    progress = progress or Progress()
+    chosen = due_sources(config, store) if chosen is None else chosen
+    progress.stage("ingest", len(chosen))
+    done = 0
+
+    def tick(_outcome: SourceOutcome) -> None:
+        nonlocal done
+        done += 1
+        progress.advance("ingest", done)
+
+    return asyncio.run(poll_sources(config, store, chosen, on_done=tick))
+
+
+def translate(
+    config: Config, store: Store, *, retry_all: bool = False, progress: Progress | None = None
+) -> TranslationReport:
+    progress = progress or Progress()
+    started = False
+
+    def tick(done: int, total: int) -> None:
+        nonlocal started
+        if not started:
+            progress.stage("translate", total)
+            started = True
+        progress.advance("translate", done)
+
+    return translate_pending(config, store, retry_all=retry_all, on_progress=tick)
+
+
+def run_cycle(
+    config: Config, store: Store, *, every_source: bool = True, progress: Progress | None = None
+) -> CycleReport:
+    """Poll (every source, or only those due), translate what is pending, publish."""
+    report = CycleReport()
+    chosen = list(config.settings.sources) if every_source else None
+    report.sources = ingest(config, store, chosen, progress)
+    report.translation = translate(config, store, retry_all=every_source, progress=progress)
+    if progress:
+        progress.stage("publish", 1)
+    report.publish = publish(config, store)
+    if progress:
+        progress.advance("publish", 1)
+    return report

@@ -1,0 +1,291 @@
+"""The publish stage: from the store to every published file, written only when it changed.
+
+Owns: which stories enter each edition (translation policy, rights per source, item count and
+age), the per-edition and per-source feeds, stable item ids, the links between the language
+versions of a story, the site files, atomic minimal writes, and the WebSub ping after a change.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from urllib.parse import quote, urlsplit
+
+import httpx
+
+from syndication.config import DERIVED_EDITIONS, Config
+from syndication.model import StoredArticle, Translation, utcnow
+from syndication.publish import site
+from syndication.publish.feeds import EPOCH, Feed, Item, render_atom, render_json, render_rss
+from syndication.publish.files import digest, remove_stale, write_if_changed
+from syndication.store import Store
+from syndication.translate.script import derive_html, derive_text
+
+log = logging.getLogger(__name__)
+
+RIGHTS_TEXT = {
+    "full": "",
+    "summary": "Summary only: read the full story at the original link.",
+    "title": "Headline only: read the story at the original link.",
+}
+
+
+@dataclass
+class PublishReport:
+    written: list[str] = field(default_factory=list)
+    unchanged: int = 0
+    removed: list[str] = field(default_factory=list)
+    items: dict[str, int] = field(default_factory=dict)  # edition -> items in its main feed
+    hub_error: str = ""
+
+
+def item_id(base_url: str, article_id: str, edition: str) -> str:
+    """A tag: URI (RFC 4151) per story and edition; the story part is shared by all editions."""
+    host = urlsplit(base_url).hostname or "localhost"
+    return f"tag:{host},2025:{quote(article_id, safe=':/-._~@')}/{edition}"
+
+
+def slug(article_id: str) -> str:
+    source, _, _ = article_id.partition(":")
+    return f"{source}-{hashlib.sha256(article_id.encode()).hexdigest()[:12]}"
+
+
+@dataclass(frozen=True)
+class _Entry:
+    stored: StoredArticle
+    translation: Translation | None
+
+
+def publish(
+    config: Config,
+    store: Store,
+    *,
+    ping: Callable[[str, list[str]], None] | None = None,
+) -> PublishReport:
+    s = config.settings
+    base = s.site.base_url
+    out = config.output
+    report = PublishReport()
+    files: dict[Path, bytes] = {}
+    since = utcnow() - timedelta(seconds=s.feeds.max_age) if s.feeds.max_age else None
+
+    def select(edition: str, source_ids: list[str] | None) -> list[_Entry]:
+        language = DERIVED_EDITIONS.get(edition, edition)
+        rows = store.articles_for_edition(
+            language,
+            limit=s.feeds.items,
+            policy=s.translation.untranslated,
+            source_ids=source_ids,
+            since=since,
+        )
+        return [_Entry(stored, translation) for stored, translation in rows]
+
+    chosen: dict[tuple[str, str | None], list[_Entry]] = {}
+    for edition in s.editions:
+        chosen[(edition, None)] = select(edition, None)
+        for source in s.sources:
+            chosen[(edition, source.id)] = select(edition, [source.id])
+    # Which edition carries which story: the basis of hreflang links between versions.
+    present: dict[str, set[str]] = {e: set() for e in s.editions}
+    for (edition, _), entries in chosen.items():
+        present[edition].update(e.stored.article.id for e in entries)
+
+    links: list[site.FeedLink] = []
+    pages: dict[tuple[str, str], Item] = {}
+    for (edition, source_id), entries in chosen.items():
+        folder = f"{edition}/" if source_id is None else f"{edition}/sources/{source_id}/"
+        title = _feed_title(config, edition, source_id)
+        items = [_item(config, edition, entry, present) for entry in entries]
+        for item, entry in zip(items, entries, strict=True):
+            pages[(edition, entry.stored.article.id)] = item
+        feed = Feed(
+            edition=edition,
+            id=base + folder,
+            title=title,
+            description=_description(config, edition),
+            home=f"{base}index.html#{edition}",
+            self_urls={
+                "rss": f"{base}{folder}rss.xml",
+                "atom": f"{base}{folder}atom.xml",
+                "json": f"{base}{folder}feed.json",
+            },
+            items=items,
+            author=_site_title(config, edition),
+            hub=s.site.hub,
+            alternates=tuple(
+                (other, f"{base}{other}/" + ("" if source_id is None else f"sources/{source_id}/"))
+                for other in s.editions
+                if other != edition
+            ),
+            xsl="../" * folder.count("/") + "feed.xsl",
+        )
+        files[out / folder / "rss.xml"] = render_rss(_with_alternates(feed, "rss.xml"))
+        files[out / folder / "atom.xml"] = render_atom(_with_alternates(feed, "atom.xml"))
+        files[out / folder / "feed.json"] = render_json(feed)
+        links.append(site.FeedLink(edition=edition, title=title, folder=folder))
+        if source_id is None:
+            report.items[edition] = len(items)
+
+    for (edition, _article_id), item in pages.items():
+        files[out / edition / "articles" / (item.link.rsplit("/", 1)[-1])] = site.article_page(
+            edition=edition,
+            title=item.title,
+            body_html=item.content,
+            summary=item.summary,
+            date=item.date,
+            author=item.author,
+            original_link=item.original_link,
+            source_title=item.source_title,
+            language=item.language,
+            alternates=list(item.alternates),
+            self_url=item.link,
+            feed_title=_site_title(config, edition),
+        )
+
+    title = _site_title(config, s.editions[0])
+    updated = max((i.updated for i in pages.values()), default=EPOCH)
+    files[out / "index.html"] = site.index_html(base, list(s.editions), links, title)
+    files[out / "feeds.opml"] = site.opml(base, links, title, updated)
+    for name, data in site.static_files().items():
+        files[out / name] = data
+
+    changed: list[tuple[str, str, int]] = []
+    for path, data in files.items():
+        if write_if_changed(path, data):
+            relative = path.relative_to(out).as_posix()
+            report.written.append(relative)
+            changed.append((relative, digest(data), len(data)))
+        else:
+            report.unchanged += 1
+    keep = set(files)
+    for edition in s.editions:
+        for stale in remove_stale(out, keep, out / edition):
+            report.removed.append(stale.relative_to(out).as_posix())
+    if changed:
+        store.record_published(changed)
+    feeds_changed = [f"{base}{p}" for p in report.written if p.endswith((".xml", ".json"))]
+    if s.site.hub and feeds_changed:
+        try:
+            (ping or websub_ping)(s.site.hub, feeds_changed)
+        except Exception as exc:  # a hub outage never fails a publish
+            report.hub_error = f"WebSub hub {s.site.hub}: {exc}"
+            log.warning("%s", report.hub_error)
+    return report
+
+
+def websub_ping(hub: str, urls: list[str]) -> None:
+    """Tell the hub these topics changed (WebSub publish ping; hubs accept `hub.url` lists)."""
+    data = [("hub.mode", "publish")] + [("hub.url", url) for url in urls]
+    response = httpx.post(hub, data=data, timeout=10.0)
+    if response.status_code >= 300:
+        raise RuntimeError(f"HTTP {response.status_code}")
+
+
+def _with_alternates(feed: Feed, name: str) -> Feed:
+    return Feed(**{**feed.__dict__, "alternates": tuple((e, u + name) for e, u in feed.alternates)})
+
+
+def _site_title(config: Config, edition: str) -> str:
+    titles = config.settings.site.title
+    base = DERIVED_EDITIONS.get(edition, edition)
+    if edition in titles:
+        return titles[edition]
+    if base in titles:
+        return derive_text(titles[base], edition)
+    return site.word(edition, "news")
+
+
+def _description(config: Config, edition: str) -> str:
+    descriptions = config.settings.site.description
+    base = DERIVED_EDITIONS.get(edition, edition)
+    if edition in descriptions:
+        return descriptions[edition]
+    if base in descriptions:
+        return derive_text(descriptions[base], edition)
+    return _site_title(config, edition)
+
+
+def _feed_title(config: Config, edition: str, source_id: str | None) -> str:
+    title = _site_title(config, edition)
+    if source_id is None:
+        return title
+    source = config.settings.source(source_id)
+    return f"{title}: {source.title or source.id}"
+
+
+def _item(config: Config, edition: str, entry: _Entry, present: dict[str, set[str]]) -> Item:
+    s = config.settings
+    base_url = s.site.base_url
+    article = entry.stored.article
+    language = DERIVED_EDITIONS.get(edition, edition)
+    translation = entry.translation
+    translated = (
+        article.language != language
+        and translation is not None
+        and translation.status in ("translated", "stale")
+        and bool(translation.title)
+    )
+    if translated and translation is not None:
+        title, summary, content = translation.title, translation.summary, translation.content
+        item_language = language
+    else:
+        title, summary, content = article.title, article.summary, article.content
+        item_language = article.language
+    rights = (
+        s.source(article.source_id).rights if _configured(config, article.source_id) else "full"
+    )
+    if rights != "full":
+        content = ""
+    if rights == "title":
+        summary = ""
+    if translated and content:
+        content += site.attribution(edition, article.language, article.link)
+    elif translated and rights != "full" and summary:
+        summary += " " + site.word(
+            edition, "translated", language=site.language_name(edition, article.language)
+        )
+    if edition in DERIVED_EDITIONS and item_language == language:
+        title = derive_text(title, edition)
+        summary = derive_text(summary, edition)
+        content = derive_html(content, edition)
+        item_language = edition
+    page = f"{base_url}{edition}/articles/{slug(article.id)}.html"
+    alternates = tuple(
+        (other, f"{base_url}{other}/articles/{slug(article.id)}.html")
+        for other in s.editions
+        if other != edition and article.id in present[other]
+    )
+    date = entry.stored.date
+    return Item(
+        id=item_id(base_url, article.id, edition),
+        title=title,
+        link=page,
+        date=date,
+        updated=max(date, article.updated or date),
+        language=item_language,
+        summary=summary,
+        content=content,
+        author=article.author,
+        categories=article.categories,
+        image=article.image,
+        enclosures=article.enclosures,
+        original_link=article.link,
+        source_title=article.source_title or s.source(article.source_id).title or article.source_id
+        if _configured(config, article.source_id)
+        else article.source_title,
+        source_url=article.source_url,
+        source_feed=s.source(article.source_id).url or ""
+        if _configured(config, article.source_id)
+        else "",
+        rights=RIGHTS_TEXT.get(rights, ""),
+        machine_translated_from=article.language if translated else "",
+        alternates=alternates,
+    )
+
+
+def _configured(config: Config, source_id: str) -> bool:
+    return any(s.id == source_id for s in config.settings.sources)

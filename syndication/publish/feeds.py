@@ -1,0 +1,330 @@
+"""Rendering one feed in three formats: RSS 2.0 and Atom 1.0 (feedgen), JSON Feed 1.1.
+
+Owns: the bytes of `rss.xml`, `atom.xml` and `feed.json` for a list of items: language tags,
+self/alternate/hub links, stable ids, dates taken from the content (never the clock, so an
+unchanged feed is byte-identical), and what feedgen cannot write (Atom entry links with
+rel/type/hreflang/length, atom:source, the XSL stylesheet instruction), added to its lxml tree.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from feedgen.feed import FeedGenerator
+from lxml import etree
+
+from syndication import __version__
+from syndication.model import Enclosure
+
+ATOM_NS = "http://www.w3.org/2005/Atom"
+EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Item:
+    id: str  # a tag: URI, stable for the story in this edition
+    title: str
+    link: str  # the story's page in this edition
+    date: datetime
+    updated: datetime
+    language: str
+    summary: str = ""
+    content: str = ""  # sanitised HTML; empty when rights forbid it
+    author: str = ""
+    categories: tuple[str, ...] = ()
+    image: str = ""
+    enclosures: tuple[Enclosure, ...] = ()
+    original_link: str = ""
+    source_title: str = ""
+    source_url: str = ""
+    source_feed: str = ""
+    rights: str = ""
+    machine_translated_from: str = ""
+    alternates: tuple[tuple[str, str], ...] = ()  # (edition, url) of the same story
+
+
+@dataclass(frozen=True)
+class Feed:
+    edition: str  # BCP 47 tag of the feed's language
+    id: str
+    title: str
+    description: str
+    home: str  # the site page this feed belongs to
+    self_urls: dict[str, str]  # format -> public URL
+    items: list[Item]
+    author: str = ""
+    hub: str | None = None
+    alternates: tuple[tuple[str, str], ...] = ()  # (edition, url) of sibling feeds, same format
+    xsl: str = ""  # URL of the stylesheet that renders the feed in a browser
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def updated(self) -> datetime:
+        return max((i.updated for i in self.items), default=EPOCH)
+
+
+def render_rss(feed: Feed) -> bytes:
+    fg = _generator(feed)
+    fg.link(href=feed.self_urls["rss"], rel="self", type="application/rss+xml")
+    fg.link(href=feed.home, rel="alternate")  # RSS <link> comes from the last link given
+    fg.description(feed.description or feed.title)
+    fg.lastBuildDate(feed.updated)
+    fg.load_extension("dc")
+    for item in feed.items:
+        fe = fg.add_entry(order="append")
+        fe.guid(item.id, permalink=False)
+        fe.title(item.title)
+        fe.link(href=item.link)
+        fe.published(item.date)
+        if item.summary:
+            fe.description(item.summary)
+        if item.content:
+            fe.content(item.content, type="CDATA")
+        if item.author:
+            fe.dc.dc_creator(item.author)
+        for term in item.categories:
+            fe.category(term=term)
+        enclosure = _first_enclosure(item)
+        if enclosure is not None:
+            fe.enclosure(enclosure.url, str(enclosure.length), enclosure.type or "image/jpeg")
+        if item.source_feed:
+            fe.source(url=item.source_feed, title=item.source_title or item.source_feed)
+        if item.language != feed.edition:
+            fe.dc.dc_language(item.language)
+        if item.rights:
+            fe.dc.dc_rights(item.rights)
+    tree = etree.fromstring(fg.rss_str(pretty=False, xml_declaration=False))
+    channel = tree.find("channel")
+    assert channel is not None
+    if feed.hub:
+        _atom_link(channel, feed.hub, "hub", position=0)
+    for edition, url in feed.alternates:
+        _atom_link(channel, url, "alternate", type_="application/rss+xml", hreflang=edition)
+    return _serialise(tree, feed.xsl)
+
+
+def render_atom(feed: Feed) -> bytes:
+    fg = _generator(feed)
+    fg.link(href=feed.self_urls["atom"], rel="self", type="application/atom+xml")
+    fg.link(href=feed.home, rel="alternate", type="text/html")
+    if feed.description:
+        fg.subtitle(feed.description)
+    fg.updated(feed.updated)
+    for item in feed.items:
+        fe = fg.add_entry(order="append")
+        fe.id(item.id)
+        fe.title(item.title)
+        fe.published(item.date)
+        fe.updated(item.updated)
+        fe.author({"name": item.author or item.source_title or feed.author or feed.title})
+        if item.summary:
+            fe.summary(item.summary)
+        if item.content:
+            fe.content(item.content, type="html")
+        for term in item.categories:
+            fe.category(term=term)
+        if item.rights:
+            fe.rights(item.rights)
+    tree = etree.fromstring(fg.atom_str(pretty=False, xml_declaration=False))
+    tree.set("{http://www.w3.org/XML/1998/namespace}lang", feed.edition)
+    if feed.hub:
+        _link(tree, feed.hub, "hub", position=_after_links(tree))
+    for edition, url in feed.alternates:
+        _link(tree, url, "alternate", type_="application/atom+xml", hreflang=edition,
+              position=_after_links(tree))  # fmt: skip
+    for entry, item in zip(tree.iter(f"{{{ATOM_NS}}}entry"), feed.items, strict=True):
+        # feedgen drops rel/type/hreflang/length from entry links (python-feedgen#135):
+        # write them ourselves, in the order feed readers expect.
+        position = _child_index(entry, "title") + 1
+        _link(entry, item.link, "alternate", type_="text/html", position=position)
+        position += 1
+        if item.language != feed.edition:
+            entry.set("{http://www.w3.org/XML/1998/namespace}lang", item.language)
+        for edition, url in item.alternates:
+            _link(entry, url, "alternate", type_="text/html", hreflang=edition, position=position)
+            position += 1
+        if item.original_link and item.original_link != item.link:
+            _link(entry, item.original_link, "via", type_="text/html", position=position)
+            position += 1
+        for enclosure in _enclosures(item):
+            _link(entry, enclosure.url, "enclosure", type_=enclosure.type or "image/jpeg",
+                  length=enclosure.length, position=position)  # fmt: skip
+            position += 1
+        if item.source_feed or item.source_title:
+            source = etree.SubElement(entry, f"{{{ATOM_NS}}}source")
+            if item.source_url:
+                etree.SubElement(source, f"{{{ATOM_NS}}}id").text = item.source_url
+            etree.SubElement(source, f"{{{ATOM_NS}}}title").text = item.source_title
+            if item.source_url:
+                _link(source, item.source_url, "alternate", type_="text/html")
+            if item.source_feed:
+                _link(source, item.source_feed, "self")
+    return _serialise(tree, feed.xsl)
+
+
+def render_json(feed: Feed) -> bytes:
+    data: dict[str, object] = {
+        "version": "https://jsonfeed.org/version/1.1",
+        "title": feed.title,
+        "home_page_url": feed.home,
+        "feed_url": feed.self_urls["json"],
+        "language": feed.edition,
+    }
+    if feed.description:
+        data["description"] = feed.description
+    if feed.hub:
+        data["hubs"] = [{"type": "WebSub", "url": feed.hub}]
+    if feed.author:
+        data["authors"] = [{"name": feed.author}]
+    items = []
+    for item in feed.items:
+        entry: dict[str, object] = {
+            "id": item.id,
+            "url": item.link,
+            "title": item.title,
+            "date_published": _rfc3339(item.date),
+            "date_modified": _rfc3339(item.updated),
+            "language": item.language,
+        }
+        if item.original_link and item.original_link != item.link:
+            entry["external_url"] = item.original_link
+        if item.content:
+            entry["content_html"] = item.content
+        else:
+            entry["content_text"] = item.summary or item.title
+        if item.summary:
+            entry["summary"] = item.summary
+        if item.image:
+            entry["image"] = item.image
+        if item.author:
+            entry["authors"] = [{"name": item.author}]
+        if item.categories:
+            entry["tags"] = list(item.categories)
+        attachments = [
+            {"url": e.url, "mime_type": e.type or "application/octet-stream",
+             **({"size_in_bytes": e.length} if e.length else {})}
+            for e in item.enclosures
+        ]  # fmt: skip
+        if attachments:
+            entry["attachments"] = attachments
+        extension: dict[str, object] = {}
+        if item.alternates:
+            extension["alternates"] = {edition: url for edition, url in item.alternates}
+        if item.machine_translated_from:
+            extension["machine_translated_from"] = item.machine_translated_from
+        if item.source_title or item.source_url:
+            extension["source"] = {"title": item.source_title, "url": item.source_url}
+        if item.rights:
+            extension["rights"] = item.rights
+        if extension:
+            entry["_syndication"] = extension
+        items.append(entry)
+    data["items"] = items
+    return (json.dumps(data, ensure_ascii=False, indent=1) + "\n").encode("utf-8")
+
+
+def _generator(feed: Feed) -> FeedGenerator:
+    fg = FeedGenerator()
+    fg.id(feed.id)
+    fg.title(feed.title)
+    fg.language(feed.edition)
+    fg.author({"name": feed.author or feed.title})
+    fg.generator("syndication", version=__version__)
+    return fg
+
+
+def _first_enclosure(item: Item) -> Enclosure | None:
+    enclosures = _enclosures(item)
+    return enclosures[0] if enclosures else None
+
+
+def _enclosures(item: Item) -> list[Enclosure]:
+    found = list(item.enclosures)
+    if item.image and all(e.url != item.image for e in found):
+        found.append(Enclosure(url=item.image, type=_image_type(item.image)))
+    return found
+
+
+def _image_type(url: str) -> str:
+    lower = url.lower().split("?", 1)[0]
+    for suffix, kind in ((".png", "image/png"), (".gif", "image/gif"), (".webp", "image/webp"),
+                         (".svg", "image/svg+xml")):  # fmt: skip
+        if lower.endswith(suffix):
+            return kind
+    return "image/jpeg"
+
+
+def _rfc3339(value: datetime) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _child_index(parent: etree._Element, local: str) -> int:
+    for index, child in enumerate(parent):
+        if child.tag == f"{{{ATOM_NS}}}{local}":
+            return index
+    return len(parent) - 1
+
+
+def _after_links(tree: etree._Element) -> int:
+    last = -1
+    for index, child in enumerate(tree):
+        if child.tag == f"{{{ATOM_NS}}}link":
+            last = index
+    return last + 1 if last >= 0 else len(tree)
+
+
+def _link(
+    parent: etree._Element,
+    href: str,
+    rel: str,
+    *,
+    type_: str = "",
+    hreflang: str = "",
+    length: int = 0,
+    position: int | None = None,
+) -> None:
+    element = etree.Element(f"{{{ATOM_NS}}}link")
+    element.set("rel", rel)
+    element.set("href", href)
+    if type_:
+        element.set("type", type_)
+    if hreflang:
+        element.set("hreflang", hreflang)
+    if length:
+        element.set("length", str(length))
+    if position is None:
+        parent.append(element)
+    else:
+        parent.insert(position, element)
+
+
+def _atom_link(
+    channel: etree._Element,
+    href: str,
+    rel: str,
+    *,
+    type_: str = "",
+    hreflang: str = "",
+    position: int | None = None,
+) -> None:
+    element = etree.Element(f"{{{ATOM_NS}}}link", nsmap={"atom": ATOM_NS})
+    element.set("href", href)
+    element.set("rel", rel)
+    if type_:
+        element.set("type", type_)
+    if hreflang:
+        element.set("hreflang", hreflang)
+    # Keep channel metadata before the items, where validators look for it.
+    first_item = channel.find("item")
+    index = list(channel).index(first_item) if first_item is not None else len(channel)
+    channel.insert(index if position is None else position, element)
+
+
+def _serialise(tree: etree._Element, xsl: str) -> bytes:
+    body = etree.tostring(tree, encoding="UTF-8", xml_declaration=False, pretty_print=True)
+    head = b'<?xml version="1.0" encoding="UTF-8"?>\n'
+    if xsl:
+        head += f'<?xml-stylesheet type="text/xsl" href="{xsl}"?>\n'.encode()
+    return head + body

@@ -1,0 +1,51 @@
+"""Atomic, minimal writes of published files.
+
+Owns: writing each file to a temporary file in the same folder and renaming it into place (a
+reader never sees half a feed, even if the process is killed), and not touching a file whose
+bytes would not change (so its mtime, ETag and every cache downstream stay valid).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+
+
+def write_if_changed(path: Path, data: bytes) -> bool:
+    """Write `data` to `path` atomically unless it already holds exactly these bytes."""
+    try:
+        if path.stat().st_size == len(data) and path.read_bytes() == data:
+            return False
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(temp, 0o644)
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+    return True
+
+
+def digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def remove_stale(root: Path, keep: set[Path], under: Path) -> list[Path]:
+    """Delete files below `under` that this publish no longer produces (withdrawn pages)."""
+    removed = []
+    if not under.is_dir():
+        return removed
+    for path in under.rglob("*"):
+        if path.is_file() and path not in keep and not path.name.startswith("."):
+            path.unlink()
+            removed.append(path)
+    return removed

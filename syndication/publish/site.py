@@ -1,0 +1,220 @@
+"""The human side of the published site: index.html, feeds.opml, article pages, XSL.
+
+Owns: the HTML and OPML a reader or partner opens in a browser (autodiscovery links, hreflang
+alternates, the per-article page in each edition with a link to the original), the stylesheet
+that renders RSS and Atom readably, and the few words of interface text in each edition's
+language.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from html import escape
+from importlib.resources import files as package_files
+
+from syndication.translate.script import derive_text
+
+LANGUAGE_NAMES = {
+    "kk": {"kk": "қазақ тілі", "zh": "қытай тілі", "en": "ағылшын тілі", "ru": "орыс тілі"},
+    "zh": {"kk": "哈萨克语", "zh": "中文", "en": "英语", "ru": "俄语"},
+    "en": {"kk": "Kazakh", "zh": "Chinese", "en": "English", "ru": "Russian"},
+}
+WORDS = {
+    "kk": {
+        "news": "Жаңалықтар",
+        "translated": "Машиналық аударма. Түпнұсқа тілі: {language}.",
+        "original": "Түпнұсқа",
+        "source": "Дереккөз",
+        "feeds": "Арналар",
+        "sources": "Дереккөздер бойынша",
+        "read": "Толығырақ",
+    },
+    "zh": {
+        "news": "新闻",
+        "translated": "机器翻译。原文语言：{language}。",
+        "original": "原文",
+        "source": "来源",
+        "feeds": "订阅源",
+        "sources": "按来源",
+        "read": "阅读全文",
+    },
+    "en": {
+        "news": "News",
+        "translated": "Machine-translated. Original language: {language}.",
+        "original": "Original",
+        "source": "Source",
+        "feeds": "Feeds",
+        "sources": "By source",
+        "read": "Read more",
+    },
+}
+EDITION_NAMES = {"kk": "Қазақша", "kk-Latn": "Qazaqşa", "zh": "中文", "zh-Hant": "繁體中文",
+                 "en": "English"}  # fmt: skip
+FORMATS = (("rss", "rss.xml", "application/rss+xml", "RSS"),
+           ("atom", "atom.xml", "application/atom+xml", "Atom"),
+           ("json", "feed.json", "application/feed+json", "JSON Feed"))  # fmt: skip
+
+
+def base_language(edition: str) -> str:
+    return edition.split("-", 1)[0]
+
+
+def word(edition: str, key: str, **values: str) -> str:
+    text = WORDS.get(base_language(edition), WORDS["en"])[key].format(**values)
+    return derive_text(text, edition)
+
+
+def language_name(edition: str, language: str) -> str:
+    names = LANGUAGE_NAMES.get(base_language(edition), LANGUAGE_NAMES["en"])
+    return derive_text(names.get(language, language), edition)
+
+
+def attribution(edition: str, language: str, original: str) -> str:
+    """The line that ends every machine-translated item: source language and the original."""
+    text = escape(word(edition, "translated", language=language_name(edition, language)))
+    link = ""
+    if original:
+        label = escape(word(edition, "original"))
+        link = f' <a href="{escape(original)}" hreflang="{escape(language)}">{label}</a>'
+    return f"<p><small><em>{text}</em>{link}</small></p>"
+
+
+@dataclass(frozen=True)
+class FeedLink:
+    edition: str
+    title: str
+    folder: str  # relative URL of the feed's folder, e.g. "kk/" or "kk/sources/newsroom/"
+
+
+def index_html(base_url: str, editions: list[str], feeds: list[FeedLink], title: str) -> bytes:
+    head = []
+    for feed in feeds:
+        for _key, name, media, label in FORMATS:
+            href = escape(base_url + feed.folder + name)
+            head.append(
+                f'<link rel="alternate" type="{media}" hreflang="{escape(feed.edition)}" '
+                f'title="{escape(feed.title)} ({label})" href="{href}">'
+            )
+    sections = []
+    for edition in editions:
+        rows = []
+        for feed in (f for f in feeds if f.edition == edition):
+            links = " · ".join(
+                f'<a href="{escape(feed.folder + name)}" type="{media}">{label}</a>'
+                for _key, name, media, label in FORMATS
+            )
+            rows.append(f"<li>{escape(feed.title)}: {links}</li>")
+        sections.append(
+            f'<section lang="{escape(edition)}" id="{escape(edition)}">'
+            f"<h2>{escape(EDITION_NAMES.get(edition, edition))}</h2>"
+            f"<ul>{''.join(rows)}</ul></section>"
+        )
+    page = f"""<!DOCTYPE html>
+<html lang="{escape(editions[0] if editions else "en")}">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{escape(title)}</title>
+{chr(10).join(head)}
+<link rel="stylesheet" href="style.css">
+</head>
+<body>
+<header><h1>{escape(title)}</h1>
+<p><a href="feeds.opml">OPML</a></p></header>
+<main>
+{chr(10).join(sections)}
+</main>
+</body>
+</html>
+"""
+    return page.encode("utf-8")
+
+
+def opml(base_url: str, feeds: list[FeedLink], title: str, updated: datetime) -> bytes:
+    outlines = []
+    for feed in feeds:
+        outlines.append(
+            f'    <outline type="rss" text="{escape(feed.title)}" title="{escape(feed.title)}" '
+            f'language="{escape(feed.edition)}" xmlUrl="{escape(base_url + feed.folder)}rss.xml" '
+            f'htmlUrl="{escape(base_url)}index.html#{escape(feed.edition)}"/>'
+        )
+    stamp = updated.astimezone(UTC).strftime("%a, %d %b %Y %H:%M:%S GMT")
+    text = f"""<?xml version="1.0" encoding="UTF-8"?>
+<opml version="2.0">
+  <head>
+    <title>{escape(title)}</title>
+    <dateModified>{stamp}</dateModified>
+  </head>
+  <body>
+{chr(10).join(outlines)}
+  </body>
+</opml>
+"""
+    return text.encode("utf-8")
+
+
+def article_page(
+    *,
+    edition: str,
+    title: str,
+    body_html: str,
+    summary: str,
+    date: datetime,
+    author: str,
+    original_link: str,
+    source_title: str,
+    language: str,
+    alternates: list[tuple[str, str]],
+    self_url: str,
+    feed_title: str,
+) -> bytes:
+    head = [f'<link rel="canonical" href="{escape(self_url)}">']
+    head.extend(
+        f'<link rel="alternate" hreflang="{escape(e)}" href="{escape(url)}">'
+        for e, url in alternates
+    )
+    meta = [date.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")]
+    if author:
+        meta.append(escape(author))
+    if source_title:
+        meta.append(f"{escape(word(edition, 'source'))}: {escape(source_title)}")
+    body = body_html or (f"<p>{escape(summary)}</p>" if summary else "")
+    original = ""
+    if original_link:
+        original = (
+            f'<p><a href="{escape(original_link)}" hreflang="{escape(language)}">'
+            f"{escape(word(edition, 'original'))}</a></p>"
+        )
+    others = " · ".join(
+        f'<a href="{escape(url)}" hreflang="{escape(e)}" lang="{escape(e)}">'
+        f"{escape(EDITION_NAMES.get(e, e))}</a>"
+        for e, url in alternates
+    )
+    page = f"""<!DOCTYPE html>
+<html lang="{escape(language if language != base_language(edition) else edition)}">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{escape(title)} — {escape(feed_title)}</title>
+{chr(10).join(head)}
+<link rel="stylesheet" href="../../style.css">
+</head>
+<body>
+<article>
+<h1>{escape(title)}</h1>
+<p class="meta">{" · ".join(meta)}</p>
+{body}
+{original}
+</article>
+<nav>{others}</nav>
+</body>
+</html>
+"""
+    return page.encode("utf-8")
+
+
+def static_files() -> dict[str, bytes]:
+    """The stylesheets shipped with the package, by published file name."""
+    here = package_files("syndication.publish")
+    return {name: here.joinpath(name).read_bytes() for name in ("feed.xsl", "style.css")}

@@ -1,0 +1,529 @@
+"""The HTTP server for the published output folder.
+
+Owns: turning a request path into a file strictly inside the output root, the in-memory
+cache of file bytes (plain and gzip) with their ETags, conditional requests (ETag and
+Last-Modified, answered with 304), content negotiation for gzip, media types, and the
+``/healthz`` endpoint. It is a small pure-ASGI app run by uvicorn; it never writes files and
+knows nothing about how they were produced.
+
+Public API: :func:`build_app` (the ASGI app) and :func:`make_server` (a configured, not yet
+started ``uvicorn.Server``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import hashlib
+import json
+import logging
+import os
+import stat
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass
+from email.utils import formatdate, parsedate_to_datetime
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+
+log = logging.getLogger(__name__)
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+HealthCheck = Callable[[], dict[str, Any]]
+
+ALLOWED_METHODS = "GET, HEAD"
+# Feeds are polled; five minutes keeps readers reasonably fresh while letting caches absorb
+# bursts. Revalidation is cheap anyway thanks to the ETag.
+CACHE_CONTROL = "public, max-age=300"
+# Below this, gzip's header and the CPU spent cost more than the bytes saved.
+GZIP_MIN_SIZE = 1024
+# Total bytes (plain + gzip) the cache may hold; published files are small, so this holds the
+# whole output of a typical deployment while bounding memory if someone drops big files in.
+CACHE_BUDGET = 64 * 1024 * 1024
+# A single file larger than this is served but not kept, so it cannot evict the hot feeds.
+CACHE_MAX_ENTRY = CACHE_BUDGET // 8
+
+_NAMED_TYPES = {
+    "rss.xml": "application/rss+xml; charset=utf-8",
+    "atom.xml": "application/atom+xml; charset=utf-8",
+    "feed.json": "application/feed+json; charset=utf-8",
+}
+_SUFFIX_TYPES = {
+    ".opml": "text/x-opml; charset=utf-8",
+    ".html": "text/html; charset=utf-8",
+    ".xsl": "text/xsl; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".xml": "application/xml; charset=utf-8",
+}
+_OCTET_STREAM = "application/octet-stream"
+
+
+def media_type(name: str) -> str:
+    """The Content-Type for a file name (the name alone decides; the content is not sniffed)."""
+    named = _NAMED_TYPES.get(name)
+    if named is not None:
+        return named
+    return _SUFFIX_TYPES.get(os.path.splitext(name)[1].lower(), _OCTET_STREAM)
+
+
+def _compressible(content_type: str) -> bool:
+    # Only text formats: octet-stream may be an image or archive that gzip cannot shrink.
+    return content_type != _OCTET_STREAM
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    """One file's rendered response bodies, valid while the file's (mtime_ns, size) holds."""
+
+    mtime_ns: int
+    size: int
+    body: bytes
+    gz_body: bytes | None
+    etag: str
+    gz_etag: str
+    last_modified: str
+    mtime_s: int
+    content_type: str
+
+    @property
+    def cost(self) -> int:
+        return len(self.body) + (len(self.gz_body) if self.gz_body is not None else 0)
+
+
+class _FileCache:
+    """An LRU of :class:`_Entry` keyed by resolved path and validated against a fresh stat.
+
+    Used only from the event loop thread, so it needs no lock; the slow part of a miss
+    (read, hash, gzip) runs in a worker thread and only the insertion happens on the loop.
+    """
+
+    def __init__(self, budget: int = CACHE_BUDGET, max_entry: int = CACHE_MAX_ENTRY) -> None:
+        self._entries: OrderedDict[str, _Entry] = OrderedDict()
+        self._budget = budget
+        self._max_entry = max_entry
+        self._used = 0
+
+    def get(self, path: str, st: os.stat_result) -> _Entry | None:
+        entry = self._entries.get(path)
+        if entry is None:
+            return None
+        if entry.mtime_ns != st.st_mtime_ns or entry.size != st.st_size:
+            # The file was republished: drop the stale bytes now rather than at eviction.
+            self._drop(path)
+            return None
+        self._entries.move_to_end(path)
+        return entry
+
+    def put(self, path: str, entry: _Entry) -> None:
+        if entry.cost > self._max_entry:
+            return
+        self._drop(path)
+        self._entries[path] = entry
+        self._used += entry.cost
+        while self._used > self._budget and self._entries:
+            _, old = self._entries.popitem(last=False)
+            self._used -= old.cost
+
+    def _drop(self, path: str) -> None:
+        old = self._entries.pop(path, None)
+        if old is not None:
+            self._used -= old.cost
+
+
+class _Changed(Exception):
+    """The file changed while it was being read; the caller retries."""
+
+
+def _load(path: str) -> _Entry:
+    """Read, hash and gzip one file (runs in a worker thread).
+
+    The stat that keys the entry comes from the open descriptor before and after the read, so
+    a file rewritten in place mid-read is never cached under metadata that does not match its
+    bytes. O_NOFOLLOW refuses a final component swapped for a symlink after the path was
+    checked.
+    """
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    fd = os.open(path, flags)
+    try:
+        before = os.fstat(fd)
+        if not stat.S_ISREG(before.st_mode):
+            raise FileNotFoundError(path)
+        with os.fdopen(fd, "rb", closefd=False) as fh:
+            body = fh.read()
+        after = os.fstat(fd)
+    finally:
+        os.close(fd)
+    if (before.st_mtime_ns, before.st_size) != (after.st_mtime_ns, after.st_size) or len(
+        body
+    ) != after.st_size:
+        raise _Changed(path)
+    content_type = media_type(os.path.basename(path))
+    digest = hashlib.sha256(body).hexdigest()[:32]
+    gz_body: bytes | None = None
+    if _compressible(content_type) and len(body) > GZIP_MIN_SIZE:
+        # mtime=0 makes the gzip bytes a pure function of the content, like its ETag.
+        packed = gzip.compress(body, compresslevel=6, mtime=0)
+        if len(packed) < len(body):
+            gz_body = packed
+    return _Entry(
+        mtime_ns=after.st_mtime_ns,
+        size=after.st_size,
+        body=body,
+        gz_body=gz_body,
+        etag=f'"{digest}"',
+        gz_etag=f'"{digest}-gz"',
+        last_modified=formatdate(after.st_mtime, usegmt=True),
+        mtime_s=int(after.st_mtime),
+        content_type=content_type,
+    )
+
+
+def accepts_gzip(header: str | None) -> bool:
+    """Whether an Accept-Encoding value allows gzip (RFC 9110 §12.5.3, q-values honoured)."""
+    if not header:
+        return False
+    gzip_q: float | None = None
+    star_q: float | None = None
+    for part in header.split(","):
+        coding, _, params = part.strip().partition(";")
+        coding = coding.strip().lower()
+        q = 1.0
+        for param in params.split(";"):
+            key, _, value = param.strip().partition("=")
+            if key.strip().lower() == "q":
+                try:
+                    q = float(value.strip())
+                except ValueError:
+                    q = 0.0
+        if coding in ("gzip", "x-gzip"):
+            gzip_q = q if gzip_q is None else max(gzip_q, q)
+        elif coding == "*":
+            star_q = q
+    # An explicit gzip entry wins over the wildcard, so "gzip;q=0, *" refuses gzip.
+    if gzip_q is not None:
+        return gzip_q > 0
+    return star_q is not None and star_q > 0
+
+
+def etag_matches(header: str, etag: str) -> bool:
+    """If-None-Match evaluation: weak comparison over a list, ``*`` matches any (RFC 9110)."""
+    header = header.strip()
+    if header == "*":
+        return True
+    opaque = etag.removeprefix("W/")
+    # Weak comparison ignores the W/ prefix on either side; our ETags contain no commas.
+    return any(c.strip().removeprefix("W/") == opaque for c in header.split(","))
+
+
+def _not_modified_since(header: str, mtime_s: int) -> bool:
+    try:
+        since = parsedate_to_datetime(header)
+    except (TypeError, ValueError, IndexError):
+        return False  # an unparsable date is ignored, as RFC 9110 §13.1.3 requires
+    if since.tzinfo is None:
+        return False  # not an HTTP-date (those are always GMT)
+    # HTTP dates have one-second resolution, so compare against the truncated mtime.
+    return mtime_s <= int(since.timestamp())
+
+
+def _headers(scope: Scope) -> dict[str, str]:
+    # Repeated fields are joined per RFC 9110 §5.3 so lists split across lines still parse.
+    out: dict[str, str] = {}
+    for raw_name, raw_value in scope.get("headers", []):
+        name = raw_name.decode("latin-1").lower()
+        value = raw_value.decode("latin-1")
+        out[name] = f"{out[name]}, {value}" if name in out else value
+    return out
+
+
+class _Rejected(Exception):
+    """The request path is unsafe or names nothing servable: answer 404."""
+
+
+class StaticApp:
+    """The ASGI app: static files under ``root`` plus ``/healthz``."""
+
+    def __init__(self, root: Path, health: HealthCheck | None = None) -> None:
+        self.root = os.path.realpath(root)
+        self._root_prefix = self.root.rstrip(os.sep) + os.sep
+        self.health = health
+        self.cache = _FileCache()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        if kind != "http":
+            # No websockets here; closing at once is the polite refusal.
+            await send({"type": "websocket.close", "code": 1008})
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self._handle(scope, tracking_send)
+        except Exception:
+            # Log the trace for operators; the client only ever sees a plain 500.
+            log.exception("serve: error handling %s %r", scope.get("method"), scope.get("path"))
+            if not started:
+                await _plain(send, 500, "internal server error\n", scope.get("method") == "HEAD")
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def _handle(self, scope: Scope, send: Send) -> None:
+        method = scope["method"]
+        head = method == "HEAD"
+        if method not in ("GET", "HEAD"):
+            await _plain(send, 405, "method not allowed\n", False, [(b"allow", ALLOWED_METHODS)])
+            return
+        path: str = scope["path"]
+        if path == "/healthz":
+            await self._health(send, head)
+            return
+        try:
+            target, st, redirect = self._locate(path, scope.get("raw_path"))
+        except _Rejected:
+            await _plain(send, 404, "not found\n", head)
+            return
+        if redirect is not None:
+            # A directory without its slash: relative links in its index.html need the slash.
+            query = scope.get("query_string", b"").decode("latin-1")
+            location = redirect + (f"?{query}" if query else "")
+            await _plain(send, 301, "moved\n", head, [(b"location", location)])
+            return
+        try:
+            entry = await self._entry(target, st)
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError):
+            await _plain(send, 404, "not found\n", head)
+            return
+        except OSError as exc:
+            # ELOOP (a symlink swapped in after the check) and friends: refuse, quietly.
+            log.warning("serve: cannot open %s: %s", target, exc)
+            await _plain(send, 404, "not found\n", head)
+            return
+        await self._send_file(scope, send, entry, head)
+
+    def _locate(self, path: str, raw_path: bytes | None) -> tuple[str, os.stat_result, str | None]:
+        """Map a request path to a regular file inside root (with its stat) and maybe a redirect.
+
+        Rejects anything that could name a file outside root before touching the disk, then
+        resolves symlinks and checks containment again, so a symlink pointing out is refused.
+        """
+        if not path.startswith("/") or "\\" in path or "\x00" in path:
+            raise _Rejected
+        if raw_path is not None:
+            lowered = raw_path.lower()
+            # An encoded slash, backslash or NUL is never part of a published name; refusing
+            # it keeps "..%2f" from becoming a path separator after decoding.
+            if b"%2f" in lowered or b"%5c" in lowered or b"%00" in lowered:
+                raise _Rejected
+        parts = [p for p in path.split("/") if p]
+        # Dot segments would climb out; dotfiles are never published but may be half-written
+        # temporary files (atomic publish), so they stay private too.
+        if any(p.startswith(".") for p in parts):
+            raise _Rejected
+        resolved, st = self._contained(os.path.join(self.root, *parts), path)
+        redirect: str | None = None
+        if stat.S_ISDIR(st.st_mode):
+            if parts and not path.endswith("/"):
+                # Built from the cleaned segments, so "//evil.example" cannot become a
+                # protocol-relative redirect.
+                redirect = "/" + "/".join(parts) + "/"
+            resolved, st = self._contained(os.path.join(resolved, "index.html"), path)
+        elif path.endswith("/"):
+            raise _Rejected  # "/kk/rss.xml/" names a directory that is not one
+        if not stat.S_ISREG(st.st_mode):
+            raise _Rejected
+        return resolved, st, redirect
+
+    def _contained(self, candidate: str, path: str) -> tuple[str, os.stat_result]:
+        """Resolve symlinks in ``candidate`` and insist the result is still inside root."""
+        try:
+            resolved = os.path.realpath(candidate, strict=True)
+            st = os.stat(resolved)
+        except (OSError, ValueError) as exc:
+            raise _Rejected from exc
+        if resolved != self.root and not resolved.startswith(self._root_prefix):
+            log.warning("serve: refused %r: resolves outside the output root", path)
+            raise _Rejected
+        return resolved, st
+
+    async def _entry(self, path: str, st: os.stat_result) -> _Entry:
+        # The stat from _locate is fresh (taken for this request), which is what lets a newly
+        # published file be seen at once while a hot one costs no read and no hashing.
+        entry = self.cache.get(path, st)
+        if entry is not None:
+            return entry
+        for _ in range(3):
+            try:
+                entry = await asyncio.to_thread(_load, path)
+            except _Changed:
+                await asyncio.sleep(0.01)  # a writer is mid-rewrite; give it a moment
+                continue
+            self.cache.put(path, entry)
+            return entry
+        # Still changing: serve what a last read gives, but without caching it.
+        log.warning("serve: %s kept changing while being read", path)
+        return await asyncio.to_thread(_load_unstable, path)
+
+    async def _send_file(self, scope: Scope, send: Send, entry: _Entry, head: bool) -> None:
+        headers = _headers(scope)
+        use_gzip = entry.gz_body is not None and accepts_gzip(headers.get("accept-encoding"))
+        etag = entry.gz_etag if use_gzip else entry.etag
+        common: list[tuple[bytes, str]] = [
+            (b"etag", etag),
+            (b"last-modified", entry.last_modified),
+            (b"cache-control", CACHE_CONTROL),
+            (b"x-content-type-options", "nosniff"),
+        ]
+        if _compressible(entry.content_type):
+            # Even an uncompressed answer varies with Accept-Encoding when gzip exists.
+            common.append((b"vary", "Accept-Encoding"))
+        inm = headers.get("if-none-match")
+        ims = headers.get("if-modified-since")
+        # If-None-Match takes precedence: If-Modified-Since is ignored when it is present.
+        if (inm is not None and etag_matches(inm, etag)) or (
+            inm is None and ims is not None and _not_modified_since(ims, entry.mtime_s)
+        ):
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 304,
+                    "headers": _encode(common),
+                }
+            )
+            await send({"type": "http.response.body", "body": b""})
+            return
+        body = entry.gz_body if use_gzip and entry.gz_body is not None else entry.body
+        out = [
+            (b"content-type", entry.content_type),
+            (b"content-length", str(len(body))),
+            *common,
+        ]
+        if use_gzip:
+            out.append((b"content-encoding", "gzip"))
+        await send({"type": "http.response.start", "status": 200, "headers": _encode(out)})
+        await send({"type": "http.response.body", "body": b"" if head else body})
+
+    async def _health(self, send: Send, head: bool) -> None:
+        if self.health is None:
+            report: dict[str, Any] = {"ok": True}
+        else:
+            try:
+                # The check may touch the database; keep it off the event loop.
+                result = await asyncio.to_thread(self.health)
+                if not isinstance(result, dict):
+                    raise TypeError(f"health() returned {type(result).__name__}, not dict")
+                report = result
+            except Exception:
+                log.exception("serve: health check failed")
+                report = {"ok": False, "error": "health check failed"}
+        try:
+            body = json.dumps(report, ensure_ascii=False, default=str).encode("utf-8")
+        except (TypeError, ValueError):
+            log.exception("serve: health report is not JSON-serialisable")
+            report = {"ok": False, "error": "health report not serialisable"}
+            body = json.dumps(report).encode("utf-8")
+        status = 200 if report.get("ok") is True else 503
+        headers = [
+            (b"content-type", "application/json; charset=utf-8"),
+            (b"content-length", str(len(body))),
+            (b"cache-control", "no-store"),
+            (b"x-content-type-options", "nosniff"),
+        ]
+        await send({"type": "http.response.start", "status": status, "headers": _encode(headers)})
+        await send({"type": "http.response.body", "body": b"" if head else body})
+
+
+def _load_unstable(path: str) -> _Entry:
+    # Last resort for a file under constant rewrite: one read, consistency not guaranteed.
+    try:
+        return _load(path)
+    except _Changed:
+        with open(path, "rb") as fh:
+            body = fh.read()
+        st = os.stat(path)
+        digest = hashlib.sha256(body).hexdigest()[:32]
+        return _Entry(
+            mtime_ns=st.st_mtime_ns,
+            size=len(body),
+            body=body,
+            gz_body=None,
+            etag=f'"{digest}"',
+            gz_etag=f'"{digest}-gz"',
+            last_modified=formatdate(st.st_mtime, usegmt=True),
+            mtime_s=int(st.st_mtime),
+            content_type=media_type(os.path.basename(path)),
+        )
+
+
+def _encode(headers: list[tuple[bytes, str]]) -> list[tuple[bytes, bytes]]:
+    return [(name, value.encode("latin-1")) for name, value in headers]
+
+
+async def _plain(
+    send: Send,
+    status: int,
+    text: str,
+    head: bool,
+    extra: list[tuple[bytes, str]] | None = None,
+) -> None:
+    body = text.encode("utf-8")
+    headers = [
+        (b"content-type", "text/plain; charset=utf-8"),
+        (b"content-length", str(len(body))),
+        (b"x-content-type-options", "nosniff"),
+        *(extra or []),
+    ]
+    await send({"type": "http.response.start", "status": status, "headers": _encode(headers)})
+    await send({"type": "http.response.body", "body": b"" if head else body})
+
+
+def build_app(root: Path, health: HealthCheck | None = None) -> ASGIApp:
+    """The ASGI app serving ``root`` (resolved once, now) and ``/healthz``."""
+    return StaticApp(root, health)
+
+
+def make_server(
+    root: Path,
+    host: str,
+    port: int,
+    health: HealthCheck | None = None,
+    log_level: str = "warning",
+) -> uvicorn.Server:
+    """A configured, not yet started uvicorn server for ``root``.
+
+    Run it with ``server.run()`` in the main thread (uvicorn then handles SIGINT/SIGTERM) or
+    in a thread and stop it with ``server.should_exit = True``. With ``port=0`` the bound
+    port is ``server.servers[0].sockets[0].getsockname()[1]`` once ``server.started``.
+    """
+    config = uvicorn.Config(
+        build_app(root, health),
+        host=host,
+        port=port,
+        log_level=log_level,
+        lifespan="off",  # nothing to set up; skips uvicorn's lifespan probing
+        ws="none",  # static files only: refuse websocket upgrades at the protocol level
+        server_header=False,  # do not advertise the server software and version
+        timeout_graceful_shutdown=10,  # a stuck client must not block shutdown forever
+    )
+    return uvicorn.Server(config)

@@ -1,0 +1,382 @@
+"""The translation stage: drain pending translations from the store, honestly.
+
+Owns: turning each (article, language) due for translation into units (title, summary and
+HTML blocks), answering them from translation memory first, packing the rest into as few
+provider requests as the limits allow, walking the provider chain, checking every answer
+(script, unchanged text, length) before it is stored, and recording the outcome per article
+and language: `translated`, or `pending`/`failed` with the reason.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import logging
+import time
+import unicodedata
+from collections import Counter, defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from syndication.config import Config, ProviderSettings
+from syndication.model import StoredArticle, Translation, TranslationError, utcnow
+from syndication.normalise import sanitise_html, script_of
+from syndication.store import Store
+from syndication.translate.providers import PROVIDERS, CircuitOpen, Guarded
+from syndication.translate.segment import (
+    Document,
+    Glossary,
+    Segment,
+    join_pieces,
+    join_units,
+    pack,
+    split_answer,
+    split_html,
+    split_long,
+    split_text,
+)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TranslationReport:
+    translated: int = 0
+    failed: int = 0
+    pending: int = 0
+    requests: int = 0
+    from_memory: int = 0
+    reasons: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def ok(self) -> bool:
+        return self.failed == 0 and self.pending == 0
+
+
+def build_chain(config: Config, sleep: Callable[[float], None] = time.sleep) -> list[Guarded]:
+    t = config.settings.translation
+    chain = []
+    for name in t.chain:
+        settings = t.providers.get(name, ProviderSettings())
+        chain.append(
+            Guarded(
+                PROVIDERS[name](settings),
+                timeout=settings.timeout or t.timeout,
+                rpm=settings.rpm,
+                sleep=sleep,
+            )
+        )
+    return chain
+
+
+def memory_key(text: str, source: str, target: str, provider: str) -> str:
+    normalised = " ".join(unicodedata.normalize("NFC", text).split())
+    blob = "\x1f".join((normalised, source, target, provider))
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+class Translator:
+    """Translates units for one (source, target) pair through the chain, memory first."""
+
+    def __init__(self, store: Store, chain: Sequence[Guarded], deadline: float):
+        self.store = store
+        self.chain = list(chain)
+        self.deadline = deadline
+        self.report = TranslationReport()
+        self.used: dict[str, str] = {}  # unit -> provider that answered it
+
+    def translate_units(
+        self, units: Sequence[str], source: str, target: str
+    ) -> tuple[dict[str, str], dict[str, str]]:
+        """Answers for as many units as possible, and the reason for each one missing."""
+        answers: dict[str, str] = {}
+        errors: dict[str, str] = {}
+        todo = list(dict.fromkeys(u for u in units if u.strip()))
+        providers = [p for p in self.chain if p.supports(source, target)]
+        if not providers:
+            return {}, {u: f"no provider in the chain translates {source}→{target}" for u in todo}
+        for provider in providers:
+            if not todo:
+                break
+            keys = {u: memory_key(u, source, target, provider.name) for u in todo}
+            held = self.store.recall(list(keys.values()))
+            for unit, key in keys.items():
+                if key in held:
+                    answers[unit] = held[key]
+                    self.used[unit] = provider.name
+                    self.report.from_memory += 1
+            todo = [u for u in todo if u not in answers]
+            if not todo:
+                break
+            got, failed = self._ask(provider, todo, source, target)
+            self.store.remember(
+                [
+                    {
+                        "key": keys[u],
+                        "source_lang": source,
+                        "target_lang": target,
+                        "provider": provider.name,
+                        "source_text": u,
+                        "target_text": a,
+                    }
+                    for u, a in got.items()
+                ]
+            )
+            answers.update(got)
+            self.used.update(dict.fromkeys(got, provider.name))
+            errors.update(failed)
+            todo = [u for u in todo if u not in answers]
+        return answers, {u: errors.get(u, "not translated") for u in todo}
+
+    def _ask(
+        self, provider: Guarded, units: list[str], source: str, target: str
+    ) -> tuple[dict[str, str], dict[str, str]]:
+        limit = provider.max_chars(source)
+        got: dict[str, str] = {}
+        failed: dict[str, str] = {}
+        pieces_of: dict[str, list[str]] = {u: split_long(u, limit) for u in units}
+        wanted = list(dict.fromkeys(p for u in units for p in pieces_of[u]))
+        piece_answers: dict[str, str] = {}
+        for batch in pack(wanted, limit):
+            if time.monotonic() > self.deadline:
+                for piece in batch:
+                    failed[piece] = "translation time budget for this cycle used up"
+                continue
+            try:
+                piece_answers.update(self._request(provider, batch, source, target))
+            except TranslationError as exc:
+                for piece in batch:
+                    failed[piece] = str(exc)
+                if isinstance(exc, CircuitOpen) or provider.is_open:
+                    # Stop hammering a provider that is down; the rest waits for next time.
+                    for rest in wanted:
+                        if rest not in piece_answers:
+                            failed.setdefault(rest, str(exc))
+                    break
+        for unit in units:
+            pieces = pieces_of[unit]
+            if all(p in piece_answers for p in pieces):
+                got[unit] = join_pieces((piece_answers[p] for p in pieces), target)
+            else:
+                failed[unit] = next((failed[p] for p in pieces if p in failed), "not translated")
+        return got, failed
+
+    def _request(
+        self, provider: Guarded, batch: list[str], source: str, target: str
+    ) -> dict[str, str]:
+        answer = provider.translate(join_units(batch), source, target)
+        parts = split_answer(answer, len(batch))
+        if parts is None:
+            if len(batch) == 1:
+                parts = [answer.strip()]
+            else:
+                # The provider merged or split paragraphs: ask for each unit on its own.
+                result: dict[str, str] = {}
+                for unit in batch:
+                    result.update(self._request(provider, [unit], source, target))
+                return result
+        for unit, part in zip(batch, parts, strict=True):
+            check_answer(unit, part, source, target, provider.name)
+        return dict(zip(batch, parts, strict=True))
+
+
+def check_answer(original: str, answer: str, source: str, target: str, provider: str) -> None:
+    """Raise TranslationError unless `answer` plausibly is `original` in `target`."""
+    if not answer.strip():
+        raise TranslationError(f"{provider}: empty answer", provider=provider)
+    counts = script_of(answer)
+    letters = sum(counts.values())
+    source_counts = script_of(original)
+    if sum(source_counts.values()) >= 12 and answer.strip() == original.strip():
+        raise TranslationError(
+            f"{provider}: answer is the source text unchanged", provider=provider
+        )
+    if letters >= 8:
+        share = {
+            "zh": counts["han"] / letters,
+            "kk": counts["cyrillic"] / letters,
+            "ru": counts["cyrillic"] / letters,
+            "en": counts["latin"] / letters,
+        }.get(target, 1.0)
+        # Names, acronyms and numbers stay in their own script: allow a good share of them.
+        if share < (0.25 if target == "zh" else 0.45):
+            raise TranslationError(
+                f"{provider}: answer is not in the {target} script", provider=provider
+            )
+    if len(original) >= 40:
+        ratio = len(answer) / len(original)
+        low, high = (0.5, 8.0) if source == "zh" else (0.1, 2.5) if target == "zh" else (0.3, 3.5)
+        if not low <= ratio <= high:
+            raise TranslationError(
+                f"{provider}: implausible answer length ({ratio:.1f}× the source)",
+                provider=provider,
+            )
+
+
+@dataclass
+class _Job:
+    stored: StoredArticle
+    translation: Translation
+    title: Document
+    summary: Document
+    content: Document
+
+
+def translate_pending(
+    config: Config,
+    store: Store,
+    *,
+    now: datetime | None = None,
+    retry_all: bool = False,
+    chain: Sequence[Guarded] | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> TranslationReport:
+    """Translate every translation due now; `retry_all` also retries failures not yet due."""
+    t = config.settings.translation
+    now = now or utcnow()
+    work = store.translation_work(
+        config.settings.languages, now=now + timedelta(days=3650) if retry_all else now
+    )
+    translator = Translator(store, chain or build_chain(config), time.monotonic() + t.budget)
+    report = translator.report
+    if not work:
+        return report
+    glossary = Glossary(tuple(t.glossary), tuple(t.keep))
+    groups: defaultdict[tuple[str, str], list[_Job]] = defaultdict(list)
+    for stored, translation in work:
+        article = stored.article
+        rights = config.settings.source(article.source_id).rights if _known(
+            config, article.source_id
+        ) else "full"  # fmt: skip
+        pairs = glossary.pairs(article.language, translation.language)
+        job = _Job(
+            stored=stored,
+            translation=translation,
+            title=split_text(article.title, pairs),
+            summary=split_text(article.summary, pairs) if rights != "title" else Document([]),
+            content=split_html(article.content, pairs) if rights == "full" else Document([]),
+        )
+        groups[(article.language, translation.language)].append(job)
+    done = 0
+    for (source, target), jobs in groups.items():
+        units = [seg.whole() for job in jobs for seg in _segments(job)]
+        answers, errors = translator.translate_units(units, source, target)
+        fallback_units: list[str] = []
+        for job in jobs:
+            for seg in _segments(job):
+                if seg.whole() in answers and seg.restore(answers[seg.whole()]) is None:
+                    fallback_units.extend(text for _, text in seg.text_nodes())
+        fb_answers, fb_errors = (
+            translator.translate_units(fallback_units, source, target)
+            if fallback_units
+            else ({}, {})
+        )
+        for job in jobs:
+            _finish(store, job, answers, errors, fb_answers, fb_errors, translator, t.retry_after)
+            done += 1
+            if on_progress:
+                on_progress(done, len(work))
+    report.requests = sum(p.requests for p in translator.chain)
+    return report
+
+
+def _known(config: Config, source_id: str) -> bool:
+    return any(s.id == source_id for s in config.settings.sources)
+
+
+def _segments(job: _Job) -> list[Segment]:
+    return [*job.title.segments, *job.summary.segments, *job.content.segments]
+
+
+def _render(
+    doc: Document,
+    answers: dict[str, str],
+    fb_answers: dict[str, str],
+) -> tuple[str | None, str]:
+    """The document translated, or None and the first reason it could not be."""
+    rendered: dict[int, str] = {}
+    for index, seg in enumerate(doc.segments):
+        whole = seg.whole()
+        if whole not in answers:
+            return None, whole
+        restored = seg.restore(answers[whole])
+        if restored is None:
+            nodes = seg.text_nodes()
+            if all(text in fb_answers for _, text in nodes):
+                restored = seg.restore_nodes({i: fb_answers[text] for i, text in nodes})
+            else:
+                return None, next(text for _, text in nodes if text not in fb_answers)
+        rendered[index] = restored
+    return doc.render(rendered), ""
+
+
+def _finish(
+    store: Store,
+    job: _Job,
+    answers: dict[str, str],
+    errors: dict[str, str],
+    fb_answers: dict[str, str],
+    fb_errors: dict[str, str],
+    translator: Translator,
+    retry_after: float,
+) -> None:
+    report = translator.report
+    article = job.stored.article
+    previous = job.translation
+    fields: dict[str, str] = {}
+    reason = ""
+    for name, doc in (("title", job.title), ("summary", job.summary), ("content", job.content)):
+        rendered, missing = _render(doc, answers, fb_answers)
+        if rendered is None:
+            reason = errors.get(missing) or fb_errors.get(missing) or "placeholders lost"
+            break
+        fields[name] = rendered
+    if reason:
+        attempts = previous.attempts + 1
+        transient = any(
+            marker in reason
+            for marker in ("unreachable", "timed out", "no answer within", "HTTP 5", "rate limited",
+                           "HTTP 429", "time budget", "request failed")
+        )  # fmt: skip
+        # A provider outage keeps the story pending (retried next cycle); a bad answer is a
+        # failure, retried on a schedule that backs off.
+        status = "pending" if transient and previous.status == "pending" else "failed"
+        if previous.status == "stale" and transient:
+            status = "stale"
+        delay = min(retry_after * 2 ** max(0, attempts - 1), 6 * 3600)
+        store.save_translation(
+            Translation(
+                article_id=article.id,
+                language=previous.language,
+                status=status,  # type: ignore[arg-type]
+                provider="",
+                error=reason,
+                attempts=attempts,
+            ),
+            article.text_hash,
+            next_attempt=utcnow() + timedelta(seconds=delay),
+        )
+        report.reasons[reason] += 1
+        if status == "failed":
+            report.failed += 1
+        else:
+            report.pending += 1
+        return
+    saved = store.save_translation(
+        Translation(
+            article_id=article.id,
+            language=previous.language,
+            status="translated",
+            title=html.unescape(fields["title"]).strip() or article.title,
+            summary=html.unescape(fields.get("summary", "")).strip(),
+            content=sanitise_html(fields.get("content", "")),
+            provider=",".join(
+                sorted({translator.used.get(seg.whole(), "") for seg in _segments(job)} - {""})
+            ),
+            attempts=previous.attempts + 1,
+        ),
+        article.text_hash,
+    )
+    if saved:
+        report.translated += 1

@@ -1,0 +1,334 @@
+"""Translation providers behind one small interface, and the guard around every call.
+
+Owns: the table mapping our language tags to each provider's codes, the providers
+(deep-translator's Google, MyMemory, Microsoft, DeepL, LibreTranslate, Yandex, and an
+OpenAI-compatible chat-completions provider over httpx), and `Guarded`: a real timeout, retries
+with backoff and jitter honouring Retry-After, a per-provider rate limit and a circuit breaker.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from syndication.config import ProviderSettings
+from syndication.model import TranslationError
+
+# Our tags -> each provider's codes. A pair is supported when both ends have a code.
+# (deep-translator 1.11.4: Google rejects plain "zh"; MyMemory wants region codes; Libre,
+# DeepL and Yandex-free have no Kazakh.)
+LANGUAGE_CODES: dict[str, dict[str, str]] = {
+    "google": {"kk": "kk", "zh": "zh-CN", "en": "en", "ru": "ru"},
+    "mymemory": {"kk": "kk-KZ", "zh": "zh-CN", "en": "en-GB", "ru": "ru-RU"},
+    "microsoft": {"kk": "kk", "zh": "zh-Hans", "en": "en", "ru": "ru"},
+    "deepl": {"zh": "zh", "en": "en", "ru": "ru"},
+    "libre": {"zh": "zh", "en": "en", "ru": "ru"},
+    "yandex": {"kk": "kk", "zh": "zh", "en": "en", "ru": "ru"},
+    "openai": {"kk": "Kazakh", "zh": "Simplified Chinese", "en": "English", "ru": "Russian"},
+}
+# Characters per request each provider accepts (Google sends text in a GET query string:
+# ~1,800 Han or ~5,000 Cyrillic characters; MyMemory refuses 500 and more).
+MAX_CHARS = {"google": 4500, "mymemory": 480, "microsoft": 9000, "deepl": 9000,
+             "libre": 4500, "yandex": 9000, "openai": 6000}  # fmt: skip
+# Google's limit is on the URL-encoded query: a Han character costs 9 bytes there.
+MAX_CHARS_HAN = {"google": 1500}
+
+
+class Translator(Protocol):
+    name: str
+
+    def supports(self, source: str, target: str) -> bool: ...
+
+    def max_chars(self, source: str) -> int: ...
+
+    def translate(self, text: str, source: str, target: str) -> str: ...
+
+
+@dataclass
+class DeepTranslatorProvider:
+    """A deep-translator class; a new instance per call, since instances keep the text."""
+
+    name: str
+    settings: ProviderSettings
+
+    def supports(self, source: str, target: str) -> bool:
+        codes = LANGUAGE_CODES[self.name]
+        return source in codes and target in codes
+
+    def max_chars(self, source: str) -> int:
+        limit = self.settings.max_chars or MAX_CHARS[self.name]
+        if source == "zh":
+            limit = min(limit, MAX_CHARS_HAN.get(self.name, limit))
+        return limit
+
+    def translate(self, text: str, source: str, target: str) -> str:
+        import requests
+        from deep_translator import exceptions as dt
+
+        codes = LANGUAGE_CODES[self.name]
+        try:
+            translator = self._make(codes[source], codes[target])
+            answer = translator.translate(text)
+        except dt.TooManyRequests as exc:
+            raise TranslationError(f"{self.name}: rate limited (HTTP 429)", provider=self.name,
+                                   retry_after=None) from exc  # fmt: skip
+        except (dt.RequestError, dt.ServerException) as exc:
+            raise TranslationError(f"{self.name}: request failed ({_short(exc)})",
+                                   provider=self.name) from exc  # fmt: skip
+        except requests.exceptions.Timeout as exc:
+            raise TranslationError(f"{self.name}: timed out", provider=self.name) from exc
+        except requests.exceptions.ConnectionError as exc:
+            raise TranslationError(f"{self.name}: unreachable ({_reason(exc)})",
+                                   provider=self.name) from exc  # fmt: skip
+        except requests.RequestException as exc:
+            raise TranslationError(f"{self.name}: {_short(exc)}", provider=self.name) from exc
+        except (dt.LanguageNotSupportedException, dt.InvalidSourceOrTargetLanguage,
+                dt.ApiKeyException, dt.AuthorizationException) as exc:  # fmt: skip
+            raise TranslationError(f"{self.name}: {_short(exc)}", provider=self.name,
+                                   transient=False) from exc  # fmt: skip
+        except (dt.BaseError, ValueError, KeyError, AttributeError, TypeError) as exc:
+            # deep-translator raises these on an answer it cannot read (no result element,
+            # a JSON shape it does not expect): a bad answer, worth another try later.
+            raise TranslationError(f"{self.name}: unusable answer ({_short(exc)})",
+                                   provider=self.name) from exc  # fmt: skip
+        if not isinstance(answer, str) or not answer.strip():
+            raise TranslationError(f"{self.name}: empty answer", provider=self.name)
+        return answer
+
+    def _make(self, source: str, target: str) -> Any:
+        import deep_translator as dt
+
+        s = self.settings
+        secret = s.api_key.get_secret_value() if s.api_key else None
+        if self.name == "google":
+            translator = dt.GoogleTranslator(source=source, target=target)
+        elif self.name == "mymemory":
+            email = s.email.get_secret_value() if s.email else None
+            translator = dt.MyMemoryTranslator(source=source, target=target, email=email)
+        elif self.name == "microsoft":
+            translator = dt.MicrosoftTranslator(source=source, target=target, api_key=secret,
+                                                region=s.region)  # fmt: skip
+        elif self.name == "deepl":
+            translator = dt.DeeplTranslator(source=source, target=target, api_key=secret,
+                                            use_free_api=not s.base_url)  # fmt: skip
+        elif self.name == "libre":
+            # LibreTranslator ignores base_url=; custom_url= is the argument it reads.
+            translator = dt.LibreTranslator(source=source, target=target, api_key=secret or "-",
+                                            custom_url=s.base_url)  # fmt: skip
+        elif self.name == "yandex":
+            translator = dt.YandexTranslator(source=source, target=target, api_key=secret)
+        else:  # pragma: no cover - guarded by the registry
+            raise TranslationError(f"unknown provider {self.name}", transient=False)
+        if s.base_url and self.name in ("google", "mymemory"):
+            # An operator's mirror or proxy endpoint (and our tests' local fake provider).
+            translator._base_url = s.base_url
+        return translator
+
+
+@dataclass
+class OpenAICompatibleProvider:
+    """Any chat-completions endpoint (OpenAI, Ollama, vLLM, a hosted API) over httpx."""
+
+    settings: ProviderSettings
+    name: str = "openai"
+
+    def supports(self, source: str, target: str) -> bool:
+        codes = LANGUAGE_CODES["openai"]
+        return source in codes and target in codes
+
+    def max_chars(self, source: str) -> int:
+        return self.settings.max_chars or MAX_CHARS["openai"]
+
+    def translate(self, text: str, source: str, target: str) -> str:
+        import httpx
+
+        codes = LANGUAGE_CODES["openai"]
+        base = (self.settings.base_url or "https://api.openai.com/v1/").rstrip("/")
+        headers = {"Content-Type": "application/json"}
+        if self.settings.api_key:
+            headers["Authorization"] = f"Bearer {self.settings.api_key.get_secret_value()}"
+        prompt = (
+            f"Translate the news text below from {codes[source]} to {codes[target]}. Keep every "
+            "bracketed marker such as [1], [/1] exactly as it is, keep blank lines between "
+            "paragraphs, and answer with the translation only."
+        )
+        body = {
+            "model": self.settings.model or "gpt-4o-mini",
+            "temperature": 0,
+            "messages": [
+                {"role": "system", "content": prompt},
+                {"role": "user", "content": text},
+            ],
+        }
+        timeout = self.settings.timeout or 60.0
+        try:
+            response = httpx.post(
+                f"{base}/chat/completions", json=body, headers=headers, timeout=timeout
+            )
+        except httpx.TimeoutException as exc:
+            raise TranslationError(f"{self.name}: timed out", provider=self.name) from exc
+        except httpx.HTTPError as exc:
+            raise TranslationError(f"{self.name}: unreachable ({_short(exc)})",
+                                   provider=self.name) from exc  # fmt: skip
+        if response.status_code == 429 or response.status_code >= 500:
+            from syndication.ingest.fetch import parse_retry_after
+
+            raise TranslationError(
+                f"{self.name}: HTTP {response.status_code}",
+                provider=self.name,
+                retry_after=parse_retry_after(response.headers.get("retry-after")),
+            )
+        if response.status_code >= 400:
+            raise TranslationError(f"{self.name}: HTTP {response.status_code}",
+                                   provider=self.name, transient=False)  # fmt: skip
+        try:
+            answer = response.json()["choices"][0]["message"]["content"]
+        except (ValueError, KeyError, IndexError, TypeError) as exc:
+            raise TranslationError(f"{self.name}: unusable answer", provider=self.name) from exc
+        if not isinstance(answer, str) or not answer.strip():
+            raise TranslationError(f"{self.name}: empty answer", provider=self.name)
+        return answer.strip()
+
+
+def _deep(name: str) -> Callable[[ProviderSettings], Translator]:
+    return lambda settings: DeepTranslatorProvider(name, settings)
+
+
+PROVIDERS: dict[str, Callable[[ProviderSettings], Translator]] = {
+    "google": _deep("google"),
+    "mymemory": _deep("mymemory"),
+    "microsoft": _deep("microsoft"),
+    "deepl": _deep("deepl"),
+    "libre": _deep("libre"),
+    "yandex": _deep("yandex"),
+    "openai": lambda settings: OpenAICompatibleProvider(settings),
+}
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return text[:200]
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc)
+    for marker in ("Name or service not known", "Connection refused", "Temporary failure in name"
+                   " resolution", "Network is unreachable", "timed out"):  # fmt: skip
+        if marker in text:
+            return marker.lower()
+    return _short(exc)
+
+
+class CircuitOpen(TranslationError):
+    pass
+
+
+class Guarded:
+    """Wraps a provider: timeout, retries with backoff and jitter, rate limit, circuit breaker.
+
+    deep-translator sets no timeout on its requests, so each call runs in a daemon thread we
+    stop waiting for; the thread ends when the socket finally gives up.
+    """
+
+    def __init__(
+        self,
+        provider: Translator,
+        *,
+        timeout: float = 20.0,
+        retries: int = 2,
+        backoff: float = 1.0,
+        max_wait: float = 30.0,
+        rpm: int | None = None,
+        failures_to_open: int = 3,
+        cooldown: float = 300.0,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
+        self.provider = provider
+        self.name = provider.name
+        self.timeout = timeout
+        self.retries = retries
+        self.backoff = backoff
+        self.max_wait = max_wait
+        self.interval = 60.0 / rpm if rpm else 0.0
+        self.failures_to_open = failures_to_open
+        self.cooldown = cooldown
+        self.sleep = sleep
+        self.requests = 0
+        self.consecutive_failures = 0
+        self.open_until = 0.0
+        self.last_error = ""
+        self._last_call = 0.0
+        self._lock = threading.Lock()
+
+    def supports(self, source: str, target: str) -> bool:
+        return self.provider.supports(source, target)
+
+    def max_chars(self, source: str) -> int:
+        return self.provider.max_chars(source)
+
+    @property
+    def is_open(self) -> bool:
+        return time.monotonic() < self.open_until
+
+    def translate(self, text: str, source: str, target: str) -> str:
+        if self.is_open:
+            # Same wording as the failure that opened it, so a cycle reports one outage once.
+            raise CircuitOpen(f"{self.name}: {self.last_error}", provider=self.name)
+        attempt = 0
+        while True:
+            try:
+                answer = self._call(text, source, target)
+            except TranslationError as exc:
+                self._failed(exc)
+                if not exc.transient or attempt >= self.retries or self.is_open:
+                    raise
+                wait = exc.retry_after if exc.retry_after is not None else (
+                    self.backoff * 2**attempt * (0.5 + random.random())
+                )  # fmt: skip
+                if wait > self.max_wait:
+                    raise
+                self.sleep(wait)
+                attempt += 1
+                continue
+            self.consecutive_failures = 0
+            return answer
+
+    def _failed(self, exc: TranslationError) -> None:
+        if isinstance(exc, CircuitOpen):
+            return
+        self.consecutive_failures += 1
+        self.last_error = str(exc).removeprefix(f"{self.name}: ")
+        if self.consecutive_failures >= self.failures_to_open:
+            self.open_until = time.monotonic() + self.cooldown
+
+    def _call(self, text: str, source: str, target: str) -> str:
+        with self._lock:
+            wait = self._last_call + self.interval - time.monotonic()
+            if wait > 0:
+                self.sleep(wait)
+            self._last_call = time.monotonic()
+        self.requests += 1
+        box: dict[str, Any] = {}
+
+        def work() -> None:
+            try:
+                box["answer"] = self.provider.translate(text, source, target)
+            except BaseException as exc:  # handed back to the caller's thread
+                box["error"] = exc
+
+        thread = threading.Thread(target=work, name=f"translate-{self.name}", daemon=True)
+        thread.start()
+        thread.join(self.timeout)
+        if thread.is_alive():
+            raise TranslationError(f"{self.name}: no answer within {self.timeout:.0f}s",
+                                   provider=self.name)  # fmt: skip
+        if "error" in box:
+            error = box["error"]
+            if isinstance(error, TranslationError):
+                raise error
+            raise TranslationError(f"{self.name}: {_short(error)}", provider=self.name) from error
+        return box["answer"]

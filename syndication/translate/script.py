@@ -1,0 +1,196 @@
+"""Script-variant editions: the editions we derive by transliteration, never by translation.
+
+Owns: ``kk-Latn`` (Kazakh Cyrillic -> the 2021 Kazakh Latin alphabet, with our own letter
+table) and ``zh-Hant`` (Simplified -> Traditional Chinese through OpenCC), for plain text and
+for HTML fragments. In HTML only text nodes change; tags, attribute values, comments, entities
+and the content of ``<code>``/``<pre>`` (and raw-text ``<script>``/``<style>``) are copied
+byte for byte, so links, image URLs and code samples survive the conversion.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable
+from functools import cache
+
+from opencc import OpenCC
+
+#: Derived edition -> the base-language edition its text is converted from.
+DERIVED: dict[str, str] = {"kk-Latn": "kk", "zh-Hant": "zh"}
+
+# The 2021 Kazakh Latin alphabet. Letters Kazakh borrowed with Russian loanwords (ц ч щ ъ ь
+# э ю я ё) have no letter of their own, so they are spelled out or dropped.
+_KK_LOWER: dict[str, str] = {
+    "а": "a", "ә": "ä", "б": "b", "в": "v", "г": "g", "ғ": "ğ", "д": "d", "е": "e",
+    "ё": "io", "ж": "j", "з": "z", "и": "i", "й": "i", "к": "k", "қ": "q", "л": "l",
+    "м": "m", "н": "n", "ң": "ñ", "о": "o", "ө": "ö", "п": "p", "р": "r", "с": "s",
+    "т": "t", "у": "u", "ұ": "ū", "ү": "ü", "ф": "f", "х": "h", "һ": "h", "ц": "ts",
+    "ч": "ch", "ш": "ş", "щ": "şş", "ъ": "", "ы": "y", "і": "ı", "ь": "", "э": "e",
+    "ю": "iu", "я": "ia",
+}  # fmt: skip
+
+
+def _latin_upper(latin: str) -> str:
+    # Kazakh Latin pairs i/İ (и, й) and ı/I (і), as Turkish does; str.upper() would turn
+    # "i" into a dotless "I" and merge и into і.
+    return "".join({"i": "İ", "ı": "I"}.get(ch, ch.upper()) for ch in latin)
+
+
+# Title-case spelling of each capital ("Ч" -> "Ch"); _kazakh_upper_at() decides when a
+# multi-letter spelling must be all caps instead.
+_KK_UPPER: dict[str, str] = {
+    cyr.upper(): _latin_upper(lat[:1]) + lat[1:] for cyr, lat in _KK_LOWER.items()
+}
+
+# "й" and "ё" may arrive decomposed (letter + combining breve/diaeresis) from some keyboards
+# and PDF exports; composing only these runs leaves every other character's bytes alone.
+_CYRILLIC_WITH_MARKS = re.compile("[\u0400-\u04ff][\u0300-\u036f]+")
+_HAS_CYRILLIC = re.compile("[\u0400-\u04ff]")
+
+
+def _shouting(text: str, index: int) -> bool:
+    """Whether the capital at ``index`` sits in an all-caps run ("ЧАЙ", "ЦСКА", "ЮНЕСКО").
+
+    The following letter decides; a word-final capital (the Я of "ДАРИЯ") falls back to the
+    letter before it, so a lone capital such as an initial "Ю." stays title case.
+    """
+    after = text[index + 1 : index + 2]
+    if after.isalpha():
+        return after.isupper()
+    before = text[index - 1 : index] if index else ""
+    return before.isalpha() and before.isupper()
+
+
+def kazakh_latin(text: str) -> str:
+    """Transliterate Kazakh Cyrillic to the 2021 Kazakh Latin alphabet.
+
+    Case is kept letter by letter; anything that is not a Kazakh/Russian Cyrillic letter
+    (digits, Latin, punctuation, CJK, other Cyrillic such as Ukrainian ї) passes through.
+    """
+    if not _HAS_CYRILLIC.search(text):
+        return text
+    text = _CYRILLIC_WITH_MARKS.sub(lambda m: unicodedata.normalize("NFC", m.group()), text)
+    out: list[str] = []
+    for index, ch in enumerate(text):
+        latin = _KK_LOWER.get(ch)
+        if latin is None:
+            latin = _KK_UPPER.get(ch)
+            if latin is None:
+                latin = ch
+            elif len(latin) > 1 and _shouting(text, index):
+                latin = _latin_upper(latin)
+        out.append(latin)
+    return "".join(out)
+
+
+# Only Simplified -> Traditional configurations: a typo such as "t2s" would otherwise quietly
+# produce a Simplified "Traditional" edition, and the name becomes a file path inside opencc.
+TRADITIONAL_VARIANTS: frozenset[str] = frozenset({"s2t", "s2tw", "s2twp", "s2hk"})
+
+
+@cache
+def _opencc(variant: str) -> OpenCC:
+    # Building a converter parses several megabytes of dictionaries; convert() itself keeps
+    # no per-call state, so one shared instance per variant is safe across threads.
+    return OpenCC(variant)
+
+
+def traditional_chinese(text: str, variant: str = "s2t") -> str:
+    """Convert Simplified Chinese to Traditional with OpenCC.
+
+    ``variant`` is an OpenCC configuration: ``s2t`` (OpenCC standard, the default),
+    ``s2tw``/``s2hk`` (Taiwan/Hong Kong glyphs) or ``s2twp`` (Taiwan glyphs and vocabulary).
+    Non-Chinese characters are left as they are.
+    """
+    if variant not in TRADITIONAL_VARIANTS:
+        raise ValueError(
+            f"unknown Traditional Chinese variant {variant!r}; "
+            f"expected one of {sorted(TRADITIONAL_VARIANTS)}"
+        )
+    if not text:
+        return text
+    return _opencc(variant).convert(text)
+
+
+_CONVERTERS: dict[str, Callable[[str], str]] = {
+    "kk-Latn": kazakh_latin,
+    "zh-Hant": traditional_chinese,
+}
+
+
+def derive_text(text: str, edition: str) -> str:
+    """Plain text for ``edition``; editions that are not derived get ``text`` back unchanged."""
+    convert = _CONVERTERS.get(edition)
+    return convert(text) if convert else text
+
+
+# One alternation over the markup an HTML tokenizer would not treat as text. Tags allow ">"
+# inside quoted attribute values; an unterminated comment or tag runs to the end, as in a
+# browser, so a truncated <a href="...Қала is never mistaken for text and transliterated.
+_MARKUP = re.compile(
+    r"""
+      <!--(?:>|->|.*?(?:--!?>|\Z))  # comment
+    | <[!?][^>]*(?:>|\Z)  # doctype, CDATA, processing instruction
+    | </?[A-Za-z][^\t\n\f\r />]*  # start or end tag: its name, then attributes
+      (?:"[^"]*(?:"|\Z)|'[^']*(?:'|\Z)|[^"'>])*(?:>|\Z)
+    """,
+    re.DOTALL | re.VERBOSE,
+)
+_TAG_NAME = re.compile(r"<(/?)([A-Za-z][^\t\n\f\r />]*)")
+_ENTITY = re.compile(r"&(?:#[0-9]+|#[xX][0-9a-fA-F]+|[A-Za-z][A-Za-z0-9]*);?")
+
+# Code samples are literal text; a transliterated identifier or command is a broken one.
+_VERBATIM = frozenset({"code", "pre"})
+# Raw-text elements: their content is not HTML, so "<" inside them must not open a tag.
+_RAW_TEXT = frozenset({"script", "style"})
+
+
+def _convert_text_node(raw: str, convert: Callable[[str], str]) -> str:
+    # Entities stay as written: "&amp;" must not become "&" and "&#1179;" must not be decoded.
+    pieces = _ENTITY.split(raw)
+    entities = _ENTITY.findall(raw)
+    out = [convert(pieces[0])]
+    for entity, piece in zip(entities, pieces[1:], strict=True):
+        out.append(entity)
+        out.append(convert(piece))
+    return "".join(out)
+
+
+def derive_html(fragment: str, edition: str) -> str:
+    """HTML fragment for ``edition``: text nodes converted, all markup copied byte for byte.
+
+    Attribute values (including alt/title text) are deliberately left alone; they are mostly
+    URLs, and a converted URL is a broken link. Editions that are not derived are unchanged.
+    """
+    convert = _CONVERTERS.get(edition)
+    if convert is None or not fragment:
+        return fragment
+    out: list[str] = []
+    verbatim_depth = 0
+    pos = 0
+    length = len(fragment)
+    while pos < length:
+        match = _MARKUP.search(fragment, pos)
+        text_end = match.start() if match else length
+        if text_end > pos:
+            text = fragment[pos:text_end]
+            out.append(text if verbatim_depth else _convert_text_node(text, convert))
+        if match is None:
+            break
+        tag = match.group()
+        out.append(tag)
+        pos = match.end()
+        name_match = _TAG_NAME.match(tag)
+        if name_match is None:
+            continue
+        closing, name = name_match.group(1) == "/", name_match.group(2).lower()
+        if name in _VERBATIM:
+            # Nested <pre><code> is common; a stray closing tag must not go negative.
+            verbatim_depth = max(0, verbatim_depth - 1) if closing else verbatim_depth + 1
+        elif name in _RAW_TEXT and not closing:
+            close = re.compile(rf"</{name}(?=[\t\n\f\r />])", re.IGNORECASE).search(fragment, pos)
+            raw_end = close.start() if close else length
+            out.append(fragment[pos:raw_end])
+            pos = raw_end
+    return "".join(out)

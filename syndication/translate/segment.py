@@ -1,0 +1,305 @@
+"""HTML-aware segmenting: what we send to a translator, and how answers go back into markup.
+
+Owns: splitting sanitised HTML into block segments (p, h1-h6, li, blockquote, figcaption, td …)
+with inline tags, URLs, glossary terms and do-not-translate words replaced by numbered
+placeholders (`[1]`, `[/1]`) that must all come back; the fallbacks (text nodes one by one,
+then plain text); never sending `pre`, `code`, URLs or number-only text; and packing units
+into requests under a provider's size limit.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+BLOCK_TAGS = {
+    "p", "h1", "h2", "h3", "h4", "h5", "h6", "li", "blockquote", "figcaption", "td", "th",
+    "dd", "dt", "caption", "ul", "ol", "dl", "table", "thead", "tbody", "tfoot", "tr",
+    "figure", "hr", "div", "section", "article",
+}  # fmt: skip
+LITERAL_TAGS = {"pre", "code"}  # sent nowhere, kept byte for byte
+VOID_TAGS = {"br", "img", "hr", "wbr"}
+
+_TOKEN = re.compile(r"(<[^>]*>)")
+_TAG_NAME = re.compile(r"^</?\s*([a-zA-Z0-9]+)")
+_URL = re.compile(r"https?://[^\s<>\"'\]\[]+")
+_PLACEHOLDER = re.compile(r"\[/?\d+\]")
+_SEPARATOR = "\n\n"
+_SPLIT_ANSWER = re.compile(r"\n\s*\n")
+_SENTENCE = re.compile(r"(?<=[.!?。！？；;])\s*")
+
+
+@dataclass(frozen=True)
+class Glossary:
+    """Fixed forms of names per language, and words never translated."""
+
+    terms: tuple[dict[str, str], ...] = ()
+    keep: tuple[str, ...] = ()
+
+    def pairs(self, source: str, target: str) -> list[tuple[str, str]]:
+        """(form in the source text, form to put in the translation), longest first."""
+        found: list[tuple[str, str]] = []
+        for entry in self.terms:
+            # A source form may be given under the source language, or, for Kazakh, under
+            # Russian as well (Kazakh news often spells Russian-style names).
+            forms = [entry.get(source)] + ([entry.get("ru")] if source == "kk" else [])
+            wanted = entry.get(target) or entry.get(source)
+            for form in forms:
+                if form and wanted:
+                    found.append((form, wanted))
+        found.extend((word, word) for word in self.keep if word)
+        return sorted(set(found), key=lambda pair: -len(pair[0]))
+
+
+def has_letters(text: str) -> bool:
+    stripped = _URL.sub("", _PLACEHOLDER.sub("", text))
+    return any(ch.isalpha() for ch in stripped)
+
+
+@dataclass
+class Segment:
+    """One block of text, with the markup around its words held aside as placeholders."""
+
+    nodes: list[str]  # tokens: tags (start with '<') and text (HTML-escaped, as in the source)
+    glossary: list[tuple[str, str]]
+    lead: str = ""
+    trail: str = ""
+    tokens: dict[str, str] = field(default_factory=dict)
+
+    def whole(self) -> str:
+        """The block's text with inline tags, URLs and glossary terms as placeholders."""
+        out: list[str] = []
+        stack: list[tuple[str, int]] = []
+        self.tokens = {}
+        counter = 0
+        for node in self.nodes:
+            if node.startswith("<"):
+                name = tag_name(node)
+                closing = node.startswith("</")
+                if closing and stack and stack[-1][0] == name:
+                    _, number = stack.pop()
+                    key = f"[/{number}]"
+                else:
+                    counter += 1
+                    number = counter
+                    key = f"[{number}]"
+                    if not closing and name not in VOID_TAGS and not node.endswith("/>"):
+                        stack.append((name, number))
+                self.tokens[key] = node
+                out.append(key)
+            else:
+                text, counter = self._protect(html.unescape(node), counter)
+                out.append(text)
+        return "".join(out).strip()
+
+    def _protect(self, text: str, counter: int) -> tuple[str, int]:
+        def replace_url(match: re.Match[str]) -> str:
+            nonlocal counter
+            counter += 1
+            key = f"[{counter}]"
+            self.tokens[key] = html.escape(match.group(0), quote=False)
+            return key
+
+        text = _URL.sub(replace_url, text)
+        for source_form, target_form in self.glossary:
+            if source_form in text:
+                counter += 1
+                key = f"[{counter}]"
+                self.tokens[key] = html.escape(target_form, quote=False)
+                text = text.replace(source_form, key)
+        return text, counter
+
+    def restore(self, answer: str) -> str | None:
+        """The translated block as HTML, or None if a placeholder went missing."""
+        found = _PLACEHOLDER.findall(answer)
+        if sorted(found) != sorted(self.tokens):
+            return None
+        escaped = html.escape(answer.strip(), quote=False)
+        result = _PLACEHOLDER.sub(lambda m: self.tokens[m.group(0)], escaped)
+        return self.lead + result + self.trail
+
+    def text_nodes(self) -> list[tuple[int, str]]:
+        """(index, protected text) of each node worth translating: the first fallback."""
+        units = []
+        for index, node in enumerate(self.nodes):
+            if not node.startswith("<"):
+                text = html.unescape(node)
+                if has_letters(text):
+                    units.append((index, text))
+        return units
+
+    def restore_nodes(self, answers: dict[int, str]) -> str:
+        out = []
+        for index, node in enumerate(self.nodes):
+            if index in answers:
+                lead = node[: len(node) - len(node.lstrip())]
+                trail = node[len(node.rstrip()) :]
+                out.append(lead + html.escape(answers[index].strip(), quote=False) + trail)
+            else:
+                out.append(node)
+        return self.lead + "".join(out).strip() + self.trail
+
+    def plain(self) -> str:
+        return re.sub(r"\s+", " ", html.unescape("".join(
+            n for n in self.nodes if not n.startswith("<")
+        ))).strip()  # fmt: skip
+
+
+@dataclass
+class Document:
+    """An HTML fragment as literal markup interleaved with translatable segments."""
+
+    parts: list[str | Segment]
+
+    @property
+    def segments(self) -> list[Segment]:
+        return [p for p in self.parts if isinstance(p, Segment)]
+
+    def render(self, translated: dict[int, str]) -> str:
+        """Markup with each segment (by position in `segments`) replaced by its translation."""
+        out: list[str] = []
+        index = 0
+        for part in self.parts:
+            if isinstance(part, Segment):
+                out.append(translated.get(index, ""))
+                index += 1
+            else:
+                out.append(part)
+        return "".join(out)
+
+
+def tag_name(token: str) -> str:
+    match = _TAG_NAME.match(token)
+    return match.group(1).lower() if match else ""
+
+
+def split_html(fragment: str, glossary: list[tuple[str, str]]) -> Document:
+    """Split sanitised HTML into literal markup and block segments."""
+    parts: list[str | Segment] = []
+    run: list[str] = []
+    literal_depth = 0
+    literal: list[str] = []
+
+    def flush() -> None:
+        if not run:
+            return
+        joined = "".join(run)
+        text_only = html.unescape("".join(n for n in run if not n.startswith("<")))
+        if not has_letters(text_only):
+            parts.append(joined)
+        else:
+            lead = ""
+            trail = ""
+            nodes = list(run)
+            # Keep surrounding whitespace out of what is sent, and put it back after.
+            while nodes and not nodes[0].startswith("<") and not nodes[0].strip():
+                lead += nodes.pop(0)
+            while nodes and not nodes[-1].startswith("<") and not nodes[-1].strip():
+                trail = nodes.pop() + trail
+            if nodes and not nodes[0].startswith("<"):
+                stripped = nodes[0].lstrip()
+                lead += nodes[0][: len(nodes[0]) - len(stripped)]
+                nodes[0] = stripped
+            if nodes and not nodes[-1].startswith("<"):
+                stripped = nodes[-1].rstrip()
+                trail = nodes[-1][len(stripped) :] + trail
+                nodes[-1] = stripped
+            parts.append(Segment(nodes=nodes, glossary=glossary, lead=lead, trail=trail))
+        run.clear()
+
+    for token in _TOKEN.split(fragment):
+        if not token:
+            continue
+        name = tag_name(token) if token.startswith("<") else ""
+        if name in LITERAL_TAGS or literal_depth:
+            if name in LITERAL_TAGS and not token.startswith("</"):
+                literal_depth += 1
+            literal.append(token)
+            if name in LITERAL_TAGS and token.startswith("</"):
+                literal_depth -= 1
+            if literal_depth == 0:
+                block = "".join(literal)
+                literal.clear()
+                if name == "pre":
+                    flush()
+                    parts.append(block)
+                else:
+                    # Inline code stays inside its sentence, as one opaque placeholder.
+                    run.append(block)
+            continue
+        if name in BLOCK_TAGS:
+            flush()
+            parts.append(token)
+        else:
+            run.append(token)
+    if literal:
+        run.extend(literal)
+    flush()
+    return Document(parts)
+
+
+def split_text(text: str, glossary: list[tuple[str, str]]) -> Document:
+    """A plain-text field (title, summary) as one segment."""
+    if not has_letters(text):
+        return Document([text])
+    return Document([Segment(nodes=[html.escape(text, quote=False)], glossary=glossary)])
+
+
+def pack(units: Sequence[str], limit: int) -> list[list[str]]:
+    """Group units into requests of at most `limit` characters joined by blank lines."""
+    batches: list[list[str]] = []
+    current: list[str] = []
+    size = 0
+    for unit in units:
+        extra = len(unit) + (len(_SEPARATOR) if current else 0)
+        if current and size + extra > limit:
+            batches.append(current)
+            current, size = [], 0
+            extra = len(unit)
+        current.append(unit)
+        size += extra
+    if current:
+        batches.append(current)
+    return batches
+
+
+def join_units(units: Sequence[str]) -> str:
+    return _SEPARATOR.join(units)
+
+
+def split_answer(answer: str, expected: int) -> list[str] | None:
+    parts = [p.strip() for p in _SPLIT_ANSWER.split(answer.strip())]
+    return parts if len(parts) == expected else None
+
+
+def split_long(text: str, limit: int) -> list[str]:
+    """Cut a unit over the limit at sentence boundaries (hard cuts only as a last resort)."""
+    if len(text) <= limit:
+        return [text]
+    pieces: list[str] = []
+    current = ""
+    for sentence in (s for s in _SENTENCE.split(text) if s):
+        while len(sentence) > limit:
+            cut = sentence.rfind(" ", 0, limit)
+            cut = cut if cut > limit // 2 else limit
+            pieces.append(sentence[:cut].strip())
+            sentence = sentence[cut:].strip()
+        if current and len(current) + 1 + len(sentence) > limit:
+            pieces.append(current.strip())
+            current = ""
+        current = (
+            f"{current} {sentence}" if current and not _is_cjk(sentence) else current + sentence
+        )
+    if current.strip():
+        pieces.append(current.strip())
+    return pieces
+
+
+def _is_cjk(text: str) -> bool:
+    return bool(text) and "\u3000" <= text[0] <= "\u9fff"
+
+
+def join_pieces(pieces: Iterable[str], target: str) -> str:
+    return ("" if target == "zh" else " ").join(p.strip() for p in pieces)

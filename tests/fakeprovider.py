@@ -1,0 +1,152 @@
+"""A fake Google Translate on loopback, reached through deep-translator's real code over HTTP.
+
+Owns: answering `GET /m?sl=..&tl=..&q=..` the way translate.google.com/m does (an HTML page
+with a `result-container` div), translating by a deterministic letter-by-letter mapping into
+the target language's script (keeping markup, URLs, numbers and `[1]`-style placeholders),
+failure modes (429 with Retry-After, 500, a hang, an answer without a result), and a request
+log the tests assert on.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+LATIN_TO_CYRILLIC = dict(zip("abcdefghijklmnopqrstuvwxyz", "абцдефгхийклмнопқрстұвшхың", strict=True))
+CYRILLIC_TO_LATIN = dict(zip("абвгдежзийклмнопрстуфхцчшщъыьэюяәғқңөұүһі",
+                             "abvgdejziiklmnoprstufhccsshyyeuaagqnouuhi", strict=True))  # fmt: skip
+RU_TO_KK = str.maketrans("окнгуеиОКНГУЕИ", "өқңғұәіӨҚҢҒҰӘІ")
+KK_TO_RU = str.maketrans("өқңғұүәіһӨҚҢҒҰҮӘІҺ", "окнгууаихОКНГУУАИХ")
+_KEEP = re.compile(r"(\[/?\d+\]|https?://\S+)")
+
+
+def fake_translate(text: str, source: str, target: str) -> str:
+    """Deterministic 'translation' into the target script; markup-like tokens untouched."""
+    parts = _KEEP.split(text)
+    out = []
+    for index, part in enumerate(parts):
+        out.append(part if index % 2 else _map(part, source, target))
+    return "".join(out)
+
+
+def _map(text: str, source: str, target: str) -> str:
+    if target.startswith("zh"):
+        return "".join(chr(0x4E00 + ord(ch) % 400) if ch.isalpha() and not _han(ch) else ch
+                       for ch in text)  # fmt: skip
+    if target in ("kk", "ru"):
+        if source in ("ru", "kk"):
+            return text.translate(RU_TO_KK if target == "kk" else KK_TO_RU)
+        return "".join(_case(LATIN_TO_CYRILLIC.get(ch.lower(), "ж") if _han(ch) or ch.isascii()
+                             else "ж", ch) if ch.isalpha() else ch for ch in text)  # fmt: skip
+    # target en: everything to Latin letters
+    return "".join(
+        ("zi" if _han(ch) else _case(CYRILLIC_TO_LATIN.get(ch.lower(), "x"), ch))
+        if ch.isalpha() and not ch.isascii() else ch
+        for ch in text
+    )
+
+
+def _han(ch: str) -> bool:
+    return "\u3400" <= ch <= "\u9fff"
+
+
+def _case(mapped: str, original: str) -> str:
+    return mapped.upper() if original.isupper() else mapped
+
+
+@dataclass(frozen=True)
+class Call:
+    source: str
+    target: str
+    text: str
+
+
+class FakeGoogle:
+    """Threaded HTTP server on 127.0.0.1; `mode` picks how it answers."""
+
+    def __init__(self) -> None:
+        self.calls: list[Call] = []
+        self.mode = "ok"  # ok | 429 | 500 | hang | empty | echo
+        self.hang_seconds = 60.0
+        self.latency = 0.0
+        self._lock = threading.Lock()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server.daemon_threads = True
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}/m"
+
+    def texts(self) -> list[str]:
+        with self._lock:
+            return [c.text for c in self.calls]
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *_args: object) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                query = parse_qs(urlsplit(self.path).query)
+                source = query.get("sl", [""])[0]
+                target = query.get("tl", [""])[0]
+                text = query.get("q", [""])[0]
+                with fake._lock:
+                    fake.calls.append(Call(source, target, text))
+                if fake.latency:
+                    time.sleep(fake.latency)
+                if fake.mode == "429":
+                    return self._send(429, b"slow down", {"Retry-After": "1"})
+                if fake.mode == "500":
+                    return self._send(500, b"oops")
+                if fake.mode == "hang":
+                    time.sleep(fake.hang_seconds)
+                    return self._send(500, b"late")
+                if fake.mode == "empty":
+                    return self._send(200, b"<html><body><p>nothing</p></body></html>")
+                answer = text if fake.mode == "echo" else fake_translate(
+                    text, source.split("-")[0], target.split("-")[0]
+                )  # fmt: skip
+                page = (
+                    "<html><body><div class=\"result-container\">"
+                    f"{html.escape(answer)}</div></body></html>"
+                )
+                self._send(200, page.encode("utf-8"), {"Content-Type": "text/html; charset=utf-8"})
+
+            def _send(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
+                try:
+                    self.send_response(status)
+                    for name, value in (headers or {}).items():
+                        self.send_header(name, value)
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
+        return Handler
+
+
+@pytest.fixture
+def fake_google() -> Iterator[FakeGoogle]:
+    server = FakeGoogle()
+    yield server
+    server.stop()

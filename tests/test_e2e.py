@@ -1,0 +1,160 @@
+"""End to end through the command line: local articles and a partner feed served on loopback
+in, three translated editions out, with translation going through deep-translator's real code
+to a fake provider on 127.0.0.1."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from pathlib import Path
+
+import feedparser
+
+from tests.conftest import PARTNER_FEED, run_cli, snapshot, write_config
+from tests.fakeprovider import FakeGoogle
+from tests.feedserver import FeedServer
+
+HAN = re.compile(r"[\u4e00-\u9fff]")
+CYRILLIC = re.compile(r"[\u0400-\u04ff]")
+LATIN = re.compile(r"[A-Za-z]")
+
+
+def _config(tmp_path: Path, feeds: FeedServer, google: FakeGoogle, **extra: object) -> Path:
+    url = feeds.add("/partner.xml", PARTNER_FEED.read_bytes(),
+                    headers={"Content-Type": "application/rss+xml; charset=utf-8"},
+                    etag='"v1"')  # fmt: skip
+    return write_config(
+        tmp_path,
+        sources=[
+            {"id": "newsroom", "articles": "articles", "language": "kk"},
+            {"id": "partner", "url": url, "every": "10m"},
+        ],
+        translation={
+            "chain": ["google"],
+            "providers": {"google": {"base_url": google.url}},
+            "timeout": "5s",
+        },
+        **extra,
+    )
+
+
+def _script_share(text: str, pattern: re.Pattern[str]) -> float:
+    letters = sum(ch.isalpha() for ch in text)
+    return len(pattern.findall(text)) / letters if letters else 0.0
+
+
+def test_once_publishes_three_translated_editions(
+    tmp_path: Path, feed_server: FeedServer, fake_google: FakeGoogle
+) -> None:
+    config = _config(tmp_path, feed_server, fake_google)
+    result = run_cli("once", "--config", str(config))
+    assert result.code == 0, result.output
+    expected = {"kk": CYRILLIC, "zh": HAN, "en": LATIN}
+    ids_per_edition = {}
+    for edition, script in expected.items():
+        for name in ("rss.xml", "atom.xml"):
+            parsed = feedparser.parse((tmp_path / "public" / edition / name).read_bytes())
+            assert not parsed.bozo, (edition, name, parsed.get("bozo_exception"))
+            assert len(parsed.entries) == 7, (edition, name, [e.title for e in parsed.entries])
+            for entry in parsed.entries:
+                assert _script_share(entry.title, script) > 0.5, (edition, entry.title)
+        ids_per_edition[edition] = {
+            e.id.rsplit("/", 1)[0] for e in feedparser.parse(
+                (tmp_path / "public" / edition / "atom.xml").read_bytes()).entries
+        }  # fmt: skip
+    # The same story has related ids in every edition.
+    assert ids_per_edition["kk"] == ids_per_edition["zh"] == ids_per_edition["en"]
+    index = (tmp_path / "public" / "index.html").read_text(encoding="utf-8")
+    for edition in expected:
+        assert f'href="{edition}/rss.xml"' in index and f'href="{edition}/atom.xml"' in index
+    # Same-language pairs are never sent: the Kazakh story is not translated into Kazakh.
+    assert all(call.source != call.target.split("-")[0] for call in fake_google.calls)
+    assert fake_google.calls, "nothing went through the fake provider"
+
+
+def test_second_once_changes_nothing(
+    tmp_path: Path, feed_server: FeedServer, fake_google: FakeGoogle
+) -> None:
+    config = _config(tmp_path, feed_server, fake_google)
+    assert run_cli("once", "--config", str(config)).code == 0
+    calls = len(fake_google.calls)
+    before = snapshot(tmp_path / "public")
+    db = tmp_path / "data" / "test.db"
+    rows_before = _row_counts(db)
+    second = run_cli("once", "--config", str(config))
+    assert second.code == 0, second.output
+    assert len(fake_google.calls) == calls, "the second run asked the provider again"
+    assert _row_counts(db) == rows_before
+    assert snapshot(tmp_path / "public") == before
+    # The partner feed was asked conditionally the second time and answered 304.
+    second_request = feed_server.requests_for("/partner.xml")[-1]
+    assert second_request.header("If-None-Match") == '"v1"'
+
+
+def _row_counts(db: Path) -> dict[str, int]:
+    with sqlite3.connect(db) as conn:
+        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        return {
+            t: conn.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0]
+            for t in tables
+            if t != "worker_lock"
+        }
+
+
+def test_offline_translation_is_reported_once_and_kept_pending(tmp_path: Path) -> None:
+    # A provider nobody answers: translation fails, everything else is published.
+    config = write_config(
+        tmp_path,
+        translation={"chain": ["google"],
+                     "providers": {"google": {"base_url": "http://127.0.0.1:9/m"}}},
+    )  # fmt: skip
+    result = run_cli("once", "--config", str(config))
+    assert result.code == 1, result.output
+    assert "Traceback" not in result.output
+    assert result.output.count("unreachable") == 1, result.output
+    kk = feedparser.parse((tmp_path / "public" / "kk" / "rss.xml").read_bytes())
+    assert len(kk.entries) == 1  # the Kazakh sample, in its own language
+    en = feedparser.parse((tmp_path / "public" / "en" / "rss.xml").read_bytes())
+    assert len(en.entries) == 2  # the English samples, untranslated ones held back
+    with sqlite3.connect(tmp_path / "data" / "test.db") as conn:
+        statuses = dict(conn.execute("SELECT status, count(*) FROM translations GROUP BY status"))
+    assert statuses == {"pending": 8}, statuses
+    status = run_cli("status", "--config", str(config))
+    assert status.code == 0
+    assert "pending" in status.output and "newsroom" in status.output
+
+
+def test_check_reports_every_mistake_with_its_line(tmp_path: Path) -> None:
+    config = tmp_path / "bad.yaml"
+    config.write_text(
+        "editions: [kk, zh, en]\n"
+        "sources:\n"
+        "  - id: partner\n"
+        "    url: not-a-url\n"
+        "    colour: blue\n"
+        "feeds:\n"
+        "  items: many\n",
+        encoding="utf-8",
+    )
+    result = run_cli("check", "--config", str(config))
+    assert result.code == 2, result.output
+    assert "bad.yaml:4:" in result.output and "url" in result.output
+    assert "bad.yaml:5:" in result.output and "unknown key" in result.output
+    assert "bad.yaml:7:" in result.output and "whole number" in result.output
+
+
+def test_check_accepts_the_default_config() -> None:
+    result = run_cli("check")
+    assert result.code == 0, result.output
+
+
+def test_check_never_prints_secrets(tmp_path: Path) -> None:
+    config = write_config(
+        tmp_path,
+        translation={"chain": ["google", "mymemory"],
+                     "providers": {"mymemory": {"email": "${TEST_SECRET_EMAIL}", "rpm": "fast"}}},
+    )  # fmt: skip
+    result = run_cli("check", "--config", str(config), env={"TEST_SECRET_EMAIL": "s3cret@x.kz"})
+    assert result.code == 2
+    assert "s3cret" not in result.output
+    assert "rpm" in result.output
