@@ -240,6 +240,7 @@ def run(config: ConfigOption = None, verbose: VerboseOption = False) -> None:
 def serve(config: ConfigOption = None, verbose: VerboseOption = False) -> None:
     """Serve the published output folder only (no polling, no translation)."""
     from syndication.serve import make_server
+    from syndication.worker import serve_until_signal
 
     _setup_logging(verbose)
     loaded = _load(config)
@@ -247,7 +248,7 @@ def serve(config: ConfigOption = None, verbose: VerboseOption = False) -> None:
     loaded.output.mkdir(parents=True, exist_ok=True)
     server = make_server(loaded.output, s.serve.host, s.serve.port)
     out.print(f"serving {loaded.output} at http://{s.serve.host}:{s.serve.port}/", highlight=False)
-    server.run()
+    serve_until_signal(server)
 
 
 @app.command()

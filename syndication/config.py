@@ -36,7 +36,7 @@ DERIVED_EDITIONS = {"kk-Latn": "kk", "zh-Hant": "zh"}
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)?\s*$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
-_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _SOURCE_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 
 
@@ -357,7 +357,9 @@ def _expand_env(
     value: str, path: tuple[Any, ...], line: int, problems: list[str], name: str
 ) -> str:
     def replace(match: re.Match[str]) -> str:
-        var = match.group(1)
+        var, default = match.group(1), match.group(2)
+        if var not in os.environ and default is not None:
+            return default
         if var not in os.environ:
             dotted = ".".join(str(p) for p in path)
             problems.append(f"{name}:{line}: {dotted}: environment variable {var} is not set")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import sys
 import threading
 from collections.abc import Callable
@@ -132,6 +133,17 @@ def _log_translation(report: Any) -> None:
         log.warning("translation: %d not translated: %s", count, reason)
 
 
+def serve_until_signal(server: Any) -> None:
+    """Run a uvicorn server until SIGINT/SIGTERM, then return normally.
+
+    uvicorn re-raises the signal it caught to the handlers that were installed before it ran,
+    which would turn a clean stop into exit 130 or death by SIGTERM: give it harmless ones.
+    """
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: None)
+    server.run()
+
+
 def run_forever(config: Config, store: Store, announce: Callable[[str], None]) -> int:
     """Run worker and server until SIGINT/SIGTERM; return the exit code."""
     s = config.settings
@@ -153,7 +165,7 @@ def run_forever(config: Config, store: Store, announce: Callable[[str], None]) -
                  f"{root}{edition}/feed.json")  # fmt: skip
     announce("press Ctrl-C to stop")
     try:
-        server.run()  # uvicorn handles SIGINT and SIGTERM and returns
+        serve_until_signal(server)
     finally:
         worker.stop()
         try:
