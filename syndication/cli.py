@@ -178,6 +178,14 @@ def once(config: ConfigOption = None, verbose: VerboseOption = False) -> None:
     except OSError as exc:
         err.print(f"[bold red]fatal:[/] cannot write the output: {exc}", highlight=False)
         raise typer.Exit(EXIT_FATAL) from None
+    except Exception as exc:  # a bug: say so plainly, keep the traceback for --verbose
+        logging.getLogger("syndication").info("cycle failed", exc_info=True)
+        err.print(
+            f"[bold red]fatal:[/] internal error: {type(exc).__name__}: {exc} "
+            "(run with --verbose for the traceback)",
+            highlight=False,
+        )
+        raise typer.Exit(EXIT_FATAL) from None
     finally:
         with contextlib.suppress(StoreError):
             store.release_lock()
@@ -197,8 +205,15 @@ def _summary(report: object) -> None:
         note = s.error if s.result == "error" else "; ".join(s.notes[:2])
         if s.redirect:
             note = f"moved permanently to {s.redirect}: update the YAML. {note}"
-        table.add_row(s.source_id, s.result, str(s.new), str(s.updated), str(s.unchanged),
-                      note[:160], style=style)  # fmt: skip
+        table.add_row(
+            s.source_id,
+            s.result,
+            str(s.new),
+            str(s.updated),
+            str(s.unchanged),
+            note[:160],
+            style=style,
+        )
     out.print(table)
     t = report.translation
     line = (
@@ -266,8 +281,16 @@ def status(config: ConfigOption = None) -> None:
         err.print(f"[bold red]fatal:[/] {exc}", highlight=False)
         raise typer.Exit(EXIT_FATAL) from None
     table = Table(title="sources", title_justify="left")
-    for column in ("source", "last fetch", "result", "articles", "new/upd/same",
-                   "pending translations", "next due", "error"):  # fmt: skip
+    for column in (
+        "source",
+        "last fetch",
+        "result",
+        "articles",
+        "new/upd/same",
+        "pending translations",
+        "next due",
+        "error",
+    ):
         table.add_column(column)
     for source in loaded.settings.sources:
         st = states.get(source.id)
@@ -288,12 +311,15 @@ def status(config: ConfigOption = None) -> None:
         editions.add_column(column)
     for language in loaded.settings.languages:
         c = backlog.get(language, {})
-        editions.add_row(language, *(str(c.get(k, 0)) for k in ("translated", "pending", "stale",
-                                                                  "failed")))  # fmt: skip
+        editions.add_row(
+            language, *(str(c.get(k, 0)) for k in ("translated", "pending", "stale", "failed"))
+        )
     out.print(editions)
     for t in failed[:10]:
-        out.print(f"  [red]failed[/] {t.article_id} → {t.language} "
-                  f"(attempt {t.attempts}): {t.error}", highlight=False)  # fmt: skip
+        out.print(
+            f"  [red]failed[/] {t.article_id} → {t.language} (attempt {t.attempts}): {t.error}",
+            highlight=False,
+        )
 
 
 @app.command()
@@ -304,8 +330,9 @@ def sources(config: ConfigOption = None) -> None:
     for column in ("id", "kind", "location", "language", "every", "rights"):
         table.add_column(column)
     for s in loaded.settings.sources:
-        table.add_row(s.id, s.kind, s.location, s.language or "(detect)", f"{s.every:.0f}s",
-                      s.rights)  # fmt: skip
+        table.add_row(
+            s.id, s.kind, s.location, s.language or "(detect)", f"{s.every:.0f}s", s.rights
+        )
     out.print(table)
 
 

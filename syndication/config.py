@@ -132,9 +132,33 @@ class SourceSettings(Strict):
         return str(self.url or self.file or self.articles)
 
 
+class TopicFeed(Strict):
+    """A further feed per edition, by filter: e.g. a "culture" feed in every edition."""
+
+    id: str
+    title: dict[str, str] = Field(default_factory=dict)
+    sources: list[str] = Field(default_factory=list)
+    tags: list[str] = Field(default_factory=list)
+    keywords: list[str] = Field(default_factory=list)
+
+    @field_validator("id")
+    @classmethod
+    def _url_safe(cls, value: str) -> str:
+        if not _SOURCE_ID.match(value):
+            raise ValueError("expected a URL-safe id: lowercase letters, digits, '-' or '_'")
+        return value
+
+    @model_validator(mode="after")
+    def _some_filter(self) -> TopicFeed:
+        if not (self.sources or self.tags or self.keywords):
+            raise ValueError("a topic feed needs at least one of sources:, tags:, keywords:")
+        return self
+
+
 class FeedSettings(Strict):
     items: int = Field(default=100, ge=1, le=10_000)
     max_age: Duration | None = None
+    topics: list[TopicFeed] = Field(default_factory=list)
 
 
 class FetchSettings(Strict):
@@ -222,6 +246,13 @@ class Settings(Strict):
         dupes = sorted({i for i in ids if ids.count(i) > 1})
         if dupes:
             raise ValueError(f"source ids must be unique; repeated: {', '.join(dupes)}")
+        for topic in self.feeds.topics:
+            unknown = sorted(set(topic.sources) - set(ids))
+            if unknown:
+                raise ValueError(f"feeds.topics {topic.id}: unknown source(s) {', '.join(unknown)}")
+        topics = [t.id for t in self.feeds.topics]
+        if len(set(topics)) != len(topics):
+            raise ValueError("feeds.topics ids must be unique")
         return self
 
     @property

@@ -542,11 +542,15 @@ class Store:
         policy: str = "hold",
         source_ids: Sequence[str] | None = None,
         since: datetime | None = None,
+        tags: Sequence[str] = (),
+        keywords: Sequence[str] = (),
     ) -> list[tuple[StoredArticle, Translation | None]]:
         """The newest articles that belong in an edition of `language`, with its translation.
 
         With policy `hold` a story enters only in its own language or once translated (a stale
         translation still counts); with `original` every story enters, translated or not.
+        `tags` keeps stories with any of those categories; `keywords` those whose title or
+        summary, original or translated, contains any of the words.
         """
         t = translations.alias("t")
         join = articles.outerjoin(
@@ -565,6 +569,29 @@ class Store:
             conditions.append(articles.c.source_id.in_(list(source_ids)))
         if since is not None:
             conditions.append(articles.c.sort_date >= iso(since))
+        if tags:
+            # Categories are stored as a JSON list: match a whole quoted element.
+            conditions.append(
+                or_(
+                    *[
+                        articles.c.categories.like(
+                            f"%{_like(json.dumps(tag, ensure_ascii=False))}%", escape="\\"
+                        )
+                        for tag in tags
+                    ]
+                )
+            )
+        if keywords:
+            fields = (articles.c.title, articles.c.summary, t.c.title, t.c.summary)
+            conditions.append(
+                or_(
+                    *[
+                        field.like(f"%{_like(word)}%", escape="\\")
+                        for word in keywords
+                        for field in fields
+                    ]
+                )
+            )
         query = (
             query.where(and_(*conditions))
             .order_by(articles.c.sort_date.desc(), articles.c.id)
@@ -767,19 +794,17 @@ class Store:
     def record_published(self, files: Sequence[tuple[str, str, int]]) -> None:
         """Remember (path, sha256, size) of files the publisher just wrote."""
         stamp = iso(utcnow())
+        rows = [{"path": p, "sha256": d, "size": n, "written_at": stamp} for p, d, n in files]
+        # Delete-then-insert in batches: portable across databases, and a cold publish of
+        # thousands of files costs two statements per batch instead of two per file.
         with self.begin() as conn:
-            for path, digest, size in files:
-                done = conn.execute(
-                    published_files.update()
-                    .where(published_files.c.path == path)
-                    .values(sha256=digest, size=size, written_at=stamp)
-                )
-                if done.rowcount == 0:
-                    conn.execute(
-                        published_files.insert().values(
-                            path=path, sha256=digest, size=size, written_at=stamp
-                        )
+            for chunk in _chunks(rows):
+                conn.execute(
+                    published_files.delete().where(
+                        published_files.c.path.in_([r["path"] for r in chunk])
                     )
+                )
+                conn.execute(published_files.insert(), list(chunk))
 
     def published(self) -> dict[str, tuple[str, int, datetime | None]]:
         with self.begin() as conn:
@@ -802,6 +827,10 @@ class Store:
                     conn.execute(select(func.count()).select_from(table)).scalar() or 0
                 )
         return result
+
+
+def _like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -905,4 +934,3 @@ def _source_state(row: Any) -> SourceState:
         redirect=row.redirect,
         notes=tuple(json.loads(row.notes)),
     )
-

@@ -50,11 +50,13 @@ class Worker:
 
     def start(self) -> None:
         now = datetime.now().astimezone()
-        self.scheduler.add_job(self.poll, "interval", seconds=POLL_EVERY, id="poll",
-                               next_run_time=now)  # fmt: skip
+        self.scheduler.add_job(
+            self.poll, "interval", seconds=POLL_EVERY, id="poll", next_run_time=now
+        )
         self.scheduler.add_job(self.drain, "interval", seconds=TRANSLATE_EVERY, id="translate")
-        self.scheduler.add_job(self.store.heartbeat, "interval", seconds=HEARTBEAT_EVERY,
-                               id="heartbeat")  # fmt: skip
+        self.scheduler.add_job(
+            self.store.heartbeat, "interval", seconds=HEARTBEAT_EVERY, id="heartbeat"
+        )
         self.scheduler.start()
 
     def stop(self) -> None:
@@ -73,8 +75,9 @@ class Worker:
             if outcome.result == "error":
                 log.warning("source %s: %s", outcome.source_id, outcome.error)
             elif outcome.new or outcome.updated:
-                log.info("source %s: %d new, %d updated", outcome.source_id, outcome.new,
-                         outcome.updated)  # fmt: skip
+                log.info(
+                    "source %s: %d new, %d updated", outcome.source_id, outcome.new, outcome.updated
+                )
         report = translate(self.config, self.store)
         _log_translation(report)
         self._publish(force=changed or report.translated > 0 or self.last_cycle is None)
@@ -161,8 +164,10 @@ def run_forever(config: Config, store: Store, announce: Callable[[str], None]) -
     root = f"http://{shown}:{s.serve.port}/"
     announce(f"serving {config.output} at {root}")
     for edition in s.editions:
-        announce(f"  {edition}: {root}{edition}/rss.xml  {root}{edition}/atom.xml  "
-                 f"{root}{edition}/feed.json")  # fmt: skip
+        announce(
+            f"  {edition}: {root}{edition}/rss.xml  {root}{edition}/atom.xml  "
+            f"{root}{edition}/feed.json"
+        )
     announce("press Ctrl-C to stop")
     try:
         serve_until_signal(server)

@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ import pytest
 import yaml
 
 from tests.fakeprovider import fake_google  # noqa: F401  (fixture)
-from tests.feedserver import feed_server  # noqa: F401  (fixture)
+from tests.feedserver import FeedServer
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLES = REPO / "config" / "articles"
@@ -74,6 +75,14 @@ def snapshot(folder: Path) -> dict[str, tuple[bytes, int]]:
         for p in sorted(folder.rglob("*"))
         if p.is_file()
     }
+
+
+@pytest.fixture
+def feed_server() -> Iterator[FeedServer]:
+    """Partner feeds served over real HTTP on 127.0.0.1, with a request log."""
+    server = FeedServer().start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture

@@ -20,9 +20,16 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-LATIN_TO_CYRILLIC = dict(zip("abcdefghijklmnopqrstuvwxyz", "абцдефгхийклмнопқрстұвшхың", strict=True))
-CYRILLIC_TO_LATIN = dict(zip("абвгдежзийклмнопрстуфхцчшщъыьэюяәғқңөұүһі",
-                             "abvgdejziiklmnoprstufhccsshyyeuaagqnouuhi", strict=True))  # fmt: skip
+LATIN_TO_CYRILLIC = dict(
+    zip("abcdefghijklmnopqrstuvwxyz", "абцдефгхийклмнопқрстұвшхың", strict=True)
+)
+CYRILLIC_TO_LATIN = dict(
+    zip(
+        "абвгдежзийклмнопрстуфхцчшщъыьэюяәғқңөұүһі",
+        "abvgdejziiklmnoprstufhccsshyyeuaagqnouuhi",
+        strict=True,
+    )
+)
 RU_TO_KK = str.maketrans("окнгуеиОКНГУЕИ", "өқңғұәіӨҚҢҒҰӘІ")
 KK_TO_RU = str.maketrans("өқңғұүәіһӨҚҢҒҰҮӘІҺ", "окнгууаихОКНГУУАИХ")
 _KEEP = re.compile(r"(\[/?\d+\]|https?://\S+)")
@@ -39,17 +46,23 @@ def fake_translate(text: str, source: str, target: str) -> str:
 
 def _map(text: str, source: str, target: str) -> str:
     if target.startswith("zh"):
-        return "".join(chr(0x4E00 + ord(ch) % 400) if ch.isalpha() and not _han(ch) else ch
-                       for ch in text)  # fmt: skip
+        return "".join(
+            chr(0x4E00 + ord(ch) % 400) if ch.isalpha() and not _han(ch) else ch for ch in text
+        )
     if target in ("kk", "ru"):
         if source in ("ru", "kk"):
             return text.translate(RU_TO_KK if target == "kk" else KK_TO_RU)
-        return "".join(_case(LATIN_TO_CYRILLIC.get(ch.lower(), "ж") if _han(ch) or ch.isascii()
-                             else "ж", ch) if ch.isalpha() else ch for ch in text)  # fmt: skip
+        return "".join(
+            _case(LATIN_TO_CYRILLIC.get(ch.lower(), "ж") if _han(ch) or ch.isascii() else "ж", ch)
+            if ch.isalpha()
+            else ch
+            for ch in text
+        )
     # target en: everything to Latin letters
     return "".join(
         ("zi" if _han(ch) else _case(CYRILLIC_TO_LATIN.get(ch.lower(), "x"), ch))
-        if ch.isalpha() and not ch.isascii() else ch
+        if ch.isalpha() and not ch.isascii()
+        else ch
         for ch in text
     )
 
@@ -122,16 +135,20 @@ class FakeGoogle:
                     return self._send(500, b"late")
                 if fake.mode == "empty":
                     return self._send(200, b"<html><body><p>nothing</p></body></html>")
-                answer = text if fake.mode == "echo" else fake_translate(
-                    text, source.split("-")[0], target.split("-")[0]
-                )  # fmt: skip
+                answer = (
+                    text
+                    if fake.mode == "echo"
+                    else fake_translate(text, source.split("-")[0], target.split("-")[0])
+                )
                 page = (
-                    "<html><body><div class=\"result-container\">"
+                    '<html><body><div class="result-container">'
                     f"{html.escape(answer)}</div></body></html>"
                 )
                 self._send(200, page.encode("utf-8"), {"Content-Type": "text/html; charset=utf-8"})
 
-            def _send(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
+            def _send(
+                self, status: int, body: bytes, headers: dict[str, str] | None = None
+            ) -> None:
                 try:
                     self.send_response(status)
                     for name, value in (headers or {}).items():

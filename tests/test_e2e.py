@@ -20,9 +20,12 @@ LATIN = re.compile(r"[A-Za-z]")
 
 
 def _config(tmp_path: Path, feeds: FeedServer, google: FakeGoogle, **extra: object) -> Path:
-    url = feeds.add("/partner.xml", PARTNER_FEED.read_bytes(),
-                    headers={"Content-Type": "application/rss+xml; charset=utf-8"},
-                    etag='"v1"')  # fmt: skip
+    url = feeds.add(
+        "/partner.xml",
+        PARTNER_FEED.read_bytes(),
+        headers={"Content-Type": "application/rss+xml; charset=utf-8"},
+        etag='"v1"',
+    )
     return write_config(
         tmp_path,
         sources=[
@@ -59,9 +62,11 @@ def test_once_publishes_three_translated_editions(
             for entry in parsed.entries:
                 assert _script_share(entry.title, script) > 0.5, (edition, entry.title)
         ids_per_edition[edition] = {
-            e.id.rsplit("/", 1)[0] for e in feedparser.parse(
-                (tmp_path / "public" / edition / "atom.xml").read_bytes()).entries
-        }  # fmt: skip
+            e.id.rsplit("/", 1)[0]
+            for e in feedparser.parse(
+                (tmp_path / "public" / edition / "atom.xml").read_bytes()
+            ).entries
+        }
     # The same story has related ids in every edition.
     assert ids_per_edition["kk"] == ids_per_edition["zh"] == ids_per_edition["en"]
     index = (tmp_path / "public" / "index.html").read_text(encoding="utf-8")
@@ -105,9 +110,11 @@ def test_offline_translation_is_reported_once_and_kept_pending(tmp_path: Path) -
     # A provider nobody answers: translation fails, everything else is published.
     config = write_config(
         tmp_path,
-        translation={"chain": ["google"],
-                     "providers": {"google": {"base_url": "http://127.0.0.1:9/m"}}},
-    )  # fmt: skip
+        translation={
+            "chain": ["google"],
+            "providers": {"google": {"base_url": "http://127.0.0.1:9/m"}},
+        },
+    )
     result = run_cli("once", "--config", str(config))
     assert result.code == 1, result.output
     assert "Traceback" not in result.output
@@ -151,9 +158,11 @@ def test_check_accepts_the_default_config() -> None:
 def test_check_never_prints_secrets(tmp_path: Path) -> None:
     config = write_config(
         tmp_path,
-        translation={"chain": ["google", "mymemory"],
-                     "providers": {"mymemory": {"email": "${TEST_SECRET_EMAIL}", "rpm": "fast"}}},
-    )  # fmt: skip
+        translation={
+            "chain": ["google", "mymemory"],
+            "providers": {"mymemory": {"email": "${TEST_SECRET_EMAIL}", "rpm": "fast"}},
+        },
+    )
     result = run_cli("check", "--config", str(config), env={"TEST_SECRET_EMAIL": "s3cret@x.kz"})
     assert result.code == 2
     assert "s3cret" not in result.output

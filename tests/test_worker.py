@@ -55,9 +55,11 @@ def test_run_serves_editions_and_stops_cleanly(tmp_path: Path, stop: signal.Sign
     config = write_config(
         tmp_path,
         serve={"host": "127.0.0.1", "port": port},
-        translation={"chain": ["google"],
-                     "providers": {"google": {"base_url": "http://127.0.0.1:9/m"}}},
-    )  # fmt: skip
+        translation={
+            "chain": ["google"],
+            "providers": {"google": {"base_url": "http://127.0.0.1:9/m"}},
+        },
+    )
     process = _start(config)
     try:
         index = _wait_for_index(f"http://127.0.0.1:{port}/", process)
@@ -90,9 +92,11 @@ def test_health_endpoint_reports_backlog(tmp_path: Path) -> None:
     config = write_config(
         tmp_path,
         serve={"host": "127.0.0.1", "port": port},
-        translation={"chain": ["google"],
-                     "providers": {"google": {"base_url": "http://127.0.0.1:9/m"}}},
-    )  # fmt: skip
+        translation={
+            "chain": ["google"],
+            "providers": {"google": {"base_url": "http://127.0.0.1:9/m"}},
+        },
+    )
     process = _start(config)
     try:
         _wait_for_index(f"http://127.0.0.1:{port}/", process)

@@ -17,11 +17,11 @@ from urllib.parse import quote, urlsplit
 
 import httpx
 
-from syndication.config import DERIVED_EDITIONS, Config
+from syndication.config import DERIVED_EDITIONS, Config, TopicFeed
 from syndication.model import StoredArticle, Translation, utcnow
 from syndication.publish import site
 from syndication.publish.feeds import EPOCH, Feed, Item, render_atom, render_json, render_rss
-from syndication.publish.files import digest, remove_stale, write_if_changed
+from syndication.publish.files import digest, remove_orphans, remove_stale, write_if_changed
 from syndication.store import Store
 from syndication.translate.script import derive_html, derive_text
 
@@ -41,6 +41,36 @@ class PublishReport:
     removed: list[str] = field(default_factory=list)
     items: dict[str, int] = field(default_factory=dict)  # edition -> items in its main feed
     hub_error: str = ""
+
+
+@dataclass(frozen=True)
+class _Scope:
+    """Which stories one feed of an edition holds, and where it is published."""
+
+    path: str  # under the edition folder: "", "sources/{id}/" or "feeds/{id}/"
+    source_ids: tuple[str, ...] | None
+    tags: tuple[str, ...] = ()
+    keywords: tuple[str, ...] = ()
+    topic: TopicFeed | None = field(default=None, compare=False)
+
+
+def _scopes(config: Config) -> list[_Scope]:
+    # Stories of a source no longer in the YAML stay in the store, but their rights are
+    # unknown now: every feed carries only the sources the operator still lists.
+    configured = tuple(source.id for source in config.settings.sources)
+    scopes = [_Scope("", configured)]
+    scopes += [_Scope(f"sources/{sid}/", (sid,)) for sid in configured]
+    scopes += [
+        _Scope(
+            f"feeds/{topic.id}/",
+            tuple(topic.sources) if topic.sources else configured,
+            tuple(topic.tags),
+            tuple(topic.keywords),
+            topic,
+        )
+        for topic in config.settings.feeds.topics
+    ]
+    return scopes
 
 
 def item_id(base_url: str, article_id: str, edition: str) -> str:
@@ -71,24 +101,26 @@ def publish(
     out = config.output
     report = PublishReport()
     files: dict[Path, bytes] = {}
+    remove_orphans(out)
     since = utcnow() - timedelta(seconds=s.feeds.max_age) if s.feeds.max_age else None
 
-    def select(edition: str, source_ids: list[str] | None) -> list[_Entry]:
+    def select(edition: str, scope: _Scope) -> list[_Entry]:
         language = DERIVED_EDITIONS.get(edition, edition)
         rows = store.articles_for_edition(
             language,
             limit=s.feeds.items,
             policy=s.translation.untranslated,
-            source_ids=source_ids,
+            source_ids=scope.source_ids,
             since=since,
+            tags=scope.tags,
+            keywords=scope.keywords,
         )
         return [_Entry(stored, translation) for stored, translation in rows]
 
-    chosen: dict[tuple[str, str | None], list[_Entry]] = {}
+    chosen: dict[tuple[str, _Scope], list[_Entry]] = {}
     for edition in s.editions:
-        chosen[(edition, None)] = select(edition, None)
-        for source in s.sources:
-            chosen[(edition, source.id)] = select(edition, [source.id])
+        for scope in _scopes(config):
+            chosen[(edition, scope)] = select(edition, scope)
     # Which edition carries which story: the basis of hreflang links between versions.
     present: dict[str, set[str]] = {e: set() for e in s.editions}
     for (edition, _), entries in chosen.items():
@@ -96,9 +128,9 @@ def publish(
 
     links: list[site.FeedLink] = []
     pages: dict[tuple[str, str], Item] = {}
-    for (edition, source_id), entries in chosen.items():
-        folder = f"{edition}/" if source_id is None else f"{edition}/sources/{source_id}/"
-        title = _feed_title(config, edition, source_id)
+    for (edition, scope), entries in chosen.items():
+        folder = f"{edition}/{scope.path}"
+        title = _feed_title(config, edition, scope)
         items = [_item(config, edition, entry, present) for entry in entries]
         for item, entry in zip(items, entries, strict=True):
             pages[(edition, entry.stored.article.id)] = item
@@ -117,9 +149,7 @@ def publish(
             author=_site_title(config, edition),
             hub=s.site.hub,
             alternates=tuple(
-                (other, f"{base}{other}/" + ("" if source_id is None else f"sources/{source_id}/"))
-                for other in s.editions
-                if other != edition
+                (other, f"{base}{other}/{scope.path}") for other in s.editions if other != edition
             ),
             xsl="../" * folder.count("/") + "feed.xsl",
         )
@@ -127,7 +157,7 @@ def publish(
         files[out / folder / "atom.xml"] = render_atom(_with_alternates(feed, "atom.xml"))
         files[out / folder / "feed.json"] = render_json(feed)
         links.append(site.FeedLink(edition=edition, title=title, folder=folder))
-        if source_id is None:
+        if scope.path == "":
             report.items[edition] = len(items)
 
     for (edition, _article_id), item in pages.items():
@@ -179,7 +209,7 @@ def publish(
 
 def websub_ping(hub: str, urls: list[str]) -> None:
     """Tell the hub these topics changed (WebSub publish ping; hubs accept `hub.url` lists)."""
-    data = [("hub.mode", "publish")] + [("hub.url", url) for url in urls]
+    data = {"hub.mode": "publish", "hub.url": urls}  # a list value repeats the field
     response = httpx.post(hub, data=data, timeout=10.0)
     if response.status_code >= 300:
         raise RuntimeError(f"HTTP {response.status_code}")
@@ -209,12 +239,17 @@ def _description(config: Config, edition: str) -> str:
     return _site_title(config, edition)
 
 
-def _feed_title(config: Config, edition: str, source_id: str | None) -> str:
+def _feed_title(config: Config, edition: str, scope: _Scope) -> str:
     title = _site_title(config, edition)
-    if source_id is None:
-        return title
-    source = config.settings.source(source_id)
-    return f"{title}: {source.title or source.id}"
+    if scope.source_ids is not None and scope.path.startswith("sources/"):
+        source = config.settings.source(scope.source_ids[0])
+        return f"{title}: {source.title or source.id}"
+    if scope.topic is not None:
+        names = scope.topic.title
+        base = DERIVED_EDITIONS.get(edition, edition)
+        name = names.get(edition) or (derive_text(names[base], edition) if base in names else "")
+        return f"{title}: {name or scope.topic.id}"
+    return title
 
 
 def _item(config: Config, edition: str, entry: _Entry, present: dict[str, set[str]]) -> Item:
@@ -260,12 +295,18 @@ def _item(config: Config, edition: str, entry: _Entry, present: dict[str, set[st
         if other != edition and article.id in present[other]
     )
     date = entry.stored.date
+    # `updated` moves when a reader would see something new: the partner's own update time,
+    # or the moment the translation shown here was (re)made. Both are stored, so an
+    # unchanged story keeps the same value from run to run.
+    updated = max(date, article.updated or date)
+    if translated and translation is not None and translation.updated_at is not None:
+        updated = max(updated, translation.updated_at)
     return Item(
         id=item_id(base_url, article.id, edition),
         title=title,
         link=page,
         date=date,
-        updated=max(date, article.updated or date),
+        updated=updated,
         language=item_language,
         summary=summary,
         content=content,

@@ -102,6 +102,14 @@ def render_rss(feed: Feed) -> bytes:
         _atom_link(channel, feed.hub, "hub", position=0)
     for edition, url in feed.alternates:
         _atom_link(channel, url, "alternate", type_="application/rss+xml", hreflang=edition)
+    for element, item in zip(channel.iter("item"), feed.items, strict=True):
+        # The same story in the other editions, as in Atom (see _language_versions).
+        for edition, url in _language_versions(item, feed.edition):
+            link = etree.SubElement(element, f"{{{ATOM_NS}}}link")
+            link.set("rel", "alternate")
+            link.set("href", url)
+            link.set("type", "text/html")
+            link.set("hreflang", edition)
     return _serialise(tree, feed.xsl)
 
 
@@ -119,6 +127,10 @@ def render_atom(feed: Feed) -> bytes:
         fe.published(item.date)
         fe.updated(item.updated)
         fe.author({"name": item.author or item.source_title or feed.author or feed.title})
+        # feedgen refuses an entry without content unless it has an alternate link, then
+        # writes that link without its rel/type (python-feedgen#135): give it one here and
+        # replace it with complete links in the tree below.
+        fe.link(href=item.link, rel="alternate")
         if item.summary:
             fe.summary(item.summary)
         if item.content:
@@ -132,25 +144,41 @@ def render_atom(feed: Feed) -> bytes:
     if feed.hub:
         _link(tree, feed.hub, "hub", position=_after_links(tree))
     for edition, url in feed.alternates:
-        _link(tree, url, "alternate", type_="application/atom+xml", hreflang=edition,
-              position=_after_links(tree))  # fmt: skip
+        _link(
+            tree,
+            url,
+            "alternate",
+            type_="application/atom+xml",
+            hreflang=edition,
+            position=_after_links(tree),
+        )
     for entry, item in zip(tree.iter(f"{{{ATOM_NS}}}entry"), feed.items, strict=True):
         # feedgen drops rel/type/hreflang/length from entry links (python-feedgen#135):
         # write them ourselves, in the order feed readers expect.
+        for bare in entry.findall(f"{{{ATOM_NS}}}link"):
+            entry.remove(bare)
         position = _child_index(entry, "title") + 1
         _link(entry, item.link, "alternate", type_="text/html", position=position)
         position += 1
         if item.language != feed.edition:
             entry.set("{http://www.w3.org/XML/1998/namespace}lang", item.language)
-        for edition, url in item.alternates:
+        for edition, url in _language_versions(item, feed.edition):
             _link(entry, url, "alternate", type_="text/html", hreflang=edition, position=position)
             position += 1
         if item.original_link and item.original_link != item.link:
             _link(entry, item.original_link, "via", type_="text/html", position=position)
             position += 1
         for enclosure in _enclosures(item):
-            _link(entry, enclosure.url, "enclosure", type_=enclosure.type or "image/jpeg",
-                  length=enclosure.length, position=position)  # fmt: skip
+            # length is always written: 0 when unknown, as the RSS Best Practices Profile
+            # advises for enclosures, so strict parsers find the attribute they require.
+            _link(
+                entry,
+                enclosure.url,
+                "enclosure",
+                type_=enclosure.type or "image/jpeg",
+                length=str(enclosure.length),
+                position=position,
+            )
             position += 1
         if item.source_feed or item.source_title:
             source = etree.SubElement(entry, f"{{{ATOM_NS}}}source")
@@ -203,10 +231,13 @@ def render_json(feed: Feed) -> bytes:
         if item.categories:
             entry["tags"] = list(item.categories)
         attachments = [
-            {"url": e.url, "mime_type": e.type or "application/octet-stream",
-             **({"size_in_bytes": e.length} if e.length else {})}
+            {
+                "url": e.url,
+                "mime_type": e.type or "application/octet-stream",
+                **({"size_in_bytes": e.length} if e.length else {}),
+            }
             for e in item.enclosures
-        ]  # fmt: skip
+        ]
         if attachments:
             entry["attachments"] = attachments
         extension: dict[str, object] = {}
@@ -222,7 +253,9 @@ def render_json(feed: Feed) -> bytes:
             entry["_syndication"] = extension
         items.append(entry)
     data["items"] = items
-    return (json.dumps(data, ensure_ascii=False, indent=1) + "\n").encode("utf-8")
+    # Compact on purpose: with `indent` the json module falls back to its pure-Python
+    # encoder, which made JSON the slowest of the three formats.
+    return (json.dumps(data, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
 
 
 def _generator(feed: Feed) -> FeedGenerator:
@@ -233,6 +266,19 @@ def _generator(feed: Feed) -> FeedGenerator:
     fg.author({"name": feed.author or feed.title})
     fg.generator("syndication", version=__version__)
     return fg
+
+
+def _language_versions(item: Item, edition: str) -> list[tuple[str, str]]:
+    """hreflang alternates of an item: every other edition's page, then this edition's own.
+
+    Feed readers disagree on which `rel="alternate"` link is the article: most take the first,
+    feedparser (and what is built on it) the last. The item's own page therefore comes first
+    without hreflang (written by the caller) and again last with its hreflang: a distinct
+    (type, hreflang) pair, so RFC 4287's no-duplicate-alternates rule still holds.
+    """
+    if not item.alternates:
+        return []
+    return [*item.alternates, (edition, item.link)]
 
 
 def _first_enclosure(item: Item) -> Enclosure | None:
@@ -249,8 +295,12 @@ def _enclosures(item: Item) -> list[Enclosure]:
 
 def _image_type(url: str) -> str:
     lower = url.lower().split("?", 1)[0]
-    for suffix, kind in ((".png", "image/png"), (".gif", "image/gif"), (".webp", "image/webp"),
-                         (".svg", "image/svg+xml")):  # fmt: skip
+    for suffix, kind in (
+        (".png", "image/png"),
+        (".gif", "image/gif"),
+        (".webp", "image/webp"),
+        (".svg", "image/svg+xml"),
+    ):
         if lower.endswith(suffix):
             return kind
     return "image/jpeg"
@@ -282,7 +332,7 @@ def _link(
     *,
     type_: str = "",
     hreflang: str = "",
-    length: int = 0,
+    length: str = "",
     position: int | None = None,
 ) -> None:
     element = etree.Element(f"{{{ATOM_NS}}}link")
@@ -293,7 +343,7 @@ def _link(
     if hreflang:
         element.set("hreflang", hreflang)
     if length:
-        element.set("length", str(length))
+        element.set("length", length)
     if position is None:
         parent.append(element)
     else:

@@ -10,7 +10,13 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+import time
 from pathlib import Path
+
+TEMP_SUFFIX = ".tmp"
+# A temporary file lives for the milliseconds between its creation and its rename; one this
+# old was left by a publisher that was killed, and nothing will ever rename it.
+ORPHAN_AGE = 60.0
 
 
 def write_if_changed(path: Path, data: bytes) -> bool:
@@ -21,7 +27,7 @@ def write_if_changed(path: Path, data: bytes) -> bool:
     except FileNotFoundError:
         pass
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
@@ -48,4 +54,24 @@ def remove_stale(root: Path, keep: set[Path], under: Path) -> list[Path]:
         if path.is_file() and path not in keep and not path.name.startswith("."):
             path.unlink()
             removed.append(path)
+    return removed
+
+
+def remove_orphans(root: Path, older_than: float = ORPHAN_AGE) -> list[Path]:
+    """Delete temporary files a killed publisher left behind (hidden `.name.*.tmp` files).
+
+    Only files older than `older_than` seconds go, so a publisher still running elsewhere
+    (the worker lock normally rules that out) never loses a file it is about to rename.
+    """
+    removed = []
+    if not root.is_dir():
+        return removed
+    cutoff = time.time() - older_than
+    for path in root.rglob(f".*{TEMP_SUFFIX}"):
+        try:
+            if path.is_file() and path.stat().st_mtime < cutoff:
+                path.unlink()
+                removed.append(path)
+        except FileNotFoundError:  # renamed or removed meanwhile
+            continue
     return removed

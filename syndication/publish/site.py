@@ -49,11 +49,18 @@ WORDS = {
         "read": "Read more",
     },
 }
-EDITION_NAMES = {"kk": "Қазақша", "kk-Latn": "Qazaqşa", "zh": "中文", "zh-Hant": "繁體中文",
-                 "en": "English"}  # fmt: skip
-FORMATS = (("rss", "rss.xml", "application/rss+xml", "RSS"),
-           ("atom", "atom.xml", "application/atom+xml", "Atom"),
-           ("json", "feed.json", "application/feed+json", "JSON Feed"))  # fmt: skip
+EDITION_NAMES = {
+    "kk": "Қазақша",
+    "kk-Latn": "Qazaqşa",
+    "zh": "中文",
+    "zh-Hant": "繁體中文",
+    "en": "English",
+}
+FORMATS = (
+    ("rss", "rss.xml", "application/rss+xml", "RSS"),
+    ("atom", "atom.xml", "application/atom+xml", "Atom"),
+    ("json", "feed.json", "application/feed+json", "JSON Feed"),
+)
 
 
 def base_language(edition: str) -> str:

@@ -144,7 +144,9 @@ class Translator:
                     failed[piece] = "translation time budget for this cycle used up"
                 continue
             try:
-                piece_answers.update(self._request(provider, batch, source, target))
+                good, bad = self._request(provider, batch, source, target)
+                piece_answers.update(good)
+                failed.update(bad)
             except TranslationError as exc:
                 for piece in batch:
                     failed[piece] = str(exc)
@@ -164,7 +166,13 @@ class Translator:
 
     def _request(
         self, provider: Guarded, batch: list[str], source: str, target: str
-    ) -> dict[str, str]:
+    ) -> tuple[dict[str, str], dict[str, str]]:
+        """One request for the batch: (checked answers, reason per unit whose answer failed).
+
+        Raises TranslationError when the request itself failed. An answer that fails the
+        sanity check fails only its own unit, so one bad paragraph does not sink its
+        neighbours (the failed unit may still be answered by the next provider).
+        """
         answer = provider.translate(join_units(batch), source, target)
         parts = split_answer(answer, len(batch))
         if parts is None:
@@ -172,13 +180,22 @@ class Translator:
                 parts = [answer.strip()]
             else:
                 # The provider merged or split paragraphs: ask for each unit on its own.
-                result: dict[str, str] = {}
+                good: dict[str, str] = {}
+                bad: dict[str, str] = {}
                 for unit in batch:
-                    result.update(self._request(provider, [unit], source, target))
-                return result
+                    g, b = self._request(provider, [unit], source, target)
+                    good.update(g)
+                    bad.update(b)
+                return good, bad
+        good, bad = {}, {}
         for unit, part in zip(batch, parts, strict=True):
-            check_answer(unit, part, source, target, provider.name)
-        return dict(zip(batch, parts, strict=True))
+            try:
+                check_answer(unit, part, source, target, provider.name)
+            except TranslationError as exc:
+                bad[unit] = str(exc)
+            else:
+                good[unit] = part
+        return good, bad
 
 
 def check_answer(original: str, answer: str, source: str, target: str, provider: str) -> None:
@@ -246,9 +263,11 @@ def translate_pending(
     groups: defaultdict[tuple[str, str], list[_Job]] = defaultdict(list)
     for stored, translation in work:
         article = stored.article
-        rights = config.settings.source(article.source_id).rights if _known(
-            config, article.source_id
-        ) else "full"  # fmt: skip
+        rights = (
+            config.settings.source(article.source_id).rights
+            if _known(config, article.source_id)
+            else "full"
+        )
         pairs = glossary.pairs(article.language, translation.language)
         job = _Job(
             stored=stored,
@@ -260,25 +279,78 @@ def translate_pending(
         groups[(article.language, translation.language)].append(job)
     done = 0
     for (source, target), jobs in groups.items():
-        units = [seg.whole() for job in jobs for seg in _segments(job)]
-        answers, errors = translator.translate_units(units, source, target)
-        fallback_units: list[str] = []
-        for job in jobs:
-            for seg in _segments(job):
-                if seg.whole() in answers and seg.restore(answers[seg.whole()]) is None:
-                    fallback_units.extend(text for _, text in seg.text_nodes())
-        fb_answers, fb_errors = (
-            translator.translate_units(fallback_units, source, target)
-            if fallback_units
-            else ({}, {})
+        results = _translate_segments(
+            translator, [seg for job in jobs for seg in _segments(job)], source, target
         )
         for job in jobs:
-            _finish(store, job, answers, errors, fb_answers, fb_errors, translator, t.retry_after)
+            _finish(store, job, results, translator, t.retry_after)
             done += 1
             if on_progress:
                 on_progress(done, len(work))
     report.requests = sum(p.requests for p in translator.chain)
     return report
+
+
+@dataclass
+class _Outcome:
+    """A segment's translated HTML, or why there is none."""
+
+    html: str | None = None
+    reason: str = ""
+
+
+def _translate_segments(
+    translator: Translator, segments: Sequence[Segment], source: str, target: str
+) -> dict[int, _Outcome]:
+    """Each segment (by id) translated whole, else node by node, else as plain text.
+
+    Every level is one `translate_units` round for all segments that need it, so fallbacks
+    are packed (and remembered) like first attempts.
+    """
+    results: dict[int, _Outcome] = {}
+    answers, errors = translator.translate_units([s.whole() for s in segments], source, target)
+    by_nodes: list[Segment] = []
+    for seg in segments:
+        whole = seg.whole()
+        if whole not in answers:
+            results[id(seg)] = _Outcome(reason=errors.get(whole, "not translated"))
+            continue
+        restored = seg.restore(answers[whole])
+        if restored is None:
+            by_nodes.append(seg)  # the provider lost or moved an inline-tag placeholder
+        else:
+            results[id(seg)] = _Outcome(restored)
+    if not by_nodes:
+        return results
+    nodes = {id(seg): seg.text_nodes() for seg in by_nodes}
+    answers, errors = translator.translate_units(
+        [text for seg in by_nodes for _, text in nodes[id(seg)]], source, target
+    )
+    as_plain: list[Segment] = []
+    for seg in by_nodes:
+        missing = [text for _, text in nodes[id(seg)] if text not in answers]
+        if missing:
+            results[id(seg)] = _Outcome(reason=errors.get(missing[0], "not translated"))
+            continue
+        restored = seg.restore_nodes({i: answers[text] for i, text in nodes[id(seg)]})
+        if restored is None:
+            as_plain.append(seg)
+        else:
+            results[id(seg)] = _Outcome(restored)
+    if not as_plain:
+        return results
+    answers, errors = translator.translate_units(
+        [seg.plain_unit() for seg in as_plain], source, target
+    )
+    for seg in as_plain:
+        unit = seg.plain_unit()
+        restored = seg.restore_plain(answers[unit]) if unit in answers else None
+        if restored is None:
+            reason = errors.get(unit) or f"placeholders lost in the {target} answer"
+            results[id(seg)] = _Outcome(reason=reason)
+        else:
+            results[id(seg)] = _Outcome(restored)
+    return results
 
 
 def _known(config: Config, source_id: str) -> bool:
@@ -289,35 +361,21 @@ def _segments(job: _Job) -> list[Segment]:
     return [*job.title.segments, *job.summary.segments, *job.content.segments]
 
 
-def _render(
-    doc: Document,
-    answers: dict[str, str],
-    fb_answers: dict[str, str],
-) -> tuple[str | None, str]:
+def _render(doc: Document, results: dict[int, _Outcome]) -> tuple[str | None, str]:
     """The document translated, or None and the first reason it could not be."""
     rendered: dict[int, str] = {}
     for index, seg in enumerate(doc.segments):
-        whole = seg.whole()
-        if whole not in answers:
-            return None, whole
-        restored = seg.restore(answers[whole])
-        if restored is None:
-            nodes = seg.text_nodes()
-            if all(text in fb_answers for _, text in nodes):
-                restored = seg.restore_nodes({i: fb_answers[text] for i, text in nodes})
-            else:
-                return None, next(text for _, text in nodes if text not in fb_answers)
-        rendered[index] = restored
+        outcome = results.get(id(seg), _Outcome(reason="not translated"))
+        if outcome.html is None:
+            return None, outcome.reason
+        rendered[index] = outcome.html
     return doc.render(rendered), ""
 
 
 def _finish(
     store: Store,
     job: _Job,
-    answers: dict[str, str],
-    errors: dict[str, str],
-    fb_answers: dict[str, str],
-    fb_errors: dict[str, str],
+    results: dict[int, _Outcome],
     translator: Translator,
     retry_after: float,
 ) -> None:
@@ -327,18 +385,26 @@ def _finish(
     fields: dict[str, str] = {}
     reason = ""
     for name, doc in (("title", job.title), ("summary", job.summary), ("content", job.content)):
-        rendered, missing = _render(doc, answers, fb_answers)
+        rendered, why = _render(doc, results)
         if rendered is None:
-            reason = errors.get(missing) or fb_errors.get(missing) or "placeholders lost"
+            reason = why or "not translated"
             break
         fields[name] = rendered
     if reason:
         attempts = previous.attempts + 1
         transient = any(
             marker in reason
-            for marker in ("unreachable", "timed out", "no answer within", "HTTP 5", "rate limited",
-                           "HTTP 429", "time budget", "request failed")
-        )  # fmt: skip
+            for marker in (
+                "unreachable",
+                "timed out",
+                "no answer within",
+                "HTTP 5",
+                "rate limited",
+                "HTTP 429",
+                "time budget",
+                "request failed",
+            )
+        )
         # A provider outage keeps the story pending (retried next cycle); a bad answer is a
         # failure, retried on a schedule that backs off.
         status = "pending" if transient and previous.status == "pending" else "failed"

@@ -32,8 +32,15 @@ LANGUAGE_CODES: dict[str, dict[str, str]] = {
 }
 # Characters per request each provider accepts (Google sends text in a GET query string:
 # ~1,800 Han or ~5,000 Cyrillic characters; MyMemory refuses 500 and more).
-MAX_CHARS = {"google": 4500, "mymemory": 480, "microsoft": 9000, "deepl": 9000,
-             "libre": 4500, "yandex": 9000, "openai": 6000}  # fmt: skip
+MAX_CHARS = {
+    "google": 4500,
+    "mymemory": 480,
+    "microsoft": 9000,
+    "deepl": 9000,
+    "libre": 4500,
+    "yandex": 9000,
+    "openai": 6000,
+}
 # Google's limit is on the URL-encoded query: a Han character costs 9 bytes there.
 MAX_CHARS_HAN = {"google": 1500}
 
@@ -74,27 +81,36 @@ class DeepTranslatorProvider:
             translator = self._make(codes[source], codes[target])
             answer = translator.translate(text)
         except dt.TooManyRequests as exc:
-            raise TranslationError(f"{self.name}: rate limited (HTTP 429)", provider=self.name,
-                                   retry_after=None) from exc  # fmt: skip
+            raise TranslationError(
+                f"{self.name}: rate limited (HTTP 429)", provider=self.name, retry_after=None
+            ) from exc
         except (dt.RequestError, dt.ServerException) as exc:
-            raise TranslationError(f"{self.name}: request failed ({_short(exc)})",
-                                   provider=self.name) from exc  # fmt: skip
+            raise TranslationError(
+                f"{self.name}: request failed ({_short(exc)})", provider=self.name
+            ) from exc
         except requests.exceptions.Timeout as exc:
             raise TranslationError(f"{self.name}: timed out", provider=self.name) from exc
         except requests.exceptions.ConnectionError as exc:
-            raise TranslationError(f"{self.name}: unreachable ({_reason(exc)})",
-                                   provider=self.name) from exc  # fmt: skip
+            raise TranslationError(
+                f"{self.name}: unreachable ({_reason(exc)})", provider=self.name
+            ) from exc
         except requests.RequestException as exc:
             raise TranslationError(f"{self.name}: {_short(exc)}", provider=self.name) from exc
-        except (dt.LanguageNotSupportedException, dt.InvalidSourceOrTargetLanguage,
-                dt.ApiKeyException, dt.AuthorizationException) as exc:  # fmt: skip
-            raise TranslationError(f"{self.name}: {_short(exc)}", provider=self.name,
-                                   transient=False) from exc  # fmt: skip
+        except (
+            dt.LanguageNotSupportedException,
+            dt.InvalidSourceOrTargetLanguage,
+            dt.ApiKeyException,
+            dt.AuthorizationException,
+        ) as exc:
+            raise TranslationError(
+                f"{self.name}: {_short(exc)}", provider=self.name, transient=False
+            ) from exc
         except (dt.BaseError, ValueError, KeyError, AttributeError, TypeError) as exc:
             # deep-translator raises these on an answer it cannot read (no result element,
             # a JSON shape it does not expect): a bad answer, worth another try later.
-            raise TranslationError(f"{self.name}: unusable answer ({_short(exc)})",
-                                   provider=self.name) from exc  # fmt: skip
+            raise TranslationError(
+                f"{self.name}: unusable answer ({_short(exc)})", provider=self.name
+            ) from exc
         if not isinstance(answer, str) or not answer.strip():
             raise TranslationError(f"{self.name}: empty answer", provider=self.name)
         return answer
@@ -110,15 +126,18 @@ class DeepTranslatorProvider:
             email = s.email.get_secret_value() if s.email else None
             translator = dt.MyMemoryTranslator(source=source, target=target, email=email)
         elif self.name == "microsoft":
-            translator = dt.MicrosoftTranslator(source=source, target=target, api_key=secret,
-                                                region=s.region)  # fmt: skip
+            translator = dt.MicrosoftTranslator(
+                source=source, target=target, api_key=secret, region=s.region
+            )
         elif self.name == "deepl":
-            translator = dt.DeeplTranslator(source=source, target=target, api_key=secret,
-                                            use_free_api=not s.base_url)  # fmt: skip
+            translator = dt.DeeplTranslator(
+                source=source, target=target, api_key=secret, use_free_api=not s.base_url
+            )
         elif self.name == "libre":
             # LibreTranslator ignores base_url=; custom_url= is the argument it reads.
-            translator = dt.LibreTranslator(source=source, target=target, api_key=secret or "-",
-                                            custom_url=s.base_url)  # fmt: skip
+            translator = dt.LibreTranslator(
+                source=source, target=target, api_key=secret or "-", custom_url=s.base_url
+            )
         elif self.name == "yandex":
             translator = dt.YandexTranslator(source=source, target=target, api_key=secret)
         else:  # pragma: no cover - guarded by the registry
@@ -172,8 +191,9 @@ class OpenAICompatibleProvider:
         except httpx.TimeoutException as exc:
             raise TranslationError(f"{self.name}: timed out", provider=self.name) from exc
         except httpx.HTTPError as exc:
-            raise TranslationError(f"{self.name}: unreachable ({_short(exc)})",
-                                   provider=self.name) from exc  # fmt: skip
+            raise TranslationError(
+                f"{self.name}: unreachable ({_short(exc)})", provider=self.name
+            ) from exc
         if response.status_code == 429 or response.status_code >= 500:
             from syndication.ingest.fetch import parse_retry_after
 
@@ -183,8 +203,9 @@ class OpenAICompatibleProvider:
                 retry_after=parse_retry_after(response.headers.get("retry-after")),
             )
         if response.status_code >= 400:
-            raise TranslationError(f"{self.name}: HTTP {response.status_code}",
-                                   provider=self.name, transient=False)  # fmt: skip
+            raise TranslationError(
+                f"{self.name}: HTTP {response.status_code}", provider=self.name, transient=False
+            )
         try:
             answer = response.json()["choices"][0]["message"]["content"]
         except (ValueError, KeyError, IndexError, TypeError) as exc:
@@ -216,8 +237,13 @@ def _short(exc: BaseException) -> str:
 
 def _reason(exc: BaseException) -> str:
     text = str(exc)
-    for marker in ("Name or service not known", "Connection refused", "Temporary failure in name"
-                   " resolution", "Network is unreachable", "timed out"):  # fmt: skip
+    for marker in (
+        "Name or service not known",
+        "Connection refused",
+        "Temporary failure in name resolution",
+        "Network is unreachable",
+        "timed out",
+    ):
         if marker in text:
             return marker.lower()
     return _short(exc)
@@ -286,9 +312,11 @@ class Guarded:
                 self._failed(exc)
                 if not exc.transient or attempt >= self.retries or self.is_open:
                     raise
-                wait = exc.retry_after if exc.retry_after is not None else (
-                    self.backoff * 2**attempt * (0.5 + random.random())
-                )  # fmt: skip
+                wait = (
+                    exc.retry_after
+                    if exc.retry_after is not None
+                    else (self.backoff * 2**attempt * (0.5 + random.random()))
+                )
                 if wait > self.max_wait:
                     raise
                 self.sleep(wait)
@@ -324,8 +352,9 @@ class Guarded:
         thread.start()
         thread.join(self.timeout)
         if thread.is_alive():
-            raise TranslationError(f"{self.name}: no answer within {self.timeout:.0f}s",
-                                   provider=self.name)  # fmt: skip
+            raise TranslationError(
+                f"{self.name}: no answer within {self.timeout:.0f}s", provider=self.name
+            )
         if "error" in box:
             error = box["error"]
             if isinstance(error, TranslationError):

@@ -15,10 +15,35 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 BLOCK_TAGS = {
-    "p", "h1", "h2", "h3", "h4", "h5", "h6", "li", "blockquote", "figcaption", "td", "th",
-    "dd", "dt", "caption", "ul", "ol", "dl", "table", "thead", "tbody", "tfoot", "tr",
-    "figure", "hr", "div", "section", "article",
-}  # fmt: skip
+    "p",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "li",
+    "blockquote",
+    "figcaption",
+    "td",
+    "th",
+    "dd",
+    "dt",
+    "caption",
+    "ul",
+    "ol",
+    "dl",
+    "table",
+    "thead",
+    "tbody",
+    "tfoot",
+    "tr",
+    "figure",
+    "hr",
+    "div",
+    "section",
+    "article",
+}
 LITERAL_TAGS = {"pre", "code"}  # sent nowhere, kept byte for byte
 VOID_TAGS = {"br", "img", "hr", "wbr"}
 
@@ -26,6 +51,10 @@ _TOKEN = re.compile(r"(<[^>]*>)")
 _TAG_NAME = re.compile(r"^</?\s*([a-zA-Z0-9]+)")
 _URL = re.compile(r"https?://[^\s<>\"'\]\[]+")
 _PLACEHOLDER = re.compile(r"\[/?\d+\]")
+# What a provider may make of a placeholder: spaces inside ("[ 1 ]", "[/ 1]") or full-width
+# brackets ("［1］", common in Chinese answers). Read back as the placeholder; nothing looser.
+_LOOSE_PLACEHOLDER = re.compile(r"[\[［]\s*(/?)\s*(\d+)\s*[\]］]")
+_SPACE = re.compile(r"\s+")
 _SEPARATOR = "\n\n"
 _SPLIT_ANSWER = re.compile(r"\n\s*\n")
 _SENTENCE = re.compile(r"(?<=[.!?。！？；;])\s*")
@@ -53,6 +82,55 @@ class Glossary:
         return sorted(set(found), key=lambda pair: -len(pair[0]))
 
 
+def protect(
+    text: str, glossary: Sequence[tuple[str, str]], tokens: dict[str, str], counter: int
+) -> tuple[str, int]:
+    """Replace URLs, glossary terms and literal "[n]" in plain `text` by new placeholders.
+
+    `tokens` receives placeholder -> HTML to put back; returns the text and the last number.
+    """
+
+    def hold(replacement_html: str) -> str:
+        nonlocal counter
+        counter += 1
+        key = f"[{counter}]"
+        tokens[key] = replacement_html
+        return key
+
+    # A literal "[1]" in the source (a footnote mark) would read as one of our placeholders.
+    text = _LOOSE_PLACEHOLDER.sub(lambda m: hold(html.escape(m.group(0), quote=False)), text)
+    text = _URL.sub(lambda m: hold(html.escape(m.group(0), quote=False)), text)
+    for source_form, target_form in glossary:
+        if source_form in text:
+            text = text.replace(source_form, hold(html.escape(target_form, quote=False)))
+    return text, counter
+
+
+def restore_placeholders(answer: str, tokens: dict[str, str]) -> str | None:
+    """The answer as HTML with placeholders put back, or None if they did not all survive.
+
+    Conservative on purpose: spacing and full-width brackets are forgiven, but every
+    placeholder must come back exactly once and every pair `[n]`…`[/n]` in order and properly
+    nested (a provider that moved a closing marker before its opening one would otherwise
+    produce broken markup); anything else sends the block to the fallback.
+    """
+    answer = _LOOSE_PLACEHOLDER.sub(lambda m: f"[{m.group(1)}{m.group(2)}]", answer.strip())
+    found = _PLACEHOLDER.findall(answer)
+    if sorted(found) != sorted(tokens):
+        return None
+    stack: list[str] = []
+    for key in found:
+        if key.startswith("[/"):
+            if not stack or stack.pop() != key.replace("/", "", 1):
+                return None
+        elif f"[/{key[1:]}" in tokens:
+            stack.append(key)
+    if stack:
+        return None
+    escaped = html.escape(answer, quote=False)
+    return _PLACEHOLDER.sub(lambda m: tokens[m.group(0)], escaped)
+
+
 def has_letters(text: str) -> bool:
     stripped = _URL.sub("", _PLACEHOLDER.sub("", text))
     return any(ch.isalpha() for ch in stripped)
@@ -67,6 +145,10 @@ class Segment:
     lead: str = ""
     trail: str = ""
     tokens: dict[str, str] = field(default_factory=dict)
+    node_tokens: dict[int, dict[str, str]] = field(default_factory=dict)
+    node_fixed: dict[int, str] = field(default_factory=dict)
+    plain_tokens: dict[str, str] = field(default_factory=dict)
+    _plain: str | None = field(default=None, repr=False)
 
     def whole(self) -> str:
         """The block's text with inline tags, URLs and glossary terms as placeholders."""
@@ -90,61 +172,80 @@ class Segment:
                 self.tokens[key] = node
                 out.append(key)
             else:
-                text, counter = self._protect(html.unescape(node), counter)
+                text, counter = protect(html.unescape(node), self.glossary, self.tokens, counter)
                 out.append(text)
-        return "".join(out).strip()
-
-    def _protect(self, text: str, counter: int) -> tuple[str, int]:
-        def replace_url(match: re.Match[str]) -> str:
-            nonlocal counter
-            counter += 1
-            key = f"[{counter}]"
-            self.tokens[key] = html.escape(match.group(0), quote=False)
-            return key
-
-        text = _URL.sub(replace_url, text)
-        for source_form, target_form in self.glossary:
-            if source_form in text:
-                counter += 1
-                key = f"[{counter}]"
-                self.tokens[key] = html.escape(target_form, quote=False)
-                text = text.replace(source_form, key)
-        return text, counter
+        # Whitespace is not significant in HTML text (pre is never sent): one space each, so
+        # a packed request's blank lines are the only line breaks in it.
+        return _SPACE.sub(" ", "".join(out)).strip()
 
     def restore(self, answer: str) -> str | None:
-        """The translated block as HTML, or None if a placeholder went missing."""
-        found = _PLACEHOLDER.findall(answer)
-        if sorted(found) != sorted(self.tokens):
-            return None
-        escaped = html.escape(answer.strip(), quote=False)
-        result = _PLACEHOLDER.sub(lambda m: self.tokens[m.group(0)], escaped)
-        return self.lead + result + self.trail
+        """The translated block as HTML, or None if a placeholder went missing or astray."""
+        result = restore_placeholders(answer, self.tokens)
+        return None if result is None else self.lead + result + self.trail
 
     def text_nodes(self) -> list[tuple[int, str]]:
-        """(index, protected text) of each node worth translating: the first fallback."""
+        """(index, protected text) of each node worth translating: the first fallback.
+
+        Each node is protected on its own (numbering from 1), so the same text gives the
+        same unit in every article and translation memory still applies; glossary terms,
+        URLs and literal "[n]" stay placeholders here too.
+        """
         units = []
+        self.node_tokens = {}
+        self.node_fixed = {}
         for index, node in enumerate(self.nodes):
             if not node.startswith("<"):
                 text = html.unescape(node)
                 if has_letters(text):
-                    units.append((index, text))
+                    tokens: dict[str, str] = {}
+                    protected, _ = protect(text, self.glossary, tokens, 0)
+                    protected = _SPACE.sub(" ", protected).strip()
+                    if has_letters(protected):
+                        self.node_tokens[index] = tokens
+                        units.append((index, protected))
+                    else:
+                        # Nothing but a name or a URL: its fixed form needs no request.
+                        self.node_fixed[index] = restore_placeholders(protected, tokens) or node
         return units
 
-    def restore_nodes(self, answers: dict[int, str]) -> str:
+    def restore_nodes(self, answers: dict[int, str]) -> str | None:
+        """The block from per-node answers (call text_nodes first); None if one lost a marker."""
         out = []
         for index, node in enumerate(self.nodes):
-            if index in answers:
+            fixed = self.node_fixed.get(index)
+            if index in answers or fixed is not None:
+                restored = (
+                    fixed
+                    if fixed is not None
+                    else restore_placeholders(answers[index], self.node_tokens.get(index, {}))
+                )
+                if restored is None:
+                    return None
                 lead = node[: len(node) - len(node.lstrip())]
                 trail = node[len(node.rstrip()) :]
-                out.append(lead + html.escape(answers[index].strip(), quote=False) + trail)
+                out.append(lead + restored + trail)
             else:
                 out.append(node)
         return self.lead + "".join(out).strip() + self.trail
 
+    def plain_unit(self) -> str:
+        """The block's text without its inline tags (the last fallback), names protected."""
+        if self._plain is None:
+            self.plain_tokens = {}
+            protected, _ = protect(self.plain(), self.glossary, self.plain_tokens, 0)
+            self._plain = _SPACE.sub(" ", protected).strip()
+        return self._plain
+
+    def restore_plain(self, answer: str) -> str | None:
+        """The block from a plain-text answer: its words survive, its inline markup does not."""
+        self.plain_unit()
+        result = restore_placeholders(answer, self.plain_tokens)
+        return None if result is None else self.lead + result + self.trail
+
     def plain(self) -> str:
-        return re.sub(r"\s+", " ", html.unescape("".join(
-            n for n in self.nodes if not n.startswith("<")
-        ))).strip()  # fmt: skip
+        return re.sub(
+            r"\s+", " ", html.unescape("".join(n for n in self.nodes if not n.startswith("<")))
+        ).strip()
 
 
 @dataclass
@@ -270,8 +371,17 @@ def join_units(units: Sequence[str]) -> str:
 
 
 def split_answer(answer: str, expected: int) -> list[str] | None:
+    """The answer to a packed request cut back into its units, or None if that is unsure.
+
+    Units are sent separated by blank lines and hold no line breaks of their own (see
+    `Segment.whole`), so a provider that keeps the blank lines, or squeezes them to single
+    line breaks, can be split back unambiguously; one that merges paragraphs cannot.
+    """
     parts = [p.strip() for p in _SPLIT_ANSWER.split(answer.strip())]
-    return parts if len(parts) == expected else None
+    if len(parts) == expected:
+        return parts
+    lines = [line.strip() for line in answer.strip().splitlines() if line.strip()]
+    return lines if len(lines) == expected else None
 
 
 def split_long(text: str, limit: int) -> list[str]:

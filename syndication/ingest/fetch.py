@@ -1,0 +1,220 @@
+"""Fetching partner feeds politely over HTTP (httpx), and reading feed files from disk.
+
+Owns: conditional GET (ETag / Last-Modified sent back verbatim), an honest User-Agent,
+connect and total timeouts, a body size cap that aborts the download, redirects followed up to
+a limit with permanent ones reported, 429/503 with Retry-After, and concurrency limits (global
+and per host). Knows nothing about feed formats.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urljoin, urlsplit
+
+import httpx
+
+from syndication.config import FetchSettings
+from syndication.model import SourceError
+
+REDIRECTS = {301, 302, 303, 307, 308}
+PERMANENT = {301, 308}
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    status: Literal["ok", "not-modified"]
+    url: str  # where the body finally came from (after redirects)
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+    etag: str = ""
+    last_modified: str = ""
+    permanent_redirect: str = ""  # set when the source moved for good: update the YAML
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header (delta-seconds or an HTTP date)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    now = now if now is not None else time.time()
+    return max(0.0, when.timestamp() - now)
+
+
+class Fetcher:
+    """One shared HTTP client with a global and a per-host concurrency limit."""
+
+    def __init__(self, settings: FetchSettings, transport: httpx.AsyncBaseTransport | None = None):
+        self.settings = settings
+        self._global = asyncio.Semaphore(settings.concurrency)
+        self._per_host: defaultdict[str, asyncio.Semaphore] = defaultdict(
+            lambda: asyncio.Semaphore(settings.per_host)
+        )
+        self._client = httpx.AsyncClient(
+            headers={
+                "User-Agent": settings.user_agent,
+                "Accept": "application/rss+xml, application/atom+xml, application/feed+json, "
+                "application/xml;q=0.9, text/xml;q=0.9, application/json;q=0.8, */*;q=0.5",
+                "Accept-Encoding": "gzip, deflate, br",
+            },
+            timeout=httpx.Timeout(settings.timeout, connect=settings.connect_timeout),
+            follow_redirects=False,
+            limits=httpx.Limits(max_connections=settings.concurrency, max_keepalive_connections=20),
+            transport=transport,
+        )
+
+    async def __aenter__(self) -> Fetcher:
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    async def fetch(
+        self, source_id: str, url: str, etag: str = "", last_modified: str = ""
+    ) -> FetchResult:
+        """GET `url` conditionally; raise SourceError with a clear reason on any failure."""
+        host = urlsplit(url).netloc.lower()
+        async with self._global, self._per_host[host]:
+            try:
+                return await asyncio.wait_for(
+                    self._fetch(source_id, url, etag, last_modified),
+                    timeout=self.settings.timeout,
+                )
+            except TimeoutError:
+                raise SourceError(
+                    source_id, f"timed out after {self.settings.timeout:.0f}s fetching {url}"
+                ) from None
+
+    async def _fetch(self, source_id: str, url: str, etag: str, last_modified: str) -> FetchResult:
+        conditional: dict[str, str] = {}
+        if etag:
+            conditional["If-None-Match"] = etag
+        if last_modified:
+            conditional["If-Modified-Since"] = last_modified
+        permanent = ""
+        current = url
+        for _hop in range(self.settings.max_redirects + 1):
+            try:
+                async with self._client.stream("GET", current, headers=conditional) as response:
+                    if response.status_code in REDIRECTS:
+                        location = response.headers.get("location")
+                        if not location:
+                            raise SourceError(
+                                source_id, f"HTTP {response.status_code} without a Location"
+                            )
+                        target = urljoin(current, location)
+                        # Only a chain of permanent hops from the configured URL is a move
+                        # the operator should copy into the YAML.
+                        if response.status_code in PERMANENT and (permanent or current == url):
+                            permanent = target
+                        elif response.status_code not in PERMANENT:
+                            permanent = ""
+                        current = target
+                        continue
+                    if response.status_code == 304:
+                        return FetchResult(
+                            status="not-modified",
+                            url=current,
+                            etag=response.headers.get("etag", etag),
+                            last_modified=response.headers.get("last-modified", last_modified),
+                            permanent_redirect=permanent,
+                        )
+                    if response.status_code in (429, 503):
+                        wait = parse_retry_after(response.headers.get("retry-after"))
+                        hint = f"; retry after {wait:.0f}s" if wait is not None else ""
+                        raise SourceError(
+                            source_id,
+                            f"HTTP {response.status_code} from {current}{hint}",
+                            retry_after=wait,
+                        )
+                    if response.status_code >= 400:
+                        raise SourceError(
+                            source_id,
+                            f"HTTP {response.status_code} {response.reason_phrase} from {current}",
+                        )
+                    body = await self._read_capped(source_id, response)
+                    return FetchResult(
+                        status="ok",
+                        url=current,
+                        body=body,
+                        headers={k.lower(): v for k, v in response.headers.items()},
+                        etag=response.headers.get("etag", ""),
+                        last_modified=response.headers.get("last-modified", ""),
+                        permanent_redirect=permanent,
+                    )
+            except httpx.TimeoutException as exc:
+                phase = "connecting to" if isinstance(exc, httpx.ConnectTimeout) else "fetching"
+                raise SourceError(source_id, f"timed out {phase} {current}") from None
+            except httpx.DecodingError as exc:
+                raise SourceError(source_id, f"undecodable response body: {exc}") from None
+            except httpx.ConnectError as exc:
+                reason = str(exc) or type(exc).__name__
+                raise SourceError(source_id, f"cannot connect to {current}: {reason}") from None
+            except (httpx.InvalidURL, ValueError) as exc:
+                # httpx.InvalidURL is not an HTTPError; a malformed Location header lands here.
+                raise SourceError(source_id, f"invalid URL {current!r}: {exc}") from None
+            except httpx.HTTPError as exc:
+                reason = str(exc) or type(exc).__name__
+                raise SourceError(source_id, f"cannot fetch {current}: {reason}") from None
+        raise SourceError(
+            source_id, f"more than {self.settings.max_redirects} redirects from {url}"
+        )
+
+    async def _read_capped(self, source_id: str, response: httpx.Response) -> bytes:
+        limit = self.settings.max_bytes
+        declared = response.headers.get("content-length", "")
+        encoded = response.headers.get("content-encoding", "identity") != "identity"
+        if declared.isdigit() and int(declared) > limit and not encoded:
+            raise SourceError(
+                source_id, f"response is {int(declared):,} bytes, over the {limit:,}-byte limit"
+            )
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in response.aiter_bytes():
+            size += len(chunk)
+            if size > limit:
+                raise SourceError(
+                    source_id, f"response is over the {limit:,}-byte limit; download aborted"
+                )
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+
+def read_feed_file(source_id: str, path: Path, max_bytes: int, known_etag: str = "") -> FetchResult:
+    """Read a partner export from disk; its mtime and size play the part of an ETag."""
+    try:
+        stat = path.stat()
+    except OSError as exc:
+        raise SourceError(source_id, f"cannot read {path}: {exc.strerror or exc}") from None
+    tag = f'"{stat.st_mtime_ns:x}-{stat.st_size:x}"'
+    # as_uri() refuses relative paths; the YAML loader makes them absolute, other callers may not.
+    path = path.absolute()
+    modified = email.utils.format_datetime(datetime.fromtimestamp(stat.st_mtime, UTC), usegmt=True)
+    if tag == known_etag:
+        return FetchResult(
+            status="not-modified", url=path.as_uri(), etag=tag, last_modified=modified
+        )
+    if stat.st_size > max_bytes:
+        raise SourceError(source_id, f"{path} is {stat.st_size:,} bytes, over the limit")
+    try:
+        body = path.read_bytes()
+    except OSError as exc:
+        raise SourceError(source_id, f"cannot read {path}: {exc.strerror or exc}") from None
+    return FetchResult(status="ok", url=path.as_uri(), body=body, etag=tag, last_modified=modified)

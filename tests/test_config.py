@@ -1,0 +1,119 @@
+"""The YAML an operator writes: validated, every mistake reported with its line, paths
+relative to the file, secrets from the environment and never printed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from syndication.config import ConfigError, load, parse_duration
+
+MINIMAL = "editions: [kk, zh, en]\nsources:\n  - id: newsroom\n    articles: articles\n"
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "conf" / "syndication.yaml"
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_minimal_config_gets_defaults_and_absolute_paths(tmp_path: Path) -> None:
+    config = load(_write(tmp_path, MINIMAL))
+    s = config.settings
+    assert s.editions == ["kk", "zh", "en"]
+    assert s.sources[0].articles == (tmp_path / "conf" / "articles").resolve()
+    assert config.output == (tmp_path / "conf" / "public").resolve()
+    assert s.store == f"sqlite:///{(tmp_path / 'conf' / 'data' / 'syndication.db').resolve()}"
+    assert s.translation.chain == ["google"]
+    assert s.sources[0].every == 600
+
+
+def test_relative_paths_do_not_depend_on_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = _write(tmp_path, MINIMAL + "store: sqlite:///../db/x.db\noutput: ../out\n")
+    monkeypatch.chdir(tmp_path)
+    first = load(path)
+    monkeypatch.chdir("/")
+    second = load(path)
+    assert first == second
+    assert first.settings.store == f"sqlite:///{(tmp_path / 'db' / 'x.db').resolve()}"
+
+
+def test_all_mistakes_at_once_with_lines(tmp_path: Path) -> None:
+    text = (
+        "editions: [kk, zh, fr]\n"  # 1: unknown edition
+        "sources:\n"
+        "  - id: Bad Id\n"  # 3: not URL-safe
+        "    url: ftp://x\n"  # 4: not http(s)
+        "    every: soon\n"  # 5: not a duration
+        "  - id: two\n"
+        "    file: a.xml\n"
+        "    articles: b\n"  # 6: two locations
+        "serve: {port: web}\n"  # 9: not a number
+        "colour: blue\n"  # 10: unknown key
+    )
+    with pytest.raises(ConfigError) as caught:
+        load(_write(tmp_path, text))
+    problems = caught.value.problems
+    lines = {int(p.split(":")[1]) for p in problems}
+    assert {1, 3, 4, 5, 6, 9, 10} <= lines, problems
+    assert any("unknown key" in p and ":10:" in p for p in problems)
+    assert any("whole number" in p and ":9:" in p for p in problems)
+
+
+def test_invalid_yaml_points_at_the_line(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load(_write(tmp_path, "editions: [kk\nsources: [\n"))
+    assert ":3:" in caught.value.problems[0] or ":2:" in caught.value.problems[0]
+
+
+def test_secrets_come_from_the_environment_and_stay_secret(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MM_EMAIL", "newsroom@example.kz")
+    text = MINIMAL + "translation:\n  providers:\n    mymemory: {email: '${MM_EMAIL}'}\n"
+    config = load(_write(tmp_path, text))
+    secret = config.settings.translation.providers["mymemory"].email
+    assert secret is not None and secret.get_secret_value() == "newsroom@example.kz"
+    assert "newsroom@example.kz" not in repr(config.settings)
+
+
+def test_missing_environment_variable_is_an_error_with_line(tmp_path: Path) -> None:
+    text = MINIMAL + "translation:\n  providers:\n    deepl: {api_key: '${NOPE_NOT_SET}'}\n"
+    with pytest.raises(ConfigError) as caught:
+        load(_write(tmp_path, text))
+    assert any(":7:" in p and "NOPE_NOT_SET" in p for p in caught.value.problems)
+
+
+def test_environment_default(tmp_path: Path) -> None:
+    config = load(_write(tmp_path, MINIMAL + "serve: {port: '${NOPE_PORT:-8181}'}\n"))
+    assert config.settings.serve.port == 8181
+
+
+def test_derived_edition_needs_its_base(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load(_write(tmp_path, MINIMAL.replace("[kk, zh, en]", "[kk, en, zh-Hant]")))
+    assert any("zh-Hant" in p for p in caught.value.problems)
+
+
+def test_duplicate_source_ids_are_refused(tmp_path: Path) -> None:
+    text = MINIMAL + "  - id: newsroom\n    file: x.xml\n"
+    with pytest.raises(ConfigError) as caught:
+        load(_write(tmp_path, text))
+    assert any("newsroom" in p and "unique" in p for p in caught.value.problems)
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"), [("10m", 600), ("90s", 90), ("1h", 3600), ("1d", 86400), (45, 45)]
+)
+def test_durations(text: str | int, seconds: float) -> None:
+    assert parse_duration(text) == seconds
+
+
+def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load(tmp_path / "nope.yaml")
+    assert "no such file" in caught.value.problems[0]

@@ -1,0 +1,183 @@
+"""Parsing feed bytes into Articles: links, duplicates, encodings, JSON Feed, refusals.
+
+Owns: tests of syndication.ingest.feeds on small hand-written feeds that each pin one
+behaviour (the real-world corpus is in test_corpus.py).
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from syndication.ingest.feeds import ParsedFeed, SourceInfo, parse_feed, to_utf8
+from syndication.model import SourceError
+from tests.feedserver import FeedServer, running
+
+
+@pytest.fixture
+def feed_server() -> Iterator[FeedServer]:
+    yield from running()
+
+
+SOURCE = SourceInfo("partner", "https://partner.kz/rss.xml")
+
+
+def parse(body: bytes, content_type: str = "") -> ParsedFeed:
+    headers = {"content-type": content_type} if content_type else {}
+    return parse_feed(body, headers, SOURCE, 5_000_000)
+
+
+def rss(items: str, decl: str = '<?xml version="1.0" encoding="utf-8"?>') -> bytes:
+    return (
+        f'{decl}<rss version="2.0"><channel><title>Partner</title>'
+        f"<link>https://partner.kz/</link>{items}</channel></rss>"
+    ).encode()
+
+
+def test_relative_links_resolve_against_the_item_page() -> None:
+    feed = rss(
+        "<item><title>A</title><link>/news/a.html</link>"
+        '<description>&lt;img src="pics/a.jpg"&gt; text</description></item>'
+    )
+    (article,) = parse(feed).articles
+    assert article.link == "https://partner.kz/news/a.html"
+    assert 'src="https://partner.kz/news/pics/a.jpg"' in article.content
+    assert article.image == "https://partner.kz/news/pics/a.jpg"
+
+
+def test_xml_base_wins_for_content() -> None:
+    feed = b"""<feed xmlns="http://www.w3.org/2005/Atom"><title>t</title><id>urn:f</id>
+    <entry><id>urn:1</id><title>x</title><link href="https://a.kz/post/1"/>
+    <content type="html" xml:base="https://cdn.kz/media/">&lt;img src="p.jpg"&gt;</content>
+    </entry></feed>"""
+    (article,) = parse(feed).articles
+    assert 'src="https://cdn.kz/media/p.jpg"' in article.content
+
+
+def test_empty_items_skipped_and_true_duplicates_merged() -> None:
+    one = "<item><guid>g1</guid><title>Same</title><link>https://p.kz/1</link></item>"
+    other = "<item><guid>g1</guid><title>Different story</title><link>https://p.kz/2</link></item>"
+    parsed = parse(rss(one + "<item></item>" + one + other))
+    assert parsed.entries_found == 4
+    assert [a.title for a in parsed.articles] == ["Same", "Different story"]
+    assert len({a.id for a in parsed.articles}) == 2
+    assert any("empty item" in n for n in parsed.notes)
+    assert any("duplicate" in n for n in parsed.notes)
+
+
+def test_feedburner_original_link_preferred() -> None:
+    feed = rss(
+        "<item><title>A</title><link>http://feedproxy.google.com/~r/x/~3/abc/</link>"
+        "<feedburner:origLink xmlns:feedburner='http://rssnamespace.org/feedburner/ext/1.0'>"
+        "https://partner.kz/a</feedburner:origLink></item>"
+    )
+    assert parse(feed).articles[0].link == "https://partner.kz/a"
+
+
+def test_undeclared_windows_1251_read_as_cyrillic() -> None:
+    feed = rss("<item><title>Новости Казахстана сегодня утром</title></item>", decl="")
+    parsed = parse(feed.decode().encode("cp1251"))
+    assert parsed.articles[0].title == "Новости Казахстана сегодня утром"
+
+
+def test_http_charset_counts() -> None:
+    feed = rss("<item><title>Привет, мир и все новости</title></item>", decl="")
+    parsed = parse(feed.decode().encode("koi8-r"), "application/rss+xml; charset=KOI8-R")
+    assert parsed.articles[0].title == "Привет, мир и все новости"
+    assert parsed.notes == []
+
+
+def test_utf8_labelled_latin1_read_as_utf8() -> None:
+    feed = rss("<item><title>Euro € and Ünïcode</title></item>", '<?xml version="1.0" '
+               'encoding="windows-1252"?>')  # fmt: skip
+    parsed = parse(feed)
+    assert parsed.articles[0].title == "Euro € and Ünïcode"
+    assert any("UTF-8" in n for n in parsed.notes)
+
+
+def test_to_utf8_drops_a_cut_off_character() -> None:
+    body, encoding, note = to_utf8("<rss>新闻".encode()[:-1])
+    assert (body, encoding) == ("<rss>新".encode(), "utf-8")
+    assert "middle of a UTF-8 character" in note
+
+
+def test_gzip_bomb_refused() -> None:
+    bomb = gzip.compress(b"<rss>" + b" " * 20_000_000)
+    with pytest.raises(SourceError, match="inflates past"):
+        parse(bomb)
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (b"", "empty"),
+        (b"   \n", "empty"),
+        (b"<!DOCTYPE html><html><head><title>Login</title></head></html>", "HTML page ('Login')"),
+        (bytes(range(256)) * 4, "not a feed"),
+        (b'{"hello": "world"}', "jsonfeed.org"),
+        (b"{not json", "invalid JSON"),
+    ],
+)
+def test_not_a_feed(body: bytes, reason: str) -> None:
+    with pytest.raises(SourceError) as caught:
+        parse(body)
+    assert reason in caught.value.message
+    assert caught.value.source_id == "partner"
+
+
+def test_json_feed() -> None:
+    body = json.dumps(
+        {
+            "version": "https://jsonfeed.org/version/1.1",
+            "title": "Partner",
+            "home_page_url": "https://partner.kz/",
+            "language": "en",
+            "items": [
+                {
+                    "id": "1",
+                    "url": "/a",
+                    "title": "Rail freight grows",
+                    "content_html": '<p onclick="x()">Grain trains reached Khorgos today.</p>'
+                    '<script>x()</script><img src="i.jpg">',
+                    "date_published": "2025-05-05T10:00:00+05:00",
+                },
+                "not an object",
+            ],
+        }
+    ).encode()
+    parsed = parse(body)
+    (article,) = parsed.articles
+    assert article.link == "https://partner.kz/a"
+    assert article.content == (
+        '<p>Grain trains reached Khorgos today.</p><img src="https://partner.kz/i.jpg">'
+    )
+    assert article.published is not None and article.published.hour == 5
+    assert any("not an object" in n for n in parsed.notes)
+
+
+def test_external_entities_never_resolved(feed_server: FeedServer, tmp_path: Path) -> None:
+    secret = tmp_path / "secret.txt"
+    secret.write_text("TOP-SECRET-MARKER")
+    dtd_url = feed_server.add("/evil.dtd", b'<!ENTITY remote "REMOTE-MARKER">')
+    entity_url = feed_server.add("/entity.txt", b"REMOTE-MARKER")
+    body = f"""<?xml version="1.0"?>
+<!DOCTYPE rss SYSTEM "{dtd_url}" [
+  <!ENTITY file SYSTEM "{secret.as_uri()}">
+  <!ENTITY web SYSTEM "{entity_url}">
+]>
+<rss version="2.0"><channel><title>t &web;</title>
+<item><title>Item &file;</title><description>x &web; &file;</description></item>
+</channel></rss>""".encode()
+    try:
+        parsed = parse(body)
+    except SourceError:
+        parsed = None
+    if parsed is not None:
+        everything = parsed.title + "".join(a.title + a.content for a in parsed.articles)
+        assert "TOP-SECRET-MARKER" not in everything
+        assert "REMOTE-MARKER" not in everything
+    assert feed_server.log == []  # neither the DTD nor the entity was fetched

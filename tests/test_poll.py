@@ -1,0 +1,153 @@
+"""Polling through the command line: one broken source never holds up the others, failing
+sources back off, moved feeds are reported, and a killed run loses and duplicates nothing."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from syndication.config import load
+from syndication.ingest.poll import due_sources
+from syndication.store import Store
+from tests.conftest import PARTNER_FEED, REPO, run_cli, write_config
+from tests.feedserver import FeedServer
+
+NO_TRANSLATION = {
+    "chain": ["google"],
+    "providers": {"google": {"base_url": "http://127.0.0.1:9/m"}},
+}
+
+
+def _articles(db: Path) -> dict[str, int]:
+    with sqlite3.connect(db) as conn:
+        return dict(conn.execute("SELECT source_id, count(*) FROM articles GROUP BY source_id"))
+
+
+def test_broken_sources_are_reported_and_the_rest_goes_on(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    good = feed_server.add("/good.xml", PARTNER_FEED.read_bytes())
+    html = feed_server.add(
+        "/html.xml",
+        b"<!DOCTYPE html><html><head><title>Account Suspended</title></head><body>x</body></html>",
+        headers={"Content-Type": "text/html"},
+    )
+    missing = feed_server.url("/missing.xml")
+    config = write_config(
+        tmp_path,
+        sources=[
+            {"id": "good", "url": good},
+            {"id": "html", "url": html},
+            {"id": "gone", "url": missing},
+            {"id": "nofile", "file": "no/such.xml"},
+            {"id": "newsroom", "articles": "articles"},
+        ],
+        translation=NO_TRANSLATION,
+    )
+    result = run_cli("once", "--config", str(config))
+    assert result.code == 1
+    assert "Traceback" not in result.output
+    assert "html" in result.output and "not a feed" in result.output
+    assert "Account Suspended" in result.output
+    assert "HTTP 404" in result.output
+    assert "no/such.xml" in result.output
+    counts = _articles(tmp_path / "data" / "test.db")
+    assert counts == {"good": 3, "newsroom": 4}
+    status = run_cli("status", "--config", str(config))
+    assert status.code == 0
+    assert "error" in status.output and "HTTP 404" in status.output
+
+
+def test_failing_source_backs_off_and_recovers(tmp_path: Path, feed_server: FeedServer) -> None:
+    url = feed_server.add("/flaky.xml", b"oops", status=503, headers={"Retry-After": "120"})
+    config_path = write_config(
+        tmp_path, sources=[{"id": "flaky", "url": url, "every": "1m"}], translation=NO_TRANSLATION
+    )
+    run_cli("once", "--config", str(config_path))
+    run_cli("once", "--config", str(config_path))
+    config = load(config_path)
+    store = Store.open(config.store_url)
+    state = store.source_state("flaky")
+    assert state is not None and state.failures == 2 and state.result == "error"
+    assert "retry after 120s" in state.error
+    assert state.next_due is not None and state.last_attempt is not None
+    assert state.next_due - state.last_attempt >= timedelta(seconds=120)
+    # Not due yet for the scheduler (backoff), though `once` polls it anyway.
+    assert due_sources(config, store, now=datetime.now(UTC)) == []
+    feed_server.add("/flaky.xml", PARTNER_FEED.read_bytes())
+    assert run_cli("once", "--config", str(config_path)).code == 1  # translations only
+    state = store.source_state("flaky")
+    assert state is not None and state.failures == 0 and state.result == "ok" and state.new == 3
+
+
+def test_permanent_redirect_is_reported(tmp_path: Path, feed_server: FeedServer) -> None:
+    target = feed_server.add("/new.xml", PARTNER_FEED.read_bytes())
+    old = feed_server.add("/old.xml", b"", status=301, headers={"Location": "/new.xml"})
+    config = write_config(
+        tmp_path, sources=[{"id": "moved", "url": old}], translation=NO_TRANSLATION
+    )
+    result = run_cli("once", "--config", str(config))
+    assert f"moved permanently to {target}" in result.output
+    assert "update the YAML" in result.output
+
+
+def test_unchanged_source_is_not_parsed_again(tmp_path: Path, feed_server: FeedServer) -> None:
+    url = feed_server.add(
+        "/feed.xml",
+        PARTNER_FEED.read_bytes(),
+        etag='"abc"',
+        last_modified="Wed, 30 Apr 2025 10:00:00 GMT",
+    )
+    config = write_config(tmp_path, sources=[{"id": "p", "url": url}], translation=NO_TRANSLATION)
+    run_cli("once", "--config", str(config))
+    result = run_cli("once", "--config", str(config))
+    assert "not-modified" in result.output
+    second = feed_server.requests_for("/feed.xml")[-1]
+    assert second.header("If-None-Match") == '"abc"'
+    assert second.header("If-Modified-Since") == "Wed, 30 Apr 2025 10:00:00 GMT"
+
+
+def _big_feed(feed: int, entries: int) -> bytes:
+    items = "".join(
+        f"<item><title>Story number {n} about the regional economy</title>"
+        f"<link>https://partner.example.org/{feed}/{n}</link><guid>g-{n}</guid>"
+        f"<description>&lt;p&gt;Paragraph {n} of a long partner export with enough words to "
+        f"be a real story.&lt;/p&gt;</description></item>"
+        for n in range(entries)
+    )
+    return (
+        f'<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel><title>Big'
+        f"</title><link>https://partner.example.org/</link>{items}</channel></rss>"
+    ).encode()
+
+
+def test_killed_run_loses_and_duplicates_nothing(tmp_path: Path, feed_server: FeedServer) -> None:
+    sources = []
+    for n in range(4):
+        url = feed_server.add(f"/big{n}.xml", _big_feed(n, 400))
+        sources.append({"id": f"big{n}", "url": url})
+    config = write_config(tmp_path, sources=sources, translation=NO_TRANSLATION)
+    db = tmp_path / "data" / "test.db"
+    for delay in (0.7, 1.4, 2.1):
+        process = subprocess.Popen(
+            [sys.executable, "-m", "syndication", "once", "--config", str(config)],
+            cwd=REPO,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env=os.environ.copy(),
+        )
+        time.sleep(delay)
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+    final = run_cli("once", "--config", str(config), timeout=300)
+    assert final.code == 1, final.output  # only the unreachable translator
+    assert _articles(db) == {f"big{n}": 400 for n in range(4)}
+    with sqlite3.connect(db) as conn:
+        (translations,) = conn.execute("SELECT count(*) FROM translations").fetchone()
+    assert translations == 4 * 400 * 2  # English stories into kk and zh, each exactly once

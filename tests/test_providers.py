@@ -1,0 +1,169 @@
+"""Providers and the guard around every call, over HTTP to fakes on 127.0.0.1.
+
+`Guarded` takes a `sleep` callable: tests pass one that records the waits (and may flip the
+fake back to health), so back-off and Retry-After are checked without waiting for them.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from syndication.config import ProviderSettings
+from syndication.model import TranslationError
+from syndication.translate.providers import (
+    PROVIDERS,
+    CircuitOpen,
+    Guarded,
+    OpenAICompatibleProvider,
+)
+from tests.fakeprovider import FakeGoogle
+
+
+def _google(fake: FakeGoogle, **guard: object) -> Guarded:
+    provider = PROVIDERS["google"](ProviderSettings(base_url=fake.url))
+    return Guarded(provider, **guard)  # type: ignore[arg-type]
+
+
+def test_google_through_deep_translator_answers_in_the_target_script(
+    fake_google: FakeGoogle,
+) -> None:
+    answer = _google(fake_google).translate("Сәлем, әлем [1]!", "kk", "zh")
+    assert "[1]" in answer and any("\u4e00" <= ch <= "\u9fff" for ch in answer)
+    assert (fake_google.calls[0].source, fake_google.calls[0].target) == ("kk", "zh-CN")
+
+
+def test_a_hanging_provider_is_abandoned_after_the_timeout(fake_google: FakeGoogle) -> None:
+    fake_google.mode = "hang"
+    guard = _google(fake_google, timeout=0.5, retries=0)
+    started = time.monotonic()
+    with pytest.raises(TranslationError, match="no answer within"):
+        guard.translate("Сәлем әлем", "kk", "en")
+    assert time.monotonic() - started < 3
+
+
+@pytest.mark.parametrize(("mode", "message"), [("500", "request failed"),
+                                               ("429", "rate limited"),
+                                               ("empty", "unusable answer")])  # fmt: skip
+def test_transient_failures_are_retried_with_backoff_and_jitter(
+    fake_google: FakeGoogle, mode: str, message: str
+) -> None:
+    fake_google.mode = mode
+    waits: list[float] = []
+    guard = _google(fake_google, retries=2, backoff=1.0, sleep=waits.append,
+                    failures_to_open=10)  # fmt: skip
+    with pytest.raises(TranslationError, match=message):
+        guard.translate("Сәлем әлем", "kk", "en")
+    assert len(fake_google.calls) == 3
+    assert len(waits) == 2 and 0.5 <= waits[0] <= 1.5 and 1.0 <= waits[1] <= 3.0, waits
+    # Recovery between attempts: the next attempt's answer is returned.
+    fake_google.calls.clear()
+
+    def recover(wait: float) -> None:
+        fake_google.mode = "ok"
+
+    guard = _google(fake_google, retries=2, sleep=recover)
+    fake_google.mode = mode
+    assert guard.translate("Сәлем әлем", "kk", "en") == "Salem alem"
+    assert len(fake_google.calls) == 2
+
+
+def test_the_circuit_opens_after_repeated_failures_and_closes_after_the_cooldown(
+    fake_google: FakeGoogle,
+) -> None:
+    fake_google.mode = "500"
+    guard = _google(fake_google, retries=0, failures_to_open=3, cooldown=0.3)
+    for _ in range(3):
+        with pytest.raises(TranslationError):
+            guard.translate("Сәлем әлем", "kk", "en")
+    with pytest.raises(CircuitOpen, match="request failed"):
+        guard.translate("Сәлем әлем", "kk", "en")
+    assert len(fake_google.calls) == 3, "an open circuit still called the provider"
+    fake_google.mode = "ok"
+    time.sleep(0.35)
+    assert guard.translate("Сәлем әлем", "kk", "en") == "Salem alem"
+
+
+def test_the_rate_limit_spaces_requests(fake_google: FakeGoogle) -> None:
+    waits: list[float] = []
+    guard = _google(fake_google, rpm=60, sleep=waits.append)
+    guard.translate("Бірінші", "kk", "en")
+    guard.translate("Екінші", "kk", "en")
+    assert len(waits) == 1 and 0.9 <= waits[0] <= 1.0, waits
+
+
+# -- an OpenAI-compatible endpoint: Retry-After is visible there -------------------------
+
+
+class FakeChat:
+    """`POST /v1/chat/completions`: answers 429 with Retry-After `throttle` times, then ok."""
+
+    def __init__(self) -> None:
+        self.throttle = 0
+        self.retry_after = "7"
+        self.bodies: list[dict[str, object]] = []
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *_args: object) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                fake.bodies.append(body)
+                if fake.throttle:
+                    fake.throttle -= 1
+                    self._send(429, b"{}", {"Retry-After": fake.retry_after})
+                    return
+                text = body["messages"][-1]["content"]
+                answer = {"choices": [{"message": {"content": text.upper()}}]}
+                self._send(200, json.dumps(answer).encode())
+
+            def _send(
+                self, status: int, data: bytes, headers: dict[str, str] | None = None
+            ) -> None:
+                self.send_response(status)
+                for key, value in (headers or {}).items():
+                    self.send_header(key, value)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}/v1/"
+
+
+@pytest.fixture
+def fake_chat() -> Iterator[FakeChat]:
+    server = FakeChat()
+    yield server
+    server._server.shutdown()
+    server._server.server_close()
+
+
+def test_retry_after_is_honoured_and_a_long_one_is_not_waited_for(fake_chat: FakeChat) -> None:
+    waits: list[float] = []
+    provider = OpenAICompatibleProvider(ProviderSettings(base_url=fake_chat.url, model="m"))
+    guard = Guarded(provider, retries=2, sleep=waits.append)
+    fake_chat.throttle = 1
+    assert guard.translate("hello [1]", "en", "kk") == "HELLO [1]"
+    assert waits == [7.0]
+    # A Retry-After beyond what a cycle may wait fails now (retried next cycle), unslept.
+    fake_chat.throttle, fake_chat.retry_after = 1, "3600"
+    waits.clear()
+    with pytest.raises(TranslationError, match="HTTP 429"):
+        guard.translate("hello", "en", "kk")
+    assert waits == []
+    assert fake_chat.bodies[0]["model"] == "m"

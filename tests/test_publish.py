@@ -1,0 +1,268 @@
+"""The publish stage on a real store: rights, minimal writes, crash safety, age limit, WebSub.
+
+Owns: what `publish(config, store)` leaves on disk for stories saved with `store.save_articles`
+(and translations saved with `store.save_translation`): a `rights: title` source never shows
+its summary or content anywhere, `rights: summary` never its content; an unchanged publish
+touches nothing; a publisher killed with SIGKILL at random moments never leaves a broken or
+half-written file where a reader looks; `feeds.max_age`; stories of sources gone from the YAML;
+and the WebSub ping to a hub on loopback only after a change.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import resource
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
+
+import pytest
+from lxml import etree
+
+from syndication.config import Config, load
+from syndication.model import Article, Enclosure, Translation, utcnow
+from syndication.publish.editions import publish
+from syndication.store import Store
+from tests.conftest import REPO, snapshot, write_config
+
+EDITIONS = ["kk", "zh", "en", "kk-Latn", "zh-Hant"]
+
+
+def _setup(folder: Path, **overrides: Any) -> tuple[Config, Store]:
+    settings: dict[str, Any] = {
+        "editions": EDITIONS,
+        "sources": [
+            {"id": "full", "articles": "articles", "language": "en", "rights": "full"},
+            {"id": "brief", "articles": "articles", "language": "en", "rights": "summary"},
+            {"id": "heads", "articles": "articles", "language": "en", "rights": "title"},
+        ],
+        "translation": {"chain": ["google"], "untranslated": "original"},
+    }
+    settings.update(overrides)
+    config = load(write_config(folder, **settings))
+    return config, Store.open(config.store_url)
+
+
+def _article(source: str, n: int, *, days_ago: float = 0, language: str = "en",
+             tag: str = "") -> Article:  # fmt: skip
+    return Article(
+        id=f"{source}:story-{n}",
+        source_id=source,
+        guid=f"story-{n}",
+        title=f"Headline {n} from {source}{tag}",
+        link=f"https://{source}.example.org/news/{n}",
+        summary=f"SUMMARYMARK-{source}-{n}{tag}",
+        content=f"<p>CONTENTMARK-{source}-{n}{tag}</p>",
+        author="Desk",
+        categories=("culture",),
+        image=f"https://{source}.example.org/img/{n}.jpg",
+        enclosures=(Enclosure(f"https://{source}.example.org/audio/{n}.mp3", "audio/mpeg", 1234),),
+        language=language,
+        published=utcnow() - timedelta(days=days_ago, minutes=n),
+    )
+
+
+def _all_text(root: Path) -> str:
+    return "\n".join(p.read_text(encoding="utf-8") for p in root.rglob("*") if p.is_file())
+
+
+def test_rights_limit_what_any_published_file_carries(tmp_path: Path) -> None:
+    config, store = _setup(tmp_path)
+    for source in ("full", "brief", "heads"):
+        stories = [_article(source, n) for n in range(3)]
+        store.save_articles(source, stories, ["kk", "zh", "en"])
+        for story in stories:  # translated versions must obey the same rights
+            store.save_translation(
+                Translation(story.id, "kk", "translated", title=f"Тақырып {story.title}",
+                            summary=f"KK-{story.summary}", content=f"<p>KK-{story.content}</p>"),
+                story.text_hash,
+            )  # fmt: skip
+    publish(config, store)
+    text = _all_text(config.output)
+    assert "CONTENTMARK-full-0" in text and "SUMMARYMARK-full-0" in text  # the check can see
+    assert "SUMMARYMARK-brief-0" in text and "Headline 0 from heads" in text
+    assert "CONTENTMARK-brief" not in text
+    assert "CONTENTMARK-heads" not in text and "SUMMARYMARK-heads" not in text
+    # Every kind of file was searched: feeds of all formats, article pages, per-source feeds.
+    names = {p.name for p in config.output.rglob("*")}
+    assert {"rss.xml", "atom.xml", "feed.json", "index.html"} <= names
+    assert any(p.parent.name == "articles" for p in config.output.rglob("*.html"))
+
+
+def test_unchanged_publish_touches_no_file(tmp_path: Path) -> None:
+    config, store = _setup(tmp_path)
+    store.save_articles("full", [_article("full", n) for n in range(5)], ["kk", "zh", "en"])
+    first = publish(config, store)
+    assert first.written
+    before = snapshot(config.output)
+    time.sleep(0.01)  # a rewrite would now show in the nanosecond mtime
+    second = publish(config, store)
+    assert second.written == [] and second.removed == []
+    assert snapshot(config.output) == before
+    store.save_articles("full", [_article("full", 9)], ["kk", "zh", "en"])
+    third = publish(config, store)
+    assert "en/rss.xml" in third.written and "index.html" not in third.written
+
+
+def test_max_age_and_removed_sources_keep_stories_out(tmp_path: Path) -> None:
+    config, store = _setup(tmp_path, feeds={"items": 50, "max_age": "30d"})
+    store.save_articles("full", [_article("full", 1, days_ago=1),
+                                 _article("full", 2, days_ago=90)], ["kk", "zh", "en"])  # fmt: skip
+    store.save_articles("gone", [_article("gone", 3)], ["kk", "zh", "en"])
+    publish(config, store)
+    feed = json.loads((config.output / "en" / "feed.json").read_text(encoding="utf-8"))
+    assert [i["id"].split(":")[-1] for i in feed["items"]] == ["story-1/en"]
+    assert "from gone" not in _all_text(config.output)
+
+
+class Hub:
+    """A WebSub hub on loopback that records publish pings."""
+
+    def __init__(self) -> None:
+        self.pings: list[dict[str, list[str]]] = []
+        self.status = 204
+        hub = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                hub.pings.append(parse_qs(body.decode()))
+                self.send_response(hub.status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *_args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hub"
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def hub() -> Iterator[Hub]:
+    server = Hub()
+    yield server
+    server.stop()
+
+
+def test_websub_hub_is_linked_and_pinged_only_after_a_change(tmp_path: Path, hub: Hub) -> None:
+    config, store = _setup(tmp_path, site={"base_url": "https://feeds.example.kz/",
+                                           "hub": hub.url})  # fmt: skip
+    store.save_articles("full", [_article("full", 1)], ["kk", "zh", "en"])
+    assert publish(config, store).hub_error == ""
+    assert len(hub.pings) == 1
+    assert hub.pings[0]["hub.mode"] == ["publish"]
+    topics = set(hub.pings[0]["hub.url"])
+    assert "https://feeds.example.kz/kk/rss.xml" in topics
+    assert "https://feeds.example.kz/zh-Hant/sources/full/feed.json" in topics
+    for name in ("rss.xml", "atom.xml"):
+        tree = etree.parse(str(config.output / "kk" / name))
+        hubs = tree.xpath("//*[local-name()='link'][@rel='hub']/@href")
+        assert hubs == [hub.url], name
+    feed = json.loads((config.output / "kk" / "feed.json").read_text(encoding="utf-8"))
+    assert feed["hubs"] == [{"type": "WebSub", "url": hub.url}]
+    publish(config, store)
+    assert len(hub.pings) == 1, "an unchanged publish pinged the hub"
+    store.save_articles("brief", [_article("brief", 2)], ["kk", "zh", "en"])
+    hub.status = 500  # a failing hub is reported, never fatal
+    report = publish(config, store)
+    assert len(hub.pings) == 2 and "500" in report.hub_error
+    assert "https://feeds.example.kz/en/sources/brief/atom.xml" in hub.pings[1]["hub.url"]
+    assert "https://feeds.example.kz/en/sources/full/atom.xml" not in hub.pings[1]["hub.url"]
+
+
+CHILD = """
+import signal, sys
+if sys.argv[2:] == ["fsize"]:  # Python ignores SIGXFSZ by default; let the kernel kill us
+    signal.signal(signal.SIGXFSZ, signal.SIG_DFL)
+from syndication.config import load
+from syndication.publish.editions import publish
+from syndication.store import Store
+config = load(__import__("pathlib").Path(sys.argv[1]))
+store = Store.open(config.store_url)
+print("start", flush=True)
+publish(config, store)
+print("done", flush=True)
+"""
+
+
+def _feed_size_limit() -> None:
+    # Article pages (a few KB) fit under the limit; every combined feed (150 items) does not.
+    resource.setrlimit(resource.RLIMIT_FSIZE, (40_000, 40_000))
+
+
+def _assert_complete(root: Path) -> int:
+    """Every file a reader can ask for is whole; only hidden temp files may be partial."""
+    checked = 0
+    for path in root.rglob("*"):
+        if not path.is_file():
+            continue
+        if path.name.endswith(".tmp"):
+            assert path.name.startswith("."), path  # hidden: never served, never a feed name
+            continue
+        data = path.read_bytes()
+        if path.suffix == ".xml":
+            root_element = etree.fromstring(data, etree.XMLParser(recover=False))
+            assert root_element.tag in ("rss", "{http://www.w3.org/2005/Atom}feed"), path
+        elif path.suffix == ".json":
+            assert json.loads(data)["version"] == "https://jsonfeed.org/version/1.1"
+        elif path.suffix == ".html":
+            assert data.rstrip().endswith(b"</html>"), path
+        checked += 1
+    return checked
+
+
+def test_killed_publisher_never_leaves_a_broken_file(tmp_path: Path) -> None:
+    config, store = _setup(tmp_path, feeds={"items": 150})
+    languages = ["kk", "zh", "en"]
+    rng = random.Random(5)
+    killed_mid_run = 0
+    # Round 0 is stopped by the kernel itself in the middle of writing a feed: a file-size
+    # limit below a feed's size makes the write that crosses it kill the process (SIGXFSZ).
+    # The other rounds are SIGKILLed at random moments, wherever the publisher happens to be.
+    for round_ in range(5):
+        # Every story changes each round, so every file is rewritten over its old version.
+        for source in ("full", "brief", "heads"):
+            store.save_articles(
+                source, [_article(source, n, tag=f" r{round_}") for n in range(150)], languages
+            )
+        limit = _feed_size_limit if round_ == 0 else None
+        mode = "fsize" if round_ == 0 else "kill"
+        child = subprocess.Popen([sys.executable, "-c", CHILD, str(config.path), mode], cwd=REPO,
+                                 stdout=subprocess.PIPE, text=True, preexec_fn=limit)  # fmt: skip
+        assert child.stdout is not None and child.stdout.readline().strip() == "start"
+        if round_ == 0:
+            assert child.wait(timeout=60) == -signal.SIGXFSZ, "the write limit was not hit"
+            _assert_complete(config.output)
+            assert list(config.output.rglob(".*.tmp")), "no write was cut short"
+        time.sleep(rng.uniform(0.05, 0.8))
+        if child.poll() is None:
+            killed_mid_run += 1
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=30)
+        child.stdout.close()
+        _assert_complete(config.output)
+    assert killed_mid_run >= 2, "the publisher finished before it could be interrupted"
+    # Temp files a killed publisher left are swept once they are clearly orphaned.
+    for temp in config.output.rglob(".*.tmp"):
+        os.utime(temp, (time.time() - 3600, time.time() - 3600))
+    publish(config, store)
+    assert not list(config.output.rglob("*.tmp"))
+    assert _assert_complete(config.output) > 0
+    feed = json.loads((config.output / "en" / "feed.json").read_text(encoding="utf-8"))
+    assert len(feed["items"]) == 150 and all(" r4" in i["title"] for i in feed["items"])

@@ -1,0 +1,142 @@
+"""HTML-aware segmenting: what is sent to a translator, and how answers go back into markup."""
+
+from __future__ import annotations
+
+import pytest
+
+from syndication.translate.segment import (
+    pack,
+    split_answer,
+    split_html,
+    split_long,
+    split_text,
+)
+
+GLOSSARY = [("Тоқаев", "Tokayev"), ("Kazinform", "Kazinform")]
+
+
+def _one(fragment: str) -> tuple[str, object]:
+    doc = split_html(fragment, GLOSSARY)
+    assert len(doc.segments) == 1, doc.parts
+    seg = doc.segments[0]
+    return seg.whole(), seg
+
+
+def test_inline_tags_urls_and_glossary_terms_become_placeholders() -> None:
+    whole, _seg = _one(
+        '<p>Президент <a href="https://a.kz/x">Тоқаев</a> сөйледі: https://b.kz/y '
+        "<strong>маңызды</strong></p>"
+    )
+    assert whole == "Президент [1][2][/1] сөйледі: [3] [4]маңызды[/4]"
+    assert "Тоқаев" not in whole and "https://" not in whole
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "President [1][2][/1] said: [3] [4]important[/4]",
+        "President [ 1 ][2][/ 1] said: [3] [ 4]important[/4 ]",  # spaced by the provider
+        "President ［1］［2］［/1］ said: ［3］ ［4］important［/4］",  # full-width brackets
+    ],
+)
+def test_restore_accepts_placeholders_a_provider_spaced(answer: str) -> None:
+    _, seg = _one(
+        '<p>Президент <a href="https://a.kz/x">Тоқаев</a> сөйледі: https://b.kz/y '
+        "<strong>маңызды</strong></p>"
+    )
+    restored = seg.restore(answer)  # type: ignore[attr-defined]
+    assert restored == (
+        "<p>"[:0] + 'President <a href="https://a.kz/x">Tokayev</a> said: https://b.kz/y '
+        "<strong>important</strong>"
+    )
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "President [1][2] said: [3] [4]important[/4]",  # a closing marker lost
+        "President [1][2][/1] said: [3] [4]important[/4] [3]",  # one duplicated
+        "President [/1][2][1] said: [3] [4]important[/4]",  # closing before opening
+        "President [1][2][4] said:[/1] [3] important[/4]",  # pairs crossed
+    ],
+)
+def test_restore_refuses_placeholders_lost_or_moved_out_of_order(answer: str) -> None:
+    _, seg = _one(
+        '<p>Президент <a href="https://a.kz/x">Тоқаев</a> сөйледі: https://b.kz/y '
+        "<strong>маңызды</strong></p>"
+    )
+    assert seg.restore(answer) is None  # type: ignore[attr-defined]
+
+
+def test_a_literal_bracketed_number_in_the_source_survives() -> None:
+    whole, seg = _one("<p>Деректер бойынша [1] өсім байқалды.</p>")
+    assert whole == "Деректер бойынша [1] өсім байқалды."
+    assert seg.restore("According to the data [1] growth was seen.") == (  # type: ignore[attr-defined]
+        "According to the data [1] growth was seen."
+    )
+    assert seg.tokens == {"[1]": "[1]"}  # type: ignore[attr-defined]
+
+
+def test_the_node_fallback_protects_glossary_terms_and_urls() -> None:
+    _, seg = _one("<p>Президент <em>Тоқаев</em> және Kazinform https://k.kz/a</p>")
+    nodes = seg.text_nodes()  # type: ignore[attr-defined]
+    texts = [text for _, text in nodes]
+    # The node holding only a glossary term is not sent at all: its form is fixed.
+    assert texts == ["Президент", "және [2] [1]"], texts
+    answers = {i: {"Президент": "President"}.get(t, t.replace("және", "and")) for i, t in nodes}
+    assert seg.restore_nodes(answers) == (  # type: ignore[attr-defined]
+        "President <em>Tokayev</em> and Kazinform https://k.kz/a"
+    )
+    lost = {i: t.replace("[2]", "") for i, t in nodes}
+    assert seg.restore_nodes(lost) is None  # type: ignore[attr-defined]
+
+
+def test_the_plain_text_fallback_keeps_names_and_drops_inline_markup() -> None:
+    _, seg = _one("<p>Президент <em>Тоқаев</em> сөйледі.</p>")
+    unit = seg.plain_unit()  # type: ignore[attr-defined]
+    assert unit == "Президент [1] сөйледі."
+    assert seg.restore_plain("President [1] spoke.") == "President Tokayev spoke."  # type: ignore[attr-defined]
+    assert seg.restore_plain("President spoke.") is None  # type: ignore[attr-defined]
+
+
+def test_code_pre_and_number_only_blocks_are_never_sent() -> None:
+    doc = split_html(
+        "<p>Мәтін бар.</p><pre><code>x = 1\nprint(x)</code></pre><p>2025–2026</p>"
+        "<table><tr><td>120</td><td>Алматы қаласы</td></tr></table>",
+        [],
+    )
+    sent = [seg.whole() for seg in doc.segments]
+    assert sent == ["Мәтін бар.", "Алматы қаласы"]
+    rendered = doc.render({0: "Text.", 1: "Almaty"})
+    assert "<pre><code>x = 1\nprint(x)</code></pre>" in rendered
+    assert "<p>2025–2026</p>" in rendered and "<td>120</td>" in rendered
+
+
+def test_inline_code_stays_an_opaque_placeholder_inside_its_sentence() -> None:
+    whole, seg = _one("<p>Іске қосу: <code>pip install x</code> жеткілікті.</p>")
+    assert whole == "Іске қосу: [1] жеткілікті." and "pip" not in whole
+    assert seg.restore("Run: [1] is enough.") == "Run: <code>pip install x</code> is enough."  # type: ignore[attr-defined]
+
+
+def test_whitespace_inside_a_unit_is_one_space_so_packing_is_unambiguous() -> None:
+    whole, _ = _one("<p>Бірінші жол\n\nекінші   жол</p>")
+    assert whole == "Бірінші жол екінші жол"
+    assert split_text("Тақырып\nжолы", []).segments[0].whole() == "Тақырып жолы"
+
+
+def test_split_answer_reads_blank_lines_or_single_line_breaks_and_refuses_merges() -> None:
+    assert split_answer("one\n\n two \n\nthree", 3) == ["one", "two", "three"]
+    assert split_answer("one\ntwo\nthree", 3) == ["one", "two", "three"]
+    assert split_answer("one two\n\nthree", 3) is None
+
+
+def test_pack_stays_under_the_limit_and_split_long_cuts_at_sentences() -> None:
+    units = [f"Сөйлем {i}. " * 20 for i in range(30)]
+    for batch in pack(units, 1000):
+        assert len("\n\n".join(batch)) <= 1000
+    assert sum(len(b) for b in pack(units, 1000)) == 30
+    text = "这是第一句话。" * 400  # 2,800 Han characters, no spaces
+    pieces = split_long(text, 1500)
+    assert all(len(p) <= 1500 for p in pieces)
+    assert all(p.endswith("。") for p in pieces)
+    assert "".join(pieces) == text
