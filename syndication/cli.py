@@ -277,10 +277,11 @@ def status(config: ConfigOption = None) -> None:
         backlog = store.backlog()
         counts = {s.id: store.article_count(s.id) for s in loaded.settings.sources}
         failed = store.failed_translations()
+        reasons = store.waiting_reasons()
     except StoreError as exc:
         err.print(f"[bold red]fatal:[/] {exc}", highlight=False)
         raise typer.Exit(EXIT_FATAL) from None
-    table = Table(title="sources", title_justify="left")
+    table = Table(title="sources (times in UTC)", title_justify="left")
     for column in (
         "source",
         "last fetch",
@@ -315,6 +316,8 @@ def status(config: ConfigOption = None) -> None:
             language, *(str(c.get(k, 0)) for k in ("translated", "pending", "stale", "failed"))
         )
     out.print(editions)
+    for reason, count in reasons:
+        out.print(f"  [yellow]{count} waiting:[/] {reason}", highlight=False)
     for t in failed[:10]:
         out.print(
             f"  [red]failed[/] {t.article_id} → {t.language} (attempt {t.attempts}): {t.error}",

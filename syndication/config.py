@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -77,6 +78,16 @@ def _check_http_url(value: str) -> str:
 HttpUrl = Annotated[str, BeforeValidator(lambda v: _check_http_url(_as_str(v)))]
 
 
+def _check_id(value: str) -> str:
+    if not _SOURCE_ID.match(value):
+        raise ValueError("expected a URL-safe id: lowercase letters, digits, '-' or '_'")
+    return value
+
+
+# Ids end up in paths and item ids, so they must stay URL-safe.
+UrlSafeId = Annotated[str, AfterValidator(_check_id)]
+
+
 def _as_str(value: Any) -> str:
     if not isinstance(value, str):
         raise ValueError("expected a text value")
@@ -100,7 +111,7 @@ class SiteSettings(Strict):
 
 
 class SourceSettings(Strict):
-    id: str
+    id: UrlSafeId
     url: HttpUrl | None = None
     file: Path | None = None
     articles: Path | None = None
@@ -108,13 +119,6 @@ class SourceSettings(Strict):
     language: str | None = None
     every: Duration = 600.0
     rights: Literal["full", "summary", "title"] = "full"
-
-    @field_validator("id")
-    @classmethod
-    def _url_safe(cls, value: str) -> str:
-        if not _SOURCE_ID.match(value):
-            raise ValueError("expected a URL-safe id: lowercase letters, digits, '-' or '_'")
-        return value
 
     @model_validator(mode="after")
     def _one_location(self) -> SourceSettings:
@@ -135,18 +139,11 @@ class SourceSettings(Strict):
 class TopicFeed(Strict):
     """A further feed per edition, by filter: e.g. a "culture" feed in every edition."""
 
-    id: str
+    id: UrlSafeId
     title: dict[str, str] = Field(default_factory=dict)
     sources: list[str] = Field(default_factory=list)
     tags: list[str] = Field(default_factory=list)
     keywords: list[str] = Field(default_factory=list)
-
-    @field_validator("id")
-    @classmethod
-    def _url_safe(cls, value: str) -> str:
-        if not _SOURCE_ID.match(value):
-            raise ValueError("expected a URL-safe id: lowercase letters, digits, '-' or '_'")
-        return value
 
     @model_validator(mode="after")
     def _some_filter(self) -> TopicFeed:

@@ -737,6 +737,25 @@ class Store:
         with self.begin() as conn:
             return {source: int(count) for source, count in conn.execute(query)}
 
+    def waiting_reasons(self, limit: int = 5) -> list[tuple[str, int]]:
+        """Why untranslated stories wait (the last error of each), most common first."""
+        query = (
+            select(translations.c.error, func.count())
+            .select_from(translations.join(articles, articles.c.id == translations.c.article_id))
+            .where(
+                and_(
+                    articles.c.withdrawn == 0,
+                    translations.c.status != "translated",
+                    translations.c.error != "",
+                )
+            )
+            .group_by(translations.c.error)
+            .order_by(func.count().desc())
+            .limit(limit)
+        )
+        with self.begin() as conn:
+            return [(error, int(count)) for error, count in conn.execute(query)]
+
     def failed_translations(self) -> list[Translation]:
         query = (
             select(translations)

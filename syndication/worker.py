@@ -12,6 +12,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -25,6 +26,7 @@ from syndication.pipeline import ingest, translate
 from syndication.publish.editions import publish
 from syndication.serve import make_server
 from syndication.store import Store, StoreError
+from syndication.translate.engine import TranslationReport
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +44,8 @@ class Worker:
         self.last_cycle: datetime | None = None
         self.last_error = ""
         self._lock = threading.Lock()
+        self._last_reasons: tuple[str, ...] = ()
+        self._last_told = 0.0
         self.scheduler = BackgroundScheduler(
             executors={"default": ThreadPoolExecutor(max_workers=1)},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 60},
@@ -78,16 +82,34 @@ class Worker:
                 log.info(
                     "source %s: %d new, %d updated", outcome.source_id, outcome.new, outcome.updated
                 )
-        report = translate(self.config, self.store)
-        _log_translation(report)
-        self._publish(force=changed or report.translated > 0 or self.last_cycle is None)
+        translated = 0
+        if changed or self.last_cycle is None:
+            report = translate(self.config, self.store)
+            self._log_translation(report)
+            translated = report.translated
+        self._publish(force=changed or translated > 0 or self.last_cycle is None)
         self.last_cycle = utcnow()
 
     def _drain(self) -> None:
         report = translate(self.config, self.store)
-        _log_translation(report)
+        self._log_translation(report)
         if report.translated:
             self._publish(force=True)
+
+    def _log_translation(self, report: TranslationReport) -> None:
+        if report.translated:
+            log.info(
+                "translated %d stor%s", report.translated, "y" if report.translated == 1 else "ies"
+            )
+        # An outage lasts: say so when it starts or changes, and every ten minutes, not
+        # on every drain.
+        reasons = tuple(sorted(report.reasons))
+        now = time.monotonic()
+        if reasons and (reasons != self._last_reasons or now - self._last_told > 600):
+            for reason, count in report.reasons.most_common(3):
+                log.warning("translation: %d waiting: %s", count, reason)
+            self._last_told = now
+        self._last_reasons = reasons
 
     def _publish(self, force: bool) -> None:
         if not force:
@@ -125,15 +147,6 @@ class Worker:
             },
             "last_error": self.last_error,
         }
-
-
-def _log_translation(report: Any) -> None:
-    if report.translated:
-        log.info(
-            "translated %d stor%s", report.translated, "y" if report.translated == 1 else "ies"
-        )
-    for reason, count in report.reasons.most_common(3):
-        log.warning("translation: %d not translated: %s", count, reason)
 
 
 def serve_until_signal(server: Any) -> None:

@@ -167,3 +167,32 @@ def test_check_never_prints_secrets(tmp_path: Path) -> None:
     assert result.code == 2
     assert "s3cret" not in result.output
     assert "rpm" in result.output
+
+
+def test_edited_file_updates_and_deleted_file_withdraws(
+    tmp_path: Path, fake_google: FakeGoogle
+) -> None:
+    config = write_config(
+        tmp_path,
+        translation={"chain": ["google"], "providers": {"google": {"base_url": fake_google.url}}},
+    )
+    assert run_cli("once", "--config", str(config)).code == 0
+    weather = tmp_path / "articles" / "2025-05-04-weather-advisory.md"
+    text = weather.read_text(encoding="utf-8")
+    weather.write_text(text.replace("unstable structures", "loose scaffolding"), encoding="utf-8")
+    (tmp_path / "articles" / "2025-05-03-silk-road-documentary.md").unlink()
+    before = len(fake_google.calls)
+    result = run_cli("once", "--config", str(config))
+    assert result.code == 0, result.output
+    sent = fake_google.texts()[before:]
+    # Only the edited paragraph (and the summary that quotes it) went out again.
+    assert sent and all("scaffolding" in text for text in sent), sent
+    for edition in ("kk", "zh", "en"):
+        feed = feedparser.parse((tmp_path / "public" / edition / "atom.xml").read_bytes())
+        ids = [e.id for e in feed.entries]
+        assert len(ids) == 3 and not any("silk-road" in i for i in ids), ids
+        pages = list((tmp_path / "public" / edition / "articles").glob("*.html"))
+        assert len(pages) == 3
+    en = feedparser.parse((tmp_path / "public" / "en" / "atom.xml").read_bytes())
+    weather_entry = next(e for e in en.entries if "weather" in e.id)
+    assert "loose scaffolding" in weather_entry.content[0].value
