@@ -125,18 +125,18 @@ def _routing_problems(config: cfg.Config) -> list[str]:
     from syndication.translate.providers import LANGUAGE_CODES
 
     s = config.settings
-    chain = s.translation.chain
     sources = {src.language for src in s.sources if src.language} | set(s.languages)
     problems = []
     for source in sorted(sources):
         for target in s.languages:
             if source == target:
                 continue
+            chain = s.translation.chain_for(source, target)
             if not any(source in LANGUAGE_CODES[p] and target in LANGUAGE_CODES[p] for p in chain):
                 problems.append(
-                    f"{config.path}: translation.chain: no provider in [{', '.join(chain)}] "
-                    f"translates {source}→{target}; add one that does (google covers kk, zh, "
-                    f"en, ru)"
+                    f"{config.path}: translation: no provider in [{', '.join(chain)}] "
+                    f"translates {source}→{target}; add one that does to the chain or a route "
+                    f"(google covers kk, zh, en, ru)"
                 )
     return problems
 

@@ -182,8 +182,44 @@ class ProviderSettings(Strict):
     max_chars: int | None = Field(default=None, ge=50)
 
 
+def _known_providers(chain: list[str]) -> list[str]:
+    from syndication.translate.providers import PROVIDERS
+
+    unknown = [p for p in chain if p not in PROVIDERS]
+    if unknown:
+        raise ValueError(
+            f"unknown provider {', '.join(unknown)}; expected one of {', '.join(PROVIDERS)}"
+        )
+    if not chain:
+        raise ValueError("the chain needs at least one provider")
+    return chain
+
+
+Chain = Annotated[list[str], AfterValidator(_known_providers)]
+
+
+def _as_list(value: Any) -> Any:
+    return [value] if isinstance(value, str) else value
+
+
+class Route(Strict):
+    """A provider chain for some language pairs (`from`/`to`: a tag, a list, or `*`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    source: Annotated[list[str], BeforeValidator(_as_list)] = Field(default=["*"], alias="from")
+    to: Annotated[list[str], BeforeValidator(_as_list)] = Field(default=["*"])
+    chain: Chain
+
+    def matches(self, source: str, target: str) -> bool:
+        return ("*" in self.source or source in self.source) and (
+            "*" in self.to or target in self.to
+        )
+
+
 class TranslationSettings(Strict):
-    chain: list[str] = Field(default_factory=lambda: ["google"])
+    chain: Chain = Field(default_factory=lambda: ["google"])
+    routes: list[Route] = Field(default_factory=list)
     providers: dict[str, ProviderSettings] = Field(default_factory=dict)
     untranslated: Literal["hold", "original"] = "hold"
     glossary: list[dict[str, str]] = Field(default_factory=list)
@@ -192,19 +228,19 @@ class TranslationSettings(Strict):
     retry_after: Duration = 900.0
     budget: Duration = 300.0
 
-    @field_validator("chain")
-    @classmethod
-    def _known(cls, chain: list[str]) -> list[str]:
-        from syndication.translate.providers import PROVIDERS
+    def chain_for(self, source: str, target: str) -> list[str]:
+        """The providers to try for one pair: the first matching route's, else the default."""
+        for route in self.routes:
+            if route.matches(source, target):
+                return route.chain
+        return self.chain
 
-        unknown = [p for p in chain if p not in PROVIDERS]
-        if unknown:
-            raise ValueError(
-                f"unknown provider {', '.join(unknown)}; expected one of {', '.join(PROVIDERS)}"
-            )
-        if not chain:
-            raise ValueError("the chain needs at least one provider")
-        return chain
+    @property
+    def provider_names(self) -> list[str]:
+        names = list(self.chain)
+        for route in self.routes:
+            names += [n for n in route.chain if n not in names]
+        return names
 
 
 class ServeSettings(Strict):

@@ -54,20 +54,21 @@ class TranslationReport:
         return self.failed == 0 and self.pending == 0
 
 
-def build_chain(config: Config, sleep: Callable[[float], None] = time.sleep) -> list[Guarded]:
+def build_providers(
+    config: Config, sleep: Callable[[float], None] = time.sleep
+) -> dict[str, Guarded]:
+    """Every provider the default chain or a route names, each behind its own guard."""
     t = config.settings.translation
-    chain = []
-    for name in t.chain:
+    guarded = {}
+    for name in t.provider_names:
         settings = t.providers.get(name, ProviderSettings())
-        chain.append(
-            Guarded(
-                PROVIDERS[name](settings),
-                timeout=settings.timeout or t.timeout,
-                rpm=settings.rpm,
-                sleep=sleep,
-            )
+        guarded[name] = Guarded(
+            PROVIDERS[name](settings),
+            timeout=settings.timeout or t.timeout,
+            rpm=settings.rpm,
+            sleep=sleep,
         )
-    return chain
+    return guarded
 
 
 def memory_key(text: str, source: str, target: str, provider: str) -> str:
@@ -77,11 +78,18 @@ def memory_key(text: str, source: str, target: str, provider: str) -> str:
 
 
 class Translator:
-    """Translates units for one (source, target) pair through the chain, memory first."""
+    """Translates units for one (source, target) pair through its chain, memory first."""
 
-    def __init__(self, store: Store, chain: Sequence[Guarded], deadline: float):
+    def __init__(
+        self,
+        store: Store,
+        providers: dict[str, Guarded],
+        chain_for: Callable[[str, str], Sequence[str]],
+        deadline: float,
+    ):
         self.store = store
-        self.chain = list(chain)
+        self.providers = providers
+        self.chain_for = chain_for
         self.deadline = deadline
         self.report = TranslationReport()
         self.used: dict[str, str] = {}  # unit -> provider that answered it
@@ -93,7 +101,8 @@ class Translator:
         answers: dict[str, str] = {}
         errors: dict[str, str] = {}
         todo = list(dict.fromkeys(u for u in units if u.strip()))
-        providers = [p for p in self.chain if p.supports(source, target)]
+        chain = self.chain_for(source, target)
+        providers = [self.providers[n] for n in chain if self.providers[n].supports(source, target)]
         if not providers:
             return {}, {u: f"no provider in the chain translates {source}→{target}" for u in todo}
         for provider in providers:
@@ -246,7 +255,7 @@ def translate_pending(
     *,
     now: datetime | None = None,
     retry_all: bool = False,
-    chain: Sequence[Guarded] | None = None,
+    providers: dict[str, Guarded] | None = None,
     on_progress: Callable[[int, int], None] | None = None,
 ) -> TranslationReport:
     """Translate every translation due now; `retry_all` also retries failures not yet due."""
@@ -255,7 +264,9 @@ def translate_pending(
     work = store.translation_work(
         config.settings.languages, now=now + timedelta(days=3650) if retry_all else now
     )
-    translator = Translator(store, chain or build_chain(config), time.monotonic() + t.budget)
+    translator = Translator(
+        store, providers or build_providers(config), t.chain_for, time.monotonic() + t.budget
+    )
     report = translator.report
     if not work:
         return report
@@ -287,7 +298,7 @@ def translate_pending(
             done += 1
             if on_progress:
                 on_progress(done, len(work))
-    report.requests = sum(p.requests for p in translator.chain)
+    report.requests = sum(p.requests for p in translator.providers.values())
     return report
 
 
