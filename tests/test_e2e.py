@@ -9,6 +9,7 @@ import sqlite3
 from pathlib import Path
 
 import feedparser
+from lxml import etree
 
 from tests.conftest import PARTNER_FEED, run_cli, snapshot, write_config
 from tests.fakeprovider import FakeGoogle
@@ -69,6 +70,10 @@ def test_once_publishes_three_translated_editions(
         }
     # The same story has related ids in every edition.
     assert ids_per_edition["kk"] == ids_per_edition["zh"] == ids_per_edition["en"]
+    # Machine translation is marked in the metadata of RSS and Atom, not only in the text.
+    atom = etree.fromstring((tmp_path / "public" / "zh" / "atom.xml").read_bytes())
+    marks = atom.findall(".//{tag:syndication,2025:ns/translation}translation")
+    assert sorted(m.get("from") for m in marks) == ["en", "en", "en", "kk", "ru", "ru"]
     index = (tmp_path / "public" / "index.html").read_text(encoding="utf-8")
     for edition in expected:
         assert f'href="{edition}/rss.xml"' in index and f'href="{edition}/atom.xml"' in index

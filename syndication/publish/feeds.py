@@ -19,6 +19,9 @@ from syndication import __version__
 from syndication.model import Enclosure
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
+# Our own small vocabulary for what RSS and Atom have no element for: that an item is a
+# machine translation, and from which language. The URI is a name, never fetched.
+SYN_NS = "tag:syndication,2025:ns/translation"
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 
 
@@ -110,6 +113,7 @@ def render_rss(feed: Feed) -> bytes:
             link.set("href", url)
             link.set("type", "text/html")
             link.set("hreflang", edition)
+        _mark_translation(element, item)
     return _serialise(tree, feed.xsl)
 
 
@@ -189,6 +193,7 @@ def render_atom(feed: Feed) -> bytes:
                 _link(source, item.source_url, "alternate", type_="text/html")
             if item.source_feed:
                 _link(source, item.source_feed, "self")
+        _mark_translation(entry, item)
     return _serialise(tree, feed.xsl)
 
 
@@ -372,7 +377,17 @@ def _atom_link(
     channel.insert(index if position is None else position, element)
 
 
+def _mark_translation(element: etree._Element, item: Item) -> None:
+    if item.machine_translated_from:
+        mark = etree.SubElement(element, f"{{{SYN_NS}}}translation")
+        mark.set("from", item.machine_translated_from)
+        mark.set("machine", "true")
+
+
 def _serialise(tree: etree._Element, xsl: str) -> bytes:
+    if tree.find(f".//{{{SYN_NS}}}translation") is not None:
+        # Declare the prefix once on the root instead of on every item.
+        etree.cleanup_namespaces(tree, top_nsmap={"syn": SYN_NS})
     body = etree.tostring(tree, encoding="UTF-8", xml_declaration=False, pretty_print=True)
     head = b'<?xml version="1.0" encoding="UTF-8"?>\n'
     if xsl:
