@@ -122,7 +122,7 @@ def check(config: ConfigOption = None) -> None:
 
 def _routing_problems(config: cfg.Config) -> list[str]:
     """Language pairs the configured chain cannot translate: a check error, not a surprise."""
-    from syndication.translate.providers import LANGUAGE_CODES
+    from syndication.translate.providers import supports
 
     s = config.settings
     sources = {src.language for src in s.sources if src.language} | set(s.languages)
@@ -132,7 +132,7 @@ def _routing_problems(config: cfg.Config) -> list[str]:
             if source == target:
                 continue
             chain = s.translation.chain_for(source, target)
-            if not any(source in LANGUAGE_CODES[p] and target in LANGUAGE_CODES[p] for p in chain):
+            if not any(supports(p, source, target) for p in chain):
                 problems.append(
                     f"{config.path}: translation: no provider in [{', '.join(chain)}] "
                     f"translates {source}→{target}; add one that does to the chain or a route "

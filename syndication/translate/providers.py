@@ -30,6 +30,29 @@ LANGUAGE_CODES: dict[str, dict[str, str]] = {
     "yandex": {"kk": "kk", "zh": "zh", "en": "en", "ru": "ru"},
     "openai": {"kk": "Kazakh", "zh": "Simplified Chinese", "en": "English", "ru": "Russian"},
 }
+
+
+def provider_code(provider: str, language: str) -> str | None:
+    """The provider's code for one of our language tags, or None if it has none.
+
+    Beyond the table, Google takes every language deep-translator lists for it, so a partner
+    feed in German or Turkish still reaches the three editions.
+    """
+    code = LANGUAGE_CODES.get(provider, {}).get(language)
+    if code is None and provider == "google":
+        from deep_translator.constants import GOOGLE_LANGUAGES_TO_CODES
+
+        if language in GOOGLE_LANGUAGES_TO_CODES.values():
+            code = language
+    return code
+
+
+def supports(provider: str, source: str, target: str) -> bool:
+    return (
+        provider_code(provider, source) is not None and provider_code(provider, target) is not None
+    )
+
+
 # Characters per request each provider accepts (Google sends text in a GET query string:
 # ~1,800 Han or ~5,000 Cyrillic characters; MyMemory refuses 500 and more).
 MAX_CHARS = {
@@ -63,8 +86,7 @@ class DeepTranslatorProvider:
     settings: ProviderSettings
 
     def supports(self, source: str, target: str) -> bool:
-        codes = LANGUAGE_CODES[self.name]
-        return source in codes and target in codes
+        return supports(self.name, source, target)
 
     def max_chars(self, source: str) -> int:
         limit = self.settings.max_chars or MAX_CHARS[self.name]
@@ -76,9 +98,11 @@ class DeepTranslatorProvider:
         import requests
         from deep_translator import exceptions as dt
 
-        codes = LANGUAGE_CODES[self.name]
         try:
-            translator = self._make(codes[source], codes[target])
+            translator = self._make(
+                provider_code(self.name, source) or source,
+                provider_code(self.name, target) or target,
+            )
             answer = translator.translate(text)
         except dt.TooManyRequests as exc:
             raise TranslationError(
