@@ -231,6 +231,8 @@ def _summary(report: object) -> None:
         f"edition: {', '.join(f'{e} {n}' for e, n in p.items.items())}",
         highlight=False,
     )
+    for error in p.errors:
+        err.print(f"[red]feed not published:[/] {error}", highlight=False)
     if p.hub_error:
         out.print(f"  [yellow]{p.hub_error}[/]", highlight=False)
     for failed in report.failed_sources:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 TranslationStatus = Literal["pending", "translated", "failed", "stale"]
@@ -70,7 +70,7 @@ class StoredArticle:
 
     @property
     def date(self) -> datetime:
-        return self.article.published or self.first_seen
+        return effective_date(self.article.published, self.first_seen)
 
 
 @dataclass(frozen=True)
@@ -153,6 +153,20 @@ class TranslationError(SyndicationError):
 
 class StoreLocked(SyndicationError):
     """Another worker holds the store."""
+
+
+FUTURE_TOLERANCE = timedelta(days=1)
+
+
+def effective_date(published: datetime | None, first_seen: datetime) -> datetime:
+    """The date a story is filed under: its own, unless missing or in the future.
+
+    A partner's clock (or a typo: 2099) must not pin a story to the top of every feed and
+    push every feed's `updated` into the future; such a story is dated when we first saw it.
+    """
+    if published is None or published > first_seen + FUTURE_TOLERANCE:
+        return first_seen
+    return published
 
 
 def utcnow() -> datetime:

@@ -33,7 +33,7 @@ class CycleReport:
 
     @property
     def ok(self) -> bool:
-        return not self.failed_sources and self.translation.ok
+        return not self.failed_sources and self.translation.ok and not self.publish.errors
 
 
 @dataclass
@@ -86,7 +86,9 @@ def run_cycle(
     report = CycleReport()
     chosen = list(config.settings.sources) if every_source else None
     report.sources = ingest(config, store, chosen, progress)
-    report.translation = translate(config, store, retry_all=every_source, progress=progress)
+    # Failed translations keep their retry schedule even in `once`: cron running it every
+    # few minutes must not resend every bad answer each time. Pending ones (an outage) go.
+    report.translation = translate(config, store, progress=progress)
     if progress:
         progress.stage("publish", 1)
     report.publish = publish(config, store)

@@ -44,6 +44,7 @@ from syndication.model import (
     StoreLocked,
     SyndicationError,
     Translation,
+    effective_date,
     utcnow,
 )
 
@@ -141,6 +142,13 @@ published_files = Table(
     Column("written_at", Text, nullable=False),
 )
 
+meta = Table(
+    "meta",
+    metadata,
+    Column("key", Text, primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
 worker_lock = Table(
     "worker_lock",
     metadata,
@@ -197,7 +205,11 @@ _V1 = [
         pid INTEGER NOT NULL, heartbeat_at TEXT NOT NULL)""",
 ]
 
-MIGRATIONS: list[list[str]] = [_V1]
+_V2 = [
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+]
+
+MIGRATIONS: list[list[str]] = [_V1, _V2]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 LOCK_STALE_AFTER = timedelta(minutes=2)
@@ -291,6 +303,21 @@ class Store:
     def version(self) -> int:
         with self.begin() as conn:
             return int(conn.execute(select(func.max(schema_version.c.version))).scalar() or 0)
+
+    # -- settings the store remembers ---------------------------------------------------
+
+    def remembered(self, key: str, default: str) -> str:
+        """The value first recorded under `key`; records `default` if there is none.
+
+        For facts that must never change once published (the authority in item ids), even
+        when the configuration that produced them later does.
+        """
+        with self.begin() as conn:
+            value = conn.execute(select(meta.c.value).where(meta.c.key == key)).scalar()
+            if value is None:
+                conn.execute(meta.insert().values(key=key, value=default))
+                value = default
+        return str(value)
 
     # -- worker lock --------------------------------------------------------------------
 
@@ -397,6 +424,8 @@ class Store:
         now = now or utcnow()
         stamp = iso(now)
         new = updated = unchanged = 0
+        # Callers dedupe, but one id twice in a batch must never abort the whole batch.
+        batch = list({a.id: a for a in reversed(batch)}.values())[::-1]
         with self.begin() as conn:
             existing: dict[str, Any] = {}
             ids = [a.id for a in batch]
@@ -685,11 +714,13 @@ class Store:
                 "provider": translation.provider,
                 "error": translation.error,
                 "attempts": translation.attempts,
-                "updated_at": iso(utcnow()),
                 "next_attempt": iso(next_attempt),
             }
             if translation.status == "translated":
+                # updated_at is when the published text last changed; a failed retry of a
+                # stale translation must not move it (it would rewrite every feed).
                 values.update(
+                    updated_at=iso(utcnow()),
                     title=translation.title,
                     summary=translation.summary,
                     content=translation.content,
@@ -900,12 +931,19 @@ def _article_row(article: Article, *, first_seen: str | None, now: str | None) -
         "source_title": article.source_title,
         "source_url": article.source_url,
         "first_seen": first_seen,
-        "sort_date": published or first_seen,
+        "sort_date": _sort_date(article, first_seen),
         "content_hash": article.content_hash,
         "text_hash": article.text_hash,
         "withdrawn": 0,
         "changed_at": now,
     }
+
+
+def _sort_date(article: Article, first_seen: str | None) -> str | None:
+    seen = parse_iso(first_seen)
+    if seen is None:
+        return iso(article.published) or first_seen
+    return iso(effective_date(article.published, seen))
 
 
 def _stored_article(row: Any) -> StoredArticle:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -40,6 +41,7 @@ class PublishReport:
     unchanged: int = 0
     removed: list[str] = field(default_factory=list)
     items: dict[str, int] = field(default_factory=dict)  # edition -> items in its main feed
+    errors: list[str] = field(default_factory=list)  # feeds that could not be rendered
     hub_error: str = ""
 
 
@@ -73,10 +75,32 @@ def _scopes(config: Config) -> list[_Scope]:
     return scopes
 
 
-def item_id(base_url: str, article_id: str, edition: str) -> str:
+def item_id(authority: str, article_id: str, edition: str) -> str:
     """A tag: URI (RFC 4151) per story and edition; the story part is shared by all editions."""
-    host = urlsplit(base_url).hostname or "localhost"
-    return f"tag:{host},2025:{quote(article_id, safe=':/-._~@')}/{edition}"
+    return f"tag:{authority},2025:{quote(article_id, safe=':/-._~@')}/{edition}"
+
+
+def id_authority(config: Config, store: Store) -> str:
+    """The host named in item ids: the site's host at the first publish, kept for good.
+
+    Ids must never change once published, so a later move to another domain (a new
+    `site.base_url`) keeps the ids partners already hold.
+    """
+    host = urlsplit(config.settings.site.base_url).hostname or "localhost"
+    return store.remembered("id_authority", host)
+
+
+_XML_INVALID = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def xml_safe(text: str) -> str:
+    """Drop characters XML 1.0 cannot carry (a partner's stray \\x08 must not break a feed)."""
+    return _XML_INVALID.sub("", text)
+
+
+def web_url(url: str) -> str:
+    """The URL if it is http(s), else nothing: only web links reach partners and readers."""
+    return url if urlsplit(url).scheme.lower() in ("http", "https") else ""
 
 
 def slug(article_id: str) -> str:
@@ -102,6 +126,8 @@ def publish(
     report = PublishReport()
     files: dict[Path, bytes] = {}
     remove_orphans(out)
+    authority = id_authority(config, store)
+    keep_as_is: set[Path] = set()  # files whose last good version stays on disk
     since = utcnow() - timedelta(seconds=s.feeds.max_age) if s.feeds.max_age else None
 
     def select(edition: str, scope: _Scope) -> list[_Entry]:
@@ -131,7 +157,7 @@ def publish(
     for (edition, scope), entries in chosen.items():
         folder = f"{edition}/{scope.path}"
         title = _feed_title(config, edition, scope)
-        items = [_item(config, edition, entry, present) for entry in entries]
+        items = [_item(config, edition, entry, present, authority) for entry in entries]
         for item, entry in zip(items, entries, strict=True):
             pages[(edition, entry.stored.article.id)] = item
         feed = Feed(
@@ -153,9 +179,22 @@ def publish(
             ),
             xsl="../" * folder.count("/") + "feed.xsl",
         )
-        files[out / folder / "rss.xml"] = render_rss(_with_alternates(feed, "rss.xml"))
-        files[out / folder / "atom.xml"] = render_atom(_with_alternates(feed, "atom.xml"))
-        files[out / folder / "feed.json"] = render_json(feed)
+        try:
+            rendered = {
+                "rss.xml": render_rss(_with_alternates(feed, "rss.xml")),
+                "atom.xml": render_atom(_with_alternates(feed, "atom.xml")),
+                "feed.json": render_json(feed),
+            }
+        except Exception as exc:
+            # One feed that cannot be rendered keeps its last good files; the rest publish.
+            log.exception("cannot render %s", folder)
+            report.errors.append(f"{folder}: {type(exc).__name__}: {exc}")
+            for name in ("rss.xml", "atom.xml", "feed.json"):
+                files.setdefault(out / folder / name, b"")
+                keep_as_is.add(out / folder / name)
+            continue
+        for name, data in rendered.items():
+            files[out / folder / name] = data
         links.append(site.FeedLink(edition=edition, title=title, folder=folder))
         if scope.path == "":
             report.items[edition] = len(items)
@@ -169,6 +208,7 @@ def publish(
             date=item.date,
             author=item.author,
             original_link=item.original_link,
+            original_language=item.original_language,
             source_title=item.source_title,
             language=item.language,
             alternates=list(item.alternates),
@@ -185,6 +225,8 @@ def publish(
 
     changed: list[tuple[str, str, int]] = []
     for path, data in files.items():
+        if path in keep_as_is:
+            continue
         if write_if_changed(path, data):
             relative = path.relative_to(out).as_posix()
             report.written.append(relative)
@@ -252,7 +294,9 @@ def _feed_title(config: Config, edition: str, scope: _Scope) -> str:
     return title
 
 
-def _item(config: Config, edition: str, entry: _Entry, present: dict[str, set[str]]) -> Item:
+def _item(
+    config: Config, edition: str, entry: _Entry, present: dict[str, set[str]], authority: str
+) -> Item:
     s = config.settings
     base_url = s.site.base_url
     article = entry.stored.article
@@ -302,19 +346,20 @@ def _item(config: Config, edition: str, entry: _Entry, present: dict[str, set[st
     if translated and translation is not None and translation.updated_at is not None:
         updated = max(updated, translation.updated_at)
     return Item(
-        id=item_id(base_url, article.id, edition),
-        title=title,
+        id=item_id(authority, article.id, edition),
+        title=xml_safe(title),
         link=page,
         date=date,
         updated=updated,
         language=item_language,
-        summary=summary,
-        content=content,
-        author=article.author,
-        categories=article.categories,
-        image=article.image,
-        enclosures=article.enclosures,
-        original_link=article.link,
+        summary=xml_safe(summary),
+        content=xml_safe(content),
+        author=xml_safe(article.author),
+        categories=tuple(xml_safe(c) for c in article.categories),
+        image=web_url(article.image),
+        enclosures=tuple(e for e in article.enclosures if web_url(e.url)),
+        original_language=article.language,
+        original_link=web_url(article.link),
         source_title=article.source_title or s.source(article.source_id).title or article.source_id
         if _configured(config, article.source_id)
         else article.source_title,

@@ -40,6 +40,7 @@ class Item:
     image: str = ""
     enclosures: tuple[Enclosure, ...] = ()
     original_link: str = ""
+    original_language: str = ""
     source_title: str = ""
     source_url: str = ""
     source_feed: str = ""

@@ -96,7 +96,9 @@ class FeedLink:
 
 def index_html(base_url: str, editions: list[str], feeds: list[FeedLink], title: str) -> bytes:
     head = []
-    for feed in feeds:
+    # Autodiscovery names the main feed of each edition only: readers offer every link
+    # they find, and per-source and topic feeds are listed in the page body and the OPML.
+    for feed in (f for f in feeds if f.folder == f"{f.edition}/"):
         for _key, name, media, label in FORMATS:
             href = escape(base_url + feed.folder + name)
             head.append(
@@ -170,6 +172,7 @@ def article_page(
     date: datetime,
     author: str,
     original_link: str,
+    original_language: str,
     source_title: str,
     language: str,
     alternates: list[tuple[str, str]],
@@ -188,9 +191,10 @@ def article_page(
         meta.append(f"{escape(word(edition, 'source'))}: {escape(source_title)}")
     body = body_html or (f"<p>{escape(summary)}</p>" if summary else "")
     original = ""
-    if original_link:
+    # A translated body already ends with the attribution line and its link to the original.
+    if original_link and f'href="{escape(original_link)}"' not in body:
         original = (
-            f'<p><a href="{escape(original_link)}" hreflang="{escape(language)}">'
+            f'<p><a href="{escape(original_link)}" hreflang="{escape(original_language)}">'
             f"{escape(word(edition, 'original'))}</a></p>"
         )
     others = " · ".join(

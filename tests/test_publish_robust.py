@@ -1,0 +1,111 @@
+"""What partners send that must never break or poison a published feed: characters XML
+cannot carry, non-web URLs, dates in the future, a domain move, an id given twice."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+from pathlib import Path
+
+import feedparser
+from lxml import etree
+
+from syndication.config import load
+from syndication.model import Article, Enclosure, utcnow
+from syndication.publish.editions import publish
+from syndication.store import Store
+from tests.conftest import write_config
+
+LANGS = ["kk", "zh", "en"]
+
+
+def _setup(folder: Path, base_url: str = "https://feeds.example.kz/") -> tuple[Path, Store]:
+    path = write_config(
+        folder,
+        site={"base_url": base_url},
+        sources=[{"id": "p", "file": "p.xml", "language": "en"}],
+        translation={"chain": ["google"], "untranslated": "original"},
+    )
+    config = load(path)
+    return path, Store.open(config.store_url)
+
+
+def _story(n: int, **changes: object) -> Article:
+    base = Article(
+        id=f"p:{n}",
+        source_id="p",
+        guid=str(n),
+        title=f"Story {n}",
+        link=f"https://partner.example.org/{n}",
+        summary="Summary.",
+        content="<p>Body.</p>",
+        language="en",
+        published=utcnow() - timedelta(hours=n),
+    )
+    return replace(base, **changes)  # type: ignore[arg-type]
+
+
+def test_control_characters_never_break_a_feed(tmp_path: Path) -> None:
+    path, store = _setup(tmp_path)
+    store.save_articles(
+        "p",
+        [_story(1, title="Bad\x08title\x1f here", summary="x\x0by", content="<p>a\x00b\x08c</p>")],
+        LANGS,
+    )
+    report = publish(load(path), store)
+    assert not report.errors
+    for name in ("rss.xml", "atom.xml"):
+        tree = etree.parse(str(tmp_path / "public" / "en" / name))  # strict parser
+        assert "Badtitle here" in etree.tostring(tree, encoding="unicode")
+
+
+def test_only_web_urls_are_published(tmp_path: Path) -> None:
+    path, store = _setup(tmp_path)
+    story = _story(
+        1,
+        link="javascript:alert(1)",
+        image="javascript:alert(2)",
+        enclosures=(Enclosure("data:text/html,x", "text/html"), Enclosure("https://ok/a.mp3")),
+    )
+    store.save_articles("p", [story], LANGS)
+    publish(load(path), store)
+    text = "".join(p.read_text(encoding="utf-8") for p in (tmp_path / "public").rglob("*.*"))
+    assert "javascript:" not in text and "data:text/html" not in text
+    assert "https://ok/a.mp3" in text
+
+
+def test_a_story_dated_in_the_future_is_filed_when_first_seen(tmp_path: Path) -> None:
+    path, store = _setup(tmp_path)
+    future = utcnow().replace(year=2099)
+    store.save_articles("p", [_story(1, published=future), _story(2)], LANGS)
+    publish(load(path), store)
+    feed = feedparser.parse((tmp_path / "public" / "en" / "atom.xml").read_bytes())
+    assert feed.feed.updated_parsed.tm_year < 2099
+    assert all(e.published_parsed.tm_year < 2099 for e in feed.entries)
+
+
+def test_item_ids_survive_a_move_to_another_domain(tmp_path: Path) -> None:
+    path, store = _setup(tmp_path)
+    store.save_articles("p", [_story(1)], LANGS)
+    publish(load(path), store)
+    before = [
+        e.id
+        for e in feedparser.parse((tmp_path / "public" / "en" / "atom.xml").read_bytes()).entries
+    ]
+    moved, store = _setup(tmp_path, base_url="https://news.example.com/")
+    publish(load(moved), store)
+    feed = feedparser.parse((tmp_path / "public" / "en" / "atom.xml").read_bytes())
+    assert [e.id for e in feed.entries] == before
+    assert before[0].startswith("tag:feeds.example.kz,")
+    assert feed.entries[0].link.startswith("https://news.example.com/")
+
+
+def test_an_id_given_twice_in_one_batch_is_stored_once(tmp_path: Path) -> None:
+    _path, store = _setup(tmp_path)
+    assert store.save_articles("p", [_story(1), _story(1, title="Again"), _story(2)], LANGS) == (
+        2,
+        0,
+        0,
+    )
+    held = store.get_article("p:1")
+    assert held is not None and held.article.title == "Story 1"
