@@ -9,10 +9,13 @@ tables. Secrets are never printed.
 from __future__ import annotations
 
 import contextlib
+import io
 import logging
 import os
+import signal
+import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TextIO
 
 import typer
 from rich.console import Console
@@ -34,8 +37,36 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-out = Console()
-err = Console(stderr=True)
+
+
+class _Redacting(io.TextIOBase):
+    """A stream that masks the loaded configuration's secrets in everything written to it.
+
+    Call sites redact what they print; this is the net under them (log records, messages
+    from libraries quoting a URL with a token in it)."""
+
+    def __init__(self, stream: TextIO):
+        self.stream = stream
+        self.config: cfg.Config | None = None
+
+    def write(self, text: str) -> int:
+        self.stream.write(self.config.redact(text) if self.config else text)
+        return len(text)
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+    def isatty(self) -> bool:
+        return self.stream.isatty()
+
+    def fileno(self) -> int:
+        return self.stream.fileno()
+
+
+_stdout = _Redacting(sys.stdout)
+_stderr = _Redacting(sys.stderr)
+out = Console(file=_stdout)
+err = Console(file=_stderr, stderr=True)
 
 ConfigOption = Annotated[
     Path | None,
@@ -64,7 +95,9 @@ def _setup_logging(verbose: bool, quiet: bool = False) -> None:
 def _load(path: Path | None) -> cfg.Config:
     chosen = cfg.config_path(path)
     try:
-        return cfg.load(chosen)
+        loaded = cfg.load(chosen)
+        _stdout.config = _stderr.config = loaded
+        return loaded
     except cfg.ConfigError as exc:
         err.print(f"[bold red]invalid configuration[/] ({len(exc.problems)} problem(s)):")
         for problem in exc.problems:
@@ -105,14 +138,27 @@ def _lock(store: Store, holder: str) -> None:
 @app.command()
 def check(config: ConfigOption = None) -> None:
     """Validate the configuration; exit 0 when valid, 2 when not."""
+    from syndication.store import check_driver
+
     loaded = _load(config)
     s = loaded.settings
     problems = _routing_problems(loaded)
+    driver = check_driver(s.store)
+    if driver:
+        problems.append(f"{loaded.path}:{loaded.line('store')}: {loaded.redact(driver)}")
     if problems:
-        err.print(f"[bold red]invalid configuration[/] ({len(problems)} problem(s)):")
-        for problem in problems:
-            err.print(f"  {problem}", markup=False, highlight=False)
+        _print_problems(problems)
         raise typer.Exit(EXIT_CONFIG)
+    for index, source in enumerate(s.sources):
+        # A missing export may arrive later: a warning, not an error.
+        path = source.file or source.articles
+        if path is not None and not path.exists():
+            line = loaded.line("sources", index, "file" if source.file else "articles")
+            err.print(
+                f"[yellow]warning:[/] {loaded.path}:{line}: source {source.id}: {path} does "
+                "not exist (yet)",
+                highlight=False,
+            )
     out.print(
         f"[green]ok[/] {loaded.path}: {len(s.sources)} source(s), editions "
         f"{', '.join(s.editions)}, translation chain {' → '.join(s.translation.chain)}",
@@ -120,8 +166,14 @@ def check(config: ConfigOption = None) -> None:
     )
 
 
+def _print_problems(problems: list[str]) -> None:
+    err.print(f"[bold red]invalid configuration[/] ({len(problems)} problem(s)):")
+    for problem in problems:
+        err.print(f"  {problem}", markup=False, highlight=False)
+
+
 def _routing_problems(config: cfg.Config) -> list[str]:
-    """Language pairs the configured chain cannot translate: a check error, not a surprise."""
+    """Language pairs the configured chains cannot translate: a check error, not a surprise."""
     from syndication.translate.providers import supports
 
     s = config.settings
@@ -134,11 +186,22 @@ def _routing_problems(config: cfg.Config) -> list[str]:
             chain = s.translation.chain_for(source, target)
             if not any(supports(p, source, target) for p in chain):
                 problems.append(
-                    f"{config.path}: translation: no provider in [{', '.join(chain)}] "
-                    f"translates {source}→{target}; add one that does to the chain or a route "
-                    f"(google covers kk, zh, en, ru)"
+                    f"{config.path}:{config.line('translation', 'chain')}: translation: no "
+                    f"provider in [{', '.join(chain)}] translates {source}→{target}; add one "
+                    "that does to translation.chain or translation.routes (google covers kk, "
+                    "zh, en, ru and more)"
                 )
     return problems
+
+
+def _load_checked(path: Path | None) -> cfg.Config:
+    """The configuration, refused (exit 2) when `check` would refuse it."""
+    loaded = _load(path)
+    problems = _routing_problems(loaded)
+    if problems:
+        _print_problems(problems)
+        raise typer.Exit(EXIT_CONFIG)
+    return loaded
 
 
 @app.command()
@@ -148,7 +211,7 @@ def once(config: ConfigOption = None, verbose: VerboseOption = False) -> None:
     from syndication.pipeline import run_cycle
 
     _setup_logging(verbose, quiet=not verbose)
-    loaded = _load(config)
+    loaded = _load_checked(config)
     _check_output(loaded)
     store = _open_store(loaded)
     _lock(store, f"syndication once {__version__}")
@@ -189,11 +252,11 @@ def once(config: ConfigOption = None, verbose: VerboseOption = False) -> None:
     finally:
         with contextlib.suppress(StoreError):
             store.release_lock()
-    _summary(report)
+    _summary(report, loaded)
     raise typer.Exit(EXIT_OK if report.ok else EXIT_PARTIAL)
 
 
-def _summary(report: object) -> None:
+def _summary(report: object, config: cfg.Config) -> None:
     from syndication.pipeline import CycleReport
 
     assert isinstance(report, CycleReport)
@@ -211,7 +274,7 @@ def _summary(report: object) -> None:
             str(s.new),
             str(s.updated),
             str(s.unchanged),
-            note[:160],
+            config.redact(note)[:160],
             style=style,
         )
     out.print(table)
@@ -236,7 +299,10 @@ def _summary(report: object) -> None:
     if p.hub_error:
         out.print(f"  [yellow]{p.hub_error}[/]", highlight=False)
     for failed in report.failed_sources:
-        err.print(f"[red]source {failed.source_id} failed:[/] {failed.error}", highlight=False)
+        err.print(
+            f"[red]source {failed.source_id} failed:[/] {config.redact(failed.error)}",
+            highlight=False,
+        )
 
 
 @app.command()
@@ -244,13 +310,27 @@ def run(config: ConfigOption = None, verbose: VerboseOption = False) -> None:
     """Run the worker and the HTTP server until stopped (Ctrl-C or SIGTERM)."""
     from syndication.worker import run_forever
 
-    _setup_logging(verbose)
-    loaded = _load(config)
-    _check_output(loaded)
-    store = _open_store(loaded)
-    _lock(store, f"syndication run {__version__}")
-    code = run_forever(loaded, store, lambda line: out.print(line, highlight=False))
+    # Until the server takes over the signals, SIGTERM stops as cleanly as Ctrl-C does.
+    signal.signal(signal.SIGTERM, _interrupt)
+    store: Store | None = None
+    try:
+        _setup_logging(verbose)
+        loaded = _load_checked(config)
+        _check_output(loaded)
+        store = _open_store(loaded)
+        _lock(store, f"syndication run {__version__}")
+        code = run_forever(loaded, store, lambda line: out.print(line, highlight=False))
+    except KeyboardInterrupt:
+        if store is not None:
+            with contextlib.suppress(StoreError):
+                store.release_lock()
+        out.print("stopped")
+        code = EXIT_OK
     raise typer.Exit(code)
+
+
+def _interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 @app.command()
@@ -305,7 +385,9 @@ def status(config: ConfigOption = None) -> None:
             f"{st.new}/{st.updated}/{st.unchanged}" if st else "",
             str(pending.get(source.id, 0)),
             st.next_due.strftime("%H:%M:%S") if st and st.next_due else "",
-            ((f"moved to {st.redirect}; " if st.redirect else "") + st.error)[:80] if st else "",
+            loaded.redact((f"moved to {st.redirect}; " if st.redirect else "") + st.error)[:80]
+            if st
+            else "",
             style="red" if st and st.result == "error" else "",
         )
     out.print(table)
@@ -322,7 +404,8 @@ def status(config: ConfigOption = None) -> None:
         out.print(f"  [yellow]{count} waiting:[/] {reason}", highlight=False)
     for t in failed[:10]:
         out.print(
-            f"  [red]failed[/] {t.article_id} → {t.language} (attempt {t.attempts}): {t.error}",
+            f"  [red]failed[/] {t.article_id} → {t.language} (attempt {t.attempts}): "
+            f"{loaded.redact(t.error)}",
             highlight=False,
         )
 
@@ -333,10 +416,16 @@ def sources(config: ConfigOption = None) -> None:
     loaded = _load(config)
     table = Table(title="configured sources", title_justify="left")
     for column in ("id", "kind", "location", "language", "every", "rights"):
-        table.add_column(column)
+        # A location is what the operator needs whole: fold it, never cut it.
+        table.add_column(column, overflow="fold")
     for s in loaded.settings.sources:
         table.add_row(
-            s.id, s.kind, s.location, s.language or "(detect)", f"{s.every:.0f}s", s.rights
+            s.id,
+            s.kind,
+            loaded.redact(s.location),
+            s.language or "(detect)",
+            f"{s.every:.0f}s",
+            s.rights,
         )
     out.print(table)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
@@ -38,6 +38,8 @@ DERIVED_EDITIONS = {"kk-Latn": "kk", "zh-Hant": "zh"}
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)?\s*$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+_URL_PASSWORD = re.compile(r"(//[^/@:\s]+:)[^@/\s]+@")
+_LANGUAGE_TAG = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
 _SOURCE_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 
 
@@ -110,13 +112,22 @@ class SiteSettings(Strict):
         return value if value.endswith("/") else value + "/"
 
 
+def _check_language(value: str | None) -> str | None:
+    if value is not None and not _LANGUAGE_TAG.match(value):
+        raise ValueError("expected a language tag such as kk, ru, zh or en")
+    return value
+
+
+LanguageTag = Annotated[str | None, AfterValidator(_check_language)]
+
+
 class SourceSettings(Strict):
     id: UrlSafeId
     url: HttpUrl | None = None
     file: Path | None = None
     articles: Path | None = None
     title: str | None = None
-    language: str | None = None
+    language: LanguageTag = None
     every: Duration = 600.0
     rights: Literal["full", "summary", "title"] = "full"
 
@@ -228,6 +239,14 @@ class TranslationSettings(Strict):
     retry_after: Duration = 900.0
     budget: Duration = 300.0
 
+    @field_validator("providers")
+    @classmethod
+    def _known_provider_keys(
+        cls, providers: dict[str, ProviderSettings]
+    ) -> dict[str, ProviderSettings]:
+        _known_providers(list(providers) or ["google"])
+        return providers
+
     def chain_for(self, source: str, target: str) -> list[str]:
         """The providers to try for one pair: the first matching route's, else the default."""
         for route in self.routes:
@@ -259,6 +278,21 @@ class Settings(Strict):
     translation: TranslationSettings = Field(default_factory=TranslationSettings)
     serve: ServeSettings = Field(default_factory=ServeSettings)
 
+    @field_validator("store")
+    @classmethod
+    def _store_url(cls, url: str) -> str:
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
+        try:
+            make_url(url)
+        except ArgumentError:
+            raise ValueError(
+                "expected a SQLAlchemy URL such as sqlite:///data/syndication.db or "
+                "postgresql+psycopg://user:${PASSWORD}@host/db"
+            ) from None
+        return url
+
     @field_validator("editions")
     @classmethod
     def _editions(cls, editions: list[str]) -> list[str]:
@@ -274,11 +308,8 @@ class Settings(Strict):
         return editions
 
     @model_validator(mode="after")
-    def _unique_sources(self) -> Settings:
+    def _references(self) -> Settings:
         ids = [s.id for s in self.sources]
-        dupes = sorted({i for i in ids if ids.count(i) > 1})
-        if dupes:
-            raise ValueError(f"source ids must be unique; repeated: {', '.join(dupes)}")
         for topic in self.feeds.topics:
             unknown = sorted(set(topic.sources) - set(ids))
             if unknown:
@@ -303,6 +334,20 @@ class Config:
 
     path: Path
     settings: Settings
+    secrets: frozenset[str] = frozenset()  # values taken from the environment
+    lines: dict[tuple[Any, ...], int] = field(default_factory=dict, compare=False, repr=False)
+
+    def redact(self, text: str) -> str:
+        """`text` with every environment-given value and URL password masked."""
+        for secret in sorted(self.secrets, key=len, reverse=True):
+            text = text.replace(secret, "***")
+        return _URL_PASSWORD.sub(r"\1***@", text)
+
+    def is_secret(self, text: str) -> bool:
+        return self.redact(text) != text
+
+    def line(self, *loc: Any) -> int:
+        return line_for(tuple(loc), self.lines)
 
     @property
     def output(self) -> Path:
@@ -329,9 +374,9 @@ def load(path: Path) -> Config:
         raise ConfigError([f"{name}: no such file"]) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError([f"{name}: cannot read: {exc}"]) from None
-    loader = yaml.SafeLoader(text)
+    reader = _Reader(name, yaml.SafeLoader(text))
     try:
-        node = loader.get_single_node()
+        node = reader.loader.get_single_node()
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{name}:{mark.line + 1}" if mark else name
@@ -339,24 +384,26 @@ def load(path: Path) -> Config:
         raise ConfigError([f"{where}: invalid YAML: {problem}"]) from None
     if node is None:
         raise ConfigError([f"{name}:1: the file is empty; expected editions: and sources:"])
-    lines: dict[tuple[Any, ...], int] = {}
-    problems: list[str] = []
-    data = _to_python(loader, node, (), lines, problems, name)
+    data = reader.python(node, ())
     if not isinstance(data, dict):
         raise ConfigError([f"{name}:1: expected a mapping with editions: and sources:"])
+    reader.check_repeated_ids(data)
     try:
         settings = Settings.model_validate(data)
     except ValidationError as exc:
         for error in exc.errors(include_input=False, include_url=False):
             loc = tuple(error["loc"])
-            line = _line_for(loc, lines)
             dotted = ".".join(str(part) for part in loc) or "(top level)"
-            message = _message(error)
-            problems.append(f"{name}:{line}: {dotted}: {message}")
-    if problems:
-        raise ConfigError(sorted(set(problems), key=_problem_order))
+            reader.problem(loc, f"{dotted}: {_message(error)}")
+    if reader.problems:
+        raise ConfigError(sorted(set(reader.problems), key=_problem_order))
     base = path.resolve().parent
-    return Config(path=path.resolve(), settings=_resolve_paths(settings, base))
+    return Config(
+        path=path.resolve(),
+        settings=_resolve_paths(settings, base),
+        secrets=frozenset(reader.secrets),
+        lines=reader.lines,
+    )
 
 
 def _problem_order(problem: str) -> tuple[int, str]:
@@ -378,7 +425,7 @@ def _message(error: Any) -> str:
     return msg.removeprefix("Value error, ")
 
 
-def _line_for(loc: tuple[Any, ...], lines: dict[tuple[Any, ...], int]) -> int:
+def line_for(loc: tuple[Any, ...], lines: dict[tuple[Any, ...], int]) -> int:
     # pydantic may add a model-level suffix to loc; walk up to the nearest node we know.
     for cut in range(len(loc), -1, -1):
         if loc[:cut] in lines:
@@ -386,51 +433,74 @@ def _line_for(loc: tuple[Any, ...], lines: dict[tuple[Any, ...], int]) -> int:
     return 1
 
 
-def _to_python(
-    loader: yaml.SafeLoader,
-    node: yaml.Node,
-    path: tuple[Any, ...],
-    lines: dict[tuple[Any, ...], int],
-    problems: list[str],
-    name: str,
-) -> Any:
-    """Turn a composed YAML node into Python data, remembering each path's line number."""
-    lines[path] = node.start_mark.line + 1
-    if isinstance(node, yaml.MappingNode):
-        result: dict[Any, Any] = {}
-        for key_node, value_node in node.value:
-            key = loader.construct_object(key_node)
-            if key in result:
-                problems.append(f"{name}:{key_node.start_mark.line + 1}: {key}: repeated key")
-            result[key] = _to_python(loader, value_node, (*path, key), lines, problems, name)
-            # A key's own line is more useful than its value's when the value spans lines.
-            lines[(*path, key)] = key_node.start_mark.line + 1
-        return result
-    if isinstance(node, yaml.SequenceNode):
-        return [
-            _to_python(loader, item, (*path, index), lines, problems, name)
-            for index, item in enumerate(node.value)
-        ]
-    value = loader.construct_object(node)
-    if isinstance(value, str):
-        value = _expand_env(value, path, node.start_mark.line + 1, problems, name)
-    return value
+@dataclass
+class _Reader:
+    """Turns composed YAML into Python data, remembering each path's line and every value
+    that came from the environment (a secret until proven otherwise)."""
 
+    name: str
+    loader: yaml.SafeLoader
+    lines: dict[tuple[Any, ...], int] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+    secrets: set[str] = field(default_factory=set)
 
-def _expand_env(
-    value: str, path: tuple[Any, ...], line: int, problems: list[str], name: str
-) -> str:
-    def replace(match: re.Match[str]) -> str:
-        var, default = match.group(1), match.group(2)
-        if var not in os.environ and default is not None:
-            return default
-        if var not in os.environ:
+    def problem(self, loc: tuple[Any, ...], message: str) -> None:
+        self.problems.append(f"{self.name}:{line_for(loc, self.lines)}: {message}")
+
+    def python(self, node: yaml.Node, path: tuple[Any, ...]) -> Any:
+        self.lines[path] = node.start_mark.line + 1
+        if isinstance(node, yaml.MappingNode):
+            result: dict[Any, Any] = {}
+            for key_node, value_node in node.value:
+                key = self.loader.construct_object(key_node)
+                if key in result:
+                    line = key_node.start_mark.line + 1
+                    self.problems.append(f"{self.name}:{line}: {key}: repeated key")
+                result[key] = self.python(value_node, (*path, key))
+                # A key's own line is more useful than its value's when the value spans lines.
+                self.lines[(*path, key)] = key_node.start_mark.line + 1
+            return result
+        if isinstance(node, yaml.SequenceNode):
+            return [self.python(item, (*path, i)) for i, item in enumerate(node.value)]
+        value = self.loader.construct_object(node)
+        if isinstance(value, str):
+            value = self._expand(value, path)
+        return value
+
+    def _expand(self, value: str, path: tuple[Any, ...]) -> str:
+        def replace(match: re.Match[str]) -> str:
+            var, default = match.group(1), match.group(2)
+            if var in os.environ:
+                if len(os.environ[var]) >= 4:
+                    self.secrets.add(os.environ[var])
+                return os.environ[var]
+            if default is not None:
+                return default
             dotted = ".".join(str(p) for p in path)
-            problems.append(f"{name}:{line}: {dotted}: environment variable {var} is not set")
+            self.problem(path, f"{dotted}: environment variable {var} is not set")
             return ""
-        return os.environ[var]
 
-    return _ENV_REF.sub(replace, value)
+        return _ENV_REF.sub(replace, value)
+
+    def check_repeated_ids(self, data: dict[str, Any]) -> None:
+        """A repeated source id, reported at the repeating entry's own line."""
+        sources = data.get("sources")
+        if not isinstance(sources, list):
+            return
+        seen: dict[str, int] = {}
+        for index, source in enumerate(sources):
+            sid = source.get("id") if isinstance(source, dict) else None
+            if not isinstance(sid, str):
+                continue
+            if sid in seen:
+                first = line_for(("sources", seen[sid], "id"), self.lines)
+                self.problem(
+                    ("sources", index, "id"),
+                    f"sources.{index}.id: {sid!r} is already the id of the source on line "
+                    f"{first}; ids must be unique",
+                )
+            else:
+                seen[sid] = index
 
 
 def _resolve_paths(settings: Settings, base: Path) -> Settings:

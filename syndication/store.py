@@ -269,6 +269,8 @@ class Store:
             store = cls(engine)
             store.migrate()
             return store
+        except ImportError as exc:
+            raise StoreError(_missing_driver(url, exc)) from None
         except (SQLAlchemyError, OSError, ValueError) as exc:
             raise StoreError(f"store {_safe_url(url)} is unusable: {exc}") from exc
 
@@ -889,6 +891,25 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+def check_driver(url: str) -> str | None:
+    """Why the store URL cannot be used on this machine (its driver is missing), or None."""
+    try:
+        create_engine(url).dispose()
+    except ImportError as exc:
+        return _missing_driver(url, exc)
+    except (SQLAlchemyError, ValueError) as exc:
+        return f"store {_safe_url(url)}: {exc}"
+    return None
+
+
+def _missing_driver(url: str, exc: ImportError) -> str:
+    module = getattr(exc, "name", None) or str(exc)
+    return (
+        f"store {_safe_url(url)} needs the database driver {module!r}, which is not "
+        f"installed: pip install {module}"
+    )
 
 
 def _pid_alive(pid: int) -> bool:

@@ -117,3 +117,32 @@ def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         load(tmp_path / "nope.yaml")
     assert "no such file" in caught.value.problems[0]
+
+
+def test_repeated_source_id_points_at_the_repeating_entry(tmp_path: Path) -> None:
+    text = MINIMAL + "  - id: other\n    file: x.xml\n  - id: newsroom\n    file: y.xml\n"
+    with pytest.raises(ConfigError) as caught:
+        load(_write(tmp_path, text))
+    assert any(":7:" in p and "line 3" in p for p in caught.value.problems), caught.value.problems
+
+
+def test_unknown_provider_settings_and_bad_language_tags_are_errors(tmp_path: Path) -> None:
+    text = (
+        MINIMAL.replace("articles: articles\n", "articles: articles\n    language: klingon\n")
+        + "translation:\n  providers:\n    gogle: {rpm: 10}\n"
+    )
+    with pytest.raises(ConfigError) as caught:
+        load(_write(tmp_path, text))
+    problems = "\n".join(caught.value.problems)
+    assert "gogle" in problems and "language tag" in problems
+
+
+def test_redact_masks_environment_values_and_url_passwords(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TOKEN_X", "abcd1234")
+    text = MINIMAL + "  - id: p\n    url: 'https://u:pw@feeds.example.org/rss?t=${TOKEN_X}'\n"
+    config = load(_write(tmp_path, text))
+    url = config.settings.sources[1].url
+    assert url is not None and "abcd1234" in url
+    assert config.redact(url) == "https://u:***@feeds.example.org/rss?t=***"

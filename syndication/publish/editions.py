@@ -363,14 +363,19 @@ def _item(
         source_title=article.source_title or s.source(article.source_id).title or article.source_id
         if _configured(config, article.source_id)
         else article.source_title,
-        source_url=article.source_url,
-        source_feed=s.source(article.source_id).url or ""
+        source_url=_public(config, article.source_url),
+        source_feed=_public(config, s.source(article.source_id).url or "")
         if _configured(config, article.source_id)
         else "",
         rights=RIGHTS_TEXT.get(rights, ""),
         machine_translated_from=article.language if translated else "",
         alternates=alternates,
     )
+
+
+def _public(config: Config, url: str) -> str:
+    """A partner URL fit to publish: never one carrying a secret from the environment."""
+    return "" if not url or config.is_secret(url) else web_url(url)
 
 
 def _configured(config: Config, source_id: str) -> bool:

@@ -1,0 +1,95 @@
+"""The command line's promises: secrets never printed nor published, clear refusals with
+the right exit codes, and a clean stop on SIGTERM at any moment."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tests.conftest import PARTNER_FEED, REPO, run_cli, write_config
+from tests.feedserver import FeedServer
+
+OFFLINE = {"chain": ["google"], "providers": {"google": {"base_url": "http://127.0.0.1:9/m"}}}
+
+
+def test_secrets_in_urls_are_never_printed_nor_published(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    url = feed_server.add("/feed.xml", PARTNER_FEED.read_bytes())
+    host = url.split("//", 1)[1].split("/", 1)[0]
+    config = write_config(
+        tmp_path,
+        sources=[
+            {
+                "id": "partner",
+                "url": f"http://reader:{'${FEED_PW}'}@{host}/feed.xml?token=${{FEED_TOKEN}}",
+            },
+            {"id": "gone", "url": f"http://{host}/missing.xml?token=${{FEED_TOKEN}}"},
+        ],
+        translation=OFFLINE,
+    )
+    env = {"FEED_TOKEN": "tok-VERYSECRET", "FEED_PW": "pw-VERYSECRET"}
+    outputs = [
+        run_cli(command, "--config", str(config), env=env).output
+        for command in ("check", "sources", "once", "status")
+    ]
+    assert all("VERYSECRET" not in output for output in outputs), outputs
+    assert "***" in outputs[1]
+    published = [p.read_bytes() for p in (tmp_path / "public").rglob("*") if p.is_file()]
+    assert published and not any(b"VERYSECRET" in data for data in published)
+    # The token really was sent: the partner saw it.
+    assert feed_server.requests_for("/feed.xml?token=tok-VERYSECRET")
+
+
+def test_missing_database_driver_is_a_clear_refusal(tmp_path: Path) -> None:
+    config = write_config(tmp_path, store="mysql+nosuchdriver://u:p@127.0.0.1/db")
+    result = run_cli("check", "--config", str(config))
+    assert result.code == 2, result.output
+    assert "Traceback" not in result.output
+    config = write_config(tmp_path, store="postgresql+pg8000://u:p@127.0.0.1/db")
+    check = run_cli("check", "--config", str(config))
+    once = run_cli("once", "--config", str(config))
+    assert check.code == 2 and "pg8000" in check.output and "pip install" in check.output
+    assert once.code == 3 and "pg8000" in once.output and "Traceback" not in once.output
+
+
+def test_a_store_url_that_is_not_a_url_is_a_config_error(tmp_path: Path) -> None:
+    result = run_cli("check", "--config", str(write_config(tmp_path, store="notaurl")))
+    assert result.code == 2 and "syndication.yaml:7: store:" in result.output
+
+
+def test_once_refuses_what_check_refuses(tmp_path: Path) -> None:
+    config = write_config(
+        tmp_path,
+        sources=[{"id": "n", "articles": "articles", "language": "tlh"}],
+        translation=OFFLINE,
+    )
+    check = run_cli("check", "--config", str(config))
+    once = run_cli("once", "--config", str(config))
+    assert check.code == once.code == 2
+    assert "tlh→kk" in once.output and not (tmp_path / "public").exists()
+
+
+def test_sigterm_while_starting_stops_cleanly(tmp_path: Path) -> None:
+    config = write_config(tmp_path, serve={"host": "127.0.0.1", "port": 0}, translation=OFFLINE)
+    # From the moment the command runs (the interpreter itself starts in well under a second).
+    for delay in (1.0, 2.5):
+        process = subprocess.Popen(
+            [sys.executable, "-m", "syndication", "run", "--config", str(config)],
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=os.environ.copy(),
+        )
+        time.sleep(delay)
+        started = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        output, _ = process.communicate(timeout=15)
+        assert process.returncode == 0, (delay, output)
+        assert time.monotonic() - started < 5
+        assert "Traceback" not in output
