@@ -149,3 +149,202 @@ def test_hidden_and_underscore_files_skipped(tmp_path: Path) -> None:
     articles, errors = scan(LocalSource("newsroom", folder))
     assert [a.guid for a in articles] == ["a"]
     assert errors == []
+
+
+RU_BODY = "Объём перевозок вырос на треть. Так сообщили.\n"
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        "language ru\ntitle Грузоперевозки выросли\n\n",
+        "language ru title Грузоперевозки выросли\n\n",
+        "lang ru\n\ntitle Грузоперевозки выросли\n",
+    ],
+)
+def test_plain_text_headers_without_colons(tmp_path: Path, headers: str) -> None:
+    folder = _folder(tmp_path, {"a.txt": (headers + RU_BODY).encode()})
+    (article,) = scan(LocalSource("newsroom", folder, language="en"))[0]
+    assert article.title == "Грузоперевозки выросли"
+    assert article.language == "ru"
+    assert article.content == "<p>Объём перевозок вырос на треть. Так сообщили.</p>"
+
+
+def test_plain_text_headers_and_first_paragraph_share_a_line(tmp_path: Path) -> None:
+    folder = _folder(
+        tmp_path,
+        {
+            "a.txt": " date 2025-05-05 language kk Елордада жаңа мектеп ашылды. Оқушылар"
+            " қуанышты.\n\nЕкінші абзац.\n".encode(),
+            "b.txt": b"id rail-7 author Aigerim Sadykova\ntitle Why language ru matters\n\n"
+            b"The body starts here. It goes on.\n",
+            "c.txt": "language zh-CN\n\n新闻正文。\n".encode(),
+        },
+    )
+    articles, errors = scan(LocalSource("newsroom", folder, language="en"))
+    assert errors == []
+    by_guid = {a.guid: a for a in articles}
+    kk = by_guid["a"]
+    assert kk.published == datetime(2025, 5, 5, tzinfo=UTC)
+    assert kk.language == "kk"
+    assert kk.content.startswith("<p>Елордада жаңа мектеп ашылды.")
+    assert kk.title == "Елордада жаңа мектеп ашылды"
+    # `title` takes the rest of its line: "language ru" inside it is not a header.
+    story = by_guid["rail-7"]
+    assert story.author == "Aigerim Sadykova"
+    assert story.title == "Why language ru matters"
+    assert story.language == "en"
+    assert story.content == "<p>The body starts here. It goes on.</p>"
+    assert by_guid["c"].language == "zh"
+
+
+@pytest.mark.parametrize(
+    ("text", "title"),
+    [
+        (
+            "Author Jane Doe said the plan works. More follows.",
+            "Author Jane Doe said the plan works",
+        ),
+        (
+            "Title races to the finish in Almaty. More follows.",
+            "Title races to the finish in Almaty",
+        ),
+        ("Language Day is marked today. More follows.", "Language Day is marked today"),
+        ("Date night returns to the city park. More.", "Date night returns to the city park"),
+        ("language barriers fall at the forum. More.", "language barriers fall at the forum"),
+    ],
+)
+def test_capitalised_or_unshaped_header_words_stay_prose(
+    tmp_path: Path, text: str, title: str
+) -> None:
+    folder = _folder(tmp_path, {"a.txt": text.encode()})
+    (article,), errors = scan(LocalSource("newsroom", folder))
+    assert errors == []
+    assert article.title == title
+    assert article.author == ""
+    assert article.content == f"<p>{text}</p>"
+
+
+@pytest.mark.parametrize(
+    ("name", "data"),
+    [
+        ("zero.md", b""),
+        ("zero.txt", b""),
+        ("blank.md", b"  \n\n\t\n"),
+        ("blank.txt", b"\r\n  \r\n"),
+        ("front-only.md", b"---\ndate: 2025-05-01\nlanguage: kk\n---\n"),
+        ("front-blank.md", b"---\ntitle: ''\n---\n\n   \n"),
+        ("credit-only.md", b"---\ndate: 2025-05-01\n---\nPhoto credit: Reuters\n"),
+    ],
+)
+def test_empty_article_is_an_error(tmp_path: Path, name: str, data: bytes) -> None:
+    folder = _folder(tmp_path, {name: data, "ok.txt": b"A real story. Yes.\n"})
+    articles, errors = scan(LocalSource("newsroom", folder))
+    assert [a.guid for a in articles] == ["ok"]
+    (error,) = errors
+    assert error.path == str(folder / name)
+    assert error.message == "empty article"
+
+
+def test_credit_lines_are_not_markdown_body_or_title(tmp_path: Path) -> None:
+    credits = [
+        "Photo credit: Reuters",
+        "Image credit: Akorda press service",
+        "Photo: AP",
+        "*Photo: Kazinform*",
+        "Фото: Ақорда",
+        "图片来源：新华社",
+        "摄影：张三",
+    ]
+    body = "\n\n".join(["Photo: Kazinform", "The real first sentence. More text.", *credits])
+    folder = _folder(
+        tmp_path,
+        {
+            "a.md": f"---\ndate: 2025-05-01\n---\n{body}\n".encode(),
+            "b.md": "---\ntitle: Titled\n---\nBody text. More.\nФото: Ақорда\n".encode(),
+            "c.txt": "Тело статьи. Ещё.\n\nФото: Ақорда\n\n摄影：张三\n".encode(),
+        },
+    )
+    articles, errors = scan(LocalSource("newsroom", folder))
+    assert errors == []
+    by_guid = {a.guid: a for a in articles}
+    story = by_guid["a"]
+    assert story.title == "The real first sentence"
+    assert story.content == "<p>The real first sentence. More text.</p>"
+    assert story.summary == "The real first sentence. More text."
+    assert by_guid["b"].content == "<p>Body text. More.</p>"
+    assert by_guid["c"].content == "<p>Тело статьи. Ещё.</p>"
+
+
+def test_credit_line_inside_a_code_block_is_kept(tmp_path: Path) -> None:
+    folder = _folder(
+        tmp_path, {"a.md": b"---\ntitle: Howto\n---\nSet it so:\n\n```\nPhoto: x\n```\n"}
+    )
+    (article,) = scan(LocalSource("newsroom", folder))[0]
+    assert "Photo: x" in article.content
+
+
+@pytest.mark.parametrize(
+    "front", ["", "---\ndate: 2025-05-01\n---\n", "---\ntitle:\nauthor: Desk\n---\n"]
+)
+def test_leading_markdown_heading_becomes_the_title(tmp_path: Path, front: str) -> None:
+    body = "# Big *news* today\n\nThe first sentence is here. The second follows.\n"
+    folder = _folder(tmp_path, {"a.md": (front + body).encode()})
+    (article,) = scan(LocalSource("newsroom", folder))[0]
+    assert article.title == "Big news today"
+    assert article.content == "<p>The first sentence is here. The second follows.</p>"
+    assert article.summary.startswith("The first sentence is here.")
+
+
+def test_heading_stays_in_body_when_front_matter_has_a_title(tmp_path: Path) -> None:
+    folder = _folder(tmp_path, {"a.md": b"---\ntitle: Given\n---\n# Section\n\nText here. More.\n"})
+    (article,) = scan(LocalSource("newsroom", folder))[0]
+    assert article.title == "Given"
+    assert article.content.startswith("<h1>Section</h1>")
+
+
+def test_duplicate_ids_keep_the_first_and_report_the_rest(tmp_path: Path) -> None:
+    folder = _folder(
+        tmp_path,
+        {
+            "a.md": b"---\ntitle: First\n---\nThe first file. Yes.\n",
+            "a.txt": b"The same stem as a.md. Yes.\n",
+            "b.md": b"---\ntitle: B\nid: shared\n---\nFile b. Yes.\n",
+            "c.md": b"---\ntitle: C\ndate: 2025-05-01\nid: shared\n---\nFile c. Yes.\n",
+            "d.txt": b"title D\nid shared\n\nFile d. Yes.\n",
+        },
+    )
+    articles, errors = scan(LocalSource("newsroom", folder))
+    assert sorted((a.guid, a.title) for a in articles) == [("a", "First"), ("shared", "B")]
+    by_file = {Path(e.path).name: e for e in errors}
+    assert set(by_file) == {"a.txt", "c.md", "d.txt"}
+    assert by_file["a.txt"].message == f"id 'a' is already used by {folder / 'a.md'}"
+    assert by_file["a.txt"].line is None
+    assert by_file["c.md"].message == f"id 'shared' is already used by {folder / 'b.md'}"
+    assert by_file["c.md"].line == 4
+    assert by_file["d.txt"].line == 2
+    assert str(folder / "b.md") in str(by_file["d.txt"])
+
+
+@pytest.mark.parametrize(
+    "bad", ["javascript:alert(1)", "data:image/png;base64,AAAA", "file:///etc/passwd", "http:x"]
+)
+def test_image_and_link_must_be_web_urls(
+    tmp_path: Path, bad: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    folder = _folder(
+        tmp_path,
+        {
+            "bad.md": f"---\ntitle: Bad\nimage: '{bad}'\nlink: '{bad}'\n---\nBody. Yes.\n".encode(),
+            "good.md": b"---\ntitle: Good\nimage: /media/x.jpg\nlink: news/good\n---\nBody.\n",
+        },
+    )
+    articles, errors = scan(LocalSource("newsroom", folder, base_url=BASE))
+    assert errors == []
+    by_guid = {a.guid: a for a in articles}
+    assert (by_guid["bad"].image, by_guid["bad"].link) == ("", "")
+    assert by_guid["good"].image == "https://example.kz/media/x.jpg"
+    assert by_guid["good"].link == "https://example.kz/news/good"
+    notes = [r.getMessage() for r in caplog.records if "bad.md" in r.getMessage()]
+    assert any("image" in n and "line 3" in n for n in notes)
+    assert any("link" in n and "line 4" in n for n in notes)

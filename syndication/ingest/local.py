@@ -1,13 +1,16 @@
 """Reading the newsroom's own article files (a folder per local source) into Articles.
 
 Owns: Markdown with YAML front matter (rendered with Python-Markdown) and plain-text files
-with `key value` header lines, including the messy real shape where the `date` header and
-the first paragraph share one line. A bad file is reported with its path and line and
-skipped; the rest of the folder goes on.
+with `key value` (or `key: value`) header lines, including the messy real shape where
+headers and the first paragraph share one line (` date 2025-04-25 Speaking at …`). Photo
+credit lines are set aside in both formats. A bad file (or an empty one, or one whose id
+another file already has) is reported with its path and line and skipped; the rest of the
+folder goes on.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -15,6 +18,7 @@ from datetime import UTC, date, datetime, time
 from html import escape
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import markdown
 import yaml
@@ -30,6 +34,8 @@ from syndication.normalise import (
     sanitise_html,
     shorten,
 )
+
+log = logging.getLogger(__name__)
 
 SUFFIXES = {".md": "markdown", ".markdown": "markdown", ".txt": "text"}
 FRONT_KEYS = {
@@ -48,14 +54,36 @@ FRONT_KEYS = {
 SUMMARY_CHARS = 400
 MAX_FILE_BYTES = 5 * 1024 * 1024
 
-# `date` may be followed by a space (the real shape, and its value is checked); other keys
-# need a colon, or a first paragraph opening "Title races…" would be read as a header.
-_HEADER = re.compile(r"^(?:(date)\s*[:\s]|(language|lang|title|author|id)\s*:)\s*(.*)$", re.I)
+_HEADER_KEYS = r"(date|language|lang|title|author|id)"
+# `key: value` is unambiguous whatever the case ("Title: …").
+_COLON_HEADER = re.compile(_HEADER_KEYS + r"\s*:\s*", re.I)
+# `key value` only for lowercase keys: a first paragraph opening "Title races…" or
+# "Author Jane Doe said…" is prose, not a header. The lookahead wants a value after the key.
+_BARE_HEADER = re.compile(_HEADER_KEYS + r"\s+(?=\S)")
+# A capitalised "Date 2025-05-05 …" cannot be prose, so it stays a header (as it always was),
+# but only when a date follows: "Date night returns…" is the first paragraph.
+_BARE_DATE = re.compile(r"(date)\s+(?=\d{4}-)", re.I)
+# `language` without a colon takes one tag-shaped token (ru, kk, zh-CN, kk-Latn, zh-Hant-TW);
+# "language barriers fell…" at the top of a file is prose.
+_LANGUAGE_TAG = re.compile(
+    r"([A-Za-z]{2,3}(?:[-_](?:[A-Za-z]{4}|[A-Za-z]{2}|\d{3})){0,2})(?:\s+|$)"
+)
 _FRONT_KEY = re.compile(r"^([A-Za-z_][\w-]*)\s*:")
 _DATE_TOKEN = re.compile(
     r"^(\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2})?)?(?:Z|[+-]\d{2}:?\d{2})?)(?:\s+|$)(.*)$"
 )
-_CREDIT = re.compile(r"^(photo|image|picture|video)\s*(credit|by)?\s*:\s*\S.*$", re.I)
+# Credit lines ("Photo credit: Kazinform", "Фото: …", "图片来源：…", "摄影：…"), also wrapped in
+# Markdown emphasis (*Photo: Reuters*, **Фото:** …): they credit pictures a story file does
+# not carry, so they are neither body, summary nor title.
+_CREDIT = re.compile(
+    r"^[*_]*(?:(?:photo|image|picture|video)(?:\s*(?:credit|courtesy|by))?|фото(?:сурет)?"
+    r"|图片来源|图片|摄影|图)[*_]*\s*[:：][*_]*\s*\S.*$",
+    re.I,
+)
+_FENCE = re.compile(r"^ {0,3}(```|~~~)")
+# The heading Python-Markdown rendered first, as the title of a story with no `title:`.
+_LEADING_HEADING = re.compile(r"^\s*<h([1-6])(?:\s[^>]*)?>(.*?)</h\1>\s*", re.S)
+_WEB_SCHEMES = ("http", "https")
 
 
 @dataclass(frozen=True)
@@ -68,16 +96,31 @@ class LocalSource:
 
 
 def scan(source: LocalSource) -> tuple[list[Article], list[ArticleFileError]]:
-    """Every article file in the folder, and every file that could not be read."""
+    """Every article file in the folder, and every file that could not be read.
+
+    Two files with one id (front matter `id:` repeated, or `a.md` beside `a.txt`) would be one
+    story twice: the first in sorted path order is kept and each later one reported.
+    """
     if not source.folder.is_dir():
         raise ArticleFileError(str(source.folder), "no such folder")
     found: list[Article] = []
     errors: list[ArticleFileError] = []
+    owners: dict[str, Path] = {}
     for path in _files(source.folder):
         try:
-            found.append(read_article(path, source))
+            article, id_line = _read(path, source)
         except ArticleFileError as exc:
             errors.append(exc)
+            continue
+        owner = owners.setdefault(article.id, path)
+        if owner != path:
+            errors.append(
+                ArticleFileError(
+                    str(path), f"id {article.guid!r} is already used by {owner}", id_line
+                )
+            )
+            continue
+        found.append(article)
     return found, errors
 
 
@@ -92,6 +135,12 @@ def _files(folder: Path) -> Iterator[Path]:
 
 
 def read_article(path: Path, source: LocalSource) -> Article:
+    """One article file as an Article; ArticleFileError (path, line) if it cannot be one."""
+    return _read(path, source)[0]
+
+
+def _read(path: Path, source: LocalSource) -> tuple[Article, int | None]:
+    """The article and the line of its explicit `id` header (None when the id is the path)."""
     try:
         raw = path.read_bytes()
     except OSError as exc:
@@ -99,12 +148,17 @@ def read_article(path: Path, source: LocalSource) -> Article:
     if len(raw) > MAX_FILE_BYTES:
         raise ArticleFileError(str(path), f"file is over {MAX_FILE_BYTES:,} bytes")
     text = _decode(raw, path)
+    if not text.strip():
+        # Not a story titled after its file name: most likely a save that went wrong.
+        raise ArticleFileError(str(path), "empty article")
     guid = path.relative_to(source.folder).with_suffix("").as_posix()
     if SUFFIXES[path.suffix.lower()] == "markdown":
         meta, body_html = _markdown(text, path)
     else:
         meta, body_html = _plain_text(text, path)
-    return _article(meta, body_html, guid, path, source)
+    article = _article(meta, body_html, guid, path, source)
+    explicit = article.guid != guid
+    return article, (_front_line("id", meta) if explicit else None)
 
 
 def _decode(raw: bytes, path: Path) -> str:
@@ -147,53 +201,99 @@ def _markdown(text: str, path: Path) -> tuple[dict[str, Any], str]:
             raise ArticleFileError(str(path), f"front matter: bad date: {exc}", line) from None
         if not isinstance(loaded, dict):
             raise ArticleFileError(str(path), "front matter must be a mapping of key: value", 2)
-        meta = loaded
+        # Keys starting with "_" are our bookkeeping (`_date_line`, `_notes`): a file's own
+        # `_notes:` must not stand in for them, so it only counts as an unknown key.
+        meta = {k: v for k, v in loaded.items() if not str(k).startswith("_")}
         for key, line in key_lines.items():
             meta[f"_{key}_line"] = line
-        unknown = sorted({str(k) for k in meta if not str(k).startswith("_")} - FRONT_KEYS)
+        unknown = sorted({str(k) for k in loaded} - FRONT_KEYS)
         if unknown:
             meta["_notes"] = [f"unknown front matter key(s): {', '.join(unknown)}"]
+    body, meta["_credits"] = _without_credits(body)
     html = markdown.markdown(body, extensions=["extra", "sane_lists"], output_format="html")
+    if not str(meta.get("title") or "").strip():
+        # "# Heading" then text, and no `title:`: the heading is the title. Left in the body,
+        # plain text would glue it to the first sentence ("Heading Body first sentence").
+        heading = _LEADING_HEADING.match(html)
+        if heading and plain_text(heading.group(2)):
+            meta["title"] = heading.group(2)
+            html = html[heading.end() :]
     return meta, html
+
+
+def _without_credits(body: str) -> tuple[str, list[str]]:
+    """The Markdown body without its credit lines, and those lines (code blocks untouched)."""
+    kept: list[str] = []
+    credits: list[str] = []
+    fenced = False
+    for line in body.split("\n"):
+        if _FENCE.match(line):
+            fenced = not fenced
+        # Four spaces or a tab in front may be indented code (or a list's continuation):
+        # those are left as written.
+        elif not fenced and not line.startswith(("    ", "\t")):
+            stripped = line.strip()
+            if _CREDIT.match(stripped):
+                if stripped not in credits:
+                    credits.append(stripped)
+                continue
+        kept.append(line)
+    return "\n".join(kept), credits
+
+
+def _take_header(text: str, number: int, path: Path) -> tuple[str, str, str] | None:
+    """The header `text` opens with as (key, value, what follows it), or None if it is prose.
+
+    `date` and `language` take one token and `id` (without a colon) one word, so that more
+    headers or the first paragraph may follow on the same line; `title` and `author` (and
+    `id:`) take the rest of the line.
+    """
+    colon = _COLON_HEADER.match(text)
+    match = colon or _BARE_HEADER.match(text) or _BARE_DATE.match(text)
+    if match is None:
+        return None
+    key = match.group(1).lower()
+    key = "language" if key == "lang" else key
+    rest = text[match.end() :]
+    if key == "date":
+        token = _DATE_TOKEN.match(rest)
+        if token:
+            return key, token.group(1), token.group(2)
+        if colon or match.group(1) == "date":
+            # A header meant as one (lowercase, or with a colon) but a bad date: say so
+            # rather than publish the story undated or with "date …" as its first words.
+            raise ArticleFileError(
+                str(path), f"date header {rest[:30]!r} is not a YYYY-MM-DD date", number
+            )
+        return None
+    if key == "language":
+        if colon:
+            value, _, after = rest.partition(" ")
+            return key, value, after
+        tag = _LANGUAGE_TAG.match(rest)
+        if tag is None:
+            return None
+        return key, tag.group(1), rest[tag.end() :]
+    if key == "id" and not colon:
+        value, _, after = rest.partition(" ")
+        return key, value, after
+    return key, rest.strip(), ""
 
 
 def _plain_text(text: str, path: Path) -> tuple[dict[str, Any], str]:
     meta: dict[str, Any] = {}
     lines = text.split("\n")
     index = 0
+    # Headers at the top of the file, several to a line if need be; the first text that is
+    # not a header (maybe mid-line: " date 2025-04-25 Speaking at …") opens the body.
     while index < len(lines):
-        line = lines[index].strip()
-        if not line:
-            if meta:
-                index += 1
-                continue
-            index += 1
-            continue
-        match = _HEADER.match(line)
-        if not match:
-            break
-        key = (match.group(1) or match.group(2)).lower()
-        rest = match.group(3).strip()
-        key = "language" if key == "lang" else key
-        if key == "date":
-            token = _DATE_TOKEN.match(rest)
-            if not token:
-                raise ArticleFileError(
-                    str(path), f"date header {rest[:30]!r} is not a YYYY-MM-DD date", index + 1
-                )
-            meta["date"] = token.group(1)
-            meta["_date_line"] = index + 1
-            rest = token.group(2).strip()
-        elif key == "language":
-            value, _, rest = rest.partition(" ")
-            meta["language"] = value
+        rest = lines[index].strip()
+        while rest and (taken := _take_header(rest, index + 1, path)):
+            key, value, rest = taken
+            meta[key] = value
+            meta[f"_{key}_line"] = index + 1
             rest = rest.strip()
-        else:
-            meta[key] = rest
-            rest = ""
         if rest:
-            # The real shape: " date 2025-04-25 Speaking at ..." - header and first
-            # paragraph on one line. What follows the value is body text.
             lines[index] = rest
             break
         index += 1
@@ -243,14 +343,36 @@ def _front_line(text_key: str, meta: dict[str, Any]) -> int:
     return int(meta.get(f"_{text_key}_line", 2))
 
 
+def _web_url(meta: dict[str, Any], key: str, base_url: str, notes: list[str]) -> str:
+    """`meta[key]` resolved against the site, if that is an http(s) URL; else "" and a note.
+
+    Feed readers put `image` and `link` in src and href: a `javascript:`, `data:` or `file:`
+    value must not reach them. A bad URL is the file's mistake, not a reason to hold the story.
+    """
+    value = meta.get(key)
+    if value is None or value == "":
+        return ""
+    resolved = absolute_url(value, base_url) if isinstance(value, str) else ""
+    parts = urlsplit(resolved)
+    if parts.scheme.lower() in _WEB_SCHEMES and parts.netloc:
+        return resolved
+    notes.append(
+        f"line {_front_line(key, meta)}: {key} {str(value)[:60]!r} is not an http(s) URL; dropped"
+    )
+    return ""
+
+
 def _article(
     meta: dict[str, Any], body_html: str, guid: str, path: Path, source: LocalSource
 ) -> Article:
-    # "Photo credit: …" lines credit photos a text file does not carry; they are not part of
-    # the story (nor its title or summary), so _plain_text set them aside and they stay out.
+    # "Photo credit: …" lines credit photos a story file does not carry; they are not part of
+    # the story (nor its title or summary), so _plain_text and _markdown set them aside.
     content = sanitise_html(body_html, source.base_url)
     body_text = plain_text(sanitise_html(body_html))
     title = plain_text(str(meta.get("title") or ""), 300) or first_sentence(body_text)
+    if not title and not content:
+        # e.g. front matter and nothing else: no story to publish under the file's name.
+        raise ArticleFileError(str(path), "empty article")
     summary = plain_text(str(meta.get("summary") or "")) or body_text
     tags = meta.get("tags") or meta.get("categories") or []
     if isinstance(tags, str):
@@ -265,17 +387,23 @@ def _article(
     language = choose_language(declared, f"{title}. {body_text}", source.languages, where=str(path))
     explicit_id = str(meta.get("id") or "").strip()
     guid = explicit_id or guid
+    notes: list[str] = list(meta.get("_notes") or [])
+    link = _web_url(meta, "link", source.base_url, notes)
+    image = _web_url(meta, "image", source.base_url, notes)
+    # Notes are not errors: the story goes in, and the newsroom reads why in the log.
+    for note in notes:
+        log.warning("%s: %s", path, note)
     return Article(
         id=article_id(source.id, guid),
         source_id=source.id,
         guid=guid,
         title=title or path.stem,
-        link=absolute_url(str(meta.get("link") or ""), source.base_url),
+        link=link,
         summary=shorten(summary, SUMMARY_CHARS),
         content=content,
         author=plain_text(str(meta.get("author") or ""), 200),
         categories=tuple(dict.fromkeys(plain_text(str(t), 80) for t in tags if t)),
-        image=absolute_url(str(meta.get("image") or ""), source.base_url),
+        image=image,
         language=language,
         published=_parse_date(meta.get("date"), path, _front_line("date", meta)),
     )
