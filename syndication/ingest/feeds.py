@@ -28,6 +28,7 @@ from syndication.normalise import (
     normalise_language,
     plain_text,
     sanitise_html,
+    sanitised_text,
     shorten,
     to_utc,
 )
@@ -303,7 +304,7 @@ def _entry_to_article(
     else:
         base = link or feed_link
     content = sanitise_html(raw_content, base)
-    body_text = plain_text(content)
+    body_text = sanitised_text(content)
     title = plain_text(entry.get("title", ""), 300) or first_sentence(body_text)
     summary_raw = entry.get("summary", "")
     summary = plain_text(summary_raw)
@@ -461,7 +462,7 @@ def _json_item(
         content = sanitise_html(str(item["content_html"]), base)
     else:
         content = _as_html({"value": str(item.get("content_text") or ""), "type": "text/plain"})
-    body_text = plain_text(content)
+    body_text = sanitised_text(content)
     title = plain_text(str(item.get("title") or ""), 300) or first_sentence(body_text)
     summary = shorten(plain_text(str(item.get("summary") or "")) or body_text, SUMMARY_CHARS)
     guid = str(item.get("id") or "").strip() or link or content_guid(title, body_text)

@@ -10,12 +10,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Sequence
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
 from syndication.config import Config, SourceSettings
-from syndication.ingest.feeds import SourceInfo, parse_feed
+from syndication.ingest.feeds import ParsedFeed, SourceInfo, parse_feed
 from syndication.ingest.fetch import Fetcher, FetchResult, read_feed_file
 from syndication.ingest.local import LocalSource, scan
 from syndication.model import ArticleFileError, SourceError, SourceState, utcnow
@@ -56,45 +57,74 @@ async def poll_sources(
     on_done: Callable[[SourceOutcome], None] | None = None,
     fetcher: Fetcher | None = None,
 ) -> list[SourceOutcome]:
-    """Poll the chosen sources concurrently; every source ends with an outcome, never a raise."""
+    """Poll the chosen sources concurrently; every source ends with an outcome, never a raise.
+
+    Fetching is concurrent (the fetcher's global and per-host limits); parsing and storing,
+    which are CPU-bound Python and share one GIL, run one source at a time on a single worker
+    thread, off the event loop. More threads would not parse faster, only make every thread
+    (the event loop's included) queue for the GIL. At most twice the fetch concurrency of
+    sources hold a body at once, so a fast network cannot pile every body up in memory while
+    the parser catches up. Every source's recorded state is read in one query up front.
+    """
     own = fetcher is None
     fetcher = fetcher or Fetcher(config.settings.fetch)
+    worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="syndication-ingest")
+    in_flight = asyncio.Semaphore(2 * config.settings.fetch.concurrency)
+    states = {state.source_id: state for state in store.source_states()}
     try:
 
         async def one(source: SourceSettings) -> SourceOutcome:
-            try:
-                outcome = await poll_source(config, store, source, fetcher)
-            except Exception as exc:  # a bug or a store hiccup in one source stays in it
-                log.exception("%s: unexpected error", source.id)
-                outcome = SourceOutcome(source.id, "error", error=f"internal error: {exc}")
-                _record(config, store, source, outcome, None)
+            async with in_flight:
+                try:
+                    outcome = await poll_source(
+                        config, store, source, fetcher, worker=worker, state=states.get(source.id)
+                    )
+                except Exception as exc:  # a bug or a store hiccup in one source stays in it
+                    log.exception("%s: unexpected error", source.id)
+                    outcome = SourceOutcome(source.id, "error", error=f"internal error: {exc}")
+                    _record(config, store, source, outcome, None)
             if on_done:
                 on_done(outcome)
             return outcome
 
         return list(await asyncio.gather(*(one(s) for s in chosen)))
     finally:
+        worker.shutdown(wait=True, cancel_futures=True)
         if own:
             await fetcher.aclose()
 
 
 async def poll_source(
-    config: Config, store: Store, source: SourceSettings, fetcher: Fetcher
+    config: Config,
+    store: Store,
+    source: SourceSettings,
+    fetcher: Fetcher,
+    *,
+    worker: Executor | None = None,
+    state: SourceState | bool | None = False,
 ) -> SourceOutcome:
-    state = store.source_state(source.id)
+    """Poll one source and record its state; CPU-bound work runs on `worker` (else a thread).
+
+    `state` is the source's recorded state if the caller has read it already (None: never
+    polled); by default it is read here.
+    """
+    if state is False:
+        state = store.source_state(source.id)
+    assert state is None or isinstance(state, SourceState)
+    loop = asyncio.get_running_loop()
     try:
         if source.kind == "articles":
-            outcome = await asyncio.to_thread(_poll_folder, config, store, source)
+            outcome = await loop.run_in_executor(worker, _poll_folder, config, store, source)
             fetched = None
         else:
             fetched = await _fetch(config, source, fetcher, state)
-            outcome = await _ingest_feed(config, store, source, fetched)
+            outcome = await _ingest_feed(config, store, source, fetched, worker)
     except SourceError as exc:
         outcome = SourceOutcome(source.id, "error", error=exc.message)
-        _record(config, store, source, outcome, None, retry_after=exc.retry_after)
+        _record(config, store, source, outcome, None, retry_after=exc.retry_after, previous=state)
         log.warning("source %s failed: %s", source.id, exc.message)
         return outcome
-    _record(config, store, source, outcome, fetched)
+    _record(config, store, source, outcome, fetched, previous=state)
     return outcome
 
 
@@ -114,7 +144,11 @@ async def _fetch(
 
 
 async def _ingest_feed(
-    config: Config, store: Store, source: SourceSettings, fetched: FetchResult
+    config: Config,
+    store: Store,
+    source: SourceSettings,
+    fetched: FetchResult,
+    worker: Executor | None = None,
 ) -> SourceOutcome:
     if fetched.status == "not-modified":
         return SourceOutcome(source.id, "not-modified", redirect=fetched.permanent_redirect)
@@ -125,13 +159,16 @@ async def _ingest_feed(
         title=source.title or "",
         languages=tuple(config.settings.languages),
     )
-    # feedparser is CPU-bound and can block for seconds on a big feed: keep it off the loop.
-    parsed = await asyncio.to_thread(
-        parse_feed, fetched.body, fetched.headers, info, config.settings.fetch.max_bytes
-    )
-    new, updated, unchanged = store.save_articles(
-        source.id, parsed.articles, config.settings.languages
-    )
+
+    def parse_and_save() -> tuple[ParsedFeed, tuple[int, int, int]]:
+        parsed = parse_feed(fetched.body, fetched.headers, info, config.settings.fetch.max_bytes)
+        counts = store.save_articles(source.id, parsed.articles, config.settings.languages)
+        return parsed, counts
+
+    # feedparser is CPU-bound and can block for seconds on a big feed, and saving a batch
+    # hashes and writes every row: keep both off the loop, which goes on fetching meanwhile.
+    loop = asyncio.get_running_loop()
+    parsed, (new, updated, unchanged) = await loop.run_in_executor(worker, parse_and_save)
     return SourceOutcome(
         source.id,
         "ok",
@@ -196,9 +233,13 @@ def _record(
     fetched: FetchResult | None,
     *,
     retry_after: float | None = None,
+    previous: SourceState | bool | None = False,
 ) -> None:
+    """Store the source's state after an attempt; `previous` as read before it, if it was."""
     now = utcnow()
-    previous = store.source_state(source.id)
+    if previous is False:  # not read yet (an unexpected error): read it now
+        previous = store.source_state(source.id)
+    assert previous is None or isinstance(previous, SourceState)
     failures = (previous.failures + 1 if previous else 1) if outcome.result == "error" else 0
     delay = source.every
     if failures:
