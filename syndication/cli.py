@@ -12,7 +12,6 @@ import contextlib
 import io
 import logging
 import os
-import signal
 import sys
 from pathlib import Path
 from typing import Annotated, TextIO
@@ -65,8 +64,8 @@ class _Redacting(io.TextIOBase):
 
 _stdout = _Redacting(sys.stdout)
 _stderr = _Redacting(sys.stderr)
-out = Console(file=_stdout)
-err = Console(file=_stderr, stderr=True)
+out = Console(file=_stdout, soft_wrap=True)  # messages stay whole lines: grep-able
+err = Console(file=_stderr, stderr=True, soft_wrap=True)
 
 ConfigOption = Annotated[
     Path | None,
@@ -308,29 +307,25 @@ def _summary(report: object, config: cfg.Config) -> None:
 @app.command()
 def run(config: ConfigOption = None, verbose: VerboseOption = False) -> None:
     """Run the worker and the HTTP server until stopped (Ctrl-C or SIGTERM)."""
-    from syndication.worker import run_forever
-
-    # Until the server takes over the signals, SIGTERM stops as cleanly as Ctrl-C does.
-    signal.signal(signal.SIGTERM, _interrupt)
     store: Store | None = None
     try:
+        from syndication.worker import run_forever
+
         _setup_logging(verbose)
         loaded = _load_checked(config)
         _check_output(loaded)
         store = _open_store(loaded)
         _lock(store, f"syndication run {__version__}")
-        code = run_forever(loaded, store, lambda line: out.print(line, highlight=False))
+        run_forever(loaded, store, lambda line: out.print(line, highlight=False))
     except KeyboardInterrupt:
+        # Stopped while starting: nothing to finish, leave at once and cleanly.
         if store is not None:
             with contextlib.suppress(StoreError):
                 store.release_lock()
         out.print("stopped")
-        code = EXIT_OK
-    raise typer.Exit(code)
-
-
-def _interrupt(_signum: int, _frame: object) -> None:
-    raise KeyboardInterrupt
+        sys.stdout.flush()
+        os._exit(EXIT_OK)
+    raise typer.Exit(EXIT_OK)
 
 
 @app.command()
@@ -434,8 +429,3 @@ def sources(config: ConfigOption = None) -> None:
 def version() -> None:
     """Print the version."""
     out.print(f"syndication {__version__}")
-
-
-def main() -> None:  # pragma: no cover
-    os.environ.setdefault("PYTHONUNBUFFERED", "1")
-    app()

@@ -228,7 +228,8 @@ def iso(value: datetime | None) -> str | None:
 def parse_iso(value: str | None) -> datetime | None:
     if not value:
         return None
-    return datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    # fromisoformat is many times faster than strptime, and status reads thousands of these.
+    return datetime.fromisoformat(value)
 
 
 def _chunks(items: Sequence[Any], size: int = BATCH) -> Iterator[Sequence[Any]]:

@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, NoReturn
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -64,7 +64,8 @@ class Worker:
         self.scheduler.start()
 
     def stop(self) -> None:
-        self.scheduler.shutdown(wait=False)
+        if self.scheduler.running:  # a stop may come before the start
+            self.scheduler.shutdown(wait=False)
 
     def poll(self) -> None:
         self._guard("poll", self._poll)
@@ -153,52 +154,57 @@ def serve_until_signal(server: Any) -> None:
     """Run a uvicorn server until SIGINT/SIGTERM, then return normally.
 
     uvicorn re-raises the signal it caught to the handlers that were installed before it ran,
-    which would turn a clean stop into exit 130 or death by SIGTERM: give it harmless ones.
+    which would turn a clean stop into exit 130 or death by SIGTERM: give it ones that just
+    ask the server to stop.
     """
+    def stop(*_: object) -> None:
+        # Also covers a signal that lands before uvicorn has put its own handlers in place.
+        server.should_exit = True
+
     for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: None)
+        signal.signal(sig, stop)
     server.run()
 
 
-def run_forever(config: Config, store: Store, announce: Callable[[str], None]) -> int:
-    """Run worker and server until SIGINT/SIGTERM; return the exit code."""
+def run_forever(config: Config, store: Store, announce: Callable[[str], None]) -> NoReturn:
+    """Run worker and server until SIGINT/SIGTERM, then end the process with exit code 0."""
     s = config.settings
-    worker = Worker(config, store)
-    server = make_server(config.output, s.serve.host, s.serve.port, worker.health)
-    config.output.mkdir(parents=True, exist_ok=True)
+    worker: Worker | None = None
     try:
-        # Serve what the store already holds at once, before the first poll finishes.
-        publish(config, store)
-    except Exception as exc:
-        log.warning("initial publish failed: %s", exc)
-    worker.start()
-    host = s.serve.host
-    shown = f"[{host}]" if ":" in host else host
-    root = f"http://{shown}:{s.serve.port}/"
-    announce(f"serving {config.output} at {root}")
-    for edition in s.editions:
-        announce(
-            f"  {edition}: {root}{edition}/rss.xml  {root}{edition}/atom.xml  "
-            f"{root}{edition}/feed.json"
-        )
-    announce("press Ctrl-C to stop")
-    try:
+        worker = Worker(config, store)
+        server = make_server(config.output, s.serve.host, s.serve.port, worker.health)
+        config.output.mkdir(parents=True, exist_ok=True)
+        try:
+            # Serve what the store already holds at once, before the first poll finishes.
+            publish(config, store)
+        except Exception as exc:
+            log.warning("initial publish failed: %s", exc)
+        worker.start()
+        host = s.serve.host
+        shown = f"[{host}]" if ":" in host else host
+        root = f"http://{shown}:{s.serve.port}/"
+        announce(f"serving {config.output} at {root}")
+        for edition in s.editions:
+            announce(
+                f"  {edition}: {root}{edition}/rss.xml  {root}{edition}/atom.xml  "
+                f"{root}{edition}/feed.json"
+            )
+        announce("press Ctrl-C to stop")
         serve_until_signal(server)
+    except KeyboardInterrupt:
+        pass  # SIGINT/SIGTERM before the server took the signals over: stop all the same
     finally:
-        worker.stop()
+        if worker is not None:
+            worker.stop()
         try:
             store.release_lock()
         except StoreError as exc:
             log.warning("could not release the store lock: %s", exc)
-    announce("stopped")
-    sys.stdout.flush()
-    sys.stderr.flush()
-    if any(
-        t.is_alive() and not t.daemon
-        for t in threading.enumerate()
-        if t is not threading.main_thread()
-    ):
-        # A job may be blocked in a partner's slow HTTP answer; the store is consistent
-        # (every write is one transaction), so exit now instead of waiting for it.
+        announce("stopped")
+        sys.stdout.flush()
+        sys.stderr.flush()
+        # A job may be mid-way through a cycle (a partner's slow answer, a long parse).
+        # Every store write is one transaction and every file is renamed into place, so
+        # nothing is lost by leaving now; waiting for the job would make a stop take as
+        # long as a cycle.
         os._exit(0)
-    return 0

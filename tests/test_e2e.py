@@ -77,6 +77,13 @@ def test_once_publishes_three_translated_editions(
     index = (tmp_path / "public" / "index.html").read_text(encoding="utf-8")
     for edition in expected:
         assert f'href="{edition}/rss.xml"' in index and f'href="{edition}/atom.xml"' in index
+    # Each edition has a front page in its language, linking every story's page.
+    for edition in expected:
+        front = (tmp_path / "public" / edition / "index.html").read_text(encoding="utf-8")
+        assert f'<html lang="{edition}">' in front
+        atom = feedparser.parse((tmp_path / "public" / edition / "atom.xml").read_bytes())
+        for entry in atom.entries:
+            assert f'href="{entry.link}"' in front, entry.link
     # Same-language pairs are never sent: the Kazakh story is not translated into Kazakh.
     assert all(call.source != call.target.split("-")[0] for call in fake_google.calls)
     assert fake_google.calls, "nothing went through the fake provider"

@@ -154,6 +154,7 @@ def publish(
 
     links: list[site.FeedLink] = []
     pages: dict[tuple[str, str], Item] = {}
+    main_items: dict[str, list[Item]] = {}
     for (edition, scope), entries in chosen.items():
         folder = f"{edition}/{scope.path}"
         title = _feed_title(config, edition, scope)
@@ -198,6 +199,7 @@ def publish(
         links.append(site.FeedLink(edition=edition, title=title, folder=folder))
         if scope.path == "":
             report.items[edition] = len(items)
+            main_items[edition] = items
 
     for (edition, _article_id), item in pages.items():
         files[out / edition / "articles" / (item.link.rsplit("/", 1)[-1])] = site.article_page(
@@ -214,6 +216,18 @@ def publish(
             alternates=list(item.alternates),
             self_url=item.link,
             feed_title=_site_title(config, edition),
+        )
+
+    for edition in s.editions:
+        files[out / edition / "index.html"] = site.edition_page(
+            edition=edition,
+            title=_site_title(config, edition),
+            description=_description(config, edition),
+            stories=[
+                site.Teaser(item.title, item.link, item.date, item.summary, item.language)
+                for item in main_items.get(edition, [])
+            ],
+            siblings=[e for e in s.editions if e != edition],
         )
 
     title = _site_title(config, s.editions[0])

@@ -116,7 +116,8 @@ def index_html(base_url: str, editions: list[str], feeds: list[FeedLink], title:
             rows.append(f"<li>{escape(feed.title)}: {links}</li>")
         sections.append(
             f'<section lang="{escape(edition)}" id="{escape(edition)}">'
-            f"<h2>{escape(EDITION_NAMES.get(edition, edition))}</h2>"
+            f'<h2><a href="{escape(edition)}/index.html">'
+            f"{escape(EDITION_NAMES.get(edition, edition))}</a></h2>"
             f"<ul>{''.join(rows)}</ul></section>"
         )
     page = f"""<!DOCTYPE html>
@@ -133,6 +134,74 @@ def index_html(base_url: str, editions: list[str], feeds: list[FeedLink], title:
 <p><a href="feeds.opml">OPML</a></p></header>
 <main>
 {chr(10).join(sections)}
+</main>
+</body>
+</html>
+"""
+    return page.encode("utf-8")
+
+
+@dataclass(frozen=True)
+class Teaser:
+    """One story as an edition's front page lists it."""
+
+    title: str
+    url: str
+    date: datetime
+    summary: str
+    language: str
+
+
+def edition_page(
+    *,
+    edition: str,
+    title: str,
+    description: str,
+    stories: list[Teaser],
+    siblings: list[str],
+) -> bytes:
+    """`{edition}/index.html`: the edition's latest stories in its own language, and its feeds,
+    so a reader who follows `/kk/` lands on a page rather than a 404."""
+    feeds = " · ".join(
+        f'<a href="{name}" type="{media}">{label}</a>' for _key, name, media, label in FORMATS
+    )
+    head = [
+        f'<link rel="alternate" type="{media}" title="{escape(title)} ({label})" href="{name}">'
+        for _key, name, media, label in FORMATS
+    ]
+    head += [
+        f'<link rel="alternate" hreflang="{escape(e)}" href="../{escape(e)}/index.html">'
+        for e in siblings
+    ]
+    others = " · ".join(
+        f'<a href="../{escape(e)}/index.html" hreflang="{escape(e)}" lang="{escape(e)}">'
+        f"{escape(EDITION_NAMES.get(e, e))}</a>"
+        for e in siblings
+    )
+    items = "\n".join(
+        f'<article lang="{escape(story.language)}"><h2><a href="{escape(story.url)}">'
+        f"{escape(story.title)}</a></h2>"
+        f'<p class="meta">{story.date.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")}</p>'
+        + (f"<p>{escape(story.summary)}</p>" if story.summary else "")
+        + "</article>"
+        for story in stories
+    )
+    page = f"""<!DOCTYPE html>
+<html lang="{escape(edition)}">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{escape(title)}</title>
+{chr(10).join(head)}
+<link rel="stylesheet" href="../style.css">
+</head>
+<body>
+<header><h1>{escape(title)}</h1>
+<p>{escape(description)}</p>
+<p>{escape(word(edition, "feeds"))}: {feeds}</p>
+<nav>{others}</nav></header>
+<main>
+{items}
 </main>
 </body>
 </html>
