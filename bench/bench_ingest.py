@@ -2,8 +2,11 @@
 
 Owns: the issue-3 targets — a cold ingest (every entry new) in entries per second and as a
 ratio of our total time to feedparser's own parse time of the same bytes (target: at most
-1.5x); a warm cycle where every source answers 304 (target: under 2 s); and the process's peak
-memory (target: under 300 MB). The feeds are generated deterministically: RSS 2.0, ~1.5 KB of
+1.5x); a warm cycle where every source answers 304 (target: under 2 s); and peak memory
+(target: under 300 MB). Parsing runs in `fetch.parse_workers` processes, so the wall ratio is
+our cold ingest on every core over feedparser in one process; the CPU ratios (this process
+alone, and with the workers' CPU added) and the workers' own peak RSS are reported beside it.
+The feeds are generated deterministically: RSS 2.0, ~1.5 KB of
 HTML per entry, English, Russian and Chinese text, a few entries whose text disagrees with the
 feed's declared language and a few feeds that declare none. A small asyncio HTTP/1.1 server in
 a separate process serves them as pre-rendered bytes with an ETag (answering 304 to a matching
@@ -20,12 +23,14 @@ import argparse
 import asyncio
 import cProfile
 import multiprocessing as mp
+import os
 import platform
 import pstats
 import random
 import resource
 import shutil
 import tempfile
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -249,6 +254,73 @@ def _rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
 
 
+class Descendants:
+    """Samples, every `interval` s, the CPU time and peak RSS of this process's descendants.
+
+    The parse workers are children of multiprocessing's forkserver, not of this process, so
+    `getrusage(RUSAGE_CHILDREN)` never sees them; /proc does. A worker's last < `interval` s
+    before it exits is missed, so the CPU figure is a slight underestimate. `skip` (the feed
+    server) is left out.
+    """
+
+    def __init__(self, skip: int, interval: float = 0.1) -> None:
+        self.skip = skip
+        self.interval = interval
+        self.cpu: dict[int, float] = {}  # pid -> utime + stime seen last, s
+        self.hwm: dict[int, float] = {}  # pid -> VmHWM seen last, MB
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._tick = os.sysconf("SC_CLK_TCK")
+
+    def __enter__(self) -> Descendants:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        me = os.getpid()
+        while not self._stop.wait(self.interval):
+            parents: dict[int, int] = {}
+            for entry in Path("/proc").iterdir():
+                if entry.name.isdigit():
+                    try:
+                        stat = (entry / "stat").read_text()
+                    except OSError:
+                        continue
+                    fields = stat.rpartition(")")[2].split()
+                    pid = int(entry.name)
+                    parents[pid] = int(fields[1])
+                    # utime, stime are fields 14 and 15 of stat (1-based): here 11 and 12.
+                    cpu = (int(fields[11]) + int(fields[12])) / self._tick
+                    if self._descends(pid, me, parents):
+                        self.cpu[pid] = cpu
+                        self.hwm[pid] = self._hwm(entry)
+
+    def _descends(self, pid: int, root: int, parents: dict[int, int]) -> bool:
+        seen = 0
+        while pid in parents and seen < 10:
+            if pid == self.skip:
+                return False
+            pid = parents[pid]
+            if pid == root:
+                return True
+            seen += 1
+        return False
+
+    @staticmethod
+    def _hwm(entry: Path) -> float:
+        try:
+            for line in (entry / "status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+        except OSError:
+            pass
+        return 0.0
+
+
 def feedparser_time(folder: Path, feeds: int, **options: bool) -> tuple[float, int]:
     """Seconds feedparser alone spends parsing every body (read one at a time), and entries."""
     spent = 0.0
@@ -286,11 +358,15 @@ def main() -> None:
         rss_before = _rss_mb()
 
         profiler = cProfile.Profile() if args.profile else None
-        t0, c0 = time.perf_counter(), time.process_time()
-        if profiler and args.phase == "cold":
-            profiler.enable()
-        cold = ingest(config, store, sources)
-        cold_s, cold_cpu = time.perf_counter() - t0, time.process_time() - c0
+        with Descendants(skip=server.pid or 0) as kids:
+            t0, c0 = time.perf_counter(), time.process_time()
+            if profiler and args.phase == "cold":
+                profiler.enable()
+            cold = ingest(config, store, sources)
+            cold_s, cold_cpu = time.perf_counter() - t0, time.process_time() - c0
+        kids_cpu = sum(kids.cpu.values())
+        workers = [pid for pid, mb in kids.hwm.items() if mb > 0]
+        worker_peak = max(kids.hwm.values(), default=0.0)
         if profiler and args.phase == "warm":
             profiler.enable()
         t0 = time.perf_counter()
@@ -319,18 +395,30 @@ def main() -> None:
         shutil.rmtree(work, ignore_errors=True)
 
     ratio = cold_s / fp_default
+    total_cpu = cold_cpu + kids_cpu
     rows = [
         ("feeds x entries", f"{args.feeds} x {args.entries}", f"{size / 1e6:.1f} MB of XML"),
         ("cold ingest", f"{cold_s:.2f} s", f"{new:,} new articles"),
         ("cold entries/s", f"{new / cold_s:,.0f}", ""),
         ("feedparser.parse(body), all bodies", f"{fp_default:.2f} s", f"{fp_entries:,} entries"),
         ("  same, sanitize_html/resolve off", f"{fp_lean:.2f} s", "what we actually call"),
-        ("ratio ours / feedparser", f"{ratio:.2f}x", _verdict(ratio <= TARGET_RATIO, "<= 1.5x")),
+        (
+            "ratio ours / feedparser, wall",
+            f"{ratio:.2f}x",
+            "our cold ingest (parsing on every core) / feedparser.parse over the same bodies "
+            "in one process; " + _verdict(ratio <= TARGET_RATIO, "<= 1.5x"),
+        ),
         ("  ours / lean feedparser", f"{cold_s / fp_lean:.2f}x", "stricter, for information"),
         (
-            "  same ratio in CPU time",
+            "  main process CPU / feedparser CPU",
             f"{cold_cpu / fp_cpu:.2f}x",
-            f"{cold_cpu:.1f} s / {fp_cpu:.1f} s; steadier on a shared machine",
+            f"{cold_cpu:.1f} s / {fp_cpu:.1f} s; the parse workers' CPU not included",
+        ),
+        (
+            "  all CPU (main + workers) / feedparser",
+            f"{total_cpu / fp_cpu:.2f}x",
+            f"{cold_cpu:.1f} s + {kids_cpu:.1f} s in {len(workers)} child process(es) "
+            f"/ {fp_cpu:.1f} s: the work we do, wherever it runs",
         ),
         (
             "warm cycle (all 304)",
@@ -342,12 +430,18 @@ def main() -> None:
             f"{peak:.0f} MB",
             f"{rss_before:.0f} MB before ingest; " + _verdict(peak < TARGET_RSS_MB, "< 300 MB"),
         ),
+        (
+            "  peak RSS of a parse worker (VmHWM)",
+            f"{worker_peak:.0f} MB",
+            f"largest of {len(workers)} child process(es); "
+            + _verdict(worker_peak < TARGET_RSS_MB, "< 300 MB"),
+        ),
     ]
     print(f"\nPython {platform.python_version()}, {platform.machine()}, {_cores()} cores")
-    print(f"| {'measure':<36} | {'value':>12} | note")
-    print(f"|{'-' * 38}|{'-' * 14}:|------")
+    print(f"| {'measure':<40} | {'value':>12} | note")
+    print(f"|{'-' * 42}|{'-' * 14}:|------")
     for name, value, note in rows:
-        print(f"| {name:<36} | {value:>12} | {note}")
+        print(f"| {name:<40} | {value:>12} | {note}")
     if failed:
         print(f"\n{len(failed)} source(s) failed, e.g. {failed[0].source_id}: {failed[0].error}")
         raise SystemExit(1)
@@ -358,8 +452,6 @@ def _verdict(ok: bool, target: str) -> str:
 
 
 def _cores() -> int:
-    import os
-
     return len(os.sched_getaffinity(0))
 
 

@@ -178,6 +178,9 @@ class FetchSettings(Strict):
     concurrency: int = Field(default=10, ge=1, le=200)
     per_host: int = Field(default=2, ge=1, le=50)
     max_backoff: Duration = 6 * 3600.0
+    # Processes parsing feed bodies in a busy cycle (feedparser and nh3 are CPU-bound and hold
+    # the GIL, so only processes use the other cores); 0 or 1: parse in a thread instead.
+    parse_workers: int = Field(default=min(2, os.cpu_count() or 1), ge=0, le=16)
 
 
 class ProviderSettings(Strict):

@@ -10,6 +10,7 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from typing import Literal
 
 TranslationStatus = Literal["pending", "translated", "failed", "stale"]
@@ -43,7 +44,7 @@ class Article:
     source_title: str = ""
     source_url: str = ""
 
-    @property
+    @cached_property
     def content_hash(self) -> str:
         """Changes when anything a reader or translator sees changes."""
         payload = asdict(self)
@@ -53,7 +54,7 @@ class Article:
         blob = json.dumps(payload, sort_keys=True, ensure_ascii=False, default=str)
         return hashlib.sha256(blob.encode()).hexdigest()
 
-    @property
+    @cached_property
     def text_hash(self) -> str:
         """Changes only when the translatable text changes."""
         blob = "\x00".join((self.language, self.title, self.summary, self.content))
@@ -122,6 +123,11 @@ class SourceError(SyndicationError):
         self.message = message
         self.retry_after = retry_after
 
+    def __reduce__(self) -> tuple[object, ...]:
+        # Rebuilt from the real constructor arguments (the default would pass only the joined
+        # text): a parse in a worker process raises it back across the process boundary.
+        return (type(self), (self.source_id, self.message), dict(self.__dict__))
+
 
 class ArticleFileError(SyndicationError):
     """A local article file is unreadable; names the file and, where known, the line."""
@@ -132,6 +138,10 @@ class ArticleFileError(SyndicationError):
         self.path = path
         self.line = line
         self.message = message
+
+    def __reduce__(self) -> tuple[object, ...]:
+        # As SourceError: pickle with the constructor's own arguments.
+        return (type(self), (self.path, self.message, self.line), dict(self.__dict__))
 
 
 class TranslationError(SyndicationError):
@@ -149,6 +159,10 @@ class TranslationError(SyndicationError):
         self.provider = provider
         self.transient = transient
         self.retry_after = retry_after
+
+    def __reduce__(self) -> tuple[object, ...]:
+        # As SourceError: the keyword-only fields travel in the state, set after __init__.
+        return (type(self), (str(self.args[0]) if self.args else "",), dict(self.__dict__))
 
 
 class StoreLocked(SyndicationError):

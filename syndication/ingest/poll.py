@@ -2,15 +2,20 @@
 
 Owns: deciding which sources are due, running them concurrently, exponential backoff for a
 failing source (capped, reset on success, Retry-After honoured), and each source's recorded
-state (last attempt, result, error, counts, next due time, permanent redirects).
+state (last attempt, result, error, counts, next due time, permanent redirects), and the
+pool of processes that parses feed bodies in a busy cycle.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import logging.handlers
+import multiprocessing
+import multiprocessing.queues
 from collections.abc import Callable, Sequence
-from concurrent.futures import Executor, ThreadPoolExecutor
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -38,6 +43,134 @@ class SourceOutcome:
     redirect: str = ""
 
 
+# Modules every parse needs, imported once in the forkserver so each worker forks ready.
+_PRELOAD = ["syndication.ingest.feeds", "feedparser", "nh3", "lingua"]
+
+
+class ParsePool:
+    """Parses feed bodies in worker processes, started only once a cycle shows it will pay.
+
+    Parsing (feedparser, nh3, our normalising) is CPU-bound Python holding the GIL: a thread
+    never uses a second core, processes do. Starting them costs a fraction of a second, so the
+    pool is created on the first body worth it: the `min_bodies`-th body of the cycle, or one
+    of `big_body` bytes or more; smaller cycles (a `once` on two feeds, a quiet 30 s tick of
+    `run`) parse in the caller's thread as before (`use` says which). Workers come from a
+    forkserver, never a plain fork: the service process runs threads (APScheduler, asyncio,
+    uvicorn) whose locks a forked child could inherit held. Log records from the workers are
+    forwarded to this process's handlers. A worker that dies (a segfault in a C extension, the
+    OOM killer) fails the bodies it was parsing with a SourceError naming the cause, and the
+    next body gets a fresh pool. Close it when the cycle ends.
+    """
+
+    def __init__(
+        self,
+        workers: int,
+        *,
+        min_bodies: int = 4,
+        big_body: int = 200_000,
+        target: Callable[..., ParsedFeed] = parse_feed,
+    ) -> None:
+        self.workers = workers
+        self.min_bodies = min_bodies
+        self.big_body = big_body
+        self.target = target  # what a worker runs; a test may pass one that crashes
+        self.bodies = 0  # bodies offered in this pool's lifetime
+        self.sent = 0  # bodies handed to a worker process (whatever came of them)
+        self.started = 0  # executors created (more than one after a crash)
+        self._executor: ProcessPoolExecutor | None = None
+        self._generation = 0
+        self._logs: multiprocessing.queues.Queue[logging.LogRecord] | None = None
+        self._listener: logging.handlers.QueueListener | None = None
+
+    def use(self, size: int) -> bool:
+        """Whether a body of `size` bytes should go to the pool (counts it as offered)."""
+        self.bodies += 1
+        if self.workers < 2:
+            return False
+        return self._executor is not None or self.bodies >= self.min_bodies or size >= self.big_body
+
+    async def parse(
+        self, body: bytes, headers: dict[str, str], info: SourceInfo, max_bytes: int
+    ) -> ParsedFeed:
+        """`target(body, headers, info, max_bytes)` in a worker; its SourceError comes back."""
+        executor, generation = self._get()
+        self.sent += 1
+        loop = asyncio.get_running_loop()
+        try:
+            result = await loop.run_in_executor(
+                executor, self.target, body, headers, info, max_bytes
+            )
+        except BrokenProcessPool as exc:
+            self._discard(generation)
+            raise SourceError(
+                info.id,
+                f"the feed parser process died while parsing this body ({exc}); "
+                "a new one parses the next",
+            ) from None
+        return result
+
+    def close(self) -> None:
+        """Stop the workers (waiting for them) and the log forwarding."""
+        if self._executor is not None:
+            self._executor.shutdown(wait=True, cancel_futures=True)
+            self._executor = None
+        if self._listener is not None:
+            self._listener.stop()  # drains the records the workers sent before exiting
+            self._listener = None
+        if self._logs is not None:
+            self._logs.close()
+            self._logs.join_thread()
+            self._logs = None
+
+    def _get(self) -> tuple[ProcessPoolExecutor, int]:
+        if self._executor is None:
+            ctx = multiprocessing.get_context("forkserver")
+            # Only matters before the forkserver starts (once per process); a failed preload
+            # is ignored by multiprocessing and the worker simply imports on its first parse.
+            ctx.set_forkserver_preload(_PRELOAD)
+            if self._logs is None:
+                self._logs = ctx.Queue()
+                self._listener = logging.handlers.QueueListener(self._logs, _Dispatch())
+                self._listener.start()
+            level = logging.getLogger("syndication").getEffectiveLevel()
+            self._executor = ProcessPoolExecutor(
+                self.workers,
+                mp_context=ctx,
+                initializer=_worker_init,
+                initargs=(self._logs, level),
+            )
+            self.started += 1
+        return self._executor, self._generation
+
+    def _discard(self, generation: int) -> None:
+        # Every body in flight on a broken pool fails at once: only the first replaces it.
+        if generation == self._generation and self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+            self._executor = None
+            self._generation += 1
+
+
+class _Dispatch(logging.Handler):
+    """Hands a record from a worker to the logger of the same name here, as if logged here."""
+
+    def handle(self, record: logging.LogRecord) -> bool:  # type: ignore[override]
+        logger = logging.getLogger(record.name)
+        if logger.isEnabledFor(record.levelno):
+            logger.handle(record)
+        return True
+
+    def emit(self, record: logging.LogRecord) -> None:  # pragma: no cover - handle() does it
+        pass
+
+
+def _worker_init(logs: multiprocessing.queues.Queue[logging.LogRecord], level: int) -> None:
+    """In each worker: send log records to the parent (at its level) and import the parser."""
+    root = logging.getLogger()
+    root.handlers[:] = [logging.handlers.QueueHandler(logs)]
+    root.setLevel(level)
+    import syndication.ingest.feeds  # noqa: F401  (already there when preloaded: no cost)
+
+
 def due_sources(config: Config, store: Store, now: datetime | None = None) -> list[SourceSettings]:
     """Sources whose next poll time has come (never-polled sources are due)."""
     now = now or utcnow()
@@ -56,18 +189,24 @@ async def poll_sources(
     *,
     on_done: Callable[[SourceOutcome], None] | None = None,
     fetcher: Fetcher | None = None,
+    parse_pool: ParsePool | None = None,
 ) -> list[SourceOutcome]:
     """Poll the chosen sources concurrently; every source ends with an outcome, never a raise.
 
-    Fetching is concurrent (the fetcher's global and per-host limits); parsing and storing,
-    which are CPU-bound Python and share one GIL, run one source at a time on a single worker
-    thread, off the event loop. More threads would not parse faster, only make every thread
-    (the event loop's included) queue for the GIL. At most twice the fetch concurrency of
-    sources hold a body at once, so a fast network cannot pile every body up in memory while
-    the parser catches up. Every source's recorded state is read in one query up front.
+    Fetching is concurrent (the fetcher's global and per-host limits). Parsing, CPU-bound
+    Python, goes to `fetch.parse_workers` processes once the cycle has enough bodies to pay
+    for starting them (see ParsePool; they stop when the cycle ends); otherwise it runs, with
+    storing, one source at a time on a single worker thread off the event loop — more threads
+    would not parse faster, only make every thread (the event loop's included) queue for the
+    GIL. Store writes always stay in this process, on that thread. At most twice the fetch
+    concurrency of sources hold a body at once, so a fast network cannot pile every body up
+    in memory while the parsers catch up. Every source's recorded state is read in one query
+    up front.
     """
     own = fetcher is None
     fetcher = fetcher or Fetcher(config.settings.fetch)
+    own_pool = parse_pool is None
+    pool = parse_pool or ParsePool(config.settings.fetch.parse_workers)
     worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="syndication-ingest")
     in_flight = asyncio.Semaphore(2 * config.settings.fetch.concurrency)
     states = {state.source_id: state for state in store.source_states()}
@@ -77,7 +216,13 @@ async def poll_sources(
             async with in_flight:
                 try:
                     outcome = await poll_source(
-                        config, store, source, fetcher, worker=worker, state=states.get(source.id)
+                        config,
+                        store,
+                        source,
+                        fetcher,
+                        worker=worker,
+                        state=states.get(source.id),
+                        pool=pool,
                     )
                 except Exception as exc:  # a bug or a store hiccup in one source stays in it
                     log.exception("%s: unexpected error", source.id)
@@ -90,6 +235,8 @@ async def poll_sources(
         return list(await asyncio.gather(*(one(s) for s in chosen)))
     finally:
         worker.shutdown(wait=True, cancel_futures=True)
+        if own_pool:
+            pool.close()
         if own:
             await fetcher.aclose()
 
@@ -102,11 +249,12 @@ async def poll_source(
     *,
     worker: Executor | None = None,
     state: SourceState | bool | None = False,
+    pool: ParsePool | None = None,
 ) -> SourceOutcome:
     """Poll one source and record its state; CPU-bound work runs on `worker` (else a thread).
 
     `state` is the source's recorded state if the caller has read it already (None: never
-    polled); by default it is read here.
+    polled); by default it is read here. A feed body is parsed in `pool` when it says so.
     """
     if state is False:
         state = store.source_state(source.id)
@@ -118,7 +266,7 @@ async def poll_source(
             fetched = None
         else:
             fetched = await _fetch(config, source, fetcher, state)
-            outcome = await _ingest_feed(config, store, source, fetched, worker)
+            outcome = await _ingest_feed(config, store, source, fetched, worker, pool)
     except SourceError as exc:
         outcome = SourceOutcome(source.id, "error", error=exc.message)
         _record(config, store, source, outcome, None, retry_after=exc.retry_after, previous=state)
@@ -149,6 +297,7 @@ async def _ingest_feed(
     source: SourceSettings,
     fetched: FetchResult,
     worker: Executor | None = None,
+    pool: ParsePool | None = None,
 ) -> SourceOutcome:
     if fetched.status == "not-modified":
         return SourceOutcome(source.id, "not-modified", redirect=fetched.permanent_redirect)
@@ -160,15 +309,25 @@ async def _ingest_feed(
         languages=tuple(config.settings.languages),
     )
 
+    max_bytes = config.settings.fetch.max_bytes
+    languages = config.settings.languages
+
+    def save(parsed: ParsedFeed) -> tuple[int, int, int]:
+        return store.save_articles(source.id, parsed.articles, languages)
+
     def parse_and_save() -> tuple[ParsedFeed, tuple[int, int, int]]:
-        parsed = parse_feed(fetched.body, fetched.headers, info, config.settings.fetch.max_bytes)
-        counts = store.save_articles(source.id, parsed.articles, config.settings.languages)
-        return parsed, counts
+        parsed = parse_feed(fetched.body, fetched.headers, info, max_bytes)
+        return parsed, save(parsed)
 
     # feedparser is CPU-bound and can block for seconds on a big feed, and saving a batch
     # hashes and writes every row: keep both off the loop, which goes on fetching meanwhile.
+    # In a busy cycle the parse goes to another process (another core); the save stays here.
     loop = asyncio.get_running_loop()
-    parsed, (new, updated, unchanged) = await loop.run_in_executor(worker, parse_and_save)
+    if pool is not None and pool.use(len(fetched.body)):
+        parsed = await pool.parse(fetched.body, fetched.headers, info, max_bytes)
+        new, updated, unchanged = await loop.run_in_executor(worker, save, parsed)
+    else:
+        parsed, (new, updated, unchanged) = await loop.run_in_executor(worker, parse_and_save)
     return SourceOutcome(
         source.id,
         "ok",
