@@ -157,6 +157,7 @@ def serve_until_signal(server: Any) -> None:
     which would turn a clean stop into exit 130 or death by SIGTERM: give it ones that just
     ask the server to stop.
     """
+
     def stop(*_: object) -> None:
         # Also covers a signal that lands before uvicorn has put its own handlers in place.
         server.should_exit = True
