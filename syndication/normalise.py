@@ -249,6 +249,12 @@ def normalise_language(tag: str | None) -> str | None:
     return LANGUAGE_ALIASES.get(primary, primary)
 
 
+CORE_LANGUAGES = ("kk", "ru", "zh", "en")
+# Widely published languages a partner feed may use without declaring it.
+WIDE_LANGUAGES = ("de", "fr", "es", "it", "pt", "tr", "uk", "ar", "fa", "ky", "uz", "el",
+                  "pl", "nl", "ja", "ko")  # fmt: skip
+
+
 @cache
 def _detector(extra: tuple[str, ...] = ()) -> Any:
     from lingua import IsoCode639_1, Language, LanguageDetectorBuilder
@@ -302,6 +308,15 @@ def choose_language(
     sample = plain_text(text)[:2000]
     if declared and _script_confirms(declared, sample, text, extra):
         return declared
+    if declared and declared not in (*CORE_LANGUAGES, *extra):
+        # The detector only knows our own languages: it cannot confirm or overrule a German
+        # or Greek declaration, only mistake it for English. The declaration stands.
+        return declared
+    if not declared:
+        # Nothing declared: ask a detector that also knows the common news languages, so a
+        # German feed is translated from German rather than published as English.
+        detected, confidence = _detect(sample, (*extra, *WIDE_LANGUAGES))
+        return detected if detected and confidence >= 0.5 else "en"
     detected, confidence = _detect(sample, extra)
     if declared and detected and detected != declared:
         if confidence >= 0.9 and not _compatible(declared, detected, text):

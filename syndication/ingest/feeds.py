@@ -311,7 +311,11 @@ def _entry_to_article(
     if not summary or summary == body_text:
         summary = body_text
     summary = shorten(summary, SUMMARY_CHARS)
-    guid = (entry.get("id") or "").strip() or link or content_guid(title, body_text)
+    guid = (
+        (entry.get("id") or "").strip()
+        or link
+        or _fallback_guid(plain_text(entry.get("title", "")), entry.get("published", ""), body_text)
+    )
     declared = None
     for detail in (entry.get("content") or [{}])[0], entry.get("title_detail") or {}:
         declared = declared or normalise_language(detail.get("language"))
@@ -383,6 +387,15 @@ def _int(value: Any) -> int:
         return max(0, int(str(value).strip()))
     except (TypeError, ValueError):
         return 0
+
+
+def _fallback_guid(title: str, date: str, body_text: str) -> str:
+    """An id for an item with neither guid nor link, stable across edits of its text.
+
+    Its title and date identify it: a corrected description must update the story, not
+    publish it a second time. Only an item with no title falls back to its text.
+    """
+    return content_guid(title, date) if title else content_guid(body_text)
 
 
 def _dedupe(articles: list[Article], notes: list[str]) -> list[Article]:
@@ -465,7 +478,15 @@ def _json_item(
     body_text = sanitised_text(content)
     title = plain_text(str(item.get("title") or ""), 300) or first_sentence(body_text)
     summary = shorten(plain_text(str(item.get("summary") or "")) or body_text, SUMMARY_CHARS)
-    guid = str(item.get("id") or "").strip() or link or content_guid(title, body_text)
+    guid = (
+        str(item.get("id") or "").strip()
+        or link
+        or _fallback_guid(
+            plain_text(str(item.get("title") or "")),
+            str(item.get("date_published") or ""),
+            body_text,
+        )
+    )
     declared = normalise_language(item.get("language")) or feed_lang
     language = choose_language(
         declared, f"{title}. {body_text}", source.languages, where=f"{source.id}: {guid}"
