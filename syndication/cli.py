@@ -346,7 +346,14 @@ def serve(config: ConfigOption = None, verbose: VerboseOption = False) -> None:
 @app.command()
 def status(config: ConfigOption = None) -> None:
     """Show each source's last fetch, result and articles, and the translation backlog."""
+    from sqlalchemy.engine import make_url
+
     loaded = _load(config)
+    url = make_url(loaded.store_url)
+    if url.get_backend_name() == "sqlite" and url.database and not Path(url.database).exists():
+        # A status must not create the store it reports on (a mistyped path would look empty).
+        out.print(f"no store yet at {url.database}: run `syndication once` first", highlight=False)
+        raise typer.Exit(EXIT_OK)
     store = _open_store(loaded)
     try:
         states = {st.source_id: st for st in store.source_states()}

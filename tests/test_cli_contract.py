@@ -93,3 +93,10 @@ def test_sigterm_while_starting_stops_cleanly(tmp_path: Path) -> None:
         assert process.returncode == 0, (delay, output)
         assert time.monotonic() - started < 5
         assert "Traceback" not in output
+
+
+def test_status_does_not_create_the_store_it_reports_on(tmp_path: Path) -> None:
+    config = write_config(tmp_path)
+    result = run_cli("status", "--config", str(config))
+    assert result.code == 0 and "no store yet" in result.output
+    assert not (tmp_path / "data").exists()
