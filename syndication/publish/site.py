@@ -120,25 +120,12 @@ def index_html(base_url: str, editions: list[str], feeds: list[FeedLink], title:
             f"{escape(EDITION_NAMES.get(edition, edition))}</a></h2>"
             f"<ul>{''.join(rows)}</ul></section>"
         )
-    page = f"""<!DOCTYPE html>
-<html lang="{escape(editions[0] if editions else "en")}">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{escape(title)}</title>
-{chr(10).join(head)}
-<link rel="stylesheet" href="style.css">
-</head>
-<body>
-<header><h1>{escape(title)}</h1>
-<p><a href="feeds.opml">OPML</a></p></header>
-<main>
-{chr(10).join(sections)}
-</main>
-</body>
-</html>
-"""
-    return page.encode("utf-8")
+    body = (
+        f"<header><h1>{escape(title)}</h1>\n"
+        '<p><a href="feeds.opml">OPML</a></p></header>\n'
+        f"<main>\n{chr(10).join(sections)}\n</main>"
+    )
+    return _page(editions[0] if editions else "en", title, head, "style.css", body)
 
 
 @dataclass(frozen=True)
@@ -186,27 +173,12 @@ def edition_page(
         + "</article>"
         for story in stories
     )
-    page = f"""<!DOCTYPE html>
-<html lang="{escape(edition)}">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{escape(title)}</title>
-{chr(10).join(head)}
-<link rel="stylesheet" href="../style.css">
-</head>
-<body>
-<header><h1>{escape(title)}</h1>
-<p>{escape(description)}</p>
-<p>{escape(word(edition, "feeds"))}: {feeds}</p>
-<nav>{others}</nav></header>
-<main>
-{items}
-</main>
-</body>
-</html>
-"""
-    return page.encode("utf-8")
+    body = (
+        f"<header><h1>{escape(title)}</h1>\n<p>{escape(description)}</p>\n"
+        f"<p>{escape(word(edition, 'feeds'))}: {feeds}</p>\n<nav>{others}</nav></header>\n"
+        f"<main>\n{items}\n</main>"
+    )
+    return _page(edition, title, head, "../style.css", body)
 
 
 def opml(base_url: str, feeds: list[FeedLink], title: str, updated: datetime) -> bytes:
@@ -271,23 +243,27 @@ def article_page(
         f"{escape(EDITION_NAMES.get(e, e))}</a>"
         for e, url in alternates
     )
+    page_language = language if language != base_language(edition) else edition
+    content = (
+        f'<article>\n<h1>{escape(title)}</h1>\n<p class="meta">{" · ".join(meta)}</p>\n'
+        f"{body}\n{original}\n</article>\n<nav>{others}</nav>"
+    )
+    return _page(page_language, f"{title} — {feed_title}", head, "../../style.css", content)
+
+
+def _page(language: str, title: str, head: list[str], stylesheet: str, body: str) -> bytes:
+    """One HTML page of the site, in `language`; `body` is trusted, already escaped markup."""
     page = f"""<!DOCTYPE html>
-<html lang="{escape(language if language != base_language(edition) else edition)}">
+<html lang="{escape(language)}">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{escape(title)} — {escape(feed_title)}</title>
+<title>{escape(title)}</title>
 {chr(10).join(head)}
-<link rel="stylesheet" href="../../style.css">
+<link rel="stylesheet" href="{stylesheet}">
 </head>
 <body>
-<article>
-<h1>{escape(title)}</h1>
-<p class="meta">{" · ".join(meta)}</p>
 {body}
-{original}
-</article>
-<nav>{others}</nav>
 </body>
 </html>
 """
