@@ -372,7 +372,7 @@ def status(config: ConfigOption = None) -> None:
         "result",
         "articles",
         "new/upd/same",
-        "pending translations",
+        "untranslated",
         "next due",
         "error",
     ):

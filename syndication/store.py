@@ -322,6 +322,17 @@ class Store:
                 value = default
         return str(value)
 
+    def setting(self, key: str) -> str | None:
+        with self.begin() as conn:
+            value = conn.execute(select(meta.c.value).where(meta.c.key == key)).scalar()
+        return None if value is None else str(value)
+
+    def set_setting(self, key: str, value: str) -> None:
+        with self.begin() as conn:
+            done = conn.execute(meta.update().where(meta.c.key == key).values(value=value))
+            if done.rowcount == 0:
+                conn.execute(meta.insert().values(key=key, value=value))
+
     # -- worker lock --------------------------------------------------------------------
 
     def acquire_lock(self, holder: str, name: str = "worker") -> None:

@@ -184,6 +184,13 @@ def test_websub_hub_is_linked_and_pinged_only_after_a_change(tmp_path: Path, hub
     assert len(hub.pings) == 2 and "500" in report.hub_error
     assert "https://feeds.example.kz/en/sources/brief/atom.xml" in hub.pings[1]["hub.url"]
     assert "https://feeds.example.kz/en/sources/full/atom.xml" not in hub.pings[1]["hub.url"]
+    # The topics the failed ping owed go again with the next publish, even an unchanged one.
+    hub.status = 204
+    report = publish(config, store)
+    assert len(hub.pings) == 3 and not report.hub_error
+    assert "https://feeds.example.kz/en/sources/brief/atom.xml" in hub.pings[2]["hub.url"]
+    publish(config, store)
+    assert len(hub.pings) == 3, "a delivered ping was sent again"
 
 
 CHILD = """

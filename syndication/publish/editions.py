@@ -8,6 +8,7 @@ versions of a story, the site files, atomic minimal writes, and the WebSub ping 
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import re
 from collections.abc import Callable
@@ -254,12 +255,18 @@ def publish(
     if changed:
         store.record_published(changed)
     feeds_changed = [f"{base}{p}" for p in report.written if p.endswith((".xml", ".json"))]
-    if s.site.hub and feeds_changed:
-        try:
-            (ping or websub_ping)(s.site.hub, feeds_changed)
-        except Exception as exc:  # a hub outage never fails a publish
-            report.hub_error = f"WebSub hub {s.site.hub}: {exc}"
-            log.warning("%s", report.hub_error)
+    if s.site.hub:
+        # Topics a failed ping left behind go with this one, so subscribers miss no change.
+        owed = json.loads(store.setting("websub_owed") or "[]")
+        topics = list(dict.fromkeys([*owed, *feeds_changed]))
+        if topics:
+            try:
+                (ping or websub_ping)(s.site.hub, topics)
+                store.set_setting("websub_owed", "[]")
+            except Exception as exc:  # a hub outage never fails a publish
+                report.hub_error = f"WebSub hub {s.site.hub}: {exc} (will ping again next time)"
+                log.warning("%s", report.hub_error)
+                store.set_setting("websub_owed", json.dumps(topics))
     return report
 
 

@@ -252,7 +252,8 @@ def render_json(feed: Feed) -> bytes:
         if item.machine_translated_from:
             extension["machine_translated_from"] = item.machine_translated_from
         if item.source_title or item.source_url:
-            extension["source"] = {"title": item.source_title, "url": item.source_url}
+            source = {"title": item.source_title, "url": item.source_url}
+            extension["source"] = {key: value for key, value in source.items() if value}
         if item.rights:
             extension["rights"] = item.rights
         if extension:
