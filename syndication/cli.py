@@ -298,10 +298,14 @@ def _summary(report: object, config: cfg.Config) -> None:
     if p.hub_error:
         out.print(f"  [yellow]{p.hub_error}[/]", highlight=False)
     for failed in report.failed_sources:
-        err.print(
-            f"[red]source {failed.source_id} failed:[/] {config.redact(failed.error)}",
-            highlight=False,
-        )
+        if failed.result == "error":
+            err.print(
+                f"[red]source {failed.source_id} failed:[/] {config.redact(failed.error)}",
+                highlight=False,
+            )
+        else:  # a folder whose other files went in: one line per unreadable file
+            for note in failed.notes:
+                err.print(f"[red]source {failed.source_id}:[/] {note}", highlight=False)
 
 
 @app.command()

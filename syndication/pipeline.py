@@ -29,7 +29,8 @@ class CycleReport:
 
     @property
     def failed_sources(self) -> list[SourceOutcome]:
-        return [s for s in self.sources if s.result == "error"]
+        """Sources that failed, and folders with files that could not be read."""
+        return [s for s in self.sources if s.result == "error" or s.error]
 
     @property
     def ok(self) -> bool:

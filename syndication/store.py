@@ -612,29 +612,25 @@ class Store:
             conditions.append(articles.c.source_id.in_(list(source_ids)))
         if since is not None:
             conditions.append(articles.c.sort_date >= iso(since))
-        if tags:
+        # A topic takes a story with any of its tags OR any of its keywords.
+        matches = [
             # Categories are stored as a JSON list: match a whole quoted element.
-            conditions.append(
-                or_(
-                    *[
-                        articles.c.categories.like(
-                            f"%{_like(json.dumps(tag, ensure_ascii=False))}%", escape="\\"
-                        )
-                        for tag in tags
-                    ]
-                )
+            articles.c.categories.like(
+                f"%{_like(json.dumps(tag, ensure_ascii=False))}%", escape="\\"
             )
-        if keywords:
-            fields = (articles.c.title, articles.c.summary, t.c.title, t.c.summary)
-            conditions.append(
-                or_(
-                    *[
-                        field.like(f"%{_like(word)}%", escape="\\")
-                        for word in keywords
-                        for field in fields
-                    ]
-                )
-            )
+            for tag in tags
+        ]
+        fields = (articles.c.title, articles.c.summary, t.c.title, t.c.summary)
+        matches += [
+            field.like(f"%{_like(form)}%", escape="\\")
+            for word in keywords
+            # The database's own case folding is ASCII-only: match the usual spellings of
+            # a Cyrillic or Latin word ourselves (Фестиваль, фестиваль, ФЕСТИВАЛЬ).
+            for form in dict.fromkeys((word, word.lower(), word.capitalize(), word.upper()))
+            for field in fields
+        ]
+        if matches:
+            conditions.append(or_(*matches))
         query = (
             query.where(and_(*conditions))
             .order_by(articles.c.sort_date.desc(), articles.c.id)

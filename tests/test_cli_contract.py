@@ -100,3 +100,21 @@ def test_status_does_not_create_the_store_it_reports_on(tmp_path: Path) -> None:
     result = run_cli("status", "--config", str(config))
     assert result.code == 0 and "no store yet" in result.output
     assert not (tmp_path / "data").exists()
+
+
+def test_an_unreadable_article_file_is_listed_and_fails_the_cycle(tmp_path: Path) -> None:
+    articles = tmp_path / "mine"
+    articles.mkdir()
+    (articles / "good.md").write_text(
+        "---\ntitle: A fine story\nlanguage: en\n---\nIt is fine.\n", encoding="utf-8"
+    )
+    (articles / "empty.md").write_text("", encoding="utf-8")
+    config = write_config(
+        tmp_path,
+        editions=["en"],
+        sources=[{"id": "desk", "articles": "mine", "language": "en"}],
+    )
+    result = run_cli("once", "--config", str(config))
+    assert result.code == 1, result.output
+    assert "empty.md" in result.stderr and "empty article" in result.stderr
+    assert (tmp_path / "public" / "en" / "rss.xml").read_text(encoding="utf-8").count("<item>") == 1

@@ -49,7 +49,15 @@ def test_control_characters_never_break_a_feed(tmp_path: Path) -> None:
     path, store = _setup(tmp_path)
     store.save_articles(
         "p",
-        [_story(1, title="Bad\x08title\x1f here", summary="x\x0by", content="<p>a\x00b\x08c</p>")],
+        [
+            _story(
+                1,
+                title="Bad\x08title\x1f here",
+                summary="x\x0by",
+                content="<p>a\x00b\x08c</p>",
+                image="https://partner.example.org/2019/\x08pic.jpg",
+            )
+        ],
         LANGS,
     )
     report = publish(load(path), store)
@@ -77,11 +85,14 @@ def test_only_web_urls_are_published(tmp_path: Path) -> None:
 def test_a_story_dated_in_the_future_is_filed_when_first_seen(tmp_path: Path) -> None:
     path, store = _setup(tmp_path)
     future = utcnow().replace(year=2099)
-    store.save_articles("p", [_story(1, published=future), _story(2)], LANGS)
+    store.save_articles(
+        "p", [_story(1, published=future), _story(2), _story(3, updated=future)], LANGS
+    )
     publish(load(path), store)
     feed = feedparser.parse((tmp_path / "public" / "en" / "atom.xml").read_bytes())
     assert feed.feed.updated_parsed.tm_year < 2099
     assert all(e.published_parsed.tm_year < 2099 for e in feed.entries)
+    assert all(e.updated_parsed.tm_year < 2099 for e in feed.entries)
 
 
 def test_item_ids_survive_a_move_to_another_domain(tmp_path: Path) -> None:
@@ -109,3 +120,15 @@ def test_an_id_given_twice_in_one_batch_is_stored_once(tmp_path: Path) -> None:
     )
     held = store.get_article("p:1")
     assert held is not None and held.article.title == "Story 1"
+
+
+def test_an_edition_dropped_from_the_yaml_is_unpublished(tmp_path: Path) -> None:
+    path, store = _setup(tmp_path)
+    store.save_articles("p", [_story(1)], LANGS)
+    publish(load(path), store)
+    assert (tmp_path / "public" / "en" / "rss.xml").exists()
+    text = path.read_text(encoding="utf-8").replace("- en\n", "")
+    path.write_text(text, encoding="utf-8")
+    publish(load(path), store)
+    assert not (tmp_path / "public" / "en").exists()
+    assert (tmp_path / "public" / "kk" / "rss.xml").exists()

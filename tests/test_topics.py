@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import feedparser
@@ -23,6 +24,9 @@ def test_topic_feeds_by_tag_and_keyword(tmp_path: Path, fake_google: FakeGoogle)
                     "tags": ["мәдениет", "文化"],
                 },
                 {"id": "storms", "keywords": ["storm"]},
+                # A tag or a keyword: the book fair by its tag, the storm by a word spelt
+                # with a capital in the story ("Storm warning").
+                {"id": "either", "tags": ["мәдениет"], "keywords": ["storm"]},
             ],
         },
         translation={"chain": ["google"], "providers": {"google": {"base_url": fake_google.url}}},
@@ -40,6 +44,11 @@ def test_topic_feeds_by_tag_and_keyword(tmp_path: Path, fake_google: FakeGoogle)
         assert [e.id.split(":")[-1].rsplit("/", 1)[0] for e in storms.entries] == [
             "2025-05-04-weather-advisory"
         ]
+    items = json.loads((public / "en" / "feeds" / "either" / "feed.json").read_text())["items"]
+    assert sorted(i["id"].split(":")[-1].rsplit("/", 1)[0] for i in items) == [
+        "2025-05-02-astana-book-fair",
+        "2025-05-04-weather-advisory",
+    ]
     en = feedparser.parse((public / "en" / "feeds" / "culture" / "rss.xml").read_bytes())
     assert en.feed.title.endswith(": Culture")
     index = (public / "index.html").read_text(encoding="utf-8")

@@ -13,6 +13,9 @@ import logging
 import logging.handlers
 import multiprocessing
 import multiprocessing.queues
+import os
+import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -44,7 +47,13 @@ class SourceOutcome:
 
 
 # Modules every parse needs, imported once in the forkserver so each worker forks ready.
-_PRELOAD = ["syndication.ingest.feeds", "feedparser", "nh3", "lingua"]
+_PRELOAD = [
+    "syndication.ingest.forkwatch",
+    "syndication.ingest.feeds",
+    "feedparser",
+    "nh3",
+    "lingua",
+]
 
 
 class ParsePool:
@@ -137,7 +146,7 @@ class ParsePool:
                 self.workers,
                 mp_context=ctx,
                 initializer=_worker_init,
-                initargs=(self._logs, level),
+                initargs=(self._logs, level, os.getpid()),
             )
             self.started += 1
         return self._executor, self._generation
@@ -163,12 +172,28 @@ class _Dispatch(logging.Handler):
         pass
 
 
-def _worker_init(logs: multiprocessing.queues.Queue[logging.LogRecord], level: int) -> None:
+def _worker_init(
+    logs: multiprocessing.queues.Queue[logging.LogRecord], level: int, owner: int
+) -> None:
     """In each worker: send log records to the parent (at its level) and import the parser."""
     root = logging.getLogger()
     root.handlers[:] = [logging.handlers.QueueHandler(logs)]
     root.setLevel(level)
+    # A worker's parent is the forkserver, not the service: when the service ends abruptly
+    # (`run` leaves with os._exit on SIGTERM) nothing tells the worker, so it watches.
+    threading.Thread(target=_exit_with, args=(owner,), daemon=True).start()
     import syndication.ingest.feeds  # noqa: F401  (already there when preloaded: no cost)
+
+
+def _exit_with(owner: int) -> None:
+    while True:
+        time.sleep(1.0)
+        try:
+            os.kill(owner, 0)
+        except ProcessLookupError:
+            os._exit(0)
+        except PermissionError:
+            pass
 
 
 def due_sources(config: Config, store: Store, now: datetime | None = None) -> list[SourceSettings]:

@@ -12,15 +12,15 @@ import json
 import logging
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import quote, urlsplit
 
 import httpx
 
-from syndication.config import DERIVED_EDITIONS, Config, TopicFeed
-from syndication.model import StoredArticle, Translation, utcnow
+from syndication.config import BASE_LANGUAGES, DERIVED_EDITIONS, Config, TopicFeed
+from syndication.model import FUTURE_TOLERANCE, StoredArticle, Translation, utcnow
 from syndication.publish import site
 from syndication.publish.feeds import EPOCH, Feed, Item, render_atom, render_json, render_rss
 from syndication.publish.files import digest, remove_orphans, remove_stale, write_if_changed
@@ -101,6 +101,7 @@ def xml_safe(text: str) -> str:
 
 def web_url(url: str) -> str:
     """The URL if it is http(s), else nothing: only web links reach partners and readers."""
+    url = xml_safe(url)
     return url if urlsplit(url).scheme.lower() in ("http", "https") else ""
 
 
@@ -164,10 +165,10 @@ def publish(
             pages[(edition, entry.stored.article.id)] = item
         feed = Feed(
             edition=edition,
-            id=base + folder,
+            id=f"tag:{authority},2025:feed/{folder}",
             title=title,
             description=_description(config, edition),
-            home=f"{base}index.html#{edition}",
+            home=f"{base}{edition}/index.html",
             self_urls={
                 "rss": f"{base}{folder}rss.xml",
                 "atom": f"{base}{folder}atom.xml",
@@ -229,6 +230,9 @@ def publish(
                 for item in main_items.get(edition, [])
             ],
             siblings=[e for e in s.editions if e != edition],
+            feeds=[
+                link for link in links if link.edition == edition and link.folder != f"{edition}/"
+            ],
         )
 
     title = _site_title(config, s.editions[0])
@@ -249,7 +253,9 @@ def publish(
         else:
             report.unchanged += 1
     keep = set(files)
-    for edition in s.editions:
+    # Every folder an edition could have, configured or not: an edition dropped from the
+    # YAML must not stay published, frozen. Other folders in the output are not ours.
+    for edition in dict.fromkeys([*s.editions, *BASE_LANGUAGES, *DERIVED_EDITIONS]):
         for stale in remove_stale(out, keep, out / edition):
             report.removed.append(stale.relative_to(out).as_posix())
     if changed:
@@ -321,6 +327,7 @@ def _item(
     s = config.settings
     base_url = s.site.base_url
     article = entry.stored.article
+    now = utcnow() + FUTURE_TOLERANCE
     language = DERIVED_EDITIONS.get(edition, edition)
     translation = entry.translation
     translated = (
@@ -363,7 +370,10 @@ def _item(
     # `updated` moves when a reader would see something new: the partner's own update time,
     # or the moment the translation shown here was (re)made. Both are stored, so an
     # unchanged story keeps the same value from run to run.
-    updated = max(date, article.updated or date)
+    # A partner's update time in the future (a wrong clock, a typo) is ignored, like a
+    # future publication date, so it never becomes the feed's `updated`.
+    partner_updated = article.updated if article.updated and article.updated <= now else None
+    updated = max(date, partner_updated or date)
     if translated and translation is not None and translation.updated_at is not None:
         updated = max(updated, translation.updated_at)
     return Item(
@@ -378,7 +388,11 @@ def _item(
         author=xml_safe(article.author),
         categories=tuple(xml_safe(c) for c in article.categories),
         image=web_url(article.image),
-        enclosures=tuple(e for e in article.enclosures if web_url(e.url)),
+        enclosures=tuple(
+            replace(e, url=web_url(e.url), type=xml_safe(e.type))
+            for e in article.enclosures
+            if web_url(e.url)
+        ),
         original_language=article.language,
         original_link=web_url(article.link),
         source_title=article.source_title or s.source(article.source_id).title or article.source_id

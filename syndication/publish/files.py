@@ -54,10 +54,12 @@ def remove_stale(root: Path, keep: set[Path], under: Path) -> list[Path]:
         if path.is_file() and path not in keep and not path.name.startswith("."):
             path.unlink()
             removed.append(path)
-    # Folders left empty (a source or topic no longer configured) go too, deepest first.
+    # Folders left empty (a source, topic or edition no longer configured) go too.
     for folder in sorted((p for p in under.rglob("*") if p.is_dir()), reverse=True):
         if not any(folder.iterdir()):
             folder.rmdir()
+    if not any(under.iterdir()):
+        under.rmdir()
     return removed
 
 

@@ -8,6 +8,7 @@ language.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from html import escape
@@ -146,11 +147,19 @@ def edition_page(
     description: str,
     stories: list[Teaser],
     siblings: list[str],
+    feeds: Sequence[FeedLink] = (),
 ) -> bytes:
     """`{edition}/index.html`: the edition's latest stories in its own language, and its feeds,
     so a reader who follows `/kk/` lands on a page rather than a 404."""
-    feeds = " · ".join(
+    formats = " · ".join(
         f'<a href="{name}" type="{media}">{label}</a>' for _key, name, media, label in FORMATS
+    )
+    # The edition's other feeds (per source, per topic), relative to this page's folder.
+    more = "".join(
+        f'<li>{escape(feed.title)}: <a href="{escape(feed.folder.split("/", 1)[1])}rss.xml">RSS</a>'
+        f' · <a href="{escape(feed.folder.split("/", 1)[1])}atom.xml">Atom</a>'
+        f' · <a href="{escape(feed.folder.split("/", 1)[1])}feed.json">JSON Feed</a></li>'
+        for feed in feeds
     )
     head = [
         f'<link rel="alternate" type="{media}" title="{escape(title)} ({label})" href="{name}">'
@@ -175,7 +184,9 @@ def edition_page(
     )
     body = (
         f"<header><h1>{escape(title)}</h1>\n<p>{escape(description)}</p>\n"
-        f"<p>{escape(word(edition, 'feeds'))}: {feeds}</p>\n<nav>{others}</nav></header>\n"
+        f"<p>{escape(word(edition, 'feeds'))}: {formats}</p>\n"
+        + (f"<ul>{more}</ul>\n" if more else "")
+        + f"<nav>{others}</nav></header>\n"
         f"<main>\n{items}\n</main>"
     )
     return _page(edition, title, head, "../style.css", body)
