@@ -91,8 +91,18 @@ def _setup_logging(verbose: bool, quiet: bool = False) -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING if verbose else logging.ERROR)
 
 
+_given: dict[str, Path | None] = {"config": None}  # --config given before the command
+
+
+@app.callback()
+def _options(config: ConfigOption = None) -> None:
+    """Multilingual news syndication (`syndication COMMAND --help` for each command)."""
+    # `syndication --config X once` works as well as `syndication once --config X`.
+    _given["config"] = config
+
+
 def _load(path: Path | None) -> cfg.Config:
-    chosen = cfg.config_path(path)
+    chosen = cfg.config_path(path or _given["config"])
     try:
         loaded = cfg.load(chosen)
         _stdout.config = _stderr.config = loaded

@@ -118,3 +118,11 @@ def test_an_unreadable_article_file_is_listed_and_fails_the_cycle(tmp_path: Path
     assert result.code == 1, result.output
     assert "empty.md" in result.stderr and "empty article" in result.stderr
     assert (tmp_path / "public" / "en" / "rss.xml").read_text(encoding="utf-8").count("<item>") == 1
+
+
+def test_config_may_come_before_or_after_the_command(tmp_path: Path) -> None:
+    config = str(write_config(tmp_path))
+    before = run_cli("--config", config, "check")
+    after = run_cli("check", "--config", config)
+    assert before.code == after.code == 0
+    assert config in before.output and config in after.output
