@@ -22,6 +22,11 @@ REPO = Path(__file__).resolve().parents[1]
 SAMPLES = REPO / "config" / "articles"
 PARTNER_FEED = REPO / "config" / "feeds" / "partner-export.xml"
 SHARED = REPO.parent / "shared"
+# Translation pointed at a closed port: how the tests run a cycle "offline".
+OFFLINE_TRANSLATION: dict[str, Any] = {
+    "chain": ["google"],
+    "providers": {"google": {"base_url": "http://127.0.0.1:9/m"}},
+}
 
 
 @dataclass

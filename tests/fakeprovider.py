@@ -15,10 +15,12 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+
+from tests.loopback import LoopbackServer
 
 LATIN_TO_CYRILLIC = dict(
     zip("abcdefghijklmnopqrstuvwxyz", "абцдефгхийклмнопқрстұвшхың", strict=True)
@@ -91,22 +93,18 @@ class FakeGoogle:
         self.hang_seconds = 60.0
         self.latency = 0.0
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        self._server = LoopbackServer(self._handler())
 
     @property
     def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}/m"
+        return self._server.url("/m")
 
     def texts(self) -> list[str]:
         with self._lock:
             return [c.text for c in self.calls]
 
     def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self._server.stop()
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         fake = self

@@ -10,10 +10,8 @@ import sys
 import time
 from pathlib import Path
 
-from tests.conftest import PARTNER_FEED, REPO, run_cli, write_config
+from tests.conftest import OFFLINE_TRANSLATION, PARTNER_FEED, REPO, run_cli, write_config
 from tests.feedserver import FeedServer
-
-OFFLINE = {"chain": ["google"], "providers": {"google": {"base_url": "http://127.0.0.1:9/m"}}}
 
 
 def test_secrets_in_urls_are_never_printed_nor_published(
@@ -30,7 +28,7 @@ def test_secrets_in_urls_are_never_printed_nor_published(
             },
             {"id": "gone", "url": f"http://{host}/missing.xml?token=${{FEED_TOKEN}}"},
         ],
-        translation=OFFLINE,
+        translation=OFFLINE_TRANSLATION,
     )
     env = {"FEED_TOKEN": "tok-VERYSECRET", "FEED_PW": "pw-VERYSECRET"}
     outputs = [
@@ -66,7 +64,7 @@ def test_once_refuses_what_check_refuses(tmp_path: Path) -> None:
     config = write_config(
         tmp_path,
         sources=[{"id": "n", "articles": "articles", "language": "tlh"}],
-        translation=OFFLINE,
+        translation=OFFLINE_TRANSLATION,
     )
     check = run_cli("check", "--config", str(config))
     once = run_cli("once", "--config", str(config))
@@ -75,7 +73,9 @@ def test_once_refuses_what_check_refuses(tmp_path: Path) -> None:
 
 
 def test_sigterm_while_starting_stops_cleanly(tmp_path: Path) -> None:
-    config = write_config(tmp_path, serve={"host": "127.0.0.1", "port": 0}, translation=OFFLINE)
+    config = write_config(
+        tmp_path, serve={"host": "127.0.0.1", "port": 0}, translation=OFFLINE_TRANSLATION
+    )
     # From the moment the command runs (the interpreter itself starts in well under a second).
     for delay in (1.0, 2.0, 3.5):
         process = subprocess.Popen(

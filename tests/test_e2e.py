@@ -11,7 +11,7 @@ from pathlib import Path
 import feedparser
 from lxml import etree
 
-from tests.conftest import PARTNER_FEED, run_cli, snapshot, write_config
+from tests.conftest import OFFLINE_TRANSLATION, PARTNER_FEED, run_cli, snapshot, write_config
 from tests.fakeprovider import FakeGoogle
 from tests.feedserver import FeedServer
 
@@ -122,10 +122,7 @@ def test_offline_translation_is_reported_once_and_kept_pending(tmp_path: Path) -
     # A provider nobody answers: translation fails, everything else is published.
     config = write_config(
         tmp_path,
-        translation={
-            "chain": ["google"],
-            "providers": {"google": {"base_url": "http://127.0.0.1:9/m"}},
-        },
+        translation=OFFLINE_TRANSLATION,
     )
     result = run_cli("once", "--config", str(config))
     assert result.code == 1, result.output

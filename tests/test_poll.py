@@ -15,13 +15,8 @@ from pathlib import Path
 from syndication.config import load
 from syndication.ingest.poll import due_sources
 from syndication.store import Store
-from tests.conftest import PARTNER_FEED, REPO, run_cli, write_config
+from tests.conftest import OFFLINE_TRANSLATION, PARTNER_FEED, REPO, run_cli, write_config
 from tests.feedserver import FeedServer
-
-NO_TRANSLATION = {
-    "chain": ["google"],
-    "providers": {"google": {"base_url": "http://127.0.0.1:9/m"}},
-}
 
 
 def _articles(db: Path) -> dict[str, int]:
@@ -48,7 +43,7 @@ def test_broken_sources_are_reported_and_the_rest_goes_on(
             {"id": "nofile", "file": "no/such.xml"},
             {"id": "newsroom", "articles": "articles"},
         ],
-        translation=NO_TRANSLATION,
+        translation=OFFLINE_TRANSLATION,
     )
     result = run_cli("once", "--config", str(config))
     assert result.code == 1
@@ -67,7 +62,9 @@ def test_broken_sources_are_reported_and_the_rest_goes_on(
 def test_failing_source_backs_off_and_recovers(tmp_path: Path, feed_server: FeedServer) -> None:
     url = feed_server.add("/flaky.xml", b"oops", status=503, headers={"Retry-After": "120"})
     config_path = write_config(
-        tmp_path, sources=[{"id": "flaky", "url": url, "every": "1m"}], translation=NO_TRANSLATION
+        tmp_path,
+        sources=[{"id": "flaky", "url": url, "every": "1m"}],
+        translation=OFFLINE_TRANSLATION,
     )
     run_cli("once", "--config", str(config_path))
     run_cli("once", "--config", str(config_path))
@@ -90,7 +87,7 @@ def test_permanent_redirect_is_reported(tmp_path: Path, feed_server: FeedServer)
     target = feed_server.add("/new.xml", PARTNER_FEED.read_bytes())
     old = feed_server.add("/old.xml", b"", status=301, headers={"Location": "/new.xml"})
     config = write_config(
-        tmp_path, sources=[{"id": "moved", "url": old}], translation=NO_TRANSLATION
+        tmp_path, sources=[{"id": "moved", "url": old}], translation=OFFLINE_TRANSLATION
     )
     result = run_cli("once", "--config", str(config))
     assert f"moved permanently to {target}" in result.output
@@ -104,7 +101,9 @@ def test_unchanged_source_is_not_parsed_again(tmp_path: Path, feed_server: FeedS
         etag='"abc"',
         last_modified="Wed, 30 Apr 2025 10:00:00 GMT",
     )
-    config = write_config(tmp_path, sources=[{"id": "p", "url": url}], translation=NO_TRANSLATION)
+    config = write_config(
+        tmp_path, sources=[{"id": "p", "url": url}], translation=OFFLINE_TRANSLATION
+    )
     run_cli("once", "--config", str(config))
     result = run_cli("once", "--config", str(config))
     assert "not-modified" in result.output
@@ -132,7 +131,7 @@ def test_killed_run_loses_and_duplicates_nothing(tmp_path: Path, feed_server: Fe
     for n in range(4):
         url = feed_server.add(f"/big{n}.xml", _big_feed(n, 400))
         sources.append({"id": f"big{n}", "url": url})
-    config = write_config(tmp_path, sources=sources, translation=NO_TRANSLATION)
+    config = write_config(tmp_path, sources=sources, translation=OFFLINE_TRANSLATION)
     db = tmp_path / "data" / "test.db"
     for delay in (0.7, 1.4, 2.1):
         process = subprocess.Popen(

@@ -7,10 +7,9 @@ fake back to health), so back-off and Retry-After are checked without waiting fo
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 
@@ -23,6 +22,7 @@ from syndication.translate.providers import (
     OpenAICompatibleProvider,
 )
 from tests.fakeprovider import FakeGoogle
+from tests.loopback import LoopbackServer, send_json
 
 
 def _google(fake: FakeGoogle, **guard: object) -> Guarded:
@@ -118,39 +118,23 @@ class FakeChat:
                 fake.bodies.append(body)
                 if fake.throttle:
                     fake.throttle -= 1
-                    self._send(429, b"{}", {"Retry-After": fake.retry_after})
+                    send_json(self, 429, {}, {"Retry-After": fake.retry_after})
                     return
                 text = body["messages"][-1]["content"]
-                answer = {"choices": [{"message": {"content": text.upper()}}]}
-                self._send(200, json.dumps(answer).encode())
+                send_json(self, 200, {"choices": [{"message": {"content": text.upper()}}]})
 
-            def _send(
-                self, status: int, data: bytes, headers: dict[str, str] | None = None
-            ) -> None:
-                self.send_response(status)
-                for key, value in (headers or {}).items():
-                    self.send_header(key, value)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        self._server = LoopbackServer(Handler)
 
     @property
     def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}/v1/"
+        return self._server.url("/v1/")
 
 
 @pytest.fixture
 def fake_chat() -> Iterator[FakeChat]:
     server = FakeChat()
     yield server
-    server._server.shutdown()
-    server._server.server_close()
+    server._server.stop()
 
 
 def test_retry_after_is_honoured_and_a_long_one_is_not_waited_for(fake_chat: FakeChat) -> None:

@@ -17,11 +17,10 @@ import resource
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
@@ -34,6 +33,7 @@ from syndication.model import Article, Enclosure, Translation, utcnow
 from syndication.publish.editions import publish
 from syndication.store import Store
 from tests.conftest import REPO, snapshot, write_config
+from tests.loopback import LoopbackServer
 
 EDITIONS = ["kk", "zh", "en", "kk-Latn", "zh-Hant"]
 
@@ -144,13 +144,11 @@ class Hub:
             def log_message(self, *_args: object) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hub"
+        self.server = LoopbackServer(Handler)
+        self.url = self.server.url("/hub")
 
     def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.server.stop()
 
 
 @pytest.fixture

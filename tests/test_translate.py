@@ -7,14 +7,12 @@ configured form, failures reported honestly and recovered from, nothing paid for
 
 from __future__ import annotations
 
-import json
 import random
 import re
-import threading
 import time
 from collections.abc import Iterator
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
@@ -31,6 +29,7 @@ from syndication.translate.engine import translate_pending
 from syndication.translate.providers import MAX_CHARS, MAX_CHARS_HAN
 from tests.conftest import run_cli, write_config
 from tests.fakeprovider import FakeGoogle, fake_translate
+from tests.loopback import LoopbackServer, send_json
 
 HAN = re.compile(r"[\u4e00-\u9fff]")
 CYRILLIC = re.compile(r"[\u0400-\u04ff]")
@@ -88,30 +87,17 @@ class FakeMyMemory:
                 pair, text = query["langpair"][0], query["q"][0]
                 fake.calls.append((pair, text))
                 source, target = (code.split("-")[0] for code in pair.split("|"))
-                body = json.dumps(
-                    {
-                        "responseData": {"translatedText": fake_translate(text, source, target)},
-                        "matches": [],
-                    }
-                ).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                answer = {"translatedText": fake_translate(text, source, target)}
+                send_json(self, 200, {"responseData": answer, "matches": []})
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        self._server = LoopbackServer(Handler)
 
     @property
     def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}/get"
+        return self._server.url("/get")
 
     def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self._server.stop()
 
 
 @pytest.fixture

@@ -14,13 +14,20 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import REPO, run_cli, write_config
+from tests.conftest import OFFLINE_TRANSLATION, REPO, run_cli, write_config
 
 
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def _offline_config(folder: Path) -> tuple[Path, int]:
+    """A config serving on a free port, its translator unreachable."""
+    port = _free_port()
+    serve = {"host": "127.0.0.1", "port": port}
+    return write_config(folder, serve=serve, translation=OFFLINE_TRANSLATION), port
 
 
 def _start(config: Path) -> subprocess.Popen[str]:
@@ -50,16 +57,8 @@ def _wait_for_index(url: str, process: subprocess.Popen[str], limit: float = 15.
 
 @pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_run_serves_editions_and_stops_cleanly(tmp_path: Path, stop: signal.Signals) -> None:
-    port = _free_port()
     # Translation points at a closed port: the worker must still serve everything else.
-    config = write_config(
-        tmp_path,
-        serve={"host": "127.0.0.1", "port": port},
-        translation={
-            "chain": ["google"],
-            "providers": {"google": {"base_url": "http://127.0.0.1:9/m"}},
-        },
-    )
+    config, port = _offline_config(tmp_path)
     process = _start(config)
     try:
         index = _wait_for_index(f"http://127.0.0.1:{port}/", process)
@@ -88,15 +87,7 @@ def test_run_serves_editions_and_stops_cleanly(tmp_path: Path, stop: signal.Sign
 
 
 def test_health_endpoint_reports_backlog(tmp_path: Path) -> None:
-    port = _free_port()
-    config = write_config(
-        tmp_path,
-        serve={"host": "127.0.0.1", "port": port},
-        translation={
-            "chain": ["google"],
-            "providers": {"google": {"base_url": "http://127.0.0.1:9/m"}},
-        },
-    )
+    config, port = _offline_config(tmp_path)
     process = _start(config)
     try:
         _wait_for_index(f"http://127.0.0.1:{port}/", process)
