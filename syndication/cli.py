@@ -427,26 +427,16 @@ def status(config: ConfigOption = None) -> None:
 
 
 @app.command()
-def sources(config: ConfigOption = None) -> None:
-    """List the configured sources."""
-    loaded = _load(config)
-    table = Table(title="configured sources", title_justify="left")
-    for column in ("id", "kind", "location", "language", "every", "rights"):
-        # A location is what the operator needs whole: fold it, never cut it.
-        table.add_column(column, overflow="fold")
-    for s in loaded.settings.sources:
-        table.add_row(
-            s.id,
-            s.kind,
-            loaded.redact(s.location),
-            s.language or "(detect)",
-            f"{s.every:.0f}s",
-            s.rights,
-        )
-    out.print(table)
-
-
-@app.command()
 def version() -> None:
     """Print the version."""
     out.print(f"syndication {__version__}")
+
+
+def _register_subcommands() -> None:
+    # Imported here: the sub-commands use this module's console and loaders.
+    from syndication.sourcelist import sources_app
+
+    app.add_typer(sources_app, name="sources")
+
+
+_register_subcommands()

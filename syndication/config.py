@@ -121,6 +121,19 @@ def _check_language(value: str | None) -> str | None:
 LanguageTag = Annotated[str | None, AfterValidator(_check_language)]
 
 
+def _check_cron(value: str | None) -> str | None:
+    if value is not None:
+        from apscheduler.triggers.cron import CronTrigger
+
+        try:
+            CronTrigger.from_crontab(value, timezone="UTC")
+        except ValueError as exc:
+            raise ValueError(
+                f"expected a five-field crontab expression such as '*/5 6-23 * * *' ({exc})"
+            ) from None
+    return value
+
+
 class SourceSettings(Strict):
     id: UrlSafeId
     url: HttpUrl | None = None
@@ -128,7 +141,9 @@ class SourceSettings(Strict):
     articles: Path | None = None
     title: str | None = None
     language: LanguageTag = None
+    # Filled from `fetch.every` when the YAML leaves it out (see Settings._default_every).
     every: Duration = 600.0
+    cron: Annotated[str | None, AfterValidator(_check_cron)] = None
     rights: Literal["full", "summary", "title"] = "full"
 
     @model_validator(mode="after")
@@ -170,6 +185,7 @@ class FeedSettings(Strict):
 
 
 class FetchSettings(Strict):
+    every: Duration = 600.0  # a source's poll interval when it gives no `every:` of its own
     user_agent: str = "syndication/0.1 (+https://github.com/syndication; multilingual news feeds)"
     timeout: Duration = 30.0
     connect_timeout: Duration = 10.0
@@ -265,6 +281,13 @@ class TranslationSettings(Strict):
         return names
 
 
+class PublishSettings(Strict):
+    # After a change, wait this long for more before writing (a burst of sources publishes once).
+    debounce: Duration = 5.0
+    # Publish at least this often even with no change (feeds' max_age, a deleted file).
+    every: Duration = 900.0
+
+
 class ServeSettings(Strict):
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
@@ -279,7 +302,26 @@ class Settings(Strict):
     fetch: FetchSettings = Field(default_factory=FetchSettings)
     sources: list[SourceSettings] = Field(min_length=1)
     translation: TranslationSettings = Field(default_factory=TranslationSettings)
+    publish: PublishSettings = Field(default_factory=PublishSettings)
     serve: ServeSettings = Field(default_factory=ServeSettings)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_every(cls, data: Any) -> Any:
+        """A source without `every:` polls at `fetch.every`."""
+        if not isinstance(data, dict):
+            return data
+        fetch = data.get("fetch")
+        default = fetch.get("every") if isinstance(fetch, dict) else None
+        if default is None or not isinstance(data.get("sources"), list):
+            return data
+        return {
+            **data,
+            "sources": [
+                {**s, "every": default} if isinstance(s, dict) and "every" not in s else s
+                for s in data["sources"]
+            ],
+        }
 
     @field_validator("store")
     @classmethod
