@@ -394,6 +394,27 @@ class Config:
     def line(self, *loc: Any) -> int:
         return line_for(tuple(loc), self.lines)
 
+    def routing_problems(self) -> list[str]:
+        """Language pairs the configured chains cannot translate: an error, not a surprise."""
+        from syndication.translate.providers import supports
+
+        s = self.settings
+        sources = {src.language for src in s.sources if src.language} | set(s.languages)
+        problems = []
+        for source in sorted(sources):
+            for target in s.languages:
+                if source == target:
+                    continue
+                chain = s.translation.chain_for(source, target)
+                if not any(supports(p, source, target) for p in chain):
+                    problems.append(
+                        f"{self.path}:{self.line('translation', 'chain')}: translation: no "
+                        f"provider in [{', '.join(chain)}] translates {source}→{target}; add "
+                        "one that does to translation.chain or translation.routes (google "
+                        "covers kk, zh, en, ru and more)"
+                    )
+        return problems
+
     @property
     def output(self) -> Path:
         return self.settings.output

@@ -17,6 +17,7 @@ from syndication.ingest.poll import SourceOutcome, due_sources, poll_sources
 from syndication.publish.editions import PublishReport, publish
 from syndication.store import Store
 from syndication.translate.engine import TranslationReport, translate_pending
+from syndication.translate.providers import Guarded
 
 log = logging.getLogger(__name__)
 
@@ -65,8 +66,14 @@ def ingest(
 
 
 def translate(
-    config: Config, store: Store, *, retry_all: bool = False, progress: Progress | None = None
+    config: Config,
+    store: Store,
+    *,
+    retry_all: bool = False,
+    progress: Progress | None = None,
+    providers: dict[str, Guarded] | None = None,
 ) -> TranslationReport:
+    """Translate what is due; `providers` kept across calls keep their rate limits and breakers."""
     progress = progress or Progress()
     started = False
 
@@ -77,15 +84,21 @@ def translate(
             started = True
         progress.advance("translate", done)
 
-    return translate_pending(config, store, retry_all=retry_all, on_progress=tick)
+    return translate_pending(
+        config, store, retry_all=retry_all, on_progress=tick, providers=providers
+    )
 
 
 def run_cycle(
-    config: Config, store: Store, *, every_source: bool = True, progress: Progress | None = None
+    config: Config,
+    store: Store,
+    *,
+    chosen: list[SourceSettings] | None = None,
+    progress: Progress | None = None,
 ) -> CycleReport:
-    """Poll (every source, or only those due), translate what is pending, publish."""
+    """Poll the chosen sources (default: every source), translate what is due, publish."""
     report = CycleReport()
-    chosen = list(config.settings.sources) if every_source else None
+    chosen = list(config.settings.sources) if chosen is None else chosen
     report.sources = ingest(config, store, chosen, progress)
     # Failed translations keep their retry schedule even in `once`: cron running it every
     # few minutes must not resend every bad answer each time. Pending ones (an outage) go.

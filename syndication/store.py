@@ -213,6 +213,7 @@ MIGRATIONS: list[list[str]] = [_V1, _V2]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 LOCK_STALE_AFTER = timedelta(minutes=2)
+_REQUEST = "request:"  # meta keys holding what the command line asked a running worker
 
 
 class StoreError(SyndicationError):
@@ -256,7 +257,8 @@ class Store:
         self.engine = engine
 
     @classmethod
-    def open(cls, url: str) -> Store:
+    def open(cls, url: str, *, migrate: bool = True) -> Store:
+        """Connect, and (unless `migrate` is False) bring the schema up to date."""
         try:
             parsed = make_url(url)
             kwargs: dict[str, Any] = {}
@@ -268,7 +270,8 @@ class Store:
             if parsed.get_backend_name() == "sqlite":
                 event.listen(engine, "connect", _sqlite_pragmas)
             store = cls(engine)
-            store.migrate()
+            if migrate:
+                store.migrate()
             return store
         except ImportError as exc:
             raise StoreError(_missing_driver(url, exc)) from None
@@ -304,8 +307,19 @@ class Store:
         return SCHEMA_VERSION
 
     def version(self) -> int:
+        """The schema version the database is at (0: an empty database)."""
         with self.begin() as conn:
+            conn.execute(text("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER)"))
             return int(conn.execute(select(func.max(schema_version.c.version))).scalar() or 0)
+
+    def integrity_problems(self) -> list[str]:
+        """What SQLite's integrity and foreign-key checks report (empty: healthy)."""
+        if self.engine.dialect.name != "sqlite":
+            return []
+        with self.begin() as conn:
+            found = [str(row[0]) for row in conn.execute(text("PRAGMA integrity_check"))]
+            keys = [str(tuple(row)) for row in conn.execute(text("PRAGMA foreign_key_check"))]
+        return [line for line in found if line != "ok"] + keys
 
     # -- settings the store remembers ---------------------------------------------------
 
@@ -370,6 +384,28 @@ class Store:
                 .values(heartbeat_at=iso(utcnow()))
             )
 
+    def lock_holder(self, name: str = "worker") -> dict[str, Any] | None:
+        """Who holds the worker lock (holder, host, pid, heartbeat, alive), or None."""
+        with self.begin() as conn:
+            row = conn.execute(select(worker_lock).where(worker_lock.c.name == name)).first()
+        if row is None:
+            return None
+        heartbeat = parse_iso(row.heartbeat_at)
+        here = row.host == socket.gethostname()
+        alive = (
+            _pid_alive(row.pid)
+            if here
+            else bool(heartbeat and heartbeat > utcnow() - LOCK_STALE_AFTER)
+        )
+        return {
+            "holder": row.holder,
+            "host": row.host,
+            "pid": row.pid,
+            "heartbeat": heartbeat,
+            "this_host": here,
+            "alive": alive,
+        }
+
     def release_lock(self, name: str = "worker") -> None:
         with self.begin() as conn:
             conn.execute(
@@ -382,7 +418,34 @@ class Store:
                 )
             )
 
+    # -- requests from the command line to a running worker -----------------------------
+
+    def request(self, kind: str, subject: str = "") -> None:
+        """Leave the worker a request (`fetch` a source now, `translate` now); idempotent."""
+        self.set_setting(f"{_REQUEST}{kind}:{subject}", iso(utcnow()) or "")
+
+    def take_requests(self) -> list[tuple[str, str]]:
+        """The waiting requests as (kind, subject), removed in the same transaction."""
+        with self.begin() as conn:
+            keys = list(
+                conn.execute(select(meta.c.key).where(meta.c.key.like(f"{_REQUEST}%"))).scalars()
+            )
+            if keys:
+                conn.execute(meta.delete().where(meta.c.key.in_(keys)))
+        taken = []
+        for key in keys:
+            kind, _, subject = key.removeprefix(_REQUEST).partition(":")
+            taken.append((kind, subject))
+        return taken
+
     # -- sources ------------------------------------------------------------------------
+
+    def set_next_due(self, source_id: str, when: datetime) -> None:
+        """When the source is polled next, as its schedule says (status shows it)."""
+        with self.begin() as conn:
+            conn.execute(
+                sources.update().where(sources.c.id == source_id).values(next_due=iso(when))
+            )
 
     def source_state(self, source_id: str) -> SourceState | None:
         with self.begin() as conn:
@@ -797,6 +860,17 @@ class Store:
         with self.begin() as conn:
             return [(error, int(count)) for error, count in conn.execute(query)]
 
+    def retry_failed(self) -> int:
+        """Make every failed translation of a live article due now; how many there were."""
+        live = select(articles.c.id).where(articles.c.withdrawn == 0)
+        with self.begin() as conn:
+            done = conn.execute(
+                translations.update()
+                .where(and_(translations.c.status == "failed", translations.c.article_id.in_(live)))
+                .values(next_attempt=None)
+            )
+        return int(done.rowcount or 0)
+
     def failed_translations(self) -> list[Translation]:
         query = (
             select(translations)
@@ -872,6 +946,12 @@ class Store:
                 row.path: (row.sha256, row.size, parse_iso(row.written_at))
                 for row in conn.execute(select(published_files))
             }
+
+    def last_publish(self) -> datetime | None:
+        """When a published file last changed."""
+        with self.begin() as conn:
+            value = conn.execute(select(func.max(published_files.c.written_at))).scalar()
+        return parse_iso(value)
 
     def last_change(self) -> datetime | None:
         with self.begin() as conn:

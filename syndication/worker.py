@@ -1,65 +1,134 @@
 """The long-running worker: APScheduler triggers the stages; the HTTP server serves the output.
 
-Owns: the jobs (poll the sources that are due, drain translations, publish after a change,
-keep the store lock alive), the worker lock on the store, and a clean stop on SIGINT/SIGTERM.
-The jobs only trigger stages; every stage works through the store.
+Owns: the schedule (a job per source at its own `every:` or `cron:`, first fired with jitter;
+a translation job draining the backlog through providers kept across runs, so their rate
+limits and circuit breakers hold; a publish job pulled forward after a change (debounced) and
+run at least every `publish.every`), the store lock's heartbeat, requests left in the store
+by the command line (`retry`, `reload`), configuration reload (SIGHUP, `syndication reload`,
+or the file changing on disk), and a clean stop on SIGINT/SIGTERM. Jobs only trigger stages;
+every stage works through the store, so jobs running side by side never share state here.
 """
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+import json
 import logging
 import os
+import random
 import signal
 import sys
 import threading
 import time
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any, NoReturn
 
+from apscheduler.events import EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED, JobExecutionEvent
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
 
-from syndication.config import Config
+from syndication import config as cfg
+from syndication.config import Config, SourceSettings
 from syndication.model import utcnow
 from syndication.pipeline import ingest, translate
 from syndication.publish.editions import publish
 from syndication.serve import make_server
 from syndication.store import Store, StoreError
-from syndication.translate.engine import TranslationReport
+from syndication.translate.engine import TranslationReport, build_providers
 
 log = logging.getLogger(__name__)
 
-POLL_EVERY = 30  # seconds between checks for due sources (each source keeps its own `every`)
-TRANSLATE_EVERY = 60
-HEARTBEAT_EVERY = 30
+TRANSLATE_EVERY = 60.0  # seconds; a change found by a source job runs it at once as well
+HEARTBEAT_EVERY = 30.0
+HOUSEKEEPING_EVERY = 5.0  # command-line requests and the configuration file's mtime
+FIRST_SPREAD = 10.0  # at most this many seconds of jitter before a source's first poll
+
+Announce = Callable[[str], None]
 
 
 class Worker:
-    """Schedules the stages on one thread, so stages never race each other on the store."""
+    """The schedule of one worker process over one store."""
 
-    def __init__(self, config: Config, store: Store):
+    def __init__(
+        self,
+        config: Config,
+        store: Store,
+        *,
+        announce: Announce | None = None,
+        on_reload: Callable[[Config], None] | None = None,
+    ):
         self.config = config
         self.store = store
+        self.announce = announce or (lambda line: None)
+        self.on_reload = on_reload
+        self.providers = build_providers(config)
         self.last_cycle: datetime | None = None
+        self.last_publish: datetime | None = None
         self.last_error = ""
-        self._lock = threading.Lock()
+        self._reload_lock = threading.Lock()
+        self._runs_lock = threading.Lock()
+        self._running: set[str] = set()  # translate / publish running now
+        self._again: set[str] = set()  # … and asked for again meanwhile
+        self._busy: set[str] = set()  # sources being polled now (a `retry` must not overlap)
+        self._busy_lock = threading.Lock()
+        self._config_stamp = _stamp(config.path)
         self._last_reasons: tuple[str, ...] = ()
         self._last_told = 0.0
+        fetch_threads = min(config.settings.fetch.concurrency, 8)
         self.scheduler = BackgroundScheduler(
-            executors={"default": ThreadPoolExecutor(max_workers=1)},
-            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 60},
-            timezone="UTC",
+            executors={
+                # Sources poll side by side; translation and publishing each on a thread of
+                # their own, so a long translation never holds back a feed's new stories.
+                "fetch": ThreadPoolExecutor(max_workers=fetch_threads),
+                "translate": ThreadPoolExecutor(max_workers=1),
+                "publish": ThreadPoolExecutor(max_workers=1),
+                "default": ThreadPoolExecutor(max_workers=2),
+            },
+            # One run of a job at a time; runs missed while it was busy (or the machine
+            # slept) collapse into one late run instead of piling up.
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
+            timezone=UTC,
         )
+        self.scheduler.add_listener(self._skipped, EVENT_JOB_MAX_INSTANCES | EVENT_JOB_MISSED)
+
+    # -- schedule -----------------------------------------------------------------------
 
     def start(self) -> None:
-        now = datetime.now().astimezone()
+        now = utcnow()
+        states = {state.source_id: state for state in self.store.source_states()}
+        for source in self.config.settings.sources:
+            state = states.get(source.id)
+            due = state.next_due if state is not None else None
+            self._schedule_source(source, resume_at=due)
+        publish_every = self.config.settings.publish.every
+        # Whatever a stopped or killed worker left pending is taken up at once.
         self.scheduler.add_job(
-            self.poll, "interval", seconds=POLL_EVERY, id="poll", next_run_time=now
+            self.drain,
+            IntervalTrigger(seconds=TRANSLATE_EVERY, timezone=UTC),
+            id="translate",
+            executor="translate",
+            next_run_time=now,
         )
-        self.scheduler.add_job(self.drain, "interval", seconds=TRANSLATE_EVERY, id="translate")
         self.scheduler.add_job(
-            self.store.heartbeat, "interval", seconds=HEARTBEAT_EVERY, id="heartbeat"
+            self.publish,
+            IntervalTrigger(seconds=publish_every, timezone=UTC),
+            id="publish",
+            executor="publish",
+            next_run_time=now + timedelta(seconds=publish_every),
+        )
+        self.scheduler.add_job(
+            self._heartbeat, IntervalTrigger(seconds=HEARTBEAT_EVERY, timezone=UTC), id="heartbeat"
+        )
+        self.scheduler.add_job(
+            self.housekeeping,
+            IntervalTrigger(seconds=HOUSEKEEPING_EVERY, timezone=UTC),
+            id="housekeeping",
         )
         self.scheduler.start()
 
@@ -67,35 +136,138 @@ class Worker:
         if self.scheduler.running:  # a stop may come before the start
             self.scheduler.shutdown(wait=False)
 
-    def poll(self) -> None:
-        self._guard("poll", self._poll)
+    def _schedule_source(
+        self,
+        source: SourceSettings,
+        resume_at: datetime | None = None,
+        spread: float = FIRST_SPREAD,
+    ) -> None:
+        """(Re)place the source's job; first run at `resume_at` if set, else soon, jittered."""
+        now = utcnow()
+        trigger: BaseTrigger
+        if source.cron:
+            trigger = CronTrigger.from_crontab(source.cron, timezone=UTC)
+        else:
+            trigger = IntervalTrigger(seconds=source.every, timezone=UTC)
+            spread = min(source.every / 2, spread)
+        # Sources that start together would otherwise fire together for ever after.
+        jitter = timedelta(seconds=random.uniform(0, spread))
+        if resume_at is None or resume_at <= now:
+            first: datetime | None = now + jitter
+        elif source.cron:
+            first = None  # the crontab says when
+        else:
+            first = resume_at + jitter
+        options: dict[str, Any] = {} if first is None else {"next_run_time": first}
+        self.scheduler.add_job(
+            self.poll_source,
+            trigger,
+            args=[source.id],
+            id=_job_id(source.id),
+            name=f"poll {source.id}",
+            executor="fetch",
+            replace_existing=True,
+            **options,
+        )
 
-    def drain(self) -> None:
-        self._guard("translate", self._drain)
+    def _skipped(self, event: JobExecutionEvent) -> None:
+        what = "still running" if event.code == EVENT_JOB_MAX_INSTANCES else "missed"
+        log.info("%s: previous run %s; this one skipped", event.job_id, what)
 
-    def _poll(self) -> None:
-        outcomes = ingest(self.config, self.store)
-        changed = any(o.new or o.updated or o.withdrawn for o in outcomes)
-        for outcome in outcomes:
-            if outcome.result == "error":
-                log.warning("source %s: %s", outcome.source_id, outcome.error)
-            elif outcome.new or outcome.updated:
-                log.info(
-                    "source %s: %d new, %d updated", outcome.source_id, outcome.new, outcome.updated
-                )
-        translated = 0
-        if changed or self.last_cycle is None:
-            report = translate(self.config, self.store)
-            self._log_translation(report)
-            translated = report.translated
-        self._publish(force=changed or translated > 0 or self.last_cycle is None)
+    def request_publish(self) -> None:
+        """Publish soon: within `publish.debounce`, so a burst of changes publishes once."""
+        self._trigger("publish", self.config.settings.publish.debounce)
+
+    def request_translate(self) -> None:
+        self._trigger("translate", 0.0)
+
+    def _trigger(self, job_id: str, delay: float) -> None:
+        """Run the job within `delay` seconds; if it is running now, once more after it ends.
+
+        A run already under way may have read the store before the change that asks for it,
+        and APScheduler would skip a second instance rather than queue it.
+        """
+        with self._runs_lock:
+            if job_id in self._running:
+                self._again.add(job_id)
+                return
+        job = self.scheduler.get_job(job_id)
+        target = utcnow() + timedelta(seconds=delay)
+        if job is not None and (job.next_run_time is None or job.next_run_time > target):
+            job.modify(next_run_time=target)
+
+    def _once_at_a_time(self, job_id: str, delay: float, work: Callable[[], None]) -> None:
+        with self._runs_lock:
+            self._running.add(job_id)
+            self._again.discard(job_id)
+        try:
+            self._guard(job_id, work)
+        finally:
+            with self._runs_lock:
+                self._running.discard(job_id)
+                again = job_id in self._again
+                self._again.discard(job_id)
+            if again:
+                self._trigger(job_id, delay)
+
+    # -- jobs ---------------------------------------------------------------------------
+
+    def poll_source(self, source_id: str, force: bool = False) -> None:
+        """Poll one source (unless it is backing off after failures and not `force`d)."""
+        config = self.config
+        source = next((s for s in config.settings.sources if s.id == source_id), None)
+        if source is None:  # removed by a reload while this run waited for a thread
+            return
+        with self._busy_lock:
+            if source_id in self._busy:
+                return  # a `retry` and the schedule met: the running poll covers both
+            self._busy.add(source_id)
+        try:
+            self._guard(f"source {source_id}", lambda: self._poll(config, source, force))
+        finally:
+            with self._busy_lock:
+                self._busy.discard(source_id)
+
+    def _poll(self, config: Config, source: SourceSettings, force: bool) -> None:
+        state = self.store.source_state(source.id)
+        now = utcnow()
+        backing_off = state is not None and state.failures and state.next_due
+        if not force and backing_off and state and state.next_due and state.next_due > now:
+            self._show_next_due(source, state.next_due)
+            return
+        # ingest logs what the source did (its failure, its new and updated stories).
+        (outcome,) = ingest(config, self.store, [source])
+        if outcome.new or outcome.updated or outcome.withdrawn:
+            self.request_translate()
+            self.request_publish()
+        after = self.store.source_state(source.id)
+        backoff = after.next_due if after is not None and after.failures else None
+        self._show_next_due(source, backoff)
         self.last_cycle = utcnow()
 
+    def _show_next_due(self, source: SourceSettings, backoff: datetime | None) -> None:
+        """Record when the source is polled next as the schedule says, for `status`."""
+        job = self.scheduler.get_job(_job_id(source.id))
+        if job is None or job.next_run_time is None:
+            return
+        when = job.next_run_time
+        if backoff is not None and backoff > when:
+            # The schedule fires earlier but the job will skip until the backoff has passed.
+            job_time = when
+            when = backoff
+            if not source.cron:
+                with contextlib.suppress(Exception):
+                    job.modify(next_run_time=max(job_time, backoff))
+        self.store.set_next_due(source.id, when.astimezone(UTC))
+
+    def drain(self) -> None:
+        self._once_at_a_time("translate", 0.0, self._drain)
+
     def _drain(self) -> None:
-        report = translate(self.config, self.store)
+        report = translate(self.config, self.store, providers=self.providers)
         self._log_translation(report)
         if report.translated:
-            self._publish(force=True)
+            self.request_publish()
 
     def _log_translation(self, report: TranslationReport) -> None:
         if report.translated:
@@ -112,24 +284,135 @@ class Worker:
             self._last_told = now
         self._last_reasons = reasons
 
-    def _publish(self, force: bool) -> None:
-        if not force:
-            return
+    def publish(self) -> None:
+        self._once_at_a_time("publish", self.config.settings.publish.debounce, self._publish)
+
+    def _publish(self) -> None:
         result = publish(self.config, self.store)
+        self.last_publish = self.last_cycle = utcnow()
         if result.written:
             log.info("published %d changed file(s)", len(result.written))
+        for error in result.errors:
+            log.error("feed not published: %s", error)
+
+    def _heartbeat(self) -> None:
+        self._guard("heartbeat", self.store.heartbeat)
+
+    def housekeeping(self) -> None:
+        """Take up what the command line asked for, and a configuration file that changed."""
+        self._guard("housekeeping", self._housekeeping)
+
+    def _housekeeping(self) -> None:
+        for kind, subject in self.store.take_requests():
+            if kind == "fetch":
+                log.info("fetching %s now, as asked", subject, extra={"source": subject})
+                self.scheduler.add_job(
+                    self.poll_source,
+                    args=[subject, True],
+                    id=f"retry:{subject}",
+                    executor="fetch",
+                    replace_existing=True,
+                )
+            elif kind == "translate":
+                self.request_translate()
+            elif kind == "reload":
+                self.reload("syndication reload")
+        if _stamp(self.config.path) != self._config_stamp:
+            self.reload(f"{self.config.path} changed")
 
     def _guard(self, name: str, job: Callable[[], None]) -> None:
-        with self._lock:
+        try:
+            job()
+            self.last_error = ""
+        except StoreError as exc:
+            self.last_error = str(exc)
+            log.error("%s: %s", name, exc)
+        except Exception as exc:  # a job failure must never kill the scheduler
+            self.last_error = f"{type(exc).__name__}: {exc}"
+            log.exception("%s failed", name)
+
+    # -- reload -------------------------------------------------------------------------
+
+    def reload(self, why: str) -> bool:
+        """Read the YAML again and apply it; an invalid one is logged and changes nothing."""
+        with self._reload_lock:
+            old = self.config
+            self._config_stamp = _stamp(old.path)
             try:
-                job()
-                self.last_error = ""
-            except StoreError as exc:
-                self.last_error = str(exc)
-                log.error("%s job: %s", name, exc)
-            except Exception as exc:  # a job failure must never kill the scheduler
-                self.last_error = f"{type(exc).__name__}: {exc}"
-                log.exception("%s job failed", name)
+                new = cfg.load(old.path)
+                problems = new.routing_problems()
+            except cfg.ConfigError as exc:
+                problems = exc.problems
+            if problems:
+                log.error(
+                    "configuration reload (%s) rejected, %d problem(s); still running on the "
+                    "previous configuration:",
+                    why,
+                    len(problems),
+                )
+                for problem in problems:
+                    log.error("  %s", problem)
+                self._tell_reload(why, ok=False, problems=problems)
+                return False
+            new = self._keep_fixed(old, new)
+            self.config = new
+            if new.settings.translation != old.settings.translation:
+                self.providers = build_providers(new)
+            if self.on_reload is not None:
+                self.on_reload(new)
+            changes = self._apply_sources(old, new)
+            self.request_translate()  # a new edition or source may have work
+            self.request_publish()
+            self.announce(f"configuration reloaded ({why}): {changes}")
+            self._tell_reload(why, ok=True, summary=changes)
+            return True
+
+    def _tell_reload(self, why: str, **outcome: Any) -> None:
+        """Leave the outcome in the store, where `syndication reload` waits for it."""
+        record = {"at": utcnow().isoformat(), "why": why, **outcome}
+        with contextlib.suppress(StoreError):
+            self.store.set_setting("last_reload", json.dumps(record, ensure_ascii=False))
+
+    def _keep_fixed(self, old: Config, new: Config) -> Config:
+        """What a running process cannot change (its store, its socket) stays; say so."""
+        fixed = {"store": "store", "serve": "serve", "output": "output"}
+        kept = {}
+        for field, name in fixed.items():
+            if getattr(new.settings, field) != getattr(old.settings, field):
+                log.warning("%s: changed in the YAML; takes effect after a restart", name)
+                kept[field] = getattr(old.settings, field)
+        if not kept:
+            return new
+        return dataclasses.replace(new, settings=new.settings.model_copy(update=kept))
+
+    def _apply_sources(self, old: Config, new: Config) -> str:
+        before = {s.id: s for s in old.settings.sources}
+        after = {s.id: s for s in new.settings.sources}
+        added = [i for i in after if i not in before]
+        removed = [i for i in before if i not in after]
+        changed = [i for i in after if i in before and after[i] != before[i]]
+        for source_id in removed:
+            with contextlib.suppress(Exception):
+                self.scheduler.remove_job(_job_id(source_id))
+        for source_id in added:
+            self._schedule_source(after[source_id], spread=2.0)
+        for source_id in changed:
+            old_source, new_source = before[source_id], after[source_id]
+            if (old_source.every, old_source.cron, old_source.location) == (
+                new_source.every,
+                new_source.cron,
+                new_source.location,
+            ):
+                continue  # title, language, rights: read by the next run as they are now
+            self._schedule_source(new_source, spread=2.0)
+        parts = [
+            f"{label} {', '.join(ids)}"
+            for label, ids in (("added", added), ("removed", removed), ("changed", changed))
+            if ids
+        ]
+        return "; ".join(parts) if parts else "no source changed"
+
+    # -- health -------------------------------------------------------------------------
 
     def health(self) -> dict[str, Any]:
         try:
@@ -142,6 +425,7 @@ class Worker:
             "ok": reachable,
             "store": "reachable" if reachable else "unreachable",
             "last_cycle": self.last_cycle.isoformat() if self.last_cycle else None,
+            "last_publish": self.last_publish.isoformat() if self.last_publish else None,
             "backlog": {
                 lang: sum(n for status, n in counts.items() if status != "translated")
                 for lang, counts in backlog.items()
@@ -150,12 +434,25 @@ class Worker:
         }
 
 
-def serve_until_signal(server: Any) -> None:
+def _job_id(source_id: str) -> str:
+    return f"source:{source_id}"
+
+
+def _stamp(path: Path) -> tuple[int, int] | None:
+    try:
+        info = path.stat()
+    except OSError:
+        return None
+    return info.st_mtime_ns, info.st_size
+
+
+def serve_until_signal(server: Any, extra: dict[int, Callable[[], None]] | None = None) -> None:
     """Run a uvicorn server until SIGINT/SIGTERM, then return normally.
 
     uvicorn re-raises the signal it caught to the handlers that were installed before it ran,
     which would turn a clean stop into exit 130 or death by SIGTERM: give it ones that just
-    ask the server to stop.
+    ask the server to stop. `extra` maps further signals (SIGHUP…) to what they trigger; each
+    runs on a thread of its own, never inside the signal handler.
     """
 
     def stop(*_: object) -> None:
@@ -164,15 +461,24 @@ def serve_until_signal(server: Any) -> None:
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, stop)
+    for sig, action in (extra or {}).items():
+        signal.signal(
+            sig, lambda *_, action=action: threading.Thread(target=action, daemon=True).start()
+        )
     server.run()
 
 
-def run_forever(config: Config, store: Store, announce: Callable[[str], None]) -> NoReturn:
+def run_forever(
+    config: Config,
+    store: Store,
+    announce: Announce,
+    on_reload: Callable[[Config], None] | None = None,
+) -> NoReturn:
     """Run worker and server until SIGINT/SIGTERM, then end the process with exit code 0."""
     s = config.settings
     worker: Worker | None = None
     try:
-        worker = Worker(config, store)
+        worker = Worker(config, store, announce=announce, on_reload=on_reload)
         server = make_server(config.output, s.serve.host, s.serve.port, worker.health)
         config.output.mkdir(parents=True, exist_ok=True)
         try:
@@ -190,8 +496,16 @@ def run_forever(config: Config, store: Store, announce: Callable[[str], None]) -
                 f"  {edition}: {root}{edition}/rss.xml  {root}{edition}/atom.xml  "
                 f"{root}{edition}/feed.json"
             )
+        announce(f"pid {os.getpid()}: `syndication reload` or SIGHUP re-reads the configuration")
         announce("press Ctrl-C to stop")
-        serve_until_signal(server)
+        running = worker
+        serve_until_signal(
+            server,
+            {
+                signal.SIGHUP: lambda: running.reload("SIGHUP"),
+                signal.SIGUSR1: running.housekeeping,
+            },
+        )
     except KeyboardInterrupt:
         pass  # SIGINT/SIGTERM before the server took the signals over: stop all the same
     finally:

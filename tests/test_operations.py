@@ -1,0 +1,391 @@
+"""The worker in production, through the CLI, the YAML and the published files: stories added
+while `run` is up reach every edition within a poll interval plus translation; a second
+worker is refused; SIGHUP and `syndication reload` apply a new YAML or reject a broken one
+without stopping; `retry`, `once --source`, `migrate` and `status --json` do what README says.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+
+from tests.conftest import OFFLINE_TRANSLATION, REPO, run_cli, write_config
+from tests.fakeprovider import FakeGoogle
+from tests.feedserver import FeedItem, FeedServer, GrowingFeed
+from tests.test_worker import _free_port, _wait_for_index
+
+EDITIONS = ("kk", "zh", "en")
+
+
+class Running:
+    """`syndication run` in a child process, its output collected in a file."""
+
+    def __init__(self, config: Path, log: Path):
+        self.log = log
+        self.handle = log.open("w")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "syndication", "run", "--config", str(config), "-v"],
+            cwd=REPO,
+            stdout=self.handle,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env={**os.environ, "COLUMNS": "200", "NO_COLOR": "1"},
+        )
+
+    def output(self) -> str:
+        self.handle.flush()
+        return self.log.read_text(encoding="utf-8", errors="replace")
+
+    def stop(self) -> tuple[int, float]:
+        """SIGTERM; the exit code and how long the stop took."""
+        started = time.monotonic()
+        self.process.send_signal(signal.SIGTERM)
+        code = self.process.wait(timeout=15)
+        return code, time.monotonic() - started
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+        self.handle.close()
+
+
+@pytest.fixture
+def running() -> Iterator[Callable[[Path, Path], Running]]:
+    started: list[Running] = []
+
+    def start(config: Path, log: Path) -> Running:
+        worker = Running(config, log)
+        started.append(worker)
+        return worker
+
+    yield start
+    for worker in started:
+        worker.kill()
+
+
+def wait_until(check: Callable[[], bool], limit: float, what: str, worker: Running) -> float:
+    """Seconds until `check()` held; fails naming `what` after `limit` seconds."""
+    started = time.monotonic()
+    while time.monotonic() - started < limit:
+        assert worker.process.poll() is None, worker.output()
+        if check():
+            return time.monotonic() - started
+        time.sleep(0.2)
+    raise AssertionError(f"{what} not seen within {limit}s\n{worker.output()[-3000:]}")
+
+
+def feed_items(root: Path, edition: str) -> list[dict[str, Any]]:
+    path = root / edition / "feed.json"
+    if not path.exists():
+        return []
+    return list(json.loads(path.read_text(encoding="utf-8"))["items"])
+
+
+def in_every_edition(root: Path, marker: str) -> bool:
+    """The story whose id or original link contains `marker` is in every edition, once."""
+    for edition in EDITIONS:
+        found = [
+            i
+            for i in feed_items(root, edition)
+            if marker in i["id"] or marker in i.get("external_url", "")
+        ]
+        if len(found) != 1:
+            return False
+    return True
+
+
+def _config(tmp_path: Path, google: FakeGoogle, port: int, **extra: Any) -> Path:
+    return write_config(
+        tmp_path,
+        serve={"host": "127.0.0.1", "port": port},
+        translation={
+            "chain": ["google"],
+            "providers": {"google": {"base_url": google.url}},
+            "timeout": "5s",
+        },
+        publish={"debounce": "0.5s", "every": "60s"},
+        **extra,
+    )
+
+
+ARTICLE = """---
+title: Жаңа мақала {n}
+date: 2025-06-0{n}T09:00:00+05:00
+language: kk
+---
+Бұл жұмыс кезінде қосылған жаңа мақала, нөмірі {n}. Редакция оны бірден жариялады.
+"""
+
+
+def test_stories_added_while_running_reach_every_edition(
+    tmp_path: Path,
+    feed_server: FeedServer,
+    fake_google: FakeGoogle,
+    running: Callable[[Path, Path], Running],
+) -> None:
+    every = 2.0
+    wire = GrowingFeed(feed_server, "/wire.xml", title="Wire")
+    port = _free_port()
+    config = _config(
+        tmp_path,
+        fake_google,
+        port,
+        sources=[
+            {"id": "newsroom", "articles": "articles", "language": "kk", "every": f"{every}s"},
+            {"id": "wire", "url": wire.url, "language": "en", "every": f"{every}s"},
+        ],
+    )
+    worker = running(config, tmp_path / "run.log")
+    _wait_for_index(f"http://127.0.0.1:{port}/", worker.process)
+    root = tmp_path / "public"
+
+    # A second worker on the same store is refused, clearly, and the first carries on.
+    second = run_cli("run", "--config", str(config), timeout=30)
+    assert second.code == 3, second.output
+    assert "holds this store" in second.output
+
+    (tmp_path / "articles" / "2025-06-01-new-story.md").write_text(
+        ARTICLE.format(n=1), encoding="utf-8"
+    )
+    wire.publish(
+        FeedItem(
+            guid="wire-1",
+            title="Grain exports rise through the new port",
+            link="https://wire.example.com/news/grain-exports",
+            summary="Exports of grain through the port rose for the third month running.",
+            published=datetime.now(UTC),
+        )
+    )
+    # One poll interval, plus jitter, translation through the fake and the publish debounce.
+    limit = every * 2 + 10
+    took = wait_until(
+        lambda: (
+            in_every_edition(root, "2025-06-01-new-story")
+            and in_every_edition(root, "wire.example.com/news/grain-exports")
+        ),
+        limit,
+        "the new article and the new partner item in kk, zh and en",
+        worker,
+    )
+    assert took < limit
+    code, stop_took = worker.stop()
+    assert code == 0, worker.output()
+    assert stop_took < 10
+
+
+def test_sighup_adds_a_source_and_a_broken_yaml_keeps_the_old_one(
+    tmp_path: Path,
+    feed_server: FeedServer,
+    fake_google: FakeGoogle,
+    running: Callable[[Path, Path], Running],
+) -> None:
+    wire = GrowingFeed(feed_server, "/added.xml", title="Added")
+    wire.publish(
+        FeedItem(
+            guid="added-1",
+            title="A source added while the worker runs",
+            link="https://added.example.com/a/1",
+            summary="It was polled without a restart.",
+            published=datetime.now(UTC),
+        )
+    )
+    port = _free_port()
+    config = _config(tmp_path, fake_google, port)
+    worker = running(config, tmp_path / "run.log")
+    _wait_for_index(f"http://127.0.0.1:{port}/", worker.process)
+    root = tmp_path / "public"
+
+    data = yaml.safe_load(config.read_text(encoding="utf-8"))
+    data["sources"].append({"id": "added", "url": wire.url, "language": "en", "every": "1h"})
+    config.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    worker.process.send_signal(signal.SIGHUP)
+    wait_until(
+        lambda: in_every_edition(root, "added.example.com/a/1"),
+        20,
+        "the added source's story in every edition",
+        worker,
+    )
+    assert feed_server.requests_for("/added.xml"), "the added source was never fetched"
+    assert "configuration reloaded" in worker.output()
+
+    # A broken YAML: the errors are logged with their line, the worker keeps the old one.
+    good = config.read_text(encoding="utf-8")
+    config.write_text(good.replace("editions:", "editions: [xx]\nbroken:"), encoding="utf-8")
+    worker.process.send_signal(signal.SIGHUP)
+    wait_until(lambda: "rejected" in worker.output(), 10, "the rejection", worker)
+    assert f"{config}:" in worker.output()  # each problem names the file and line
+    assert worker.process.poll() is None
+    index = httpx.get(f"http://127.0.0.1:{port}/kk/feed.json", timeout=5)
+    assert index.status_code == 200
+    assert httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5).json()["ok"] is True
+
+    # `syndication reload` checks the YAML first and refuses to send a broken one.
+    refused = run_cli("reload", "--config", str(config))
+    assert refused.code == 2, refused.output
+    # With the YAML mended (the added source renamed), `reload` answers once it applied it.
+    # (The worker also notices the file changed within seconds; either way it is applied.)
+    config.write_text(good.replace("id: added\n", "id: added-again\n"), encoding="utf-8")
+    answer = run_cli("reload", "--config", str(config))
+    assert answer.code == 0, answer.output + worker.output()
+    assert answer.output.startswith("reloaded: ")
+    output = worker.output()
+    assert "added added-again" in output and "removed added" in output
+    code, took = worker.stop()
+    assert code == 0 and took < 10
+
+
+def test_retry_fetches_a_source_now_despite_its_interval(
+    tmp_path: Path,
+    feed_server: FeedServer,
+    fake_google: FakeGoogle,
+    running: Callable[[Path, Path], Running],
+) -> None:
+    wire = GrowingFeed(feed_server, "/slow.xml", title="Slow")
+    port = _free_port()
+    config = _config(
+        tmp_path,
+        fake_google,
+        port,
+        sources=[{"id": "slow", "url": wire.url, "language": "en", "every": "1h"}],
+    )
+    worker = running(config, tmp_path / "run.log")
+    _wait_for_index(f"http://127.0.0.1:{port}/", worker.process)
+    wait_until(lambda: bool(feed_server.requests_for("/slow.xml")), 20, "first poll", worker)
+    wire.publish(
+        FeedItem(
+            guid="slow-1",
+            title="Published after the first poll",
+            link="https://slow.example.com/1",
+            summary="Only a retry brings it in before the hour is up.",
+            published=datetime.now(UTC),
+        )
+    )
+    asked = run_cli("retry", "slow", "--config", str(config))
+    assert asked.code == 0, asked.output
+    assert "asked the running worker" in asked.output
+    wait_until(
+        lambda: in_every_edition(tmp_path / "public", "slow.example.com/1"),
+        20,
+        "the retried source's new story",
+        worker,
+    )
+    status = json.loads(run_cli("status", "--json", "--config", str(config)).stdout)
+    assert status["worker"]["running"] is True
+    (slow,) = status["sources"]
+    assert slow["health"] == "ok" and slow["schedule"] == "every 3600s"
+    # The next fetch is the schedule's, an hour after the first poll.
+    next_fetch = datetime.fromisoformat(slow["next_fetch"])
+    assert 3000 < (next_fetch - datetime.now(UTC)).total_seconds() <= 3600
+    assert worker.stop()[0] == 0
+
+
+def test_retry_failed_translations_without_a_worker(
+    tmp_path: Path, fake_google: FakeGoogle
+) -> None:
+    config = write_config(
+        tmp_path,
+        translation={
+            "chain": ["google"],
+            "providers": {"google": {"base_url": fake_google.url}},
+            "timeout": "5s",
+        },
+    )
+    fake_google.mode = "empty"  # answers that fail the sanity checks: failed, retried later
+    first = run_cli("once", "--config", str(config))
+    assert first.code == 1, first.output
+    before = json.loads(run_cli("status", "--json", "--config", str(config)).stdout)
+    failed = sum(b["failed"] for b in before["backlog"].values())
+    assert failed > 0 and before["failed"], before
+    # `once` keeps failures on their retry schedule; `retry --failed` sends them now.
+    fake_google.mode = "ok"
+    again = run_cli("once", "--config", str(config))
+    assert "0 translated" in again.output
+    retried = run_cli("retry", "--failed", "--config", str(config))
+    assert retried.code == 0, retried.output
+    assert f"{failed} failed translation(s) due again now" in retried.output
+    after = json.loads(run_cli("status", "--json", "--config", str(config)).stdout)
+    assert all(b["failed"] == 0 and b["pending"] == 0 for b in after["backlog"].values()), after
+    assert after["worker"] == {"running": False}
+
+
+def test_once_source_polls_only_that_source(tmp_path: Path, feed_server: FeedServer) -> None:
+    wire = GrowingFeed(feed_server, "/only.xml", title="Only")
+    config = write_config(
+        tmp_path,
+        sources=[
+            {"id": "newsroom", "articles": "articles", "language": "kk"},
+            {"id": "wire", "url": wire.url, "language": "en"},
+        ],
+        translation=OFFLINE_TRANSLATION,
+    )
+    done = run_cli("once", "--source", "wire", "--config", str(config))
+    assert done.code == 0, done.output  # an empty feed: nothing to translate
+    status = json.loads(run_cli("status", "--json", "--config", str(config)).stdout)
+    by_id = {s["id"]: s for s in status["sources"]}
+    assert by_id["wire"]["result"] == "ok" and by_id["newsroom"]["result"] == "never"
+    unknown = run_cli("once", "--source", "nope", "--config", str(config))
+    assert unknown.code == 2 and "unknown source nope" in unknown.output
+
+
+def test_status_json_documents_the_store(tmp_path: Path, feed_server: FeedServer) -> None:
+    config = write_config(
+        tmp_path,
+        sources=[
+            {"id": "newsroom", "articles": "articles", "language": "kk"},
+            {"id": "down", "url": feed_server.url("/missing.xml"), "cron": "*/5 6-23 * * *"},
+        ],
+        translation=OFFLINE_TRANSLATION,
+    )
+    empty = run_cli("status", "--json", "--config", str(config))
+    assert empty.code == 0 and json.loads(empty.stdout)["store"] is None
+    assert not (tmp_path / "data" / "test.db").exists()
+    run_cli("once", "--config", str(config))
+    status = json.loads(run_cli("status", "--json", "--config", str(config)).stdout)
+    assert set(status) >= {
+        "generated",
+        "config",
+        "store",
+        "worker",
+        "last_publish",
+        "sources",
+        "backlog",
+        "waiting",
+        "failed",
+    }
+    assert status["store"]["schema"] >= 2 and status["last_publish"]
+    by_id = {s["id"]: s for s in status["sources"]}
+    assert by_id["newsroom"]["health"] == "ok" and by_id["newsroom"]["articles"] == 4
+    down = by_id["down"]
+    assert down["health"] == "failing" and down["failures"] == 1 and "404" in down["error"]
+    assert down["schedule"] == "cron */5 6-23 * * *"
+    assert set(status["backlog"]) == set(EDITIONS)
+    assert status["backlog"]["zh"]["pending"] == 3
+    assert status["waiting"] and status["waiting"][0]["count"] > 0
+
+
+def test_migrate_reports_the_schema(tmp_path: Path) -> None:
+    config = write_config(tmp_path, translation=OFFLINE_TRANSLATION)
+    first = run_cli("migrate", "--config", str(config))
+    assert first.code == 0 and "from schema version 0 to" in first.output, first.output
+    second = run_cli("migrate", "--config", str(config))
+    assert second.code == 0 and "up to date" in second.output
+    # A store from a newer program is refused, not damaged.
+    db = tmp_path / "data" / "test.db"
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE schema_version SET version = 99")
+    newer = run_cli("migrate", "--config", str(config))
+    assert newer.code == 3 and "newer than this program" in newer.output
