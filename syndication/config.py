@@ -499,6 +499,20 @@ def line_for(loc: tuple[Any, ...], lines: dict[tuple[Any, ...], int]) -> int:
     return 1
 
 
+# Settings that are printed and published by design (where the service listens, its public
+# URL, folders, a store URL, whose password the URL rule masks): an environment value there
+# is configuration, not a secret, and masking it would garble every URL `run` prints.
+_PUBLIC_SECTIONS = frozenset(
+    ("serve", "site", "output", "store", "editions", "fetch", "publish", "feeds")
+)
+
+
+def _public(path: tuple[Any, ...], value: str) -> bool:
+    # In `store:` only a whole URL is public (its password is masked as a URL's); a value
+    # spliced into one (`postgresql://u:${PASSWORD}@db/x`) is the secret itself.
+    return bool(path) and path[0] in _PUBLIC_SECTIONS and (path[0] != "store" or "://" in value)
+
+
 @dataclass
 class _Reader:
     """Turns composed YAML into Python data, remembering each path's line and every value
@@ -537,7 +551,7 @@ class _Reader:
         def replace(match: re.Match[str]) -> str:
             var, default = match.group(1), match.group(2)
             if var in os.environ:
-                if len(os.environ[var]) >= 4:
+                if len(os.environ[var]) >= 4 and not _public(path, os.environ[var]):
                     self.secrets.add(os.environ[var])
                 return os.environ[var]
             if default is not None:

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from syndication.config import ConfigError, load, parse_duration
+from tests.conftest import write_config
 
 MINIMAL = "editions: [kk, zh, en]\nsources:\n  - id: newsroom\n    articles: articles\n"
 
@@ -146,3 +147,21 @@ def test_redact_masks_environment_values_and_url_passwords(
     url = config.settings.sources[1].url
     assert url is not None and "abcd1234" in url
     assert config.redact(url) == "https://u:***@feeds.example.org/rss?t=***"
+
+
+def test_where_and_how_it_serves_is_not_masked_but_a_store_password_is(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SYN_HOST", "0.0.0.0")
+    monkeypatch.setenv("SYN_PORT", "8080")
+    monkeypatch.setenv("SYN_BASE", "https://feeds.example.kz/")
+    monkeypatch.setenv("SYN_PW", "hunter22")
+    path = write_config(
+        tmp_path,
+        serve={"host": "${SYN_HOST}", "port": "${SYN_PORT}"},
+        site={"base_url": "${SYN_BASE}"},
+        store="postgresql://feeds:${SYN_PW}@db.example/feeds",
+    )
+    config = load(path)
+    shown = "http://0.0.0.0:8080/ https://feeds.example.kz/ password hunter22"
+    assert config.redact(shown) == "http://0.0.0.0:8080/ https://feeds.example.kz/ password ***"
