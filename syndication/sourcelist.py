@@ -1,15 +1,50 @@
 """`syndication sources`: list the configured sources, import them from OPML, export them.
 
 Owns: the sources sub-commands. Listing reads the loaded configuration; import and export
-translate between the YAML's `sources:` and OPML 2.0 outlines.
+translate between the YAML's `sources:` and OPML 2.0 outlines, our own settings riding along in
+the `syndication:` namespace so that an export imports back to the same sources. Export writes
+each value as the YAML gives it (`${VAR}` unexpanded), so it never carries a secret. Import is
+the one command that writes the operator's YAML: it inserts the new entries after the last
+source, leaves the rest of the file as written (comments, order, `${VAR}`), and replaces the
+file only once the result validates as `run` would.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import re
+import stat
+import sys
+import tempfile
+import unicodedata
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import format_datetime
+from io import StringIO
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import urlsplit
+
 import typer
+import yaml
+from pydantic import TypeAdapter, ValidationError
 from rich.table import Table
 
-from syndication.cli import ConfigOption, _load, out
+from syndication import config as cfg
+from syndication.cli import EXIT_CONFIG, EXIT_FATAL, ConfigOption, _given, _load, err, out
+
+NAMESPACE = "tag:syndication,2025:ns/opml"
+_OWN = "{" + NAMESPACE + "}"
+# A list of feed subscriptions is kilobytes; anything near this is not one.
+MAX_OPML_BYTES = 10 * 1024 * 1024
+RELOAD_HINT = "a running worker picks the new sources up on SIGHUP or `syndication reload`"
+
+# The configuration's own rules: an outline is judged as `load` will judge the YAML.
+_SOURCE_ID: TypeAdapter[Any] = TypeAdapter(cfg.UrlSafeId)
+_LANGUAGE: TypeAdapter[Any] = TypeAdapter(cfg.LanguageTag)
+_HTTP_URL: TypeAdapter[Any] = TypeAdapter(cfg.HttpUrl)
+_FEED_SUFFIX = re.compile(r"\.(xml|rss|rdf|atom|json|php|aspx?)$", re.IGNORECASE)
 
 sources_app = typer.Typer(
     help="List, import (OPML) and export (OPML) the configured sources.",
@@ -18,28 +53,718 @@ sources_app = typer.Typer(
 )
 
 
+def _say(line: str, *, error: bool = False) -> None:
+    # Titles and URLs are others' text: no rich markup, emoji codes or highlighting on them.
+    (err if error else out).print(line, markup=False, highlight=False, emoji=False)
+
+
 @sources_app.callback()
 def _default(ctx: typer.Context, config: ConfigOption = None) -> None:
     """List, import and export the configured sources (no sub-command: list them)."""
+    if config is not None:
+        # `sources --config X import …` must edit X, never fall back to the default file.
+        _given["config"] = config
     if ctx.invoked_subcommand is None:
         list_sources(config)
 
 
 @sources_app.command("list")
-def list_sources(config: ConfigOption = None) -> None:
+def list_sources(
+    config: ConfigOption = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print a JSON array instead of a table.")
+    ] = False,
+) -> None:
     """List the configured sources."""
     loaded = _load(config)
+    sources = loaded.settings.sources
+    if as_json:
+        rows = [
+            {
+                "id": s.id,
+                "kind": s.kind,
+                "location": loaded.redact(s.location),
+                "title": s.title,
+                "language": s.language,
+                "every": s.every,
+                "cron": s.cron,
+                "rights": s.rights,
+            }
+            for s in sources
+        ]
+        # Past rich, whose markup and emoji codes could alter the JSON; the stream under it
+        # still masks secrets.
+        out.file.write(json.dumps(rows, ensure_ascii=False, indent=2) + "\n")
+        return
     table = Table(title="configured sources", title_justify="left")
     for column in ("id", "kind", "location", "language", "every", "rights"):
         # A location is what the operator needs whole: fold it, never cut it.
         table.add_column(column, overflow="fold")
-    for s in loaded.settings.sources:
+    for s in sources:
         table.add_row(
             s.id,
             s.kind,
             loaded.redact(s.location),
             s.language or "(detect)",
-            f"{s.every:.0f}s",
+            # A cron schedule replaces the interval: show the one that applies.
+            f"cron {s.cron}" if s.cron else f"{s.every:.0f}s",
             s.rights,
         )
     out.print(table)
+
+
+# --- export -----------------------------------------------------------------------------------
+
+
+@sources_app.command("export")
+def export_sources(
+    config: ConfigOption = None,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output", "-o", help="Write the OPML to this file (default: stdout).", dir_okay=False
+        ),
+    ] = None,
+) -> None:
+    """Write the feed sources as OPML 2.0; local sources (file:, articles:) are skipped."""
+    loaded = _load(config)
+    raw = _raw_sources(loaded)
+    document, count = _opml(loaded, raw)
+    if output is None:
+        # Past the redacting stream: every value is the YAML's own text with `${VAR}`
+        # unexpanded, so there is no secret to mask, and masking would corrupt a title that
+        # merely contains a secret's letters.
+        sys.stdout.buffer.write(document)
+        sys.stdout.buffer.flush()
+        return
+    try:
+        _write_replacing(output, document)
+    except OSError as exc:
+        _say(f"fatal: cannot write {output}: {exc.strerror or exc}", error=True)
+        raise typer.Exit(EXIT_FATAL) from None
+    _say(f"wrote {count} source(s) to {output}", error=True)
+
+
+def _raw_sources(loaded: cfg.Config) -> list[dict[str, Any]]:
+    """`sources:` as written in the YAML: `${VAR}` unexpanded, defaults not filled in."""
+    data = yaml.safe_load(loaded.path.read_text(encoding="utf-8"))
+    raw = data.get("sources") if isinstance(data, dict) else None
+    if not isinstance(raw, list) or len(raw) != len(loaded.settings.sources):
+        _say(f"error: {loaded.path} changed while being read; run the command again", error=True)
+        raise typer.Exit(EXIT_CONFIG)
+    return [entry if isinstance(entry, dict) else {} for entry in raw]
+
+
+def _opml(loaded: cfg.Config, raw: list[dict[str, Any]]) -> tuple[bytes, int]:
+    # lxml is imported by the two commands that need it: every other command starts faster.
+    from lxml import etree
+
+    root = etree.Element("opml", version="2.0", nsmap={"syndication": NAMESPACE})
+    head = etree.SubElement(root, "head")
+    etree.SubElement(head, "title").text = f"syndication sources ({loaded.path.name})"
+    etree.SubElement(head, "dateCreated").text = format_datetime(datetime.now(UTC), usegmt=True)
+    etree.SubElement(head, "docs").text = "http://opml.org/spec2.opml"
+    body = etree.SubElement(root, "body")
+    count = 0
+    for source, written in zip(loaded.settings.sources, raw, strict=True):
+        if source.url is None:
+            where = written.get("file") or written.get("articles") or source.location
+            _say(
+                f"skipped {source.id}: a local source ({source.kind}: {where}) has no feed URL",
+                error=True,
+            )
+            continue
+        attributes = _outline_attributes(source, written)
+        if "${" in attributes["xmlUrl"]:
+            _say(
+                f"note: {source.id}: URL exported as written, its ${{…}} unexpanded; set the "
+                "same variables where it is imported",
+                error=True,
+            )
+        etree.SubElement(body, "outline", attributes)
+        count += 1
+    # lxml's own declaration uses single quotes; written out to match feeds.opml and habit.
+    document = b'<?xml version="1.0" encoding="UTF-8"?>\n' + etree.tostring(
+        root, encoding="UTF-8", xml_declaration=False, pretty_print=True
+    )
+    return document, count
+
+
+def _outline_attributes(source: cfg.SourceSettings, written: dict[str, Any]) -> dict[str, str]:
+    """One source as an OPML outline: the standard attributes, then ours."""
+
+    def as_written(key: str, value: str | None) -> str | None:
+        # The raw text, not the loaded value: that one has the environment's secrets in it.
+        given = written.get(key)
+        return given if isinstance(given, str) else value
+
+    title = as_written("title", source.title)
+    language = as_written("language", source.language)
+    cron = as_written("cron", source.cron)
+    every = written.get("every")
+    attributes = {"type": "rss", "text": title or source.id}
+    if title:
+        attributes["title"] = title
+    attributes["xmlUrl"] = as_written("url", source.url) or ""
+    if language:
+        attributes["language"] = language
+    attributes[_OWN + "id"] = as_written("id", source.id) or source.id
+    # Always given, even when the YAML leaves it to `fetch.every`: the importing side's
+    # default may differ, and the round trip must keep the interval.
+    attributes[_OWN + "every"] = (
+        str(every) if isinstance(every, str | int | float) else _seconds(source.every)
+    )
+    if cron:
+        attributes[_OWN + "cron"] = cron
+    attributes[_OWN + "rights"] = as_written("rights", source.rights) or source.rights
+    return attributes
+
+
+def _seconds(value: float) -> str:
+    return str(int(value)) if value == int(value) else str(value)
+
+
+def _write_replacing(path: Path, data: bytes) -> None:
+    """Write `path` whole or not at all; an existing file keeps its mode."""
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+    except FileNotFoundError:
+        umask = os.umask(0)
+        os.umask(umask)
+        mode = 0o666 & ~umask
+    temp = _temp_beside(path, data, mode)
+    try:
+        os.replace(temp, path)
+    finally:
+        temp.unlink(missing_ok=True)
+
+
+def _temp_beside(path: Path, data: bytes, mode: int) -> Path:
+    # Beside the target: os.replace is atomic only within one file system, and a YAML
+    # validated there resolves its relative paths exactly as the real one will.
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    temp = Path(name)
+    try:
+        with os.fdopen(fd, "wb") as stream:
+            stream.write(data)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.chmod(temp, mode)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+    return temp
+
+
+# --- import -----------------------------------------------------------------------------------
+
+
+class OpmlError(Exception):
+    """The OPML file is unreadable, not well-formed, hostile or not OPML; `file:line: why`."""
+
+
+class ImportProblem(Exception):
+    """The import cannot be done as asked; the message says why, the YAML is untouched."""
+
+
+@dataclass(frozen=True)
+class Outline:
+    """An OPML outline with a feed URL."""
+
+    line: int
+    url: str
+    text: str | None
+    title: str | None
+    language: str | None
+    own: dict[str, str]  # our `syndication:` attributes, by local name
+
+    @property
+    def ours(self) -> bool:
+        """Written by `sources export`: its attributes mean exactly what our YAML said."""
+        return "id" in self.own
+
+    @property
+    def label(self) -> str:
+        name = self.title or self.text
+        return f"line {self.line} {name!r} ({self.url})" if name else f"line {self.line} {self.url}"
+
+
+@dataclass
+class Plan:
+    """What an import adds (YAML entries, in order) and what it tells the operator."""
+
+    entries: list[dict[str, Any]] = field(default_factory=list)
+    # One per outline, in file order: (True, "id: url …") for an added source, (False, why).
+    lines: list[tuple[bool, str]] = field(default_factory=list)
+    skipped: int = 0
+
+    def report(self, verb: str) -> None:
+        for added, line in self.lines:
+            _say(f"{verb} {line}" if added else line)
+
+
+def _every_option(value: str | None) -> str | None:
+    if value is not None:
+        try:
+            cfg.parse_duration(value)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc)) from None
+    return value
+
+
+def _language_option(value: str | None) -> str | None:
+    if value is not None and not _is_valid(_LANGUAGE, value):
+        raise typer.BadParameter("expected a language tag such as kk, ru, zh or en")
+    return value
+
+
+@sources_app.command("import")
+def import_sources(
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="OPML file: a feed reader's export, or `sources export`.",
+            metavar="FILE.opml",
+            show_default=False,
+        ),
+    ],
+    config: ConfigOption = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show what would be added; change nothing.")
+    ] = False,
+    every: Annotated[
+        str | None,
+        typer.Option(
+            "--every",
+            help="Poll interval (30m, 1h …) for outlines that give none of their own.",
+            callback=_every_option,
+            show_default=False,
+        ),
+    ] = None,
+    language: Annotated[
+        str | None,
+        typer.Option(
+            "--language",
+            help="Language tag for outlines that declare none (e.g. kk).",
+            callback=_language_option,
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Add the OPML file's feeds to the YAML's sources (comments and order kept)."""
+    loaded = _load(config)
+    path = loaded.path  # resolved: a symlinked YAML is edited where it really lies
+    try:
+        outlines = read_opml(file)
+    except OpmlError as exc:
+        _say(f"error: {exc}", error=True)
+        raise typer.Exit(EXIT_CONFIG) from None
+    if not outlines:
+        _say(f"{file}: no outline with a feed URL (xmlUrl); {path} unchanged")
+        return
+    plan = plan_import(outlines, loaded, _raw_sources(loaded), every, language)
+    verb = "would add" if dry_run else "added"
+    if not plan.entries:
+        plan.report(verb)
+        _say(f"nothing to add ({plan.skipped} skipped); {path} unchanged")
+        return
+    try:
+        text = path.read_bytes().decode("utf-8")
+        new_text, block = with_sources(text, plan.entries)
+        _write_validated(path, new_text, loaded, dry_run)
+    except ImportProblem as exc:
+        _say(f"error: {exc}", error=True)
+        raise typer.Exit(EXIT_CONFIG) from None
+    except OSError as exc:
+        _say(f"fatal: cannot write {path}: {exc.strerror or exc}", error=True)
+        raise typer.Exit(EXIT_FATAL) from None
+    plan.report(verb)
+    added = len(plan.entries)
+    if dry_run:
+        _say(f"would append to {path}'s sources:")
+        out.file.write(block)
+        _say(f"dry run: {added} would be added, {plan.skipped} skipped; {path} unchanged")
+        return
+    _say(f"{added} source(s) added to {path}, {plan.skipped} skipped")
+    _say(RELOAD_HINT)
+
+
+def read_opml(path: Path) -> list[Outline]:
+    """Every outline with a feed URL, folders flattened; OpmlError for anything unsafe."""
+    from lxml import etree
+
+    try:
+        with path.open("rb") as stream:
+            data = stream.read(MAX_OPML_BYTES + 1)
+    except FileNotFoundError:
+        raise OpmlError(f"{path}: no such file") from None
+    except OSError as exc:
+        raise OpmlError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    if len(data) > MAX_OPML_BYTES:
+        raise OpmlError(f"{path}:1: larger than {MAX_OPML_BYTES} bytes; not a list of feeds")
+    # No entity is resolved, no DTD loaded, nothing fetched; libxml2 also stops entity
+    # expansion that amplifies.
+    parser = etree.XMLParser(
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        huge_tree=False,
+        remove_comments=True,
+        remove_pis=True,
+    )
+    try:
+        root = etree.fromstring(data, parser)
+    except etree.XMLSyntaxError as exc:
+        if b"<!ENTITY" in data:
+            raise OpmlError(_entities_refused(path, data)) from None
+        message = re.sub(r", line \d+, column \d+$", "", str(exc.msg)).replace("\n", " ")
+        raise OpmlError(f"{path}:{exc.lineno or 1}: not well-formed XML: {message}") from None
+    dtd = root.getroottree().docinfo.internalDTD
+    if dtd is not None and any(True for _ in dtd.iterentities()):
+        # libxml2 still substitutes internal entities: refuse them rather than trust limits.
+        raise OpmlError(_entities_refused(path, data))
+    if root.tag != "opml":
+        name = etree.QName(root).localname if isinstance(root.tag, str) else "?"
+        raise OpmlError(f"{path}:{root.sourceline}: not OPML: the document is <{name}>")
+    body = root.find("body")
+    if body is None:
+        raise OpmlError(f"{path}:{root.sourceline}: not OPML: <opml> has no <body>")
+    return [o for element in body.iter("outline") if (o := _outline(element)) is not None]
+
+
+def _entities_refused(path: Path, data: bytes) -> str:
+    # OPML needs no entities, and declaring them is how external-entity (XXE) and
+    # entity-expansion attacks begin: one message for all of them, parsed or not.
+    line = data[: max(data.find(b"<!ENTITY"), 0)].count(b"\n") + 1
+    return f"{path}:{line}: declares XML entities (<!ENTITY …>); refused: OPML needs none"
+
+
+def _outline(element: Any) -> Outline | None:
+    # Readers disagree on the case of `xmlUrl` (xmlurl, xmlURL): compare without it.
+    standard = {k.lower(): v for k, v in element.attrib.items() if not k.startswith("{")}
+    url = (standard.get("xmlurl") or "").strip()
+    if not url:
+        return None
+    own = {
+        k.removeprefix(_OWN): v.strip()
+        for k, v in element.attrib.items()
+        if k.startswith(_OWN) and v.strip()
+    }
+    return Outline(
+        line=element.sourceline or 0,
+        url=url,
+        text=_clean(standard.get("text")),
+        title=_clean(standard.get("title")),
+        language=_clean(standard.get("language")),
+        own=own,
+    )
+
+
+def _clean(value: str | None) -> str | None:
+    # A YAML title is one line: folders and readers leave newlines and runs of spaces.
+    cleaned = " ".join((value or "").split())
+    return cleaned or None
+
+
+def plan_import(
+    outlines: list[Outline],
+    loaded: cfg.Config,
+    raw: list[dict[str, Any]],
+    every: str | None,
+    language: str | None,
+) -> Plan:
+    """The sources to add for `outlines`: ids chosen, known URLs and non-feeds skipped."""
+    plan = Plan()
+    taken = {s.id for s in loaded.settings.sources}
+    known: dict[str, str] = {}  # URL as compared → what has it, for the skip message
+    for source, written in zip(loaded.settings.sources, raw, strict=True):
+        # Both forms: an OPML may hold the `${VAR}` template (ours) or the value.
+        for url in (source.url, written.get("url")):
+            if isinstance(url, str):
+                known[_url_key(url)] = f"already configured as {source.id}"
+    for outline in outlines:
+        reason = _skip_reason(outline, known)
+        if reason:
+            plan.lines.append((False, f"skipped {outline.label}: {reason}"))
+            plan.skipped += 1
+            continue
+        entry, notes = _entry(outline, taken, every, language)
+        taken.add(entry["id"])
+        known[_url_key(outline.url)] = f"repeats line {outline.line}, added as {entry['id']}"
+        plan.entries.append(entry)
+        suffix = f" ({'; '.join(notes)})" if notes else ""
+        plan.lines.append((True, f"{entry['id']}: {outline.url}{suffix}"))
+    return plan
+
+
+def _skip_reason(outline: Outline, known: dict[str, str]) -> str | None:
+    # A whole-URL `${VAR}` has no scheme yet; validation after expansion judges it.
+    if not outline.url.startswith("${") and not _is_valid(_HTTP_URL, outline.url):
+        return "not an http(s) feed URL"
+    return known.get(_url_key(outline.url))
+
+
+def _entry(
+    outline: Outline, taken: set[str], every: str | None, language: str | None
+) -> tuple[dict[str, Any], list[str]]:
+    notes: list[str] = []
+    wanted = outline.own.get("id")
+    base = wanted if wanted and _is_id(wanted) else _slug_for(outline)
+    sid = _unique(base, taken)
+    if wanted and sid != wanted:
+        notes.append(f"id {wanted!r} {'is taken' if _is_id(wanted) else 'is not URL-safe'}")
+    entry: dict[str, Any] = {"id": sid, "url": outline.url}
+    # Our own export writes `title` only when the YAML had one; `text` is then just the id.
+    title = outline.title if outline.ours else outline.title or outline.text
+    if title:
+        entry["title"] = title
+    declared = outline.language
+    if outline.ours or not declared:
+        tag = declared
+    else:
+        from syndication.normalise import normalise_language
+
+        # A reader's outline copies the feed's own declaration (`en-us`, `zh_CN`, `kz`): read
+        # it as ingest reads a feed's, into the tag the translation chains know.
+        tag = normalise_language(declared)
+        if tag is None:
+            instead = f"--language {language}" if language else "detection"
+            notes.append(f"language {declared!r} is not a language tag: left to {instead}")
+    tag = tag or language
+    if tag:
+        entry["language"] = tag
+    interval = outline.own.get("every") or every
+    if interval:
+        entry["every"] = _duration_value(interval)
+    for key in ("cron", "rights"):
+        if outline.own.get(key):
+            entry[key] = outline.own[key]
+    return entry, notes
+
+
+def _is_valid(rule: TypeAdapter[Any], value: str) -> bool:
+    try:
+        rule.validate_python(value)
+    except ValidationError:
+        return False
+    return True
+
+
+def _is_id(value: str) -> bool:
+    return _is_valid(_SOURCE_ID, value)
+
+
+def _slug_for(outline: Outline) -> str:
+    """A URL-safe id from a Latin-script title, else from the feed's host and path."""
+    name = outline.title or outline.text
+    # Folding Cyrillic or Han to ASCII leaves nothing (or a stray "rss"): the URL says more.
+    if name and all(unicodedata.name(ch, "").startswith("LATIN") for ch in name if ch.isalpha()):
+        slug = _slug(name)
+        if slug:
+            return slug
+    parts = urlsplit(outline.url)
+    host = (parts.hostname or "").removeprefix("www.")
+    return _slug(host + _FEED_SUFFIX.sub("", parts.path)) or "source"
+
+
+def _slug(text: str) -> str:
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    # 56 leaves room for a "-NN" that makes it unique, inside the id's 64 characters.
+    return re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")[:56].rstrip("-")
+
+
+def _unique(base: str, taken: set[str]) -> str:
+    if base not in taken:
+        return base
+    n = 2
+    while f"{base[:60]}-{n}" in taken:
+        n += 1
+    return f"{base[:60]}-{n}"
+
+
+def _url_key(url: str) -> str:
+    """A feed URL as compared for duplicates: scheme, host case, default port, credentials,
+    trailing slash and fragment make no difference."""
+    url = url.strip()
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        return url
+    host = (parts.hostname or "").lower()
+    netloc = host if port in (None, 80, 443) else f"{host}:{port}"
+    query = f"?{parts.query}" if parts.query else ""
+    return f"{netloc}{parts.path.rstrip('/')}{query}"
+
+
+def _duration_value(text: str) -> int | float | str:
+    # `every: 600` reads better than `every: "600"`; both are the same duration.
+    if re.fullmatch(r"\d+", text):
+        return int(text)
+    if re.fullmatch(r"\d+\.\d+", text):
+        return float(text)
+    return text
+
+
+# --- editing the YAML -------------------------------------------------------------------------
+
+
+def with_sources(text: str, entries: list[dict[str, Any]]) -> tuple[str, str]:
+    """`text` with `entries` at the end of its `sources:`, and the YAML that was added.
+
+    The result is checked, not assumed: it must read back as the old data plus the entries.
+    """
+    expected = yaml.safe_load(text)
+    expected["sources"] = [*expected["sources"], *entries]
+    for attempt in (_spliced, _reemitted):
+        result = attempt(text, entries)
+        if result is None:
+            continue
+        try:
+            if yaml.safe_load(result[0]) == expected:
+                return result
+        except yaml.YAMLError:
+            continue
+    raise ImportProblem(
+        "cannot add the sources without changing the rest of the file; add these by hand:\n"
+        + _render(entries, 2, 4, "\n")
+    )
+
+
+def _spliced(text: str, entries: list[dict[str, Any]]) -> tuple[str, str] | None:
+    """The entries' lines inserted after the last source, every other byte untouched.
+
+    ruamel's round-trip dump re-indents the whole file to one style, re-spaces `key:   value`
+    and hands the comment above the next key (`# translation …`) to the last source, so the
+    new items would land under it; we let ruamel find the spot and write the items, and
+    insert their text ourselves."""
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import YAMLError
+
+    try:
+        root = YAML(typ="rt").compose(text)
+    except YAMLError:
+        return None
+    if root is None or root.id != "mapping":
+        return None
+    sources = next((v for k, v in root.value if getattr(k, "value", None) == "sources"), None)
+    if sources is None or sources.id != "sequence" or sources.flow_style or not sources.value:
+        return None
+    last = sources.value[-1]
+    # Same line breaks as ruamel's marks count, short of exotic ones: the read-back check
+    # catches those.
+    lines = text.splitlines(keepends=True)
+    first = lines[last.start_mark.line] if last.start_mark.line < len(lines) else ""
+    content = last.start_mark.column
+    dash = first.rfind("-", 0, content)
+    if dash < 0 or first[:dash].strip() or first[dash + 1 : content].strip():
+        return None  # `-` on a line of its own, or something stranger: let ruamel do it all
+    end = _end_mark(last)
+    at = end.line if end.column == 0 else end.line + 1
+    newline = "\r\n" if "\r\n" in text else "\n"
+    block = _render(entries, dash, content, newline)
+    head, tail = lines[:at], lines[at:]
+    if head and not head[-1].endswith(("\n", "\r")):
+        head[-1] += newline
+    return "".join(head) + block + "".join(tail), block
+
+
+def _end_mark(node: Any) -> Any:
+    """Where a node's own text ends: a block collection's end mark lies past the blank lines
+    and comments after it, so take its last scalar's (or flow collection's) instead."""
+    if node.id == "scalar" or node.flow_style or not node.value:
+        return node.end_mark
+    last = node.value[-1]
+    return _end_mark(last[1] if node.id == "mapping" else last)
+
+
+def _reemitted(text: str, entries: list[dict[str, Any]]) -> tuple[str, str] | None:
+    """The whole document through ruamel's round trip: for a flow-style `sources: [...]`,
+    or a layout the splice cannot place (comments kept, spacing may change)."""
+    from ruamel.yaml import YAML
+    from ruamel.yaml.comments import CommentedMap
+    from ruamel.yaml.error import YAMLError
+
+    editor = YAML(typ="rt")
+    editor.preserve_quotes = True
+    editor.width = 4096  # never fold a long URL or title
+    try:
+        data = editor.load(text)
+        data["sources"].extend(CommentedMap(_quoted(entry)) for entry in entries)
+        stream = StringIO()
+        editor.dump(data, stream)
+    except (YAMLError, KeyError, TypeError, AttributeError):
+        return None
+    return stream.getvalue(), _render(entries, 2, 4, "\n")
+
+
+def _render(entries: list[dict[str, Any]], dash: int, content: int, newline: str) -> str:
+    """The entries as block sequence items: `-` at column `dash`, keys at column `content`."""
+    from ruamel.yaml import YAML
+    from ruamel.yaml.comments import CommentedMap
+
+    writer = YAML(typ="rt")
+    writer.width = 4096
+    lines: list[str] = []
+    for entry in entries:
+        stream = StringIO()
+        writer.dump(CommentedMap(_quoted(entry)), stream)
+        first, *rest = stream.getvalue().splitlines()
+        lines.append(" " * dash + "-" + " " * (content - dash - 1) + first)
+        lines.extend(" " * content + line for line in rest)
+    return "".join(line + newline for line in lines)
+
+
+def _quoted(entry: dict[str, Any]) -> dict[str, Any]:
+    """Strings that PyYAML would read back as something else, double-quoted: ruamel writes
+    YAML 1.2, where `yes`, `on` or `0o7` stay strings, but config.load reads YAML 1.1."""
+    from ruamel.yaml.scalarstring import DoubleQuotedScalarString
+
+    def safe(value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        try:
+            same = yaml.safe_load(value) == value
+        except yaml.YAMLError:
+            same = False
+        return value if same else DoubleQuotedScalarString(value)
+
+    return {key: safe(value) for key, value in entry.items()}
+
+
+def _write_validated(path: Path, text: str, before: cfg.Config, dry_run: bool) -> None:
+    """Validate `text` as the configuration, then (unless a dry run) replace `path` with it."""
+    temp = _temp_beside(path, text.encode("utf-8"), stat.S_IMODE(path.stat().st_mode))
+    try:
+        problems = _problems(temp, before)
+        if problems:
+            names = {str(temp), str(temp.resolve())}
+            shown = []
+            for problem in problems:
+                for name in names:
+                    problem = problem.replace(name, str(path))
+                shown.append(f"  {problem}")
+            raise ImportProblem(
+                f"the configuration would be invalid after this import; {path} is unchanged "
+                f"({len(problems)} problem(s); line numbers count the added lines, which "
+                "--dry-run shows):\n" + "\n".join(shown)
+            )
+        if not dry_run:
+            os.replace(temp, path)
+    finally:
+        temp.unlink(missing_ok=True)
+
+
+def _problems(candidate: Path, before: cfg.Config) -> list[str]:
+    try:
+        after = cfg.load(candidate)
+    except cfg.ConfigError as exc:
+        return exc.problems
+
+    # `run` and `once` also refuse a chain that cannot translate a language pair (as `check`
+    # does); count only pairs the new sources bring in. Line numbers shift: compare without.
+    def unplaced(problem: str) -> str:
+        return re.sub(r"^.*?:\d+: ", "", problem)
+
+    old = {unplaced(p) for p in before.routing_problems()}
+    return [p for p in after.routing_problems() if unplaced(p) not in old]
