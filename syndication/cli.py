@@ -10,19 +10,22 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import logging
 import os
+import signal
 import sys
+import time
+from datetime import datetime
 from pathlib import Path
-from typing import Annotated, TextIO
+from typing import Annotated, Any, NoReturn, TextIO
 
 import typer
 from rich.console import Console
-from rich.logging import RichHandler
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from syndication import __version__
+from syndication import __version__, logs
 from syndication import config as cfg
 from syndication.model import StoreLocked
 from syndication.store import Store, StoreError
@@ -81,12 +84,14 @@ VerboseOption = Annotated[bool, typer.Option("--verbose", "-v", help="Log each s
 
 def _setup_logging(verbose: bool, quiet: bool = False) -> None:
     level = logging.INFO if verbose else logging.ERROR if quiet else logging.WARNING
-    logging.basicConfig(
-        level=level,
-        format="%(message)s",
-        handlers=[RichHandler(console=err, show_path=False, rich_tracebacks=False)],
-        force=True,
+    handler = logs.handler(
+        logs.chosen(),
+        console=err,
+        stream=_stderr,  # JSON lines go through the same secret-masking stream as Rich
+        # The configuration loads after this, so look its secrets up per record.
+        redact=lambda text: _stderr.config.redact(text) if _stderr.config else text,
     )
+    logging.basicConfig(level=level, handlers=[handler], force=True)
     for noisy in ("httpx", "httpcore", "apscheduler", "urllib3", "uvicorn.error"):
         logging.getLogger(noisy).setLevel(logging.WARNING if verbose else logging.ERROR)
 
@@ -95,10 +100,22 @@ _given: dict[str, Path | None] = {"config": None}  # --config given before the c
 
 
 @app.callback()
-def _options(config: ConfigOption = None) -> None:
+def _options(
+    config: ConfigOption = None,
+    log_format: Annotated[
+        logs.LogFormat,
+        typer.Option(
+            "--log-format",
+            envvar="SYNDICATION_LOG_FORMAT",
+            case_sensitive=False,
+            help="Log lines on stderr: human (default) or json (one object per line).",
+        ),
+    ] = logs.LogFormat.human,
+) -> None:
     """Multilingual news syndication (`syndication COMMAND --help` for each command)."""
     # `syndication --config X once` works as well as `syndication once --config X`.
     _given["config"] = config
+    logs.choose(log_format)
 
 
 def _load(path: Path | None) -> cfg.Config:
@@ -112,6 +129,11 @@ def _load(path: Path | None) -> cfg.Config:
         for problem in exc.problems:
             err.print(f"  {problem}", markup=False, highlight=False)
         raise typer.Exit(EXIT_CONFIG) from None
+
+
+def _redact_with(config: cfg.Config) -> None:
+    """Mask the secrets of a reloaded configuration too."""
+    _stdout.config = _stderr.config = config
 
 
 def _open_store(config: cfg.Config) -> Store:
@@ -151,7 +173,7 @@ def check(config: ConfigOption = None) -> None:
 
     loaded = _load(config)
     s = loaded.settings
-    problems = _routing_problems(loaded)
+    problems = loaded.routing_problems()
     driver = check_driver(s.store)
     if driver:
         problems.append(f"{loaded.path}:{loaded.line('store')}: {loaded.redact(driver)}")
@@ -181,49 +203,58 @@ def _print_problems(problems: list[str]) -> None:
         err.print(f"  {problem}", markup=False, highlight=False)
 
 
-def _routing_problems(config: cfg.Config) -> list[str]:
-    """Language pairs the configured chains cannot translate: a check error, not a surprise."""
-    from syndication.translate.providers import supports
-
-    s = config.settings
-    sources = {src.language for src in s.sources if src.language} | set(s.languages)
-    problems = []
-    for source in sorted(sources):
-        for target in s.languages:
-            if source == target:
-                continue
-            chain = s.translation.chain_for(source, target)
-            if not any(supports(p, source, target) for p in chain):
-                problems.append(
-                    f"{config.path}:{config.line('translation', 'chain')}: translation: no "
-                    f"provider in [{', '.join(chain)}] translates {source}→{target}; add one "
-                    "that does to translation.chain or translation.routes (google covers kk, "
-                    "zh, en, ru and more)"
-                )
-    return problems
-
-
 def _load_checked(path: Path | None) -> cfg.Config:
     """The configuration, refused (exit 2) when `check` would refuse it."""
     loaded = _load(path)
-    problems = _routing_problems(loaded)
+    problems = loaded.routing_problems()
     if problems:
         _print_problems(problems)
         raise typer.Exit(EXIT_CONFIG)
     return loaded
 
 
-@app.command()
-def once(config: ConfigOption = None, verbose: VerboseOption = False) -> None:
-    """Run one full cycle now (poll every source, translate, publish), then exit."""
-    from syndication.pipeline import Progress as Hooks
-    from syndication.pipeline import run_cycle
+SourceOption = Annotated[
+    list[str] | None,
+    typer.Option("--source", "-s", help="Only this source (repeat for more).", show_default=False),
+]
 
+
+@app.command()
+def once(
+    config: ConfigOption = None, source: SourceOption = None, verbose: VerboseOption = False
+) -> None:
+    """Run one full cycle now (poll every source, translate, publish), then exit."""
     _setup_logging(verbose, quiet=not verbose)
     loaded = _load_checked(config)
+    chosen = _chosen_sources(loaded, source)
     _check_output(loaded)
     store = _open_store(loaded)
     _lock(store, f"syndication once {__version__}")
+    _cycle(loaded, store, chosen)
+
+
+def _chosen_sources(config: cfg.Config, ids: list[str] | None) -> list[cfg.SourceSettings] | None:
+    """The sources named on the command line (None: all); an unknown id is a usage error."""
+    if not ids:
+        return None
+    known = {s.id: s for s in config.settings.sources}
+    unknown = [i for i in ids if i not in known]
+    if unknown:
+        err.print(
+            f"[bold red]unknown source[/] {', '.join(unknown)}; configured: {', '.join(known)}",
+            highlight=False,
+        )
+        raise typer.Exit(EXIT_CONFIG)
+    return [known[i] for i in dict.fromkeys(ids)]
+
+
+def _cycle(loaded: cfg.Config, store: Store, chosen: list[cfg.SourceSettings] | None) -> NoReturn:
+    """Poll `chosen` (None: every source), translate, publish, print the summary, exit.
+
+    The caller holds the store lock; it is released here."""
+    from syndication.pipeline import Progress as Hooks
+    from syndication.pipeline import run_cycle
+
     try:
         with Progress(
             TextColumn("{task.description:<10}"),
@@ -243,7 +274,9 @@ def once(config: ConfigOption = None, verbose: VerboseOption = False) -> None:
                 if name in tasks:
                     bar.update(tasks[name], completed=done)
 
-            report = run_cycle(loaded, store, progress=Hooks(stage=stage, advance=advance))
+            report = run_cycle(
+                loaded, store, chosen=chosen, progress=Hooks(stage=stage, advance=advance)
+            )
     except StoreError as exc:
         err.print(f"[bold red]fatal:[/] {exc}", highlight=False)
         raise typer.Exit(EXIT_FATAL) from None
@@ -321,6 +354,10 @@ def _summary(report: object, config: cfg.Config) -> None:
 @app.command()
 def run(config: ConfigOption = None, verbose: VerboseOption = False) -> None:
     """Run the worker and the HTTP server until stopped (Ctrl-C or SIGTERM)."""
+    # Their default action ends the process: a `reload` or `retry` arriving while the worker
+    # starts must not kill it. The worker installs the real handlers once it runs.
+    for sig in (signal.SIGHUP, signal.SIGUSR1):
+        signal.signal(sig, signal.SIG_IGN)
     store: Store | None = None
     try:
         from syndication.worker import run_forever
@@ -330,7 +367,9 @@ def run(config: ConfigOption = None, verbose: VerboseOption = False) -> None:
         _check_output(loaded)
         store = _open_store(loaded)
         _lock(store, f"syndication run {__version__}")
-        run_forever(loaded, store, lambda line: out.print(line, highlight=False))
+        run_forever(
+            loaded, store, lambda line: out.print(line, highlight=False), on_reload=_redact_with
+        )
     except KeyboardInterrupt:
         # Stopped while starting: nothing to finish, leave at once and cleanly.
         if store is not None:
@@ -357,79 +396,313 @@ def serve(config: ConfigOption = None, verbose: VerboseOption = False) -> None:
     serve_until_signal(server)
 
 
-@app.command()
-def status(config: ConfigOption = None) -> None:
-    """Show each source's last fetch, result and articles, and the translation backlog."""
+def _existing_store(config: cfg.Config) -> Store | None:
+    """The store, or None when its SQLite file does not exist: never create one to report on."""
     from sqlalchemy.engine import make_url
 
-    loaded = _load(config)
-    url = make_url(loaded.store_url)
+    url = make_url(config.store_url)
     if url.get_backend_name() == "sqlite" and url.database and not Path(url.database).exists():
-        # A status must not create the store it reports on (a mistyped path would look empty).
-        out.print(f"no store yet at {url.database}: run `syndication once` first", highlight=False)
+        return None
+    return _open_store(config)
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _health(state: Any) -> str:
+    """A source's health in one word: never, ok, failing (backing off), or moved."""
+    if state is None:
+        return "never"
+    if state.result == "error":
+        return "failing"
+    if state.redirect:
+        return "moved"
+    return "ok"
+
+
+def status_data(config: cfg.Config, store: Store) -> dict[str, Any]:
+    """What `status --json` prints (documented in README, "status --json")."""
+    from syndication.model import utcnow
+
+    now = utcnow()
+    states = {st.source_id: st for st in store.source_states()}
+    pending = store.pending_by_source()
+    backlog = store.backlog()
+    holder = store.lock_holder()
+    sources = []
+    for source in config.settings.sources:
+        st = states.get(source.id)
+        sources.append(
+            {
+                "id": source.id,
+                "kind": source.kind,
+                "location": config.redact(source.location),
+                "schedule": f"cron {source.cron}" if source.cron else f"every {source.every:g}s",
+                "health": _health(st),
+                "last_fetch": _iso(st.last_attempt) if st else None,
+                "last_success": _iso(st.last_success) if st else None,
+                "next_fetch": _iso(st.next_due) if st else None,
+                "result": st.result if st else "never",
+                "failures": st.failures if st else 0,
+                "error": config.redact(st.error) if st else "",
+                "moved_to": config.redact(st.redirect) if st and st.redirect else None,
+                "articles": store.article_count(source.id),
+                "last_counts": {"new": st.new, "updated": st.updated, "unchanged": st.unchanged}
+                if st
+                else None,
+                "untranslated": pending.get(source.id, 0),
+            }
+        )
+    languages = config.settings.languages
+    return {
+        "generated": now.isoformat(),
+        "config": str(config.path),
+        "store": {"url": config.redact(_safe_store_url(config)), "schema": store.version()},
+        "worker": {
+            "running": bool(holder and holder["alive"]),
+            "holder": holder["holder"],
+            "pid": holder["pid"],
+            "host": holder["host"],
+            "heartbeat": _iso(holder["heartbeat"]),
+        }
+        if holder
+        else {"running": False},
+        "last_publish": _iso(store.last_publish()),
+        "sources": sources,
+        "backlog": {
+            language: {
+                k: backlog.get(language, {}).get(k, 0)
+                for k in ("translated", "pending", "stale", "failed")
+            }
+            for language in languages
+        },
+        "waiting": [{"reason": config.redact(r), "count": n} for r, n in store.waiting_reasons()],
+        "failed": [
+            {
+                "article": t.article_id,
+                "language": t.language,
+                "attempts": t.attempts,
+                "error": config.redact(t.error),
+            }
+            for t in store.failed_translations()[:50]
+        ],
+    }
+
+
+def _safe_store_url(config: cfg.Config) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(config.store_url).render_as_string(hide_password=True)
+
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
+
+
+@app.command()
+def status(config: ConfigOption = None, as_json: JsonOption = False) -> None:
+    """Show sources (health, last and next fetch, errors), translation backlog, last publish."""
+    loaded = _load(config)
+    store = _existing_store(loaded)
+    if store is None:
+        if as_json:
+            out.print_json(data={"store": None, "hint": "run `syndication once` first"})
+        else:
+            # A status must not create the store it reports on (a mistyped path looks empty).
+            out.print(
+                f"no store yet at {loaded.store_url}: run `syndication once` first",
+                highlight=False,
+            )
         raise typer.Exit(EXIT_OK)
-    store = _open_store(loaded)
     try:
-        states = {st.source_id: st for st in store.source_states()}
-        pending = store.pending_by_source()
-        backlog = store.backlog()
-        counts = {s.id: store.article_count(s.id) for s in loaded.settings.sources}
-        failed = store.failed_translations()
-        reasons = store.waiting_reasons()
+        data = status_data(loaded, store)
     except StoreError as exc:
         err.print(f"[bold red]fatal:[/] {exc}", highlight=False)
         raise typer.Exit(EXIT_FATAL) from None
+    if as_json:
+        _stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+        raise typer.Exit(EXIT_OK)
+    _print_status(data)
+
+
+def _short(stamp: str | None, with_date: bool = True) -> str:
+    if not stamp:
+        return ""
+    value = datetime.fromisoformat(stamp)
+    return value.strftime("%Y-%m-%d %H:%M:%S" if with_date else "%H:%M:%S")
+
+
+def _print_status(data: dict[str, Any]) -> None:
+    worker = data["worker"]
+    if worker["running"]:
+        out.print(
+            f"worker: running ({worker['holder']}, pid {worker['pid']} on {worker['host']}, "
+            f"heartbeat {_short(worker['heartbeat'])} UTC)",
+            highlight=False,
+        )
+    else:
+        out.print("worker: not running", highlight=False)
+    out.print(
+        f"last publish: {_short(data['last_publish']) or 'never'} UTC; store schema "
+        f"{data['store']['schema']}",
+        highlight=False,
+    )
     table = Table(title="sources (times in UTC)", title_justify="left")
     for column in (
         "source",
+        "health",
         "last fetch",
         "result",
         "articles",
         "new/upd/same",
         "untranslated",
-        "next due",
+        "next fetch",
         "error",
     ):
         table.add_column(column)
-    for source in loaded.settings.sources:
-        st = states.get(source.id)
+    for s in data["sources"]:
+        counts = s["last_counts"]
+        note = (f"moved to {s['moved_to']}; " if s["moved_to"] else "") + s["error"]
+        health = s["health"] + (f" ({s['failures']}×)" if s["failures"] else "")
         table.add_row(
-            source.id,
-            st.last_attempt.strftime("%Y-%m-%d %H:%M:%S") if st and st.last_attempt else "never",
-            st.result if st else "never",
-            str(counts.get(source.id, 0)),
-            f"{st.new}/{st.updated}/{st.unchanged}" if st else "",
-            str(pending.get(source.id, 0)),
-            st.next_due.strftime("%H:%M:%S") if st and st.next_due else "",
-            loaded.redact((f"moved to {st.redirect}; " if st.redirect else "") + st.error)[:80]
-            if st
-            else "",
-            style="red" if st and st.result == "error" else "",
+            s["id"],
+            health,
+            _short(s["last_fetch"]) or "never",
+            s["result"],
+            str(s["articles"]),
+            f"{counts['new']}/{counts['updated']}/{counts['unchanged']}" if counts else "",
+            str(s["untranslated"]),
+            _short(s["next_fetch"]),
+            note[:80],
+            style="red" if s["health"] == "failing" else "",
         )
     out.print(table)
     editions = Table(title="translation backlog", title_justify="left")
     for column in ("language", "translated", "pending", "stale", "failed"):
         editions.add_column(column)
-    for language in loaded.settings.languages:
-        c = backlog.get(language, {})
+    for language, c in data["backlog"].items():
         editions.add_row(
-            language, *(str(c.get(k, 0)) for k in ("translated", "pending", "stale", "failed"))
+            language, *(str(c[k]) for k in ("translated", "pending", "stale", "failed"))
         )
     out.print(editions)
-    for reason, count in reasons:
-        out.print(f"  [yellow]{count} waiting:[/] {reason}", highlight=False)
-    for t in failed[:10]:
+    for waiting in data["waiting"]:
+        out.print(f"  [yellow]{waiting['count']} waiting:[/] {waiting['reason']}", highlight=False)
+    for t in data["failed"][:10]:
         out.print(
-            f"  [red]failed[/] {t.article_id} → {t.language} (attempt {t.attempts}): "
-            f"{loaded.redact(t.error)}",
+            f"  [red]failed[/] {t['article']} → {t['language']} (attempt {t['attempts']}): "
+            f"{t['error']}",
             highlight=False,
         )
 
 
+def _running_worker(store: Store) -> dict[str, Any] | None:
+    holder = store.lock_holder()
+    return holder if holder and holder["alive"] else None
+
+
 @app.command()
-def version() -> None:
-    """Print the version."""
-    out.print(f"syndication {__version__}")
+def retry(
+    sources: Annotated[
+        list[str] | None, typer.Argument(help="Source ids to fetch now.", show_default=False)
+    ] = None,
+    failed: Annotated[
+        bool, typer.Option("--failed", help="Retry every failed translation now.")
+    ] = False,
+    config: ConfigOption = None,
+    verbose: VerboseOption = False,
+) -> None:
+    """Fetch sources now (ignoring their backoff) and/or retry failed translations now.
+
+    With a worker running on the store, it is asked to do it (within seconds); otherwise
+    this command does it itself, then translates and publishes, like `once --source`."""
+    _setup_logging(verbose, quiet=not verbose)
+    if not sources and not failed:
+        err.print("[bold red]usage:[/] syndication retry SOURCE... and/or --failed")
+        raise typer.Exit(EXIT_CONFIG)
+    loaded = _load_checked(config)
+    chosen = _chosen_sources(loaded, sources) or []
+    store = _open_store(loaded)
+    try:
+        if failed:
+            count = store.retry_failed()
+            out.print(f"{count} failed translation(s) due again now", highlight=False)
+        worker = _running_worker(store)
+        if worker is not None:
+            for source in chosen:
+                store.request("fetch", source.id)
+            if failed:
+                store.request("translate")
+            if worker["this_host"]:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(worker["pid"], signal.SIGUSR1)  # take the request up now
+            asked = [s.id for s in chosen] + (["failed translations"] if failed else [])
+            out.print(
+                f"asked the running worker (pid {worker['pid']} on {worker['host']}) to retry "
+                f"{', '.join(asked)}; `syndication status` shows the outcome",
+                highlight=False,
+            )
+            raise typer.Exit(EXIT_OK)
+    except StoreError as exc:
+        err.print(f"[bold red]fatal:[/] {exc}", highlight=False)
+        raise typer.Exit(EXIT_FATAL) from None
+    _check_output(loaded)
+    _lock(store, f"syndication retry {__version__}")
+    _cycle(loaded, store, chosen)
+
+
+@app.command()
+def reload(config: ConfigOption = None) -> None:
+    """Ask the running worker to re-read its configuration (as SIGHUP does), and wait for it.
+
+    The YAML is checked here first: an invalid one is reported (exit 2) and not sent."""
+    loaded = _load_checked(config)
+    store = _existing_store(loaded)
+    worker = _running_worker(store) if store is not None else None
+    if store is None or worker is None:
+        err.print("[bold red]no worker is running[/] on this store: nothing to reload")
+        raise typer.Exit(EXIT_PARTIAL)
+    try:
+        before = store.setting("last_reload")
+        if worker["this_host"]:
+            os.kill(worker["pid"], signal.SIGHUP)
+        else:  # a worker on another machine takes requests from the shared store
+            store.request("reload")
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            after = store.setting("last_reload")
+            if after and after != before:
+                result = json.loads(after)
+                if result["ok"]:
+                    out.print(f"reloaded: {result['summary']}", highlight=False)
+                    raise typer.Exit(EXIT_OK)
+                _print_problems(result["problems"])
+                raise typer.Exit(EXIT_CONFIG)
+            time.sleep(0.2)
+    except StoreError as exc:
+        err.print(f"[bold red]fatal:[/] {exc}", highlight=False)
+        raise typer.Exit(EXIT_FATAL) from None
+    except (ProcessLookupError, PermissionError) as exc:
+        err.print(f"[bold red]could not signal[/] pid {worker['pid']}: {exc}")
+        raise typer.Exit(EXIT_FATAL) from None
+    out.print(f"asked worker pid {worker['pid']} to reload; no answer yet (see its log)")
+    raise typer.Exit(EXIT_PARTIAL)
+
+
+@app.command()
+def migrate(config: ConfigOption = None) -> None:
+    """Bring the store's schema up to date (`run` and `once` also do this when they start)."""
+    loaded = _load(config)
+    try:
+        store = Store.open(loaded.store_url, migrate=False)
+        before = store.version()
+        after = store.migrate()
+    except StoreError as exc:
+        err.print(f"[bold red]fatal:[/] {exc}", highlight=False)
+        raise typer.Exit(EXIT_FATAL) from None
+    if before == after:
+        out.print(f"store is up to date (schema version {after})", highlight=False)
+    else:
+        out.print(f"store migrated from schema version {before} to {after}", highlight=False)
 
 
 def _register_subcommands() -> None:

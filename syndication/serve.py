@@ -3,8 +3,9 @@
 Owns: turning a request path into a file strictly inside the output root, the in-memory
 cache of file bytes (plain and gzip) with their ETags, conditional requests (ETag and
 Last-Modified, answered with 304), content negotiation for gzip, media types, and the
-``/healthz`` endpoint. It is a small pure-ASGI app run by uvicorn; it never writes files and
-knows nothing about how they were produced.
+``/healthz`` and ``/metrics`` endpoints (their content comes from callables the caller
+gives). It is a small pure-ASGI app run by uvicorn; it never writes files and knows nothing
+about how they were produced.
 
 Public API: :func:`build_app` (the ASGI app) and :func:`make_server` (a configured, not yet
 started ``uvicorn.Server``).
@@ -36,6 +37,7 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 HealthCheck = Callable[[], dict[str, Any]]
+Metrics = Callable[[], tuple[bytes, str]]  # (body, content type), e.g. metrics.exposition
 
 ALLOWED_METHODS = "GET, HEAD"
 # Feeds are polled; five minutes keeps readers reasonably fresh while letting caches absorb
@@ -247,12 +249,19 @@ class _Rejected(Exception):
 
 
 class StaticApp:
-    """The ASGI app: static files under ``root`` plus ``/healthz``."""
+    """The ASGI app: static files under ``root`` plus ``/healthz`` and ``/metrics``.
 
-    def __init__(self, root: Path, health: HealthCheck | None = None) -> None:
+    ``/metrics`` answers 404 when no ``metrics`` callable is given (``syndication serve``
+    has no store to report on).
+    """
+
+    def __init__(
+        self, root: Path, health: HealthCheck | None = None, metrics: Metrics | None = None
+    ) -> None:
         self.root = os.path.realpath(root)
         self._root_prefix = self.root.rstrip(os.sep) + os.sep
         self.health = health
+        self.metrics = metrics
         self.cache = _FileCache()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -298,6 +307,13 @@ class StaticApp:
         path: str = scope["path"]
         if path == "/healthz":
             await self._health(send, head)
+            return
+        if path == "/metrics":
+            # Never a file from the output, even one named so: the name is the endpoint's.
+            if self.metrics is None:
+                await _plain(send, 404, "not found\n", head)
+            else:
+                await self._metrics(send, self.metrics, head)
             return
         try:
             target, st, redirect = self._locate(path, scope.get("raw_path"))
@@ -453,6 +469,19 @@ class StaticApp:
         await send({"type": "http.response.start", "status": status, "headers": _encode(headers)})
         await send({"type": "http.response.body", "body": b"" if head else body})
 
+    async def _metrics(self, send: Send, metrics: Metrics, head: bool) -> None:
+        # The exposition reads the store: keep it off the event loop like /healthz. Should it
+        # raise, __call__ logs it and answers 500, which a scraper records as a failed scrape.
+        body, content_type = await asyncio.to_thread(metrics)
+        headers = [
+            (b"content-type", content_type),
+            (b"content-length", str(len(body))),
+            (b"cache-control", "no-store"),
+            (b"x-content-type-options", "nosniff"),
+        ]
+        await send({"type": "http.response.start", "status": 200, "headers": _encode(headers)})
+        await send({"type": "http.response.body", "body": b"" if head else body})
+
 
 def _load_unstable(path: str) -> _Entry:
     # Last resort for a file under constant rewrite: one read, consistency not guaranteed.
@@ -498,9 +527,11 @@ async def _plain(
     await send({"type": "http.response.body", "body": b"" if head else body})
 
 
-def build_app(root: Path, health: HealthCheck | None = None) -> ASGIApp:
-    """The ASGI app serving ``root`` (resolved once, now) and ``/healthz``."""
-    return StaticApp(root, health)
+def build_app(
+    root: Path, health: HealthCheck | None = None, metrics: Metrics | None = None
+) -> ASGIApp:
+    """The ASGI app serving ``root`` (resolved once, now), ``/healthz`` and ``/metrics``."""
+    return StaticApp(root, health, metrics)
 
 
 def make_server(
@@ -509,18 +540,23 @@ def make_server(
     port: int,
     health: HealthCheck | None = None,
     log_level: str = "warning",
+    metrics: Metrics | None = None,
 ) -> uvicorn.Server:
     """A configured, not yet started uvicorn server for ``root``.
 
     Run it with ``server.run()`` in the main thread (uvicorn then handles SIGINT/SIGTERM) or
     in a thread and stop it with ``server.should_exit = True``. With ``port=0`` the bound
     port is ``server.servers[0].sockets[0].getsockname()[1]`` once ``server.started``.
+    ``metrics`` (e.g. ``lambda: exposition(store)``) enables ``GET /metrics``.
     """
     config = uvicorn.Config(
-        build_app(root, health),
+        build_app(root, health, metrics),
         host=host,
         port=port,
         log_level=log_level,
+        # uvicorn's own logging config writes straight to sys.stderr in its own format; without
+        # it uvicorn's records reach our handler: the chosen --log-format, secrets masked.
+        log_config=None,
         lifespan="off",  # nothing to set up; skips uvicorn's lifespan probing
         ws="none",  # static files only: refuse websocket upgrades at the protocol level
         server_header=False,  # do not advertise the server software and version

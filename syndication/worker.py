@@ -35,6 +35,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from syndication import config as cfg
 from syndication.config import Config, SourceSettings
+from syndication.metrics import exposition
 from syndication.model import utcnow
 from syndication.pipeline import ingest, translate
 from syndication.publish.editions import publish
@@ -479,7 +480,13 @@ def run_forever(
     worker: Worker | None = None
     try:
         worker = Worker(config, store, announce=announce, on_reload=on_reload)
-        server = make_server(config.output, s.serve.host, s.serve.port, worker.health)
+        server = make_server(
+            config.output,
+            s.serve.host,
+            s.serve.port,
+            worker.health,
+            metrics=lambda: exposition(store),
+        )
         config.output.mkdir(parents=True, exist_ok=True)
         try:
             # Serve what the store already holds at once, before the first poll finishes.

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from syndication import metrics
 from syndication.config import Config, SourceSettings
 from syndication.ingest.feeds import ParsedFeed, SourceInfo, parse_feed
 from syndication.ingest.fetch import Fetcher, FetchResult, read_feed_file
@@ -294,8 +295,8 @@ async def poll_source(
             outcome = await _ingest_feed(config, store, source, fetched, worker, pool)
     except SourceError as exc:
         outcome = SourceOutcome(source.id, "error", error=exc.message)
+        # _record logs the failure, with the failures in a row and the next try.
         _record(config, store, source, outcome, None, retry_after=exc.retry_after, previous=state)
-        log.warning("source %s failed: %s", source.id, exc.message)
         return outcome
     _record(config, store, source, outcome, fetched, previous=state)
     return outcome
@@ -387,7 +388,7 @@ def _poll_folder(config: Config, store: Store, source: SourceSettings) -> Source
     withdrawn = store.withdraw_missing(source.id, present)
     notes = [str(e) for e in errors]
     for note in notes:
-        log.warning("source %s: %s", source.id, note)
+        log.warning("source %s: %s", source.id, note, extra={"source": source.id})
     return SourceOutcome(
         source.id,
         "ok",
@@ -456,4 +457,25 @@ def _record(
         or (previous.redirect if previous and outcome.result == "error" else ""),
         notes=tuple(outcome.notes[:20]),
     )
+    # Counted and logged before saving: the attempt happened even if the store now fails.
+    metrics.source_polled(source.id, outcome.result, outcome.new, outcome.updated)
+    context = {"source": source.id}  # a JSON log line's "source" key
+    if outcome.result == "error":
+        log.warning(
+            "source %s failed (%d in a row; next try in %.0fs): %s",
+            source.id,
+            failures,
+            delay,
+            outcome.error,
+            extra=context,
+        )
+    elif outcome.new or outcome.updated or outcome.withdrawn:
+        log.info(
+            "source %s: %d new, %d updated, %d withdrawn",
+            source.id,
+            outcome.new,
+            outcome.updated,
+            outcome.withdrawn,
+            extra=context,
+        )
     store.save_source_state(state)

@@ -19,6 +19,7 @@ from urllib.parse import quote, urlsplit
 
 import httpx
 
+from syndication import metrics
 from syndication.config import BASE_LANGUAGES, DERIVED_EDITIONS, Config, TopicFeed
 from syndication.model import FUTURE_TOLERANCE, StoredArticle, Translation, utcnow
 from syndication.publish import site
@@ -116,6 +117,7 @@ class _Entry:
     translation: Translation | None
 
 
+@metrics.timed_publish
 def publish(
     config: Config,
     store: Store,
@@ -190,7 +192,7 @@ def publish(
             }
         except Exception as exc:
             # One feed that cannot be rendered keeps its last good files; the rest publish.
-            log.exception("cannot render %s", folder)
+            log.exception("cannot render %s", folder, extra={"edition": edition})
             report.errors.append(f"{folder}: {type(exc).__name__}: {exc}")
             for name in ("rss.xml", "atom.xml", "feed.json"):
                 files.setdefault(out / folder / name, b"")

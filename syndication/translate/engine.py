@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from syndication import metrics
 from syndication.config import Config, ProviderSettings
 from syndication.model import StoredArticle, Translation, TranslationError, utcnow
 from syndication.normalise import sanitise_html, script_of
@@ -110,11 +111,14 @@ class Translator:
                 break
             keys = {u: memory_key(u, source, target, provider.name) for u in todo}
             held = self.store.recall(list(keys.values()))
+            hits = 0
             for unit, key in keys.items():
                 if key in held:
                     answers[unit] = held[key]
                     self.used[unit] = provider.name
-                    self.report.from_memory += 1
+                    hits += 1
+            self.report.from_memory += hits
+            metrics.translation_memory_hits(provider.name, source, target, hits)
             todo = [u for u in todo if u not in answers]
             if not todo:
                 break

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from syndication import metrics
 from syndication.config import ProviderSettings
 from syndication.model import TranslationError
 
@@ -333,6 +334,7 @@ class Guarded:
             try:
                 answer = self._call(text, source, target)
             except TranslationError as exc:
+                metrics.translation_failure(self.name, source, target)
                 self._failed(exc)
                 if not exc.transient or attempt >= self.retries or self.is_open:
                     raise
@@ -364,6 +366,7 @@ class Guarded:
                 self.sleep(wait)
             self._last_call = time.monotonic()
         self.requests += 1
+        metrics.translation_request(self.name, source, target)
         box: dict[str, Any] = {}
 
         def work() -> None:
