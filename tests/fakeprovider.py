@@ -4,15 +4,18 @@ Owns: answering `GET /m?sl=..&tl=..&q=..` the way translate.google.com/m does (a
 with a `result-container` div), translating by a deterministic letter-by-letter mapping into
 the target language's script (keeping markup, URLs, numbers and `[1]`-style placeholders),
 failure modes (429 with Retry-After, 500, a hang, an answer without a result), and a request
-log the tests assert on.
+log the tests assert on. `FlakyGoogle` fails a seeded share of requests (the chaos test's
+translator).
 """
 
 from __future__ import annotations
 
 import html
+import random
 import re
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler
@@ -165,3 +168,67 @@ def fake_google() -> Iterator[FakeGoogle]:
     server = FakeGoogle()
     yield server
     server.stop()
+
+
+class FlakyGoogle(FakeGoogle):
+    """The fake Google failing a seeded share of its requests, the rest answered as usual.
+
+    A failing request gets one of `failures`: `500`, `429` (with Retry-After: 1), `hang` (no
+    answer for `hang_seconds`, then a 500: past a short translation timeout) or `drop` (the
+    connection closed without an answer). Which requests fail is drawn from `random.Random(seed)`
+    in the order requests arrive, so one seed gives one sequence of answers; set `fail_share`
+    to 0 to make it healthy. `failed` counts what was served, by kind.
+    """
+
+    FAILURES = ("500", "429", "hang", "drop")
+
+    def __init__(
+        self,
+        seed: int,
+        fail_share: float = 0.3,
+        failures: tuple[str, ...] = FAILURES,
+        hang_seconds: float = 3.0,
+    ) -> None:
+        unknown = set(failures) - set(self.FAILURES)
+        if unknown:
+            raise ValueError(f"unknown failure kinds: {', '.join(sorted(unknown))}")
+        self.fail_share = fail_share
+        self.failures = failures
+        self.failed: Counter[str] = Counter()
+        self._dice = random.Random(seed)
+        super().__init__()
+        self.hang_seconds = hang_seconds
+
+    def _roll(self) -> str | None:
+        with self._lock:
+            # Two draws every time, so the sequence does not depend on fail_share's history.
+            fails = self._dice.random() < self.fail_share
+            kind = self._dice.choice(self.failures)
+            if fails:
+                self.failed[kind] += 1
+            return kind if fails else None
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        fake = self
+        healthy = super()._handler()
+
+        class Handler(healthy):  # type: ignore[valid-type,misc]
+            def do_GET(self) -> None:
+                failure = fake._roll()
+                if failure is None:
+                    return super().do_GET()
+                query = parse_qs(urlsplit(self.path).query)
+                with fake._lock:
+                    fake.calls.append(Call(query.get("sl", [""])[0], query.get("tl", [""])[0], ""))
+                if failure == "500":
+                    return self._send(500, b"oops")
+                if failure == "429":
+                    return self._send(429, b"slow down", {"Retry-After": "1"})
+                if failure == "hang":
+                    time.sleep(fake.hang_seconds)
+                    return self._send(500, b"late")
+                # drop: leave without a status line; the server closes the connection.
+                self.close_connection = True
+                return None
+
+        return Handler

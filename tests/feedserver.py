@@ -3,17 +3,23 @@
 Owns: serving given bytes per path with chosen status and headers, answering conditional GETs
 (ETag / Last-Modified) with 304, redirects, deliberately slow responses, and a log of every
 request (path and headers) that tests assert on. The `feed_server` fixture yields one
-(tests/conftest.py shares it with the suite).
+(tests/conftest.py shares it with the suite). `GrowingFeed` is a partner feed that gains items
+over time on such a server (the chaos test's partners).
 """
 
 from __future__ import annotations
 
+import json
 import sys
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import format_datetime
+from html import escape
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import ClassVar
 
 import pytest
 
@@ -168,3 +174,135 @@ def running() -> Iterator[FeedServer]:
 def feed_server() -> Iterator[FeedServer]:
     """A running FeedServer for one test (tests/conftest.py shares it with the whole suite)."""
     yield from running()
+
+
+@dataclass(frozen=True)
+class FeedItem:
+    """One story a partner publishes."""
+
+    guid: str
+    title: str
+    link: str
+    summary: str
+    published: datetime
+
+
+class GrowingFeed:
+    """A partner feed that gains items over time, served at one path of a FeedServer.
+
+    Every `publish` re-renders the whole feed (RSS 2.0, Atom 1.0 or JSON Feed 1.1) with a new
+    ETag and Last-Modified, as a partner's CMS regenerates its feed file. Nothing ever leaves
+    the feed, so a poller that was down for a while has missed nothing: whatever a chaos test
+    finds missing downstream was lost by the service, not by the partner.
+    """
+
+    TYPES: ClassVar[dict[str, str]] = {
+        "rss": "application/rss+xml; charset=utf-8",
+        "atom": "application/atom+xml; charset=utf-8",
+        "json": "application/feed+json; charset=utf-8",
+    }
+
+    def __init__(
+        self,
+        server: FeedServer,
+        path: str,
+        *,
+        kind: str = "rss",
+        title: str = "Wire",
+        padding: int = 0,
+    ) -> None:
+        """`padding`: bytes of filler (an XML comment, or an ignored JSON member) in every
+        version, for a body as large as a partner's full-text feed without its parsing cost."""
+        if kind not in self.TYPES:
+            raise ValueError(f"kind must be one of {', '.join(self.TYPES)}")
+        self.server = server
+        self.path = path
+        self.kind = kind
+        self.title = title
+        self.padding = padding
+        self._items: list[FeedItem] = []
+        self._lock = threading.Lock()
+        self._render()
+
+    @property
+    def url(self) -> str:
+        return self.server.url(self.path)
+
+    @property
+    def items(self) -> list[FeedItem]:
+        with self._lock:
+            return list(self._items)
+
+    def publish(self, item: FeedItem) -> None:
+        """Add `item` at the top of the feed and serve the new version at once."""
+        with self._lock:
+            self._items.append(item)
+            self._render()
+
+    def _render(self) -> None:
+        newest_first = sorted(self._items, key=lambda i: i.published, reverse=True)
+        body = {"rss": _rss, "atom": _atom, "json": _json_feed}[self.kind](
+            self.title, self.url, newest_first, "x" * self.padding
+        )
+        version = len(self._items)
+        self.server.add(
+            self.path,
+            body,
+            headers={"Content-Type": self.TYPES[self.kind]},
+            etag=f'"v{version}"',
+            last_modified=format_datetime(datetime.now(UTC), usegmt=True),
+        )
+
+
+def _rss(title: str, url: str, items: list[FeedItem], filler: str) -> bytes:
+    entries = "".join(
+        f"<item><title>{escape(i.title)}</title><link>{escape(i.link)}</link>"
+        f'<guid isPermaLink="false">{escape(i.guid)}</guid>'
+        f"<pubDate>{format_datetime(i.published, usegmt=True)}</pubDate>"
+        f"<description>{escape(i.summary)}</description></item>"
+        for i in items
+    )
+    return (
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
+        f"<title>{escape(title)}</title><link>{escape(url)}</link>"
+        f"<description>{escape(title)}</description>{entries}</channel>"
+        f"{f'<!-- {filler} -->' if filler else ''}</rss>"
+    ).encode()
+
+
+def _atom(title: str, url: str, items: list[FeedItem], filler: str) -> bytes:
+    updated = max((i.published for i in items), default=datetime(2025, 1, 1, tzinfo=UTC))
+    entries = "".join(
+        f"<entry><title>{escape(i.title)}</title><id>{escape(i.guid)}</id>"
+        f'<link href="{escape(i.link)}"/><updated>{i.published.isoformat()}</updated>'
+        f"<summary>{escape(i.summary)}</summary></entry>"
+        for i in items
+    )
+    return (
+        '<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom">'
+        f"<title>{escape(title)}</title><id>{escape(url)}</id>"
+        f'<link rel="self" href="{escape(url)}"/><updated>{updated.isoformat()}</updated>'
+        f"{entries}{f'<!-- {filler} -->' if filler else ''}</feed>"
+    ).encode()
+
+
+def _json_feed(title: str, url: str, items: list[FeedItem], filler: str) -> bytes:
+    feed = {
+        "version": "https://jsonfeed.org/version/1.1",
+        "title": title,
+        "feed_url": url,
+        "items": [
+            {
+                "id": i.guid,
+                "url": i.link,
+                "title": i.title,
+                "summary": i.summary,
+                "content_text": i.summary,
+                "date_published": i.published.isoformat(),
+            }
+            for i in items
+        ],
+    }
+    if filler:
+        feed["_padding"] = filler  # JSON Feed: members starting with _ are for extensions
+    return json.dumps(feed, ensure_ascii=False).encode()
