@@ -28,6 +28,7 @@ from typing import Any, NoReturn
 
 from apscheduler.events import EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED, JobExecutionEvent
 from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
@@ -231,10 +232,9 @@ class Worker:
 
     def _poll(self, config: Config, source: SourceSettings, force: bool) -> None:
         state = self.store.source_state(source.id)
-        now = utcnow()
-        backing_off = state is not None and state.failures and state.next_due
-        if not force and backing_off and state and state.next_due and state.next_due > now:
-            self._show_next_due(source, state.next_due)
+        backoff = state.next_due if state is not None and state.failures else None
+        if not force and backoff is not None and backoff > utcnow():
+            self._show_next_due(source, backoff)
             return
         # ingest logs what the source did (its failure, its new and updated stories).
         (outcome,) = ingest(config, self.store, [source])
@@ -247,18 +247,16 @@ class Worker:
         self.last_cycle = utcnow()
 
     def _show_next_due(self, source: SourceSettings, backoff: datetime | None) -> None:
-        """Record when the source is polled next as the schedule says, for `status`."""
+        """Record when the source is polled next (its schedule, or its backoff), for `status`."""
         job = self.scheduler.get_job(_job_id(source.id))
         if job is None or job.next_run_time is None:
             return
         when = job.next_run_time
         if backoff is not None and backoff > when:
-            # The schedule fires earlier but the job will skip until the backoff has passed.
-            job_time = when
             when = backoff
-            if not source.cron:
-                with contextlib.suppress(Exception):
-                    job.modify(next_run_time=max(job_time, backoff))
+            if not source.cron:  # an interval job need not wake up only to skip
+                with contextlib.suppress(JobLookupError):  # removed by a reload meanwhile
+                    job.modify(next_run_time=backoff)
         self.store.set_next_due(source.id, when.astimezone(UTC))
 
     def drain(self) -> None:
@@ -393,7 +391,7 @@ class Worker:
         removed = [i for i in before if i not in after]
         changed = [i for i in after if i in before and after[i] != before[i]]
         for source_id in removed:
-            with contextlib.suppress(Exception):
+            with contextlib.suppress(JobLookupError):
                 self.scheduler.remove_job(_job_id(source_id))
         for source_id in added:
             self._schedule_source(after[source_id], spread=2.0)

@@ -389,3 +389,33 @@ def test_migrate_reports_the_schema(tmp_path: Path) -> None:
         conn.execute("UPDATE schema_version SET version = 99")
     newer = run_cli("migrate", "--config", str(config))
     assert newer.code == 3 and "newer than this program" in newer.output
+
+
+def test_a_failing_source_backs_off_while_running(
+    tmp_path: Path,
+    feed_server: FeedServer,
+    running: Callable[[Path, Path], Running],
+) -> None:
+    port = _free_port()
+    config = write_config(
+        tmp_path,
+        serve={"host": "127.0.0.1", "port": port},
+        sources=[{"id": "gone", "url": feed_server.url("/gone.xml"), "every": "1s"}],
+        translation=OFFLINE_TRANSLATION,
+    )
+    worker = running(config, tmp_path / "run.log")
+    _wait_for_index(f"http://127.0.0.1:{port}/", worker.process)
+    wait_until(lambda: bool(feed_server.requests_for("/gone.xml")), 10, "first poll", worker)
+    time.sleep(8)
+    # Every second without backoff would be ~8 requests; doubling gives 1+2+4 s: 3 or 4.
+    requests = len(feed_server.requests_for("/gone.xml"))
+    assert 2 <= requests <= 5, requests
+    status = json.loads(run_cli("status", "--json", "--config", str(config)).stdout)
+    (gone,) = status["sources"]
+    assert gone["health"] == "failing" and gone["failures"] == requests
+    assert "404" in gone["error"]
+    # The next fetch shown is the backoff's, not the interval's.
+    last = datetime.fromisoformat(gone["last_fetch"])
+    wait = (datetime.fromisoformat(gone["next_fetch"]) - last).total_seconds()
+    assert wait >= 2 ** (requests - 1) - 0.5, (wait, requests)
+    assert worker.stop()[0] == 0
