@@ -419,3 +419,33 @@ def test_a_failing_source_backs_off_while_running(
     wait = (datetime.fromisoformat(gone["next_fetch"]) - last).total_seconds()
     assert wait >= 2 ** (requests - 1) - 0.5, (wait, requests)
     assert worker.stop()[0] == 0
+
+
+def test_a_cron_source_is_polled_on_start_then_on_its_crontab(
+    tmp_path: Path,
+    feed_server: FeedServer,
+    running: Callable[[Path, Path], Running],
+) -> None:
+    wire = GrowingFeed(feed_server, "/cron.xml", title="Cron")
+    port = _free_port()
+    config = write_config(
+        tmp_path,
+        serve={"host": "127.0.0.1", "port": port},
+        sources=[{"id": "cron", "url": wire.url, "language": "en", "cron": "*/5 * * * *"}],
+        translation=OFFLINE_TRANSLATION,
+    )
+    worker = running(config, tmp_path / "run.log")
+    _wait_for_index(f"http://127.0.0.1:{port}/", worker.process)
+    # Never polled: taken up at once rather than at the next five-minute mark.
+    wait_until(lambda: bool(feed_server.requests_for("/cron.xml")), 15, "first poll", worker)
+
+    def next_fetch() -> datetime | None:
+        status = json.loads(run_cli("status", "--json", "--config", str(config)).stdout)
+        value = status["sources"][0]["next_fetch"]
+        return datetime.fromisoformat(value) if value else None
+
+    wait_until(lambda: (n := next_fetch()) is not None and n.minute % 5 == 0, 10, "next", worker)
+    shown = next_fetch()
+    assert shown is not None and shown.second == 0 and shown > datetime.now(UTC)
+    assert (shown - datetime.now(UTC)).total_seconds() <= 300
+    assert worker.stop()[0] == 0
