@@ -93,6 +93,12 @@ def handler(
         json_handler = logging.StreamHandler(stream)
         json_handler.setFormatter(JsonFormatter(redact))
         return json_handler
-    rich_handler = RichHandler(console=console, show_path=False, rich_tracebacks=False)
+    # Times in ISO order, local to the machine like the rest of its logs.
+    rich_handler = RichHandler(
+        console=console,
+        show_path=False,
+        rich_tracebacks=False,
+        log_time_format="[%Y-%m-%d %H:%M:%S]",
+    )
     rich_handler.setFormatter(logging.Formatter("%(message)s"))
     return rich_handler
