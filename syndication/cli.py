@@ -16,6 +16,7 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, NoReturn, TextIO
@@ -67,8 +68,11 @@ class _Redacting(io.TextIOBase):
 
 _stdout = _Redacting(sys.stdout)
 _stderr = _Redacting(sys.stderr)
-out = Console(file=_stdout, soft_wrap=True)  # messages stay whole lines: grep-able
-err = Console(file=_stderr, stderr=True, soft_wrap=True)
+# Piped, logged or run over ssh without a terminal, Rich would squeeze tables into 80
+# columns; give them room unless COLUMNS says otherwise.
+_WIDTH = None if sys.stdout.isatty() or "COLUMNS" in os.environ else 200
+out = Console(file=_stdout, soft_wrap=True, width=_WIDTH)  # messages stay whole lines
+err = Console(file=_stderr, stderr=True, soft_wrap=True, width=_WIDTH)
 
 ConfigOption = Annotated[
     Path | None,
@@ -118,10 +122,12 @@ def _options(
     logs.choose(log_format)
 
 
-def _load(path: Path | None) -> cfg.Config:
+def _load(path: Path | None, *, lenient_env: bool = False) -> cfg.Config:
+    """The configuration, or exit 2 listing its problems; `lenient_env` for commands that
+    only look (see cfg.load)."""
     chosen = cfg.config_path(path or _given["config"])
     try:
-        loaded = cfg.load(chosen)
+        loaded = cfg.load(chosen, lenient_env=lenient_env)
         _stdout.config = _stderr.config = loaded
         return loaded
     except cfg.ConfigError as exc:
@@ -129,6 +135,16 @@ def _load(path: Path | None) -> cfg.Config:
         for problem in exc.problems:
             err.print(f"  {problem}", markup=False, highlight=False)
         raise typer.Exit(EXIT_CONFIG) from None
+
+
+def _announcer() -> Callable[[str], None]:
+    """Where `run` says what it serves, reloads and stops: stdout, or with JSON logs a log
+    line of its own (logged whatever the level, like the stdout lines it replaces)."""
+    if logs.chosen() is logs.LogFormat.json:
+        announce = logging.getLogger("syndication.announce")
+        announce.setLevel(logging.INFO)
+        return announce.info
+    return lambda line: out.print(line, highlight=False)
 
 
 def _redact_with(config: cfg.Config) -> None:
@@ -203,9 +219,9 @@ def _print_problems(problems: list[str]) -> None:
         err.print(f"  {problem}", markup=False, highlight=False)
 
 
-def _load_checked(path: Path | None) -> cfg.Config:
+def _load_checked(path: Path | None, *, lenient_env: bool = False) -> cfg.Config:
     """The configuration, refused (exit 2) when `check` would refuse it."""
-    loaded = _load(path)
+    loaded = _load(path, lenient_env=lenient_env)
     problems = loaded.routing_problems()
     if problems:
         _print_problems(problems)
@@ -367,9 +383,7 @@ def run(config: ConfigOption = None, verbose: VerboseOption = False) -> None:
         _check_output(loaded)
         store = _open_store(loaded)
         _lock(store, f"syndication run {__version__}")
-        run_forever(
-            loaded, store, lambda line: out.print(line, highlight=False), on_reload=_redact_with
-        )
+        run_forever(loaded, store, _announcer(), on_reload=_redact_with)
     except KeyboardInterrupt:
         # Stopped while starting: nothing to finish, leave at once and cleanly.
         if store is not None:
@@ -469,6 +483,7 @@ def status_data(config: cfg.Config, store: Store) -> dict[str, Any]:
         if holder
         else {"running": False},
         "last_publish": _iso(store.last_publish()),
+        "last_file_change": _iso(store.last_file_change()),
         "sources": sources,
         "backlog": {
             language: {
@@ -502,11 +517,19 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of 
 @app.command()
 def status(config: ConfigOption = None, as_json: JsonOption = False) -> None:
     """Show sources (health, last and next fetch, errors), translation backlog, last publish."""
-    loaded = _load(config)
+    loaded = _load(config, lenient_env=True)
     store = _existing_store(loaded)
     if store is None:
         if as_json:
-            out.print_json(data={"store": None, "hint": "run `syndication once` first"})
+            out.print_json(
+                data={
+                    "generated": datetime.now().astimezone().isoformat(),
+                    "config": str(loaded.path),
+                    "store": None,
+                    "worker": {"running": False},
+                    "hint": "no store yet: run `syndication once` first",
+                }
+            )
         else:
             # A status must not create the store it reports on (a mistyped path looks empty).
             out.print(
@@ -532,18 +555,23 @@ def _short(stamp: str | None, with_date: bool = True) -> str:
     return value.strftime("%Y-%m-%d %H:%M:%S" if with_date else "%H:%M:%S")
 
 
+def _utc(stamp: str | None) -> str:
+    return f"{_short(stamp)} UTC" if stamp else "never"
+
+
 def _print_status(data: dict[str, Any]) -> None:
     worker = data["worker"]
     if worker["running"]:
         out.print(
             f"worker: running ({worker['holder']}, pid {worker['pid']} on {worker['host']}, "
-            f"heartbeat {_short(worker['heartbeat'])} UTC)",
+            f"heartbeat {_utc(worker['heartbeat'])})",
             highlight=False,
         )
     else:
         out.print("worker: not running", highlight=False)
     out.print(
-        f"last publish: {_short(data['last_publish']) or 'never'} UTC; store schema "
+        f"last publish: {_utc(data['last_publish'])} (a file last changed "
+        f"{_utc(data['last_file_change'])}); store schema "
         f"{data['store']['schema']}",
         highlight=False,
     )
@@ -625,7 +653,12 @@ def retry(
     try:
         if failed:
             count = store.retry_failed()
-            out.print(f"{count} failed translation(s) due again now", highlight=False)
+            waiting = sum(c.get("pending", 0) for c in store.backlog().values())
+            out.print(
+                f"{count} failed translation(s) due again now; {waiting} pending ones "
+                "(waiting out a provider outage) are tried at once too",
+                highlight=False,
+            )
         worker = _running_worker(store)
         if worker is not None:
             for source in chosen:
@@ -654,8 +687,9 @@ def retry(
 def reload(config: ConfigOption = None) -> None:
     """Ask the running worker to re-read its configuration (as SIGHUP does), and wait for it.
 
-    The YAML is checked here first: an invalid one is reported (exit 2) and not sent."""
-    loaded = _load_checked(config)
+    The YAML is checked here first: an invalid one is reported (exit 2) and not sent. An
+    environment variable this shell lacks is not a mistake: the worker has its own."""
+    loaded = _load_checked(config, lenient_env=True)
     store = _existing_store(loaded)
     worker = _running_worker(store) if store is not None else None
     if store is None or worker is None:

@@ -151,6 +151,8 @@ class SourceSettings(Strict):
         given = [k for k in ("url", "file", "articles") if getattr(self, k) is not None]
         if len(given) != 1:
             raise ValueError("a source needs exactly one of url:, file: or articles:")
+        if self.cron is not None and "every" in self.model_fields_set:
+            raise ValueError("a source is polled on every: or on cron:, not both")
         return self
 
     @property
@@ -318,7 +320,9 @@ class Settings(Strict):
         return {
             **data,
             "sources": [
-                {**s, "every": default} if isinstance(s, dict) and "every" not in s else s
+                {**s, "every": default}
+                if isinstance(s, dict) and "every" not in s and "cron" not in s
+                else s
                 for s in data["sources"]
             ],
         }
@@ -431,8 +435,12 @@ def config_path(option: Path | None) -> Path:
     return Path(env) if env else DEFAULT_CONFIG
 
 
-def load(path: Path) -> Config:
-    """Read, expand and validate the YAML at `path`; raise ConfigError listing every mistake."""
+def load(path: Path, *, lenient_env: bool = False) -> Config:
+    """Read, expand and validate the YAML at `path`; raise ConfigError listing every mistake.
+
+    `lenient_env`: for commands that only look (status, sources list): an environment
+    variable that is not set stays `${VAR}` in the value instead of being an error (the
+    worker's environment, not the operator's shell, holds the secrets)."""
     name = str(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -440,7 +448,7 @@ def load(path: Path) -> Config:
         raise ConfigError([f"{name}: no such file"]) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError([f"{name}: cannot read: {exc}"]) from None
-    reader = _Reader(name, yaml.SafeLoader(text))
+    reader = _Reader(name, yaml.SafeLoader(text), lenient=lenient_env)
     try:
         node = reader.loader.get_single_node()
     except yaml.YAMLError as exc:
@@ -507,6 +515,13 @@ _PUBLIC_SECTIONS = frozenset(
 )
 
 
+def _secret_slot(path: tuple[Any, ...]) -> bool:
+    """Where a secret from the environment belongs: a source's location, a provider's keys."""
+    return (len(path) == 3 and path[0] == "sources" and path[2] in ("url", "file", "articles")) or (
+        len(path) >= 3 and path[:2] == ("translation", "providers")
+    )
+
+
 def _public(path: tuple[Any, ...], value: str) -> bool:
     # In `store:` only a whole URL is public (its password is masked as a URL's); a value
     # spliced into one (`postgresql://u:${PASSWORD}@db/x`) is the secret itself.
@@ -523,6 +538,8 @@ class _Reader:
     lines: dict[tuple[Any, ...], int] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
     secrets: set[str] = field(default_factory=set)
+    lenient: bool = False  # a missing environment variable is left as `${VAR}`, not an error
+    unset: set[str] = field(default_factory=set)
 
     def problem(self, loc: tuple[Any, ...], message: str) -> None:
         self.problems.append(f"{self.name}:{line_for(loc, self.lines)}: {message}")
@@ -550,13 +567,26 @@ class _Reader:
     def _expand(self, value: str, path: tuple[Any, ...]) -> str:
         def replace(match: re.Match[str]) -> str:
             var, default = match.group(1), match.group(2)
+            dotted = ".".join(str(p) for p in path)
+            if not (path and path[0] in _PUBLIC_SECTIONS) and not _secret_slot(path):
+                # Anything else is published or printed (a title, a glossary entry): an
+                # environment value there would leak the very secrets `${…}` is for.
+                self.problem(
+                    path,
+                    f"{dotted}: ${{{var}}}: environment values are read only in a source's "
+                    "url/file/articles, translation.providers and the site, serve, store, "
+                    "output, fetch and feeds settings; write this value in the YAML",
+                )
+                return match.group(0)
             if var in os.environ:
                 if len(os.environ[var]) >= 4 and not _public(path, os.environ[var]):
                     self.secrets.add(os.environ[var])
                 return os.environ[var]
             if default is not None:
                 return default
-            dotted = ".".join(str(p) for p in path)
+            if self.lenient:
+                self.unset.add(var)
+                return match.group(0)
             self.problem(path, f"{dotted}: environment variable {var} is not set")
             return ""
 

@@ -948,6 +948,10 @@ class Store:
             }
 
     def last_publish(self) -> datetime | None:
+        """When publishing last ran to the end (whether or not a file changed)."""
+        return parse_iso(self.setting("last_publish"))
+
+    def last_file_change(self) -> datetime | None:
         """When a published file last changed."""
         with self.begin() as conn:
             value = conn.execute(select(func.max(published_files.c.written_at))).scalar()

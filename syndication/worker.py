@@ -232,7 +232,9 @@ class Worker:
 
     def _poll(self, config: Config, source: SourceSettings, force: bool) -> None:
         state = self.store.source_state(source.id)
-        backoff = state.next_due if state is not None and state.failures else None
+        # A backoff belongs to the location that failed: an edited URL is tried at once.
+        failing = state is not None and state.failures and state.location == source.location
+        backoff = state.next_due if failing and state is not None else None
         if not force and backoff is not None and backoff > utcnow():
             self._show_next_due(source, backoff)
             return
@@ -313,6 +315,9 @@ class Worker:
                     replace_existing=True,
                 )
             elif kind == "translate":
+                # `retry --failed` after an outage: the providers' circuit breakers may still
+                # be open from it; fresh ones try at once.
+                self.providers = build_providers(self.config)
                 self.request_translate()
             elif kind == "reload":
                 self.reload("syndication reload")
@@ -409,7 +414,14 @@ class Worker:
             for label, ids in (("added", added), ("removed", removed), ("changed", changed))
             if ids
         ]
-        return "; ".join(parts) if parts else "no source changed"
+        sections = [
+            name
+            for name in type(new.settings).model_fields
+            if name != "sources" and getattr(new.settings, name) != getattr(old.settings, name)
+        ]
+        if sections:
+            parts.append(f"settings changed: {', '.join(sections)}")
+        return "; ".join(parts) if parts else "nothing changed"
 
     # -- health -------------------------------------------------------------------------
 

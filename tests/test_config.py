@@ -165,3 +165,48 @@ def test_where_and_how_it_serves_is_not_masked_but_a_store_password_is(
     config = load(path)
     shown = "http://0.0.0.0:8080/ https://feeds.example.kz/ password hunter22"
     assert config.redact(shown) == "http://0.0.0.0:8080/ https://feeds.example.kz/ password ***"
+
+
+def test_environment_values_only_where_they_are_not_published(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FEED_TOKEN", "supersecret123")
+    path = write_config(
+        tmp_path,
+        sources=[
+            {"id": "a", "url": "https://x.example/rss?k=${FEED_TOKEN}"},
+            {"id": "b", "url": "https://y.example/rss", "title": "Wire ${FEED_TOKEN}"},
+        ],
+    )
+    with pytest.raises(ConfigError) as caught:
+        load(path)
+    (problem,) = caught.value.problems
+    assert "sources.1.title: ${FEED_TOKEN}: environment values are read only in" in problem
+    assert f"{path}:" in problem and "supersecret123" not in problem
+
+
+def test_every_or_cron_not_both(tmp_path: Path) -> None:
+    both = write_config(
+        tmp_path,
+        fetch={"every": "5m"},
+        sources=[
+            {"id": "a", "url": "https://x.example/rss", "every": "1m", "cron": "*/5 * * * *"},
+            {"id": "b", "url": "https://y.example/rss", "cron": "*/5 * * * *"},
+        ],
+    )
+    with pytest.raises(ConfigError) as caught:
+        load(both)
+    assert [p for p in caught.value.problems if "not both" in p] == [
+        next(p for p in caught.value.problems if "sources.0" in p)
+    ]
+    assert len(caught.value.problems) == 1
+
+
+def test_lenient_loading_keeps_unset_variables_as_written(tmp_path: Path) -> None:
+    path = write_config(
+        tmp_path, sources=[{"id": "a", "url": "https://x.example/rss?k=${NOT_SET_HERE}"}]
+    )
+    with pytest.raises(ConfigError):
+        load(path)
+    config = load(path, lenient_env=True)
+    assert config.settings.sources[0].location.endswith("k=${NOT_SET_HERE}")

@@ -33,11 +33,11 @@ EDITIONS = ("kk", "zh", "en")
 class Running:
     """`syndication run` in a child process, its output collected in a file."""
 
-    def __init__(self, config: Path, log: Path):
+    def __init__(self, config: Path, log: Path, *options: str):
         self.log = log
         self.handle = log.open("w")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "syndication", "run", "--config", str(config), "-v"],
+            [sys.executable, "-m", "syndication", *options, "run", "--config", str(config), "-v"],
             cwd=REPO,
             stdout=self.handle,
             stderr=subprocess.STDOUT,
@@ -64,11 +64,11 @@ class Running:
 
 
 @pytest.fixture
-def running() -> Iterator[Callable[[Path, Path], Running]]:
+def running() -> Iterator[Callable[..., Running]]:
     started: list[Running] = []
 
-    def start(config: Path, log: Path) -> Running:
-        worker = Running(config, log)
+    def start(config: Path, log: Path, *options: str) -> Running:
+        worker = Running(config, log, *options)
         started.append(worker)
         return worker
 
@@ -135,7 +135,7 @@ def test_stories_added_while_running_reach_every_edition(
     tmp_path: Path,
     feed_server: FeedServer,
     fake_google: FakeGoogle,
-    running: Callable[[Path, Path], Running],
+    running: Callable[..., Running],
 ) -> None:
     every = 2.0
     wire = GrowingFeed(feed_server, "/wire.xml", title="Wire")
@@ -191,7 +191,7 @@ def test_sighup_adds_a_source_and_a_broken_yaml_keeps_the_old_one(
     tmp_path: Path,
     feed_server: FeedServer,
     fake_google: FakeGoogle,
-    running: Callable[[Path, Path], Running],
+    running: Callable[..., Running],
 ) -> None:
     wire = GrowingFeed(feed_server, "/added.xml", title="Added")
     wire.publish(
@@ -252,7 +252,7 @@ def test_retry_fetches_a_source_now_despite_its_interval(
     tmp_path: Path,
     feed_server: FeedServer,
     fake_google: FakeGoogle,
-    running: Callable[[Path, Path], Running],
+    running: Callable[..., Running],
 ) -> None:
     wire = GrowingFeed(feed_server, "/slow.xml", title="Slow")
     port = _free_port()
@@ -317,6 +317,7 @@ def test_retry_failed_translations_without_a_worker(
     retried = run_cli("retry", "--failed", "--config", str(config))
     assert retried.code == 0, retried.output
     assert f"{failed} failed translation(s) due again now" in retried.output
+    assert "0 pending ones" in retried.output
     after = json.loads(run_cli("status", "--json", "--config", str(config)).stdout)
     assert all(b["failed"] == 0 and b["pending"] == 0 for b in after["backlog"].values()), after
     assert after["worker"] == {"running": False}
@@ -394,7 +395,7 @@ def test_migrate_reports_the_schema(tmp_path: Path) -> None:
 def test_a_failing_source_backs_off_while_running(
     tmp_path: Path,
     feed_server: FeedServer,
-    running: Callable[[Path, Path], Running],
+    running: Callable[..., Running],
 ) -> None:
     port = _free_port()
     config = write_config(
@@ -418,13 +419,28 @@ def test_a_failing_source_backs_off_while_running(
     last = datetime.fromisoformat(gone["last_fetch"])
     wait = (datetime.fromisoformat(gone["next_fetch"]) - last).total_seconds()
     assert wait >= 2 ** (requests - 1) - 0.5, (wait, requests)
+
+    # The URL mended in the YAML: tried at once, whatever the backoff said, counted afresh.
+    GrowingFeed(feed_server, "/mended.xml", title="Mended")
+    config.write_text(
+        config.read_text(encoding="utf-8").replace("/gone.xml", "/mended.xml"), encoding="utf-8"
+    )
+    answer = run_cli("reload", "--config", str(config))
+    assert answer.code == 0 and "changed gone" in answer.output, answer.output
+    wait_until(lambda: bool(feed_server.requests_for("/mended.xml")), 5, "mended URL", worker)
+
+    def healthy() -> bool:
+        status = json.loads(run_cli("status", "--json", "--config", str(config)).stdout)
+        return bool(status["sources"][0]["health"] == "ok")
+
+    wait_until(healthy, 10, "the source healthy again", worker)
     assert worker.stop()[0] == 0
 
 
 def test_a_cron_source_is_polled_on_start_then_on_its_crontab(
     tmp_path: Path,
     feed_server: FeedServer,
-    running: Callable[[Path, Path], Running],
+    running: Callable[..., Running],
 ) -> None:
     wire = GrowingFeed(feed_server, "/cron.xml", title="Cron")
     port = _free_port()
@@ -449,3 +465,23 @@ def test_a_cron_source_is_polled_on_start_then_on_its_crontab(
     assert shown is not None and shown.second == 0 and shown > datetime.now(UTC)
     assert (shown - datetime.now(UTC)).total_seconds() <= 300
     assert worker.stop()[0] == 0
+
+
+def test_with_json_logs_every_line_run_writes_is_json(
+    tmp_path: Path,
+    fake_google: FakeGoogle,
+    running: Callable[..., Running],
+) -> None:
+    port = _free_port()
+    config = _config(tmp_path, fake_google, port)
+    worker = running(config, tmp_path / "run.log", "--log-format", "json")
+    _wait_for_index(f"http://127.0.0.1:{port}/", worker.process)
+    config.write_text(config.read_text(encoding="utf-8").replace("60s", "61s"), encoding="utf-8")
+    worker.process.send_signal(signal.SIGHUP)
+    wait_until(lambda: "configuration reloaded" in worker.output(), 10, "the reload", worker)
+    assert worker.stop()[0] == 0
+    lines = [json.loads(line) for line in worker.output().splitlines() if line.strip()]
+    messages = [line["message"] for line in lines]
+    assert any(m.startswith("serving ") for m in messages)
+    assert any("settings changed: publish" in m for m in messages), messages
+    assert messages[-1] == "stopped"

@@ -425,7 +425,9 @@ def _record(
     if previous is False:  # not read yet (an unexpected error): read it now
         previous = store.source_state(source.id)
     assert previous is None or isinstance(previous, SourceState)
-    failures = (previous.failures + 1 if previous else 1) if outcome.result == "error" else 0
+    # Failures in a row count at one location; an edited URL starts again from the interval.
+    before = previous.failures if previous and previous.location == source.location else 0
+    failures = before + 1 if outcome.result == "error" else 0
     delay = source.every
     if failures:
         delay = min(source.every * 2 ** (failures - 1), config.settings.fetch.max_backoff)

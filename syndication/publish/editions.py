@@ -275,6 +275,8 @@ def publish(
                 report.hub_error = f"WebSub hub {s.site.hub}: {exc} (will ping again next time)"
                 log.warning("%s", report.hub_error)
                 store.set_setting("websub_owed", json.dumps(topics))
+    # When publishing last ran to the end (status, /healthz and /metrics all mean this).
+    store.set_setting("last_publish", utcnow().isoformat())
     return report
 
 
