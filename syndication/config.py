@@ -317,6 +317,10 @@ class Settings(Strict):
         default = fetch.get("every") if isinstance(fetch, dict) else None
         if default is None or not isinstance(data.get("sources"), list):
             return data
+        try:
+            parse_duration(default)
+        except (ValueError, TypeError):
+            return data  # reported once, at fetch.every, not again for every source
         return {
             **data,
             "sources": [

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 import socket
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -32,6 +32,7 @@ from sqlalchemy import (
     or_,
     select,
     text,
+    true,
 )
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
@@ -490,13 +491,17 @@ class Store:
         batch: Sequence[Article],
         languages: Sequence[str],
         now: datetime | None = None,
+        *,
+        live_sources: Collection[str] | None = None,
     ) -> tuple[int, int, int]:
         """Insert new articles, update changed ones; return (new, updated, unchanged).
 
         New articles get a `pending` translation per language other than their own; changed
         text marks existing translations `stale` (kept published until re-translated). The same
         story already held from another source (same canonical link) is kept once, with this
-        source recorded beside it. One transaction for the whole batch.
+        source recorded beside it; only a live story of one of `live_sources` (the configured
+        ones, when given) counts, so a source removed or renamed in the YAML never keeps
+        another's stories out of every feed. One transaction for the whole batch.
         """
         now = now or utcnow()
         stamp = iso(now)
@@ -526,6 +531,10 @@ class Store:
                         and_(
                             articles.c.canonical.in_(chunk),
                             articles.c.source_id != source_id,
+                            articles.c.withdrawn == 0,
+                            articles.c.source_id.in_(list(live_sources))
+                            if live_sources is not None
+                            else true(),
                         )
                     )
                 ):
@@ -842,14 +851,16 @@ class Store:
             return {source: int(count) for source, count in conn.execute(query)}
 
     def waiting_reasons(self, limit: int = 5) -> list[tuple[str, int]]:
-        """Why untranslated stories wait (the last error of each), most common first."""
+        """Why pending stories wait (an outage: the last error of each), most common first.
+
+        Failed ones (a bad answer, retried on their own schedule) are `failed_translations`."""
         query = (
             select(translations.c.error, func.count())
             .select_from(translations.join(articles, articles.c.id == translations.c.article_id))
             .where(
                 and_(
                     articles.c.withdrawn == 0,
-                    translations.c.status != "translated",
+                    translations.c.status.in_(("pending", "stale")),
                     translations.c.error != "",
                 )
             )

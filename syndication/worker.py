@@ -281,7 +281,7 @@ class Worker:
         now = time.monotonic()
         if reasons and (reasons != self._last_reasons or now - self._last_told > 600):
             for reason, count in report.reasons.most_common(3):
-                log.warning("translation: %d waiting: %s", count, reason)
+                log.warning("translation: %d not translated: %s", count, reason)
             self._last_told = now
         self._last_reasons = reasons
 

@@ -210,3 +210,15 @@ def test_lenient_loading_keeps_unset_variables_as_written(tmp_path: Path) -> Non
         load(path)
     config = load(path, lenient_env=True)
     assert config.settings.sources[0].location.endswith("k=${NOT_SET_HERE}")
+
+
+def test_a_bad_default_interval_is_one_mistake_not_one_per_source(tmp_path: Path) -> None:
+    path = write_config(
+        tmp_path,
+        fetch={"every": "2 minutes"},
+        sources=[{"id": f"s{i}", "url": f"https://x.example/{i}"} for i in range(5)],
+    )
+    with pytest.raises(ConfigError) as caught:
+        load(path)
+    (problem,) = caught.value.problems
+    assert "fetch.every" in problem

@@ -181,3 +181,19 @@ def test_external_entities_never_resolved(feed_server: FeedServer, tmp_path: Pat
         assert "TOP-SECRET-MARKER" not in everything
         assert "REMOTE-MARKER" not in everything
     assert feed_server.log == []  # neither the DTD nor the entity was fetched
+
+
+def test_items_with_only_an_image_each_keep_their_own_story() -> None:
+    # No guid, no link, no title, no text: only the markup tells them apart.
+    items = "".join(
+        f'<item><description>&lt;img src="https://partner.kz/{name}.jpg"&gt;</description></item>'
+        for name in ("a", "b", "c")
+    )
+    body = (
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>T</title>'
+        f"{items}<item><description>Plain words here.</description></item></channel></rss>"
+    ).encode()
+    first, again = parse(body), parse(body)
+    assert len(first.articles) == 4
+    assert len({a.id for a in first.articles}) == 4
+    assert [a.id for a in first.articles] == [a.id for a in again.articles]

@@ -487,3 +487,32 @@ def test_with_json_logs_every_line_run_writes_is_json(
     assert any(m.startswith("serving ") for m in messages)
     assert any("settings changed: publish" in m for m in messages), messages
     assert messages[-1] == "stopped"
+
+
+def test_a_renamed_source_takes_its_stories_back(tmp_path: Path, feed_server: FeedServer) -> None:
+    wire = GrowingFeed(feed_server, "/renamed.xml", title="Wire")
+    wire.publish(
+        FeedItem(
+            guid="r-1",
+            title="A story from before the rename",
+            link="https://wire.example.com/renamed/1",
+            summary="Still here after the source got a new id.",
+            published=datetime.now(UTC),
+        )
+    )
+    config = write_config(
+        tmp_path,
+        sources=[{"id": "wire", "url": wire.url, "language": "en"}],
+        translation=OFFLINE_TRANSLATION,
+    )
+    run_cli("once", "--config", str(config))
+    config.write_text(
+        config.read_text(encoding="utf-8").replace("id: wire", "id: wire-v2"), encoding="utf-8"
+    )
+    run_cli("once", "--config", str(config))
+    status = json.loads(run_cli("status", "--json", "--config", str(config)).stdout)
+    assert status["sources"][0]["articles"] == 1, status["sources"]
+    public = tmp_path / "public"
+    own = json.loads((public / "en" / "sources" / "wire-v2" / "feed.json").read_text("utf-8"))
+    assert [i["external_url"] for i in own["items"]] == ["https://wire.example.com/renamed/1"]
+    assert any("renamed/1" in i.get("external_url", "") for i in feed_items(public, "en"))

@@ -162,3 +162,15 @@ def test_unusable_store_is_a_store_error(tmp_path: Path) -> None:
     blocker.write_text("x")
     with pytest.raises(StoreError):
         Store.open(f"sqlite:///{blocker / 'sub' / 'x.db'}")
+
+
+def test_a_removed_source_keeps_no_story_from_the_one_that_replaces_it(tmp_path: Path) -> None:
+    store = _open(tmp_path)
+    store.save_articles("old", [_article(1, "old", link="https://example.org/story")], LANGS)
+    new, _, _ = store.save_articles(
+        "renamed",
+        [_article(1, "renamed", link="https://example.org/story")],
+        LANGS,
+        live_sources=["renamed"],
+    )
+    assert new == 1

@@ -314,7 +314,9 @@ def _entry_to_article(
     guid = (
         (entry.get("id") or "").strip()
         or link
-        or _fallback_guid(plain_text(entry.get("title", "")), entry.get("published", ""), body_text)
+        or _fallback_guid(
+            plain_text(entry.get("title", "")), entry.get("published", ""), body_text, content
+        )
     )
     declared = None
     for detail in (entry.get("content") or [{}])[0], entry.get("title_detail") or {}:
@@ -389,13 +391,16 @@ def _int(value: Any) -> int:
         return 0
 
 
-def _fallback_guid(title: str, date: str, body_text: str) -> str:
+def _fallback_guid(title: str, date: str, body_text: str, content: str) -> str:
     """An id for an item with neither guid nor link, stable across edits of its text.
 
     Its title and date identify it: a corrected description must update the story, not
-    publish it a second time. Only an item with no title falls back to its text.
+    publish it a second time. Only an item with no title falls back to its text, and one
+    with no text either (an image, an embed) to its sanitised markup.
     """
-    return content_guid(title, date) if title else content_guid(body_text)
+    if title:
+        return content_guid(title, date)
+    return content_guid(body_text) if body_text else content_guid(content, date)
 
 
 def _dedupe(articles: list[Article], notes: list[str]) -> list[Article]:
@@ -411,10 +416,19 @@ def _dedupe(articles: list[Article], notes: list[str]) -> list[Article]:
             merged += 1
             continue
         # Same guid, different story: keep both, the later one under a guid made distinct
-        # by its own text, so neither is lost and the id stays stable across polls.
-        guid = f"{article.guid}#{content_guid(article.title, article.link)[7:]}"
-        distinct = replace(article, guid=guid, id=article_id(article.source_id, guid))
-        seen.setdefault(distinct.id, distinct)
+        # by its title and link (ids published before stay as they were), or, when those
+        # are the same too (items with neither), by its content; so none is lost and each
+        # id is the same at every poll.
+        named = (article.title, article.link)
+        for parts in (named, (*named, article.content)):
+            guid = f"{article.guid}#{content_guid(*parts)[7:]}"
+            distinct = replace(article, guid=guid, id=article_id(article.source_id, guid))
+            if distinct.id not in seen:
+                seen[distinct.id] = distinct
+                break
+        else:  # the very same story a third time: a true duplicate
+            merged += 1
+            continue
         notes.append(f"guid {article.guid!r} is used by more than one item; kept each story")
     if merged:
         notes.append(f"{merged} duplicate item(s) merged")
@@ -485,6 +499,7 @@ def _json_item(
             plain_text(str(item.get("title") or "")),
             str(item.get("date_published") or ""),
             body_text,
+            content,
         )
     )
     declared = normalise_language(item.get("language")) or feed_lang

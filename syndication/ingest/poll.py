@@ -339,7 +339,9 @@ async def _ingest_feed(
     languages = config.settings.languages
 
     def save(parsed: ParsedFeed) -> tuple[int, int, int]:
-        return store.save_articles(source.id, parsed.articles, languages)
+        return store.save_articles(
+            source.id, parsed.articles, languages, live_sources=_source_ids(config)
+        )
 
     def parse_and_save() -> tuple[ParsedFeed, tuple[int, int, int]]:
         parsed = parse_feed(fetched.body, fetched.headers, info, max_bytes)
@@ -378,7 +380,9 @@ def _poll_folder(config: Config, store: Store, source: SourceSettings) -> Source
         found, errors = scan(local)
     except ArticleFileError as exc:
         raise SourceError(source.id, str(exc)) from None
-    new, updated, unchanged = store.save_articles(source.id, found, config.settings.languages)
+    new, updated, unchanged = store.save_articles(
+        source.id, found, config.settings.languages, live_sources=_source_ids(config)
+    )
     # A file that failed to read still exists: its article must not be withdrawn for that.
     present = {a.id for a in found}
     for error in errors:
@@ -399,6 +403,10 @@ def _poll_folder(config: Config, store: Store, source: SourceSettings) -> Source
         notes=notes,
         error="; ".join(notes[:3]) if notes else "",
     )
+
+
+def _source_ids(config: Config) -> list[str]:
+    return [s.id for s in config.settings.sources]
 
 
 def _stem_id(source: SourceSettings, path: str) -> str:
