@@ -80,6 +80,7 @@ class Worker:
         self._busy: set[str] = set()  # sources being polled now (a `retry` must not overlap)
         self._busy_lock = threading.Lock()
         self._config_stamp = _stamp(config.path)
+        self._publish_took = 0.0  # seconds the last publish took
         self._last_reasons: tuple[str, ...] = ()
         self._last_told = 0.0
         fetch_threads = min(config.settings.fetch.concurrency, 8)
@@ -177,8 +178,15 @@ class Worker:
         log.info("%s: previous run %s; this one skipped", event.job_id, what)
 
     def request_publish(self) -> None:
-        """Publish soon: within `publish.debounce`, so a burst of changes publishes once."""
-        self._trigger("publish", self.config.settings.publish.debounce)
+        """Publish soon: within `publish.debounce`, so a burst of changes publishes once.
+
+        Never sooner than the last publish took, either: with many sources and editions a
+        publish costs seconds of CPU, and changes arriving all the time must leave the
+        worker at most half busy publishing."""
+        self._trigger("publish", self._publish_delay())
+
+    def _publish_delay(self) -> float:
+        return max(self.config.settings.publish.debounce, self._publish_took)
 
     def request_translate(self) -> None:
         self._trigger("translate", 0.0)
@@ -198,7 +206,10 @@ class Worker:
         if job is not None and (job.next_run_time is None or job.next_run_time > target):
             job.modify(next_run_time=target)
 
-    def _once_at_a_time(self, job_id: str, delay: float, work: Callable[[], None]) -> None:
+    def _once_at_a_time(
+        self, job_id: str, work: Callable[[], None], again: Callable[[], None]
+    ) -> None:
+        """Run `work`; if it was asked for again meanwhile, `again()` schedules one more run."""
         with self._runs_lock:
             self._running.add(job_id)
             self._again.discard(job_id)
@@ -207,10 +218,10 @@ class Worker:
         finally:
             with self._runs_lock:
                 self._running.discard(job_id)
-                again = job_id in self._again
+                wanted = job_id in self._again
                 self._again.discard(job_id)
-            if again:
-                self._trigger(job_id, delay)
+            if wanted:
+                again()
 
     # -- jobs ---------------------------------------------------------------------------
 
@@ -262,7 +273,7 @@ class Worker:
         self.store.set_next_due(source.id, when.astimezone(UTC))
 
     def drain(self) -> None:
-        self._once_at_a_time("translate", 0.0, self._drain)
+        self._once_at_a_time("translate", self._drain, self.request_translate)
 
     def _drain(self) -> None:
         report = translate(self.config, self.store, providers=self.providers)
@@ -286,10 +297,12 @@ class Worker:
         self._last_reasons = reasons
 
     def publish(self) -> None:
-        self._once_at_a_time("publish", self.config.settings.publish.debounce, self._publish)
+        self._once_at_a_time("publish", self._publish, self.request_publish)
 
     def _publish(self) -> None:
+        started = time.monotonic()
         result = publish(self.config, self.store)
+        self._publish_took = time.monotonic() - started
         self.last_publish = self.last_cycle = utcnow()
         if result.written:
             log.info("published %d changed file(s)", len(result.written))
