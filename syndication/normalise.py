@@ -265,7 +265,12 @@ def _detector(extra: tuple[str, ...] = ()) -> Any:
             languages.add(Language.from_iso_code_639_1(getattr(IsoCode639_1, code.upper())))
         except (AttributeError, ValueError):
             log.debug("lingua does not know language %s", code)
-    return LanguageDetectorBuilder.from_languages(*languages).build()
+    builder = LanguageDetectorBuilder.from_languages(*languages)
+    if extra:
+        # High accuracy over the wide set holds ~260 MB of n-gram models in every process that
+        # parses; the trigram-only mode needs ~30 MB and is as sure on a story's worth of text.
+        builder = builder.with_low_accuracy_mode()
+    return builder.build()
 
 
 def detect_language(text: str, extra: tuple[str, ...] = ()) -> tuple[str | None, float]:
