@@ -256,8 +256,11 @@ def _chosen_sources(config: cfg.Config, ids: list[str] | None) -> list[cfg.Sourc
     known = {s.id: s for s in config.settings.sources}
     unknown = [i for i in ids if i not in known]
     if unknown:
+        shown = ", ".join(list(known)[:10])
+        if len(known) > 10:
+            shown += f" … ({len(known)} in all)"
         err.print(
-            f"[bold red]unknown source[/] {', '.join(unknown)}; configured: {', '.join(known)}",
+            f"[bold red]unknown source[/] {', '.join(unknown)}; configured: {shown}",
             highlight=False,
         )
         raise typer.Exit(EXIT_CONFIG)

@@ -14,7 +14,7 @@ secret in the configuration cannot reach a scrape.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from functools import wraps
 from typing import ParamSpec, TypeVar
 
@@ -135,7 +135,7 @@ def timed_publish(publish: Callable[P, R]) -> Callable[P, R]:
     return timed
 
 
-def _store_families(store: Store) -> Iterator[Metric]:
+def _store_families(store: Store, sources: Collection[str] | None) -> Iterator[Metric]:
     """Gauges read from the store now, then ``syndication_store_up``; never raises StoreError.
 
     Everything is read before anything is yielded, so a store failing half-way leaves no
@@ -173,6 +173,8 @@ def _store_families(store: Store) -> Iterator[Metric]:
         labels=["source"],
     )
     for state in states:
+        if sources is not None and state.source_id not in sources:
+            continue  # removed from the YAML: its history stays in the store, not in a graph
         if state.last_success is not None:
             last_success.add_metric([state.source_id], state.last_success.timestamp())
         failures.add_metric([state.source_id], state.failures)
@@ -183,17 +185,19 @@ def _store_families(store: Store) -> Iterator[Metric]:
 class _Scrape(Collector):
     """This process's registry plus the store's gauges, as one collector for one scrape."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, sources: Collection[str] | None) -> None:
         self.store = store
+        self.sources = sources
 
     def collect(self) -> Iterator[Metric]:
         yield from REGISTRY.collect()
-        yield from _store_families(self.store)
+        yield from _store_families(self.store, self.sources)
 
 
-def exposition(store: Store) -> tuple[bytes, str]:
+def exposition(store: Store, sources: Collection[str] | None = None) -> tuple[bytes, str]:
     """The ``/metrics`` answer: body in the Prometheus text format, and its Content-Type.
 
-    Reads the store (blocking): call it off the event loop.
+    `sources`: the configured source ids (per-source gauges only for those). Reads the store
+    (blocking): call it off the event loop.
     """
-    return generate_latest(_Scrape(store)), CONTENT_TYPE
+    return generate_latest(_Scrape(store, sources)), CONTENT_TYPE

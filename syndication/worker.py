@@ -502,13 +502,13 @@ def run_forever(
     s = config.settings
     worker: Worker | None = None
     try:
-        worker = Worker(config, store, announce=announce, on_reload=on_reload)
+        worker = running = Worker(config, store, announce=announce, on_reload=on_reload)
         server = make_server(
             config.output,
             s.serve.host,
             s.serve.port,
             worker.health,
-            metrics=lambda: exposition(store),
+            metrics=lambda: exposition(store, [x.id for x in running.config.settings.sources]),
         )
         config.output.mkdir(parents=True, exist_ok=True)
         try:
@@ -528,7 +528,6 @@ def run_forever(
             )
         announce(f"pid {os.getpid()}: `syndication reload` or SIGHUP re-reads the configuration")
         announce("press Ctrl-C to stop")
-        running = worker
         serve_until_signal(
             server,
             {
