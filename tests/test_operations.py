@@ -108,6 +108,11 @@ def in_every_edition(root: Path, marker: str) -> bool:
     return True
 
 
+def story(guid: str, title: str, link: str, summary: str) -> FeedItem:
+    """A partner's story, published now."""
+    return FeedItem(guid, title, link, summary, datetime.now(UTC))
+
+
 def _config(tmp_path: Path, google: FakeGoogle, port: int, **extra: Any) -> Path:
     return write_config(
         tmp_path,
@@ -162,12 +167,11 @@ def test_stories_added_while_running_reach_every_edition(
         ARTICLE.format(n=1), encoding="utf-8"
     )
     wire.publish(
-        FeedItem(
-            guid="wire-1",
-            title="Grain exports rise through the new port",
-            link="https://wire.example.com/news/grain-exports",
-            summary="Exports of grain through the port rose for the third month running.",
-            published=datetime.now(UTC),
+        story(
+            "wire-1",
+            "Grain exports rise through the new port",
+            "https://wire.example.com/news/grain-exports",
+            "Exports of grain through the port rose for the third month running.",
         )
     )
     # One poll interval, plus jitter, translation through the fake and the publish debounce.
@@ -195,12 +199,11 @@ def test_sighup_adds_a_source_and_a_broken_yaml_keeps_the_old_one(
 ) -> None:
     wire = GrowingFeed(feed_server, "/added.xml", title="Added")
     wire.publish(
-        FeedItem(
-            guid="added-1",
-            title="A source added while the worker runs",
-            link="https://added.example.com/a/1",
-            summary="It was polled without a restart.",
-            published=datetime.now(UTC),
+        story(
+            "added-1",
+            "A source added while the worker runs",
+            "https://added.example.com/a/1",
+            "It was polled without a restart.",
         )
     )
     port = _free_port()
@@ -266,12 +269,11 @@ def test_retry_fetches_a_source_now_despite_its_interval(
     _wait_for_index(f"http://127.0.0.1:{port}/", worker.process)
     wait_until(lambda: bool(feed_server.requests_for("/slow.xml")), 20, "first poll", worker)
     wire.publish(
-        FeedItem(
-            guid="slow-1",
-            title="Published after the first poll",
-            link="https://slow.example.com/1",
-            summary="Only a retry brings it in before the hour is up.",
-            published=datetime.now(UTC),
+        story(
+            "slow-1",
+            "Published after the first poll",
+            "https://slow.example.com/1",
+            "Only a retry brings it in before the hour is up.",
         )
     )
     asked = run_cli("retry", "slow", "--config", str(config))
@@ -492,12 +494,11 @@ def test_with_json_logs_every_line_run_writes_is_json(
 def test_a_renamed_source_takes_its_stories_back(tmp_path: Path, feed_server: FeedServer) -> None:
     wire = GrowingFeed(feed_server, "/renamed.xml", title="Wire")
     wire.publish(
-        FeedItem(
-            guid="r-1",
-            title="A story from before the rename",
-            link="https://wire.example.com/renamed/1",
-            summary="Still here after the source got a new id.",
-            published=datetime.now(UTC),
+        story(
+            "r-1",
+            "A story from before the rename",
+            "https://wire.example.com/renamed/1",
+            "Still here after the source got a new id.",
         )
     )
     config = write_config(
