@@ -378,6 +378,11 @@ class Worker:
             if self.on_reload is not None:
                 self.on_reload(new)
             changes = self._apply_sources(old, new)
+            if new.settings.publish.every != old.settings.publish.every:
+                self.scheduler.reschedule_job(
+                    "publish",
+                    trigger=IntervalTrigger(seconds=new.settings.publish.every, timezone=UTC),
+                )
             self.request_translate()  # a new edition or source may have work
             self.request_publish()
             self.announce(f"configuration reloaded ({why}): {changes}")
