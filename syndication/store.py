@@ -285,7 +285,10 @@ class Store:
             with self.engine.begin() as conn:
                 yield conn
         except SQLAlchemyError as exc:
-            raise StoreError(f"store error: {exc}") from exc
+            # The driver's own words ("database or disk is full"), not the statement and its
+            # parameters (article text) SQLAlchemy appends.
+            cause = getattr(exc, "orig", None) or str(exc).splitlines()[0]
+            raise StoreError(f"store error: {cause}") from exc
 
     # -- schema -------------------------------------------------------------------------
 

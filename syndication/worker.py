@@ -22,6 +22,8 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from concurrent import futures
+from concurrent.futures import Future
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, NoReturn
@@ -36,9 +38,10 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from syndication import config as cfg
 from syndication.config import Config, SourceSettings
+from syndication.ingest.poll import Poller, SourceOutcome
 from syndication.metrics import exposition
 from syndication.model import utcnow
-from syndication.pipeline import ingest, translate
+from syndication.pipeline import translate
 from syndication.publish.editions import publish
 from syndication.serve import make_server
 from syndication.store import Store, StoreError
@@ -83,12 +86,14 @@ class Worker:
         self._publish_took = 0.0  # seconds the last publish took
         self._last_reasons: tuple[str, ...] = ()
         self._last_told = 0.0
-        fetch_threads = min(config.settings.fetch.concurrency, 8)
+        self.poller = Poller(config)
+        # Bookkeeping after a poll (store reads, nudging translate and publish) off the loop.
+        self._after = futures.ThreadPoolExecutor(1, thread_name_prefix="syndication-polled")
         self.scheduler = BackgroundScheduler(
             executors={
-                # Sources poll side by side; translation and publishing each on a thread of
-                # their own, so a long translation never holds back a feed's new stories.
-                "fetch": ThreadPoolExecutor(max_workers=fetch_threads),
+                # A source job only starts its poll on the Poller; translation and publishing
+                # each have a thread, so a long translation never holds back new stories.
+                "fetch": ThreadPoolExecutor(max_workers=2),
                 "translate": ThreadPoolExecutor(max_workers=1),
                 "publish": ThreadPoolExecutor(max_workers=1),
                 "default": ThreadPoolExecutor(max_workers=2),
@@ -226,38 +231,54 @@ class Worker:
     # -- jobs ---------------------------------------------------------------------------
 
     def poll_source(self, source_id: str, force: bool = False) -> None:
-        """Poll one source (unless it is backing off after failures and not `force`d)."""
+        """Start polling one source (unless it is backing off and not `force`d); return at once.
+
+        The poll itself runs on the Poller's event loop, so a partner that never answers
+        holds a connection slot until the fetch timeout, never one of the scheduler's threads.
+        """
         config = self.config
         source = next((s for s in config.settings.sources if s.id == source_id), None)
         if source is None:  # removed by a reload while this run waited for a thread
             return
         with self._busy_lock:
             if source_id in self._busy:
-                return  # a `retry` and the schedule met: the running poll covers both
+                return  # still polling (a slow partner, or a `retry` met the schedule)
             self._busy.add(source_id)
         try:
-            self._guard(f"source {source_id}", lambda: self._poll(config, source, force))
-        finally:
-            with self._busy_lock:
-                self._busy.discard(source_id)
-
-    def _poll(self, config: Config, source: SourceSettings, force: bool) -> None:
-        state = self.store.source_state(source.id)
-        # A backoff belongs to the location that failed: an edited URL is tried at once.
-        failing = state is not None and state.failures and state.location == source.location
-        backoff = state.next_due if failing and state is not None else None
-        if not force and backoff is not None and backoff > utcnow():
-            self._show_next_due(source, backoff)
+            state = self.store.source_state(source.id)
+            # A backoff belongs to the location that failed: an edited URL is tried at once.
+            failing = state is not None and state.failures and state.location == source.location
+            backoff = state.next_due if failing and state is not None else None
+            if not force and backoff is not None and backoff > utcnow():
+                self._show_next_due(source, backoff)
+                self._done_polling(source_id)
+                return
+            future = self.poller.poll(config, self.store, source, state)
+        except Exception as exc:
+            self._done_polling(source_id)
+            self._fail(f"source {source_id}", exc)
             return
-        # ingest logs what the source did (its failure, its new and updated stories).
-        (outcome,) = ingest(config, self.store, [source])
-        if outcome.new or outcome.updated or outcome.withdrawn:
-            self.request_translate()
-            self.request_publish()
-        after = self.store.source_state(source.id)
-        backoff = after.next_due if after is not None and after.failures else None
-        self._show_next_due(source, backoff)
-        self.last_cycle = utcnow()
+        future.add_done_callback(lambda done: self._after.submit(self._polled, source, done))
+
+    def _polled(self, source: SourceSettings, done: Future[SourceOutcome]) -> None:
+        try:
+            outcome = done.result()  # poll_one never raises; a cancelled one (a stop) may
+            # poll_one logged what the source did (its failure, its new and updated stories).
+            if outcome.new or outcome.updated or outcome.withdrawn:
+                self.request_translate()
+                self.request_publish()
+            after = self.store.source_state(source.id)
+            backoff = after.next_due if after is not None and after.failures else None
+            self._show_next_due(source, backoff)
+            self.last_cycle = utcnow()
+        except Exception as exc:
+            self._fail(f"source {source.id}", exc)
+        finally:
+            self._done_polling(source.id)
+
+    def _done_polling(self, source_id: str) -> None:
+        with self._busy_lock:
+            self._busy.discard(source_id)
 
     def _show_next_due(self, source: SourceSettings, backoff: datetime | None) -> None:
         """Record when the source is polled next (its schedule, or its backoff), for `status`."""
@@ -341,10 +362,14 @@ class Worker:
         try:
             job()
             self.last_error = ""
-        except StoreError as exc:
+        except Exception as exc:  # a job failure must never kill the scheduler
+            self._fail(name, exc)
+
+    def _fail(self, name: str, exc: Exception) -> None:
+        if isinstance(exc, StoreError):  # ours, said in one line: no traceback flood
             self.last_error = str(exc)
             log.error("%s: %s", name, exc)
-        except Exception as exc:  # a job failure must never kill the scheduler
+        else:
             self.last_error = f"{type(exc).__name__}: {exc}"
             log.exception("%s failed", name)
 

@@ -9,9 +9,11 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -517,3 +519,74 @@ def test_a_renamed_source_takes_its_stories_back(tmp_path: Path, feed_server: Fe
     own = json.loads((public / "en" / "sources" / "wire-v2" / "feed.json").read_text("utf-8"))
     assert [i["external_url"] for i in own["items"]] == ["https://wire.example.com/renamed/1"]
     assert any("renamed/1" in i.get("external_url", "") for i in feed_items(public, "en"))
+
+
+class Silent:
+    """A partner that accepts connections and never answers; counts how many it holds."""
+
+    def __init__(self) -> None:
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.port = self.server.getsockname()[1]
+        self.held: list[socket.socket] = []
+        self.most = 0
+        self._lock = threading.Lock()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self.server.accept()
+            except OSError:
+                return
+            with self._lock:
+                self.held = [c for c in self.held if _open(c)] + [conn]
+                self.most = max(self.most, len(self.held))
+
+    def close(self) -> None:
+        self.server.close()
+        for conn in self.held:
+            conn.close()
+
+
+def _open(conn: socket.socket) -> bool:
+    try:
+        conn.setblocking(False)
+        return conn.recv(1, socket.MSG_PEEK) != b""
+    except BlockingIOError:
+        return True
+    except OSError:
+        return False
+
+
+def test_partners_that_never_answer_hold_back_no_other_source(
+    tmp_path: Path,
+    feed_server: FeedServer,
+    running: Callable[..., Running],
+) -> None:
+    silent = Silent()
+    wire = GrowingFeed(feed_server, "/lively.xml", title="Lively")
+    port = _free_port()
+    hung = [
+        {"id": f"hung-{i}", "url": f"http://127.0.0.1:{silent.port}/{i}.xml", "every": "1s"}
+        for i in range(12)
+    ]
+    config = write_config(
+        tmp_path,
+        serve={"host": "127.0.0.1", "port": port},
+        fetch={"timeout": "20s", "per_host": 2},
+        sources=[{"id": "lively", "url": wire.url, "every": "1s"}, *hung],
+        translation=OFFLINE_TRANSLATION,
+    )
+    try:
+        worker = running(config, tmp_path / "run.log")
+        _wait_for_index(f"http://127.0.0.1:{port}/", worker.process)
+        wait_until(lambda: bool(feed_server.requests_for("/lively.xml")), 15, "first", worker)
+        before = len(feed_server.requests_for("/lively.xml"))
+        time.sleep(6)
+        # Every second, while a dozen polls hang for 20 s each.
+        assert len(feed_server.requests_for("/lively.xml")) - before >= 4, worker.output()
+        assert silent.most <= 2, silent.most  # per_host holds across sources
+        code, took = worker.stop()
+        assert code == 0 and took < 10
+    finally:
+        silent.close()

@@ -91,7 +91,9 @@ class Fetcher:
     ) -> FetchResult:
         """GET `url` conditionally; raise SourceError with a clear reason on any failure."""
         host = urlsplit(url).netloc.lower()
-        async with self._global, self._per_host[host]:
+        # The host's turn first: fetches queued behind a slow host must not sit on the global
+        # slots that every other host's fetches need.
+        async with self._per_host[host], self._global:
             try:
                 return await asyncio.wait_for(
                     self._fetch(source_id, url, etag, last_modified),

@@ -9,27 +9,29 @@ pool of processes that parses feed bodies in a busy cycle.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import logging.handlers
 import multiprocessing
 import multiprocessing.queues
 import os
+import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
 from syndication import metrics
-from syndication.config import Config, SourceSettings
+from syndication.config import Config, FetchSettings, SourceSettings
 from syndication.ingest.feeds import ParsedFeed, SourceInfo, parse_feed
 from syndication.ingest.fetch import Fetcher, FetchResult, read_feed_file
 from syndication.ingest.local import LocalSource, scan
 from syndication.model import ArticleFileError, SourceError, SourceState, utcnow
-from syndication.store import Store
+from syndication.store import Store, StoreError
 
 log = logging.getLogger(__name__)
 
@@ -197,6 +199,57 @@ def _exit_with(owner: int) -> None:
             pass
 
 
+class Poller:
+    """What `run` polls with for its whole life.
+
+    One event loop on a thread of its own, one Fetcher (so `fetch.concurrency` and
+    `per_host` hold across every source, and connections and the TLS context are reused
+    instead of rebuilt at each poll), one thread that parses and stores (the only store
+    writer among polls), and a parse pool for bodies big enough to stall that thread. A
+    partner that never answers costs a connection slot until the fetch timeout, not a thread.
+    """
+
+    def __init__(self, config: Config) -> None:
+        self.loop = asyncio.new_event_loop()
+        threading.Thread(target=self.loop.run_forever, name="syndication-poll", daemon=True).start()
+        self._lock = threading.Lock()
+        self._settings = config.settings.fetch
+        self.fetcher = self._new_fetcher(self._settings)
+        self.worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="syndication-ingest")
+        # Processes only for big bodies (never by count: polls come one by one), kept once up.
+        self.pool = ParsePool(self._settings.parse_workers, min_bodies=sys.maxsize)
+
+    def poll(
+        self, config: Config, store: Store, source: SourceSettings, state: SourceState | None
+    ) -> Future[SourceOutcome]:
+        """Start polling `source` on the loop; the future ends with its outcome, never raises."""
+        with self._lock:
+            if config.settings.fetch != self._settings:  # a reload changed fetch settings
+                self._retire(self.fetcher, self._settings.timeout)
+                self._settings = config.settings.fetch
+                self.fetcher = self._new_fetcher(self._settings)
+            fetcher = self.fetcher
+        return asyncio.run_coroutine_threadsafe(
+            poll_one(
+                config, store, source, fetcher, worker=self.worker, state=state, pool=self.pool
+            ),
+            self.loop,
+        )
+
+    def _new_fetcher(self, settings: FetchSettings) -> Fetcher:
+        async def make() -> Fetcher:  # its locks and client belong to the loop
+            return Fetcher(settings)
+
+        return asyncio.run_coroutine_threadsafe(make(), self.loop).result()
+
+    def _retire(self, fetcher: Fetcher, timeout: float) -> None:
+        # Polls in flight keep the old one until they are done (at most a fetch timeout).
+        def close() -> None:
+            self.loop.create_task(fetcher.aclose())
+
+        self.loop.call_soon_threadsafe(self.loop.call_later, timeout + 5, close)
+
+
 def due_sources(config: Config, store: Store, now: datetime | None = None) -> list[SourceSettings]:
     """Sources whose next poll time has come (never-polled sources are due)."""
     now = now or utcnow()
@@ -240,20 +293,15 @@ async def poll_sources(
 
         async def one(source: SourceSettings) -> SourceOutcome:
             async with in_flight:
-                try:
-                    outcome = await poll_source(
-                        config,
-                        store,
-                        source,
-                        fetcher,
-                        worker=worker,
-                        state=states.get(source.id),
-                        pool=pool,
-                    )
-                except Exception as exc:  # a bug or a store hiccup in one source stays in it
-                    log.exception("%s: unexpected error", source.id)
-                    outcome = SourceOutcome(source.id, "error", error=f"internal error: {exc}")
-                    _record(config, store, source, outcome, None)
+                outcome = await poll_one(
+                    config,
+                    store,
+                    source,
+                    fetcher,
+                    worker=worker,
+                    state=states.get(source.id),
+                    pool=pool,
+                )
             if on_done:
                 on_done(outcome)
             return outcome
@@ -265,6 +313,33 @@ async def poll_sources(
             pool.close()
         if own:
             await fetcher.aclose()
+
+
+async def poll_one(
+    config: Config,
+    store: Store,
+    source: SourceSettings,
+    fetcher: Fetcher,
+    *,
+    worker: Executor | None,
+    state: SourceState | None,
+    pool: ParsePool | None,
+) -> SourceOutcome:
+    """`poll_source`, never raising: a bug stays in its source, and a store failure is
+    reported as ours (one line), never recorded against the partner."""
+    try:
+        return await poll_source(
+            config, store, source, fetcher, worker=worker, state=state, pool=pool
+        )
+    except StoreError as exc:
+        log.error("source %s: not stored: %s", source.id, exc, extra={"source": source.id})
+        return SourceOutcome(source.id, "error", error=f"not stored: {exc}")
+    except Exception as exc:
+        log.exception("%s: unexpected error", source.id, extra={"source": source.id})
+        outcome = SourceOutcome(source.id, "error", error=f"internal error: {exc}")
+        with contextlib.suppress(StoreError):
+            _record(config, store, source, outcome, None)
+        return outcome
 
 
 async def poll_source(
