@@ -388,6 +388,20 @@ class Store:
                 .values(heartbeat_at=iso(utcnow()))
             )
 
+    def file_identity(self) -> tuple[int, int] | None:
+        """The SQLite file's (device, inode), None if gone; other databases: always None."""
+        url = self.engine.url
+        if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+            return None
+        try:
+            info = os.stat(url.database)
+        except OSError:
+            return None
+        return info.st_dev, info.st_ino
+
+    def describe(self) -> str:
+        return _safe_url(self.engine.url.render_as_string(hide_password=False))
+
     def lock_holder(self, name: str = "worker") -> dict[str, Any] | None:
         """Who holds the worker lock (holder, host, pid, heartbeat, alive), or None."""
         with self.begin() as conn:

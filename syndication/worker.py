@@ -51,6 +51,7 @@ log = logging.getLogger(__name__)
 
 TRANSLATE_EVERY = 60.0  # seconds; a change found by a source job runs it at once as well
 HEARTBEAT_EVERY = 30.0
+PUBLISH_RETRY = 60.0  # seconds before a failed publish is tried again
 HOUSEKEEPING_EVERY = 5.0  # command-line requests and the configuration file's mtime
 FIRST_SPREAD = 10.0  # at most this many seconds of jitter before a source's first poll
 
@@ -76,6 +77,10 @@ class Worker:
         self.last_cycle: datetime | None = None
         self.last_publish: datetime | None = None
         self.last_error = ""
+        self.failing: dict[str, str] = {}  # job → its error, until it next succeeds
+        self.fatal = ""  # why the worker must stop (exit 3)
+        self.on_fatal: Callable[[], None] = lambda: None
+        self._store_identity = store.file_identity()
         self._reload_lock = threading.Lock()
         self._runs_lock = threading.Lock()
         self._running: set[str] = set()  # translate / publish running now
@@ -319,6 +324,8 @@ class Worker:
 
     def publish(self) -> None:
         self._once_at_a_time("publish", self._publish, self.request_publish)
+        if "publish" in self.failing:  # a full disk, an unwritable folder: try again soon
+            self._trigger("publish", min(PUBLISH_RETRY, self.config.settings.publish.every))
 
     def _publish(self) -> None:
         started = time.monotonic()
@@ -333,11 +340,24 @@ class Worker:
     def _heartbeat(self) -> None:
         self._guard("heartbeat", self.store.heartbeat)
 
+    def _store_still_there(self) -> bool:
+        if self.store.file_identity() == self._store_identity:
+            return True
+        # Deleted or replaced under us: our writes go to a file nobody will read, and a
+        # `once` would start a second store beside it. Stop (exit 3) and let a supervisor
+        # start a worker on the store that is there now.
+        self.fatal = f"the store file of {self.store.describe()} was removed or replaced"
+        log.error("%s while running: stopping", self.fatal)
+        self.on_fatal()
+        return False
+
     def housekeeping(self) -> None:
         """Take up what the command line asked for, and a configuration file that changed."""
         self._guard("housekeeping", self._housekeeping)
 
     def _housekeeping(self) -> None:
+        if not self._store_still_there():
+            return
         for kind, subject in self.store.take_requests():
             if kind == "fetch":
                 log.info("fetching %s now, as asked", subject, extra={"source": subject})
@@ -361,9 +381,11 @@ class Worker:
     def _guard(self, name: str, job: Callable[[], None]) -> None:
         try:
             job()
-            self.last_error = ""
         except Exception as exc:  # a job failure must never kill the scheduler
             self._fail(name, exc)
+        else:
+            if self.failing.pop(name, None) is not None:
+                log.warning("%s: working again", name)
 
     def _fail(self, name: str, exc: Exception) -> None:
         if isinstance(exc, StoreError):  # ours, said in one line: no traceback flood
@@ -372,6 +394,7 @@ class Worker:
         else:
             self.last_error = f"{type(exc).__name__}: {exc}"
             log.exception("%s failed", name)
+        self.failing[name] = self.last_error
 
     # -- reload -------------------------------------------------------------------------
 
@@ -469,15 +492,20 @@ class Worker:
     # -- health -------------------------------------------------------------------------
 
     def health(self) -> dict[str, Any]:
+        """What /healthz answers: not ok (503) while the store cannot be read or written or
+        the output cannot be published; a partner or a translator down is not our ill health.
+        """
         try:
             backlog = self.store.backlog()
             reachable = True
         except StoreError as exc:
             backlog, reachable = {}, False
             self.last_error = str(exc)
+        failing = {k: v for k, v in self.failing.items() if k in ("publish", "heartbeat")}
         return {
-            "ok": reachable,
+            "ok": reachable and not failing and not self.fatal,
             "store": "reachable" if reachable else "unreachable",
+            "failing": failing | ({"store": self.fatal} if self.fatal else {}),
             "last_cycle": self.last_cycle.isoformat() if self.last_cycle else None,
             "last_publish": self.last_publish.isoformat() if self.last_publish else None,
             "backlog": {
@@ -528,7 +556,8 @@ def run_forever(
     announce: Announce,
     on_reload: Callable[[Config], None] | None = None,
 ) -> NoReturn:
-    """Run worker and server until SIGINT/SIGTERM, then end the process with exit code 0."""
+    """Run worker and server until SIGINT/SIGTERM, then end the process with exit code 0
+    (3 when the worker had to stop: its store file was removed or replaced)."""
     s = config.settings
     worker: Worker | None = None
     try:
@@ -540,6 +569,7 @@ def run_forever(
             worker.health,
             metrics=lambda: exposition(store, [x.id for x in running.config.settings.sources]),
         )
+        worker.on_fatal = lambda: setattr(server, "should_exit", True)
         config.output.mkdir(parents=True, exist_ok=True)
         try:
             # Serve what the store already holds at once, before the first poll finishes.
@@ -581,4 +611,4 @@ def run_forever(
         # Every store write is one transaction and every file is renamed into place, so
         # nothing is lost by leaving now; waiting for the job would make a stop take as
         # long as a cycle.
-        os._exit(0)
+        os._exit(3 if worker is not None and worker.fatal else 0)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import sqlite3
@@ -590,3 +591,46 @@ def test_partners_that_never_answer_hold_back_no_other_source(
         assert code == 0 and took < 10
     finally:
         silent.close()
+
+
+def test_health_says_when_the_output_cannot_be_written_and_when_it_can_again(
+    tmp_path: Path, running: Callable[..., Running]
+) -> None:
+    port = _free_port()
+    config = write_config(
+        tmp_path,
+        serve={"host": "127.0.0.1", "port": port},
+        translation=OFFLINE_TRANSLATION,
+        publish={"debounce": "0.5s", "every": "2s"},
+    )
+    worker = running(config, tmp_path / "run.log")
+    _wait_for_index(f"http://127.0.0.1:{port}/", worker.process)
+    health = f"http://127.0.0.1:{port}/healthz"
+    kk = tmp_path / "public" / "kk"
+    shutil.rmtree(kk)
+    kk.write_text("a file where the kk folder should be\n", encoding="utf-8")
+
+    def answer() -> httpx.Response:
+        return httpx.get(health, timeout=5)
+
+    wait_until(lambda: answer().status_code == 503, 15, "an unhealthy answer", worker)
+    assert "publish" in answer().json()["failing"]
+    kk.unlink()
+    wait_until(lambda: answer().status_code == 200, 15, "health again", worker)
+    assert (kk / "rss.xml").exists()
+    assert worker.stop()[0] == 0
+
+
+def test_a_store_removed_under_the_worker_stops_it(
+    tmp_path: Path, running: Callable[..., Running]
+) -> None:
+    port = _free_port()
+    config = write_config(
+        tmp_path, serve={"host": "127.0.0.1", "port": port}, translation=OFFLINE_TRANSLATION
+    )
+    worker = running(config, tmp_path / "run.log")
+    _wait_for_index(f"http://127.0.0.1:{port}/", worker.process)
+    for path in (tmp_path / "data").glob("test.db*"):
+        path.unlink()
+    assert worker.process.wait(timeout=15) == 3
+    assert "was removed or replaced" in worker.output()

@@ -245,23 +245,34 @@ def publish(
         files[out / name] = data
 
     changed: list[tuple[str, str, int]] = []
-    for path, data in files.items():
+    failed: list[OSError] = []
+    # Pages before the feeds and indexes that link to them, so a reader never follows a new
+    # item to a page not written yet; one path that cannot be written stops no other.
+    for path, data in sorted(files.items(), key=lambda f: "/articles/" not in f[0].as_posix()):
         if path in keep_as_is:
             continue
-        if write_if_changed(path, data):
+        try:
+            written = write_if_changed(path, data)
+        except OSError as exc:
+            failed.append(exc)
+            continue
+        if written:
             relative = path.relative_to(out).as_posix()
             report.written.append(relative)
             changed.append((relative, digest(data), len(data)))
         else:
             report.unchanged += 1
+    if changed:
+        store.record_published(changed)
+    if failed:
+        # The caller says so (exit 3, /healthz 503) and tries again; what was written stays.
+        raise OSError(f"{len(failed)} file(s) not written, the first: {failed[0]}")
     keep = set(files)
     # Every folder an edition could have, configured or not: an edition dropped from the
     # YAML must not stay published, frozen. Other folders in the output are not ours.
     for edition in dict.fromkeys([*s.editions, *BASE_LANGUAGES, *DERIVED_EDITIONS]):
         for stale in remove_stale(out, keep, out / edition):
             report.removed.append(stale.relative_to(out).as_posix())
-    if changed:
-        store.record_published(changed)
     feeds_changed = [f"{base}{p}" for p in report.written if p.endswith((".xml", ".json"))]
     if s.site.hub:
         # Topics a failed ping left behind go with this one, so subscribers miss no change.
