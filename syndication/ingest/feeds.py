@@ -311,12 +311,8 @@ def _entry_to_article(
     if not summary or summary == body_text:
         summary = body_text
     summary = shorten(summary, SUMMARY_CHARS)
-    guid = (
-        (entry.get("id") or "").strip()
-        or link
-        or _fallback_guid(
-            plain_text(entry.get("title", "")), entry.get("published", ""), body_text, content
-        )
+    guid = _guid(
+        entry.get("id") or "", link, entry.get("title", ""), entry.get("published", ""), content
     )
     declared = None
     for detail in (entry.get("content") or [{}])[0], entry.get("title_detail") or {}:
@@ -391,15 +387,20 @@ def _int(value: Any) -> int:
         return 0
 
 
-def _fallback_guid(title: str, date: str, body_text: str, content: str) -> str:
-    """An id for an item with neither guid nor link, stable across edits of its text.
+def _guid(given: str, link: str, raw_title: str, date: str, content: str) -> str:
+    """The item's own guid, else its link, else an id made from what it says, stable across
+    edits of its text.
 
     Its title and date identify it: a corrected description must update the story, not
     publish it a second time. Only an item with no title falls back to its text, and one
     with no text either (an image, an embed) to its sanitised markup.
     """
+    if given.strip() or link:
+        return given.strip() or link
+    title = plain_text(raw_title)
     if title:
         return content_guid(title, date)
+    body_text = sanitised_text(content)
     return content_guid(body_text) if body_text else content_guid(content, date)
 
 
@@ -492,15 +493,12 @@ def _json_item(
     body_text = sanitised_text(content)
     title = plain_text(str(item.get("title") or ""), 300) or first_sentence(body_text)
     summary = shorten(plain_text(str(item.get("summary") or "")) or body_text, SUMMARY_CHARS)
-    guid = (
-        str(item.get("id") or "").strip()
-        or link
-        or _fallback_guid(
-            plain_text(str(item.get("title") or "")),
-            str(item.get("date_published") or ""),
-            body_text,
-            content,
-        )
+    guid = _guid(
+        str(item.get("id") or ""),
+        link,
+        str(item.get("title") or ""),
+        str(item.get("date_published") or ""),
+        content,
     )
     declared = normalise_language(item.get("language")) or feed_lang
     language = choose_language(
