@@ -43,11 +43,23 @@ class Article:
     updated: datetime | None = None
     source_title: str = ""
     source_url: str = ""
+    # Photo credits as written ("Photo credit: Reuters", "Фото: Ақорда") or, from a partner's
+    # media:credit, the bare name: shown as a credit beside the story, never as its text.
+    credits: tuple[str, ...] = ()
+    # The partner feed's own id and `updated` when this story was last taken from it (RFC
+    # 4287 atom:source keeps them); provenance, so not part of `content_hash`.
+    source_feed_id: str = ""
+    source_feed_updated: datetime | None = None
 
     @cached_property
     def content_hash(self) -> str:
         """Changes when anything a reader or translator sees changes."""
         payload = asdict(self)
+        # A partner whose feed-level `updated` moves at every poll must not make each of its
+        # stories "updated": the snapshot is refreshed when the story itself changes.
+        del payload["source_feed_id"], payload["source_feed_updated"]
+        if not payload["credits"]:
+            del payload["credits"]  # hashes of stories stored before credits were kept hold
         for key in ("published", "updated"):
             value = payload[key]
             payload[key] = value.isoformat() if value else None

@@ -103,6 +103,9 @@ articles = Table(
     Column("withdrawn", Integer, nullable=False, default=0),
     Column("also_from", Text, nullable=False, default="[]"),
     Column("changed_at", Text, nullable=False),
+    Column("credits", Text, nullable=False, default="[]"),
+    Column("source_feed_id", Text, nullable=False, default=""),
+    Column("source_feed_updated", Text),
 )
 
 translations = Table(
@@ -210,7 +213,14 @@ _V2 = [
     "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
 ]
 
-MIGRATIONS: list[list[str]] = [_V1, _V2]
+# Photo credits of a story, and the partner feed's id and `updated` it was taken under.
+_V3 = [
+    "ALTER TABLE articles ADD COLUMN credits TEXT NOT NULL DEFAULT '[]'",
+    "ALTER TABLE articles ADD COLUMN source_feed_id TEXT NOT NULL DEFAULT ''",
+    "ALTER TABLE articles ADD COLUMN source_feed_updated TEXT",
+]
+
+MIGRATIONS: list[list[str]] = [_V1, _V2, _V3]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 LOCK_STALE_AFTER = timedelta(minutes=2)
@@ -1077,6 +1087,9 @@ def _article_row(article: Article, *, first_seen: str | None, now: str | None) -
         "text_hash": article.text_hash,
         "withdrawn": 0,
         "changed_at": now,
+        "credits": json.dumps(list(article.credits), ensure_ascii=False),
+        "source_feed_id": article.source_feed_id,
+        "source_feed_updated": iso(article.source_feed_updated),
     }
 
 
@@ -1105,6 +1118,9 @@ def _stored_article(row: Any) -> StoredArticle:
         updated=parse_iso(row.updated),
         source_title=row.source_title,
         source_url=row.source_url,
+        credits=tuple(json.loads(row.credits)),
+        source_feed_id=row.source_feed_id,
+        source_feed_updated=parse_iso(row.source_feed_updated),
     )
     return StoredArticle(
         article=article,

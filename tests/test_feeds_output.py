@@ -14,8 +14,10 @@ Translate on loopback); each test reads the files it left on disk.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
+import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -26,7 +28,7 @@ import jsonschema
 import pytest
 from lxml import etree
 
-from tests.conftest import PARTNER_FEED, run_cli, snapshot, write_config
+from tests.conftest import PARTNER_FEED, REPO, run_cli, snapshot, write_config
 from tests.fakeprovider import FakeGoogle
 from tests.feedserver import FeedServer
 
@@ -434,3 +436,65 @@ def test_the_xsl_renders_rss_and_atom_readably(published: Published) -> None:
         assert page.count("<article") == len(titles) and 'lang="kk"' in page, name
     head = (published.root / "kk" / "sources" / "partner" / "atom.xml").read_bytes()[:200]
     assert b'href="../../../feed.xsl"' in head
+
+
+# The W3C Feed Validation Service, run offline (../shared/tools/README.md): set up with
+# `../shared/tools/setup-feedvalidator.sh GIT_DIR ../fv`, or point this variable at the
+# `validate-feed` it makes.
+FEEDVALIDATOR = os.environ.get(
+    "SYNDICATION_FEEDVALIDATOR", str(REPO.parent / "fv" / "validate-feed")
+)
+
+
+def w3c_validate(root: Path) -> list[dict[str, object]]:
+    """The validator's report on every RSS and Atom file under `root`, one dict per file."""
+    if not os.access(FEEDVALIDATOR, os.X_OK):
+        pytest.skip(
+            f"the W3C feed validator is not set up at {FEEDVALIDATOR}: run "
+            "../shared/tools/setup-feedvalidator.sh GIT_DIR ../fv (or set "
+            "SYNDICATION_FEEDVALIDATOR)"
+        )
+    files = sorted(p.relative_to(root).as_posix() for p in root.rglob("*.xml")
+                   if p.name in ("rss.xml", "atom.xml"))  # fmt: skip
+    done = subprocess.run([FEEDVALIDATOR, "--json", *files], cwd=root, capture_output=True,
+                          text=True, timeout=600)  # fmt: skip
+    assert done.returncode in (0, 1), done.stderr
+    reports: list[dict[str, object]] = json.loads(done.stdout)
+    assert sorted(str(r["file"]) for r in reports) == files
+    return reports
+
+
+def _problems(reports: list[dict[str, object]]) -> list[str]:
+    """Every error, and every MissingSourceElement warning (atom:source without id/updated)."""
+    return [
+        f"{event['file']}:{event['line']}: {event['level']} {event['type']}: {event['message']}"
+        for report in reports
+        for event in report["events"]  # type: ignore[attr-defined]
+        if event["level"] == "error" or event["type"] == "MissingSourceElement"
+    ]
+
+
+def test_w3c_validator_passes_every_translated_feed(published: Published) -> None:
+    reports = w3c_validate(published.root)
+    assert len(reports) == 2 * len(_feed_folders())
+    # Partner items (with atom:source) are in them, so the source check did run.
+    assert b"<source>" in (published.root / "en" / "atom.xml").read_bytes()
+    assert _problems(reports) == []
+
+
+def test_w3c_validator_passes_the_default_configuration(tmp_path: Path) -> None:
+    """`once` on the embedded config/syndication.yaml, offline, as `make run` first does."""
+    env = {
+        "SYNDICATION_STORE": f"sqlite:///{tmp_path}/data/syndication.db",
+        "SYNDICATION_OUTPUT": str(tmp_path / "public"),
+        # Offline for sure: Google is reached through a proxy that is not there.
+        "HTTPS_PROXY": "http://127.0.0.1:9",
+        "HTTP_PROXY": "http://127.0.0.1:9",
+        "NO_PROXY": "",
+    }
+    result = run_cli("once", "--config", str(REPO / "config" / "syndication.yaml"), env=env)
+    assert result.code in (0, 1), result.output  # 1: translations kept for retry
+    reports = w3c_validate(tmp_path / "public")
+    assert len(reports) == 30
+    assert b"<source>" in (tmp_path / "public" / "en" / "atom.xml").read_bytes()
+    assert _problems(reports) == []

@@ -274,6 +274,18 @@ def test_credit_lines_are_not_markdown_body_or_title(tmp_path: Path) -> None:
     assert story.summary == "The real first sentence. More text."
     assert by_guid["b"].content == "<p>Body text. More.</p>"
     assert by_guid["c"].content == "<p>Тело статьи. Ещё.</p>"
+    # Kept as the story's credits, as written (Markdown emphasis gone), each once.
+    assert story.credits == (
+        "Photo: Kazinform",
+        "Photo credit: Reuters",
+        "Image credit: Akorda press service",
+        "Photo: AP",
+        "Фото: Ақорда",
+        "图片来源：新华社",
+        "摄影：张三",
+    )
+    assert by_guid["b"].credits == ("Фото: Ақорда",)
+    assert by_guid["c"].credits == ("Фото: Ақорда", "摄影：张三")
 
 
 def test_credit_line_inside_a_code_block_is_kept(tmp_path: Path) -> None:

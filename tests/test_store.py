@@ -116,6 +116,36 @@ def test_migrations_keep_data_and_are_recorded(
         assert conn.execute("SELECT extra FROM articles").fetchone() == ("",)
 
 
+def test_schema_3_keeps_credits_and_leaves_older_stories_unchanged(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A store written by the release before credits (schema 2) ...
+    monkeypatch.setattr(store_module, "MIGRATIONS", store_module.MIGRATIONS[:2])
+    monkeypatch.setattr(store_module, "SCHEMA_VERSION", 2)
+    older = _open(tmp_path)
+    with older.begin() as conn:
+        row = store_module._article_row(_article(1), first_seen="2025-05-01T00:00:00Z", now=None)
+        for key in ("credits", "source_feed_id", "source_feed_updated"):
+            del row[key]
+        row["changed_at"] = "2025-05-01T00:00:00Z"
+        conn.execute(store_module.text(
+            f"INSERT INTO articles ({', '.join(row)}) VALUES ({', '.join(':' + k for k in row)})"
+        ), row)  # fmt: skip
+    monkeypatch.undo()
+    # ... upgrades in place: the story is there, unchanged for a story without credits.
+    store = _open(tmp_path)
+    assert store.version() == SCHEMA_VERSION >= 3
+    assert store.save_articles("s", [_article(1)], LANGS) == (0, 0, 1)
+    credited = _article(1, credits=("Фото: Ақорда",), source_feed_id="urn:uuid:1")
+    assert store.save_articles("s", [credited], LANGS) == (0, 1, 0)
+    stored = store.get_article("s:1")
+    assert stored is not None and stored.article.credits == ("Фото: Ақорда",)
+    assert stored.article.source_feed_id == "urn:uuid:1"
+    # The partner feed's own `updated` moving is no change to the story.
+    moved = replace(credited, source_feed_updated=datetime(2025, 6, 1, tzinfo=UTC))
+    assert store.save_articles("s", [moved], LANGS) == (0, 0, 1)
+
+
 def test_a_store_from_a_newer_program_is_refused(tmp_path: Path) -> None:
     _open(tmp_path)
     with sqlite3.connect(tmp_path / "x.db") as conn:

@@ -231,14 +231,18 @@ def _parse_xml_feed(body: bytes, headers: dict[str, str], source: SourceInfo) ->
     feed_link = absolute_url(feed.get("link", ""), source.url) or source.url
     feed_title = plain_text(feed.get("title", "")) or source.title
     feed_lang = normalise_language(feed.get("language")) or normalise_language(source.language)
+    origin = _Origin(
+        link=feed_link,
+        title=feed_title,
+        language=feed_lang,
+        id=_feed_id(feed, source),
+        updated=_date(feed, "updated_parsed") or _date(feed, "published_parsed"),
+    )
     stories = [entry for entry in entries if not _is_empty(entry)]
     if len(stories) < len(entries):
         # e.g. a stray `<item />` nested inside another item: nothing to publish.
         notes.append(f"{len(entries) - len(stories)} empty item(s) skipped")
-    articles = _dedupe(
-        [_entry_to_article(entry, source, feed_link, feed_title, feed_lang) for entry in stories],
-        notes,
-    )
+    articles = _dedupe([_entry_to_article(entry, source, origin) for entry in stories], notes)
     return ParsedFeed(
         articles=articles,
         title=feed_title,
@@ -246,6 +250,27 @@ def _parse_xml_feed(body: bytes, headers: dict[str, str], source: SourceInfo) ->
         notes=notes,
         entries_found=len(entries),
     )
+
+
+@dataclass(frozen=True)
+class _Origin:
+    """The partner feed an entry comes from, as its articles record it (atom:source)."""
+
+    link: str  # the partner's home page (else the feed's URL)
+    title: str
+    language: str | None
+    id: str  # the feed's own id: Atom <id>, else its self link or the URL it came from
+    updated: datetime | None
+
+
+def _feed_id(feed: Any, source: SourceInfo) -> str:
+    given = plain_text(str(feed.get("id") or ""), 500)
+    if given:
+        return given
+    for link in feed.get("links", []) or []:
+        if link.get("rel") == "self" and link.get("href"):
+            return absolute_url(link["href"], source.url)
+    return source.url
 
 
 def _is_empty(entry: Any) -> bool:
@@ -291,9 +316,8 @@ def _as_html(detail: Any) -> str:
     return value
 
 
-def _entry_to_article(
-    entry: Any, source: SourceInfo, feed_link: str, feed_title: str, feed_lang: str | None
-) -> Article:
+def _entry_to_article(entry: Any, source: SourceInfo, origin: _Origin) -> Article:
+    feed_link, feed_lang = origin.link, origin.language
     # FeedBurner rewrites links to a tracking redirect and keeps the real one in origLink.
     link = absolute_url(entry.get("feedburner_origlink") or entry.get("link", ""), feed_link)
     raw_content, content_base = _pick_content(entry)
@@ -351,8 +375,17 @@ def _entry_to_article(
         language=language,
         published=_date(entry, "published_parsed") or _date(entry, "updated_parsed"),
         updated=_date(entry, "updated_parsed") or _date(entry, "published_parsed"),
-        source_title=feed_title,
+        source_title=origin.title,
         source_url=feed_link,
+        credits=tuple(
+            dict.fromkeys(
+                name
+                for credit in entry.get("media_credit", []) or []
+                if (name := plain_text(str(credit.get("content") or ""), 200))
+            )
+        ),
+        source_feed_id=origin.id,
+        source_feed_updated=origin.updated,
     )
 
 
@@ -454,13 +487,16 @@ def _parse_json_feed(body: bytes, source: SourceInfo) -> ParsedFeed:
     feed_title = plain_text(str(data.get("title") or "")) or source.title
     feed_lang = normalise_language(data.get("language")) or normalise_language(source.language)
     feed_author = _json_author(data)
+    feed_id = absolute_url(str(data.get("feed_url") or ""), source.url) or source.url
     notes: list[str] = []
     articles: list[Article] = []
     for index, item in enumerate(items):
         if not isinstance(item, dict):
             notes.append(f"item {index} is not an object; skipped")
             continue
-        articles.append(_json_item(item, source, feed_link, feed_title, feed_lang, feed_author))
+        articles.append(
+            _json_item(item, source, feed_link, feed_title, feed_lang, feed_author, feed_id)
+        )
     return ParsedFeed(
         articles=_dedupe(articles, notes),
         title=feed_title,
@@ -483,6 +519,7 @@ def _json_item(
     feed_title: str,
     feed_lang: str | None,
     feed_author: str,
+    feed_id: str,
 ) -> Article:
     link = absolute_url(str(item.get("url") or item.get("external_url") or ""), feed_link)
     base = link or feed_link
@@ -531,4 +568,5 @@ def _json_item(
         updated=to_utc(item.get("date_modified")),
         source_title=feed_title,
         source_url=feed_link,
+        source_feed_id=feed_id,
     )

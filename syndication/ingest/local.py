@@ -3,9 +3,9 @@
 Owns: Markdown with YAML front matter (rendered with Python-Markdown) and plain-text files
 with `key value` (or `key: value`) header lines, including the messy real shape where
 headers and the first paragraph share one line (` date 2025-04-25 Speaking at …`). Photo
-credit lines are set aside in both formats. A bad file (or an empty one, or one whose id
-another file already has) is reported with its path and line and skipped; the rest of the
-folder goes on.
+credit lines are taken out of the body in both formats and kept as the story's credits. A bad
+file (or an empty one, or one whose id another file already has) is reported with its path and
+line and skipped; the rest of the folder goes on.
 """
 
 from __future__ import annotations
@@ -76,8 +76,8 @@ _DATE_TOKEN = re.compile(
 # Markdown emphasis (*Photo: Reuters*, **Фото:** …): they credit pictures a story file does
 # not carry, so they are neither body, summary nor title.
 _CREDIT = re.compile(
-    r"^[*_]*(?:(?:photo|image|picture|video)(?:\s*(?:credit|courtesy|by))?|фото(?:сурет)?"
-    r"|图片来源|图片|摄影|图)[*_]*\s*[:：][*_]*\s*\S.*$",
+    r"^[*_]*((?:photo|image|picture|video)(?:\s*(?:credit|courtesy|by))?|фото(?:сурет)?"
+    r"|图片来源|图片|摄影|图)[*_]*\s*([:：])[*_]*\s*(\S.*?)[*_]*$",
     re.I,
 )
 _FENCE = re.compile(r"^ {0,3}(```|~~~)")
@@ -362,11 +362,20 @@ def _web_url(meta: dict[str, Any], key: str, base_url: str, notes: list[str]) ->
     return ""
 
 
+def _credit(line: str) -> str:
+    """A credit line as a reader sees it: Markdown emphasis gone ("*Photo: AP*" → "Photo: AP")."""
+    match = _CREDIT.match(line)
+    if match is None:
+        return line
+    label, colon, name = match.groups()
+    return f"{label}{colon}{' ' if colon == ':' else ''}{name.strip()}"
+
+
 def _article(
     meta: dict[str, Any], body_html: str, guid: str, path: Path, source: LocalSource
 ) -> Article:
-    # "Photo credit: …" lines credit photos a story file does not carry; they are not part of
-    # the story (nor its title or summary), so _plain_text and _markdown set them aside.
+    # "Photo credit: …" lines are not part of the story (nor its title or summary), so
+    # _plain_text and _markdown set them aside; they are published as its credits.
     content = sanitise_html(body_html, source.base_url)
     body_text = plain_text(sanitise_html(body_html))
     title = plain_text(str(meta.get("title") or ""), 300) or first_sentence(body_text)
@@ -406,4 +415,5 @@ def _article(
         image=image,
         language=language,
         published=_parse_date(meta.get("date"), path, _front_line("date", meta)),
+        credits=tuple(dict.fromkeys(_credit(line) for line in meta.get("_credits") or [])),
     )

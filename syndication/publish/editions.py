@@ -21,7 +21,7 @@ import httpx
 
 from syndication import metrics
 from syndication.config import BASE_LANGUAGES, DERIVED_EDITIONS, Config, TopicFeed
-from syndication.model import FUTURE_TOLERANCE, StoredArticle, Translation, utcnow
+from syndication.model import FUTURE_TOLERANCE, Article, StoredArticle, Translation, utcnow
 from syndication.publish import site
 from syndication.publish.feeds import EPOCH, Feed, Item, render_atom, render_json, render_rss
 from syndication.publish.files import digest, remove_orphans, remove_stale, write_if_changed
@@ -220,6 +220,8 @@ def publish(
             alternates=list(item.alternates),
             self_url=item.link,
             feed_title=_site_title(config, edition),
+            credits=[line for line, _ in item.credits],
+            image=item.image,
         )
 
     for edition in s.editions:
@@ -370,10 +372,12 @@ def _item(
         summary += " " + site.word(
             edition, "translated", language=site.language_name(edition, article.language)
         )
+    credits = list(article.credits)
     if edition in DERIVED_EDITIONS and item_language == language:
         title = derive_text(title, edition)
         summary = derive_text(summary, edition)
         content = derive_html(content, edition)
+        credits = [derive_text(credit, edition) for credit in credits]
         item_language = edition
     page = f"{base_url}{edition}/articles/{slug(article.id)}.html"
     alternates = tuple(
@@ -391,6 +395,18 @@ def _item(
     updated = max(date, partner_updated or date)
     if translated and translation is not None and translation.updated_at is not None:
         updated = max(updated, translation.updated_at)
+    configured = _configured(config, article.source_id)
+    source_title = (
+        article.source_title or s.source(article.source_id).title or article.source_id
+        if configured
+        else article.source_title
+    )
+    source_url = _public(config, article.source_url)
+    source_feed = _public(config, s.source(article.source_id).url or "") if configured else ""
+    # The partner feed's `updated` when the story was taken; a time in the future is a wrong
+    # clock, and without one the story's own time is the latest the feed is known to have.
+    feed_updated = article.source_feed_updated
+    partner_feed_updated = feed_updated if feed_updated and feed_updated <= now else updated
     return Item(
         id=item_id(authority, article.id, edition),
         title=xml_safe(title),
@@ -410,17 +426,31 @@ def _item(
         ),
         original_language=article.language,
         original_link=web_url(article.link),
-        source_title=article.source_title or s.source(article.source_id).title or article.source_id
-        if _configured(config, article.source_id)
-        else article.source_title,
-        source_url=_public(config, article.source_url),
-        source_feed=_public(config, s.source(article.source_id).url or "")
-        if _configured(config, article.source_id)
+        source_title=source_title,
+        source_url=source_url,
+        source_feed=source_feed,
+        source_id=_source_feed_id(config, article, edition, authority)
+        if source_feed or source_title
         else "",
+        source_updated=partner_feed_updated,
         rights=RIGHTS_TEXT.get(rights, ""),
         machine_translated_from=article.language if translated else "",
         alternates=alternates,
+        credits=tuple(site.credit_line(edition, xml_safe(credit)) for credit in credits),
     )
+
+
+_IRI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:[^\s<>\"{}|\\^`]+$")
+
+
+def _source_feed_id(config: Config, article: Article, edition: str, authority: str) -> str:
+    """atom:source/id: the partner feed's own id; else its page or the URL we read it from;
+    for a story of our own (a local article), the id of its source's feed in this edition."""
+    for candidate in (article.source_feed_id, article.source_url):
+        candidate = xml_safe(candidate)
+        if candidate and _IRI.match(candidate) and not config.is_secret(candidate):
+            return candidate
+    return f"tag:{authority},2025:feed/{edition}/sources/{article.source_id}/"
 
 
 def _public(config: Config, url: str) -> str:

@@ -2,8 +2,10 @@
 
 Owns: the bytes of `rss.xml`, `atom.xml` and `feed.json` for a list of items: language tags,
 self/alternate/hub links, stable ids, dates taken from the content (never the clock, so an
-unchanged feed is byte-identical), and what feedgen cannot write (Atom entry links with
-rel/type/hreflang/length, atom:source, the XSL stylesheet instruction), added to its lxml tree.
+unchanged feed is byte-identical), photo credits (after the HTML content, and as Media RSS
+`media:credit`), and what feedgen cannot write (Atom entry links with rel/type/hreflang/length,
+atom:source with the partner feed's id, title and updated, the XSL stylesheet instruction),
+added to its lxml tree.
 """
 
 from __future__ import annotations
@@ -17,11 +19,15 @@ from lxml import etree
 
 from syndication import __version__
 from syndication.model import Enclosure
+from syndication.publish.site import credit_html
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
 # Our own small vocabulary for what RSS and Atom have no element for: that an item is a
 # machine translation, and from which language. The URI is a name, never fetched.
 SYN_NS = "tag:syndication,2025:ns/translation"
+# Media RSS: its `media:credit` is what feed readers know for a picture's credit, in RSS and
+# (as YouTube's feeds use it) in Atom entries.
+MEDIA_NS = "http://search.yahoo.com/mrss/"
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 
 
@@ -44,9 +50,20 @@ class Item:
     source_title: str = ""
     source_url: str = ""
     source_feed: str = ""
+    source_id: str = ""  # atom:source/id: the partner feed's own id
+    source_updated: datetime | None = None  # atom:source/updated
     rights: str = ""
     machine_translated_from: str = ""
     alternates: tuple[tuple[str, str], ...] = ()  # (edition, url) of the same story
+    credits: tuple[tuple[str, str], ...] = ()  # (line as shown, the credited name)
+
+    @property
+    def content_html(self) -> str:
+        """The HTML body as feeds carry it: the story, then its credits (never without a body:
+        a summary-only item keeps its credits in `media:credit`)."""
+        if not self.content:
+            return ""
+        return self.content + credit_html(tuple(line for line, _ in self.credits))
 
 
 @dataclass(frozen=True)
@@ -85,7 +102,7 @@ def render_rss(feed: Feed) -> bytes:
         if item.summary:
             fe.description(item.summary)
         if item.content:
-            fe.content(item.content, type="CDATA")
+            fe.content(item.content_html, type="CDATA")
         if item.author:
             fe.dc.dc_creator(item.author)
         for term in item.categories:
@@ -114,6 +131,7 @@ def render_rss(feed: Feed) -> bytes:
             link.set("href", url)
             link.set("type", "text/html")
             link.set("hreflang", edition)
+        _media_credits(element, item)
         _mark_translation(element, item)
     return _serialise(tree, feed.xsl)
 
@@ -139,7 +157,7 @@ def render_atom(feed: Feed) -> bytes:
         if item.summary:
             fe.summary(item.summary)
         if item.content:
-            fe.content(item.content, type="html")
+            fe.content(item.content_html, type="html")
         for term in item.categories:
             fe.category(term=term)
         if item.rights:
@@ -185,15 +203,20 @@ def render_atom(feed: Feed) -> bytes:
                 position=position,
             )
             position += 1
-        if item.source_feed or item.source_title:
+        if item.source_id:
+            # RFC 4287 4.2.11: the feed the entry was taken from keeps its id, title and
+            # updated (the W3C validator warns MissingSourceElement without them).
             source = etree.SubElement(entry, f"{{{ATOM_NS}}}source")
-            if item.source_url:
-                etree.SubElement(source, f"{{{ATOM_NS}}}id").text = item.source_url
+            etree.SubElement(source, f"{{{ATOM_NS}}}id").text = item.source_id
             etree.SubElement(source, f"{{{ATOM_NS}}}title").text = item.source_title
+            etree.SubElement(source, f"{{{ATOM_NS}}}updated").text = (
+                (item.source_updated or item.updated).astimezone(UTC).isoformat()
+            )
             if item.source_url:
                 _link(source, item.source_url, "alternate", type_="text/html")
             if item.source_feed:
                 _link(source, item.source_feed, "self")
+        _media_credits(entry, item)
         _mark_translation(entry, item)
     return _serialise(tree, feed.xsl)
 
@@ -225,7 +248,7 @@ def render_json(feed: Feed) -> bytes:
         if item.original_link and item.original_link != item.link:
             entry["external_url"] = item.original_link
         if item.content:
-            entry["content_html"] = item.content
+            entry["content_html"] = item.content_html
         else:
             entry["content_text"] = item.summary or item.title
         if item.summary:
@@ -256,6 +279,9 @@ def render_json(feed: Feed) -> bytes:
             extension["source"] = {key: value for key, value in source.items() if value}
         if item.rights:
             extension["rights"] = item.rights
+        if item.credits:
+            # JSON Feed has no credit field: the lines as shown, in our extension.
+            extension["credits"] = [line for line, _ in item.credits]
         if extension:
             entry["_syndication"] = extension
         items.append(entry)
@@ -379,6 +405,11 @@ def _atom_link(
     channel.insert(index if position is None else position, element)
 
 
+def _media_credits(element: etree._Element, item: Item) -> None:
+    for _line, name in item.credits:
+        etree.SubElement(element, f"{{{MEDIA_NS}}}credit").text = name
+
+
 def _mark_translation(element: etree._Element, item: Item) -> None:
     if item.machine_translated_from:
         mark = etree.SubElement(element, f"{{{SYN_NS}}}translation")
@@ -387,9 +418,14 @@ def _mark_translation(element: etree._Element, item: Item) -> None:
 
 
 def _serialise(tree: etree._Element, xsl: str) -> bytes:
-    if tree.find(f".//{{{SYN_NS}}}translation") is not None:
-        # Declare the prefix once on the root instead of on every item.
-        etree.cleanup_namespaces(tree, top_nsmap={"syn": SYN_NS})
+    # Declare each prefix once on the root instead of on every item.
+    used = {
+        prefix: uri
+        for prefix, uri in (("syn", SYN_NS), ("media", MEDIA_NS))
+        if tree.find(f".//{{{uri}}}*") is not None
+    }
+    if used:
+        etree.cleanup_namespaces(tree, top_nsmap=used)
     body = etree.tostring(tree, encoding="UTF-8", xml_declaration=False, pretty_print=True)
     head = b'<?xml version="1.0" encoding="UTF-8"?>\n'
     if xsl:

@@ -1,9 +1,9 @@
 """The human side of the published site: index.html, feeds.opml, article pages, XSL.
 
 Owns: the HTML and OPML a reader or partner opens in a browser (autodiscovery links, hreflang
-alternates, the per-article page in each edition with a link to the original), the stylesheet
-that renders RSS and Atom readably, and the few words of interface text in each edition's
-language.
+alternates, the per-article page in each edition with a link to the original, photo credits
+set apart from the story), the stylesheet that renders RSS and Atom readably, and the few
+words of interface text in each edition's language.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ WORDS = {
         "feeds": "Арналар",
         "sources": "Дереккөздер бойынша",
         "read": "Толығырақ",
+        "photo": "Фото",
     },
     "zh": {
         "news": "新闻",
@@ -39,6 +40,7 @@ WORDS = {
         "feeds": "订阅源",
         "sources": "按来源",
         "read": "阅读全文",
+        "photo": "图片",
     },
     "en": {
         "news": "News",
@@ -48,6 +50,7 @@ WORDS = {
         "feeds": "Feeds",
         "sources": "By source",
         "read": "Read more",
+        "photo": "Photo",
     },
 }
 EDITION_NAMES = {
@@ -86,6 +89,26 @@ def attribution(edition: str, language: str, original: str) -> str:
         label = escape(word(edition, "original"))
         link = f' <a href="{escape(original)}" hreflang="{escape(language)}">{label}</a>'
     return f"<p><small><em>{text}</em>{link}</small></p>"
+
+
+def credit_line(edition: str, credit: str) -> tuple[str, str]:
+    """(the line a reader sees, the credited name) for one stored credit.
+
+    A newsroom's line keeps its own words ("Фото: Ақорда"); a bare name (a partner's
+    media:credit) gets the edition's word for it ("Photo: Reuters").
+    """
+    label, colon, name = credit.partition(":")
+    if not colon:
+        label, colon, name = credit.partition("：")
+    if colon and name.strip() and len(label) <= 40:
+        return credit, name.strip()
+    separator = "：" if base_language(edition) == "zh" else ": "
+    return f"{word(edition, 'photo')}{separator}{credit}", credit
+
+
+def credit_html(lines: Sequence[str]) -> str:
+    """Credits as they follow a story's body: set apart from it, never a paragraph of it."""
+    return "".join(f'<p class="credit"><small>{escape(line)}</small></p>' for line in lines)
 
 
 @dataclass(frozen=True)
@@ -230,6 +253,8 @@ def article_page(
     alternates: list[tuple[str, str]],
     self_url: str,
     feed_title: str,
+    credits: Sequence[str] = (),
+    image: str = "",
 ) -> bytes:
     head = [f'<link rel="canonical" href="{escape(self_url)}">']
     head.extend(
@@ -242,6 +267,15 @@ def article_page(
     if source_title:
         meta.append(f"{escape(word(edition, 'source'))}: {escape(source_title)}")
     body = body_html or (f"<p>{escape(summary)}</p>" if summary else "")
+    if image and f'src="{escape(image)}"' not in body:
+        # The story's picture, its credits as the caption.
+        caption = "<br>".join(escape(line) for line in credits)
+        figure = f'<figure><img src="{escape(image)}" alt="">' + (
+            f'<figcaption class="credit"><small>{caption}</small></figcaption>' if caption else ""
+        )
+        body = figure + "</figure>\n" + body
+    elif credits:
+        body += credit_html(credits)
     original = ""
     # A translated body already ends with the attribution line and its link to the original.
     if original_link and f'href="{escape(original_link)}"' not in body:
