@@ -2,7 +2,8 @@
 
 Owns: turning a request path into a file strictly inside the output root, the in-memory
 cache of file bytes (plain and gzip) with their ETags, conditional requests (ETag and
-Last-Modified, answered with 304), content negotiation for gzip, media types, and the
+Last-Modified, answered with 304), content negotiation for gzip and for a feed opened in a
+browser (the feed folder's ``index.html`` page instead of the feed), media types, and the
 ``/healthz`` and ``/metrics`` endpoints (their content comes from callables the caller
 gives). It is a small pure-ASGI app run by uvicorn; it never writes files and knows nothing
 about how they were produced.
@@ -64,6 +65,26 @@ _SUFFIX_TYPES = {
     ".xml": "application/xml; charset=utf-8",
 }
 _OCTET_STREAM = "application/octet-stream"
+
+# A person opening a feed in a browser gets the page of the feed's folder: browsers show
+# RSS/Atom as raw text (Chromium) or only through XSLT, which they are removing. Feed readers
+# ask for feed types, `*/*` or nothing, and get the feed bytes as ever.
+_PAGE = "index.html"
+_PAGE_DESTS = frozenset({"document", "iframe", "frame"})  # Sec-Fetch-Dest of a navigation
+_HTML_TYPES = ("text/html", "application/xhtml+xml")
+_FEED_TYPES = (
+    "application/rss+xml",
+    "application/atom+xml",
+    "application/feed+json",
+    "application/json",
+    "application/xml",
+    "text/xml",
+)
+# Each feed URL has two representations, so every answer for it says what it varies on.
+_NEGOTIATED_VARY = "Accept, Sec-Fetch-Dest"
+# The page at a feed URL is for the one browser: a shared cache that ignores Vary must never
+# store it and hand it to a feed reader (it may store the feed, which browsers survive).
+_PAGE_CACHE_CONTROL = "private, max-age=300"
 
 
 def media_type(name: str) -> str:
@@ -213,6 +234,70 @@ def accepts_gzip(header: str | None) -> bool:
     return star_q is not None and star_q > 0
 
 
+def _accept_ranges(header: str) -> list[tuple[str, float]]:
+    ranges = []
+    for part in header.split(","):
+        media, _, params = part.strip().partition(";")
+        media = media.strip().lower()
+        if "/" not in media:
+            continue
+        q = 1.0
+        for param in params.split(";"):
+            key, _, value = param.strip().partition("=")
+            if key.strip().lower() == "q":
+                try:
+                    q = max(0.0, min(1.0, float(value.strip())))
+                except ValueError:
+                    q = 0.0
+        ranges.append((media, q))
+    return ranges
+
+
+def _quality(ranges: list[tuple[str, float]], media: str) -> tuple[float, bool]:
+    """RFC 9110 §12.5.1: the q of the most specific range matching `media`, and whether the
+    type was named explicitly (not only through `type/*` or `*/*`)."""
+    kind = media.split("/", 1)[0]
+    best: tuple[int, float] = (-1, 0.0)
+    for candidate, q in ranges:
+        if candidate == media:
+            rank = 2
+        elif candidate == f"{kind}/*":
+            rank = 1
+        elif candidate == "*/*":
+            rank = 0
+        else:
+            continue
+        if rank > best[0]:
+            best = (rank, q)
+    return best[1], best[0] == 2
+
+
+def wants_page(headers: dict[str, str], feed_type: str) -> bool:
+    """Whether a request for a feed is a person's browser opening it.
+
+    A navigation says so in Sec-Fetch-Dest (browsers send it over HTTPS and to localhost);
+    any other destination is a script or a subresource, which gets the feed. Without it (plain
+    HTTP to a public host) the Accept header decides: a browser names text/html and ranks it
+    above everything else, while feed readers name feed types, send `*/*`, or nothing.
+    """
+    dest = headers.get("sec-fetch-dest", "").strip().lower()
+    if dest:
+        return dest in _PAGE_DESTS
+    accept = headers.get("accept")
+    if not accept:
+        return False
+    ranges = _accept_ranges(accept)
+    html_q = 0.0
+    for media in _HTML_TYPES:
+        q, named = _quality(ranges, media)
+        if named:
+            html_q = max(html_q, q)
+    if html_q <= 0:
+        return False
+    feed_types = (feed_type.split(";", 1)[0].strip().lower(), *_FEED_TYPES)
+    return all(_quality(ranges, media)[0] < html_q for media in feed_types)
+
+
 def etag_matches(header: str, etag: str) -> bool:
     """If-None-Match evaluation: weak comparison over a list, ``*`` matches any (RFC 9110)."""
     header = header.strip()
@@ -326,6 +411,17 @@ class StaticApp:
             location = redirect + (f"?{query}" if query else "")
             await _plain(send, 301, "moved\n", head, [(b"location", location)])
             return
+        negotiated = os.path.basename(target) in _NAMED_TYPES
+        page = False
+        if negotiated and wants_page(_headers(scope), media_type(os.path.basename(target))):
+            try:
+                beside = os.path.join(os.path.dirname(target), _PAGE)
+                found, found_st = self._contained(beside, path)
+            except _Rejected:
+                pass  # a feed folder without a page: the browser gets the feed itself
+            else:
+                if stat.S_ISREG(found_st.st_mode):
+                    target, st, page = found, found_st, True
         try:
             entry = await self._entry(target, st)
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError):
@@ -336,7 +432,7 @@ class StaticApp:
             log.warning("serve: cannot open %s: %s", target, exc)
             await _plain(send, 404, "not found\n", head)
             return
-        await self._send_file(scope, send, entry, head)
+        await self._send_file(scope, send, entry, head, negotiated=negotiated, page=page)
 
     def _locate(self, path: str, raw_path: bytes | None) -> tuple[str, os.stat_result, str | None]:
         """Map a request path to a regular file inside root (with its stat) and maybe a redirect.
@@ -401,19 +497,31 @@ class StaticApp:
         log.warning("serve: %s kept changing while being read", path)
         return await asyncio.to_thread(_load_unstable, path)
 
-    async def _send_file(self, scope: Scope, send: Send, entry: _Entry, head: bool) -> None:
+    async def _send_file(
+        self,
+        scope: Scope,
+        send: Send,
+        entry: _Entry,
+        head: bool,
+        *,
+        negotiated: bool = False,
+        page: bool = False,
+    ) -> None:
         headers = _headers(scope)
         use_gzip = entry.gz_body is not None and accepts_gzip(headers.get("accept-encoding"))
         etag = entry.gz_etag if use_gzip else entry.etag
         common: list[tuple[bytes, str]] = [
             (b"etag", etag),
             (b"last-modified", entry.last_modified),
-            (b"cache-control", CACHE_CONTROL),
+            (b"cache-control", _PAGE_CACHE_CONTROL if page else CACHE_CONTROL),
             (b"x-content-type-options", "nosniff"),
         ]
+        vary = [_NEGOTIATED_VARY] if negotiated else []
         if _compressible(entry.content_type):
             # Even an uncompressed answer varies with Accept-Encoding when gzip exists.
-            common.append((b"vary", "Accept-Encoding"))
+            vary.append("Accept-Encoding")
+        if vary:
+            common.append((b"vary", ", ".join(vary)))
         inm = headers.get("if-none-match")
         ims = headers.get("if-modified-since")
         # If-None-Match takes precedence: If-Modified-Since is ignored when it is present.

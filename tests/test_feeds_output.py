@@ -27,6 +27,7 @@ import feedparser
 import jsonschema
 import pytest
 from lxml import etree
+from lxml import html as lxml_html
 
 from tests.conftest import PARTNER_FEED, REPO, run_cli, snapshot, write_config
 from tests.fakeprovider import FakeGoogle
@@ -423,6 +424,31 @@ def test_per_source_feeds_hold_only_their_source(published: Published) -> None:
             assert ids and all(f":{source}:" in i for i in ids), (edition, source)
             seen |= ids
         assert seen == {i["id"] for i in combined["items"]}
+
+
+def test_every_feed_folder_has_a_page_of_its_stories(published: Published) -> None:
+    """The page a browser is shown for a feed: its stories, where to subscribe, its editions."""
+    for folder in _feed_folders():
+        page = published.root / folder / "index.html"
+        document = lxml_html.fromstring(page.read_bytes())
+        text = " ".join(document.text_content().split())
+        feed = json.loads((published.root / folder / "feed.json").read_text("utf-8"))
+        assert document.get("lang") == feed["language"]
+        assert feed["title"] in text, folder
+        for item in feed["items"]:
+            assert item["title"] in text, (folder, item["title"])
+        for name in ("rss.xml", "atom.xml", "feed.json"):
+            assert f"{BASE}{folder}{name}" in text, (folder, name)
+        hrefs = {a.get("href") for a in document.iter("a")}
+        assert {item["url"] for item in feed["items"]} <= hrefs, folder
+        editions = document.xpath("//nav[@class='editions']/a")
+        assert {a.get("hreflang") for a in editions} == set(EDITIONS) - {folder.split("/")[0]}
+        for a in editions:
+            sibling = (page.parent / a.get("href")).resolve()
+            assert sibling.is_file(), sibling
+            assert sibling.relative_to(published.root.resolve()).as_posix() == (
+                f"{a.get('hreflang')}/{folder.split('/', 1)[1]}index.html"
+            )
 
 
 def test_the_xsl_renders_rss_and_atom_readably(published: Published) -> None:

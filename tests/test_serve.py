@@ -1,15 +1,18 @@
 """Tests for syndication.serve: the real uvicorn server over real HTTP on 127.0.0.1.
 
-Owns: conditional requests (ETag, If-None-Match, If-Modified-Since), gzip negotiation, media
-types, HEAD, 404s and redirects, path traversal (raw request targets over a socket, since
-httpx normalises ``..``), freshness after a file is rewritten, and ``/healthz``.
+Owns: conditional requests (ETag, If-None-Match, If-Modified-Since), gzip negotiation, a
+browser opening a feed getting the feed's page while feed readers get the feed, media types,
+HEAD, 404s and redirects, path traversal (raw request targets over a socket, since httpx
+normalises ``..``), freshness after a file is rewritten, and ``/healthz``.
 """
 
 from __future__ import annotations
 
 import gzip
 import os
+import shutil
 import socket
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -21,7 +24,8 @@ from typing import Any
 import httpx
 import pytest
 
-from syndication.serve import accepts_gzip, etag_matches, make_server, media_type
+from syndication.serve import accepts_gzip, etag_matches, make_server, media_type, wants_page
+from tests.conftest import REPO
 
 SECRET = "TOP-SECRET-do-not-serve"
 # Big and repetitive enough to be gzipped (over the 1 KB threshold and compressible).
@@ -244,6 +248,178 @@ def test_etag_matches_uses_weak_comparison() -> None:
     assert etag_matches('"b" , "a"', '"a"')
     assert not etag_matches('"ab"', '"a"')
     assert not etag_matches('"a-gz"', '"a"')
+
+
+# --- a browser opening a feed --------------------------------------------------------------
+
+# What browsers send when a person opens a URL (Chromium and Firefox/Safari), and what feed
+# readers and the W3C validator send (Miniflux, SimplePie/FreshRSS, NetNewsWire-style, the
+# validator, curl, Python).
+CHROME = ("text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,"
+          "image/apng,*/*;q=0.8,application/signed-exchange;v=b3;q=0.7")  # fmt: skip
+FIREFOX = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+READERS = [
+    "application/xml, application/atom+xml, application/rss+xml, application/rdf+xml, "
+    "application/feed+json, text/html, */*;q=0.9",
+    "application/atom+xml, application/rss+xml, application/rdf+xml;q=0.9, application/xml;"
+    "q=0.8, text/xml;q=0.8, text/html;q=0.7, unknown/unknown;q=0.1, application/unknown;q=0.1, "
+    "*/*;q=0.1",
+    "application/rss+xml, application/atom+xml, application/feed+json, application/json, "
+    "application/xml;q=0.9, text/xml;q=0.9, */*;q=0.8",
+    "application/atom+xml,application/rdf+xml,application/rss+xml,application/x-netcdf,"
+    "application/xml;q=0.9,text/xml;q=0.2,*/*;q=0.1",
+    "*/*",
+    "",
+    "text/html;q=0.5, */*",
+    "text/html, application/rss+xml",
+]
+
+
+NEGOTIATION = [
+    ({"accept": CHROME, "sec-fetch-dest": "document"}, True),
+    ({"accept": CHROME}, True),  # plain http to a public host: no Sec-Fetch-* at all
+    ({"accept": FIREFOX}, True),
+    ({"accept": "text/html"}, True),
+    ({"sec-fetch-dest": "document"}, True),
+    ({"accept": "*/*", "sec-fetch-dest": "empty"}, False),  # a script's fetch()
+    ({"accept": CHROME, "sec-fetch-dest": "empty"}, False),
+    *(({"accept": accept}, False) for accept in READERS if accept),
+    ({}, False),
+    ({"accept": "text/html;q=0"}, False),
+]
+
+
+@pytest.mark.parametrize(("headers", "page"), NEGOTIATION)
+def test_wants_page(headers: dict[str, str], page: bool) -> None:
+    assert wants_page(headers, "application/rss+xml; charset=utf-8") is page
+
+
+def test_a_browser_opening_a_feed_gets_its_page(srv: Running) -> None:
+    page = (srv.root / "kk" / "index.html").read_bytes()
+    for name in ("rss.xml", "atom.xml", "feed.json"):
+        r = srv.client.get(f"/kk/{name}", headers={"Accept": CHROME, "Sec-Fetch-Dest": "document"})
+        assert r.status_code == 200, name
+        assert r.headers["content-type"] == "text/html; charset=utf-8"
+        assert r.content == page
+        vary = {v.strip().lower() for v in r.headers["vary"].split(",")}
+        assert {"accept", "sec-fetch-dest"} <= vary
+        # A shared cache that ignored Vary must never hand this page to a feed reader.
+        assert r.headers["cache-control"].startswith("private")
+        head = srv.client.head(f"/kk/{name}", headers={"Accept": FIREFOX})
+        assert head.headers["content-type"] == "text/html; charset=utf-8" and head.content == b""
+
+
+@pytest.mark.parametrize("accept", READERS)
+def test_feed_readers_get_the_feed_bytes_with_etags(srv: Running, accept: str) -> None:
+    headers = {"Accept": accept, "Accept-Encoding": "identity"} if accept else {}
+    r = srv.client.get("/kk/rss.xml", headers=headers)
+    assert r.status_code == 200
+    assert r.headers["content-type"] == "application/rss+xml; charset=utf-8"
+    assert r.text == RSS
+    assert "accept" in {v.strip().lower() for v in r.headers["vary"].split(",")}
+    assert r.headers["cache-control"] == "public, max-age=300"
+    again = srv.client.get("/kk/rss.xml", headers={**headers, "If-None-Match": r.headers["etag"]})
+    assert again.status_code == 304
+
+
+def test_page_and_feed_are_separate_representations(srv: Running) -> None:
+    browser = {"Accept": CHROME, "Sec-Fetch-Dest": "document", "Accept-Encoding": "identity"}
+    feed = srv.client.get("/kk/rss.xml", headers={"Accept-Encoding": "identity"})
+    page = srv.client.get("/kk/rss.xml", headers=browser)
+    assert page.headers["etag"] != feed.headers["etag"]
+    # The browser revalidates its page; the feed's ETag does not stand in for it.
+    assert srv.client.get("/kk/rss.xml", headers={**browser, "If-None-Match": page.headers[
+        "etag"]}).status_code == 304  # fmt: skip
+    stale = srv.client.get(
+        "/kk/rss.xml", headers={**browser, "If-None-Match": feed.headers["etag"]}
+    )
+    assert stale.status_code == 200 and stale.headers["content-type"].startswith("text/html")
+
+
+def test_a_feed_folder_without_a_page_serves_the_feed_to_browsers_too(srv: Running) -> None:
+    r = srv.client.get("/kk/sources/abc/rss.xml", headers={"Accept": CHROME})
+    assert r.status_code == 200 and r.text == "<rss/>\n"
+    assert r.headers["content-type"] == "application/rss+xml; charset=utf-8"
+    # Other files are never negotiated: a browser asking for the OPML gets the OPML.
+    opml = srv.client.get("/feeds.opml", headers={"Accept": CHROME})
+    assert opml.headers["content-type"] == "text/x-opml; charset=utf-8"
+
+
+@pytest.fixture
+def nginx(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """deploy/nginx.conf serving a published tree, as the Compose `nginx` service runs it."""
+    if shutil.which("nginx") is None:
+        pytest.skip("nginx is not installed (apt-get install -y nginx-light)")
+    root = tmp_path / "public"
+    root.mkdir()
+    _site(root)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    conf = (REPO / "deploy" / "nginx.conf").read_text(encoding="utf-8")
+    conf = conf.replace("listen 80;", f"listen 127.0.0.1:{port};")
+    conf = conf.replace("root /srv/syndication/public;", f"root {root};")
+    (tmp_path / "site.conf").write_text(conf, encoding="utf-8")
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    main = tmp_path / "nginx.conf"
+    # Started by root, nginx's workers would be `nobody`, who cannot read pytest's folders.
+    user = "user root;\n" if os.geteuid() == 0 else ""
+    main.write_text(
+        f"daemon off;\n{user}pid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\n"
+        "events {}\nhttp {\n  include /etc/nginx/mime.types;\n  access_log off;\n"
+        + "".join(f"  {kind}_temp_path {temp}/{kind};\n"
+                  for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
+        + f"  include {tmp_path}/site.conf;\n}}\n",
+        encoding="utf-8",
+    )  # fmt: skip
+    server = subprocess.Popen(["nginx", "-p", str(tmp_path), "-c", str(main)],
+                              stderr=subprocess.PIPE)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            assert server.poll() is None, server.stderr.read() if server.stderr else ""
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "nginx did not start"
+                time.sleep(0.05)
+        yield f"http://127.0.0.1:{port}", root
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+        if server.stderr is not None:
+            server.stderr.close()
+
+
+def test_nginx_conf_answers_browsers_and_feed_readers_as_the_built_in_server_does(
+    nginx: tuple[str, Path],
+) -> None:
+    base, root = nginx
+    page = (root / "kk" / "index.html").read_bytes()
+    for name, media in (("rss.xml", "application/rss+xml"), ("atom.xml", "application/atom+xml"),
+                        ("feed.json", "application/feed+json")):  # fmt: skip
+        feed = (root / "kk" / name).read_bytes()
+        for headers, wanted in NEGOTIATION:
+            assert wants_page(headers, media) is wanted
+            where = (name, headers)
+            r = httpx.get(f"{base}/kk/{name}", headers={**headers, "accept-encoding": "identity"})
+            assert r.status_code == 200, where
+            assert r.content == (page if wanted else feed), where
+            assert r.headers["content-type"].startswith("text/html" if wanted else media), where
+            vary = {v.strip().lower() for v in r.headers.get_list("vary") for v in v.split(",")}
+            assert {"accept", "sec-fetch-dest"} <= vary, where
+            private = r.headers["cache-control"].startswith("private")
+            assert private is wanted, where
+            again = httpx.get(f"{base}/kk/{name}", headers={**headers, "accept-encoding":
+                              "identity", "if-none-match": r.headers["etag"]})  # fmt: skip
+            assert again.status_code == 304, where
+    # Pages and other files are not negotiated, and stay public.
+    index = httpx.get(f"{base}/kk/", headers={"accept": CHROME})
+    assert index.headers["cache-control"] == "public, max-age=300"
+    assert "sec-fetch-dest" not in index.headers.get("vary", "").lower()
+    assert httpx.get(f"{base}/kk/.x.tmp").status_code == 404
 
 
 # --- media types, HEAD, 404, methods --------------------------------------------------------

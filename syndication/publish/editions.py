@@ -158,7 +158,7 @@ def publish(
 
     links: list[site.FeedLink] = []
     pages: dict[tuple[str, str], Item] = {}
-    main_items: dict[str, list[Item]] = {}
+    feed_pages: list[tuple[str, _Scope, str, list[Item]]] = []
     for (edition, scope), entries in chosen.items():
         folder = f"{edition}/{scope.path}"
         title = _feed_title(config, edition, scope)
@@ -194,16 +194,16 @@ def publish(
             # One feed that cannot be rendered keeps its last good files; the rest publish.
             log.exception("cannot render %s", folder, extra={"edition": edition})
             report.errors.append(f"{folder}: {type(exc).__name__}: {exc}")
-            for name in ("rss.xml", "atom.xml", "feed.json"):
+            for name in ("rss.xml", "atom.xml", "feed.json", "index.html"):
                 files.setdefault(out / folder / name, b"")
                 keep_as_is.add(out / folder / name)
             continue
         for name, data in rendered.items():
             files[out / folder / name] = data
         links.append(site.FeedLink(edition=edition, title=title, folder=folder))
+        feed_pages.append((edition, scope, title, items))
         if scope.path == "":
             report.items[edition] = len(items)
-            main_items[edition] = items
 
     for (edition, _article_id), item in pages.items():
         files[out / edition / "articles" / (item.link.rsplit("/", 1)[-1])] = site.article_page(
@@ -224,19 +224,34 @@ def publish(
             image=item.image,
         )
 
-    for edition in s.editions:
-        files[out / edition / "index.html"] = site.edition_page(
+    # Every feed's folder gets a page (an edition's front page is its main feed's): what our
+    # server answers a browser that opens the feed, and what the site links to.
+    for edition, scope, title, items in feed_pages:
+        folder = f"{edition}/{scope.path}"
+        files[out / folder / "index.html"] = site.feed_page(
             edition=edition,
-            title=_site_title(config, edition),
+            folder=folder,
+            base_url=base,
+            title=title,
             description=_description(config, edition),
             stories=[
-                site.Teaser(item.title, item.link, item.date, item.summary, item.language)
-                for item in main_items.get(edition, [])
+                site.Teaser(
+                    title=item.title,
+                    url=item.link,
+                    date=item.date,
+                    summary=item.summary,
+                    language=item.language,
+                    source="" if scope.path.startswith("sources/") else item.source_title,
+                )
+                for item in items
             ],
             siblings=[e for e in s.editions if e != edition],
             feeds=[
-                link for link in links if link.edition == edition and link.folder != f"{edition}/"
+                link
+                for link in links
+                if scope.path == "" and link.edition == edition and link.folder != folder
             ],
+            home_title=_site_title(config, edition),
         )
 
     title = _site_title(config, s.editions[0])

@@ -1,5 +1,9 @@
 <?xml version="1.0" encoding="UTF-8"?>
-<!-- Renders our RSS 2.0 and Atom 1.0 feeds as a readable page when opened in a browser.
+<!-- Renders our RSS 2.0 and Atom 1.0 feeds as a readable page when opened in a browser
+     from a host that serves the files as they are (S3, a plain static server). Our own server
+     and deploy/nginx.conf never need it: they answer a browser with the feed folder's
+     index.html page instead. Browsers are removing XSLT; where it is gone, this instruction is
+     ignored and feed readers never read it, so keeping it costs nothing.
      The style is inline: a feed sits at different depths (kk/, kk/sources/x/), and relative
      URLs in the output resolve against the feed, so a linked style.css would break. -->
 <xsl:stylesheet version="1.0" xmlns:xsl="http://www.w3.org/1999/XSL/Transform"

@@ -31,6 +31,8 @@ WORDS = {
         "sources": "Дереккөздер бойынша",
         "read": "Толығырақ",
         "photo": "Фото",
+        "subscribe": "Бұл жаңалықтарды арна оқырманында (RSS reader) оқу үшін мына "
+        "мекенжайлардың бірін соған көшіріңіз:",
     },
     "zh": {
         "news": "新闻",
@@ -41,6 +43,7 @@ WORDS = {
         "sources": "按来源",
         "read": "阅读全文",
         "photo": "图片",
+        "subscribe": "这是新闻订阅源。要在阅读器（RSS 阅读器）中订阅，请复制以下任一地址：",
     },
     "en": {
         "news": "News",
@@ -51,6 +54,8 @@ WORDS = {
         "sources": "By source",
         "read": "Read more",
         "photo": "Photo",
+        "subscribe": "This is a news feed. To follow it in a feed reader, copy one of these "
+        "addresses into it:",
     },
 }
 EDITION_NAMES = {
@@ -154,65 +159,89 @@ def index_html(base_url: str, editions: list[str], feeds: list[FeedLink], title:
 
 @dataclass(frozen=True)
 class Teaser:
-    """One story as an edition's front page lists it."""
+    """One story as a feed's page lists it."""
 
     title: str
-    url: str
+    url: str  # the story's page in this edition
     date: datetime
     summary: str
     language: str
+    source: str = ""
 
 
-def edition_page(
+def feed_page(
     *,
     edition: str,
+    folder: str,
+    base_url: str,
     title: str,
     description: str,
-    stories: list[Teaser],
-    siblings: list[str],
+    stories: Sequence[Teaser],
+    siblings: Sequence[str],
     feeds: Sequence[FeedLink] = (),
+    home_title: str = "",
 ) -> bytes:
-    """`{edition}/index.html`: the edition's latest stories in its own language, and its feeds,
-    so a reader who follows `/kk/` lands on a page rather than a 404."""
-    formats = " · ".join(
-        f'<a href="{name}" type="{media}">{label}</a>' for _key, name, media, label in FORMATS
-    )
-    # The edition's other feeds (per source, per topic), relative to this page's folder.
-    more = "".join(
-        f'<li>{escape(feed.title)}: <a href="{escape(feed.folder.split("/", 1)[1])}rss.xml">RSS</a>'
-        f' · <a href="{escape(feed.folder.split("/", 1)[1])}atom.xml">Atom</a>'
-        f' · <a href="{escape(feed.folder.split("/", 1)[1])}feed.json">JSON Feed</a></li>'
-        for feed in feeds
-    )
+    """`{folder}index.html`: the page of one feed, what a person sees who opens the feed.
+
+    Our server answers a browser that opens `rss.xml`, `atom.xml` or `feed.json` with this
+    page (the feed readers get the feed), so it says what the feed is, lists its stories in
+    the edition's language, gives the addresses to copy into a feed reader, and links the same
+    feed in the other editions. `folder` is the feed's folder ("kk/", "kk/sources/x/"); links
+    within the site are relative to it, the addresses to copy are absolute.
+    """
+    up = "../" * folder.count("/")  # from this folder to the site's root
+    subpath = folder.split("/", 1)[1]  # the feed's place inside its edition: "", "sources/x/"
     head = [
         f'<link rel="alternate" type="{media}" title="{escape(title)} ({label})" href="{name}">'
         for _key, name, media, label in FORMATS
     ]
     head += [
-        f'<link rel="alternate" hreflang="{escape(e)}" href="../{escape(e)}/index.html">'
+        f'<link rel="alternate" hreflang="{escape(e)}" '
+        f'href="{up}{escape(e)}/{escape(subpath)}index.html">'
         for e in siblings
     ]
+    addresses = "".join(
+        f'<li>{label}: <a href="{name}" type="{media}"><code>{escape(base_url + folder + name)}'
+        "</code></a></li>"
+        for _key, name, media, label in FORMATS
+    )
+    subscribe = (
+        f'<section class="subscribe"><p>{escape(word(edition, "subscribe"))}</p>'
+        f"<ul>{addresses}</ul></section>"
+    )
+    # The edition's other feeds (per source, per topic), from the edition's main page.
+    more = "".join(
+        f'<li><a href="{escape(feed.folder.split("/", 1)[1])}index.html">{escape(feed.title)}'
+        "</a></li>"
+        for feed in feeds
+    )
+    if more:
+        more = f"<p>{escape(word(edition, 'feeds'))}:</p><ul>{more}</ul>\n"
+    home = ""
+    if subpath:
+        home = f'<p><a href="{up}{escape(edition)}/index.html">{escape(home_title)}</a></p>\n'
     others = " · ".join(
-        f'<a href="../{escape(e)}/index.html" hreflang="{escape(e)}" lang="{escape(e)}">'
-        f"{escape(EDITION_NAMES.get(e, e))}</a>"
+        f'<a href="{up}{escape(e)}/{escape(subpath)}index.html" hreflang="{escape(e)}" '
+        f'lang="{escape(e)}">{escape(EDITION_NAMES.get(e, e))}</a>'
         for e in siblings
     )
     items = "\n".join(
         f'<article lang="{escape(story.language)}"><h2><a href="{escape(story.url)}">'
         f"{escape(story.title)}</a></h2>"
-        f'<p class="meta">{story.date.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")}</p>'
+        f'<p class="meta">{story.date.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")}'
+        + (f" · {escape(story.source)}" if story.source else "")
+        + "</p>"
         + (f"<p>{escape(story.summary)}</p>" if story.summary else "")
         + "</article>"
         for story in stories
     )
     body = (
-        f"<header><h1>{escape(title)}</h1>\n<p>{escape(description)}</p>\n"
-        f"<p>{escape(word(edition, 'feeds'))}: {formats}</p>\n"
-        + (f"<ul>{more}</ul>\n" if more else "")
-        + f"<nav>{others}</nav></header>\n"
+        f"<header>{home}<h1>{escape(title)}</h1>\n<p>{escape(description)}</p>\n"
+        f"{subscribe}\n{more}"
+        f'<nav class="editions">{others}</nav></header>\n'
         f"<main>\n{items}\n</main>"
     )
-    return _page(edition, title, head, "../style.css", body)
+    return _page(edition, title, head, f"{up}style.css", body)
 
 
 def opml(base_url: str, feeds: list[FeedLink], title: str, updated: datetime) -> bytes:
