@@ -7,6 +7,7 @@ configured form, failures reported honestly and recovered from, nothing paid for
 
 from __future__ import annotations
 
+import json
 import random
 import re
 import time
@@ -420,6 +421,113 @@ def test_a_failing_provider_is_contained_and_recovered_from(
     report = translate_pending(config, store, now=utcnow() + timedelta(hours=7))
     assert report.translated == 2, report
     assert {t.status for t in _translations(store, fresh.id).values()} == {"translated"}
+
+
+def test_one_story_the_provider_refuses_holds_back_no_other_story(
+    tmp_path: Path, fake_google: FakeGoogle
+) -> None:
+    # The provider answers 500 to every request carrying one paragraph of one story, and
+    # every other request as usual: it is not down.
+    stories = tmp_path / "stories"
+    _write_story(stories, "fair.md", "kk", "Астанада кітап көрмесі ашылды",
+                 "Елордада халықаралық кітап көрмесі жұмысын бастады.\n\nКөрмеге Қазақстан, "
+                 "Қытай және Түркия баспалары қатысып, жаңа басылымдарын ұсынды.")  # fmt: skip
+    _write_story(stories, "mine.md", "kk", "Ұлытауда жаңа кен орны ашылды",
+                 "Геологтар облыста мыс кенін тапты.\n\nҰлытау өңірінде барлау жұмыстары "
+                 "жалғасуда, деп хабарлады әкімдік.")  # fmt: skip
+    _write_story(stories, "rail.md", "kk", "Алматы мен Үрімжі арасында пойыз қатынайды",
+                 "Жүк пойыздары енді күніне екі рет жүреді.\n\nЖаңа кесте келесі аптадан "
+                 "басталады.")  # fmt: skip
+    fake_google.poison = {"барлау жұмыстары"}
+    config = write_config(
+        tmp_path,
+        sources=[{"id": "newsroom", "articles": "stories", "language": "kk"}],
+        translation={
+            "chain": ["google"],
+            "providers": {"google": {"base_url": fake_google.url}},
+            "timeout": "5s",
+        },
+    )
+    first = run_cli("once", "--config", str(config))
+    assert first.code == 1, first.output
+    # Named, per edition, as failed (not as a provider outage).
+    for lang in ("zh", "en"):
+        assert re.search(rf"failed newsroom:mine → {lang}: google: .*HTTP 500", first.output), (
+            first.output
+        )
+    assert "0 pending, 2 failed" in first.output, first.output
+    for edition in ("zh", "en"):
+        parsed = feedparser.parse((tmp_path / "public" / edition / "atom.xml").read_bytes())
+        titles = [e.title for e in parsed.entries]
+        assert len(titles) == 2, (edition, titles)
+        for title in titles:
+            assert SCRIPT[edition].search(title) and not CYRILLIC.search(title), (edition, title)
+    kk = feedparser.parse((tmp_path / "public" / "kk" / "atom.xml").read_bytes())
+    assert len(kk.entries) == 3
+    poisoned = [c for c in fake_google.calls if "барлау жұмыстары" in c.text]
+    assert poisoned, "the refused paragraph was never sent"
+    # Isolated: the refused paragraph was finally sent alone, once per edition (with retries).
+    alone = {c.target for c in poisoned if c.text.startswith("Ұлытау өңірінде")}
+    assert alone == {"zh-CN", "en"}, [c.text for c in poisoned]
+    status = run_cli("status", "--json", "--config", str(config))
+    failed = json.loads(status.stdout)["failed"]
+    assert {(f["article"], f["language"]) for f in failed} == {
+        ("newsroom:mine", "zh"),
+        ("newsroom:mine", "en"),
+    }, failed
+    # Next cycles: the refused story waits for its retry time; nothing is sent at all.
+    sent = len(fake_google.calls)
+    for _ in range(2):
+        again = run_cli("once", "--config", str(config))
+        assert again.code == 0, again.output
+    assert len(fake_google.calls) == sent, fake_google.texts()[sent:]
+
+
+def _many_stories(count: int) -> list[Article]:
+    return [
+        _article("wire", f"s{i}", "kk", f"Астанада {i}-кітап көрмесі ашылды",
+                 f"<p>Көрмеге {i} баспа қатысты.</p><p>Келушілер {i} мыңнан асты.</p>")
+        for i in range(count)
+    ]  # fmt: skip
+
+
+def test_a_provider_refusing_every_request_is_found_down_within_a_few_requests(
+    tmp_path: Path, fake_google: FakeGoogle
+) -> None:
+    # Halving a refused request must not turn an outage into a request per paragraph.
+    fake_google.mode = "500"
+    config, store = _setup(tmp_path, fake_google.url)
+    stories = _many_stories(8)
+    _save(store, *stories)
+    report = translate_pending(config, store)
+    assert report.translated == 0 and report.failed == 0, report
+    assert report.pending == 16, report
+    # The request for all 8 stories, then two rounds of halves refused: the breaker is open.
+    assert len(fake_google.calls) <= 1 + 2 + 4, len(fake_google.calls)
+    assert len({c.target for c in fake_google.calls}) == 1, "asked again for the other edition"
+    for story in stories:
+        for translation in _translations(store, story.id).values():
+            assert translation.status == "pending", translation
+            assert translation.error == "google: request failed (HTTP 500)", translation
+
+
+def test_a_long_retry_after_from_google_keeps_the_worker_away_until_then(
+    tmp_path: Path, fake_google: FakeGoogle
+) -> None:
+    from syndication.translate.engine import build_providers
+
+    fake_google.mode, fake_google.retry_after = "429", "3600"
+    config, store = _setup(tmp_path, fake_google.url)
+    _save(store, *_many_stories(3))
+    waits: list[float] = []
+    providers = build_providers(config, sleep=waits.append)  # kept across cycles, as by `run`
+    report = translate_pending(config, store, providers=providers)
+    assert report.pending == 6 and waits == [], (report, waits)
+    assert len(fake_google.calls) == 1, "retried against its Retry-After"
+    assert set(report.reasons) == {"google: rate limited (HTTP 429, Retry-After 3600s)"}
+    fake_google.mode = "ok"
+    report = translate_pending(config, store, providers=providers)
+    assert report.pending == 6 and len(fake_google.calls) == 1, "asked before its Retry-After"
 
 
 # -- glossary -------------------------------------------------------------------------------

@@ -129,10 +129,12 @@ class DeepTranslatorProvider:
         except (dt.RequestError, dt.ServerException) as exc:
             response = _failed_response(exc)
             detail = f"HTTP {response.status_code}" if response is not None else _short(exc)
-            raise RequestRefused(
-                f"{self.name}: request failed ({detail})",
-                provider=self.name,
-                retry_after=_retry_after(response),
+            wait = _retry_after(response)
+            # With a Retry-After (a 503 of an overloaded provider) the whole provider waits;
+            # without, it may be this request's own fault.
+            error = TranslationError if wait is not None else RequestRefused
+            raise error(
+                f"{self.name}: request failed ({detail})", provider=self.name, retry_after=wait
             ) from exc
         except requests.exceptions.Timeout as exc:
             raise TranslationError(f"{self.name}: timed out", provider=self.name) from exc
