@@ -90,10 +90,10 @@ class Failure:
     """Why a unit has no translation.
 
     `outage`: the provider looks down or the cycle's time ran out; the story waits for the
-    next cycle (`pending`). `alone`: the named provider refused this unit's own request while
-    it answered the rest of the batch; when the cycle ends, the story fails (retried on its own
-    schedule) if that provider is still answering other requests, and waits like an outage if
-    it is not. Otherwise the answer was bad: the story fails.
+    next cycle (`pending`); otherwise the answer was bad and the story fails (retried on a
+    schedule that backs off). `alone`: the named provider refused this unit's own request;
+    when the cycle ends, that is the text's own failure if the provider is answering other
+    requests, and `outage` decides as usual if it is not.
     """
 
     reason: str
@@ -113,9 +113,13 @@ _OUTAGE = (
 )
 
 
-def _failure(exc: TranslationError) -> Failure:
-    reason = str(exc)
-    return Failure(reason, outage=any(marker in reason for marker in _OUTAGE))
+def _failure(reason: str, alone: str = "") -> Failure:
+    return Failure(reason, outage=any(marker in reason for marker in _OUTAGE), alone=alone)
+
+
+def _down(provider: Guarded) -> Failure:
+    """Why nothing more is asked of a provider whose breaker is open."""
+    return _failure(f"{provider.name}: {provider.last_error}")
 
 
 _BUDGET = Failure("translation time budget for this cycle used up", outage=True)
@@ -210,10 +214,9 @@ class Translator:
             failed.update(bad)
             if provider.is_open:
                 # Stop hammering a provider that is down; the rest waits for next time.
-                down = Failure(f"{provider.name}: {provider.last_error}", outage=True)
                 for rest in wanted:
                     if rest not in piece_answers:
-                        failed.setdefault(rest, down)
+                        failed.setdefault(rest, _down(provider))
                 break
         for unit in units:
             pieces = pieces_of[unit]
@@ -236,14 +239,14 @@ class Translator:
         """
         try:
             return self._request(
-                provider, batch, source, target, retries=0 if len(batch) > 1 else None
+                provider, batch, source, target, refused_retries=0 if len(batch) > 1 else None
             )
         except RequestRefused as exc:
             if len(batch) == 1:
-                return {}, {batch[0]: Failure(str(exc), alone=provider.name)}
+                return {}, {batch[0]: _failure(str(exc), alone=provider.name)}
             return self._isolate(provider, batch, source, target, exc)
         except TranslationError as exc:
-            return {}, dict.fromkeys(batch, _failure(exc))
+            return {}, dict.fromkeys(batch, _failure(str(exc)))
 
     def _isolate(
         self,
@@ -281,18 +284,18 @@ class Translator:
                         part,
                         source,
                         target,
-                        retries=1 if alone and provider.answering else 0,
+                        refused_retries=1 if alone and provider.answering else 0,
                         counted=False,
                     )
                 except RequestRefused as exc:
                     refused = exc
                     if alone:
-                        bad[part[0]] = Failure(str(exc), alone=provider.name)
+                        bad[part[0]] = _failure(str(exc), alone=provider.name)
                     else:
                         frontier.append(part)
                 except TranslationError as exc:  # unavailable now: the rest waits
                     for rest in [*parts[index:], *frontier]:
-                        bad.update(dict.fromkeys(rest, _failure(exc)))
+                        bad.update(dict.fromkeys(rest, _failure(str(exc))))
                     return good, bad
                 else:
                     answered = True
@@ -301,9 +304,8 @@ class Translator:
             if parts and not answered:
                 provider.record_failure(refused)
                 if provider.is_open:
-                    down = Failure(f"{provider.name}: {provider.last_error}", outage=True)
                     for rest in frontier:
-                        bad.update(dict.fromkeys(rest, down))
+                        bad.update(dict.fromkeys(rest, _down(provider)))
                     return good, bad
         return good, bad
 
@@ -314,7 +316,7 @@ class Translator:
         source: str,
         target: str,
         *,
-        retries: int | None = None,
+        refused_retries: int | None = None,
         counted: bool = True,
     ) -> tuple[dict[str, str], dict[str, Failure]]:
         """One request for the batch: (checked answers, why each unit whose answer failed).
@@ -324,7 +326,7 @@ class Translator:
         neighbours (the failed unit may still be answered by the next provider).
         """
         answer = provider.translate(
-            join_units(batch), source, target, retries=retries, counted=counted
+            join_units(batch), source, target, refused_retries=refused_retries, counted=counted
         )
         parts = split_answer(answer, len(batch))
         if parts is None:
@@ -336,8 +338,7 @@ class Translator:
                 bad: dict[str, Failure] = {}
                 for unit in batch:
                     if provider.is_open:
-                        down = Failure(f"{provider.name}: {provider.last_error}", outage=True)
-                        bad[unit] = down
+                        bad[unit] = _down(provider)
                         continue
                     g, b = self._send(provider, [unit], source, target)
                     good.update(g)
@@ -578,13 +579,10 @@ def _finish(
         fields[name] = rendered
     if failure is not None:
         reason, outage = failure.reason, failure.outage
-        if failure.alone:
-            guard = translator.providers.get(failure.alone)
-            if guard is not None and guard.answering:
-                # It answers other requests: this text's own failure, not an outage.
-                reason = f"{reason} for this text alone; other requests answered"
-            else:
-                outage = True
+        guard = translator.providers.get(failure.alone) if failure.alone else None
+        if guard is not None and guard.answering:
+            # It answers other requests: this text's own failure, not an outage.
+            reason, outage = f"{reason} for this text alone; other requests answered", False
         attempts = previous.attempts + 1
         # A provider outage keeps the story pending (retried next cycle); a bad answer is a
         # failure, retried on a schedule that backs off.

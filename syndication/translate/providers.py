@@ -396,18 +396,19 @@ class Guarded:
         source: str,
         target: str,
         *,
-        retries: int | None = None,
+        refused_retries: int | None = None,
         counted: bool = True,
     ) -> str:
-        """The answer, after up to `retries` retries (default: the guard's own).
+        """The answer, retrying failures up to the guard's `retries` times.
 
-        `counted=False`: a refusal of this request does not count towards the breaker; the
-        caller, asking for parts of a refused request, counts on its own (`record_failure`).
+        A caller that will ask for the parts of a refused request rather than for the same
+        text again passes `refused_retries` (how often to retry a `RequestRefused`), and
+        `counted=False` when that refusal must not count towards the breaker (it counts
+        on its own, with `record_failure`).
         """
         if self.is_open:
             # Same wording as the failure that opened it, so a cycle reports one outage once.
             raise CircuitOpen(f"{self.name}: {self.last_error}", provider=self.name)
-        retries = self.retries if retries is None else retries
         attempt = 0
         while True:
             try:
@@ -417,6 +418,9 @@ class Guarded:
                 refused = isinstance(exc, RequestRefused)
                 if not refused:
                     self.record_failure(exc)
+                retries = (
+                    refused_retries if refused and refused_retries is not None else self.retries
+                )
                 wait = (
                     exc.retry_after
                     if exc.retry_after is not None
