@@ -16,6 +16,7 @@ import os
 import signal
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -345,10 +346,19 @@ def _summary(report: object, config: cfg.Config) -> None:
         f"({t.requests} request(s), {t.from_memory} segment(s) from memory)"
     )
     out.print(line, highlight=False)
-    for reason, count in t.reasons.most_common(5):
+    waiting = t.reasons - Counter(f.reason for f in t.failures)
+    for reason, count in waiting.most_common(5):
         out.print(
             f"  [yellow]{count} not translated:[/] {reason} — kept for retry", highlight=False
         )
+    for f in t.failures[:20]:
+        out.print(
+            f"  [red]failed[/] {f.article_id} → {f.language}: {config.redact(f.reason)} — "
+            f"retried from {f.retry_at:%Y-%m-%d %H:%M} UTC",
+            highlight=False,
+        )
+    if len(t.failures) > 20:
+        out.print(f"  … and {len(t.failures) - 20} more (syndication status)", highlight=False)
     p = report.publish
     out.print(
         f"published: {len(p.written)} file(s) written, {p.unchanged} unchanged; items per "

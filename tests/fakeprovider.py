@@ -3,9 +3,9 @@
 Owns: answering `GET /m?sl=..&tl=..&q=..` the way translate.google.com/m does (an HTML page
 with a `result-container` div), translating by a deterministic letter-by-letter mapping into
 the target language's script (keeping markup, URLs, numbers and `[1]`-style placeholders),
-failure modes (429 with Retry-After, 500, a hang, an answer without a result), and a request
-log the tests assert on. `FlakyGoogle` fails a seeded share of requests (the chaos test's
-translator).
+failure modes (429 with Retry-After, 500, a hang, an answer without a result, a 500 only for
+texts holding a marker), and a request log the tests assert on. `FlakyGoogle` fails a seeded
+share of requests (the chaos test's translator).
 """
 
 from __future__ import annotations
@@ -93,6 +93,10 @@ class FakeGoogle:
     def __init__(self) -> None:
         self.calls: list[Call] = []
         self.mode = "ok"  # ok | 429 | 500 | hang | empty | echo
+        self.retry_after = "1"  # the Retry-After header of a 429
+        # A request whose text holds one of these is answered 500, whatever the mode: a story
+        # the provider cannot take, while it answers every other.
+        self.poison: set[str] = set()
         self.hang_seconds = 60.0
         self.latency = 0.0
         self._lock = threading.Lock()
@@ -128,8 +132,8 @@ class FakeGoogle:
                 if fake.latency:
                     time.sleep(fake.latency)
                 if fake.mode == "429":
-                    return self._send(429, b"slow down", {"Retry-After": "1"})
-                if fake.mode == "500":
+                    return self._send(429, b"slow down", {"Retry-After": fake.retry_after})
+                if fake.mode == "500" or any(marker in text for marker in fake.poison):
                     return self._send(500, b"oops")
                 if fake.mode == "hang":
                     time.sleep(fake.hang_seconds)

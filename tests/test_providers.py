@@ -6,6 +6,7 @@ fake back to health), so back-off and Retry-After are checked without waiting fo
 
 from __future__ import annotations
 
+import email.utils
 import json
 import time
 from collections.abc import Iterator
@@ -20,6 +21,7 @@ from syndication.translate.providers import (
     CircuitOpen,
     Guarded,
     OpenAICompatibleProvider,
+    RequestRefused,
 )
 from tests.fakeprovider import FakeGoogle
 from tests.loopback import LoopbackServer, send_json
@@ -87,6 +89,57 @@ def test_the_circuit_opens_after_repeated_failures_and_closes_after_the_cooldown
     fake_google.mode = "ok"
     time.sleep(0.35)
     assert guard.translate("Сәлем әлем", "kk", "en") == "Salem alem"
+
+
+@pytest.mark.parametrize("header", ["delta", "date"])
+def test_google_429_retry_after_is_honoured_and_a_long_one_opens_the_circuit_till_then(
+    fake_google: FakeGoogle, header: str
+) -> None:
+    def retry_after(seconds: int) -> str:
+        if header == "delta":
+            return str(seconds)
+        return email.utils.formatdate(time.time() + seconds, usegmt=True)
+
+    waits: list[float] = []
+
+    def wait(seconds: float) -> None:
+        waits.append(seconds)
+        fake_google.mode = "ok"
+
+    guard = _google(fake_google, retries=2, sleep=wait)
+    fake_google.mode, fake_google.retry_after = "429", retry_after(7)
+    assert guard.translate("Сәлем әлем", "kk", "en") == "Salem alem"
+    assert len(waits) == 1 and 5.0 <= waits[0] <= 7.0, waits  # not a jittered backoff
+    assert len(fake_google.calls) == 2
+    # Beyond what a cycle may wait: no retry now, and no request at all until then.
+    fake_google.mode, fake_google.retry_after = "429", retry_after(3600)
+    waits.clear()
+    with pytest.raises(TranslationError, match=r"rate limited \(HTTP 429, Retry-After"):
+        guard.translate("Сәлем әлем", "kk", "en")
+    assert waits == [] and len(fake_google.calls) == 3
+    assert guard.is_open and guard.open_until - time.monotonic() > 3500
+    fake_google.mode = "ok"
+    with pytest.raises(CircuitOpen, match="HTTP 429"):
+        guard.translate("Сәлем әлем", "kk", "en")
+    assert len(fake_google.calls) == 3, "asked again before its Retry-After"
+
+
+def test_a_refused_request_counts_once_towards_the_circuit_however_often_tried(
+    fake_google: FakeGoogle,
+) -> None:
+    # One story's text answered 500 while every other is answered: its three attempts are
+    # one failure, not an outage.
+    fake_google.poison = {"Улытау"}
+    guard = _google(fake_google, retries=2, sleep=lambda _: None, failures_to_open=3)
+    with pytest.raises(RequestRefused, match=r"request failed \(HTTP 500\)"):
+        guard.translate("Улытау облысы", "kk", "en")
+    assert len(fake_google.calls) == 3 and not guard.is_open
+    assert guard.translate("Сәлем әлем", "kk", "en") == "Salem alem"
+    # Refused requests in a row still open it: every request failing is an outage.
+    for _ in range(3):
+        with pytest.raises(RequestRefused):
+            guard.translate("Улытау облысы", "kk", "en")
+    assert guard.is_open
 
 
 def test_the_rate_limit_spaces_requests(fake_google: FakeGoogle) -> None:

@@ -140,3 +140,26 @@ def test_pack_stays_under_the_limit_and_split_long_cuts_at_sentences() -> None:
     assert all(len(p) <= 1500 for p in pieces)
     assert all(p.endswith("。") for p in pieces)
     assert "".join(pieces) == text
+
+
+def test_a_name_repeated_in_a_block_gets_a_placeholder_per_occurrence() -> None:
+    whole, seg = _one(
+        "<p>Тоқаев сөйледі, Kazinform жазды: <em>Тоқаев</em> келді, Тоқаев кетті, Kazinform.</p>"
+    )
+    assert whole == "[1] сөйледі, [2] жазды: [3][4][/3] келді, [5] кетті, [6]."
+    answer = "[1] spoke, [2] wrote: [3][4][/3] came, [5] left, [6]."
+    expected = "Tokayev spoke, Kazinform wrote: <em>Tokayev</em> came, Tokayev left, Kazinform."
+    assert seg.restore(answer) == expected  # type: ignore[attr-defined]
+    # Occurrences of one name are interchangeable; one lost is still refused.
+    swapped = "[5] spoke, [2] wrote: [3][4][/3] came, [1] left, [6]."
+    assert seg.restore(swapped) == expected  # type: ignore[attr-defined]
+    assert seg.restore(answer.replace(" left, [6]", " left")) is None  # type: ignore[attr-defined]
+    nodes = seg.text_nodes()  # type: ignore[attr-defined]
+    assert [t for _, t in nodes] == ["[1] сөйледі, [2] жазды:", "келді, [1] кетті, [2]."]
+    answers = {nodes[0][0]: "[1] spoke, [2] wrote:", nodes[1][0]: "came, [1] left, [2]."}
+    assert seg.restore_nodes(answers) == expected  # type: ignore[attr-defined]
+    assert seg.restore_nodes({**answers, nodes[1][0]: "came, left, [2]."}) is None  # type: ignore[attr-defined]
+    plain = seg.plain_unit()  # type: ignore[attr-defined]
+    assert plain == "[1] сөйледі, [4] жазды: [2] келді, [3] кетті, [5]."
+    restored = seg.restore_plain("[1] spoke, [4] wrote: [2] came, [3] left, [5].")  # type: ignore[attr-defined]
+    assert restored == expected.replace("<em>Tokayev</em>", "Tokayev")

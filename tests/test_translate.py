@@ -7,6 +7,7 @@ configured form, failures reported honestly and recovered from, nothing paid for
 
 from __future__ import annotations
 
+import json
 import random
 import re
 import time
@@ -422,6 +423,113 @@ def test_a_failing_provider_is_contained_and_recovered_from(
     assert {t.status for t in _translations(store, fresh.id).values()} == {"translated"}
 
 
+def test_one_story_the_provider_refuses_holds_back_no_other_story(
+    tmp_path: Path, fake_google: FakeGoogle
+) -> None:
+    # The provider answers 500 to every request carrying one paragraph of one story, and
+    # every other request as usual: it is not down.
+    stories = tmp_path / "stories"
+    _write_story(stories, "fair.md", "kk", "Астанада кітап көрмесі ашылды",
+                 "Елордада халықаралық кітап көрмесі жұмысын бастады.\n\nКөрмеге Қазақстан, "
+                 "Қытай және Түркия баспалары қатысып, жаңа басылымдарын ұсынды.")  # fmt: skip
+    _write_story(stories, "mine.md", "kk", "Ұлытауда жаңа кен орны ашылды",
+                 "Геологтар облыста мыс кенін тапты.\n\nҰлытау өңірінде барлау жұмыстары "
+                 "жалғасуда, деп хабарлады әкімдік.")  # fmt: skip
+    _write_story(stories, "rail.md", "kk", "Алматы мен Үрімжі арасында пойыз қатынайды",
+                 "Жүк пойыздары енді күніне екі рет жүреді.\n\nЖаңа кесте келесі аптадан "
+                 "басталады.")  # fmt: skip
+    fake_google.poison = {"барлау жұмыстары"}
+    config = write_config(
+        tmp_path,
+        sources=[{"id": "newsroom", "articles": "stories", "language": "kk"}],
+        translation={
+            "chain": ["google"],
+            "providers": {"google": {"base_url": fake_google.url}},
+            "timeout": "5s",
+        },
+    )
+    first = run_cli("once", "--config", str(config))
+    assert first.code == 1, first.output
+    # Named, per edition, as failed (not as a provider outage).
+    for lang in ("zh", "en"):
+        assert re.search(rf"failed newsroom:mine → {lang}: google: .*HTTP 500", first.output), (
+            first.output
+        )
+    assert "0 pending, 2 failed" in first.output, first.output
+    for edition in ("zh", "en"):
+        parsed = feedparser.parse((tmp_path / "public" / edition / "atom.xml").read_bytes())
+        titles = [e.title for e in parsed.entries]
+        assert len(titles) == 2, (edition, titles)
+        for title in titles:
+            assert SCRIPT[edition].search(title) and not CYRILLIC.search(title), (edition, title)
+    kk = feedparser.parse((tmp_path / "public" / "kk" / "atom.xml").read_bytes())
+    assert len(kk.entries) == 3
+    poisoned = [c for c in fake_google.calls if "барлау жұмыстары" in c.text]
+    assert poisoned, "the refused paragraph was never sent"
+    # Isolated: the refused paragraph was finally sent alone, once per edition (with retries).
+    alone = {c.target for c in poisoned if c.text.startswith("Ұлытау өңірінде")}
+    assert alone == {"zh-CN", "en"}, [c.text for c in poisoned]
+    status = run_cli("status", "--json", "--config", str(config))
+    failed = json.loads(status.stdout)["failed"]
+    assert {(f["article"], f["language"]) for f in failed} == {
+        ("newsroom:mine", "zh"),
+        ("newsroom:mine", "en"),
+    }, failed
+    # Next cycles: the refused story waits for its retry time; nothing is sent at all.
+    sent = len(fake_google.calls)
+    for _ in range(2):
+        again = run_cli("once", "--config", str(config))
+        assert again.code == 0, again.output
+    assert len(fake_google.calls) == sent, fake_google.texts()[sent:]
+
+
+def _many_stories(count: int) -> list[Article]:
+    return [
+        _article("wire", f"s{i}", "kk", f"Астанада {i}-кітап көрмесі ашылды",
+                 f"<p>Көрмеге {i} баспа қатысты.</p><p>Келушілер {i} мыңнан асты.</p>")
+        for i in range(count)
+    ]  # fmt: skip
+
+
+def test_a_provider_refusing_every_request_is_found_down_within_a_few_requests(
+    tmp_path: Path, fake_google: FakeGoogle
+) -> None:
+    # Halving a refused request must not turn an outage into a request per paragraph.
+    fake_google.mode = "500"
+    config, store = _setup(tmp_path, fake_google.url)
+    stories = _many_stories(8)
+    _save(store, *stories)
+    report = translate_pending(config, store)
+    assert report.translated == 0 and report.failed == 0, report
+    assert report.pending == 16, report
+    # The request for all 8 stories, then two rounds of halves refused: the breaker is open.
+    assert len(fake_google.calls) <= 1 + 2 + 4, len(fake_google.calls)
+    assert len({c.target for c in fake_google.calls}) == 1, "asked again for the other edition"
+    for story in stories:
+        for translation in _translations(store, story.id).values():
+            assert translation.status == "pending", translation
+            assert translation.error == "google: request failed (HTTP 500)", translation
+
+
+def test_a_long_retry_after_from_google_keeps_the_worker_away_until_then(
+    tmp_path: Path, fake_google: FakeGoogle
+) -> None:
+    from syndication.translate.engine import build_providers
+
+    fake_google.mode, fake_google.retry_after = "429", "3600"
+    config, store = _setup(tmp_path, fake_google.url)
+    _save(store, *_many_stories(3))
+    waits: list[float] = []
+    providers = build_providers(config, sleep=waits.append)  # kept across cycles, as by `run`
+    report = translate_pending(config, store, providers=providers)
+    assert report.pending == 6 and waits == [], (report, waits)
+    assert len(fake_google.calls) == 1, "retried against its Retry-After"
+    assert set(report.reasons) == {"google: rate limited (HTTP 429, Retry-After 3600s)"}
+    fake_google.mode = "ok"
+    report = translate_pending(config, store, providers=providers)
+    assert report.pending == 6 and len(fake_google.calls) == 1, "asked before its Retry-After"
+
+
 # -- glossary -------------------------------------------------------------------------------
 
 GLOSSARY = [{"kk": "Тоқаев", "ru": "Токаев", "zh": "托卡耶夫", "en": "Tokayev"}]
@@ -486,6 +594,177 @@ def test_packed_answers_with_squeezed_blank_lines_are_still_split(
     report = translate_pending(config, store)
     assert report.translated == 2, report
     assert report.requests == 2, "fell back to one request per paragraph"
+
+
+# -- a name that repeats (it does in almost every story) ----------------------------------
+
+NAME = GLOSSARY[0]
+
+
+def _repeating_stories() -> list[tuple[Article, str]]:
+    """Per source language two stories, the first naming the president three times in one
+    paragraph and twice across the next two, with code that must stay as written; the second
+    names him twice. Returned with the source form of the name."""
+    texts = {
+        "kk": (
+            "Президент {n} <strong>бүгін</strong> Астанада сөйледі. {n} {k} тілшісіне жауап "
+            'берді, ал кейін {n} <a href="https://example.kz/s">сұхбатты</a> аяқтады, деп '
+            "хабарлады {k}.",
+            "{n} сапарын ертең жалғастырады.",
+            "Содан кейін {n} Алматыға барады.",
+            "Кездесуде {n} {k} тілшілеріне алғыс айтты, {n} жаңа жобаны таныстырды.",
+            "{n} Астанада сұхбат берді",
+            "{n} Алматыда",
+        ),
+        "ru": (
+            "Президент {n} <strong>сегодня</strong> выступил в Астане. {n} ответил "
+            'корреспонденту {k}, а затем {n} <a href="https://example.kz/s">завершил</a> '
+            "интервью, сообщает {k}.",
+            "{n} продолжит поездку завтра.",
+            "После этого {n} посетит Алматы.",
+            "На встрече {n} поблагодарил журналистов {k}, {n} представил новый проект.",
+            "{n} дал интервью в Астане",
+            "{n} в Алматы",
+        ),
+        "zh": (
+            "总统{n}<strong>今天</strong>在阿斯塔纳发表讲话。{n}回答了{k}记者的提问，随后{n}"
+            '<a href="https://example.cn/s">结束了采访</a>，{k}报道。',
+            "{n}明天将继续访问。",
+            "此后{n}将前往阿拉木图。",
+            "会见中{n}感谢了{k}记者，{n}介绍了新项目。",
+            "{n}在阿斯塔纳接受采访",
+            "{n}在阿拉木图",
+        ),
+        "en": (
+            "President {n} <strong>today</strong> spoke in Astana. {n} answered a {k} "
+            'reporter, and later {n} <a href="https://example.kz/s">ended the interview</a>, '
+            "{k} reported.",
+            "{n} continues the visit tomorrow.",
+            "After that {n} travels to Almaty.",
+            "At the meeting {n} thanked the {k} reporters, {n} presented a new project.",
+            "{n} gives an interview in Astana",
+            "{n} in Almaty",
+        ),
+    }
+    stories = []
+    for lang, (first, second, third, other, title, other_title) in texts.items():
+        n, k = NAME[lang], "Kazinform"
+        source = "wire" if lang in ("kk", "ru") else "desk"
+        code = f'<pre><code>print("{n}")  # {k}\n</code></pre>'
+        body = "".join(f"<p>{p.format(n=n, k=k)}</p>" for p in (first, second, third))
+        stories.append((_article(source, f"{lang}-1", lang, title.format(n=n), body + code), n))
+        stories.append(
+            (
+                _article(
+                    source,
+                    f"{lang}-2",
+                    lang,
+                    other_title.format(n=n),
+                    f"<p>{other.format(n=n, k=k)}</p>",
+                ),
+                n,
+            )
+        )
+    return stories
+
+
+def _strip_trailing_marker(text: str) -> str:
+    # A placeholder that ends a packed unit is dropped (seen from real providers on short
+    # fragments): the whole block and its text nodes lose it, the plain text keeps it.
+    return re.sub(r"\s*\[\d+\](?=\s*(\n\s*\n|$))", "", text)
+
+
+REPEAT_MODES = {
+    # Blocks translated whole, several stories packed into each request.
+    "packed": lambda text, source, target: text,
+    # Closing markers lost: blocks with inline tags go node by node.
+    "nodes": lambda text, source, target: re.sub(r"\[/\d+\]", "", text),
+    # ... and a marker ending a unit lost too: such blocks fall back to plain text.
+    "plain": lambda text, source, target: _strip_trailing_marker(re.sub(r"\[/\d+\]", "", text)),
+}
+
+
+@pytest.mark.parametrize("mode", list(REPEAT_MODES))
+def test_a_name_repeated_in_a_story_comes_back_in_its_form_every_time(
+    tmp_path: Path, mangled_google: MangledGoogle, mode: str
+) -> None:
+    mangled_google.mangle = REPEAT_MODES[mode]
+    config, store = _setup(tmp_path, mangled_google.url, glossary=GLOSSARY, keep=["Kazinform"])
+    stories = _repeating_stories()
+    _save(store, *(story for story, _ in stories))
+    translate_pending(config, store)
+    for story, source_form in stories:
+        first = story.guid.endswith("-1")
+        rows = _translations(store, story.id)
+        assert set(rows) == {"kk", "zh", "en"} - {story.language}
+        for lang, translation in rows.items():
+            where = (mode, story.id, lang)
+            assert translation.status == "translated", (*where, translation.error)
+            form, content = NAME[lang], translation.content
+            assert translation.title.count(form) == 1, (*where, translation.title)
+            assert content.count(form) == (5 if first else 2), (*where, content)
+            assert content.count("Kazinform") == (3 if first else 1), (*where, content)
+            # The code block is never translated: the name stays as written there.
+            if first:
+                code = f'<pre><code>print("{source_form}")  # Kazinform\n</code></pre>'
+                assert code in content, (*where, content)
+                assert content.count(source_form) == (1 if form != source_form else 5)
+                assert content.count("<p>") == 3, (*where, content)
+                if mode == "plain":  # the plain-text fallback drops inline tags by design
+                    assert "<strong>" not in content and "<a " not in content, content
+                else:
+                    assert content.count("<strong>") == content.count("</strong>") == 1
+                    assert content.count('<a href="https://example.') == 1, content
+                    assert content.count("</a>") == 1, content
+            else:
+                assert source_form not in content or form == source_form, (*where, content)
+    # Several stories went in one request, and each fallback was packed as well.
+    units = _units(mangled_google.calls)
+    assert any(
+        "Астанада" in call.text and "Алматыда" in call.text for call in mangled_google.calls
+    ), [c.text for c in mangled_google.calls]
+    # (The word in <strong> sent alone: the node fallback; the paragraph without its
+    # markers: the plain one. Each into two editions, the Russian one into three.)
+    node_units = [u for _, _, u in units if u in ("бүгін", "сегодня", "今天", "today")]
+    assert len(node_units) == (0 if mode == "packed" else 9), units
+    plain_units = [u for _, _, u in units if re.match(r"Президент \[\d+\] бүгін", u)]
+    assert len(plain_units) == (2 if mode == "plain" else 0), units
+
+
+def test_a_long_chinese_article_repeating_a_glossary_term_is_translated(
+    tmp_path: Path, fake_google: FakeGoogle
+) -> None:
+    config, store = _setup(tmp_path, fake_google.url, glossary=GLOSSARY, keep=["CMG"])
+    rng = random.Random(10)
+    paragraphs = []
+    mentions = 0
+    for index in range(8):
+        sentences = []
+        # Paragraphs over Google's limit for Han text: cut into pieces at sentence ends.
+        while sum(map(len, sentences)) < (1_700 if index % 2 else 400):
+            words = "".join(rng.choice(_HAN_POOL) for _ in range(rng.randint(15, 30)))
+            sentences.append(f"{words[:6]}托卡耶夫{words[6:]}，CMG报道。")
+            mentions += 1
+        text = "".join(sentences)
+        if index == 3:
+            text = f'<strong>托卡耶夫</strong>{text}<a href="https://example.cn/t">托卡耶夫</a>'
+            mentions += 2
+        paragraphs.append(f"<p>{text}</p>")
+    story = _article(
+        "desk", "zh-long", "zh", "托卡耶夫会见记者，托卡耶夫表示欢迎", "".join(paragraphs)
+    )
+    _save(store, story)
+    report = translate_pending(config, store)
+    assert report.translated == 2, report
+    assert any(len(c.text) > 1_000 for c in fake_google.calls)
+    for lang, translation in _translations(store, story.id).items():
+        form = NAME[lang]
+        assert translation.title.count(form) == 2, translation.title
+        assert translation.content.count(form) == mentions, (lang, translation.content)
+        assert translation.content.count("CMG") == mentions - 2
+        assert "托卡耶夫" not in translation.content
+        assert '<a href="https://example.cn/t" rel="noopener">' in translation.content
+        assert translation.content.count("<p>") == 8
 
 
 # -- the sanity check ------------------------------------------------------------------------

@@ -2,7 +2,8 @@
 
 Owns: turning each (article, language) due for translation into units (title, summary and
 HTML blocks), answering them from translation memory first, packing the rest into as few
-provider requests as the limits allow, walking the provider chain, checking every answer
+provider requests as the limits allow, walking the provider chain, finding the units a
+provider refuses inside a refused request (by asking for its halves), checking every answer
 (script, unchanged text, length) before it is stored, and recording the outcome per article
 and language: `translated`, or `pending`/`failed` with the reason.
 """
@@ -24,7 +25,7 @@ from syndication.config import Config, ProviderSettings
 from syndication.model import StoredArticle, Translation, TranslationError, utcnow
 from syndication.normalise import sanitise_html, script_of
 from syndication.store import Store
-from syndication.translate.providers import PROVIDERS, CircuitOpen, Guarded
+from syndication.translate.providers import PROVIDERS, Guarded, RequestRefused
 from syndication.translate.segment import (
     Document,
     Glossary,
@@ -41,6 +42,17 @@ from syndication.translate.segment import (
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class FailedTranslation:
+    """One story that could not be translated into one language this cycle, and when it
+    is tried again."""
+
+    article_id: str
+    language: str
+    reason: str
+    retry_at: datetime
+
+
 @dataclass
 class TranslationReport:
     translated: int = 0
@@ -48,7 +60,8 @@ class TranslationReport:
     pending: int = 0
     requests: int = 0
     from_memory: int = 0
-    reasons: Counter[str] = field(default_factory=Counter)
+    reasons: Counter[str] = field(default_factory=Counter)  # of failed and pending ones
+    failures: list[FailedTranslation] = field(default_factory=list)  # the failed ones
 
     @property
     def ok(self) -> bool:
@@ -70,6 +83,46 @@ def build_providers(
             sleep=sleep,
         )
     return guarded
+
+
+@dataclass(frozen=True)
+class Failure:
+    """Why a unit has no translation.
+
+    `outage`: the provider looks down or the cycle's time ran out; the story waits for the
+    next cycle (`pending`); otherwise the answer was bad and the story fails (retried on a
+    schedule that backs off). `alone`: the named provider refused this unit's own request;
+    when the cycle ends, that is the text's own failure if the provider is answering other
+    requests, and `outage` decides as usual if it is not.
+    """
+
+    reason: str
+    outage: bool = False
+    alone: str = ""
+
+
+# Failures that say the provider is unavailable rather than the answer bad.
+_OUTAGE = (
+    "unreachable",
+    "timed out",
+    "no answer within",
+    "HTTP 5",
+    "rate limited",
+    "HTTP 429",
+    "request failed",
+)
+
+
+def _failure(reason: str, alone: str = "") -> Failure:
+    return Failure(reason, outage=any(marker in reason for marker in _OUTAGE), alone=alone)
+
+
+def _down(provider: Guarded) -> Failure:
+    """Why nothing more is asked of a provider whose breaker is open."""
+    return _failure(f"{provider.name}: {provider.last_error}")
+
+
+_BUDGET = Failure("translation time budget for this cycle used up", outage=True)
 
 
 def memory_key(text: str, source: str, target: str, provider: str) -> str:
@@ -97,15 +150,16 @@ class Translator:
 
     def translate_units(
         self, units: Sequence[str], source: str, target: str
-    ) -> tuple[dict[str, str], dict[str, str]]:
-        """Answers for as many units as possible, and the reason for each one missing."""
+    ) -> tuple[dict[str, str], dict[str, Failure]]:
+        """Answers for as many units as possible, and why each one missing is missing."""
         answers: dict[str, str] = {}
-        errors: dict[str, str] = {}
+        errors: dict[str, Failure] = {}
         todo = list(dict.fromkeys(u for u in units if u.strip()))
         chain = self.chain_for(source, target)
         providers = [self.providers[n] for n in chain if self.providers[n].supports(source, target)]
         if not providers:
-            return {}, {u: f"no provider in the chain translates {source}→{target}" for u in todo}
+            missing = Failure(f"no provider in the chain translates {source}→{target}")
+            return {}, dict.fromkeys(todo, missing)
         for provider in providers:
             if not todo:
                 break
@@ -140,53 +194,140 @@ class Translator:
             self.used.update(dict.fromkeys(got, provider.name))
             errors.update(failed)
             todo = [u for u in todo if u not in answers]
-        return answers, {u: errors.get(u, "not translated") for u in todo}
+        return answers, {u: errors.get(u, Failure("not translated")) for u in todo}
 
     def _ask(
         self, provider: Guarded, units: list[str], source: str, target: str
-    ) -> tuple[dict[str, str], dict[str, str]]:
+    ) -> tuple[dict[str, str], dict[str, Failure]]:
         limit = provider.max_chars(source)
         got: dict[str, str] = {}
-        failed: dict[str, str] = {}
+        failed: dict[str, Failure] = {}
         pieces_of: dict[str, list[str]] = {u: split_long(u, limit) for u in units}
         wanted = list(dict.fromkeys(p for u in units for p in pieces_of[u]))
         piece_answers: dict[str, str] = {}
         for batch in pack(wanted, limit):
             if time.monotonic() > self.deadline:
-                for piece in batch:
-                    failed[piece] = "translation time budget for this cycle used up"
+                failed.update(dict.fromkeys(batch, _BUDGET))
                 continue
-            try:
-                good, bad = self._request(provider, batch, source, target)
-                piece_answers.update(good)
-                failed.update(bad)
-            except TranslationError as exc:
-                for piece in batch:
-                    failed[piece] = str(exc)
-                if isinstance(exc, CircuitOpen) or provider.is_open:
-                    # Stop hammering a provider that is down; the rest waits for next time.
-                    for rest in wanted:
-                        if rest not in piece_answers:
-                            failed.setdefault(rest, str(exc))
-                    break
+            good, bad = self._send(provider, batch, source, target)
+            piece_answers.update(good)
+            failed.update(bad)
+            if provider.is_open:
+                # Stop hammering a provider that is down; the rest waits for next time.
+                for rest in wanted:
+                    if rest not in piece_answers:
+                        failed.setdefault(rest, _down(provider))
+                break
         for unit in units:
             pieces = pieces_of[unit]
             if all(p in piece_answers for p in pieces):
                 got[unit] = join_pieces((piece_answers[p] for p in pieces), target)
             else:
-                failed[unit] = next((failed[p] for p in pieces if p in failed), "not translated")
+                failed[unit] = next(
+                    (failed[p] for p in pieces if p in failed), Failure("not translated")
+                )
         return got, failed
 
-    def _request(
+    def _send(
         self, provider: Guarded, batch: list[str], source: str, target: str
-    ) -> tuple[dict[str, str], dict[str, str]]:
-        """One request for the batch: (checked answers, reason per unit whose answer failed).
+    ) -> tuple[dict[str, str], dict[str, Failure]]:
+        """One request for the batch, and if the provider refuses it, the search for the
+        units it refuses (`_isolate`), so one story's text holds back no other story.
+
+        A batch of several units is not retried as a whole when refused: asking for its
+        halves retries every unit anyway, and tells a passing error from a refused text.
+        """
+        try:
+            return self._request(
+                provider, batch, source, target, refused_retries=0 if len(batch) > 1 else None
+            )
+        except RequestRefused as exc:
+            if len(batch) == 1:
+                return {}, {batch[0]: _failure(str(exc), alone=provider.name)}
+            return self._isolate(provider, batch, source, target, exc)
+        except TranslationError as exc:
+            return {}, dict.fromkeys(batch, _failure(str(exc)))
+
+    def _isolate(
+        self,
+        provider: Guarded,
+        batch: list[str],
+        source: str,
+        target: str,
+        refused: RequestRefused,
+    ) -> tuple[dict[str, str], dict[str, Failure]]:
+        """Find the units of a refused batch that the provider refuses, by halving it.
+
+        Each round asks for both halves of every part still refused; an answered part clears
+        its units. A part of several units is only a probe, asked once; a unit alone is asked
+        twice while the provider is answering, so that a passing error is not taken for a
+        text it cannot take. A round in which every request was refused counts as one more
+        failure towards the provider's breaker, so a provider refusing everything is found
+        down within a few requests: the original request and two such rounds.
+        """
+        good: dict[str, str] = {}
+        bad: dict[str, Failure] = {}
+        frontier = [batch]
+        while frontier:
+            parts = [half for part in frontier for half in _halves(part)]
+            frontier = []
+            answered = False
+            for index, part in enumerate(parts):
+                if time.monotonic() > self.deadline:
+                    for rest in [*parts[index:], *frontier]:
+                        bad.update(dict.fromkeys(rest, _BUDGET))
+                    return good, bad
+                alone = len(part) == 1
+                try:
+                    g, b = self._request(
+                        provider,
+                        part,
+                        source,
+                        target,
+                        refused_retries=1 if alone and provider.answering else 0,
+                        counted=False,
+                    )
+                except RequestRefused as exc:
+                    refused = exc
+                    if alone:
+                        bad[part[0]] = _failure(str(exc), alone=provider.name)
+                    else:
+                        frontier.append(part)
+                except TranslationError as exc:  # unavailable now: the rest waits
+                    for rest in [*parts[index:], *frontier]:
+                        bad.update(dict.fromkeys(rest, _failure(str(exc))))
+                    return good, bad
+                else:
+                    answered = True
+                    good.update(g)
+                    bad.update(b)
+            if parts and not answered:
+                provider.record_failure(refused)
+                if provider.is_open:
+                    for rest in frontier:
+                        bad.update(dict.fromkeys(rest, _down(provider)))
+                    return good, bad
+        return good, bad
+
+    def _request(
+        self,
+        provider: Guarded,
+        batch: list[str],
+        source: str,
+        target: str,
+        *,
+        refused_retries: int | None = None,
+        counted: bool = True,
+    ) -> tuple[dict[str, str], dict[str, Failure]]:
+        """One request for the batch: (checked answers, why each unit whose answer failed).
 
         Raises TranslationError when the request itself failed. An answer that fails the
         sanity check fails only its own unit, so one bad paragraph does not sink its
         neighbours (the failed unit may still be answered by the next provider).
         """
-        answer = provider.translate(join_units(batch), source, target)
+        answer = provider.translate(
+            join_units(batch), source, target, refused_retries=refused_retries, counted=counted
+        )
         parts = split_answer(answer, len(batch))
         if parts is None:
             if len(batch) == 1:
@@ -194,9 +335,12 @@ class Translator:
             else:
                 # The provider merged or split paragraphs: ask for each unit on its own.
                 good: dict[str, str] = {}
-                bad: dict[str, str] = {}
+                bad: dict[str, Failure] = {}
                 for unit in batch:
-                    g, b = self._request(provider, [unit], source, target)
+                    if provider.is_open:
+                        bad[unit] = _down(provider)
+                        continue
+                    g, b = self._send(provider, [unit], source, target)
                     good.update(g)
                     bad.update(b)
                 return good, bad
@@ -205,10 +349,15 @@ class Translator:
             try:
                 check_answer(unit, part, source, target, provider.name)
             except TranslationError as exc:
-                bad[unit] = str(exc)
+                bad[unit] = Failure(str(exc))
             else:
                 good[unit] = part
         return good, bad
+
+
+def _halves(part: list[str]) -> list[list[str]]:
+    middle = (len(part) + 1) // 2
+    return [part[:middle], part[middle:]]
 
 
 def check_answer(original: str, answer: str, source: str, target: str, provider: str) -> None:
@@ -293,15 +442,27 @@ def translate_pending(
         )
         groups[(article.language, translation.language)].append(job)
     done = 0
+    # A story whose text a provider refused on its own is judged when the cycle ends: by
+    # then every other request has shown whether that provider answers others (see Failure).
+    refused: list[tuple[_Job, dict[int, _Outcome]]] = []
     for (source, target), jobs in groups.items():
         results = _translate_segments(
             translator, [seg for job in jobs for seg in _segments(job)], source, target
         )
         for job in jobs:
+            failure = _first_failure(job, results)
+            if failure is not None and failure.alone:
+                refused.append((job, results))
+                continue
             _finish(store, job, results, translator, t.retry_after)
             done += 1
             if on_progress:
                 on_progress(done, len(work))
+    for job, results in refused:
+        _finish(store, job, results, translator, t.retry_after)
+        done += 1
+        if on_progress:
+            on_progress(done, len(work))
     report.requests = sum(p.requests for p in translator.providers.values())
     return report
 
@@ -311,7 +472,7 @@ class _Outcome:
     """A segment's translated HTML, or why there is none."""
 
     html: str | None = None
-    reason: str = ""
+    failure: Failure = field(default_factory=lambda: Failure("not translated"))
 
 
 def _translate_segments(
@@ -328,7 +489,7 @@ def _translate_segments(
     for seg in segments:
         whole = seg.whole()
         if whole not in answers:
-            results[id(seg)] = _Outcome(reason=errors.get(whole, "not translated"))
+            results[id(seg)] = _Outcome(failure=errors.get(whole, Failure("not translated")))
             continue
         restored = seg.restore(answers[whole])
         if restored is None:
@@ -345,7 +506,7 @@ def _translate_segments(
     for seg in by_nodes:
         missing = [text for _, text in nodes[id(seg)] if text not in answers]
         if missing:
-            results[id(seg)] = _Outcome(reason=errors.get(missing[0], "not translated"))
+            results[id(seg)] = _Outcome(failure=errors.get(missing[0], Failure("not translated")))
             continue
         restored = seg.restore_nodes({i: answers[text] for i, text in nodes[id(seg)]})
         if restored is None:
@@ -361,8 +522,8 @@ def _translate_segments(
         unit = seg.plain_unit()
         restored = seg.restore_plain(answers[unit]) if unit in answers else None
         if restored is None:
-            reason = errors.get(unit) or f"placeholders lost in the {target} answer"
-            results[id(seg)] = _Outcome(reason=reason)
+            failure = errors.get(unit) or Failure(f"placeholders lost in the {target} answer")
+            results[id(seg)] = _Outcome(failure=failure)
         else:
             results[id(seg)] = _Outcome(restored)
     return results
@@ -376,15 +537,27 @@ def _segments(job: _Job) -> list[Segment]:
     return [*job.title.segments, *job.summary.segments, *job.content.segments]
 
 
-def _render(doc: Document, results: dict[int, _Outcome]) -> tuple[str | None, str]:
+def _render(doc: Document, results: dict[int, _Outcome]) -> tuple[str | None, Failure | None]:
     """The document translated, or None and the first reason it could not be."""
     rendered: dict[int, str] = {}
     for index, seg in enumerate(doc.segments):
-        outcome = results.get(id(seg), _Outcome(reason="not translated"))
+        outcome = results.get(id(seg), _Outcome())
         if outcome.html is None:
-            return None, outcome.reason
+            return None, outcome.failure
         rendered[index] = outcome.html
-    return doc.render(rendered), ""
+    return doc.render(rendered), None
+
+
+def _documents(job: _Job) -> tuple[tuple[str, Document], ...]:
+    return (("title", job.title), ("summary", job.summary), ("content", job.content))
+
+
+def _first_failure(job: _Job, results: dict[int, _Outcome]) -> Failure | None:
+    for _, doc in _documents(job):
+        rendered, failure = _render(doc, results)
+        if rendered is None:
+            return failure
+    return None
 
 
 def _finish(
@@ -398,34 +571,26 @@ def _finish(
     article = job.stored.article
     previous = job.translation
     fields: dict[str, str] = {}
-    reason = ""
-    for name, doc in (("title", job.title), ("summary", job.summary), ("content", job.content)):
-        rendered, why = _render(doc, results)
+    failure: Failure | None = None
+    for name, doc in _documents(job):
+        rendered, failure = _render(doc, results)
         if rendered is None:
-            reason = why or "not translated"
             break
         fields[name] = rendered
-    if reason:
+    if failure is not None:
+        reason, outage = failure.reason, failure.outage
+        guard = translator.providers.get(failure.alone) if failure.alone else None
+        if guard is not None and guard.answering:
+            # It answers other requests: this text's own failure, not an outage.
+            reason, outage = f"{reason} for this text alone; other requests answered", False
         attempts = previous.attempts + 1
-        transient = any(
-            marker in reason
-            for marker in (
-                "unreachable",
-                "timed out",
-                "no answer within",
-                "HTTP 5",
-                "rate limited",
-                "HTTP 429",
-                "time budget",
-                "request failed",
-            )
-        )
         # A provider outage keeps the story pending (retried next cycle); a bad answer is a
         # failure, retried on a schedule that backs off.
-        status = "pending" if transient and previous.status == "pending" else "failed"
-        if previous.status == "stale" and transient:
+        status = "pending" if outage and previous.status == "pending" else "failed"
+        if previous.status == "stale" and outage:
             status = "stale"
         delay = min(retry_after * 2 ** max(0, attempts - 1), 6 * 3600)
+        retry_at = utcnow() + timedelta(seconds=delay)
         store.save_translation(
             Translation(
                 article_id=article.id,
@@ -436,11 +601,14 @@ def _finish(
                 attempts=attempts,
             ),
             article.text_hash,
-            next_attempt=utcnow() + timedelta(seconds=delay),
+            next_attempt=retry_at,
         )
         report.reasons[reason] += 1
         if status == "failed":
             report.failed += 1
+            report.failures.append(
+                FailedTranslation(article.id, previous.language, reason, retry_at)
+            )
         else:
             report.pending += 1
         return

@@ -2,12 +2,15 @@
 
 Owns: the table mapping our language tags to each provider's codes, the providers
 (deep-translator's Google, MyMemory, Microsoft, DeepL, LibreTranslate, Yandex, and an
-OpenAI-compatible chat-completions provider over httpx), and `Guarded`: a real timeout, retries
-with backoff and jitter honouring Retry-After, a per-provider rate limit and a circuit breaker.
+OpenAI-compatible chat-completions provider over httpx), the two kinds of failure (the
+provider is unavailable, or it refused one request: `RequestRefused`), and `Guarded`: a real
+timeout, retries with backoff and jitter honouring Retry-After, a per-provider rate limit and a
+circuit breaker.
 """
 
 from __future__ import annotations
 
+import math
 import random
 import threading
 import time
@@ -69,6 +72,16 @@ MAX_CHARS = {
 MAX_CHARS_HAN = {"google": 1500}
 
 
+class RequestRefused(TranslationError):
+    """The provider answered this request with an error or an answer that cannot be read.
+
+    Unlike a timeout, a refused connection or a rate limit, this may be the request's own
+    fault (one story's text the provider cannot take) as well as an outage: the engine tells
+    which by asking for the request's parts, and `Guarded` counts it once per request, not
+    once per attempt.
+    """
+
+
 class Translator(Protocol):
     name: str
 
@@ -106,12 +119,22 @@ class DeepTranslatorProvider:
             )
             answer = translator.translate(text)
         except dt.TooManyRequests as exc:
+            wait = _retry_after(_failed_response(exc))
             raise TranslationError(
-                f"{self.name}: rate limited (HTTP 429)", provider=self.name, retry_after=None
+                f"{self.name}: rate limited (HTTP 429"
+                + (f", Retry-After {wait:.0f}s)" if wait is not None else ")"),
+                provider=self.name,
+                retry_after=wait,
             ) from exc
         except (dt.RequestError, dt.ServerException) as exc:
-            raise TranslationError(
-                f"{self.name}: request failed ({_short(exc)})", provider=self.name
+            response = _failed_response(exc)
+            detail = f"HTTP {response.status_code}" if response is not None else _short(exc)
+            wait = _retry_after(response)
+            # With a Retry-After (a 503 of an overloaded provider) the whole provider waits;
+            # without, it may be this request's own fault.
+            error = TranslationError if wait is not None else RequestRefused
+            raise error(
+                f"{self.name}: request failed ({detail})", provider=self.name, retry_after=wait
             ) from exc
         except requests.exceptions.Timeout as exc:
             raise TranslationError(f"{self.name}: timed out", provider=self.name) from exc
@@ -133,11 +156,11 @@ class DeepTranslatorProvider:
         except (dt.BaseError, ValueError, KeyError, AttributeError, TypeError) as exc:
             # deep-translator raises these on an answer it cannot read (no result element,
             # a JSON shape it does not expect): a bad answer, worth another try later.
-            raise TranslationError(
+            raise RequestRefused(
                 f"{self.name}: unusable answer ({_short(exc)})", provider=self.name
             ) from exc
         if not isinstance(answer, str) or not answer.strip():
-            raise TranslationError(f"{self.name}: empty answer", provider=self.name)
+            raise RequestRefused(f"{self.name}: empty answer", provider=self.name)
         return answer
 
     def _make(self, source: str, target: str) -> Any:
@@ -219,24 +242,28 @@ class OpenAICompatibleProvider:
             raise TranslationError(
                 f"{self.name}: unreachable ({_short(exc)})", provider=self.name
             ) from exc
-        if response.status_code == 429 or response.status_code >= 500:
-            from syndication.ingest.fetch import parse_retry_after
-
+        status = response.status_code
+        retry_after = _retry_after(response)
+        if status == 429 or (status >= 500 and retry_after is not None):
+            # Overloaded, and it says until when: the whole provider waits.
             raise TranslationError(
-                f"{self.name}: HTTP {response.status_code}",
-                provider=self.name,
-                retry_after=parse_retry_after(response.headers.get("retry-after")),
+                f"{self.name}: HTTP {status}", provider=self.name, retry_after=retry_after
             )
-        if response.status_code >= 400:
+        if status >= 500:
+            raise RequestRefused(f"{self.name}: HTTP {status}", provider=self.name)
+        if status in (400, 413, 422):
+            # This request's content (a filter, its size): other requests may pass.
+            raise RequestRefused(f"{self.name}: HTTP {status}", provider=self.name, transient=False)
+        if status >= 400:
             raise TranslationError(
-                f"{self.name}: HTTP {response.status_code}", provider=self.name, transient=False
+                f"{self.name}: HTTP {status}", provider=self.name, transient=False
             )
         try:
             answer = response.json()["choices"][0]["message"]["content"]
         except (ValueError, KeyError, IndexError, TypeError) as exc:
-            raise TranslationError(f"{self.name}: unusable answer", provider=self.name) from exc
+            raise RequestRefused(f"{self.name}: unusable answer", provider=self.name) from exc
         if not isinstance(answer, str) or not answer.strip():
-            raise TranslationError(f"{self.name}: empty answer", provider=self.name)
+            raise RequestRefused(f"{self.name}: empty answer", provider=self.name)
         return answer.strip()
 
 
@@ -253,6 +280,33 @@ PROVIDERS: dict[str, Callable[[ProviderSettings], Translator]] = {
     "yandex": _deep("yandex"),
     "openai": lambda settings: OpenAICompatibleProvider(settings),
 }
+
+
+def _failed_response(exc: BaseException) -> Any:
+    """The HTTP response deep-translator held when it raised `exc`, or None.
+
+    deep-translator raises its own exceptions without the response (`TooManyRequests()`
+    loses Retry-After, `RequestError()` the status code), but the response is still a local
+    of the frame that raised: reading it from the traceback keeps both with no patching of
+    the library and no state shared between threads.
+    """
+    import requests
+
+    found = None
+    tb = exc.__traceback__
+    while tb is not None:  # innermost last: the frame that raised
+        candidate = tb.tb_frame.f_locals.get("response")
+        if isinstance(candidate, requests.Response):
+            found = candidate
+        tb = tb.tb_next
+    return found
+
+
+def _retry_after(response: Any) -> float | None:
+    """Seconds from a response's Retry-After header (seconds or an HTTP date), if any."""
+    from syndication.ingest.fetch import parse_retry_after
+
+    return None if response is None else parse_retry_after(response.headers.get("retry-after"))
 
 
 def _short(exc: BaseException) -> str:
@@ -280,6 +334,11 @@ class CircuitOpen(TranslationError):
 
 class Guarded:
     """Wraps a provider: timeout, retries with backoff and jitter, rate limit, circuit breaker.
+
+    The breaker opens after `failures_to_open` failures in a row: every attempt counts when
+    the provider is unavailable (unreachable, timed out, rate limited), a refused request
+    (`RequestRefused`) counts once however often it was tried, and a Retry-After longer than
+    a cycle may wait opens it at once until then.
 
     deep-translator sets no timeout on its requests, so each call runs in a daemon thread we
     stop waiting for; the thread ends when the socket finally gives up.
@@ -312,6 +371,7 @@ class Guarded:
         self.consecutive_failures = 0
         self.open_until = 0.0
         self.last_error = ""
+        self.last_answer = -math.inf
         self._last_call = 0.0
         self._lock = threading.Lock()
 
@@ -325,7 +385,27 @@ class Guarded:
     def is_open(self) -> bool:
         return time.monotonic() < self.open_until
 
-    def translate(self, text: str, source: str, target: str) -> str:
+    @property
+    def answering(self) -> bool:
+        """Whether the provider answered a request lately (within one cooldown)."""
+        return time.monotonic() - self.last_answer < self.cooldown
+
+    def translate(
+        self,
+        text: str,
+        source: str,
+        target: str,
+        *,
+        refused_retries: int | None = None,
+        counted: bool = True,
+    ) -> str:
+        """The answer, retrying failures up to the guard's `retries` times.
+
+        A caller that will ask for the parts of a refused request rather than for the same
+        text again passes `refused_retries` (how often to retry a `RequestRefused`), and
+        `counted=False` when that refusal must not count towards the breaker (it counts
+        on its own, with `record_failure`).
+        """
         if self.is_open:
             # Same wording as the failure that opened it, so a cycle reports one outage once.
             raise CircuitOpen(f"{self.name}: {self.last_error}", provider=self.name)
@@ -335,29 +415,40 @@ class Guarded:
                 answer = self._call(text, source, target)
             except TranslationError as exc:
                 metrics.translation_failure(self.name, source, target)
-                self._failed(exc)
-                if not exc.transient or attempt >= self.retries or self.is_open:
-                    raise
+                refused = isinstance(exc, RequestRefused)
+                if not refused:
+                    self.record_failure(exc)
+                retries = (
+                    refused_retries if refused and refused_retries is not None else self.retries
+                )
                 wait = (
                     exc.retry_after
                     if exc.retry_after is not None
                     else (self.backoff * 2**attempt * (0.5 + random.random()))
                 )
-                if wait > self.max_wait:
+                if not exc.transient or attempt >= retries or self.is_open or wait > self.max_wait:
+                    if refused and counted:
+                        self.record_failure(exc)
                     raise
                 self.sleep(wait)
                 attempt += 1
                 continue
             self.consecutive_failures = 0
+            self.last_answer = time.monotonic()
             return answer
 
-    def _failed(self, exc: TranslationError) -> None:
+    def record_failure(self, exc: TranslationError) -> None:
+        """Count one failure towards the breaker (opening it if due, or as Retry-After says)."""
         if isinstance(exc, CircuitOpen):
             return
         self.consecutive_failures += 1
         self.last_error = str(exc).removeprefix(f"{self.name}: ")
+        now = time.monotonic()
+        if exc.retry_after is not None and exc.retry_after > self.max_wait:
+            # The provider said when to come back, later than a cycle waits: not before then.
+            self.open_until = max(self.open_until, now + exc.retry_after)
         if self.consecutive_failures >= self.failures_to_open:
-            self.open_until = time.monotonic() + self.cooldown
+            self.open_until = max(self.open_until, now + max(self.cooldown, exc.retry_after or 0))
 
     def _call(self, text: str, source: str, target: str) -> str:
         with self._lock:

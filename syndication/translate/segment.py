@@ -87,7 +87,9 @@ def protect(
 ) -> tuple[str, int]:
     """Replace URLs, glossary terms and literal "[n]" in plain `text` by new placeholders.
 
-    `tokens` receives placeholder -> HTML to put back; returns the text and the last number.
+    Every occurrence gets a placeholder of its own, so an answer is checked occurrence by
+    occurrence. `tokens` receives placeholder -> HTML to put back; returns the text and the
+    last number.
     """
 
     def hold(replacement_html: str) -> str:
@@ -102,7 +104,11 @@ def protect(
     text = _URL.sub(lambda m: hold(html.escape(m.group(0), quote=False)), text)
     for source_form, target_form in glossary:
         if source_form in text:
-            text = text.replace(source_form, hold(html.escape(target_form, quote=False)))
+            # One placeholder per occurrence: a name repeats in almost every story, and each
+            # placeholder must come back exactly once (see restore_placeholders).
+            replacement = html.escape(target_form, quote=False)
+            pieces = text.split(source_form)
+            text = pieces[0] + "".join(hold(replacement) + piece for piece in pieces[1:])
     return text, counter
 
 
