@@ -28,8 +28,8 @@ from rich.table import Table
 
 from syndication import __version__, logs
 from syndication import config as cfg
-from syndication.model import StoreLocked
-from syndication.store import Store, StoreError
+from syndication.errors import ConfigError, StoreError, StoreLocked
+from syndication.store import Store
 
 EXIT_OK, EXIT_PARTIAL, EXIT_CONFIG, EXIT_FATAL = 0, 1, 2, 3
 
@@ -130,7 +130,7 @@ def _load(path: Path | None, *, lenient_env: bool = False) -> cfg.Config:
         loaded = cfg.load(chosen, lenient_env=lenient_env)
         _stdout.config = _stderr.config = loaded
         return loaded
-    except cfg.ConfigError as exc:
+    except ConfigError as exc:
         err.print(f"[bold red]invalid configuration[/] ({len(exc.problems)} problem(s)):")
         for problem in exc.problems:
             err.print(f"  {problem}", markup=False, highlight=False)

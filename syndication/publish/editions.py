@@ -10,23 +10,21 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import quote, urlsplit
 
-import httpx
-
-from syndication import metrics
-from syndication.config import BASE_LANGUAGES, DERIVED_EDITIONS, Config, TopicFeed
+from syndication import http, metrics
+from syndication.config import Config, TopicFeed
+from syndication.files import digest, remove_orphans, remove_stale, write_if_changed
+from syndication.html import web_url, xml_safe
+from syndication.lang import BASE_LANGUAGES, DERIVED, base_language, derive_html, derive_text
 from syndication.model import FUTURE_TOLERANCE, StoredArticle, Translation, utcnow
 from syndication.publish import site
 from syndication.publish.feeds import EPOCH, Feed, Item, render_atom, render_json, render_rss
-from syndication.publish.files import digest, remove_orphans, remove_stale, write_if_changed
 from syndication.store import Store
-from syndication.translate.script import derive_html, derive_text
 
 log = logging.getLogger(__name__)
 
@@ -92,20 +90,6 @@ def id_authority(config: Config, store: Store) -> str:
     return store.remembered("id_authority", host)
 
 
-_XML_INVALID = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
-
-
-def xml_safe(text: str) -> str:
-    """Drop characters XML 1.0 cannot carry (a partner's stray \\x08 must not break a feed)."""
-    return _XML_INVALID.sub("", text)
-
-
-def web_url(url: str) -> str:
-    """The URL if it is http(s), else nothing: only web links reach partners and readers."""
-    url = xml_safe(url)
-    return url if urlsplit(url).scheme.lower() in ("http", "https") else ""
-
-
 def slug(article_id: str) -> str:
     source, _, _ = article_id.partition(":")
     return f"{source}-{hashlib.sha256(article_id.encode()).hexdigest()[:12]}"
@@ -135,7 +119,7 @@ def publish(
     since = utcnow() - timedelta(seconds=s.feeds.max_age) if s.feeds.max_age else None
 
     def select(edition: str, scope: _Scope) -> list[_Entry]:
-        language = DERIVED_EDITIONS.get(edition, edition)
+        language = base_language(edition)
         rows = store.articles_for_edition(
             language,
             limit=s.feeds.items,
@@ -270,7 +254,7 @@ def publish(
     keep = set(files)
     # Every folder an edition could have, configured or not: an edition dropped from the
     # YAML must not stay published, frozen. Other folders in the output are not ours.
-    for edition in dict.fromkeys([*s.editions, *BASE_LANGUAGES, *DERIVED_EDITIONS]):
+    for edition in dict.fromkeys([*s.editions, *BASE_LANGUAGES, *DERIVED]):
         for stale in remove_stale(out, keep, out / edition):
             report.removed.append(stale.relative_to(out).as_posix())
     feeds_changed = [f"{base}{p}" for p in report.written if p.endswith((".xml", ".json"))]
@@ -294,7 +278,7 @@ def publish(
 def websub_ping(hub: str, urls: list[str]) -> None:
     """Tell the hub these topics changed (WebSub publish ping; hubs accept `hub.url` lists)."""
     data = {"hub.mode": "publish", "hub.url": urls}  # a list value repeats the field
-    response = httpx.post(hub, data=data, timeout=10.0)
+    response = http.post(hub, data=data, timeout=10.0)
     if response.status_code >= 300:
         raise RuntimeError(f"HTTP {response.status_code}")
 
@@ -305,7 +289,7 @@ def _with_alternates(feed: Feed, name: str) -> Feed:
 
 def _site_title(config: Config, edition: str) -> str:
     titles = config.settings.site.title
-    base = DERIVED_EDITIONS.get(edition, edition)
+    base = base_language(edition)
     if edition in titles:
         return titles[edition]
     if base in titles:
@@ -315,7 +299,7 @@ def _site_title(config: Config, edition: str) -> str:
 
 def _description(config: Config, edition: str) -> str:
     descriptions = config.settings.site.description
-    base = DERIVED_EDITIONS.get(edition, edition)
+    base = base_language(edition)
     if edition in descriptions:
         return descriptions[edition]
     if base in descriptions:
@@ -330,7 +314,7 @@ def _feed_title(config: Config, edition: str, scope: _Scope) -> str:
         return f"{title}: {source.title or source.id}"
     if scope.topic is not None:
         names = scope.topic.title
-        base = DERIVED_EDITIONS.get(edition, edition)
+        base = base_language(edition)
         name = names.get(edition) or (derive_text(names[base], edition) if base in names else "")
         return f"{title}: {name or scope.topic.id}"
     return title
@@ -343,7 +327,7 @@ def _item(
     base_url = s.site.base_url
     article = entry.stored.article
     now = utcnow() + FUTURE_TOLERANCE
-    language = DERIVED_EDITIONS.get(edition, edition)
+    language = base_language(edition)
     translation = entry.translation
     translated = (
         article.language != language
@@ -370,7 +354,7 @@ def _item(
         summary += " " + site.word(
             edition, "translated", language=site.language_name(edition, article.language)
         )
-    if edition in DERIVED_EDITIONS and item_language == language:
+    if edition in DERIVED and item_language == language:
         title = derive_text(title, edition)
         summary = derive_text(summary, edition)
         content = derive_html(content, edition)

@@ -21,8 +21,10 @@ from datetime import datetime, timedelta
 
 from syndication import metrics
 from syndication.config import Config, ProviderSettings
-from syndication.model import StoredArticle, Translation, TranslationError, utcnow
-from syndication.normalise import sanitise_html, script_of
+from syndication.errors import TranslationError
+from syndication.html import sanitise_html
+from syndication.lang import script_of
+from syndication.model import StoredArticle, Translation, utcnow
 from syndication.store import Store
 from syndication.translate.providers import PROVIDERS, CircuitOpen, Guarded
 from syndication.translate.segment import (
