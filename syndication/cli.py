@@ -475,7 +475,7 @@ def status_data(config: cfg.Config, store: Store) -> dict[str, Any]:
     return {
         "generated": now.isoformat(),
         "config": str(config.path),
-        "store": {"url": config.redact(_safe_store_url(config)), "schema": store.version()},
+        "store": {"url": config.redact(store.describe()), "schema": store.version()},
         "worker": {
             "running": bool(holder and holder["alive"]),
             "holder": holder["holder"],
@@ -506,12 +506,6 @@ def status_data(config: cfg.Config, store: Store) -> dict[str, Any]:
             for t in store.failed_translations()[:50]
         ],
     }
-
-
-def _safe_store_url(config: cfg.Config) -> str:
-    from sqlalchemy.engine import make_url
-
-    return make_url(config.store_url).render_as_string(hide_password=True)
 
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
@@ -368,7 +369,24 @@ class Settings(Strict):
         return [e for e in self.editions if e in BASE_LANGUAGES]
 
     def source(self, source_id: str) -> SourceSettings:
-        return next(s for s in self.sources if s.id == source_id)
+        return self._sources_by_id[source_id]
+
+    def find_source(self, source_id: str) -> SourceSettings | None:
+        """The source as configured now; None for one removed or renamed in the YAML (its
+        stories stay in the store)."""
+        return self._sources_by_id.get(source_id)
+
+    def rights(self, source_id: str) -> str:
+        """What may be republished of a source's stories (`full`, `summary`, `title`).
+
+        `full` for a source no longer configured: publishing lists configured sources only,
+        so its stories reach no feed whatever this says."""
+        source = self._sources_by_id.get(source_id)
+        return source.rights if source is not None else "full"
+
+    @cached_property
+    def _sources_by_id(self) -> dict[str, SourceSettings]:
+        return {s.id: s for s in self.sources}
 
 
 @dataclass(frozen=True)

@@ -341,9 +341,8 @@ def _item(
     else:
         title, summary, content = article.title, article.summary, article.content
         item_language = article.language
-    rights = (
-        s.source(article.source_id).rights if _configured(config, article.source_id) else "full"
-    )
+    source = s.find_source(article.source_id)
+    rights = s.rights(article.source_id)
     if rights != "full":
         content = ""
     if rights == "title":
@@ -394,13 +393,11 @@ def _item(
         ),
         original_language=article.language,
         original_link=web_url(article.link),
-        source_title=article.source_title or s.source(article.source_id).title or article.source_id
-        if _configured(config, article.source_id)
+        source_title=article.source_title or source.title or article.source_id
+        if source is not None
         else article.source_title,
         source_url=_public(config, article.source_url),
-        source_feed=_public(config, s.source(article.source_id).url or "")
-        if _configured(config, article.source_id)
-        else "",
+        source_feed=_public(config, source.url or "") if source is not None else "",
         rights=RIGHTS_TEXT.get(rights, ""),
         machine_translated_from=article.language if translated else "",
         alternates=alternates,
@@ -410,7 +407,3 @@ def _item(
 def _public(config: Config, url: str) -> str:
     """A partner URL fit to publish: never one carrying a secret from the environment."""
     return "" if not url or config.is_secret(url) else web_url(url)
-
-
-def _configured(config: Config, source_id: str) -> bool:
-    return any(s.id == source_id for s in config.settings.sources)

@@ -280,11 +280,7 @@ def translate_pending(
     groups: defaultdict[tuple[str, str], list[_Job]] = defaultdict(list)
     for stored, translation in work:
         article = stored.article
-        rights = (
-            config.settings.source(article.source_id).rights
-            if _known(config, article.source_id)
-            else "full"
-        )
+        rights = config.settings.rights(article.source_id)
         pairs = glossary.pairs(article.language, translation.language)
         job = _Job(
             stored=stored,
@@ -368,10 +364,6 @@ def _translate_segments(
         else:
             results[id(seg)] = _Outcome(restored)
     return results
-
-
-def _known(config: Config, source_id: str) -> bool:
-    return any(s.id == source_id for s in config.settings.sources)
 
 
 def _segments(job: _Job) -> list[Segment]:
