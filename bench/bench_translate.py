@@ -25,8 +25,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from syndication.config import load
+from syndication.html import sanitise_html
 from syndication.model import Article
-from syndication.normalise import sanitise_html
 from syndication.store import Store
 from syndication.translate.engine import translate_pending
 from syndication.translate.providers import LANGUAGE_CODES

@@ -29,8 +29,8 @@ from rich.table import Table
 
 from syndication import __version__, logs
 from syndication import config as cfg
-from syndication.model import StoreLocked
-from syndication.store import Store, StoreError
+from syndication.errors import ConfigError, StoreError, StoreLocked
+from syndication.store import Store
 
 EXIT_OK, EXIT_PARTIAL, EXIT_CONFIG, EXIT_FATAL = 0, 1, 2, 3
 
@@ -131,7 +131,7 @@ def _load(path: Path | None, *, lenient_env: bool = False) -> cfg.Config:
         loaded = cfg.load(chosen, lenient_env=lenient_env)
         _stdout.config = _stderr.config = loaded
         return loaded
-    except cfg.ConfigError as exc:
+    except ConfigError as exc:
         err.print(f"[bold red]invalid configuration[/] ({len(exc.problems)} problem(s)):")
         for problem in exc.problems:
             err.print(f"  {problem}", markup=False, highlight=False)
@@ -485,7 +485,7 @@ def status_data(config: cfg.Config, store: Store) -> dict[str, Any]:
     return {
         "generated": now.isoformat(),
         "config": str(config.path),
-        "store": {"url": config.redact(_safe_store_url(config)), "schema": store.version()},
+        "store": {"url": config.redact(store.describe()), "schema": store.version()},
         "worker": {
             "running": bool(holder and holder["alive"]),
             "holder": holder["holder"],
@@ -516,12 +516,6 @@ def status_data(config: cfg.Config, store: Store) -> dict[str, Any]:
             for t in store.failed_translations()[:50]
         ],
     }
-
-
-def _safe_store_url(config: cfg.Config) -> str:
-    from sqlalchemy.engine import make_url
-
-    return make_url(config.store_url).render_as_string(hide_password=True)
 
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
@@ -27,13 +28,13 @@ from pydantic import (
     model_validator,
 )
 
+from syndication.errors import ConfigError
+from syndication.http import USER_AGENT
+from syndication.lang import BASE_LANGUAGES, DERIVED, EDITIONS, PROVIDER_CODES, provider_supports
+
 DEFAULT_CONFIG = Path("config/syndication.yaml")
 ENV_CONFIG = "SYNDICATION_CONFIG"
 
-# Editions we can build: a base language, or a script variant derived from one without
-# any translation call (kk-Latn by transliteration, zh-Hant by OpenCC).
-BASE_LANGUAGES = ("kk", "zh", "en")
-DERIVED_EDITIONS = {"kk-Latn": "kk", "zh-Hant": "zh"}
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)?\s*$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
@@ -41,14 +42,6 @@ _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _URL_PASSWORD = re.compile(r"(//[^/@:\s]+:)[^@/\s]+@")
 _LANGUAGE_TAG = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
 _SOURCE_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
-
-
-class ConfigError(Exception):
-    """The configuration is invalid; `problems` lists every mistake as `file:line: message`."""
-
-    def __init__(self, problems: list[str]):
-        super().__init__("\n".join(problems))
-        self.problems = problems
 
 
 def parse_duration(value: Any) -> float:
@@ -188,7 +181,7 @@ class FeedSettings(Strict):
 
 class FetchSettings(Strict):
     every: Duration = 600.0  # a source's poll interval when it gives no `every:` of its own
-    user_agent: str = "syndication/0.1 (+https://github.com/syndication; multilingual news feeds)"
+    user_agent: str = USER_AGENT
     timeout: Duration = 30.0
     connect_timeout: Duration = 10.0
     max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
@@ -215,12 +208,10 @@ class ProviderSettings(Strict):
 
 
 def _known_providers(chain: list[str]) -> list[str]:
-    from syndication.translate.providers import PROVIDERS
-
-    unknown = [p for p in chain if p not in PROVIDERS]
+    unknown = [p for p in chain if p not in PROVIDER_CODES]
     if unknown:
         raise ValueError(
-            f"unknown provider {', '.join(unknown)}; expected one of {', '.join(PROVIDERS)}"
+            f"unknown provider {', '.join(unknown)}; expected one of {', '.join(PROVIDER_CODES)}"
         )
     if not chain:
         raise ValueError("the chain needs at least one provider")
@@ -349,11 +340,11 @@ class Settings(Strict):
     @field_validator("editions")
     @classmethod
     def _editions(cls, editions: list[str]) -> list[str]:
-        known = (*BASE_LANGUAGES, *DERIVED_EDITIONS)
+        known = EDITIONS
         bad = [e for e in editions if e not in known]
         if bad:
             raise ValueError(f"unknown edition {', '.join(bad)}; expected some of {known}")
-        for derived, base in DERIVED_EDITIONS.items():
+        for derived, base in DERIVED.items():
             if derived in editions and base not in editions:
                 raise ValueError(f"edition {derived} is derived from {base}: add {base} too")
         if not editions or len(set(editions)) != len(editions):
@@ -378,7 +369,24 @@ class Settings(Strict):
         return [e for e in self.editions if e in BASE_LANGUAGES]
 
     def source(self, source_id: str) -> SourceSettings:
-        return next(s for s in self.sources if s.id == source_id)
+        return self._sources_by_id[source_id]
+
+    def find_source(self, source_id: str) -> SourceSettings | None:
+        """The source as configured now; None for one removed or renamed in the YAML (its
+        stories stay in the store)."""
+        return self._sources_by_id.get(source_id)
+
+    def rights(self, source_id: str) -> str:
+        """What may be republished of a source's stories (`full`, `summary`, `title`).
+
+        `full` for a source no longer configured: publishing lists configured sources only,
+        so its stories reach no feed whatever this says."""
+        source = self._sources_by_id.get(source_id)
+        return source.rights if source is not None else "full"
+
+    @cached_property
+    def _sources_by_id(self) -> dict[str, SourceSettings]:
+        return {s.id: s for s in self.sources}
 
 
 @dataclass(frozen=True)
@@ -404,8 +412,6 @@ class Config:
 
     def routing_problems(self) -> list[str]:
         """Language pairs the configured chains cannot translate: an error, not a surprise."""
-        from syndication.translate.providers import supports
-
         s = self.settings
         sources = {src.language for src in s.sources if src.language} | set(s.languages)
         problems = []
@@ -414,7 +420,7 @@ class Config:
                 if source == target:
                     continue
                 chain = s.translation.chain_for(source, target)
-                if not any(supports(p, source, target) for p in chain):
+                if not any(provider_supports(p, source, target) for p in chain):
                     problems.append(
                         f"{self.path}:{self.line('translation', 'chain')}: translation: no "
                         f"provider in [{', '.join(chain)}] translates {source}→{target}; add "

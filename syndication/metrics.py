@@ -29,7 +29,8 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from syndication.store import Store, StoreError
+from syndication.errors import StoreError
+from syndication.store import Store
 
 log = logging.getLogger(__name__)
 

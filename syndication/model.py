@@ -1,7 +1,8 @@
 """The plain, immutable records that flow between stages through the store.
 
 Owns: Article (a normalised story), Translation (one story in one language), SourceState
-(what the last poll of a source did) and the typed errors every stage raises.
+(what the last poll of a source did), and the rules that belong to the records themselves
+(an article's id, the date a story is filed under).
 """
 
 from __future__ import annotations
@@ -122,65 +123,6 @@ class SourceState:
     notes: tuple[str, ...] = field(default_factory=tuple)
 
 
-class SyndicationError(Exception):
-    """Base of every error this service raises on purpose."""
-
-
-class SourceError(SyndicationError):
-    """A source could not be fetched or parsed; names the source."""
-
-    def __init__(self, source_id: str, message: str, *, retry_after: float | None = None):
-        super().__init__(f"{source_id}: {message}")
-        self.source_id = source_id
-        self.message = message
-        self.retry_after = retry_after
-
-    def __reduce__(self) -> tuple[object, ...]:
-        # Rebuilt from the real constructor arguments (the default would pass only the joined
-        # text): a parse in a worker process raises it back across the process boundary.
-        return (type(self), (self.source_id, self.message), dict(self.__dict__))
-
-
-class ArticleFileError(SyndicationError):
-    """A local article file is unreadable; names the file and, where known, the line."""
-
-    def __init__(self, path: str, message: str, line: int | None = None):
-        where = f"{path}:{line}" if line else path
-        super().__init__(f"{where}: {message}")
-        self.path = path
-        self.line = line
-        self.message = message
-
-    def __reduce__(self) -> tuple[object, ...]:
-        # As SourceError: pickle with the constructor's own arguments.
-        return (type(self), (self.path, self.message, self.line), dict(self.__dict__))
-
-
-class TranslationError(SyndicationError):
-    """A translation attempt failed; `transient` says whether retrying later may help."""
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        provider: str = "",
-        transient: bool = True,
-        retry_after: float | None = None,
-    ):
-        super().__init__(message)
-        self.provider = provider
-        self.transient = transient
-        self.retry_after = retry_after
-
-    def __reduce__(self) -> tuple[object, ...]:
-        # As SourceError: the keyword-only fields travel in the state, set after __init__.
-        return (type(self), (str(self.args[0]) if self.args else "",), dict(self.__dict__))
-
-
-class StoreLocked(SyndicationError):
-    """Another worker holds the store."""
-
-
 FUTURE_TOLERANCE = timedelta(days=1)
 
 
@@ -193,6 +135,11 @@ def effective_date(published: datetime | None, first_seen: datetime) -> datetime
     if published is None or published > first_seen + FUTURE_TOLERANCE:
         return first_seen
     return published
+
+
+def article_id(source_id: str, guid: str) -> str:
+    """The id of a story: its source and the guid it has there (never changes)."""
+    return f"{source_id}:{guid}"
 
 
 def utcnow() -> datetime:

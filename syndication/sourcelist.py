@@ -16,9 +16,7 @@ from __future__ import annotations
 import json
 import os
 import re
-import stat
 import sys
-import tempfile
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -35,6 +33,8 @@ from rich.table import Table
 
 from syndication import config as cfg
 from syndication.cli import EXIT_CONFIG, EXIT_FATAL, ConfigOption, _given, _load, err, out
+from syndication.errors import ConfigError
+from syndication.files import temp_beside, write_atomic
 
 NAMESPACE = "tag:syndication,2025:ns/opml"
 _OWN = "{" + NAMESPACE + "}"
@@ -142,7 +142,7 @@ def export_sources(
         sys.stdout.buffer.flush()
         return
     try:
-        _write_replacing(output, document)
+        write_atomic(output, document)
     except OSError as exc:
         _say(f"fatal: cannot write {output}: {exc.strerror or exc}", error=True)
         raise typer.Exit(EXIT_FATAL) from None
@@ -243,38 +243,6 @@ def _every_text(written: Any, seconds: float) -> str:
 
 def _number(value: float) -> str:
     return str(int(value)) if value == int(value) else str(value)
-
-
-def _write_replacing(path: Path, data: bytes) -> None:
-    """Write `path` whole or not at all; an existing file keeps its mode."""
-    try:
-        mode = stat.S_IMODE(path.stat().st_mode)
-    except FileNotFoundError:
-        umask = os.umask(0)
-        os.umask(umask)
-        mode = 0o666 & ~umask
-    temp = _temp_beside(path, data, mode)
-    try:
-        os.replace(temp, path)
-    finally:
-        temp.unlink(missing_ok=True)
-
-
-def _temp_beside(path: Path, data: bytes, mode: int) -> Path:
-    # Beside the target: os.replace is atomic only within one file system, and a YAML
-    # validated there resolves its relative paths exactly as the real one will.
-    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    temp = Path(name)
-    try:
-        with os.fdopen(fd, "wb") as stream:
-            stream.write(data)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.chmod(temp, mode)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
-    return temp
 
 
 # --- import -----------------------------------------------------------------------------------
@@ -604,7 +572,7 @@ def _entry(
     if outline.ours or not declared:
         tag = declared
     else:
-        from syndication.normalise import normalise_language
+        from syndication.lang import normalise_language
 
         # A reader's outline copies the feed's own declaration (`en-us`, `zh_CN`, `kz`): read
         # it as ingest reads a feed's, into the tag the translation chains know.
@@ -822,7 +790,7 @@ def _quoted(entry: dict[str, Any]) -> dict[str, Any]:
 
 def _write_validated(path: Path, text: str, before: cfg.Config, dry_run: bool) -> None:
     """Validate `text` as the configuration, then (unless a dry run) replace `path` with it."""
-    temp = _temp_beside(path, text.encode("utf-8"), stat.S_IMODE(path.stat().st_mode))
+    temp = temp_beside(path, text.encode("utf-8"))
     try:
         problems = _problems(temp, before)
         if problems:
@@ -846,7 +814,7 @@ def _write_validated(path: Path, text: str, before: cfg.Config, dry_run: bool) -
 def _problems(candidate: Path, before: cfg.Config) -> list[str]:
     try:
         after = cfg.load(candidate)
-    except cfg.ConfigError as exc:
+    except ConfigError as exc:
         return exc.problems
 
     # `run` and `once` also refuse a chain that cannot translate a language pair (as `check`

@@ -37,13 +37,12 @@ from sqlalchemy import (
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
+from syndication.errors import StoreError, StoreLocked
 from syndication.model import (
     Article,
     Enclosure,
     SourceState,
     StoredArticle,
-    StoreLocked,
-    SyndicationError,
     Translation,
     effective_date,
     utcnow,
@@ -225,10 +224,6 @@ SCHEMA_VERSION = len(MIGRATIONS)
 
 LOCK_STALE_AFTER = timedelta(minutes=2)
 _REQUEST = "request:"  # meta keys holding what the command line asked a running worker
-
-
-class StoreError(SyndicationError):
-    """The store is unreachable or unusable (fatal for a cycle)."""
 
 
 def iso(value: datetime | None) -> str | None:

@@ -38,13 +38,14 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from syndication import config as cfg
 from syndication.config import Config, SourceSettings
+from syndication.errors import ConfigError, StoreError
 from syndication.ingest.poll import Poller, SourceOutcome
 from syndication.metrics import exposition
 from syndication.model import utcnow
 from syndication.pipeline import translate
 from syndication.publish.editions import publish
 from syndication.serve import make_server
-from syndication.store import Store, StoreError
+from syndication.store import Store
 from syndication.translate.engine import TranslationReport, build_providers
 
 log = logging.getLogger(__name__)
@@ -406,7 +407,7 @@ class Worker:
             try:
                 new = cfg.load(old.path)
                 problems = new.routing_problems()
-            except cfg.ConfigError as exc:
+            except ConfigError as exc:
                 problems = exc.problems
             if problems:
                 log.error(

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from syndication.config import ConfigError, load, parse_duration
+from syndication.config import load, parse_duration
+from syndication.errors import ConfigError
 from tests.conftest import write_config
 
 MINIMAL = "editions: [kk, zh, en]\nsources:\n  - id: newsroom\n    articles: articles\n"

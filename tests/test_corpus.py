@@ -20,9 +20,10 @@ import feedparser
 import pytest
 
 from syndication.config import FetchSettings
+from syndication.errors import SourceError
 from syndication.ingest.feeds import ParsedFeed, SourceInfo, parse_feed
 from syndication.ingest.fetch import Fetcher
-from syndication.model import Article, SourceError
+from syndication.model import Article
 from tests.feedserver import FeedServer, running
 
 

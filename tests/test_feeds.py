@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from syndication.errors import SourceError
 from syndication.ingest.feeds import ParsedFeed, SourceInfo, parse_feed, to_utf8
-from syndication.model import SourceError
 from tests.feedserver import FeedServer, running
 
 

@@ -19,8 +19,9 @@ import brotli
 import pytest
 
 from syndication.config import FetchSettings
-from syndication.ingest.fetch import Fetcher, FetchResult, parse_retry_after, read_feed_file
-from syndication.model import SourceError
+from syndication.errors import SourceError
+from syndication.http import parse_retry_after
+from syndication.ingest.fetch import Fetcher, FetchResult, read_feed_file
 from tests.feedserver import FeedServer, running
 
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from syndication.errors import ArticleFileError
 from syndication.ingest.local import LocalSource, read_article, scan
-from syndication.model import ArticleFileError
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "config" / "articles"

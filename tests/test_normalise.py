@@ -1,6 +1,7 @@
 """Normalising: sanitised HTML, absolute URLs, UTC dates, titles, ids and language.
 
-Owns: tests of syndication.normalise, each a behaviour a partner or reader can see.
+Owns: tests of syndication.html, syndication.lang and syndication.ingest.normalise, each a
+behaviour a partner or reader can see.
 """
 
 from __future__ import annotations
@@ -10,20 +11,10 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from syndication.normalise import (
-    absolute_url,
-    article_id,
-    choose_language,
-    content_guid,
-    detect_language,
-    first_sentence,
-    normalise_language,
-    plain_text,
-    sanitise_html,
-    script_of,
-    shorten,
-    to_utc,
-)
+from syndication.html import absolute_url, first_sentence, plain_text, sanitise_html, shorten
+from syndication.ingest.normalise import choose_language, content_guid, detect_language, to_utc
+from syndication.lang import normalise_language, script_of
+from syndication.model import article_id
 
 BASE = "https://partner.kz/news/2025/story.html"
 

@@ -15,10 +15,10 @@ from typing import Any, ClassVar
 import pytest
 
 from syndication.config import Config, load
+from syndication.errors import ArticleFileError, SourceError, TranslationError
 from syndication.ingest import poll
 from syndication.ingest.feeds import ParsedFeed, SourceInfo, parse_feed
 from syndication.ingest.poll import ParsePool, SourceOutcome
-from syndication.model import ArticleFileError, SourceError, TranslationError
 from syndication.pipeline import ingest
 from syndication.store import Store
 from tests.conftest import SHARED, write_config

@@ -15,7 +15,7 @@ from http.server import BaseHTTPRequestHandler
 import pytest
 
 from syndication.config import ProviderSettings
-from syndication.model import TranslationError
+from syndication.errors import TranslationError
 from syndication.translate.providers import (
     PROVIDERS,
     CircuitOpen,

@@ -1,4 +1,4 @@
-"""Tests for syndication.translate.script: kk-Latn and zh-Hant editions without translation."""
+"""Tests for the script derivations in syndication.lang: kk-Latn and zh-Hant without translation."""
 
 from __future__ import annotations
 
@@ -7,9 +7,12 @@ from html.parser import HTMLParser
 
 import pytest
 
-from syndication.translate import script
-from syndication.translate.script import (
+from syndication import lang
+from syndication.lang import (
+    BASE_LANGUAGES,
     DERIVED,
+    EDITIONS,
+    base_language,
     derive_html,
     derive_text,
     kazakh_latin,
@@ -20,8 +23,12 @@ CYRILLIC = re.compile("[\u0400-\u04ff]")
 KAZAKH_ALPHABET = "аәбвгғдеёжзийкқлмнңоөпрстуұүфхһцчшщъыіьэюя"
 
 
-def test_derived_editions_name_their_base_language() -> None:
-    assert DERIVED == {"kk-Latn": "kk", "zh-Hant": "zh"}
+def test_every_edition_is_written_in_a_base_language() -> None:
+    # A derived edition converts the text of its base edition: that base must be one we
+    # translate into, or the derived edition would have nothing to convert.
+    for edition in EDITIONS:
+        assert base_language(edition) in BASE_LANGUAGES, edition
+    assert all(base_language(derived) != derived for derived in DERIVED)
 
 
 # --- Kazakh Latin ---------------------------------------------------------------------------
@@ -173,20 +180,20 @@ def test_traditional_chinese_rejects_unknown_variant() -> None:
 
 def test_opencc_converter_is_built_once_per_variant(monkeypatch: pytest.MonkeyPatch) -> None:
     built: list[str] = []
-    real = script.OpenCC
+    real = lang.OpenCC
 
     def counting(variant: str) -> object:
         built.append(variant)
         return real(variant)
 
-    script._opencc.cache_clear()
-    monkeypatch.setattr(script, "OpenCC", counting)
+    lang._opencc.cache_clear()
+    monkeypatch.setattr(lang, "OpenCC", counting)
     try:
         for _ in range(3):
             traditional_chinese("纪录片")
             traditional_chinese("纪录片", variant="s2twp")
     finally:
-        script._opencc.cache_clear()
+        lang._opencc.cache_clear()
     assert sorted(built) == ["s2t", "s2twp"]
 
 

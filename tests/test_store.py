@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 
 from syndication import store as store_module
-from syndication.model import Article, StoreLocked, Translation
-from syndication.store import SCHEMA_VERSION, Store, StoreError
+from syndication.errors import StoreError, StoreLocked
+from syndication.model import Article, Translation
+from syndication.store import SCHEMA_VERSION, Store
 
 LANGS = ["kk", "zh", "en"]
 

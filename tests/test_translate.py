@@ -22,8 +22,8 @@ import feedparser
 import pytest
 
 from syndication.config import Config, load
+from syndication.html import sanitise_html
 from syndication.model import Article, Translation, utcnow
-from syndication.normalise import sanitise_html
 from syndication.publish.editions import publish
 from syndication.store import Store
 from syndication.translate.engine import translate_pending

@@ -18,20 +18,18 @@ from typing import Any
 
 import feedparser
 
-from syndication.model import Article, Enclosure, SourceError
-from syndication.normalise import (
+from syndication.errors import SourceError
+from syndication.html import (
     absolute_url,
-    article_id,
-    choose_language,
-    content_guid,
     first_sentence,
-    normalise_language,
     plain_text,
     sanitise_html,
     sanitised_text,
     shorten,
-    to_utc,
 )
+from syndication.ingest.normalise import choose_language, content_guid, to_utc
+from syndication.lang import normalise_language
+from syndication.model import Article, Enclosure, article_id
 
 SUMMARY_CHARS = 400
 _HTML_START = re.compile(rb"^\s*(<!--.*?-->\s*)*(<!doctype\s+html|<html|<head|<body)", re.I | re.S)

@@ -1,16 +1,15 @@
 """Fetching partner feeds politely over HTTP (httpx), and reading feed files from disk.
 
-Owns: conditional GET (ETag / Last-Modified sent back verbatim), an honest User-Agent,
-connect and total timeouts, a body size cap that aborts the download, redirects followed up to
-a limit with permanent ones reported, 429/503 with Retry-After, and concurrency limits (global
-and per host). Knows nothing about feed formats.
+Owns: conditional GET (ETag / Last-Modified sent back verbatim), a body size cap that aborts
+the download, redirects followed up to a limit with permanent ones reported, 429/503 with
+Retry-After, and concurrency limits (global and per host), on one client from
+`syndication.http` (User-Agent, timeouts). Knows nothing about feed formats.
 """
 
 from __future__ import annotations
 
 import asyncio
 import email.utils
-import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -20,8 +19,10 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 
+from syndication import http
 from syndication.config import FetchSettings
-from syndication.model import SourceError
+from syndication.errors import SourceError
+from syndication.http import parse_retry_after
 
 REDIRECTS = {301, 302, 303, 307, 308}
 PERMANENT = {301, 308}
@@ -38,23 +39,6 @@ class FetchResult:
     permanent_redirect: str = ""  # set when the source moved for good: update the YAML
 
 
-def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
-    """Seconds to wait from a Retry-After header (delta-seconds or an HTTP date)."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    now = now if now is not None else time.time()
-    return max(0.0, when.timestamp() - now)
-
-
 class Fetcher:
     """One shared HTTP client with a global and a per-host concurrency limit."""
 
@@ -64,16 +48,11 @@ class Fetcher:
         self._per_host: defaultdict[str, asyncio.Semaphore] = defaultdict(
             lambda: asyncio.Semaphore(settings.per_host)
         )
-        self._client = httpx.AsyncClient(
-            headers={
-                "User-Agent": settings.user_agent,
-                "Accept": "application/rss+xml, application/atom+xml, application/feed+json, "
-                "application/xml;q=0.9, text/xml;q=0.9, application/json;q=0.8, */*;q=0.5",
-                "Accept-Encoding": "gzip, deflate, br",
-            },
-            timeout=httpx.Timeout(settings.timeout, connect=settings.connect_timeout),
-            follow_redirects=False,
-            limits=httpx.Limits(max_connections=settings.concurrency, max_keepalive_connections=20),
+        self._client = http.async_client(
+            timeout=settings.timeout,
+            connect_timeout=settings.connect_timeout,
+            max_connections=settings.concurrency,
+            user_agent=settings.user_agent,
             transport=transport,
         )
 

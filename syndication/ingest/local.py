@@ -23,17 +23,11 @@ from urllib.parse import urlsplit
 import markdown
 import yaml
 
-from syndication.model import Article, ArticleFileError
-from syndication.normalise import (
-    absolute_url,
-    article_id,
-    choose_language,
-    first_sentence,
-    normalise_language,
-    plain_text,
-    sanitise_html,
-    shorten,
-)
+from syndication.errors import ArticleFileError
+from syndication.html import absolute_url, first_sentence, plain_text, sanitise_html, shorten
+from syndication.ingest.normalise import choose_language
+from syndication.lang import normalise_language
+from syndication.model import Article, article_id
 
 log = logging.getLogger(__name__)
 

@@ -27,11 +27,12 @@ from pathlib import Path
 
 from syndication import metrics
 from syndication.config import Config, FetchSettings, SourceSettings
+from syndication.errors import ArticleFileError, SourceError, StoreError
 from syndication.ingest.feeds import ParsedFeed, SourceInfo, parse_feed
 from syndication.ingest.fetch import Fetcher, FetchResult, read_feed_file
 from syndication.ingest.local import LocalSource, scan
-from syndication.model import ArticleFileError, SourceError, SourceState, utcnow
-from syndication.store import Store, StoreError
+from syndication.model import SourceState, utcnow
+from syndication.store import Store
 
 log = logging.getLogger(__name__)
 

@@ -17,16 +17,15 @@ from datetime import timedelta
 from pathlib import Path
 from urllib.parse import quote, urlsplit
 
-import httpx
-
-from syndication import metrics
-from syndication.config import BASE_LANGUAGES, DERIVED_EDITIONS, Config, TopicFeed
+from syndication import http, metrics
+from syndication.config import Config, TopicFeed
+from syndication.files import digest, remove_orphans, remove_stale, write_if_changed
+from syndication.html import web_url, xml_safe
+from syndication.lang import BASE_LANGUAGES, DERIVED, base_language, derive_html, derive_text
 from syndication.model import FUTURE_TOLERANCE, Article, StoredArticle, Translation, utcnow
 from syndication.publish import site
 from syndication.publish.feeds import EPOCH, Feed, Item, render_atom, render_json, render_rss
-from syndication.publish.files import digest, remove_orphans, remove_stale, write_if_changed
 from syndication.store import Store
-from syndication.translate.script import derive_html, derive_text
 
 log = logging.getLogger(__name__)
 
@@ -92,20 +91,6 @@ def id_authority(config: Config, store: Store) -> str:
     return store.remembered("id_authority", host)
 
 
-_XML_INVALID = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
-
-
-def xml_safe(text: str) -> str:
-    """Drop characters XML 1.0 cannot carry (a partner's stray \\x08 must not break a feed)."""
-    return _XML_INVALID.sub("", text)
-
-
-def web_url(url: str) -> str:
-    """The URL if it is http(s), else nothing: only web links reach partners and readers."""
-    url = xml_safe(url)
-    return url if urlsplit(url).scheme.lower() in ("http", "https") else ""
-
-
 def slug(article_id: str) -> str:
     source, _, _ = article_id.partition(":")
     return f"{source}-{hashlib.sha256(article_id.encode()).hexdigest()[:12]}"
@@ -135,7 +120,7 @@ def publish(
     since = utcnow() - timedelta(seconds=s.feeds.max_age) if s.feeds.max_age else None
 
     def select(edition: str, scope: _Scope) -> list[_Entry]:
-        language = DERIVED_EDITIONS.get(edition, edition)
+        language = base_language(edition)
         rows = store.articles_for_edition(
             language,
             limit=s.feeds.items,
@@ -287,7 +272,7 @@ def publish(
     keep = set(files)
     # Every folder an edition could have, configured or not: an edition dropped from the
     # YAML must not stay published, frozen. Other folders in the output are not ours.
-    for edition in dict.fromkeys([*s.editions, *BASE_LANGUAGES, *DERIVED_EDITIONS]):
+    for edition in dict.fromkeys([*s.editions, *BASE_LANGUAGES, *DERIVED]):
         for stale in remove_stale(out, keep, out / edition):
             report.removed.append(stale.relative_to(out).as_posix())
     feeds_changed = [f"{base}{p}" for p in report.written if p.endswith((".xml", ".json"))]
@@ -311,7 +296,7 @@ def publish(
 def websub_ping(hub: str, urls: list[str]) -> None:
     """Tell the hub these topics changed (WebSub publish ping; hubs accept `hub.url` lists)."""
     data = {"hub.mode": "publish", "hub.url": urls}  # a list value repeats the field
-    response = httpx.post(hub, data=data, timeout=10.0)
+    response = http.post(hub, data=data, timeout=10.0)
     if response.status_code >= 300:
         raise RuntimeError(f"HTTP {response.status_code}")
 
@@ -322,7 +307,7 @@ def _with_alternates(feed: Feed, name: str) -> Feed:
 
 def _site_title(config: Config, edition: str) -> str:
     titles = config.settings.site.title
-    base = DERIVED_EDITIONS.get(edition, edition)
+    base = base_language(edition)
     if edition in titles:
         return titles[edition]
     if base in titles:
@@ -332,7 +317,7 @@ def _site_title(config: Config, edition: str) -> str:
 
 def _description(config: Config, edition: str) -> str:
     descriptions = config.settings.site.description
-    base = DERIVED_EDITIONS.get(edition, edition)
+    base = base_language(edition)
     if edition in descriptions:
         return descriptions[edition]
     if base in descriptions:
@@ -347,7 +332,7 @@ def _feed_title(config: Config, edition: str, scope: _Scope) -> str:
         return f"{title}: {source.title or source.id}"
     if scope.topic is not None:
         names = scope.topic.title
-        base = DERIVED_EDITIONS.get(edition, edition)
+        base = base_language(edition)
         name = names.get(edition) or (derive_text(names[base], edition) if base in names else "")
         return f"{title}: {name or scope.topic.id}"
     return title
@@ -360,7 +345,7 @@ def _item(
     base_url = s.site.base_url
     article = entry.stored.article
     now = utcnow() + FUTURE_TOLERANCE
-    language = DERIVED_EDITIONS.get(edition, edition)
+    language = base_language(edition)
     translation = entry.translation
     translated = (
         article.language != language
@@ -374,9 +359,8 @@ def _item(
     else:
         title, summary, content = article.title, article.summary, article.content
         item_language = article.language
-    rights = (
-        s.source(article.source_id).rights if _configured(config, article.source_id) else "full"
-    )
+    source = s.find_source(article.source_id)
+    rights = s.rights(article.source_id)
     if rights != "full":
         content = ""
     if rights == "title":
@@ -388,7 +372,7 @@ def _item(
             edition, "translated", language=site.language_name(edition, article.language)
         )
     credits = list(article.credits)
-    if edition in DERIVED_EDITIONS and item_language == language:
+    if edition in DERIVED and item_language == language:
         title = derive_text(title, edition)
         summary = derive_text(summary, edition)
         content = derive_html(content, edition)
@@ -410,14 +394,13 @@ def _item(
     updated = max(date, partner_updated or date)
     if translated and translation is not None and translation.updated_at is not None:
         updated = max(updated, translation.updated_at)
-    configured = _configured(config, article.source_id)
     source_title = (
-        article.source_title or s.source(article.source_id).title or article.source_id
-        if configured
+        article.source_title or source.title or article.source_id
+        if source is not None
         else article.source_title
     )
     source_url = _public(config, article.source_url)
-    source_feed = _public(config, s.source(article.source_id).url or "") if configured else ""
+    source_feed = _public(config, source.url or "") if source is not None else ""
     # The partner feed's `updated` when the story was taken; a time in the future is a wrong
     # clock, and without one the story's own time is the latest the feed is known to have.
     feed_updated = article.source_feed_updated
@@ -471,7 +454,3 @@ def _source_feed_id(config: Config, article: Article, edition: str, authority: s
 def _public(config: Config, url: str) -> str:
     """A partner URL fit to publish: never one carrying a secret from the environment."""
     return "" if not url or config.is_secret(url) else web_url(url)
-
-
-def _configured(config: Config, source_id: str) -> bool:
-    return any(s.id == source_id for s in config.settings.sources)

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from html import escape
 from importlib.resources import files as package_files
 
-from syndication.translate.script import derive_text
+from syndication.lang import derive_text
 
 LANGUAGE_NAMES = {
     "kk": {"kk": "қазақ тілі", "zh": "қытай тілі", "en": "ағылшын тілі", "ru": "орыс тілі"},

@@ -22,8 +22,10 @@ from datetime import datetime, timedelta
 
 from syndication import metrics
 from syndication.config import Config, ProviderSettings
-from syndication.model import StoredArticle, Translation, TranslationError, utcnow
-from syndication.normalise import sanitise_html, script_of
+from syndication.errors import TranslationError
+from syndication.html import sanitise_html
+from syndication.lang import script_of
+from syndication.model import StoredArticle, Translation, utcnow
 from syndication.store import Store
 from syndication.translate.providers import PROVIDERS, Guarded, RequestRefused
 from syndication.translate.segment import (
@@ -427,11 +429,7 @@ def translate_pending(
     groups: defaultdict[tuple[str, str], list[_Job]] = defaultdict(list)
     for stored, translation in work:
         article = stored.article
-        rights = (
-            config.settings.source(article.source_id).rights
-            if _known(config, article.source_id)
-            else "full"
-        )
+        rights = config.settings.rights(article.source_id)
         pairs = glossary.pairs(article.language, translation.language)
         job = _Job(
             stored=stored,
@@ -527,10 +525,6 @@ def _translate_segments(
         else:
             results[id(seg)] = _Outcome(restored)
     return results
-
-
-def _known(config: Config, source_id: str) -> bool:
-    return any(s.id == source_id for s in config.settings.sources)
 
 
 def _segments(job: _Job) -> list[Segment]:

@@ -1,11 +1,10 @@
 """Translation providers behind one small interface, and the guard around every call.
 
-Owns: the table mapping our language tags to each provider's codes, the providers
-(deep-translator's Google, MyMemory, Microsoft, DeepL, LibreTranslate, Yandex, and an
-OpenAI-compatible chat-completions provider over httpx), the two kinds of failure (the
-provider is unavailable, or it refused one request: `RequestRefused`), and `Guarded`: a real
-timeout, retries with backoff and jitter honouring Retry-After, a per-provider rate limit and a
-circuit breaker.
+Owns: the providers (deep-translator's Google, MyMemory, Microsoft, DeepL, LibreTranslate,
+Yandex, and an OpenAI-compatible chat-completions provider over httpx), the two kinds of
+failure (the provider is unavailable, or it refused one request: `RequestRefused`), and
+`Guarded`: a real timeout, retries with backoff and jitter honouring Retry-After, a
+per-provider rate limit and a circuit breaker.
 """
 
 from __future__ import annotations
@@ -18,44 +17,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from syndication import metrics
+import httpx
+
+from syndication import http, metrics
 from syndication.config import ProviderSettings
-from syndication.model import TranslationError
-
-# Our tags -> each provider's codes. A pair is supported when both ends have a code.
-# (deep-translator 1.11.4: Google rejects plain "zh"; MyMemory wants region codes; Libre,
-# DeepL and Yandex-free have no Kazakh.)
-LANGUAGE_CODES: dict[str, dict[str, str]] = {
-    "google": {"kk": "kk", "zh": "zh-CN", "en": "en", "ru": "ru"},
-    "mymemory": {"kk": "kk-KZ", "zh": "zh-CN", "en": "en-GB", "ru": "ru-RU"},
-    "microsoft": {"kk": "kk", "zh": "zh-Hans", "en": "en", "ru": "ru"},
-    "deepl": {"zh": "zh", "en": "en", "ru": "ru"},
-    "libre": {"zh": "zh", "en": "en", "ru": "ru"},
-    "yandex": {"kk": "kk", "zh": "zh", "en": "en", "ru": "ru"},
-    "openai": {"kk": "Kazakh", "zh": "Simplified Chinese", "en": "English", "ru": "Russian"},
-}
-
-
-def provider_code(provider: str, language: str) -> str | None:
-    """The provider's code for one of our language tags, or None if it has none.
-
-    Beyond the table, Google takes every language deep-translator lists for it, so a partner
-    feed in German or Turkish still reaches the three editions.
-    """
-    code = LANGUAGE_CODES.get(provider, {}).get(language)
-    if code is None and provider == "google":
-        from deep_translator.constants import GOOGLE_LANGUAGES_TO_CODES
-
-        if language in GOOGLE_LANGUAGES_TO_CODES.values():
-            code = language
-    return code
-
-
-def supports(provider: str, source: str, target: str) -> bool:
-    return (
-        provider_code(provider, source) is not None and provider_code(provider, target) is not None
-    )
-
+from syndication.errors import TranslationError
+from syndication.lang import PROVIDER_CODES, provider_code, provider_supports
 
 # Characters per request each provider accepts (Google sends text in a GET query string:
 # ~1,800 Han or ~5,000 Cyrillic characters; MyMemory refuses 500 and more).
@@ -100,7 +67,7 @@ class DeepTranslatorProvider:
     settings: ProviderSettings
 
     def supports(self, source: str, target: str) -> bool:
-        return supports(self.name, source, target)
+        return provider_supports(self.name, source, target)
 
     def max_chars(self, source: str) -> int:
         limit = self.settings.max_chars or MAX_CHARS[self.name]
@@ -204,16 +171,14 @@ class OpenAICompatibleProvider:
     name: str = "openai"
 
     def supports(self, source: str, target: str) -> bool:
-        codes = LANGUAGE_CODES["openai"]
+        codes = PROVIDER_CODES["openai"]
         return source in codes and target in codes
 
     def max_chars(self, source: str) -> int:
         return self.settings.max_chars or MAX_CHARS["openai"]
 
     def translate(self, text: str, source: str, target: str) -> str:
-        import httpx
-
-        codes = LANGUAGE_CODES["openai"]
+        codes = PROVIDER_CODES["openai"]
         base = (self.settings.base_url or "https://api.openai.com/v1/").rstrip("/")
         headers = {"Content-Type": "application/json"}
         if self.settings.api_key:
@@ -233,7 +198,7 @@ class OpenAICompatibleProvider:
         }
         timeout = self.settings.timeout or 60.0
         try:
-            response = httpx.post(
+            response = http.post(
                 f"{base}/chat/completions", json=body, headers=headers, timeout=timeout
             )
         except httpx.TimeoutException as exc:
@@ -271,6 +236,7 @@ def _deep(name: str) -> Callable[[ProviderSettings], Translator]:
     return lambda settings: DeepTranslatorProvider(name, settings)
 
 
+# The names are the configuration's (`lang.PROVIDER_CODES`): `check` validates a chain by them.
 PROVIDERS: dict[str, Callable[[ProviderSettings], Translator]] = {
     "google": _deep("google"),
     "mymemory": _deep("mymemory"),
@@ -304,9 +270,7 @@ def _failed_response(exc: BaseException) -> Any:
 
 def _retry_after(response: Any) -> float | None:
     """Seconds from a response's Retry-After header (seconds or an HTTP date), if any."""
-    from syndication.ingest.fetch import parse_retry_after
-
-    return None if response is None else parse_retry_after(response.headers.get("retry-after"))
+    return None if response is None else http.parse_retry_after(response.headers.get("retry-after"))
 
 
 def _short(exc: BaseException) -> str:

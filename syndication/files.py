@@ -1,14 +1,16 @@
-"""Atomic, minimal writes of published files.
+"""Atomic, minimal writes of files: published output and the operator's own YAML.
 
 Owns: writing each file to a temporary file in the same folder and renaming it into place (a
-reader never sees half a feed, even if the process is killed), and not touching a file whose
-bytes would not change (so its mtime, ETag and every cache downstream stay valid).
+reader never sees half a feed or half a configuration, even if the process is killed), not
+touching a file whose bytes would not change (so its mtime, ETag and every cache downstream
+stay valid), and clearing what a killed writer left behind. A leaf: it imports nothing of ours.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import stat
 import tempfile
 import time
 from pathlib import Path
@@ -27,18 +29,53 @@ def write_if_changed(path: Path, data: bytes) -> bool:
     except FileNotFoundError:
         pass
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent)
+    write_atomic(path, data, mode=0o644)
+    return True
+
+
+def write_atomic(path: Path, data: bytes, mode: int | None = None) -> None:
+    """Replace `path` with `data` whole or not at all.
+
+    `mode` defaults to the existing file's (an operator's YAML keeps its permissions), else
+    what the umask allows a new file.
+    """
+    temp = temp_beside(path, data, mode)
+    try:
+        os.replace(temp, path)
+    finally:
+        temp.unlink(missing_ok=True)
+
+
+def temp_beside(path: Path, data: bytes, mode: int | None = None) -> Path:
+    """`data` in a hidden temporary file in `path`'s folder, flushed to disk; the caller renames
+    or removes it.
+
+    Beside the target: os.replace is atomic only within one file system, and a YAML validated
+    there resolves its relative paths exactly as the real one will.
+    """
+    if mode is None:
+        mode = _mode_for(path)
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent)
+    temp = Path(name)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
-        os.chmod(temp, 0o644)
-        os.replace(temp, path)
+        os.chmod(temp, mode)
     except BaseException:
-        Path(temp).unlink(missing_ok=True)
+        temp.unlink(missing_ok=True)
         raise
-    return True
+    return temp
+
+
+def _mode_for(path: Path) -> int:
+    try:
+        return stat.S_IMODE(path.stat().st_mode)
+    except FileNotFoundError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
 
 
 def digest(data: bytes) -> str:

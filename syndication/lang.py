@@ -1,10 +1,14 @@
-"""Script-variant editions: the editions we derive by transliteration, never by translation.
+"""Languages, scripts and editions: a leaf every stage may import.
 
-Owns: ``kk-Latn`` (Kazakh Cyrillic -> the 2021 Kazakh Latin alphabet, with our own letter
-table) and ``zh-Hant`` (Simplified -> Traditional Chinese through OpenCC), for plain text and
-for HTML fragments. In HTML only text nodes change; tags, attribute values, comments, entities
-and the content of ``<code>``/``<pre>`` (and raw-text ``<script>``/``<style>``) are copied
-byte for byte, so links, image URLs and code samples survive the conversion.
+Owns: the edition table (the base languages we translate into, and the script variants derived
+from one of them without any translation call), an edition's base language, language tags as
+partners write them (`en-US`, `zh-CN`, `kz`) into our short tags, which script a text is
+written in, and the derivations themselves: ``kk-Latn`` (Kazakh Cyrillic -> the 2021 Kazakh
+Latin alphabet, with our own letter table) and ``zh-Hant`` (Simplified -> Traditional Chinese
+through OpenCC), for plain text and for HTML fragments. In HTML only text nodes change; tags,
+attribute values, comments, entities and the content of ``<code>``/``<pre>`` (and raw-text
+``<script>``/``<style>``) are copied byte for byte, so links, image URLs and code samples
+survive the conversion.
 """
 
 from __future__ import annotations
@@ -16,8 +20,96 @@ from functools import cache
 
 from opencc import OpenCC
 
+#: The languages we translate into; each is an edition of its own.
+BASE_LANGUAGES: tuple[str, ...] = ("kk", "zh", "en")
 #: Derived edition -> the base-language edition its text is converted from.
 DERIVED: dict[str, str] = {"kk-Latn": "kk", "zh-Hant": "zh"}
+#: Every edition we can build.
+EDITIONS: tuple[str, ...] = (*BASE_LANGUAGES, *DERIVED)
+
+
+def base_language(edition: str) -> str:
+    """The language an edition's stories are written or translated in (`kk-Latn` -> `kk`)."""
+    return DERIVED.get(edition, edition)
+
+
+LANGUAGE_ALIASES = {
+    "kz": "kk", "kaz": "kk", "kk-kz": "kk", "zh-cn": "zh", "zh-hans": "zh", "zh-sg": "zh",
+    "zh-tw": "zh", "zh-hk": "zh", "zh-hant": "zh", "chi": "zh", "zho": "zh", "cn": "zh",
+    "rus": "ru", "ru-ru": "ru", "eng": "en",
+}  # fmt: skip
+
+
+def normalise_language(tag: str | None) -> str | None:
+    """A declared language (`en-US`, `zh-CN`, `kz`, `ru_RU`) as our short tag."""
+    if not tag:
+        return None
+    tag = tag.strip().replace("_", "-").lower()
+    if not tag:
+        return None
+    if tag in LANGUAGE_ALIASES:
+        return LANGUAGE_ALIASES[tag]
+    primary = tag.split("-")[0]
+    if not primary.isalpha() or not 2 <= len(primary) <= 3:
+        return None
+    return LANGUAGE_ALIASES.get(primary, primary)
+
+
+# -- what each translation provider calls our languages ----------------------------------
+
+# Our tags -> each provider's codes. A pair is supported when both ends have a code.
+# (deep-translator 1.11.4: Google rejects plain "zh"; MyMemory wants region codes; Libre,
+# DeepL and Yandex-free have no Kazakh.)
+PROVIDER_CODES: dict[str, dict[str, str]] = {
+    "google": {"kk": "kk", "zh": "zh-CN", "en": "en", "ru": "ru"},
+    "mymemory": {"kk": "kk-KZ", "zh": "zh-CN", "en": "en-GB", "ru": "ru-RU"},
+    "microsoft": {"kk": "kk", "zh": "zh-Hans", "en": "en", "ru": "ru"},
+    "deepl": {"zh": "zh", "en": "en", "ru": "ru"},
+    "libre": {"zh": "zh", "en": "en", "ru": "ru"},
+    "yandex": {"kk": "kk", "zh": "zh", "en": "en", "ru": "ru"},
+    "openai": {"kk": "Kazakh", "zh": "Simplified Chinese", "en": "English", "ru": "Russian"},
+}
+
+
+def provider_code(provider: str, language: str) -> str | None:
+    """The provider's code for one of our language tags, or None if it has none.
+
+    Beyond the table, Google takes every language deep-translator lists for it, so a partner
+    feed in German or Turkish still reaches the three editions.
+    """
+    code = PROVIDER_CODES.get(provider, {}).get(language)
+    if code is None and provider == "google":
+        from deep_translator.constants import GOOGLE_LANGUAGES_TO_CODES
+
+        if language in GOOGLE_LANGUAGES_TO_CODES.values():
+            code = language
+    return code
+
+
+def provider_supports(provider: str, source: str, target: str) -> bool:
+    return (
+        provider_code(provider, source) is not None and provider_code(provider, target) is not None
+    )
+
+
+# Letters only Kazakh writes among the Cyrillic languages we meet.
+KAZAKH_LETTERS = set("әғқңөұүһіӘҒҚҢӨҰҮҺІ")
+KAZAKH = re.compile(f"[{''.join(sorted(KAZAKH_LETTERS))}]")
+HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+CYRILLIC = re.compile(r"[\u0400-\u04ff]")
+LATIN = re.compile(r"[A-Za-z\u00c0-\u024f]")
+#: The script each language we detect by default is written in.
+SCRIPTS = {"en": "latin", "ru": "cyrillic", "kk": "cyrillic", "zh": "han"}
+
+
+def script_of(text: str) -> dict[str, int]:
+    """Counts of Han, Cyrillic and Latin letters: the sanity check's evidence."""
+    return {
+        "han": len(HAN.findall(text)),
+        "cyrillic": len(CYRILLIC.findall(text)),
+        "latin": len(LATIN.findall(text)),
+    }
+
 
 # The 2021 Kazakh Latin alphabet. Letters Kazakh borrowed with Russian loanwords (ц ч щ ъ ь
 # э ю я ё) have no letter of their own, so they are spelled out or dropped.
@@ -82,7 +174,7 @@ _KK_UPPER: dict[str, str] = {
 # "й" and "ё" may arrive decomposed (letter + combining breve/diaeresis) from some keyboards
 # and PDF exports; composing only these runs leaves every other character's bytes alone.
 _CYRILLIC_WITH_MARKS = re.compile("[\u0400-\u04ff][\u0300-\u036f]+")
-_HAS_CYRILLIC = re.compile("[\u0400-\u04ff]")
+CYRILLIC = re.compile("[\u0400-\u04ff]")
 
 
 def _shouting(text: str, index: int) -> bool:
@@ -104,7 +196,7 @@ def kazakh_latin(text: str) -> str:
     Case is kept letter by letter; anything that is not a Kazakh/Russian Cyrillic letter
     (digits, Latin, punctuation, CJK, other Cyrillic such as Ukrainian ї) passes through.
     """
-    if not _HAS_CYRILLIC.search(text):
+    if not CYRILLIC.search(text):
         return text
     text = _CYRILLIC_WITH_MARKS.sub(lambda m: unicodedata.normalize("NFC", m.group()), text)
     out: list[str] = []

@@ -1,0 +1,195 @@
+"""HTML for republication: sanitising, plain text, absolute URLs, XML-safe text.
+
+Owns: the allow-list a partner newsroom can republish safely (nh3), relative URLs made
+absolute, trackers and one-pixel images dropped, plain text from HTML (entities decoded, block
+boundaries kept as spaces, Chinese line breaks not turned into spaces), shortening at a word,
+a title from a first sentence, and text and URLs made safe to put into XML. A leaf: every
+stage may import it; it imports nothing of ours.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from urllib.parse import urljoin, urlsplit
+
+import nh3
+
+# Tags a partner newsroom can republish safely; anything else is unwrapped to its text.
+ALLOWED_TAGS = {
+    "a", "abbr", "b", "blockquote", "br", "caption", "cite", "code", "dd", "del", "dl", "dt",
+    "em", "figcaption", "figure", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "i", "img", "ins",
+    "li", "mark", "ol", "p", "pre", "q", "s", "small", "strong", "sub", "sup", "table",
+    "tbody", "td", "tfoot", "th", "thead", "time", "tr", "u", "ul",
+}  # fmt: skip
+ALLOWED_ATTRIBUTES = {
+    "a": {"href", "title", "hreflang"},
+    "img": {"src", "alt", "title", "width", "height"},
+    "td": {"colspan", "rowspan"},
+    "th": {"colspan", "rowspan", "scope"},
+    "time": {"datetime"},
+    "blockquote": {"cite"},
+    "q": {"cite"},
+    "ol": {"start"},
+}
+# Dropped together with their content, not unwrapped.
+DROP_WITH_CONTENT = {
+    "script", "style", "iframe", "object", "embed", "noscript", "template", "svg", "math",
+    "form", "button", "select", "textarea", "head", "title",
+}  # fmt: skip
+
+_TRACKER_HOSTS = ("feeds.feedburner.com", "feedproxy.google.com", "pixel.", "stats.", "ad.")
+_SPACE = re.compile(r"\s+")
+# Unicode categories Cc (C0, DEL, C1) and Cs (surrogates), keeping tab, LF and CR: one regex
+# pass instead of a unicodedata lookup per character (that loop was 40% of parsing a feed).
+_CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+_IMG = re.compile(r"<img\b[^>]*>", re.I)
+_PIXEL_SIZE = re.compile(r'\s(?:width|height)="[01](?:px)?"', re.I)
+# Block-level boundaries: stripping the tags must not glue "end.</p><p>Next" into "end.Next".
+_BLOCK_END = re.compile(
+    r"(<br\b[^>]*>|<hr\b[^>]*>|</(?:p|div|li|h[1-6]|tr|td|th|blockquote|dd|dt|pre|figcaption"
+    r"|caption|table|ul|ol|dl|section|article)\s*>)",
+    re.I,
+)
+_CJK = "\u2e80-\u9fff\uf900-\ufaff\uff00-\uffef"
+# A line break inside Chinese text is not a word space (Markdown keeps soft breaks as "\n").
+_CJK_GAP = re.compile(f"(?<=[{_CJK}])\\s+(?=[{_CJK}])")
+_CJK_CHAR = re.compile(f"[{_CJK}]")
+# A tag as nh3 serialises it: attribute values always in double quotes (`>` escaped anyway).
+_SANITISED_TAG = re.compile(r'<[A-Za-z/][^>"]*(?:"[^"]*"[^>"]*)*>')
+_PRE_NEWLINE = re.compile(r"(<pre\b[^>]*>)\n")
+
+
+def sanitise_html(fragment: str, base_url: str = "") -> str:
+    """Sanitise HTML for republication and make every URL in it absolute."""
+    if not fragment:
+        return ""
+
+    def attribute_filter(tag: str, attr: str, value: str) -> str | None:
+        if attr in ("href", "src", "cite"):
+            absolute = absolute_url(value, base_url)
+            scheme = urlsplit(absolute).scheme.lower()
+            if scheme not in ("http", "https", "mailto"):
+                return None
+            if tag == "img" and _is_tracker(absolute):
+                return None
+            return absolute
+        return value
+
+    cleaned = nh3.clean(
+        fragment,
+        tags=ALLOWED_TAGS,
+        clean_content_tags=DROP_WITH_CONTENT,
+        attributes=ALLOWED_ATTRIBUTES,
+        attribute_filter=attribute_filter,
+        url_schemes={"http", "https", "mailto"},
+        link_rel="noopener",
+        strip_comments=True,
+    )
+    # An <img> whose src was refused (tracker, javascript:, data:) is dropped whole, and so is
+    # a 1x1 (or 0-sized) image wherever it sits: that is a tracking pixel, not a picture.
+    cleaned = _IMG.sub(lambda m: m.group(0) if _is_picture(m.group(0)) else "", cleaned)
+    if _is_one_pixel_only(cleaned):
+        return ""
+    return cleaned.strip()
+
+
+def _is_tracker(url: str) -> bool:
+    host = urlsplit(url).netloc.lower()
+    return any(host.startswith(t) or host == t for t in _TRACKER_HOSTS) or "/~r/" in url
+
+
+def _is_picture(img: str) -> bool:
+    return " src=" in img and not _PIXEL_SIZE.search(img)
+
+
+def _is_one_pixel_only(cleaned: str) -> bool:
+    return bool(re.fullmatch(r'\s*<img[^>]*(width="1"|height="1")[^>]*>\s*', cleaned))
+
+
+def absolute_url(url: str, base: str = "") -> str:
+    url = (url or "").strip()
+    if not url:
+        return ""
+    try:
+        return urljoin(base, url) if base else url
+    except ValueError:
+        return url
+
+
+def plain_text(fragment: str, limit: int | None = None) -> str:
+    """Text without markup, entities decoded, whitespace collapsed; cut at a word if `limit`."""
+    if not fragment:
+        return ""
+    if "<" in fragment or "&" in fragment:
+        fragment = _BLOCK_END.sub(r"\1 ", fragment)
+        fragment = nh3.clean(fragment, tags=set(), clean_content_tags=DROP_WITH_CONTENT)
+        fragment = html.unescape(fragment)
+    # str.split() splits on exactly the characters `\s` matches: same as _SPACE.sub + strip.
+    text = " ".join(_strip_controls(fragment).split())
+    if _CJK_CHAR.search(text):  # the look-behind scan costs; most text has no CJK at all
+        text = _CJK_GAP.sub("", text)
+    return shorten(text, limit) if limit else text
+
+
+def sanitised_text(cleaned: str) -> str:
+    """`plain_text` of HTML that `sanitise_html` produced, without a second nh3 parse.
+
+    nh3's serialiser escapes `<`, `>` and `&` in text and attribute values, double-quotes every
+    attribute and keeps no comment, script or style, so its tags can be cut out with a regex and
+    its text unescaped. The one thing a re-parse would change is the newline the HTML parser
+    drops right after `<pre>`; that is dropped here too. Same result as `plain_text(cleaned)`
+    (checked over the corpus and fuzzed fragments), at a fraction of the cost.
+    """
+    if not cleaned:
+        return ""
+    if "<" in cleaned or "&" in cleaned:
+        if "<pre" in cleaned:
+            cleaned = _PRE_NEWLINE.sub(r"\1", cleaned)
+        cleaned = html.unescape(_SANITISED_TAG.sub("", _BLOCK_END.sub(r"\1 ", cleaned)))
+    text = " ".join(_strip_controls(cleaned).split())
+    if _CJK_CHAR.search(text):
+        text = _CJK_GAP.sub("", text)
+    return text
+
+
+def _strip_controls(text: str) -> str:
+    """`text` without control characters (Unicode Cc, bar tab and newlines) or lone surrogates."""
+    return _CONTROLS.sub("", text)
+
+
+def shorten(text: str, limit: int) -> str:
+    """Cut at a word boundary (or anywhere for scripts without spaces), adding an ellipsis."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    space = cut.rfind(" ")
+    if space > limit // 2:
+        cut = cut[:space]
+    return cut.rstrip(" ,;:—-") + "…"
+
+
+_SENTENCE_END = re.compile(r"(?<=[.!?。！？])(?:\s+|(?=[^\s.!?。！？”’\"'»)]))")
+
+
+def first_sentence(text: str, limit: int = 120) -> str:
+    """A title for a story that has none: its first sentence, shortened at a word."""
+    text = _SPACE.sub(" ", text).strip()
+    match = _SENTENCE_END.search(text)
+    sentence = text[: match.start()].strip() if match else text
+    sentence = sentence.rstrip(".")
+    return shorten(sentence, limit)
+
+
+_XML_INVALID = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def xml_safe(text: str) -> str:
+    """Drop characters XML 1.0 cannot carry (a partner's stray \\x08 must not break a feed)."""
+    return _XML_INVALID.sub("", text)
+
+
+def web_url(url: str) -> str:
+    """The URL if it is http(s), else nothing: only web links reach partners and readers."""
+    url = xml_safe(url)
+    return url if urlsplit(url).scheme.lower() in ("http", "https") else ""

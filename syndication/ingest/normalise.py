@@ -1,0 +1,178 @@
+"""Normalising what ingestion reads: dates in UTC, guids for items without one, the language.
+
+Owns: dates from feedparser, ISO or RFC 822 text into aware UTC; a content-derived guid for an
+item that has neither guid nor link; and the language check (a declared language confirmed or
+overruled by lingua and by Kazakh's own letters, a language found when none is declared).
+"""
+
+from __future__ import annotations
+
+import email.utils
+import hashlib
+import logging
+from datetime import UTC, datetime
+from functools import cache
+from typing import Any
+
+from syndication.html import plain_text
+from syndication.lang import CYRILLIC, HAN, KAZAKH, LATIN, SCRIPTS, normalise_language
+
+log = logging.getLogger(__name__)
+
+
+def to_utc(value: Any) -> datetime | None:
+    """A datetime, feedparser's struct_time (already UTC) or ISO text, into aware UTC."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        dt = value if value.tzinfo else value.replace(tzinfo=UTC)
+        return dt.astimezone(UTC).replace(microsecond=0)
+    if hasattr(value, "tm_year"):
+        try:
+            return datetime(*value[:6], tzinfo=UTC)
+        except (ValueError, TypeError):
+            return None
+    if isinstance(value, str):
+        try:
+            return to_utc(datetime.fromisoformat(value.strip().replace("Z", "+00:00")))
+        except ValueError:
+            pass
+        try:  # RFC 822 dates, as RSS and HTTP headers write them
+            return to_utc(email.utils.parsedate_to_datetime(value.strip()))
+        except (TypeError, ValueError, IndexError):
+            return None
+    return None
+
+
+def content_guid(*parts: str) -> str:
+    """A guid for an item that has neither guid nor link: a hash of what it says."""
+    digest = hashlib.sha256("\x00".join(parts).encode()).hexdigest()[:16]
+    return f"sha256-{digest}"
+
+
+CORE_LANGUAGES = ("kk", "ru", "zh", "en")
+# Widely published languages a partner feed may use without declaring it.
+WIDE_LANGUAGES = ("de", "fr", "es", "it", "pt", "tr", "uk", "ar", "fa", "ky", "uz", "el",
+                  "pl", "nl", "ja", "ko")  # fmt: skip
+
+
+@cache
+def _detector(extra: tuple[str, ...] = ()) -> Any:
+    from lingua import IsoCode639_1, Language, LanguageDetectorBuilder
+
+    languages = {Language.KAZAKH, Language.RUSSIAN, Language.CHINESE, Language.ENGLISH}
+    for code in extra:
+        try:
+            languages.add(Language.from_iso_code_639_1(getattr(IsoCode639_1, code.upper())))
+        except (AttributeError, ValueError):
+            log.debug("lingua does not know language %s", code)
+    builder = LanguageDetectorBuilder.from_languages(*languages)
+    if extra:
+        # High accuracy over the wide set holds ~260 MB of n-gram models in every process that
+        # parses; the trigram-only mode needs ~30 MB and is as sure on a story's worth of text.
+        builder = builder.with_low_accuracy_mode()
+    return builder.build()
+
+
+def detect_language(text: str, extra: tuple[str, ...] = ()) -> tuple[str | None, float]:
+    """The most likely language of `text` and how sure we are (0..1)."""
+    return _detect(plain_text(text)[:2000], extra)
+
+
+def _detect(sample: str, extra: tuple[str, ...]) -> tuple[str | None, float]:
+    letters = _letters(sample)
+    if letters < 12:
+        return None, 0.0
+    if HAN.search(sample) and len(HAN.findall(sample)) > letters * 0.3:
+        return "zh", 0.99
+    if KAZAKH.search(sample):
+        cyr = len(CYRILLIC.findall(sample))
+        if cyr > letters * 0.5:
+            return "kk", 0.99
+    values = _detector(extra).compute_language_confidence_values(sample)
+    if not values:
+        return None, 0.0
+    best = values[0]
+    code = best.language.iso_code_639_1.name.lower()
+    return code, float(best.value)
+
+
+def _letters(sample: str) -> int:
+    return sum(map(str.isalpha, sample))
+
+
+def choose_language(
+    declared: str | None, text: str, extra: tuple[str, ...] = (), *, where: str = ""
+) -> str:
+    """The declared language unless the text confidently says otherwise; `en` if unknown.
+
+    A declaration the text's script already confirms (see `_script_confirms`) is kept without
+    running lingua, whose statistical model costs about a millisecond per story; lingua runs
+    when nothing is declared or when the script leaves room for doubt.
+    """
+    declared = normalise_language(declared)
+    sample = plain_text(text)[:2000]
+    if declared and _script_confirms(declared, sample, text, extra):
+        return declared
+    if declared and declared not in (*CORE_LANGUAGES, *extra):
+        # The detector only knows our own languages: it cannot confirm or overrule a German
+        # or Greek declaration, only mistake it for English. The declaration stands.
+        return declared
+    if not declared:
+        # Nothing declared: ask a detector that also knows the common news languages, so a
+        # German feed is translated from German rather than published as English.
+        detected, confidence = _detect(sample, (*extra, *WIDE_LANGUAGES))
+        return detected if detected and confidence >= 0.5 else "en"
+    detected, confidence = _detect(sample, extra)
+    if declared and detected and detected != declared:
+        if confidence >= 0.9 and not _compatible(declared, detected, text):
+            log.info(
+                "%s: declared language %s but the text reads as %s (%.0f%%): using %s",
+                where, declared, detected, confidence * 100, detected,
+            )  # fmt: skip
+            return detected
+        return declared
+    return declared or detected or "en"
+
+
+def _script_confirms(declared: str, sample: str, text: str, extra: tuple[str, ...]) -> bool:
+    """Whether the sample's script settles it for `declared`, so that lingua could not overrule.
+
+    True when detection would find too few letters to say anything; when the declared language
+    is Chinese and the Han shortcut of `_detect` would say so too; when it is Kazakh and the
+    Kazakh-letter shortcut agrees, or the text is Cyrillic with no Kazakh letter at all (lingua
+    could then only say Kazakh, or Russian, which `_compatible` overrules); when at least 80% of
+    the letters are in the declared language's script and no other candidate language writes
+    that script (Kazakh counts as no rival to Russian when the sample has none of its letters).
+    Anything else, and any candidate language of unknown script, goes to lingua.
+    """
+    letters = _letters(sample)
+    if letters < 12:
+        return True  # _detect would say nothing, and the declaration stands
+    if HAN.search(sample) and len(HAN.findall(sample)) > letters * 0.3:
+        return declared == "zh"  # what _detect's Han shortcut answers
+    kazakh = KAZAKH.search(sample) is not None
+    if kazakh and len(CYRILLIC.findall(sample)) > letters * 0.5:
+        return declared == "kk"  # what _detect's Kazakh shortcut answers
+    script = SCRIPTS.get(declared)
+    if script is None or script == "han":  # Han text took the shortcut above
+        return False
+    pattern = CYRILLIC if script == "cyrillic" else LATIN
+    if len(pattern.findall(sample)) < letters * 0.8:
+        return False
+    if declared == "kk":
+        # lingua may answer ru for Kazakh without its letters; _compatible keeps kk then.
+        return not kazakh and KAZAKH.search(text) is None and _no_rivals("kk", {"ru"}, extra)
+    allowed = {"kk"} if declared == "ru" and not kazakh else set()
+    return _no_rivals(declared, allowed, extra)
+
+
+def _no_rivals(declared: str, allowed: set[str], extra: tuple[str, ...]) -> bool:
+    script = SCRIPTS[declared]
+    candidates = {*SCRIPTS, *(code.lower() for code in extra)} - {declared} - allowed
+    return all(SCRIPTS.get(code, script) != script for code in candidates)
+
+
+def _compatible(declared: str, detected: str, text: str) -> bool:
+    # Kazakh without its own letters in a short text reads as Russian: trust the declaration.
+    return declared == "kk" and detected == "ru" and KAZAKH.search(text) is None
