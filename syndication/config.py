@@ -403,12 +403,13 @@ class Config:
         return line_for(tuple(loc), self.lines)
 
     def routing_problems(self) -> list[str]:
-        """Language pairs the configured chains cannot translate: an error, not a surprise."""
+        """Language pairs the configured chains cannot translate, and routes that can never
+        apply: errors, not surprises."""
         from syndication.translate.providers import supports
 
         s = self.settings
         sources = {src.language for src in s.sources if src.language} | set(s.languages)
-        problems = []
+        problems = self._dead_routes()
         for source in sorted(sources):
             for target in s.languages:
                 if source == target:
@@ -423,6 +424,73 @@ class Config:
                     )
         return problems
 
+    def _dead_routes(self) -> list[str]:
+        """Routes no translation can ever take. Their pairs are (from, to) with `to` a language
+        stories are translated into; a `from:` no source declares is fine (a partner's feed
+        may be in any language), a `to:` that is not such a language is a mistake."""
+        s = self.settings
+        problems = []
+        routes = s.translation.routes
+        for index, route in enumerate(routes):
+
+            def problem(key: str | None, message: str, index: int = index) -> None:
+                loc = ("translation", "routes", index) + ((key,) if key else ())
+                dotted = ".".join(str(part) for part in loc)
+                problems.append(f"{self.path}:{self.line(*loc)}: {dotted}: {message}")
+
+            wrong = [t for t in route.to if t != "*" and t not in s.languages]
+            for target in wrong:
+                if target in DERIVED_EDITIONS:
+                    base = DERIVED_EDITIONS[target]
+                    problem(
+                        "to",
+                        f"{target} is derived from {base} without translation (never a "
+                        f"translation target): route to {base} instead",
+                    )
+                else:
+                    problem(
+                        "to",
+                        f"{target} is not an edition (editions: {', '.join(s.editions)}): "
+                        "nothing is ever translated into it",
+                    )
+            for key, values in (("from", route.source), ("to", route.to)):
+                if not values:
+                    problem(key, "an empty list matches no language: this route never applies")
+            if wrong or not route.source or not route.to:
+                continue
+            targets = s.languages if "*" in route.to else route.to
+            if "*" not in route.source and all(
+                a == b for a in route.source for b in targets
+            ):  # only X→X: a story is never translated into its own language
+                problem(
+                    None,
+                    f"{route.source[0]}→{targets[0]} is never translated: this route never applies",
+                )
+                continue
+            # First match wins: a route whose every pair an earlier one matches is dead.
+            pairs = [
+                (src, target)
+                for target in targets
+                for src in (["*"] if "*" in route.source else route.source)
+                if src != target
+            ]
+            taken: set[int] = set()
+            for src, target in pairs:
+                first = next(
+                    (i for i, r in enumerate(routes[:index]) if _covers(r, src, target)), None
+                )
+                if first is None:
+                    break
+                taken.add(first)
+            else:
+                shown = ", ".join(f"routes.{i}" for i in sorted(taken))
+                problem(
+                    None,
+                    f"every pair it matches is taken by {shown} before it (the first matching "
+                    "route wins): this route never applies",
+                )
+        return problems
+
     @property
     def output(self) -> Path:
         return self.settings.output
@@ -430,6 +498,13 @@ class Config:
     @property
     def store_url(self) -> str:
         return self.settings.store
+
+
+def _covers(route: Route, source: str, target: str) -> bool:
+    """Whether `route` matches source→target; `source` "*" stands for every language."""
+    if source == "*":
+        return "*" in route.source and ("*" in route.to or target in route.to)
+    return route.matches(source, target)
 
 
 def config_path(option: Path | None) -> Path:
