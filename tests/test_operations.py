@@ -271,6 +271,8 @@ def test_retry_fetches_a_source_now_despite_its_interval(
     worker = running(config, tmp_path / "run.log")
     _wait_for_index(f"http://127.0.0.1:{port}/", worker.process)
     wait_until(lambda: bool(feed_server.requests_for("/slow.xml")), 20, "first poll", worker)
+    wait_until(lambda: bool(_sources_shown(config)["slow"]["next_fetch"]), 10, "next", worker)
+    scheduled = datetime.fromisoformat(_sources_shown(config)["slow"]["next_fetch"])
     wire.publish(
         story(
             "slow-1",
@@ -292,9 +294,12 @@ def test_retry_fetches_a_source_now_despite_its_interval(
     assert status["worker"]["running"] is True
     (slow,) = status["sources"]
     assert slow["health"] == "ok" and slow["schedule"] == "every 3600s"
-    # The next fetch is the schedule's, an hour after the first poll.
+    # The next fetch is the schedule's (the source's own place in the hour, within an hour
+    # of the first poll), not moved by the retry: the same instant as before it (or, had
+    # that come meanwhile, the one an hour later).
     next_fetch = datetime.fromisoformat(slow["next_fetch"])
-    assert 3000 < (next_fetch - datetime.now(UTC)).total_seconds() <= 3600
+    assert 0 < (next_fetch - datetime.now(UTC)).total_seconds() <= 3600
+    assert (next_fetch - scheduled).total_seconds() in (0.0, 3600.0), (scheduled, next_fetch)
     assert worker.stop()[0] == 0
 
 
@@ -634,3 +639,122 @@ def test_a_store_removed_under_the_worker_stops_it(
         path.unlink()
     assert worker.process.wait(timeout=15) == 3
     assert "was removed or replaced" in worker.output()
+
+
+def _sources_shown(config: Path) -> dict[str, dict[str, Any]]:
+    status = json.loads(run_cli("status", "--json", "--config", str(config)).stdout)
+    return {s["id"]: s for s in status["sources"]}
+
+
+def _gap(source: dict[str, Any]) -> float | None:
+    """Seconds from the source's last fetch to its next, as `status --json` shows them."""
+    if not source["last_fetch"] or not source["next_fetch"]:
+        return None
+    last = datetime.fromisoformat(source["last_fetch"])
+    return (datetime.fromisoformat(source["next_fetch"]) - last).total_seconds()
+
+
+def test_a_shorter_every_applies_at_once_after_once_and_after_a_reload(
+    tmp_path: Path, running: Callable[..., Running]
+) -> None:
+    port = _free_port()
+    config = write_config(
+        tmp_path,
+        serve={"host": "127.0.0.1", "port": port},
+        sources=[{"id": "newsroom", "articles": "articles", "language": "kk"}],
+        translation=OFFLINE_TRANSLATION,
+    )
+    assert run_cli("once", "--config", str(config)).code == 1  # translator offline
+    gap = _gap(_sources_shown(config)["newsroom"])
+    assert gap is not None and 0 < gap <= 600  # the default every: 10m
+    # The operator wants it polled every 2 s from now on, and starts the worker.
+    data = yaml.safe_load(config.read_text(encoding="utf-8"))
+    data["sources"][0]["every"] = "2s"
+    config.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    worker = running(config, tmp_path / "run.log")
+    _wait_for_index(f"http://127.0.0.1:{port}/", worker.process)
+
+    def polled_every(seconds: float) -> bool:
+        gap = _gap(_sources_shown(config)["newsroom"])
+        return gap is not None and gap <= seconds
+
+    wait_until(lambda: polled_every(2), 15, "next fetch within 2 s of the last", worker)
+    articles = tmp_path / "articles"
+    (articles / "2025-06-01-new.md").write_text(ARTICLE.format(n=1), encoding="utf-8")
+
+    def stored(count: int) -> bool:
+        return bool(_sources_shown(config)["newsroom"]["articles"] == count)
+
+    wait_until(lambda: stored(5), 15, "the new article taken up", worker)
+
+    # Raised to an hour by saving the YAML (the worker looks every 5 s): never later than
+    # an hour after the last fetch.
+    data["sources"][0]["every"] = "1h"
+    config.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    wait_until(lambda: "changed newsroom" in worker.output(), 15, "the reload", worker)
+    wait_until(lambda: not polled_every(2) and polled_every(3600), 15, "hourly", worker)
+    # Lowered again with SIGHUP: the next fetch follows the new interval at once.
+    data["sources"][0]["every"] = "2s"
+    config.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    worker.process.send_signal(signal.SIGHUP)
+    wait_until(lambda: polled_every(2), 15, "next fetch within 2 s again", worker)
+    (articles / "2025-06-02-new.md").write_text(ARTICLE.format(n=2), encoding="utf-8")
+    wait_until(lambda: stored(6), 15, "the second new article taken up", worker)
+    assert worker.stop()[0] == 0
+
+
+EMPTY_FEED = (
+    '<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel><title>Quiet</title>'
+    "<link>https://quiet.example.org/</link></channel></rss>"
+)
+
+
+def test_polls_of_many_sources_are_spread_over_their_interval(
+    tmp_path: Path, running: Callable[..., Running]
+) -> None:
+    (tmp_path / "feeds").mkdir()
+    (tmp_path / "feeds" / "quiet.xml").write_text(EMPTY_FEED, encoding="utf-8")
+    port = _free_port()
+    count, hour = 300, 3600.0
+    config = write_config(
+        tmp_path,
+        serve={"host": "127.0.0.1", "port": port},
+        sources=[
+            {"id": f"wire-{i:03}", "file": "feeds/quiet.xml", "every": "1h"} for i in range(count)
+        ],
+        translation=OFFLINE_TRANSLATION,
+    )
+    assert run_cli("once", "--config", str(config)).code == 0
+    first = _sources_shown(config)
+    assert len(first) == count
+    for source in first.values():
+        gap = _gap(source)
+        assert gap is not None and 0 < gap <= hour, source
+    # Where in the hour each source's polls fall: six-minute slices each hold some, none a
+    # burst (30 each if perfectly even).
+    phases = {
+        i: datetime.fromisoformat(s["next_fetch"]).timestamp() % hour for i, s in first.items()
+    }
+    slices = [0] * 10
+    for phase in phases.values():
+        slices[int(phase // (hour / 10))] += 1
+    assert min(slices) >= 10 and max(slices) <= 60, slices
+
+    # `once` still polls every source now, whatever their schedule.
+    assert run_cli("once", "--config", str(config)).code == 0
+    again = _sources_shown(config)
+    assert all(again[i]["last_fetch"] > first[i]["last_fetch"] for i in first)
+    # The spread is the sources' own: the same places in the hour as before.
+    for i, source in again.items():
+        phase = datetime.fromisoformat(source["next_fetch"]).timestamp() % hour
+        assert abs(phase - phases[i]) < 0.01, (i, phase, phases[i])
+
+    # The worker keeps to those places rather than polling all 300 together.
+    worker = running(config, tmp_path / "run.log")
+    _wait_for_index(f"http://127.0.0.1:{port}/", worker.process)
+    wait_until(lambda: "press Ctrl-C" in worker.output(), 15, "the worker started", worker)
+    shown = _sources_shown(config)
+    for i, source in shown.items():
+        phase = datetime.fromisoformat(source["next_fetch"]).timestamp() % hour
+        assert min(abs(phase - phases[i]), hour - abs(phase - phases[i])) < 0.01, (i, source)
+    assert worker.stop()[0] == 0
