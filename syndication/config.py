@@ -2,7 +2,10 @@
 
 Owns: reading the operator's YAML, `${VAR}` expansion from the environment, validation with
 pydantic, and error messages that point at `file:line` (all mistakes at once). Relative paths
-in the YAML are resolved against the YAML file's own folder.
+in the YAML are resolved against the YAML file's own folder. Also what can still be read
+from a YAML that does not load (where its store is), and the summary of a configuration that
+a process running with it records in the store, for `status` to show beside that file's
+problems.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
@@ -163,6 +167,11 @@ class SourceSettings(Strict):
     def location(self) -> str:
         return str(self.url or self.file or self.articles)
 
+    @property
+    def schedule(self) -> str:
+        """`every Ns` or `cron EXPR`, as `status` shows it."""
+        return f"cron {self.cron}" if self.cron else f"every {self.every:g}s"
+
 
 class TopicFeed(Strict):
     """A further feed per edition, by filter: e.g. a "culture" feed in every edition."""
@@ -295,10 +304,13 @@ class ServeSettings(Strict):
     port: int = Field(default=8080, ge=0, le=65535)
 
 
+_DEFAULT_STORE = "sqlite:///data/syndication.db"
+
+
 class Settings(Strict):
     site: SiteSettings = Field(default_factory=SiteSettings)
     editions: list[str]
-    store: str = "sqlite:///data/syndication.db"
+    store: str = _DEFAULT_STORE
     output: Path = Path("public")
     feeds: FeedSettings = Field(default_factory=FeedSettings)
     fetch: FetchSettings = Field(default_factory=FetchSettings)
@@ -392,9 +404,27 @@ class Config:
 
     def redact(self, text: str) -> str:
         """`text` with every environment-given value and URL password masked."""
-        for secret in sorted(self.secrets, key=len, reverse=True):
-            text = text.replace(secret, "***")
-        return _URL_PASSWORD.sub(r"\1***@", text)
+        return _redact(text, self.secrets)
+
+    def in_use(self) -> dict[str, Any]:
+        """What `status` shows of this configuration when the YAML on disk no longer loads:
+        `run` and `once` record it in the store (secrets masked) when they start with it."""
+        s = self.settings
+        return {
+            "path": str(self.path),
+            "recorded": datetime.now(UTC).isoformat(),
+            "editions": list(s.editions),
+            "languages": s.languages,
+            "sources": [
+                {
+                    "id": source.id,
+                    "kind": source.kind,
+                    "location": self.redact(source.location),
+                    "schedule": source.schedule,
+                }
+                for source in s.sources
+            ],
+        }
 
     def is_secret(self, text: str) -> bool:
         return self.redact(text) != text
@@ -505,6 +535,79 @@ def _covers(route: Route, source: str, target: str) -> bool:
     if source == "*":
         return "*" in route.source and ("*" in route.to or target in route.to)
     return route.matches(source, target)
+
+
+IN_USE = "config_in_use"  # the store's record of `Config.in_use()`
+
+
+def _redact(text: str, secrets: frozenset[str]) -> str:
+    for secret in sorted(secrets, key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return _URL_PASSWORD.sub(r"\1***@", text)
+
+
+@dataclass(frozen=True)
+class Salvaged:
+    """What can still be read from a YAML that does not load: where its store is (so that
+    `status` can report on a worker still running on the previous one), or why not, and the
+    environment values to mask in what is printed."""
+
+    path: Path
+    store_url: str | None
+    why_not: str = ""
+    secrets: frozenset[str] = frozenset()
+
+    def redact(self, text: str) -> str:
+        return _redact(text, self.secrets)
+
+
+_STORE_LINE = re.compile(r"^store:[ \t]*(.*?)[ \t]*(?:[ \t]#.*)?$", re.MULTILINE)
+_TOP_KEY = re.compile(r"^([A-Za-z_][\w-]*)[ \t]*:")
+
+
+def salvage(path: Path) -> Salvaged:
+    """The store URL of a YAML that `load` refuses, as `load` would have read it: `${VAR}`
+    expanded (a variable this shell lacks leaves it unknown), relative to the file's folder,
+    the default when there is no `store:`. A file that is not even YAML is read line by line
+    for its top-level `store:`."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        return Salvaged(path, None, f"cannot read {path}: {exc}")
+    reader = _Reader(str(path), yaml.SafeLoader(text), lenient=True)
+    raw: Any
+    try:
+        node = reader.loader.get_single_node()
+        data = reader.python(node, ()) if node is not None else None
+        raw = data.get("store", _DEFAULT_STORE) if isinstance(data, dict) else _DEFAULT_STORE
+        secrets = frozenset(reader.secrets)
+    except yaml.YAMLError:
+        match = _STORE_LINE.search(text)
+        raw = match.group(1).strip("'\"") if match else _DEFAULT_STORE
+        raw = reader._expand(raw, ("store",))
+        secrets = _secrets_by_line(text)
+    if not isinstance(raw, str) or not raw:
+        return Salvaged(path, None, "store: is not a URL", secrets)
+    unset = sorted({match.group(1) for match in _ENV_REF.finditer(raw)})  # left as written
+    if unset:
+        return Salvaged(path, None, f"store: needs {', '.join(unset)}, not set here", secrets)
+    return Salvaged(path, resolve_store_url(raw, path.resolve().parent), secrets=secrets)
+
+
+def _secrets_by_line(text: str) -> frozenset[str]:
+    """The environment values a file that is not YAML refers to, but for those in sections
+    that are printed by design (by the top-level key above each line, as `_public` rules)."""
+    secrets = set()
+    section = ""
+    for line in text.splitlines():
+        top = _TOP_KEY.match(line)
+        if top:
+            section = top.group(1)
+        for match in _ENV_REF.finditer(line):
+            value = os.environ.get(match.group(1), "")
+            if len(value) >= 4 and not _public((section,), value):
+                secrets.add(value)
+    return frozenset(secrets)
 
 
 def config_path(option: Path | None) -> Path:

@@ -116,6 +116,7 @@ class Worker:
 
     def start(self) -> None:
         now = utcnow()
+        self._record_config()
         states = {state.source_id: state for state in self.store.source_states()}
         for source in self.config.settings.sources:
             self._schedule_source(source, states.get(source.id))
@@ -426,6 +427,8 @@ class Worker:
                 return False
             new = self._keep_fixed(old, new)
             self.config = new
+            with contextlib.suppress(StoreError):  # only `status` would miss it
+                self._record_config()
             if new.settings.translation != old.settings.translation:
                 self.providers = build_providers(new)
             if self.on_reload is not None:
@@ -441,6 +444,12 @@ class Worker:
             self.announce(f"configuration reloaded ({why}): {changes}")
             self._tell_reload(why, ok=True, summary=changes)
             return True
+
+    def _record_config(self) -> None:
+        """Leave in the store what this worker runs with, for `status` to show should the
+        YAML on disk stop loading (the worker goes on with this one meanwhile)."""
+        record = json.dumps(self.config.in_use(), ensure_ascii=False)
+        self.store.set_setting(cfg.IN_USE, record)
 
     def _tell_reload(self, why: str, **outcome: Any) -> None:
         """Leave the outcome in the store, where `syndication reload` waits for it."""

@@ -758,3 +758,69 @@ def test_polls_of_many_sources_are_spread_over_their_interval(
         phase = datetime.fromisoformat(source["next_fetch"]).timestamp() % hour
         assert min(abs(phase - phases[i]), hour - abs(phase - phases[i])) < 0.01, (i, source)
     assert worker.stop()[0] == 0
+
+
+def test_status_answers_from_the_store_while_the_yaml_on_disk_is_invalid(
+    tmp_path: Path,
+    feed_server: FeedServer,
+    running: Callable[..., Running],
+) -> None:
+    wire = GrowingFeed(feed_server, "/status.xml", title="Wire")
+    port = _free_port()
+    config = write_config(
+        tmp_path,
+        serve={"host": "127.0.0.1", "port": port},
+        sources=[
+            {"id": "newsroom", "articles": "articles", "language": "kk"},
+            {"id": "wire", "url": wire.url, "language": "en", "every": "1h"},
+        ],
+        translation=OFFLINE_TRANSLATION,
+    )
+    worker = running(config, tmp_path / "run.log")
+    _wait_for_index(f"http://127.0.0.1:{port}/", worker.process)
+    wait_until(
+        lambda: all(s["health"] == "ok" for s in _sources_shown(config).values()),
+        20,
+        "both sources polled",
+        worker,
+    )
+    good = config.read_text(encoding="utf-8")
+    lines = good.splitlines()
+    editions = next(n for n, line in enumerate(lines, 1) if line.startswith("editions:"))
+    # Two mistakes on disk; the worker rejects the file and goes on with the one it has.
+    broken = good.replace("editions:", "editions: [xx]\nbroken: true\nold_editions:")
+    config.write_text(broken, encoding="utf-8")
+    wait_until(lambda: "rejected" in worker.output(), 15, "the rejection", worker)
+
+    answer = run_cli("status", "--json", "--config", str(config))
+    assert answer.code == 2, answer.output
+    status = json.loads(answer.stdout)
+    problems = status["config_problems"]
+    assert any(p.startswith(f"{config}:{editions}: ") and "xx" in p for p in problems), problems
+    assert any(p.startswith(f"{config}:{editions + 1}: ") for p in problems), problems
+    assert status["worker"]["running"] is True and status["store"]["schema"] >= 2
+    by_id = {s["id"]: s for s in status["sources"]}
+    assert set(by_id) == {"newsroom", "wire"}
+    assert by_id["newsroom"]["articles"] == 4 and by_id["wire"]["schedule"] == "every 3600s"
+    assert all(s["health"] == "ok" and s["next_fetch"] for s in by_id.values())
+    assert set(status["backlog"]) == set(EDITIONS)
+
+    table = run_cli("status", "--config", str(config))
+    assert table.code == 2, table.output
+    assert "worker: running" in table.stdout and "wire" in table.stdout
+    assert f"{config}:{editions}: " in table.stdout and f"{config}:{editions + 1}: " in table.stdout
+
+    # Not even YAML: the store is still found, and the one problem has its line.
+    config.write_text(good.replace("editions:", "editions: [kk\nbroken: ["), encoding="utf-8")
+    answer = run_cli("status", "--json", "--config", str(config))
+    assert answer.code == 2, answer.output
+    status = json.loads(answer.stdout)
+    assert status["worker"]["running"] is True and len(status["sources"]) == 2
+    (problem,) = status["config_problems"]
+    assert problem.startswith(f"{config}:") and "invalid YAML" in problem
+
+    # Mended: no problems, exit 0.
+    config.write_text(good, encoding="utf-8")
+    mended = run_cli("status", "--json", "--config", str(config))
+    assert mended.code == 0 and json.loads(mended.stdout)["config_problems"] == []
+    assert worker.stop()[0] == 0
