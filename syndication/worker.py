@@ -259,7 +259,8 @@ class Worker:
             state = self.store.source_state(source.id)
             # A backoff belongs to the location that failed: an edited URL is tried at once.
             failing = state is not None and state.failures and state.location == source.location
-            backoff = state.next_due if failing and state is not None else None
+            due = next_poll(source, state, config.settings.fetch.max_backoff)
+            backoff = due if failing else None
             if not force and backoff is not None and backoff > utcnow():
                 self._show_next_due(source, backoff)
                 self._done_polling(source_id)
@@ -478,12 +479,17 @@ class Worker:
         for source_id in removed:
             with contextlib.suppress(JobLookupError):
                 self.scheduler.remove_job(_job_id(source_id))
+        backoff_cap = old.settings.fetch.max_backoff != new.settings.fetch.max_backoff
         rescheduled = added + [
             i
-            for i in changed
+            for i in after
+            if i in before
             # Title, language, rights: read by the next run as they are now.
-            if (before[i].every, before[i].cron, before[i].location)
-            != (after[i].every, after[i].cron, after[i].location)
+            and (
+                backoff_cap
+                or (before[i].every, before[i].cron, before[i].location)
+                != (after[i].every, after[i].cron, after[i].location)
+            )
         ]
         states = {s.source_id: s for s in self.store.source_states()} if rescheduled else {}
         for source_id in rescheduled:
