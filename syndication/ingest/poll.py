@@ -275,9 +275,12 @@ def scheduled_after(source: SourceSettings, after: datetime) -> datetime:
         nxt = trigger.get_next_fire_time(None, after + timedelta(microseconds=1))
         assert nxt is not None  # a valid crontab always fires again
         return nxt.astimezone(UTC)
-    # In whole microseconds: exact, so the result is always strictly after `after`.
+    # In whole microseconds: exact, so the result is always strictly after `after`. The
+    # offset is whole seconds, so are the slots of a whole-second `every`: the store keeps
+    # times to the second, and a slot read back from it must not turn into an earlier one.
     every = max(1, round(source.every * 1_000_000))
-    offset = int(phase(source.id) * every)
+    unit = 1_000_000 if every >= 1_000_000 else 1
+    offset = int(phase(source.id) * every) // unit * unit
     since = (after - _EPOCH) // timedelta(microseconds=1)
     slot = ((since - offset) // every + 1) * every + offset
     return _EPOCH + timedelta(microseconds=slot)
