@@ -18,6 +18,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, NoReturn, TextIO
@@ -51,7 +52,7 @@ class _Redacting(io.TextIOBase):
 
     def __init__(self, stream: TextIO):
         self.stream = stream
-        self.config: cfg.Config | None = None
+        self.config: cfg.Config | cfg.Salvaged | None = None
 
     def write(self, text: str) -> int:
         self.stream.write(self.config.redact(text) if self.config else text)
@@ -154,8 +155,12 @@ def _redact_with(config: cfg.Config) -> None:
 
 
 def _open_store(config: cfg.Config) -> Store:
+    return _open_url(config.store_url)
+
+
+def _open_url(url: str) -> Store:
     try:
-        return Store.open(config.store_url)
+        return Store.open(url)
     except StoreError as exc:
         err.print(f"[bold red]fatal:[/] {exc}", highlight=False)
         raise typer.Exit(EXIT_FATAL) from None
@@ -294,6 +299,8 @@ def _cycle(loaded: cfg.Config, store: Store, chosen: list[cfg.SourceSettings] | 
                 if name in tasks:
                     bar.update(tasks[name], completed=done)
 
+            # What `status` shows should this YAML later stop loading.
+            store.set_setting(cfg.IN_USE, json.dumps(loaded.in_use(), ensure_ascii=False))
             report = run_cycle(
                 loaded, store, chosen=chosen, progress=Hooks(stage=stage, advance=advance)
             )
@@ -423,14 +430,14 @@ def serve(config: ConfigOption = None, verbose: VerboseOption = False) -> None:
     serve_until_signal(server)
 
 
-def _existing_store(config: cfg.Config) -> Store | None:
+def _existing_store(store_url: str) -> Store | None:
     """The store, or None when its SQLite file does not exist: never create one to report on."""
     from sqlalchemy.engine import make_url
 
-    url = make_url(config.store_url)
+    url = make_url(store_url)
     if url.get_backend_name() == "sqlite" and url.database and not Path(url.database).exists():
         return None
-    return _open_store(config)
+    return _open_url(store_url)
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -448,44 +455,107 @@ def _health(state: Any) -> str:
     return "ok"
 
 
-def status_data(config: cfg.Config, store: Store) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Subject:
+    """What `status` reports on: the YAML's sources and languages; when the YAML does not
+    load, those the running worker (or the last `once`) recorded in the store as it started,
+    shown beside the file's problems."""
+
+    path: Path
+    store_url: str
+    redact: Callable[[str], str]
+    sources: list[dict[str, str]]  # id, kind, location (masked), schedule: Config.in_use()
+    languages: list[str]
+    problems: list[str] = field(default_factory=list)
+    recorded: str | None = None  # when the sources shown were recorded, if not the YAML's
+
+
+def _subject(path: Path) -> Subject | tuple[cfg.Salvaged, list[str]]:
+    """The YAML as `status` sees it; when it does not load, what can be saved of it and its
+    problems. An environment variable this shell lacks is not a problem: the worker has it."""
+    try:
+        loaded = cfg.load(path, lenient_env=True)
+    except ConfigError as exc:
+        salvaged = cfg.salvage(path)
+        _stdout.config = _stderr.config = salvaged
+        return salvaged, exc.problems
+    _stdout.config = _stderr.config = loaded
+    used = loaded.in_use()
+    return Subject(
+        path=loaded.path,
+        store_url=loaded.store_url,
+        redact=loaded.redact,
+        sources=used["sources"],
+        languages=used["languages"],
+        problems=loaded.routing_problems(),  # what `run` and `reload` would refuse too
+    )
+
+
+def _recorded_subject(salvaged: cfg.Salvaged, problems: list[str], store: Store) -> Subject:
+    """The sources and languages last recorded in the store (by `run` or `once`), or, with no
+    record, what the store itself knows: the sources it polled, the languages it holds."""
+    assert salvaged.store_url is not None
+    record = store.setting(cfg.IN_USE)
+    used: dict[str, Any] = json.loads(record) if record else {}
+    sources = used.get("sources") or [
+        {
+            "id": state.source_id,
+            "kind": state.kind,
+            "location": salvaged.redact(state.location),
+            "schedule": "",
+        }
+        for state in store.source_states()
+    ]
+    return Subject(
+        path=salvaged.path.resolve(),
+        store_url=salvaged.store_url,
+        redact=salvaged.redact,
+        sources=sources,
+        languages=used.get("languages") or sorted(store.backlog()),
+        problems=problems,
+        recorded=used.get("recorded"),
+    )
+
+
+def status_data(subject: Subject, store: Store) -> dict[str, Any]:
     """What `status --json` prints (documented in README, "status --json")."""
     from syndication.model import utcnow
 
     now = utcnow()
+    redact = subject.redact
     states = {st.source_id: st for st in store.source_states()}
     pending = store.pending_by_source()
     backlog = store.backlog()
     holder = store.lock_holder()
     sources = []
-    for source in config.settings.sources:
-        st = states.get(source.id)
+    for source in subject.sources:
+        st = states.get(source["id"])
         sources.append(
             {
-                "id": source.id,
-                "kind": source.kind,
-                "location": config.redact(source.location),
-                "schedule": f"cron {source.cron}" if source.cron else f"every {source.every:g}s",
+                "id": source["id"],
+                "kind": source["kind"],
+                "location": source["location"],
+                "schedule": source["schedule"],
                 "health": _health(st),
                 "last_fetch": _iso(st.last_attempt) if st else None,
                 "last_success": _iso(st.last_success) if st else None,
                 "next_fetch": _iso(st.next_due) if st else None,
                 "result": st.result if st else "never",
                 "failures": st.failures if st else 0,
-                "error": config.redact(st.error) if st else "",
-                "moved_to": config.redact(st.redirect) if st and st.redirect else None,
-                "articles": store.article_count(source.id),
+                "error": redact(st.error) if st else "",
+                "moved_to": redact(st.redirect) if st and st.redirect else None,
+                "articles": store.article_count(source["id"]),
                 "last_counts": {"new": st.new, "updated": st.updated, "unchanged": st.unchanged}
                 if st
                 else None,
-                "untranslated": pending.get(source.id, 0),
+                "untranslated": pending.get(source["id"], 0),
             }
         )
-    languages = config.settings.languages
     return {
         "generated": now.isoformat(),
-        "config": str(config.path),
-        "store": {"url": config.redact(store.describe()), "schema": store.version()},
+        "config": str(subject.path),
+        "config_problems": subject.problems,
+        "store": {"url": redact(store.describe()), "schema": store.version()},
         "worker": {
             "running": bool(holder and holder["alive"]),
             "holder": holder["holder"],
@@ -503,15 +573,15 @@ def status_data(config: cfg.Config, store: Store) -> dict[str, Any]:
                 k: backlog.get(language, {}).get(k, 0)
                 for k in ("translated", "pending", "stale", "failed")
             }
-            for language in languages
+            for language in subject.languages
         },
-        "waiting": [{"reason": config.redact(r), "count": n} for r, n in store.waiting_reasons()],
+        "waiting": [{"reason": redact(r), "count": n} for r, n in store.waiting_reasons()],
         "failed": [
             {
                 "article": t.article_id,
                 "language": t.language,
                 "attempts": t.attempts,
-                "error": config.redact(t.error),
+                "error": redact(t.error),
             }
             for t in store.failed_translations()[:50]
         ],
@@ -523,36 +593,69 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of 
 
 @app.command()
 def status(config: ConfigOption = None, as_json: JsonOption = False) -> None:
-    """Show sources (health, last and next fetch, errors), translation backlog, last publish."""
-    loaded = _load(config, lenient_env=True)
-    store = _existing_store(loaded)
+    """Show sources (health, last and next fetch, errors), translation backlog, last publish.
+
+    Exit code 2 when the YAML on disk is invalid (its problems shown beside the status,
+    which comes from the store), 3 when the store cannot be read, else 0."""
+    path = cfg.config_path(config or _given["config"])
+    found = _subject(path)
+    if isinstance(found, Subject):
+        store_url, problems = found.store_url, found.problems
+    else:
+        salvaged, problems = found
+        if salvaged.store_url is None:  # nothing to report on: the problems alone
+            _print_problems(problems)
+            err.print(f"(no status: {salvaged.why_not})", highlight=False)
+            raise typer.Exit(EXIT_CONFIG)
+        store_url = salvaged.store_url
+    code = EXIT_CONFIG if problems else EXIT_OK
+    store = _existing_store(store_url)
     if store is None:
+        hint = "no store yet: run `syndication once` first"
         if as_json:
-            out.print_json(
-                data={
-                    "generated": datetime.now().astimezone().isoformat(),
-                    "config": str(loaded.path),
-                    "store": None,
-                    "worker": {"running": False},
-                    "hint": "no store yet: run `syndication once` first",
-                }
-            )
+            data = {
+                "generated": datetime.now().astimezone().isoformat(),
+                "config": str(path.resolve()),
+                "config_problems": problems,
+                "store": None,
+                "worker": {"running": False},
+                "hint": hint,
+            }
+            _stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
         else:
             # A status must not create the store it reports on (a mistyped path looks empty).
-            out.print(
-                f"no store yet at {loaded.store_url}: run `syndication once` first",
-                highlight=False,
-            )
-        raise typer.Exit(EXIT_OK)
+            out.print(f"no store yet at {store_url}: run `syndication once` first", highlight=False)
+            _print_config_problems(problems, None)
+        raise typer.Exit(code)
     try:
-        data = status_data(loaded, store)
+        subject = found if isinstance(found, Subject) else _recorded_subject(*found, store)
+        data = status_data(subject, store)
     except StoreError as exc:
         err.print(f"[bold red]fatal:[/] {exc}", highlight=False)
         raise typer.Exit(EXIT_FATAL) from None
     if as_json:
         _stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
-        raise typer.Exit(EXIT_OK)
+        raise typer.Exit(code)
     _print_status(data)
+    _print_config_problems(problems, subject.recorded)
+    raise typer.Exit(code)
+
+
+def _print_config_problems(problems: list[str], recorded: str | None) -> None:
+    if not problems:
+        return
+    shown = (
+        f"; the sources above are those `run` or `once` last started with ({_utc(recorded)})"
+        if recorded
+        else ""
+    )
+    out.print(
+        f"[bold red]the configuration on disk is invalid[/] ({len(problems)} problem(s)): "
+        f"`run` refuses it at start, a running worker on reload{shown}",
+        highlight=False,
+    )
+    for problem in problems:
+        out.print(f"  {problem}", markup=False, highlight=False)
 
 
 def _short(stamp: str | None, with_date: bool = True) -> str:
@@ -697,7 +800,7 @@ def reload(config: ConfigOption = None) -> None:
     The YAML is checked here first: an invalid one is reported (exit 2) and not sent. An
     environment variable this shell lacks is not a mistake: the worker has its own."""
     loaded = _load_checked(config, lenient_env=True)
-    store = _existing_store(loaded)
+    store = _existing_store(loaded.store_url)
     worker = _running_worker(store) if store is not None else None
     if store is None or worker is None:
         err.print("[bold red]no worker is running[/] on this store: nothing to reload")

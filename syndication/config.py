@@ -2,7 +2,10 @@
 
 Owns: reading the operator's YAML, `${VAR}` expansion from the environment, validation with
 pydantic, and error messages that point at `file:line` (all mistakes at once). Relative paths
-in the YAML are resolved against the YAML file's own folder.
+in the YAML are resolved against the YAML file's own folder. Also what can still be read
+from a YAML that does not load (where its store is), and the summary of a configuration that
+a process running with it records in the store, for `status` to show beside that file's
+problems.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -156,6 +160,11 @@ class SourceSettings(Strict):
     def location(self) -> str:
         return str(self.url or self.file or self.articles)
 
+    @property
+    def schedule(self) -> str:
+        """`every Ns` or `cron EXPR`, as `status` shows it."""
+        return f"cron {self.cron}" if self.cron else f"every {self.every:g}s"
+
 
 class TopicFeed(Strict):
     """A further feed per edition, by filter: e.g. a "culture" feed in every edition."""
@@ -286,10 +295,13 @@ class ServeSettings(Strict):
     port: int = Field(default=8080, ge=0, le=65535)
 
 
+_DEFAULT_STORE = "sqlite:///data/syndication.db"
+
+
 class Settings(Strict):
     site: SiteSettings = Field(default_factory=SiteSettings)
     editions: list[str]
-    store: str = "sqlite:///data/syndication.db"
+    store: str = _DEFAULT_STORE
     output: Path = Path("public")
     feeds: FeedSettings = Field(default_factory=FeedSettings)
     fetch: FetchSettings = Field(default_factory=FetchSettings)
@@ -400,9 +412,27 @@ class Config:
 
     def redact(self, text: str) -> str:
         """`text` with every environment-given value and URL password masked."""
-        for secret in sorted(self.secrets, key=len, reverse=True):
-            text = text.replace(secret, "***")
-        return _URL_PASSWORD.sub(r"\1***@", text)
+        return _redact(text, self.secrets)
+
+    def in_use(self) -> dict[str, Any]:
+        """What `status` shows of this configuration when the YAML on disk no longer loads:
+        `run` and `once` record it in the store (secrets masked) when they start with it."""
+        s = self.settings
+        return {
+            "path": str(self.path),
+            "recorded": datetime.now(UTC).isoformat(),
+            "editions": list(s.editions),
+            "languages": s.languages,
+            "sources": [
+                {
+                    "id": source.id,
+                    "kind": source.kind,
+                    "location": self.redact(source.location),
+                    "schedule": source.schedule,
+                }
+                for source in s.sources
+            ],
+        }
 
     def is_secret(self, text: str) -> bool:
         return self.redact(text) != text
@@ -411,10 +441,11 @@ class Config:
         return line_for(tuple(loc), self.lines)
 
     def routing_problems(self) -> list[str]:
-        """Language pairs the configured chains cannot translate: an error, not a surprise."""
+        """Language pairs the configured chains cannot translate, and routes that can never
+        apply: errors, not surprises."""
         s = self.settings
         sources = {src.language for src in s.sources if src.language} | set(s.languages)
-        problems = []
+        problems = self._dead_routes()
         for source in sorted(sources):
             for target in s.languages:
                 if source == target:
@@ -429,6 +460,73 @@ class Config:
                     )
         return problems
 
+    def _dead_routes(self) -> list[str]:
+        """Routes no translation can ever take. Their pairs are (from, to) with `to` a language
+        stories are translated into; a `from:` no source declares is fine (a partner's feed
+        may be in any language), a `to:` that is not such a language is a mistake."""
+        s = self.settings
+        problems = []
+        routes = s.translation.routes
+        for index, route in enumerate(routes):
+
+            def problem(key: str | None, message: str, index: int = index) -> None:
+                loc = ("translation", "routes", index) + ((key,) if key else ())
+                dotted = ".".join(str(part) for part in loc)
+                problems.append(f"{self.path}:{self.line(*loc)}: {dotted}: {message}")
+
+            wrong = [t for t in route.to if t != "*" and t not in s.languages]
+            for target in wrong:
+                if target in DERIVED:
+                    base = DERIVED[target]
+                    problem(
+                        "to",
+                        f"{target} is derived from {base} without translation (never a "
+                        f"translation target): route to {base} instead",
+                    )
+                else:
+                    problem(
+                        "to",
+                        f"{target} is not an edition (editions: {', '.join(s.editions)}): "
+                        "nothing is ever translated into it",
+                    )
+            for key, values in (("from", route.source), ("to", route.to)):
+                if not values:
+                    problem(key, "an empty list matches no language: this route never applies")
+            if wrong or not route.source or not route.to:
+                continue
+            targets = s.languages if "*" in route.to else route.to
+            if "*" not in route.source and all(
+                a == b for a in route.source for b in targets
+            ):  # only X→X: a story is never translated into its own language
+                problem(
+                    None,
+                    f"{route.source[0]}→{targets[0]} is never translated: this route never applies",
+                )
+                continue
+            # First match wins: a route whose every pair an earlier one matches is dead.
+            pairs = [
+                (src, target)
+                for target in targets
+                for src in (["*"] if "*" in route.source else route.source)
+                if src != target
+            ]
+            taken: set[int] = set()
+            for src, target in pairs:
+                first = next(
+                    (i for i, r in enumerate(routes[:index]) if _covers(r, src, target)), None
+                )
+                if first is None:
+                    break
+                taken.add(first)
+            else:
+                shown = ", ".join(f"routes.{i}" for i in sorted(taken))
+                problem(
+                    None,
+                    f"every pair it matches is taken by {shown} before it (the first matching "
+                    "route wins): this route never applies",
+                )
+        return problems
+
     @property
     def output(self) -> Path:
         return self.settings.output
@@ -436,6 +534,86 @@ class Config:
     @property
     def store_url(self) -> str:
         return self.settings.store
+
+
+def _covers(route: Route, source: str, target: str) -> bool:
+    """Whether `route` matches source→target; `source` "*" stands for every language."""
+    if source == "*":
+        return "*" in route.source and ("*" in route.to or target in route.to)
+    return route.matches(source, target)
+
+
+IN_USE = "config_in_use"  # the store's record of `Config.in_use()`
+
+
+def _redact(text: str, secrets: frozenset[str]) -> str:
+    for secret in sorted(secrets, key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return _URL_PASSWORD.sub(r"\1***@", text)
+
+
+@dataclass(frozen=True)
+class Salvaged:
+    """What can still be read from a YAML that does not load: where its store is (so that
+    `status` can report on a worker still running on the previous one), or why not, and the
+    environment values to mask in what is printed."""
+
+    path: Path
+    store_url: str | None
+    why_not: str = ""
+    secrets: frozenset[str] = frozenset()
+
+    def redact(self, text: str) -> str:
+        return _redact(text, self.secrets)
+
+
+_STORE_LINE = re.compile(r"^store:[ \t]*(.*?)[ \t]*(?:[ \t]#.*)?$", re.MULTILINE)
+_TOP_KEY = re.compile(r"^([A-Za-z_][\w-]*)[ \t]*:")
+
+
+def salvage(path: Path) -> Salvaged:
+    """The store URL of a YAML that `load` refuses, as `load` would have read it: `${VAR}`
+    expanded (a variable this shell lacks leaves it unknown), relative to the file's folder,
+    the default when there is no `store:`. A file that is not even YAML is read line by line
+    for its top-level `store:`."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        return Salvaged(path, None, f"cannot read {path}: {exc}")
+    reader = _Reader(str(path), yaml.SafeLoader(text), lenient=True)
+    raw: Any
+    try:
+        node = reader.loader.get_single_node()
+        data = reader.python(node, ()) if node is not None else None
+        raw = data.get("store", _DEFAULT_STORE) if isinstance(data, dict) else _DEFAULT_STORE
+        secrets = frozenset(reader.secrets)
+    except yaml.YAMLError:
+        match = _STORE_LINE.search(text)
+        raw = match.group(1).strip("'\"") if match else _DEFAULT_STORE
+        raw = reader._expand(raw, ("store",))
+        secrets = _secrets_by_line(text)
+    if not isinstance(raw, str) or not raw:
+        return Salvaged(path, None, "store: is not a URL", secrets)
+    unset = sorted({match.group(1) for match in _ENV_REF.finditer(raw)})  # left as written
+    if unset:
+        return Salvaged(path, None, f"store: needs {', '.join(unset)}, not set here", secrets)
+    return Salvaged(path, resolve_store_url(raw, path.resolve().parent), secrets=secrets)
+
+
+def _secrets_by_line(text: str) -> frozenset[str]:
+    """The environment values a file that is not YAML refers to, but for those in sections
+    that are printed by design (by the top-level key above each line, as `_public` rules)."""
+    secrets = set()
+    section = ""
+    for line in text.splitlines():
+        top = _TOP_KEY.match(line)
+        if top:
+            section = top.group(1)
+        for match in _ENV_REF.finditer(line):
+            value = os.environ.get(match.group(1), "")
+            if len(value) >= 4 and not _public((section,), value):
+                secrets.add(value)
+    return frozenset(secrets)
 
 
 def config_path(option: Path | None) -> Path:

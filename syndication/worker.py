@@ -1,6 +1,8 @@
 """The long-running worker: APScheduler triggers the stages; the HTTP server serves the output.
 
-Owns: the schedule (a job per source at its own `every:` or `cron:`, first fired with jitter;
+Owns: the schedule (a job per source at its own `every:`, at the source's own place within
+it, or at its `cron:`; a never-polled or overdue source first fired soon, with jitter; a
+configuration that changed, on start or by a reload, applied from each source's last poll;
 a translation job draining the backlog through providers kept across runs, so their rate
 limits and circuit breakers hold; a publish job pulled forward after a change (debounced) and
 run at least every `publish.every`), the store lock's heartbeat, requests left in the store
@@ -39,9 +41,9 @@ from apscheduler.triggers.interval import IntervalTrigger
 from syndication import config as cfg
 from syndication.config import Config, SourceSettings
 from syndication.errors import ConfigError, StoreError
-from syndication.ingest.poll import Poller, SourceOutcome
+from syndication.ingest.poll import Poller, SourceOutcome, next_poll, scheduled_after
 from syndication.metrics import exposition
-from syndication.model import utcnow
+from syndication.model import SourceState, utcnow
 from syndication.pipeline import translate
 from syndication.publish.editions import publish
 from syndication.serve import make_server
@@ -115,11 +117,10 @@ class Worker:
 
     def start(self) -> None:
         now = utcnow()
+        self._record_config()
         states = {state.source_id: state for state in self.store.source_states()}
         for source in self.config.settings.sources:
-            state = states.get(source.id)
-            due = state.next_due if state is not None else None
-            self._schedule_source(source, resume_at=due)
+            self._schedule_source(source, states.get(source.id))
         publish_every = self.config.settings.publish.every
         # Whatever a stopped or killed worker left pending is taken up at once.
         self.scheduler.add_job(
@@ -151,28 +152,31 @@ class Worker:
             self.scheduler.shutdown(wait=False)
 
     def _schedule_source(
-        self,
-        source: SourceSettings,
-        resume_at: datetime | None = None,
-        spread: float = FIRST_SPREAD,
+        self, source: SourceSettings, state: SourceState | None, spread: float = FIRST_SPREAD
     ) -> None:
-        """(Re)place the source's job; first run at `resume_at` if set, else soon, jittered."""
+        """(Re)place the source's job, first run when the schedule in force now says.
+
+        That is soon (jittered over `spread` seconds) for a source never polled, overdue, or at
+        a new location; otherwise its next scheduled time after its last poll (or its backoff's
+        end), however long the interval was when that poll recorded a next due time.
+        """
         now = utcnow()
         trigger: BaseTrigger
         if source.cron:
             trigger = CronTrigger.from_crontab(source.cron, timezone=UTC)
         else:
-            trigger = IntervalTrigger(seconds=source.every, timezone=UTC)
+            trigger = _Slots(source)
             spread = min(source.every / 2, spread)
-        # Sources that start together would otherwise fire together for ever after.
-        jitter = timedelta(seconds=random.uniform(0, spread))
-        if resume_at is None or resume_at <= now:
-            first: datetime | None = now + jitter
+        due = next_poll(source, state, self.config.settings.fetch.max_backoff)
+        first: datetime | None
+        if due is None or due <= now:
+            # Sources that start together would otherwise all poll at the same instant.
+            first = now + timedelta(seconds=random.uniform(0, spread))
         elif source.cron:
-            first = None  # the crontab says when
+            # The crontab says when; a backoff ending later makes that run skip (poll_source).
+            first = trigger.get_next_fire_time(None, now)
         else:
-            first = resume_at + jitter
-        options: dict[str, Any] = {} if first is None else {"next_run_time": first}
+            first = due
         self.scheduler.add_job(
             self.poll_source,
             trigger,
@@ -181,8 +185,10 @@ class Worker:
             name=f"poll {source.id}",
             executor="fetch",
             replace_existing=True,
-            **options,
+            next_run_time=first,
         )
+        if state is not None and first is not None:  # `status` shows it from the store
+            self.store.set_next_due(source.id, max(first, due) if due else first)
 
     def _skipped(self, event: JobExecutionEvent) -> None:
         what = "still running" if event.code == EVENT_JOB_MAX_INSTANCES else "missed"
@@ -254,7 +260,8 @@ class Worker:
             state = self.store.source_state(source.id)
             # A backoff belongs to the location that failed: an edited URL is tried at once.
             failing = state is not None and state.failures and state.location == source.location
-            backoff = state.next_due if failing and state is not None else None
+            due = next_poll(source, state, config.settings.fetch.max_backoff)
+            backoff = due if failing else None
             if not force and backoff is not None and backoff > utcnow():
                 self._show_next_due(source, backoff)
                 self._done_polling(source_id)
@@ -422,6 +429,8 @@ class Worker:
                 return False
             new = self._keep_fixed(old, new)
             self.config = new
+            with contextlib.suppress(StoreError):  # only `status` would miss it
+                self._record_config()
             if new.settings.translation != old.settings.translation:
                 self.providers = build_providers(new)
             if self.on_reload is not None:
@@ -437,6 +446,12 @@ class Worker:
             self.announce(f"configuration reloaded ({why}): {changes}")
             self._tell_reload(why, ok=True, summary=changes)
             return True
+
+    def _record_config(self) -> None:
+        """Leave in the store what this worker runs with, for `status` to show should the
+        YAML on disk stop loading (the worker goes on with this one meanwhile)."""
+        record = json.dumps(self.config.in_use(), ensure_ascii=False)
+        self.store.set_setting(cfg.IN_USE, record)
 
     def _tell_reload(self, why: str, **outcome: Any) -> None:
         """Leave the outcome in the store, where `syndication reload` waits for it."""
@@ -465,17 +480,21 @@ class Worker:
         for source_id in removed:
             with contextlib.suppress(JobLookupError):
                 self.scheduler.remove_job(_job_id(source_id))
-        for source_id in added:
-            self._schedule_source(after[source_id], spread=2.0)
-        for source_id in changed:
-            old_source, new_source = before[source_id], after[source_id]
-            if (old_source.every, old_source.cron, old_source.location) == (
-                new_source.every,
-                new_source.cron,
-                new_source.location,
-            ):
-                continue  # title, language, rights: read by the next run as they are now
-            self._schedule_source(new_source, spread=2.0)
+        backoff_cap = old.settings.fetch.max_backoff != new.settings.fetch.max_backoff
+        rescheduled = added + [
+            i
+            for i in after
+            if i in before
+            # Title, language, rights: read by the next run as they are now.
+            and (
+                backoff_cap
+                or (before[i].every, before[i].cron, before[i].location)
+                != (after[i].every, after[i].cron, after[i].location)
+            )
+        ]
+        states = {s.source_id: s for s in self.store.source_states()} if rescheduled else {}
+        for source_id in rescheduled:
+            self._schedule_source(after[source_id], states.get(source_id), spread=2.0)
         parts = [
             f"{label} {', '.join(ids)}"
             for label, ids in (("added", added), ("removed", removed), ("changed", changed))
@@ -515,6 +534,26 @@ class Worker:
             },
             "last_error": self.last_error,
         }
+
+
+class _Slots(BaseTrigger):
+    """Fires at the source's scheduled times (`scheduled_after`): every `every:` seconds, at
+    the source's own place within the interval, so many sources make a steady trickle."""
+
+    def __init__(self, source: SourceSettings) -> None:
+        self.source = source
+
+    def get_next_fire_time(
+        self, previous_fire_time: datetime | None, now: datetime
+    ) -> datetime | None:
+        if previous_fire_time is None:
+            return scheduled_after(self.source, now - timedelta(microseconds=1))
+        following = scheduled_after(self.source, previous_fire_time)
+        # Runs missed (a busy or sleeping machine) collapse into the one being made now.
+        return following if following > now else scheduled_after(self.source, now)
+
+    def __str__(self) -> str:
+        return f"every {self.source.every:g}s"
 
 
 def _job_id(source_id: str) -> str:

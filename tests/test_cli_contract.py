@@ -3,6 +3,7 @@ the right exit codes, and a clean stop on SIGTERM at any moment."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -126,3 +127,26 @@ def test_config_may_come_before_or_after_the_command(tmp_path: Path) -> None:
     after = run_cli("check", "--config", config)
     assert before.code == after.code == 0
     assert config in before.output and config in after.output
+
+
+def test_status_without_a_worker_reads_the_store_despite_a_broken_yaml(tmp_path: Path) -> None:
+    # The store URL as the sample writes it: from the environment, with a default.
+    config = write_config(
+        tmp_path, store="${NOT_SET_STORE:-sqlite:///data/test.db}", translation=OFFLINE_TRANSLATION
+    )
+    assert run_cli("once", "--config", str(config)).code == 1  # translator offline
+    good = config.read_text(encoding="utf-8")
+    config.write_text(good.replace("output: public", "output: [public"), encoding="utf-8")
+    answer = run_cli("status", "--json", "--config", str(config))
+    assert answer.code == 2, answer.output
+    status = json.loads(answer.stdout)
+    assert status["worker"] == {"running": False}
+    (newsroom,) = status["sources"]
+    assert newsroom["id"] == "newsroom" and newsroom["articles"] == 4
+    assert status["store"]["url"].endswith("/data/test.db")
+    (problem,) = status["config_problems"]
+    assert problem.startswith(f"{config}:") and "invalid YAML" in problem
+    # No file at all: nothing to report on, said plainly.
+    config.unlink()
+    missing = run_cli("status", "--config", str(config))
+    assert missing.code == 2 and "no such file" in missing.output

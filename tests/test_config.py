@@ -9,7 +9,7 @@ import pytest
 
 from syndication.config import load, parse_duration
 from syndication.errors import ConfigError
-from tests.conftest import write_config
+from tests.conftest import run_cli, write_config
 
 MINIMAL = "editions: [kk, zh, en]\nsources:\n  - id: newsroom\n    articles: articles\n"
 
@@ -223,3 +223,55 @@ def test_a_bad_default_interval_is_one_mistake_not_one_per_source(tmp_path: Path
         load(path)
     (problem,) = caught.value.problems
     assert "fetch.every" in problem
+
+
+ROUTES = """\
+editions: [kk, zh, en, kk-Latn]
+sources:
+  - id: newsroom
+    articles: articles
+    language: ru
+translation:
+  chain: [google]
+  routes:
+    - from: ru
+      to: fr
+      chain: [google]
+    - from: "*"
+      to: zh
+      chain: [google]
+    - from: [en, ru]
+      to: zh
+      chain: [mymemory]
+    - from: en
+      to: kk-Latn
+      chain: [google]
+    - from: kk
+      to: kk
+      chain: [google]
+    - from: []
+      to: en
+      chain: [google]
+    - from: ru
+      to: [en, kk]
+      chain: [google]
+"""
+
+
+def test_check_refuses_routes_that_can_never_apply(tmp_path: Path) -> None:
+    path = _write(tmp_path, ROUTES)
+    result = run_cli("check", "--config", str(path))
+    assert result.code == 2, result.output
+    problems = [line.strip() for line in result.stderr.splitlines() if f"{path}:" in line]
+    by_line = {int(p.split(":")[1]): p for p in problems}
+    # `to: fr`: no fr edition, so no story is ever translated into it.
+    assert "fr is not an edition" in by_line[10], problems
+    # Every pair of routes.2 is taken by routes.1 before it (first match wins).
+    assert "routes.1" in by_line[15] and "never applies" in by_line[15], problems
+    # kk-Latn is derived from kk by transliteration: never a translation target.
+    assert "kk-Latn" in by_line[19] and "derived" in by_line[19], problems
+    # kk→kk is never translated; an empty `from:` matches nothing.
+    assert "never applies" in by_line[21], problems
+    assert "never applies" in by_line[24], problems
+    # A route `from:` a language no source declares is fine, and so is the last one.
+    assert len(problems) == 5, problems

@@ -271,6 +271,8 @@ def test_retry_fetches_a_source_now_despite_its_interval(
     worker = running(config, tmp_path / "run.log")
     _wait_for_index(f"http://127.0.0.1:{port}/", worker.process)
     wait_until(lambda: bool(feed_server.requests_for("/slow.xml")), 20, "first poll", worker)
+    wait_until(lambda: bool(_sources_shown(config)["slow"]["next_fetch"]), 10, "next", worker)
+    scheduled = datetime.fromisoformat(_sources_shown(config)["slow"]["next_fetch"])
     wire.publish(
         story(
             "slow-1",
@@ -292,9 +294,12 @@ def test_retry_fetches_a_source_now_despite_its_interval(
     assert status["worker"]["running"] is True
     (slow,) = status["sources"]
     assert slow["health"] == "ok" and slow["schedule"] == "every 3600s"
-    # The next fetch is the schedule's, an hour after the first poll.
+    # The next fetch is the schedule's (the source's own place in the hour, within an hour
+    # of the first poll), not moved by the retry: the same instant as before it (or, had
+    # that come meanwhile, the one an hour later).
     next_fetch = datetime.fromisoformat(slow["next_fetch"])
-    assert 3000 < (next_fetch - datetime.now(UTC)).total_seconds() <= 3600
+    assert 0 < (next_fetch - datetime.now(UTC)).total_seconds() <= 3600
+    assert (next_fetch - scheduled).total_seconds() in (0.0, 3600.0), (scheduled, next_fetch)
     assert worker.stop()[0] == 0
 
 
@@ -634,3 +639,199 @@ def test_a_store_removed_under_the_worker_stops_it(
         path.unlink()
     assert worker.process.wait(timeout=15) == 3
     assert "was removed or replaced" in worker.output()
+
+
+def _sources_shown(config: Path) -> dict[str, dict[str, Any]]:
+    status = json.loads(run_cli("status", "--json", "--config", str(config)).stdout)
+    return {s["id"]: s for s in status["sources"]}
+
+
+def _gap(source: dict[str, Any]) -> float | None:
+    """Seconds from the source's last fetch to its next, as `status --json` shows them."""
+    if not source["last_fetch"] or not source["next_fetch"]:
+        return None
+    last = datetime.fromisoformat(source["last_fetch"])
+    return (datetime.fromisoformat(source["next_fetch"]) - last).total_seconds()
+
+
+def test_a_shorter_every_applies_at_once_after_once_and_after_a_reload(
+    tmp_path: Path, running: Callable[..., Running]
+) -> None:
+    port = _free_port()
+    config = write_config(
+        tmp_path,
+        serve={"host": "127.0.0.1", "port": port},
+        sources=[{"id": "newsroom", "articles": "articles", "language": "kk"}],
+        translation=OFFLINE_TRANSLATION,
+    )
+    assert run_cli("once", "--config", str(config)).code == 1  # translator offline
+    gap = _gap(_sources_shown(config)["newsroom"])
+    assert gap is not None and 0 < gap <= 600  # the default every: 10m
+    # The operator wants it polled every 2 s from now on, and starts the worker.
+    data = yaml.safe_load(config.read_text(encoding="utf-8"))
+    data["sources"][0]["every"] = "2s"
+    config.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    worker = running(config, tmp_path / "run.log")
+    _wait_for_index(f"http://127.0.0.1:{port}/", worker.process)
+
+    def polled_every(seconds: float) -> bool:
+        gap = _gap(_sources_shown(config)["newsroom"])
+        return gap is not None and gap <= seconds
+
+    wait_until(lambda: polled_every(2), 15, "next fetch within 2 s of the last", worker)
+    articles = tmp_path / "articles"
+    (articles / "2025-06-01-new.md").write_text(ARTICLE.format(n=1), encoding="utf-8")
+
+    def stored(count: int) -> bool:
+        return bool(_sources_shown(config)["newsroom"]["articles"] == count)
+
+    wait_until(lambda: stored(5), 15, "the new article taken up", worker)
+
+    # Raised to an hour by saving the YAML (the worker looks every 5 s): never later than
+    # an hour after the last fetch.
+    data["sources"][0]["every"] = "1h"
+    config.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    wait_until(lambda: "changed newsroom" in worker.output(), 15, "the reload", worker)
+    wait_until(lambda: not polled_every(2) and polled_every(3600), 15, "hourly", worker)
+    # Lowered again with SIGHUP: the next fetch follows the new interval at once.
+    data["sources"][0]["every"] = "2s"
+    config.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    worker.process.send_signal(signal.SIGHUP)
+    wait_until(lambda: polled_every(2), 15, "next fetch within 2 s again", worker)
+    (articles / "2025-06-02-new.md").write_text(ARTICLE.format(n=2), encoding="utf-8")
+    wait_until(lambda: stored(6), 15, "the second new article taken up", worker)
+    assert worker.stop()[0] == 0
+
+
+EMPTY_FEED = (
+    '<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel><title>Quiet</title>'
+    "<link>https://quiet.example.org/</link></channel></rss>"
+)
+
+
+def test_polls_of_many_sources_are_spread_over_their_interval(
+    tmp_path: Path, running: Callable[..., Running]
+) -> None:
+    (tmp_path / "feeds").mkdir()
+    (tmp_path / "feeds" / "quiet.xml").write_text(EMPTY_FEED, encoding="utf-8")
+    port = _free_port()
+    count, hour = 300, 3600.0
+    config = write_config(
+        tmp_path,
+        serve={"host": "127.0.0.1", "port": port},
+        sources=[
+            {"id": f"wire-{i:03}", "file": "feeds/quiet.xml", "every": "1h"} for i in range(count)
+        ],
+        translation=OFFLINE_TRANSLATION,
+    )
+    assert run_cli("once", "--config", str(config)).code == 0
+    first = _sources_shown(config)
+    assert len(first) == count
+    for source in first.values():
+        gap = _gap(source)
+        assert gap is not None and 0 < gap <= hour, source
+    # Where in the hour each source's polls fall: six-minute slices each hold some, none a
+    # burst (30 each if perfectly even).
+    phases = {
+        i: datetime.fromisoformat(s["next_fetch"]).timestamp() % hour for i, s in first.items()
+    }
+    slices = [0] * 10
+    for phase in phases.values():
+        slices[int(phase // (hour / 10))] += 1
+    assert min(slices) >= 10 and max(slices) <= 60, slices
+
+    # `once` still polls every source now, whatever their schedule.
+    assert run_cli("once", "--config", str(config)).code == 0
+    again = _sources_shown(config)
+    assert all(again[i]["last_fetch"] > first[i]["last_fetch"] for i in first)
+    # The spread is the sources' own: the same places in the hour as before.
+    for i, source in again.items():
+        phase = datetime.fromisoformat(source["next_fetch"]).timestamp() % hour
+        assert abs(phase - phases[i]) < 0.01, (i, phase, phases[i])
+
+    # The worker keeps to those places rather than polling all 300 together. (A source whose
+    # place came while the worker started is polled at once, then back in its place.)
+    worker = running(config, tmp_path / "run.log")
+    _wait_for_index(f"http://127.0.0.1:{port}/", worker.process)
+
+    def in_place() -> list[str]:
+        moved = []
+        for i, source in _sources_shown(config).items():
+            phase = datetime.fromisoformat(source["next_fetch"]).timestamp() % hour
+            if min(abs(phase - phases[i]), hour - abs(phase - phases[i])) >= 0.01:
+                moved.append(i)
+        return moved
+
+    wait_until(
+        lambda: "press Ctrl-C" in worker.output() and not in_place(),
+        30,
+        "every source's next fetch in its place",
+        worker,
+    )
+    assert worker.stop()[0] == 0
+
+
+def test_status_answers_from_the_store_while_the_yaml_on_disk_is_invalid(
+    tmp_path: Path,
+    feed_server: FeedServer,
+    running: Callable[..., Running],
+) -> None:
+    wire = GrowingFeed(feed_server, "/status.xml", title="Wire")
+    port = _free_port()
+    config = write_config(
+        tmp_path,
+        serve={"host": "127.0.0.1", "port": port},
+        sources=[
+            {"id": "newsroom", "articles": "articles", "language": "kk"},
+            {"id": "wire", "url": wire.url, "language": "en", "every": "1h"},
+        ],
+        translation=OFFLINE_TRANSLATION,
+    )
+    worker = running(config, tmp_path / "run.log")
+    _wait_for_index(f"http://127.0.0.1:{port}/", worker.process)
+    wait_until(
+        lambda: all(s["health"] == "ok" for s in _sources_shown(config).values()),
+        20,
+        "both sources polled",
+        worker,
+    )
+    good = config.read_text(encoding="utf-8")
+    lines = good.splitlines()
+    editions = next(n for n, line in enumerate(lines, 1) if line.startswith("editions:"))
+    # Two mistakes on disk; the worker rejects the file and goes on with the one it has.
+    broken = good.replace("editions:", "editions: [xx]\nbroken: true\nold_editions:")
+    config.write_text(broken, encoding="utf-8")
+    wait_until(lambda: "rejected" in worker.output(), 15, "the rejection", worker)
+
+    answer = run_cli("status", "--json", "--config", str(config))
+    assert answer.code == 2, answer.output
+    status = json.loads(answer.stdout)
+    problems = status["config_problems"]
+    assert any(p.startswith(f"{config}:{editions}: ") and "xx" in p for p in problems), problems
+    assert any(p.startswith(f"{config}:{editions + 1}: ") for p in problems), problems
+    assert status["worker"]["running"] is True and status["store"]["schema"] >= 2
+    by_id = {s["id"]: s for s in status["sources"]}
+    assert set(by_id) == {"newsroom", "wire"}
+    assert by_id["newsroom"]["articles"] == 4 and by_id["wire"]["schedule"] == "every 3600s"
+    assert all(s["health"] == "ok" and s["next_fetch"] for s in by_id.values())
+    assert set(status["backlog"]) == set(EDITIONS)
+
+    table = run_cli("status", "--config", str(config))
+    assert table.code == 2, table.output
+    assert "worker: running" in table.stdout and "wire" in table.stdout
+    assert f"{config}:{editions}: " in table.stdout and f"{config}:{editions + 1}: " in table.stdout
+
+    # Not even YAML: the store is still found, and the one problem has its line.
+    config.write_text(good.replace("editions:", "editions: [kk\nbroken: ["), encoding="utf-8")
+    answer = run_cli("status", "--json", "--config", str(config))
+    assert answer.code == 2, answer.output
+    status = json.loads(answer.stdout)
+    assert status["worker"]["running"] is True and len(status["sources"]) == 2
+    (problem,) = status["config_problems"]
+    assert problem.startswith(f"{config}:") and "invalid YAML" in problem
+
+    # Mended: no problems, exit 0.
+    config.write_text(good, encoding="utf-8")
+    mended = run_cli("status", "--json", "--config", str(config))
+    assert mended.code == 0 and json.loads(mended.stdout)["config_problems"] == []
+    assert worker.stop()[0] == 0

@@ -150,3 +150,30 @@ def test_killed_run_loses_and_duplicates_nothing(tmp_path: Path, feed_server: Fe
     with sqlite3.connect(db) as conn:
         (translations,) = conn.execute("SELECT count(*) FROM translations").fetchone()
     assert translations == 4 * 400 * 2  # English stories into kk and zh, each exactly once
+
+
+def test_the_schedule_in_force_now_says_when_a_source_is_due(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    good = feed_server.add("/good.xml", PARTNER_FEED.read_bytes())
+    flaky = feed_server.add("/flaky.xml", b"oops", status=503, headers={"Retry-After": "120"})
+    sources = [{"id": "good", "url": good}, {"id": "flaky", "url": flaky}]
+    path = write_config(tmp_path, sources=sources, translation=OFFLINE_TRANSLATION)
+    run_cli("once", "--config", str(path))
+    store = Store.open(load(path).store_url)
+    soon = datetime.now(UTC) + timedelta(seconds=5)
+    assert due_sources(load(path), store, now=soon) == []  # 10 min; 2 min Retry-After
+    # Polled every second from now on: the healthy source is due a second after its last
+    # poll, whatever next time that poll recorded; the failing one waits out its backoff …
+    path = write_config(
+        tmp_path, sources=[{**s, "every": "1s"} for s in sources], translation=OFFLINE_TRANSLATION
+    )
+    assert [s.id for s in due_sources(load(path), store, now=soon)] == ["good"]
+    # … unless `fetch.max_backoff` now caps it shorter.
+    path = write_config(
+        tmp_path,
+        sources=[{**s, "every": "1s"} for s in sources],
+        fetch={"max_backoff": "2s"},
+        translation=OFFLINE_TRANSLATION,
+    )
+    assert [s.id for s in due_sources(load(path), store, now=soon)] == ["good", "flaky"]

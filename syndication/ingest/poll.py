@@ -1,6 +1,8 @@
 """Polling sources into the store: fetch, parse, normalise, save; one source never stops another.
 
-Owns: deciding which sources are due, running them concurrently, exponential backoff for a
+Owns: when each source is due (its schedule as the YAML says now: an interval polled at a
+stable place of its own within it, so sources that start together do not poll together, or
+a crontab; a failing source's backoff), running them concurrently, exponential backoff for a
 failing source (capped, reset on success, Retry-After honoured), and each source's recorded
 state (last attempt, result, error, counts, next due time, permanent redirects), and the
 pool of processes that parses feed bodies in a busy cycle.
@@ -10,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import logging.handlers
 import multiprocessing
@@ -22,8 +25,10 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+from apscheduler.triggers.cron import CronTrigger
 
 from syndication import metrics
 from syndication.config import Config, FetchSettings, SourceSettings
@@ -251,13 +256,64 @@ class Poller:
         self.loop.call_soon_threadsafe(self.loop.call_later, timeout + 5, close)
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def phase(source_id: str) -> float:
+    """Where in its interval a source is polled, from 0 to 1: the same for the source's
+    whole life (a hash of its id), and spread evenly over many sources."""
+    digest = hashlib.sha256(source_id.encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
+
+
+def scheduled_after(source: SourceSettings, after: datetime) -> datetime:
+    """The source's first scheduled poll strictly after `after`: the crontab's next time, or
+    the next of the instants `phase × every` past each multiple of `every` (since the Unix
+    epoch). The latter is never more than `every` after `after`, and 300 sources at the same
+    `every` poll at 300 different moments of it instead of in one burst."""
+    if source.cron:
+        trigger = CronTrigger.from_crontab(source.cron, timezone=UTC)
+        nxt = trigger.get_next_fire_time(None, after + timedelta(microseconds=1))
+        assert nxt is not None  # a valid crontab always fires again
+        return nxt.astimezone(UTC)
+    # In whole microseconds: exact, so the result is always strictly after `after`. The
+    # offset is whole seconds, so are the slots of a whole-second `every`: the store keeps
+    # times to the second, and a slot read back from it must not turn into an earlier one.
+    every = max(1, round(source.every * 1_000_000))
+    unit = 1_000_000 if every >= 1_000_000 else 1
+    offset = int(phase(source.id) * every) // unit * unit
+    since = (after - _EPOCH) // timedelta(microseconds=1)
+    slot = ((since - offset) // every + 1) * every + offset
+    return _EPOCH + timedelta(microseconds=slot)
+
+
+def next_poll(
+    source: SourceSettings, state: SourceState | None, max_backoff: float
+) -> datetime | None:
+    """When the source is due by the configuration in force now; None: at once (never
+    polled, or its location changed since: an edited URL is tried at once).
+
+    A healthy source is due at its first scheduled time after its last poll, whatever
+    schedule was in force when that poll recorded its next due time: a shorter `every:` (or
+    a new crontab) applies at once. A failing source waits out the backoff it was given (it
+    doubles from the interval, or follows the partner's Retry-After), capped at
+    `fetch.max_backoff` as it is now."""
+    if state is None or state.last_attempt is None or state.location != source.location:
+        return None
+    if state.failures and state.next_due is not None:
+        return min(state.next_due, state.last_attempt + timedelta(seconds=max_backoff))
+    return scheduled_after(source, state.last_attempt)
+
+
 def due_sources(config: Config, store: Store, now: datetime | None = None) -> list[SourceSettings]:
     """Sources whose next poll time has come (never-polled sources are due)."""
     now = now or utcnow()
+    states = {state.source_id: state for state in store.source_states()}
+    max_backoff = config.settings.fetch.max_backoff
     due = []
     for source in config.settings.sources:
-        state = store.source_state(source.id)
-        if state is None or state.next_due is None or state.next_due <= now:
+        when = next_poll(source, states.get(source.id), max_backoff)
+        if when is None or when <= now:
             due.append(source)
     return due
 
@@ -512,11 +568,13 @@ def _record(
     # Failures in a row count at one location; an edited URL starts again from the interval.
     before = previous.failures if previous and previous.location == source.location else 0
     failures = before + 1 if outcome.result == "error" else 0
-    delay = source.every
     if failures:
         delay = min(source.every * 2 ** (failures - 1), config.settings.fetch.max_backoff)
         if retry_after is not None:
             delay = max(delay, min(retry_after, config.settings.fetch.max_backoff))
+        next_due = now + timedelta(seconds=delay)
+    else:
+        next_due = scheduled_after(source, now)
     keep_validators = outcome.result == "error" and previous is not None
     state = SourceState(
         source_id=source.id,
@@ -532,7 +590,7 @@ def _record(
         updated=outcome.updated,
         unchanged=outcome.unchanged,
         failures=failures,
-        next_due=now + timedelta(seconds=delay),
+        next_due=next_due,
         etag=(previous.etag if keep_validators and previous else (fetched.etag if fetched else "")),
         last_modified=(
             previous.last_modified
@@ -551,7 +609,7 @@ def _record(
             "source %s failed (%d in a row; next try in %.0fs): %s",
             source.id,
             failures,
-            delay,
+            (next_due - now).total_seconds(),
             outcome.error,
             extra=context,
         )
