@@ -95,6 +95,17 @@ print(json.dumps({
 }))
 """
 
+# How far the running worker has got, read inside its container: sources polled, stories.
+PROGRESS = """\
+import json, sqlite3
+db = sqlite3.connect("file:/data/syndication.db?mode=ro", uri=True)
+print(json.dumps([
+    db.execute("SELECT count(*) FROM sources WHERE last_success IS NOT NULL").fetchone()[0],
+    db.execute("SELECT count(*) FROM articles WHERE withdrawn = 0").fetchone()[0],
+]))
+"""
+SOURCES = len(yaml.safe_load((REPO / "config" / "syndication.yaml").read_text())["sources"])
+
 T = TypeVar("T")
 
 
@@ -458,16 +469,20 @@ def test_the_image_serves_the_default_config_keeps_its_store_and_stops_cleanly(
     )
     assert _health(first) is not None  # /healthz answers 200 on the published port
 
-    def translated() -> dict[str, list[str]] | None:
+    def published_in_full() -> dict[str, list[str]] | None:
         health = _health(first)
         if not health or not health["last_publish"] or any(health["backlog"].values()):
             return None
+        progress = engine("exec", "syndication-first", "python", "-c", PROGRESS, check=False)
+        polled, stories = json.loads(progress.stdout or "[0, 0]")
         feeds = {edition: _items(first, edition) for edition in EDITIONS}
-        counts = {len(ids) for ids in feeds.values()}
-        return feeds if len(counts) == 1 and counts != {0} else None
+        done = polled == SOURCES and stories and all(len(f) == stories for f in feeds.values())
+        return feeds if done else None
 
-    # Every story in every edition: all translated (the worker retries a missed one).
-    feeds = _until("every edition published in full", translated, 180, logs("syndication-first"))
+    # Every source polled, every story translated (a missed one is retried) and published.
+    feeds = _until(
+        "every edition published in full", published_in_full, 180, logs("syndication-first")
+    )
     status, kind, body = _get(f"{first}/kk/rss.xml")
     assert status == 200 and kind.startswith("application/rss+xml"), (status, kind)
     assert b"<item>" in body
@@ -483,7 +498,7 @@ def test_the_image_serves_the_default_config_keeps_its_store_and_stops_cleanly(
     calls = google.stop()
     assert calls > 0, "nothing went through the fake provider"
     before = _snapshot(engine)
-    assert before["articles"]
+    assert len(before["articles"]) == len(feeds["kk"])
     assert {(t[2], t[5]) for t in before["translations"]} == {("translated", "google")}
 
     # -- a new container on the same volumes: nothing fetched anew, nothing re-translated --
