@@ -1,4 +1,3 @@
-# syntax=docker/dockerfile:1
 # syndication: worker + HTTP server in one process (`syndication run`).
 #
 #   docker build -t syndication .
@@ -13,10 +12,17 @@
 # ${SYNDICATION_*} variables below, as the sample does, so the volumes and the HEALTHCHECK
 # stay right. See README.md, "Operations".
 
+# The base of both stages: the official slim CPython 3.11 image. Another base works when it
+# has `python` and `pip` (>= 22.3) on PATH and `useradd`; CI builds on a Debian bookworm
+# base made offline (tests/test_image.py), with `--build-arg BASE=...`. Needs BuildKit (the
+# default since Docker 23; DOCKER_BUILDKIT=1 on 20.10). No `# syntax=` line: the engine's
+# built-in frontend has `RUN --mount` and needs no frontend image pulled from a registry.
+ARG BASE=python:3.11-slim
+
 # --- build: every dependency as a wheel --------------------------------------------------
 # All dependencies ship binary wheels for CPython 3.11 on glibc (lxml, nh3, lingua, pydantic,
 # SQLAlchemy, PyYAML, brotli…), so no compiler is needed; only the project itself is built.
-FROM python:3.11-slim AS build
+FROM ${BASE} AS build
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src
@@ -25,7 +31,7 @@ COPY syndication ./syndication
 RUN pip wheel --wheel-dir /wheels .
 
 # --- runtime: the interpreter, a venv of those wheels, the default configuration ---------
-FROM python:3.11-slim
+FROM ${BASE}
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \

@@ -1,5 +1,11 @@
-"""Shared fixtures: the fake translation provider, the loopback feed server, and a way to
-write a configuration and run the real command line against it."""
+"""Shared fixtures: the fake translation provider, the loopback feed server, a way to write a
+configuration and run the real command line against it, and the one way into ../shared.
+
+A fresh clone has no ../shared beside it, so a test reads ../shared only through the `shared`
+fixture, which skips there. An audit hook enforces it: a test that opens or lists anything
+under ../shared without requesting the fixture fails at that read, with or without ../shared
+present (so CI, which has it, catches what only a newcomer's machine would show).
+"""
 
 from __future__ import annotations
 
@@ -21,7 +27,7 @@ from tests.feedserver import FeedServer
 REPO = Path(__file__).resolve().parents[1]
 SAMPLES = REPO / "config" / "articles"
 PARTNER_FEED = REPO / "config" / "feeds" / "partner-export.xml"
-SHARED = REPO.parent / "shared"
+SHARED = REPO.parent / "shared"  # tests: through the `shared` fixture only (see above)
 # Translation pointed at a closed port: how the tests run a cycle "offline".
 OFFLINE_TRANSLATION: dict[str, Any] = {
     "chain": ["google"],
@@ -92,6 +98,64 @@ def feed_server() -> Iterator[FeedServer]:
 
 @pytest.fixture
 def shared() -> Path:
+    """../shared (the sample corpus); skips the test where it is absent (a fresh clone)."""
     if not (SHARED / "corpus").is_dir():
         pytest.skip("../shared/corpus is not here (a fresh clone has none)")
     return SHARED
+
+
+def shared_names(folder: str) -> list[str]:
+    """File names in ../shared/<folder>, for parametrizing at collection; empty in a fresh
+    clone. The test itself reads each file through the `shared` fixture."""
+    path = SHARED / folder
+    return sorted(p.name for p in path.iterdir() if p.is_file()) if path.is_dir() else []
+
+
+# -- the guard: ../shared only through the `shared` fixture ----------------------------------
+
+
+class SharedWithoutFixture(RuntimeError):
+    """A test read ../shared without the `shared` fixture: it fails on a fresh clone."""
+
+
+_SHARED_ROOTS = tuple({os.path.abspath(SHARED), os.path.realpath(SHARED)})
+# Audit events that read a file or a folder (stat, as in is_file(), is no read: a skip check).
+_READS = frozenset({"open", "os.listdir", "os.scandir"})
+_running: list[pytest.Item] = []
+
+
+def _shared_path(target: object) -> str | None:
+    """`target` as an absolute path when it lies under ../shared, else None."""
+    if target is None or isinstance(target, int):  # listdir(), or a file descriptor
+        return None
+    try:
+        name = os.path.abspath(os.fsdecode(target))  # type: ignore[call-overload]
+    except TypeError:
+        return None
+    inside = any(name == root or name.startswith(root + os.sep) for root in _SHARED_ROOTS)
+    return name if inside else None
+
+
+def _audit(event: str, args: tuple[object, ...]) -> None:
+    if event not in _READS or not _running or not args:
+        return
+    name = _shared_path(args[0])
+    item = _running[-1]
+    if name is not None and "shared" not in getattr(item, "fixturenames", ()):
+        raise SharedWithoutFixture(
+            f"{item.nodeid} reads {name} without the `shared` fixture; a fresh clone has "
+            "no ../shared: take `shared: Path` and read through it"
+        )
+
+
+sys.addaudithook(_audit)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    """Tells the guard which test is running (setup, call and teardown)."""
+    _running.append(item)
+    try:
+        yield
+    finally:
+        _running.pop()

@@ -13,6 +13,7 @@ from __future__ import annotations
 import html
 import random
 import re
+import ssl
 import threading
 import time
 from collections import Counter
@@ -88,9 +89,11 @@ class Call:
 
 
 class FakeGoogle:
-    """Threaded HTTP server on 127.0.0.1; `mode` picks how it answers."""
+    """Threaded HTTP server on 127.0.0.1 (an ephemeral port unless given; HTTPS with `tls`,
+    as the container test serves it in place of translate.google.com); `mode` picks how it
+    answers."""
 
-    def __init__(self) -> None:
+    def __init__(self, port: int = 0, tls: ssl.SSLContext | None = None) -> None:
         self.calls: list[Call] = []
         self.mode = "ok"  # ok | 429 | 500 | hang | empty | echo
         self.retry_after = "1"  # the Retry-After header of a 429
@@ -100,7 +103,7 @@ class FakeGoogle:
         self.hang_seconds = 60.0
         self.latency = 0.0
         self._lock = threading.Lock()
-        self._server = LoopbackServer(self._handler())
+        self._server = LoopbackServer(self._handler(), port=port, tls=tls)
 
     @property
     def url(self) -> str:

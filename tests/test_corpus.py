@@ -24,6 +24,7 @@ from syndication.errors import SourceError
 from syndication.ingest.feeds import ParsedFeed, SourceInfo, parse_feed
 from syndication.ingest.fetch import Fetcher
 from syndication.model import Article
+from tests.conftest import shared_names
 from tests.feedserver import FeedServer, running
 
 
@@ -32,7 +33,6 @@ def feed_server() -> Iterator[FeedServer]:
     yield from running()
 
 
-CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
 MAX_BYTES = 10 * 1024 * 1024
 DEADLINE = 5.0  # seconds one hostile body may take, fetch and parse together
 # Byte sequences that decoding with the wrong table leaves in text (UTF-8 read as Latin-1 or
@@ -42,17 +42,15 @@ MOJIBAKE = ("Ð", "Ã", "â€", "Â", "\ufffd")
 LEAKS = ("[boot loader]", "multi(0)", "Tove", "Jani", "Don't forget me this weekend")
 
 
-def _files(folder: str) -> list[Path]:
-    path = CORPUS / folder
-    return sorted(p for p in path.iterdir() if p.is_file()) if path.is_dir() else []
+# Names only, listed at collection (none in a fresh clone); each test reads its file through
+# the `shared` fixture, which skips where ../shared is absent.
+FEEDS = shared_names("corpus/feeds")
+HOSTILE = shared_names("corpus/hostile")
 
 
-def _ids(paths: list[Path]) -> list[str]:
-    return [p.name for p in paths]
-
-
-FEEDS = _files("feeds")
-HOSTILE = _files("hostile")
+@pytest.fixture
+def corpus(shared: Path) -> Path:
+    return shared / "corpus"
 
 
 def _fetch_and_parse(server: FeedServer, path: Path) -> ParsedFeed:
@@ -151,10 +149,9 @@ def expected_stories(body: bytes) -> int:
     return len(seen)
 
 
-@pytest.mark.parametrize("path", FEEDS, ids=_ids(FEEDS))
-def test_feed_arrives_whole_and_clean(feed_server: FeedServer, path: Path) -> None:
-    if not FEEDS:
-        pytest.skip("../shared/corpus is absent")
+@pytest.mark.parametrize("name", FEEDS)
+def test_feed_arrives_whole_and_clean(feed_server: FeedServer, corpus: Path, name: str) -> None:
+    path = corpus / "feeds" / name
     parsed = _within_deadline(feed_server, path)
     assert not isinstance(parsed, SourceError), f"a well-formed feed was refused: {parsed}"
     assert len(parsed.articles) == expected_stories(path.read_bytes())
@@ -181,8 +178,10 @@ SCRIPTS = {
 
 
 @pytest.mark.parametrize("name", sorted(SCRIPTS))
-def test_legacy_encodings_read_right(feed_server: FeedServer, name: str) -> None:
-    path = next((p for p in FEEDS + HOSTILE if p.name == name), None)
+def test_legacy_encodings_read_right(feed_server: FeedServer, corpus: Path, name: str) -> None:
+    path = next(
+        (p for p in (corpus / "feeds" / name, corpus / "hostile" / name) if p.is_file()), None
+    )
     if path is None:
         pytest.skip(f"{name} is not in ../shared/corpus")
     parsed = _within_deadline(feed_server, path)
@@ -191,10 +190,9 @@ def test_legacy_encodings_read_right(feed_server: FeedServer, name: str) -> None
     assert SCRIPTS[name] in text, text[:200]
 
 
-@pytest.mark.parametrize("path", HOSTILE, ids=_ids(HOSTILE))
-def test_hostile_body_is_clean_or_refused(feed_server: FeedServer, path: Path) -> None:
-    if not HOSTILE:
-        pytest.skip("../shared/corpus is absent")
+@pytest.mark.parametrize("name", HOSTILE)
+def test_hostile_body_is_clean_or_refused(feed_server: FeedServer, corpus: Path, name: str) -> None:
+    path = corpus / "hostile" / name
     small = path.stat().st_size < 16 * 1024
     if small:  # entity bombs are tiny; measuring the big files would only slow the run
         tracemalloc.start()
@@ -233,8 +231,8 @@ HOSTILE_EXPECTED = {
 
 
 @pytest.mark.parametrize("name", sorted(HOSTILE_EXPECTED))
-def test_not_a_feed_is_refused_clearly(feed_server: FeedServer, name: str) -> None:
-    path = CORPUS / "hostile" / name
+def test_not_a_feed_is_refused_clearly(feed_server: FeedServer, corpus: Path, name: str) -> None:
+    path = corpus / "hostile" / name
     if not path.is_file():
         pytest.skip(f"{name} is not in ../shared/corpus")
     outcome = _within_deadline(feed_server, path)
@@ -242,10 +240,12 @@ def test_not_a_feed_is_refused_clearly(feed_server: FeedServer, name: str) -> No
     assert HOSTILE_EXPECTED[name] in outcome.message
 
 
-def test_gzip_bytes_without_content_encoding_are_inflated(feed_server: FeedServer) -> None:
-    path = CORPUS / "hostile" / "gzip-compressed-807KB-feed-invalid-chars.xml"
+def test_gzip_bytes_without_content_encoding_are_inflated(
+    feed_server: FeedServer, corpus: Path
+) -> None:
+    path = corpus / "hostile" / "gzip-compressed-807KB-feed-invalid-chars.xml"
     if not path.is_file():
-        pytest.skip("../shared/corpus is absent")
+        pytest.skip(f"{path.name} is not in ../shared/corpus")
     parsed = _within_deadline(feed_server, path)
     assert not isinstance(parsed, SourceError), str(parsed)
     assert len(parsed.articles) == 25
@@ -253,16 +253,18 @@ def test_gzip_bytes_without_content_encoding_are_inflated(feed_server: FeedServe
         assert_clean_article(article)
 
 
-def test_script_and_handlers_removed_from_hostile_content(feed_server: FeedServer) -> None:
+def test_script_and_handlers_removed_from_hostile_content(
+    feed_server: FeedServer, corpus: Path
+) -> None:
     cases = {
         "xss-img-onerror-content-encoded_rss2.xml": "location.href",
         "xss-script-in-cdata_atom03.xml": "alert",
         "css-platypus-fullpage-overlay_atom.xml": "position:absolute",
     }
     for name, payload in cases.items():
-        path = CORPUS / "hostile" / name
+        path = corpus / "hostile" / name
         if not path.is_file():
-            pytest.skip("../shared/corpus is absent")
+            pytest.skip(f"{name} is not in ../shared/corpus")
         parsed = _within_deadline(feed_server, path)
         assert not isinstance(parsed, SourceError), str(parsed)
         assert parsed.articles, name

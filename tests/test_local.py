@@ -18,7 +18,7 @@ from syndication.ingest.local import LocalSource, read_article, scan
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "config" / "articles"
-REAL = ROOT.parent / "shared" / "corpus" / "articles" / "2025-04-25-cmg-forum.txt"
+REAL = "corpus/articles/2025-04-25-cmg-forum.txt"  # in ../shared, through the fixture
 BASE = "https://example.kz/"
 
 
@@ -45,10 +45,11 @@ def test_bundled_samples_read_cleanly() -> None:
     assert "Photo credit" not in rail.content + rail.summary + rail.title
 
 
-def test_real_kazinform_article() -> None:
-    if not REAL.is_file():
-        pytest.skip("../shared/corpus is absent")
-    article = read_article(REAL, LocalSource("kazinform", REAL.parent))
+def test_real_kazinform_article(shared: Path) -> None:
+    real = shared / REAL
+    if not real.is_file():
+        pytest.skip(f"{REAL} is not in ../shared")
+    article = read_article(real, LocalSource("kazinform", real.parent))
     # " date 2025-04-25 Speaking at…": the header and the first paragraph share a line.
     assert article.published == datetime(2025, 4, 25, tzinfo=UTC)
     assert article.content.startswith("<p>Speaking at the General Session")

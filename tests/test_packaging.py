@@ -58,8 +58,10 @@ def _instructions(text: str) -> list[list[tuple[str, str]]]:
             name, _, args = logical.strip().partition(" ")
             if name.upper() == "FROM":
                 stages.append([])
-            assert stages, f"{name} before the first FROM"
-            stages[-1].append((name.upper(), args.strip()))
+            if stages:
+                stages[-1].append((name.upper(), args.strip()))
+            else:  # only a global ARG (the base image's) may come before the first FROM
+                assert name.upper() == "ARG", f"{name} before the first FROM"
         logical = ""
     return stages
 
@@ -126,6 +128,16 @@ def test_the_image_is_built_in_stages_and_runs_as_a_non_root_user() -> None:
     assert chown.group(1).split(":")[0] in (uid, name), chown.group(0)
     owned = {PurePosixPath(p) for p in chown.group(2).split()}
     assert set(_volumes()) <= owned, f"{chown.group(0)!r} misses a VOLUME"
+
+
+def test_both_stages_build_on_the_official_slim_python_unless_told_otherwise() -> None:
+    text = DOCKERFILE.read_text(encoding="utf-8")
+    # A `# syntax=` line makes BuildKit pull a frontend image first; the built-in one does.
+    assert not re.match(r"#\s*syntax\s*=", text, re.IGNORECASE)
+    head = text[: text.index("\nFROM ")]
+    assert re.search(r"^ARG BASE=python:3\.11-slim$", head, re.MULTILINE), "default base"
+    froms = re.findall(r"^FROM (\S+)", text, re.MULTILINE)
+    assert froms == ["${BASE}", "${BASE}"], froms
 
 
 def test_store_and_output_live_on_volumes() -> None:

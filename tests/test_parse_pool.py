@@ -21,7 +21,7 @@ from syndication.ingest.feeds import ParsedFeed, SourceInfo, parse_feed
 from syndication.ingest.poll import ParsePool, SourceOutcome
 from syndication.pipeline import ingest
 from syndication.store import Store
-from tests.conftest import SHARED, write_config
+from tests.conftest import write_config
 from tests.feedserver import FeedServer
 
 # Small real feeds in several encodings and formats, so the test stays fast.
@@ -65,10 +65,8 @@ def recording(monkeypatch: pytest.MonkeyPatch) -> list[ParsePool]:
     return _Recording.made
 
 
-def _serve(server: FeedServer, hostile: bool = False) -> list[dict[str, str]]:
-    folder = SHARED / "corpus" / "feeds"
-    if not folder.is_dir():
-        pytest.skip("the shared corpus is not available")
+def _serve(server: FeedServer, shared: Path, hostile: bool = False) -> list[dict[str, str]]:
+    folder = shared / "corpus" / "feeds"
     sources = []
     for name in FEEDS:
         url = server.add(f"/{name}", (folder / name).read_bytes())
@@ -97,9 +95,9 @@ def _stored(folder: Path) -> list[tuple[str, ...]]:
 
 
 def test_a_pool_stores_the_same_articles_as_a_thread(
-    tmp_path: Path, feed_server: FeedServer, recording: list[ParsePool]
+    tmp_path: Path, feed_server: FeedServer, shared: Path, recording: list[ParsePool]
 ) -> None:
-    sources = _serve(feed_server)
+    sources = _serve(feed_server, shared)
     in_thread = _ingest(tmp_path / "thread", sources, workers=0)
     in_pool = _ingest(tmp_path / "pool", sources, workers=2)
 
@@ -118,10 +116,11 @@ def test_a_pool_stores_the_same_articles_as_a_thread(
 def test_bodies_that_are_no_feed_fail_the_same_through_the_pool(
     tmp_path: Path,
     feed_server: FeedServer,
+    shared: Path,
     recording: list[ParsePool],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    sources = _serve(feed_server, hostile=True)
+    sources = _serve(feed_server, shared, hostile=True)
     in_thread = {o.source_id: o for o in _ingest(tmp_path / "thread", sources, workers=0)}
     monkeypatch.setattr(poll, "ParsePool", _Eager)
     in_pool = {o.source_id: o for o in _ingest(tmp_path / "pool", sources, workers=2)}
@@ -136,9 +135,9 @@ def test_bodies_that_are_no_feed_fail_the_same_through_the_pool(
 
 
 def test_a_small_cycle_starts_no_process(
-    tmp_path: Path, feed_server: FeedServer, recording: list[ParsePool]
+    tmp_path: Path, feed_server: FeedServer, shared: Path, recording: list[ParsePool]
 ) -> None:
-    sources = _serve(feed_server)[:2]
+    sources = _serve(feed_server, shared)[:2]
     outcomes = _ingest(tmp_path / "pool", sources, workers=2)
     assert [o.result for o in outcomes] == ["ok", "ok"]
     assert recording[0].started == 0
@@ -174,9 +173,9 @@ def _crash_or_parse(
 
 
 def test_a_dying_worker_is_a_source_error_and_the_pool_comes_back(
-    caplog: pytest.LogCaptureFixture,
+    caplog: pytest.LogCaptureFixture, shared: Path
 ) -> None:
-    body = (SHARED / "corpus" / "feeds" / FEEDS[0]).read_bytes()
+    body = (shared / "corpus" / "feeds" / FEEDS[0]).read_bytes()
     pool = ParsePool(2, min_bodies=1, target=_crash_or_parse)
 
     async def run() -> ParsedFeed:
@@ -197,8 +196,10 @@ def test_a_dying_worker_is_a_source_error_and_the_pool_comes_back(
     assert len(worker_logs) == 1 and worker_logs[0].process != os.getpid()
 
 
-def test_a_dying_worker_does_not_stop_the_cycle(tmp_path: Path, feed_server: FeedServer) -> None:
-    sources = _serve(feed_server)[:1]
+def test_a_dying_worker_does_not_stop_the_cycle(
+    tmp_path: Path, feed_server: FeedServer, shared: Path
+) -> None:
+    sources = _serve(feed_server, shared)[:1]
     sources.append({"id": "crash", "url": sources[0]["url"]})
     config = load(write_config(tmp_path, sources=sources))
     store = Store.open(config.store_url)
