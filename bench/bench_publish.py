@@ -21,7 +21,7 @@ import yaml
 
 from syndication.config import load
 from syndication.model import Article
-from syndication.publish.editions import publish
+from syndication.publish import publish
 from syndication.store import Store
 
 LANGUAGES = ["kk", "zh", "en"]

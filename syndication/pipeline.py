@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from syndication.config import Config, SourceSettings
 from syndication.ingest.poll import SourceOutcome, due_sources, poll_sources
-from syndication.publish.editions import PublishReport, publish
+from syndication.publish import PublishReport, publish
 from syndication.store import Store
 from syndication.translate.engine import TranslationReport, translate_pending
 from syndication.translate.providers import Guarded

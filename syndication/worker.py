@@ -45,7 +45,7 @@ from syndication.ingest.poll import Poller, SourceOutcome, next_poll, scheduled_
 from syndication.metrics import exposition
 from syndication.model import SourceState, utcnow
 from syndication.pipeline import translate
-from syndication.publish.editions import publish
+from syndication.publish import publish
 from syndication.serve import make_server
 from syndication.store import Store
 from syndication.translate.engine import TranslationReport, build_providers

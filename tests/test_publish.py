@@ -32,7 +32,7 @@ from lxml import html as lxml_html
 
 from syndication.config import Config, load
 from syndication.model import Article, Enclosure, Translation, utcnow
-from syndication.publish.editions import publish
+from syndication.publish import publish
 from syndication.store import Store
 from tests.conftest import REPO, run_cli, snapshot, write_config
 from tests.fakeprovider import FakeGoogle
@@ -200,7 +200,7 @@ import signal, sys
 if sys.argv[2:] == ["fsize"]:  # Python ignores SIGXFSZ by default; let the kernel kill us
     signal.signal(signal.SIGXFSZ, signal.SIG_DFL)
 from syndication.config import load
-from syndication.publish.editions import publish
+from syndication.publish import publish
 from syndication.store import Store
 config = load(__import__("pathlib").Path(sys.argv[1]))
 store = Store.open(config.store_url)

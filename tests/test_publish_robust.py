@@ -12,7 +12,7 @@ from lxml import etree
 
 from syndication.config import load
 from syndication.model import Article, Enclosure, utcnow
-from syndication.publish.editions import publish
+from syndication.publish import publish
 from syndication.store import Store
 from tests.conftest import write_config
 

@@ -24,7 +24,7 @@ import pytest
 from syndication.config import Config, load
 from syndication.html import sanitise_html
 from syndication.model import Article, Translation, utcnow
-from syndication.publish.editions import publish
+from syndication.publish import publish
 from syndication.store import Store
 from syndication.translate.engine import translate_pending
 from syndication.translate.providers import MAX_CHARS, MAX_CHARS_HAN

@@ -1,2 +1,8 @@
-"""Publishing: rendering feeds (feeds), the site around them (site), atomic writes (files) and
-the stage that turns the store into published editions (editions)."""
+"""The publish stage: select → items → render → write → announce (see `stage`).
+
+Owns nothing itself: `publish` and its `PublishReport` are imported from here.
+"""
+
+from syndication.publish.stage import PublishReport, publish
+
+__all__ = ["PublishReport", "publish"]

@@ -1,9 +1,10 @@
-"""The human side of the published site: index.html, feeds.opml, article pages, XSL.
+"""The human side of the published site: index.html, feeds.opml, article and feed pages.
 
 Owns: the HTML and OPML a reader or partner opens in a browser (autodiscovery links, hreflang
 alternates, the per-article page in each edition with a link to the original, photo credits
-set apart from the story), the stylesheet that renders RSS and Atom readably, and the few
-words of interface text in each edition's language.
+set apart from the story, each feed's page), and the stylesheets shipped with the package
+(`feed.xsl` renders RSS and Atom readably, `style.css`). The words come from
+`syndication.words`.
 """
 
 from __future__ import annotations
@@ -14,106 +15,15 @@ from datetime import UTC, datetime
 from html import escape
 from importlib.resources import files as package_files
 
-from syndication.lang import derive_text
+from syndication.lang import base_language
+from syndication.render import Item, credit_html
+from syndication.words import EDITION_NAMES, word
 
-LANGUAGE_NAMES = {
-    "kk": {"kk": "қазақ тілі", "zh": "қытай тілі", "en": "ағылшын тілі", "ru": "орыс тілі"},
-    "zh": {"kk": "哈萨克语", "zh": "中文", "en": "英语", "ru": "俄语"},
-    "en": {"kk": "Kazakh", "zh": "Chinese", "en": "English", "ru": "Russian"},
-}
-WORDS = {
-    "kk": {
-        "news": "Жаңалықтар",
-        "translated": "Машиналық аударма. Түпнұсқа тілі: {language}.",
-        "original": "Түпнұсқа",
-        "source": "Дереккөз",
-        "feeds": "Арналар",
-        "sources": "Дереккөздер бойынша",
-        "read": "Толығырақ",
-        "photo": "Фото",
-        "subscribe": "Бұл жаңалықтарды арна оқырманында (RSS reader) оқу үшін мына "
-        "мекенжайлардың бірін соған көшіріңіз:",
-    },
-    "zh": {
-        "news": "新闻",
-        "translated": "机器翻译。原文语言：{language}。",
-        "original": "原文",
-        "source": "来源",
-        "feeds": "订阅源",
-        "sources": "按来源",
-        "read": "阅读全文",
-        "photo": "图片",
-        "subscribe": "这是新闻订阅源。要在阅读器（RSS 阅读器）中订阅，请复制以下任一地址：",
-    },
-    "en": {
-        "news": "News",
-        "translated": "Machine-translated. Original language: {language}.",
-        "original": "Original",
-        "source": "Source",
-        "feeds": "Feeds",
-        "sources": "By source",
-        "read": "Read more",
-        "photo": "Photo",
-        "subscribe": "This is a news feed. To follow it in a feed reader, copy one of these "
-        "addresses into it:",
-    },
-}
-EDITION_NAMES = {
-    "kk": "Қазақша",
-    "kk-Latn": "Qazaqşa",
-    "zh": "中文",
-    "zh-Hant": "繁體中文",
-    "en": "English",
-}
 FORMATS = (
     ("rss", "rss.xml", "application/rss+xml", "RSS"),
     ("atom", "atom.xml", "application/atom+xml", "Atom"),
     ("json", "feed.json", "application/feed+json", "JSON Feed"),
 )
-
-
-def base_language(edition: str) -> str:
-    return edition.split("-", 1)[0]
-
-
-def word(edition: str, key: str, **values: str) -> str:
-    text = WORDS.get(base_language(edition), WORDS["en"])[key].format(**values)
-    return derive_text(text, edition)
-
-
-def language_name(edition: str, language: str) -> str:
-    names = LANGUAGE_NAMES.get(base_language(edition), LANGUAGE_NAMES["en"])
-    return derive_text(names.get(language, language), edition)
-
-
-def attribution(edition: str, language: str, original: str) -> str:
-    """The line that ends every machine-translated item: source language and the original."""
-    text = escape(word(edition, "translated", language=language_name(edition, language)))
-    link = ""
-    if original:
-        label = escape(word(edition, "original"))
-        link = f' <a href="{escape(original)}" hreflang="{escape(language)}">{label}</a>'
-    return f"<p><small><em>{text}</em>{link}</small></p>"
-
-
-def credit_line(edition: str, credit: str) -> tuple[str, str]:
-    """(the line a reader sees, the credited name) for one stored credit.
-
-    A newsroom's line keeps its own words ("Фото: Ақорда"); a bare name (a partner's
-    media:credit) gets the edition's word for it ("Photo: Reuters").
-    """
-    label, colon, name = credit.partition(":")
-    if not colon:
-        label, colon, name = credit.partition("：")
-    if colon and name.strip() and len(label) <= 40:
-        return credit, name.strip()
-    separator = "：" if base_language(edition) == "zh" else ": "
-    return f"{word(edition, 'photo')}{separator}{credit}", credit
-
-
-def credit_html(lines: Sequence[str]) -> str:
-    """Credits as they follow a story's body: set apart from it, never a paragraph of it."""
-    return "".join(f'<p class="credit"><small>{escape(line)}</small></p>' for line in lines)
 
 
 @dataclass(frozen=True)
@@ -267,62 +177,48 @@ def opml(base_url: str, feeds: list[FeedLink], title: str, updated: datetime) ->
     return text.encode("utf-8")
 
 
-def article_page(
-    *,
-    edition: str,
-    title: str,
-    body_html: str,
-    summary: str,
-    date: datetime,
-    author: str,
-    original_link: str,
-    original_language: str,
-    source_title: str,
-    language: str,
-    alternates: list[tuple[str, str]],
-    self_url: str,
-    feed_title: str,
-    credits: Sequence[str] = (),
-    image: str = "",
-) -> bytes:
-    head = [f'<link rel="canonical" href="{escape(self_url)}">']
+def article_page(item: Item, *, edition: str, feed_title: str) -> bytes:
+    """`{edition}/articles/{slug}.html`: the story as the edition shows it, with its credits,
+    a link to the original and to the same story in the other editions."""
+    credits = [line for line, _ in item.credits]
+    head = [f'<link rel="canonical" href="{escape(item.link)}">']
     head.extend(
         f'<link rel="alternate" hreflang="{escape(e)}" href="{escape(url)}">'
-        for e, url in alternates
+        for e, url in item.alternates
     )
-    meta = [date.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")]
-    if author:
-        meta.append(escape(author))
-    if source_title:
-        meta.append(f"{escape(word(edition, 'source'))}: {escape(source_title)}")
-    body = body_html or (f"<p>{escape(summary)}</p>" if summary else "")
-    if image and f'src="{escape(image)}"' not in body:
+    meta = [item.date.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")]
+    if item.author:
+        meta.append(escape(item.author))
+    if item.source_title:
+        meta.append(f"{escape(word(edition, 'source'))}: {escape(item.source_title)}")
+    body = item.content or (f"<p>{escape(item.summary)}</p>" if item.summary else "")
+    if item.image and f'src="{escape(item.image)}"' not in body:
         # The story's picture, its credits as the caption.
         caption = "<br>".join(escape(line) for line in credits)
-        figure = f'<figure><img src="{escape(image)}" alt="">' + (
+        figure = f'<figure><img src="{escape(item.image)}" alt="">' + (
             f'<figcaption class="credit"><small>{caption}</small></figcaption>' if caption else ""
         )
         body = figure + "</figure>\n" + body
     elif credits:
         body += credit_html(credits)
-    original = ""
+    original, link = "", escape(item.original_link)
     # A translated body already ends with the attribution line and its link to the original.
-    if original_link and f'href="{escape(original_link)}"' not in body:
+    if link and f'href="{link}"' not in body:
         original = (
-            f'<p><a href="{escape(original_link)}" hreflang="{escape(original_language)}">'
+            f'<p><a href="{link}" hreflang="{escape(item.original_language)}">'
             f"{escape(word(edition, 'original'))}</a></p>"
         )
     others = " · ".join(
         f'<a href="{escape(url)}" hreflang="{escape(e)}" lang="{escape(e)}">'
         f"{escape(EDITION_NAMES.get(e, e))}</a>"
-        for e, url in alternates
+        for e, url in item.alternates
     )
-    page_language = language if language != base_language(edition) else edition
+    page_language = item.language if item.language != base_language(edition) else edition
     content = (
-        f'<article>\n<h1>{escape(title)}</h1>\n<p class="meta">{" · ".join(meta)}</p>\n'
+        f'<article>\n<h1>{escape(item.title)}</h1>\n<p class="meta">{" · ".join(meta)}</p>\n'
         f"{body}\n{original}\n</article>\n<nav>{others}</nav>"
     )
-    return _page(page_language, f"{title} — {feed_title}", head, "../../style.css", content)
+    return _page(page_language, f"{item.title} — {feed_title}", head, "../../style.css", content)
 
 
 def _page(language: str, title: str, head: list[str], stylesheet: str, body: str) -> bytes:

@@ -1,25 +1,27 @@
 """Rendering one feed in three formats: RSS 2.0 and Atom 1.0 (feedgen), JSON Feed 1.1.
 
-Owns: the bytes of `rss.xml`, `atom.xml` and `feed.json` for a list of items: language tags,
-self/alternate/hub links, stable ids, dates taken from the content (never the clock, so an
-unchanged feed is byte-identical), photo credits (after the HTML content, and as Media RSS
-`media:credit`), and what feedgen cannot write (Atom entry links with rel/type/hreflang/length,
-atom:source with the partner feed's id, title and updated, the XSL stylesheet instruction),
-added to its lxml tree.
+Owns: the feed and item records a feed is rendered from (`Feed`, `Item`), and the bytes of
+`rss.xml`, `atom.xml` and `feed.json` for them: language tags, self/alternate/hub links,
+stable ids, dates taken from the content (never the clock, so an unchanged feed is
+byte-identical), photo credits (after the HTML content, and as Media RSS `media:credit`), and
+what feedgen cannot write (Atom entry links with rel/type/hreflang/length, atom:source with
+the partner feed's id, title and updated, the XSL stylesheet instruction), added to its lxml
+tree. A leaf: publishing and partner feeds render through it alike.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from html import escape
 
 from feedgen.feed import FeedGenerator
 from lxml import etree
 
 from syndication import __version__
 from syndication.model import Enclosure
-from syndication.publish.site import credit_html
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
 # Our own small vocabulary for what RSS and Atom have no element for: that an item is a
@@ -31,8 +33,15 @@ MEDIA_NS = "http://search.yahoo.com/mrss/"
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 
 
+def credit_html(lines: Sequence[str]) -> str:
+    """Credits as they follow a story's body: set apart from it, never a paragraph of it."""
+    return "".join(f'<p class="credit"><small>{escape(line)}</small></p>' for line in lines)
+
+
 @dataclass(frozen=True)
 class Item:
+    """One story as a feed of one edition carries it, ready to render."""
+
     id: str  # a tag: URI, stable for the story in this edition
     title: str
     link: str  # the story's page in this edition
@@ -68,18 +77,19 @@ class Item:
 
 @dataclass(frozen=True)
 class Feed:
+    """One feed: its metadata and its items, rendered alike in every format."""
+
     edition: str  # BCP 47 tag of the feed's language
     id: str
     title: str
     description: str
     home: str  # the site page this feed belongs to
     self_urls: dict[str, str]  # format -> public URL
-    items: list[Item]
+    items: Sequence[Item]
     author: str = ""
     hub: str | None = None
     alternates: tuple[tuple[str, str], ...] = ()  # (edition, url) of sibling feeds, same format
     xsl: str = ""  # URL of the stylesheet that renders the feed in a browser
-    extra: dict[str, str] = field(default_factory=dict)
 
     @property
     def updated(self) -> datetime:
@@ -176,49 +186,60 @@ def render_atom(feed: Feed) -> bytes:
             position=_after_links(tree),
         )
     for entry, item in zip(tree.iter(f"{{{ATOM_NS}}}entry"), feed.items, strict=True):
-        # feedgen drops rel/type/hreflang/length from entry links (python-feedgen#135):
-        # write them ourselves, in the order feed readers expect.
-        for bare in entry.findall(f"{{{ATOM_NS}}}link"):
-            entry.remove(bare)
-        position = _child_index(entry, "title") + 1
-        _link(entry, item.link, "alternate", type_="text/html", position=position)
-        position += 1
-        if item.language != feed.edition:
-            entry.set("{http://www.w3.org/XML/1998/namespace}lang", item.language)
-        for edition, url in _language_versions(item, feed.edition):
-            _link(entry, url, "alternate", type_="text/html", hreflang=edition, position=position)
-            position += 1
-        if item.original_link and item.original_link != item.link:
-            _link(entry, item.original_link, "via", type_="text/html", position=position)
-            position += 1
-        for enclosure in _enclosures(item):
-            # length is always written: 0 when unknown, as the RSS Best Practices Profile
-            # advises for enclosures, so strict parsers find the attribute they require.
-            _link(
-                entry,
-                enclosure.url,
-                "enclosure",
-                type_=enclosure.type or "image/jpeg",
-                length=str(enclosure.length),
-                position=position,
-            )
-            position += 1
-        if item.source_id:
-            # RFC 4287 4.2.11: the feed the entry was taken from keeps its id, title and
-            # updated (the W3C validator warns MissingSourceElement without them).
-            source = etree.SubElement(entry, f"{{{ATOM_NS}}}source")
-            etree.SubElement(source, f"{{{ATOM_NS}}}id").text = item.source_id
-            etree.SubElement(source, f"{{{ATOM_NS}}}title").text = item.source_title
-            etree.SubElement(source, f"{{{ATOM_NS}}}updated").text = (
-                (item.source_updated or item.updated).astimezone(UTC).isoformat()
-            )
-            if item.source_url:
-                _link(source, item.source_url, "alternate", type_="text/html")
-            if item.source_feed:
-                _link(source, item.source_feed, "self")
-        _media_credits(entry, item)
-        _mark_translation(entry, item)
+        _complete_entry(entry, item, feed.edition)
     return _serialise(tree, feed.xsl)
+
+
+def _complete_entry(entry: etree._Element, item: Item, edition: str) -> None:
+    """What feedgen cannot write into an Atom entry: complete links, atom:source, credits.
+
+    feedgen drops rel/type/hreflang/length from entry links (python-feedgen#135): they are
+    written here, in the order feed readers expect.
+    """
+    for bare in entry.findall(f"{{{ATOM_NS}}}link"):
+        entry.remove(bare)
+    position = _child_index(entry, "title") + 1
+    _link(entry, item.link, "alternate", type_="text/html", position=position)
+    position += 1
+    if item.language != edition:
+        entry.set("{http://www.w3.org/XML/1998/namespace}lang", item.language)
+    for other, url in _language_versions(item, edition):
+        _link(entry, url, "alternate", type_="text/html", hreflang=other, position=position)
+        position += 1
+    if item.original_link and item.original_link != item.link:
+        _link(entry, item.original_link, "via", type_="text/html", position=position)
+        position += 1
+    for enclosure in _enclosures(item):
+        # length is always written: 0 when unknown, as the RSS Best Practices Profile
+        # advises for enclosures, so strict parsers find the attribute they require.
+        _link(
+            entry,
+            enclosure.url,
+            "enclosure",
+            type_=enclosure.type or "image/jpeg",
+            length=str(enclosure.length),
+            position=position,
+        )
+        position += 1
+    if item.source_id:
+        _atom_source(entry, item)
+    _media_credits(entry, item)
+    _mark_translation(entry, item)
+
+
+def _atom_source(entry: etree._Element, item: Item) -> None:
+    """RFC 4287 4.2.11: the feed the entry was taken from keeps its id, title and updated
+    (the W3C validator warns MissingSourceElement without them)."""
+    source = etree.SubElement(entry, f"{{{ATOM_NS}}}source")
+    etree.SubElement(source, f"{{{ATOM_NS}}}id").text = item.source_id
+    etree.SubElement(source, f"{{{ATOM_NS}}}title").text = item.source_title
+    etree.SubElement(source, f"{{{ATOM_NS}}}updated").text = (
+        (item.source_updated or item.updated).astimezone(UTC).isoformat()
+    )
+    if item.source_url:
+        _link(source, item.source_url, "alternate", type_="text/html")
+    if item.source_feed:
+        _link(source, item.source_feed, "self")
 
 
 def render_json(feed: Feed) -> bytes:
@@ -235,60 +256,67 @@ def render_json(feed: Feed) -> bytes:
         data["hubs"] = [{"type": "WebSub", "url": feed.hub}]
     if feed.author:
         data["authors"] = [{"name": feed.author}]
-    items = []
-    for item in feed.items:
-        entry: dict[str, object] = {
-            "id": item.id,
-            "url": item.link,
-            "title": item.title,
-            "date_published": _rfc3339(item.date),
-            "date_modified": _rfc3339(item.updated),
-            "language": item.language,
-        }
-        if item.original_link and item.original_link != item.link:
-            entry["external_url"] = item.original_link
-        if item.content:
-            entry["content_html"] = item.content_html
-        else:
-            entry["content_text"] = item.summary or item.title
-        if item.summary:
-            entry["summary"] = item.summary
-        if item.image:
-            entry["image"] = item.image
-        if item.author:
-            entry["authors"] = [{"name": item.author}]
-        if item.categories:
-            entry["tags"] = list(item.categories)
-        attachments = [
-            {
-                "url": e.url,
-                "mime_type": e.type or "application/octet-stream",
-                **({"size_in_bytes": e.length} if e.length else {}),
-            }
-            for e in item.enclosures
-        ]
-        if attachments:
-            entry["attachments"] = attachments
-        extension: dict[str, object] = {}
-        if item.alternates:
-            extension["alternates"] = {edition: url for edition, url in item.alternates}
-        if item.machine_translated_from:
-            extension["machine_translated_from"] = item.machine_translated_from
-        if item.source_title or item.source_url:
-            source = {"title": item.source_title, "url": item.source_url}
-            extension["source"] = {key: value for key, value in source.items() if value}
-        if item.rights:
-            extension["rights"] = item.rights
-        if item.credits:
-            # JSON Feed has no credit field: the lines as shown, in our extension.
-            extension["credits"] = [line for line, _ in item.credits]
-        if extension:
-            entry["_syndication"] = extension
-        items.append(entry)
-    data["items"] = items
+    data["items"] = [_json_item(item) for item in feed.items]
     # Compact on purpose: with `indent` the json module falls back to its pure-Python
     # encoder, which made JSON the slowest of the three formats.
     return (json.dumps(data, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
+
+
+def _json_item(item: Item) -> dict[str, object]:
+    entry: dict[str, object] = {
+        "id": item.id,
+        "url": item.link,
+        "title": item.title,
+        "date_published": _rfc3339(item.date),
+        "date_modified": _rfc3339(item.updated),
+        "language": item.language,
+    }
+    if item.original_link and item.original_link != item.link:
+        entry["external_url"] = item.original_link
+    if item.content:
+        entry["content_html"] = item.content_html
+    else:
+        entry["content_text"] = item.summary or item.title
+    if item.summary:
+        entry["summary"] = item.summary
+    if item.image:
+        entry["image"] = item.image
+    if item.author:
+        entry["authors"] = [{"name": item.author}]
+    if item.categories:
+        entry["tags"] = list(item.categories)
+    attachments = [
+        {
+            "url": e.url,
+            "mime_type": e.type or "application/octet-stream",
+            **({"size_in_bytes": e.length} if e.length else {}),
+        }
+        for e in item.enclosures
+    ]
+    if attachments:
+        entry["attachments"] = attachments
+    extension = _json_extension(item)
+    if extension:
+        entry["_syndication"] = extension
+    return entry
+
+
+def _json_extension(item: Item) -> dict[str, object]:
+    """What JSON Feed has no field for, under our `_syndication` extension."""
+    extension: dict[str, object] = {}
+    if item.alternates:
+        extension["alternates"] = {edition: url for edition, url in item.alternates}
+    if item.machine_translated_from:
+        extension["machine_translated_from"] = item.machine_translated_from
+    if item.source_title or item.source_url:
+        source = {"title": item.source_title, "url": item.source_url}
+        extension["source"] = {key: value for key, value in source.items() if value}
+    if item.rights:
+        extension["rights"] = item.rights
+    if item.credits:
+        # JSON Feed has no credit field: the lines as shown, in our extension.
+        extension["credits"] = [line for line, _ in item.credits]
+    return extension
 
 
 def _generator(feed: Feed) -> FeedGenerator:

@@ -1,0 +1,219 @@
+"""A stored story as an item of one edition: what every feed of that edition carries of it.
+
+Owns: the item's stable id (a tag: URI) and its page's URL, which text an edition shows (the
+translation when there is a usable one, else the original), what a source's rights allow
+(full text, summary, headline), the machine-translation attribution, the kk-Latn / zh-Hant
+script of derived editions, credits as each edition words them, the links to the same story
+in the other editions (hreflang), `updated` from stored times only, and atom:source
+(the partner feed's id, title and updated; never a URL carrying a secret).
+A leaf: publishing builds its items here, and partner feeds will build the same ones.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Collection
+from dataclasses import dataclass, replace
+from datetime import datetime
+from html import escape
+from urllib.parse import quote
+
+from syndication.config import Config
+from syndication.html import web_url, xml_safe
+from syndication.lang import DERIVED, base_language, derive_html, derive_text
+from syndication.model import FUTURE_TOLERANCE, Article, StoredArticle, Translation, utcnow
+from syndication.render import Item
+from syndication.words import language_name, word
+
+RIGHTS_TEXT = {
+    "full": "",
+    "summary": "Summary only: read the full story at the original link.",
+    "title": "Headline only: read the story at the original link.",
+}
+_IRI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:[^\s<>\"{}|\\^`]+$")
+
+
+@dataclass(frozen=True)
+class Story:
+    """A stored story and its translation into an edition's language (None: none yet)."""
+
+    stored: StoredArticle
+    translation: Translation | None
+
+
+@dataclass(frozen=True)
+class _Text:
+    """What an edition shows of a story, after rights, attribution and script."""
+
+    title: str
+    summary: str
+    content: str
+    credits: tuple[str, ...]
+    language: str
+    translated: bool
+
+
+def item_id(authority: str, article_id: str, edition: str) -> str:
+    """A tag: URI (RFC 4151) per story and edition; the story part is shared by all editions."""
+    return f"tag:{authority},2025:{quote(article_id, safe=':/-._~@')}/{edition}"
+
+
+def slug(article_id: str) -> str:
+    source, _, _ = article_id.partition(":")
+    return f"{source}-{hashlib.sha256(article_id.encode()).hexdigest()[:12]}"
+
+
+def page_url(base_url: str, edition: str, article_id: str) -> str:
+    """The story's page in an edition."""
+    return f"{base_url}{edition}/articles/{slug(article_id)}.html"
+
+
+def attribution(edition: str, language: str, original: str) -> str:
+    """The line that ends every machine-translated item: source language and the original."""
+    text = escape(word(edition, "translated", language=language_name(edition, language)))
+    link = ""
+    if original:
+        label = escape(word(edition, "original"))
+        link = f' <a href="{escape(original)}" hreflang="{escape(language)}">{label}</a>'
+    return f"<p><small><em>{text}</em>{link}</small></p>"
+
+
+def credit_line(edition: str, credit: str) -> tuple[str, str]:
+    """(the line a reader sees, the credited name) for one stored credit.
+
+    A newsroom's line keeps its own words ("Фото: Ақорда"); a bare name (a partner's
+    media:credit) gets the edition's word for it ("Photo: Reuters").
+    """
+    label, colon, name = credit.partition(":")
+    if not colon:
+        label, colon, name = credit.partition("：")
+    if colon and name.strip() and len(label) <= 40:
+        return credit, name.strip()
+    separator = "：" if base_language(edition) == "zh" else ": "
+    return f"{word(edition, 'photo')}{separator}{credit}", credit
+
+
+def build_item(
+    config: Config, edition: str, story: Story, *, authority: str, carried_by: Collection[str]
+) -> Item:
+    """`story` as an item of `edition`; `carried_by` are the editions that carry the story
+    (their pages are its hreflang alternates), `authority` the host named in item ids."""
+    s = config.settings
+    article = story.stored.article
+    now = utcnow() + FUTURE_TOLERANCE
+    text = _text(config, edition, story)
+    date = story.stored.date
+    updated = _updated(story, text.translated, now)
+    source = s.find_source(article.source_id)
+    source_title = (
+        article.source_title or source.title or article.source_id
+        if source is not None
+        else article.source_title
+    )
+    source_feed = _public(config, source.url or "") if source is not None else ""
+    # The partner feed's `updated` when the story was taken; a time in the future is a wrong
+    # clock, and without one the story's own time is the latest the feed is known to have.
+    feed_updated = article.source_feed_updated
+    return Item(
+        id=item_id(authority, article.id, edition),
+        title=xml_safe(text.title),
+        link=page_url(s.site.base_url, edition, article.id),
+        date=date,
+        updated=updated,
+        language=text.language,
+        summary=xml_safe(text.summary),
+        content=xml_safe(text.content),
+        author=xml_safe(article.author),
+        categories=tuple(xml_safe(c) for c in article.categories),
+        image=web_url(article.image),
+        enclosures=tuple(
+            replace(e, url=web_url(e.url), type=xml_safe(e.type))
+            for e in article.enclosures
+            if web_url(e.url)
+        ),
+        original_language=article.language,
+        original_link=web_url(article.link),
+        source_title=source_title,
+        source_url=_public(config, article.source_url),
+        source_feed=source_feed,
+        source_id=_source_feed_id(config, article, edition, authority)
+        if source_feed or source_title
+        else "",
+        source_updated=feed_updated if feed_updated and feed_updated <= now else updated,
+        rights=RIGHTS_TEXT.get(s.rights(article.source_id), ""),
+        machine_translated_from=article.language if text.translated else "",
+        alternates=tuple(
+            (other, page_url(s.site.base_url, other, article.id))
+            for other in s.editions
+            if other != edition and other in carried_by
+        ),
+        credits=tuple(credit_line(edition, xml_safe(credit)) for credit in text.credits),
+    )
+
+
+def _text(config: Config, edition: str, story: Story) -> _Text:
+    """The translation when it is usable, else the original; cut to the source's rights,
+    marked as a machine translation, and in the script of a derived edition."""
+    article, translation = story.stored.article, story.translation
+    language = base_language(edition)
+    translated = (
+        article.language != language
+        and translation is not None
+        and translation.status in ("translated", "stale")
+        and bool(translation.title)
+    )
+    if translated and translation is not None:
+        title, summary, content = translation.title, translation.summary, translation.content
+        item_language = language
+    else:
+        title, summary, content = article.title, article.summary, article.content
+        item_language = article.language
+    rights = config.settings.rights(article.source_id)
+    if rights != "full":
+        content = ""
+    if rights == "title":
+        summary = ""
+    if translated and content:
+        content += attribution(edition, article.language, article.link)
+    elif translated and rights != "full" and summary:
+        summary += " " + word(
+            edition, "translated", language=language_name(edition, article.language)
+        )
+    credits = article.credits
+    if edition in DERIVED and item_language == language:
+        title = derive_text(title, edition)
+        summary = derive_text(summary, edition)
+        content = derive_html(content, edition)
+        credits = tuple(derive_text(credit, edition) for credit in credits)
+        item_language = edition
+    return _Text(title, summary, content, credits, item_language, translated)
+
+
+def _updated(story: Story, translated: bool, now: datetime) -> datetime:
+    """When a reader would see something new: the partner's own update time, or the moment
+    the translation shown was (re)made. Both are stored, so an unchanged story keeps the same
+    value from run to run. A partner's update time in the future (a wrong clock, a typo) is
+    ignored, like a future publication date, so it never becomes the feed's `updated`."""
+    article, date = story.stored.article, story.stored.date
+    partner_updated = article.updated if article.updated and article.updated <= now else None
+    updated = max(date, partner_updated or date)
+    translation = story.translation
+    if translated and translation is not None and translation.updated_at is not None:
+        updated = max(updated, translation.updated_at)
+    return updated
+
+
+def _source_feed_id(config: Config, article: Article, edition: str, authority: str) -> str:
+    """atom:source/id: the partner feed's own id; else its page or the URL we read it from;
+    for a story of our own (a local article), the id of its source's feed in this edition."""
+    for candidate in (article.source_feed_id, article.source_url):
+        candidate = xml_safe(candidate)
+        if candidate and _IRI.match(candidate) and not config.is_secret(candidate):
+            return candidate
+    return f"tag:{authority},2025:feed/{edition}/sources/{article.source_id}/"
+
+
+def _public(config: Config, url: str) -> str:
+    """A partner URL fit to publish: never one carrying a secret from the environment."""
+    return "" if not url or config.is_secret(url) else web_url(url)

@@ -1,0 +1,93 @@
+"""The words each edition shows a reader, in its own language and script.
+
+Owns: the few words of interface text per edition ("News", "Original", "Photo", the
+machine-translation line …), the names of languages and of editions as each edition writes
+them, and the site's title and description in an edition (from `site.title` /
+`site.description`, derived into kk-Latn / zh-Hant when only the base language is given).
+A leaf: publishing and partner feeds both word their feeds, items and pages from here.
+"""
+
+from __future__ import annotations
+
+from syndication.config import Config
+from syndication.lang import base_language, derive_text
+
+LANGUAGE_NAMES = {
+    "kk": {"kk": "қазақ тілі", "zh": "қытай тілі", "en": "ағылшын тілі", "ru": "орыс тілі"},
+    "zh": {"kk": "哈萨克语", "zh": "中文", "en": "英语", "ru": "俄语"},
+    "en": {"kk": "Kazakh", "zh": "Chinese", "en": "English", "ru": "Russian"},
+}
+WORDS = {
+    "kk": {
+        "news": "Жаңалықтар",
+        "translated": "Машиналық аударма. Түпнұсқа тілі: {language}.",
+        "original": "Түпнұсқа",
+        "source": "Дереккөз",
+        "feeds": "Арналар",
+        "sources": "Дереккөздер бойынша",
+        "read": "Толығырақ",
+        "photo": "Фото",
+        "subscribe": "Бұл жаңалықтарды арна оқырманында (RSS reader) оқу үшін мына "
+        "мекенжайлардың бірін соған көшіріңіз:",
+    },
+    "zh": {
+        "news": "新闻",
+        "translated": "机器翻译。原文语言：{language}。",
+        "original": "原文",
+        "source": "来源",
+        "feeds": "订阅源",
+        "sources": "按来源",
+        "read": "阅读全文",
+        "photo": "图片",
+        "subscribe": "这是新闻订阅源。要在阅读器（RSS 阅读器）中订阅，请复制以下任一地址：",
+    },
+    "en": {
+        "news": "News",
+        "translated": "Machine-translated. Original language: {language}.",
+        "original": "Original",
+        "source": "Source",
+        "feeds": "Feeds",
+        "sources": "By source",
+        "read": "Read more",
+        "photo": "Photo",
+        "subscribe": "This is a news feed. To follow it in a feed reader, copy one of these "
+        "addresses into it:",
+    },
+}
+EDITION_NAMES = {
+    "kk": "Қазақша",
+    "kk-Latn": "Qazaqşa",
+    "zh": "中文",
+    "zh-Hant": "繁體中文",
+    "en": "English",
+}
+
+
+def word(edition: str, key: str, **values: str) -> str:
+    text = WORDS.get(base_language(edition), WORDS["en"])[key].format(**values)
+    return derive_text(text, edition)
+
+
+def language_name(edition: str, language: str) -> str:
+    names = LANGUAGE_NAMES.get(base_language(edition), LANGUAGE_NAMES["en"])
+    return derive_text(names.get(language, language), edition)
+
+
+def site_title(config: Config, edition: str) -> str:
+    title = _configured(config.settings.site.title, edition)
+    return word(edition, "news") if title is None else title
+
+
+def site_description(config: Config, edition: str) -> str:
+    description = _configured(config.settings.site.description, edition)
+    return site_title(config, edition) if description is None else description
+
+
+def _configured(texts: dict[str, str], edition: str) -> str | None:
+    """The edition's own text from the YAML, else its base language's in the edition's script."""
+    if edition in texts:
+        return texts[edition]
+    base = base_language(edition)
+    if base in texts:
+        return derive_text(texts[base], edition)
+    return None
