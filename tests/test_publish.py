@@ -4,7 +4,8 @@ Owns: what `publish(config, store)` leaves on disk for stories saved with `store
 (and translations saved with `store.save_translation`): a `rights: title` source never shows
 its summary or content anywhere, `rights: summary` never its content; photo credits of local
 files and partner items shown as credits in every edition (through the CLI); an unchanged publish
-touches nothing; a publisher killed with SIGKILL at random moments never leaves a broken or
+touches nothing; article pages written before the feeds that link to them (wherever the output
+folder is); a publisher killed with SIGKILL at random moments never leaves a broken or
 half-written file where a reader looks; `feeds.max_age`; stories of sources gone from the YAML;
 and the WebSub ping to a hub on loopback only after a change.
 """
@@ -116,6 +117,17 @@ def test_unchanged_publish_touches_no_file(tmp_path: Path) -> None:
     store.save_articles("full", [_article("full", 9)], ["kk", "zh", "en"])
     third = publish(config, store)
     assert "en/rss.xml" in third.written and "index.html" not in third.written
+
+
+def test_pages_are_written_before_the_feeds_wherever_the_output_is(tmp_path: Path) -> None:
+    """A reader never follows a new item to a page not written yet: article pages first,
+    also when the output folder's own path has a folder named `articles` in it."""
+    config, store = _setup(tmp_path, output="press/articles/public")
+    store.save_articles("full", [_article("full", n) for n in range(3)], ["kk", "zh", "en"])
+    written = publish(config, store).written
+    pages = [n for n, path in enumerate(written) if "/articles/" in path]
+    others = [n for n, path in enumerate(written) if "/articles/" not in path]
+    assert pages and others and max(pages) < min(others), written[:5]
 
 
 def test_max_age_and_removed_sources_keep_stories_out(tmp_path: Path) -> None:
