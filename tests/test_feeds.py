@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from syndication.errors import SourceError
-from syndication.ingest.feeds import ParsedFeed, SourceInfo, parse_feed, to_utf8
+from syndication.ingest.encoding import to_utf8
+from syndication.ingest.parse import ParsedFeed, SourceInfo, parse_feed
 from tests.feedserver import FeedServer, running
 
 

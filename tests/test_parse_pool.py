@@ -17,7 +17,7 @@ import pytest
 from syndication.config import Config, load
 from syndication.errors import ArticleFileError, SourceError, TranslationError
 from syndication.ingest import poll
-from syndication.ingest.feeds import ParsedFeed, SourceInfo, parse_feed
+from syndication.ingest.parse import ParsedFeed, SourceInfo, parse_feed
 from syndication.ingest.poll import ParsePool, SourceOutcome
 from syndication.pipeline import ingest
 from syndication.store import Store
