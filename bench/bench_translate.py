@@ -26,10 +26,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from syndication.config import load
 from syndication.html import sanitise_html
+from syndication.lang import PROVIDER_CODES
 from syndication.model import Article
 from syndication.store import Store
 from syndication.translate.engine import translate_pending
-from syndication.translate.providers import LANGUAGE_CODES
 from tests.conftest import write_config
 from tests.fakeprovider import FakeGoogle
 
@@ -169,7 +169,7 @@ def run_engine(fake: FakeGoogle, articles: list[Article], folder: Path) -> list[
 def run_naive(fake: FakeGoogle, articles: list[Article]) -> tuple[float, int]:
     import deep_translator
 
-    codes = LANGUAGE_CODES["google"]
+    codes = PROVIDER_CODES["google"]
     before = len(fake.calls)
     started = time.monotonic()
     for article in articles:

@@ -17,7 +17,7 @@ from syndication.ingest.poll import SourceOutcome, due_sources, poll_sources
 from syndication.publish import PublishReport, publish
 from syndication.store import Store
 from syndication.translate.engine import TranslationReport, translate_pending
-from syndication.translate.providers import Guarded
+from syndication.translate.guard import Guarded
 
 log = logging.getLogger(__name__)
 

@@ -266,7 +266,7 @@ class Worker:
                 self._show_next_due(source, backoff)
                 self._done_polling(source_id)
                 return
-            future = self.poller.poll(config, self.store, source, state)
+            future = self.poller.submit(config, self.store, source, state)
         except Exception as exc:
             self._done_polling(source_id)
             self._fail(f"source {source_id}", exc)
@@ -275,8 +275,8 @@ class Worker:
 
     def _polled(self, source: SourceSettings, done: Future[SourceOutcome]) -> None:
         try:
-            outcome = done.result()  # poll_one never raises; a cancelled one (a stop) may
-            # poll_one logged what the source did (its failure, its new and updated stories).
+            outcome = done.result()  # poll_source never raises; a cancelled one (a stop) may
+            # poll_source logged what the source did (its failure, its new and updated stories).
             if outcome.new or outcome.updated or outcome.withdrawn:
                 self.request_translate()
                 self.request_publish()

@@ -21,8 +21,8 @@ import pytest
 
 from syndication.config import FetchSettings
 from syndication.errors import SourceError
-from syndication.ingest.feeds import ParsedFeed, SourceInfo, parse_feed
 from syndication.ingest.fetch import Fetcher
+from syndication.ingest.parse import ParsedFeed, SourceInfo, parse_feed
 from syndication.model import Article
 from tests.conftest import shared_names
 from tests.feedserver import FeedServer, running

@@ -1,6 +1,6 @@
 """Parsing feed bytes into Articles: links, duplicates, encodings, JSON Feed, refusals.
 
-Owns: tests of syndication.ingest.feeds on small hand-written feeds that each pin one
+Owns: tests of syndication.ingest.parse on small hand-written feeds that each pin one
 behaviour (the real-world corpus is in test_corpus.py).
 """
 
@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from syndication.errors import SourceError
-from syndication.ingest.feeds import ParsedFeed, SourceInfo, parse_feed, to_utf8
+from syndication.ingest.encoding import to_utf8
+from syndication.ingest.parse import ParsedFeed, SourceInfo, parse_feed
 from tests.feedserver import FeedServer, running
 
 

@@ -3,7 +3,7 @@ guid or link, and languages other than our own kept as what they are."""
 
 from __future__ import annotations
 
-from syndication.ingest.feeds import SourceInfo, parse_feed
+from syndication.ingest.parse import SourceInfo, parse_feed
 
 SOURCE = SourceInfo(id="p", url="https://partner.example.org/feed.xml")
 

@@ -17,7 +17,7 @@ import pytest
 from syndication.config import Config, load
 from syndication.errors import ArticleFileError, SourceError, TranslationError
 from syndication.ingest import poll
-from syndication.ingest.feeds import ParsedFeed, SourceInfo, parse_feed
+from syndication.ingest.parse import ParsedFeed, SourceInfo, parse_feed
 from syndication.ingest.poll import ParsePool, SourceOutcome
 from syndication.pipeline import ingest
 from syndication.store import Store
@@ -168,7 +168,7 @@ def _crash_or_parse(
     """Runs in a worker: dies as a segfaulting C extension would for the source "crash"."""
     if info.id == "crash":
         os._exit(70)
-    logging.getLogger("syndication.ingest.feeds").warning("parsing %s in %d", info.id, os.getpid())
+    logging.getLogger("syndication.ingest.xmlfeed").warning("parsing %s in %d", info.id, os.getpid())
     return parse_feed(body, headers, info, max_bytes)
 
 

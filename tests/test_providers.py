@@ -16,10 +16,9 @@ import pytest
 
 from syndication.config import ProviderSettings
 from syndication.errors import TranslationError
+from syndication.translate.guard import CircuitOpen, Guarded
 from syndication.translate.providers import (
     PROVIDERS,
-    CircuitOpen,
-    Guarded,
     OpenAICompatibleProvider,
     RequestRefused,
 )

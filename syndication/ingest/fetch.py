@@ -94,68 +94,69 @@ class Fetcher:
         for _hop in range(self.settings.max_redirects + 1):
             try:
                 async with self._client.stream("GET", current, headers=conditional) as response:
-                    if response.status_code in REDIRECTS:
-                        location = response.headers.get("location")
-                        if not location:
-                            raise SourceError(
-                                source_id, f"HTTP {response.status_code} without a Location"
-                            )
-                        target = urljoin(current, location)
-                        # Only a chain of permanent hops from the configured URL is a move
-                        # the operator should copy into the YAML.
-                        if response.status_code in PERMANENT and (permanent or current == url):
-                            permanent = target
-                        elif response.status_code not in PERMANENT:
-                            permanent = ""
-                        current = target
-                        continue
-                    if response.status_code == 304:
-                        return FetchResult(
-                            status="not-modified",
-                            url=current,
-                            etag=response.headers.get("etag", etag),
-                            last_modified=response.headers.get("last-modified", last_modified),
-                            permanent_redirect=permanent,
+                    if response.status_code not in REDIRECTS:
+                        return await self._result(
+                            source_id, response, current, etag, last_modified, permanent
                         )
-                    if response.status_code in (429, 503):
-                        wait = parse_retry_after(response.headers.get("retry-after"))
-                        hint = f"; retry after {wait:.0f}s" if wait is not None else ""
+                    location = response.headers.get("location")
+                    if not location:
                         raise SourceError(
-                            source_id,
-                            f"HTTP {response.status_code} from {current}{hint}",
-                            retry_after=wait,
+                            source_id, f"HTTP {response.status_code} without a Location"
                         )
-                    if response.status_code >= 400:
-                        raise SourceError(
-                            source_id,
-                            f"HTTP {response.status_code} {response.reason_phrase} from {current}",
-                        )
-                    body = await self._read_capped(source_id, response)
-                    return FetchResult(
-                        status="ok",
-                        url=current,
-                        body=body,
-                        headers={k.lower(): v for k, v in response.headers.items()},
-                        etag=response.headers.get("etag", ""),
-                        last_modified=response.headers.get("last-modified", ""),
-                        permanent_redirect=permanent,
-                    )
-            except httpx.TimeoutException as exc:
-                phase = "connecting to" if isinstance(exc, httpx.ConnectTimeout) else "fetching"
-                raise SourceError(source_id, f"timed out {phase} {current}") from None
-            except httpx.DecodingError as exc:
-                raise SourceError(source_id, f"undecodable response body: {exc}") from None
-            except httpx.ConnectError as exc:
-                reason = str(exc) or type(exc).__name__
-                raise SourceError(source_id, f"cannot connect to {current}: {reason}") from None
-            except (httpx.InvalidURL, ValueError) as exc:
-                # httpx.InvalidURL is not an HTTPError; a malformed Location header lands here.
-                raise SourceError(source_id, f"invalid URL {current!r}: {exc}") from None
-            except httpx.HTTPError as exc:
-                reason = str(exc) or type(exc).__name__
-                raise SourceError(source_id, f"cannot fetch {current}: {reason}") from None
+                    target = urljoin(current, location)
+                    # Only a chain of permanent hops from the configured URL is a move the
+                    # operator should copy into the YAML.
+                    if response.status_code in PERMANENT and (permanent or current == url):
+                        permanent = target
+                    elif response.status_code not in PERMANENT:
+                        permanent = ""
+                    current = target
+            except (httpx.HTTPError, httpx.InvalidURL, ValueError) as exc:
+                raise _fetch_error(source_id, current, exc) from None
         raise SourceError(
             source_id, f"more than {self.settings.max_redirects} redirects from {url}"
+        )
+
+    async def _result(
+        self,
+        source_id: str,
+        response: httpx.Response,
+        url: str,
+        etag: str,
+        last_modified: str,
+        permanent: str,
+    ) -> FetchResult:
+        """What a response other than a redirect means: not modified, a body, or an error."""
+        if response.status_code == 304:
+            return FetchResult(
+                status="not-modified",
+                url=url,
+                etag=response.headers.get("etag", etag),
+                last_modified=response.headers.get("last-modified", last_modified),
+                permanent_redirect=permanent,
+            )
+        if response.status_code in (429, 503):
+            wait = parse_retry_after(response.headers.get("retry-after"))
+            hint = f"; retry after {wait:.0f}s" if wait is not None else ""
+            raise SourceError(
+                source_id,
+                f"HTTP {response.status_code} from {url}{hint}",
+                retry_after=wait,
+            )
+        if response.status_code >= 400:
+            raise SourceError(
+                source_id,
+                f"HTTP {response.status_code} {response.reason_phrase} from {url}",
+            )
+        body = await self._read_capped(source_id, response)
+        return FetchResult(
+            status="ok",
+            url=url,
+            body=body,
+            headers={k.lower(): v for k, v in response.headers.items()},
+            etag=response.headers.get("etag", ""),
+            last_modified=response.headers.get("last-modified", ""),
+            permanent_redirect=permanent,
         )
 
     async def _read_capped(self, source_id: str, response: httpx.Response) -> bytes:
@@ -176,6 +177,23 @@ class Fetcher:
                 )
             chunks.append(chunk)
         return b"".join(chunks)
+
+
+def _fetch_error(source_id: str, url: str, exc: Exception) -> SourceError:
+    """The source's error for what httpx (or a malformed URL) raised fetching `url`."""
+    if isinstance(exc, httpx.TimeoutException):
+        phase = "connecting to" if isinstance(exc, httpx.ConnectTimeout) else "fetching"
+        return SourceError(source_id, f"timed out {phase} {url}")
+    if isinstance(exc, httpx.DecodingError):
+        return SourceError(source_id, f"undecodable response body: {exc}")
+    if isinstance(exc, httpx.ConnectError):
+        reason = str(exc) or type(exc).__name__
+        return SourceError(source_id, f"cannot connect to {url}: {reason}")
+    if isinstance(exc, httpx.InvalidURL | ValueError):
+        # httpx.InvalidURL is not an HTTPError; a malformed Location header lands here.
+        return SourceError(source_id, f"invalid URL {url!r}: {exc}")
+    reason = str(exc) or type(exc).__name__
+    return SourceError(source_id, f"cannot fetch {url}: {reason}")
 
 
 def read_feed_file(source_id: str, path: Path, max_bytes: int, known_etag: str = "") -> FetchResult:

@@ -1,6 +1,6 @@
 """Ends the parse pool's forkserver when the service that started it is gone.
 
-Imported only by the forkserver (as a preload module of the parse pool, see `poll.py`): it
+Imported only by the forkserver (as a preload module of the parse pool, see `pool.py`): it
 watches its parent, and when the service disappears without shutting the pool down (killed,
 or `run` leaving with os._exit on SIGTERM) the forkserver leaves too instead of lingering.
 """

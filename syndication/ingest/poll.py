@@ -1,43 +1,51 @@
-"""Polling sources into the store: fetch, parse, normalise, save; one source never stops another.
+"""Polling sources into the store, each poll in phases: fetch → parse → save → record.
 
-Owns: when each source is due (its schedule as the YAML says now: an interval polled at a
-stable place of its own within it, so sources that start together do not poll together, or
-a crontab; a failing source's backoff), running them concurrently, exponential backoff for a
-failing source (capped, reset on success, Retry-After honoured), and each source's recorded
-state (last attempt, result, error, counts, next due time, permanent redirects), and the
-pool of processes that parses feed bodies in a busy cycle.
+Owns: the polls: a cycle's sources polled concurrently (`poll_sources`), one source's poll
+that never raises (`poll_source`: one source's failure or bug never stops another), the
+`Poller` that `run` submits each poll to, and the phases of a poll: fetch (a conditional GET
+with the validators recorded for the same location, or a file read), parse (off the event
+loop: on the ingest thread, or in the parse pool when a body is worth a process), save (the
+source's articles into the store; a folder's removed files withdrawn), and record (the
+source's state after the attempt: result, error, counts, next due time, validators, a
+permanent redirect; counted and logged). When a source is due is `schedule`'s decision.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import logging
-import logging.handlers
-import multiprocessing
-import multiprocessing.queues
-import os
 import sys
 import threading
-import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
-
-from apscheduler.triggers.cron import CronTrigger
 
 from syndication import metrics
 from syndication.config import Config, FetchSettings, SourceSettings
 from syndication.errors import ArticleFileError, SourceError, StoreError
-from syndication.ingest.feeds import ParsedFeed, SourceInfo, parse_feed
+from syndication.ingest import schedule
 from syndication.ingest.fetch import Fetcher, FetchResult, read_feed_file
 from syndication.ingest.local import LocalSource, scan
-from syndication.model import SourceState, utcnow
+from syndication.ingest.parse import ParsedFeed, SourceInfo, parse_feed
+from syndication.ingest.pool import ParsePool
+from syndication.ingest.schedule import next_poll, scheduled_after
+from syndication.model import Article, SourceState, utcnow
 from syndication.store import Store
+
+# `next_poll` and `scheduled_after` live in `schedule`; the front ends import them from here.
+__all__ = [
+    "ParsePool",
+    "Poller",
+    "SourceOutcome",
+    "due_sources",
+    "next_poll",
+    "poll_source",
+    "poll_sources",
+    "scheduled_after",
+]
 
 log = logging.getLogger(__name__)
 
@@ -53,156 +61,6 @@ class SourceOutcome:
     error: str = ""
     notes: list[str] = field(default_factory=list)
     redirect: str = ""
-
-
-# Modules every parse needs, imported once in the forkserver so each worker forks ready.
-_PRELOAD = [
-    "syndication.ingest.forkwatch",
-    "syndication.ingest.feeds",
-    "feedparser",
-    "nh3",
-    "lingua",
-]
-
-
-class ParsePool:
-    """Parses feed bodies in worker processes, started only once a cycle shows it will pay.
-
-    Parsing (feedparser, nh3, our normalising) is CPU-bound Python holding the GIL: a thread
-    never uses a second core, processes do. Starting them costs a fraction of a second, so the
-    pool is created on the first body worth it: the `min_bodies`-th body of the cycle, or one
-    of `big_body` bytes or more; smaller cycles (a `once` on two feeds, a quiet 30 s tick of
-    `run`) parse in the caller's thread as before (`use` says which). Workers come from a
-    forkserver, never a plain fork: the service process runs threads (APScheduler, asyncio,
-    uvicorn) whose locks a forked child could inherit held. Log records from the workers are
-    forwarded to this process's handlers. A worker that dies (a segfault in a C extension, the
-    OOM killer) fails the bodies it was parsing with a SourceError naming the cause, and the
-    next body gets a fresh pool. Close it when the cycle ends.
-    """
-
-    def __init__(
-        self,
-        workers: int,
-        *,
-        min_bodies: int = 4,
-        big_body: int = 200_000,
-        target: Callable[..., ParsedFeed] = parse_feed,
-    ) -> None:
-        self.workers = workers
-        self.min_bodies = min_bodies
-        self.big_body = big_body
-        self.target = target  # what a worker runs; a test may pass one that crashes
-        self.bodies = 0  # bodies offered in this pool's lifetime
-        self.sent = 0  # bodies handed to a worker process (whatever came of them)
-        self.started = 0  # executors created (more than one after a crash)
-        self._executor: ProcessPoolExecutor | None = None
-        self._generation = 0
-        self._logs: multiprocessing.queues.Queue[logging.LogRecord] | None = None
-        self._listener: logging.handlers.QueueListener | None = None
-
-    def use(self, size: int) -> bool:
-        """Whether a body of `size` bytes should go to the pool (counts it as offered)."""
-        self.bodies += 1
-        if self.workers < 2:
-            return False
-        return self._executor is not None or self.bodies >= self.min_bodies or size >= self.big_body
-
-    async def parse(
-        self, body: bytes, headers: dict[str, str], info: SourceInfo, max_bytes: int
-    ) -> ParsedFeed:
-        """`target(body, headers, info, max_bytes)` in a worker; its SourceError comes back."""
-        executor, generation = self._get()
-        self.sent += 1
-        loop = asyncio.get_running_loop()
-        try:
-            result = await loop.run_in_executor(
-                executor, self.target, body, headers, info, max_bytes
-            )
-        except BrokenProcessPool as exc:
-            self._discard(generation)
-            raise SourceError(
-                info.id,
-                f"the feed parser process died while parsing this body ({exc}); "
-                "a new one parses the next",
-            ) from None
-        return result
-
-    def close(self) -> None:
-        """Stop the workers (waiting for them) and the log forwarding."""
-        if self._executor is not None:
-            self._executor.shutdown(wait=True, cancel_futures=True)
-            self._executor = None
-        if self._listener is not None:
-            self._listener.stop()  # drains the records the workers sent before exiting
-            self._listener = None
-        if self._logs is not None:
-            self._logs.close()
-            self._logs.join_thread()
-            self._logs = None
-
-    def _get(self) -> tuple[ProcessPoolExecutor, int]:
-        if self._executor is None:
-            ctx = multiprocessing.get_context("forkserver")
-            # Only matters before the forkserver starts (once per process); a failed preload
-            # is ignored by multiprocessing and the worker simply imports on its first parse.
-            ctx.set_forkserver_preload(_PRELOAD)
-            if self._logs is None:
-                self._logs = ctx.Queue()
-                self._listener = logging.handlers.QueueListener(self._logs, _Dispatch())
-                self._listener.start()
-            level = logging.getLogger("syndication").getEffectiveLevel()
-            self._executor = ProcessPoolExecutor(
-                self.workers,
-                mp_context=ctx,
-                initializer=_worker_init,
-                initargs=(self._logs, level, os.getpid()),
-            )
-            self.started += 1
-        return self._executor, self._generation
-
-    def _discard(self, generation: int) -> None:
-        # Every body in flight on a broken pool fails at once: only the first replaces it.
-        if generation == self._generation and self._executor is not None:
-            self._executor.shutdown(wait=False, cancel_futures=True)
-            self._executor = None
-            self._generation += 1
-
-
-class _Dispatch(logging.Handler):
-    """Hands a record from a worker to the logger of the same name here, as if logged here."""
-
-    def handle(self, record: logging.LogRecord) -> bool:  # type: ignore[override]
-        logger = logging.getLogger(record.name)
-        if logger.isEnabledFor(record.levelno):
-            logger.handle(record)
-        return True
-
-    def emit(self, record: logging.LogRecord) -> None:  # pragma: no cover - handle() does it
-        pass
-
-
-def _worker_init(
-    logs: multiprocessing.queues.Queue[logging.LogRecord], level: int, owner: int
-) -> None:
-    """In each worker: send log records to the parent (at its level) and import the parser."""
-    root = logging.getLogger()
-    root.handlers[:] = [logging.handlers.QueueHandler(logs)]
-    root.setLevel(level)
-    # A worker's parent is the forkserver, not the service: when the service ends abruptly
-    # (`run` leaves with os._exit on SIGTERM) nothing tells the worker, so it watches.
-    threading.Thread(target=_exit_with, args=(owner,), daemon=True).start()
-    import syndication.ingest.feeds  # noqa: F401  (already there when preloaded: no cost)
-
-
-def _exit_with(owner: int) -> None:
-    while True:
-        time.sleep(1.0)
-        try:
-            os.kill(owner, 0)
-        except ProcessLookupError:
-            os._exit(0)
-        except PermissionError:
-            pass
 
 
 class Poller:
@@ -225,7 +83,7 @@ class Poller:
         # Processes only for big bodies (never by count: polls come one by one), kept once up.
         self.pool = ParsePool(self._settings.parse_workers, min_bodies=sys.maxsize)
 
-    def poll(
+    def submit(
         self, config: Config, store: Store, source: SourceSettings, state: SourceState | None
     ) -> Future[SourceOutcome]:
         """Start polling `source` on the loop; the future ends with its outcome, never raises."""
@@ -236,7 +94,7 @@ class Poller:
                 self.fetcher = self._new_fetcher(self._settings)
             fetcher = self.fetcher
         return asyncio.run_coroutine_threadsafe(
-            poll_one(
+            poll_source(
                 config, store, source, fetcher, worker=self.worker, state=state, pool=self.pool
             ),
             self.loop,
@@ -256,66 +114,12 @@ class Poller:
         self.loop.call_soon_threadsafe(self.loop.call_later, timeout + 5, close)
 
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def phase(source_id: str) -> float:
-    """Where in its interval a source is polled, from 0 to 1: the same for the source's
-    whole life (a hash of its id), and spread evenly over many sources."""
-    digest = hashlib.sha256(source_id.encode("utf-8")).digest()
-    return int.from_bytes(digest[:8], "big") / 2**64
-
-
-def scheduled_after(source: SourceSettings, after: datetime) -> datetime:
-    """The source's first scheduled poll strictly after `after`: the crontab's next time, or
-    the next of the instants `phase × every` past each multiple of `every` (since the Unix
-    epoch). The latter is never more than `every` after `after`, and 300 sources at the same
-    `every` poll at 300 different moments of it instead of in one burst."""
-    if source.cron:
-        trigger = CronTrigger.from_crontab(source.cron, timezone=UTC)
-        nxt = trigger.get_next_fire_time(None, after + timedelta(microseconds=1))
-        assert nxt is not None  # a valid crontab always fires again
-        return nxt.astimezone(UTC)
-    # In whole microseconds: exact, so the result is always strictly after `after`. The
-    # offset is whole seconds, so are the slots of a whole-second `every`: the store keeps
-    # times to the second, and a slot read back from it must not turn into an earlier one.
-    every = max(1, round(source.every * 1_000_000))
-    unit = 1_000_000 if every >= 1_000_000 else 1
-    offset = int(phase(source.id) * every) // unit * unit
-    since = (after - _EPOCH) // timedelta(microseconds=1)
-    slot = ((since - offset) // every + 1) * every + offset
-    return _EPOCH + timedelta(microseconds=slot)
-
-
-def next_poll(
-    source: SourceSettings, state: SourceState | None, max_backoff: float
-) -> datetime | None:
-    """When the source is due by the configuration in force now; None: at once (never
-    polled, or its location changed since: an edited URL is tried at once).
-
-    A healthy source is due at its first scheduled time after its last poll, whatever
-    schedule was in force when that poll recorded its next due time: a shorter `every:` (or
-    a new crontab) applies at once. A failing source waits out the backoff it was given (it
-    doubles from the interval, or follows the partner's Retry-After), capped at
-    `fetch.max_backoff` as it is now."""
-    if state is None or state.last_attempt is None or state.location != source.location:
-        return None
-    if state.failures and state.next_due is not None:
-        return min(state.next_due, state.last_attempt + timedelta(seconds=max_backoff))
-    return scheduled_after(source, state.last_attempt)
-
-
 def due_sources(config: Config, store: Store, now: datetime | None = None) -> list[SourceSettings]:
     """Sources whose next poll time has come (never-polled sources are due)."""
     now = now or utcnow()
-    states = {state.source_id: state for state in store.source_states()}
-    max_backoff = config.settings.fetch.max_backoff
-    due = []
-    for source in config.settings.sources:
-        when = next_poll(source, states.get(source.id), max_backoff)
-        if when is None or when <= now:
-            due.append(source)
-    return due
+    return schedule.due(
+        config.settings.sources, store.source_states(), config.settings.fetch.max_backoff, now
+    )
 
 
 async def poll_sources(
@@ -350,7 +154,7 @@ async def poll_sources(
 
         async def one(source: SourceSettings) -> SourceOutcome:
             async with in_flight:
-                outcome = await poll_one(
+                outcome = await poll_source(
                     config,
                     store,
                     source,
@@ -372,7 +176,7 @@ async def poll_sources(
             await fetcher.aclose()
 
 
-async def poll_one(
+async def poll_source(
     config: Config,
     store: Store,
     source: SourceSettings,
@@ -382,10 +186,14 @@ async def poll_one(
     state: SourceState | None,
     pool: ParsePool | None,
 ) -> SourceOutcome:
-    """`poll_source`, never raising: a bug stays in its source, and a store failure is
-    reported as ours (one line), never recorded against the partner."""
+    """One source's poll, never raising: a bug stays in its source, and a store failure is
+    reported as ours (one line), never recorded against the partner.
+
+    `state` is the source's recorded state (None: never polled); CPU-bound work runs on
+    `worker` (None: a default thread), and a feed body is parsed in `pool` when it says so.
+    """
     try:
-        return await poll_source(
+        return await _poll_and_record(
             config, store, source, fetcher, worker=worker, state=state, pool=pool
         )
     except StoreError as exc:
@@ -399,28 +207,22 @@ async def poll_one(
         return outcome
 
 
-async def poll_source(
+async def _poll_and_record(
     config: Config,
     store: Store,
     source: SourceSettings,
     fetcher: Fetcher,
     *,
-    worker: Executor | None = None,
-    state: SourceState | bool | None = False,
-    pool: ParsePool | None = None,
+    worker: Executor | None,
+    state: SourceState | None,
+    pool: ParsePool | None,
 ) -> SourceOutcome:
-    """Poll one source and record its state; CPU-bound work runs on `worker` (else a thread).
-
-    `state` is the source's recorded state if the caller has read it already (None: never
-    polled); by default it is read here. A feed body is parsed in `pool` when it says so.
-    """
-    if state is False:
-        state = store.source_state(source.id)
-    assert state is None or isinstance(state, SourceState)
+    """Fetch → parse → save (a folder: scan → save), then record; the source's SourceError is
+    its failed attempt, recorded with its backoff."""
     loop = asyncio.get_running_loop()
     try:
         if source.kind == "articles":
-            outcome = await loop.run_in_executor(worker, _poll_folder, config, store, source)
+            outcome = await loop.run_in_executor(worker, _ingest_folder, config, store, source)
             fetched = None
         else:
             fetched = await _fetch(config, source, fetcher, state)
@@ -432,6 +234,9 @@ async def poll_source(
         return outcome
     _record(config, store, source, outcome, fetched, previous=state)
     return outcome
+
+
+# -- fetch -------------------------------------------------------------------------------
 
 
 async def _fetch(
@@ -449,14 +254,18 @@ async def _fetch(
     )
 
 
+# -- parse, save -------------------------------------------------------------------------
+
+
 async def _ingest_feed(
     config: Config,
     store: Store,
     source: SourceSettings,
     fetched: FetchResult,
-    worker: Executor | None = None,
-    pool: ParsePool | None = None,
+    worker: Executor | None,
+    pool: ParsePool | None,
 ) -> SourceOutcome:
+    """Parse → save a fetched feed body (nothing to do when it was not modified)."""
     if fetched.status == "not-modified":
         return SourceOutcome(source.id, "not-modified", redirect=fetched.permanent_redirect)
     info = SourceInfo(
@@ -466,18 +275,11 @@ async def _ingest_feed(
         title=source.title or "",
         languages=tuple(config.settings.languages),
     )
-
     max_bytes = config.settings.fetch.max_bytes
-    languages = config.settings.languages
-
-    def save(parsed: ParsedFeed) -> tuple[int, int, int]:
-        return store.save_articles(
-            source.id, parsed.articles, languages, live_sources=_source_ids(config)
-        )
 
     def parse_and_save() -> tuple[ParsedFeed, tuple[int, int, int]]:
         parsed = parse_feed(fetched.body, fetched.headers, info, max_bytes)
-        return parsed, save(parsed)
+        return parsed, _save(config, store, source, parsed.articles)
 
     # feedparser is CPU-bound and can block for seconds on a big feed, and saving a batch
     # hashes and writes every row: keep both off the loop, which goes on fetching meanwhile.
@@ -485,7 +287,9 @@ async def _ingest_feed(
     loop = asyncio.get_running_loop()
     if pool is not None and pool.use(len(fetched.body)):
         parsed = await pool.parse(fetched.body, fetched.headers, info, max_bytes)
-        new, updated, unchanged = await loop.run_in_executor(worker, save, parsed)
+        new, updated, unchanged = await loop.run_in_executor(
+            worker, _save, config, store, source, parsed.articles
+        )
     else:
         parsed, (new, updated, unchanged) = await loop.run_in_executor(worker, parse_and_save)
     return SourceOutcome(
@@ -499,7 +303,8 @@ async def _ingest_feed(
     )
 
 
-def _poll_folder(config: Config, store: Store, source: SourceSettings) -> SourceOutcome:
+def _ingest_folder(config: Config, store: Store, source: SourceSettings) -> SourceOutcome:
+    """Scan → save a folder of article files, then withdraw the stories whose file is gone."""
     assert source.articles is not None
     local = LocalSource(
         id=source.id,
@@ -512,9 +317,7 @@ def _poll_folder(config: Config, store: Store, source: SourceSettings) -> Source
         found, errors = scan(local)
     except ArticleFileError as exc:
         raise SourceError(source.id, str(exc)) from None
-    new, updated, unchanged = store.save_articles(
-        source.id, found, config.settings.languages, live_sources=_source_ids(config)
-    )
+    new, updated, unchanged = _save(config, store, source, found)
     # A file that failed to read still exists: its article must not be withdrawn for that.
     present = {a.id for a in found}
     for error in errors:
@@ -537,6 +340,16 @@ def _poll_folder(config: Config, store: Store, source: SourceSettings) -> Source
     )
 
 
+def _save(
+    config: Config, store: Store, source: SourceSettings, articles: list[Article]
+) -> tuple[int, int, int]:
+    """The save phase of a feed or a folder: its articles into the store; (new, updated,
+    unchanged)."""
+    return store.save_articles(
+        source.id, articles, config.settings.languages, live_sources=_source_ids(config)
+    )
+
+
 def _source_ids(config: Config) -> list[str]:
     return [s.id for s in config.settings.sources]
 
@@ -548,6 +361,9 @@ def _stem_id(source: SourceSettings, path: str) -> str:
     except ValueError:
         return ""
     return f"{source.id}:{relative}"
+
+
+# -- record ------------------------------------------------------------------------------
 
 
 def _record(
@@ -565,51 +381,68 @@ def _record(
     if previous is False:  # not read yet (an unexpected error): read it now
         previous = store.source_state(source.id)
     assert previous is None or isinstance(previous, SourceState)
-    # Failures in a row count at one location; an edited URL starts again from the interval.
-    before = previous.failures if previous and previous.location == source.location else 0
-    failures = before + 1 if outcome.result == "error" else 0
-    if failures:
-        delay = min(source.every * 2 ** (failures - 1), config.settings.fetch.max_backoff)
-        if retry_after is not None:
-            delay = max(delay, min(retry_after, config.settings.fetch.max_backoff))
-        next_due = now + timedelta(seconds=delay)
+    state = _state_after(config, source, outcome, fetched, previous, now, retry_after)
+    # Counted and logged before saving: the attempt happened even if the store now fails.
+    metrics.source_polled(source.id, outcome.result, outcome.new, outcome.updated)
+    assert state.next_due is not None
+    _log_attempt(source, outcome, state.failures, (state.next_due - now).total_seconds())
+    store.save_source_state(state)
+
+
+def _state_after(
+    config: Config,
+    source: SourceSettings,
+    outcome: SourceOutcome,
+    fetched: FetchResult | None,
+    previous: SourceState | None,
+    now: datetime,
+    retry_after: float | None,
+) -> SourceState:
+    """The source's state after an attempt at `now` (a failed one keeps what it had)."""
+    failed = outcome.result == "error"
+    failures = schedule.failures_in_a_row(source, previous, failed)
+    if failed and previous is not None:
+        etag, last_modified = previous.etag, previous.last_modified
+    elif fetched is not None:
+        etag, last_modified = fetched.etag, fetched.last_modified
     else:
-        next_due = scheduled_after(source, now)
-    keep_validators = outcome.result == "error" and previous is not None
-    state = SourceState(
+        etag = last_modified = ""
+    return SourceState(
         source_id=source.id,
         kind=source.kind,
         location=source.location,
         last_attempt=now,
-        last_success=now
-        if outcome.result != "error"
-        else (previous.last_success if previous else None),
+        last_success=now if not failed else (previous.last_success if previous else None),
         result=outcome.result,
         error=outcome.error,
         new=outcome.new,
         updated=outcome.updated,
         unchanged=outcome.unchanged,
         failures=failures,
-        next_due=next_due,
-        etag=(previous.etag if keep_validators and previous else (fetched.etag if fetched else "")),
-        last_modified=(
-            previous.last_modified
-            if keep_validators and previous
-            else (fetched.last_modified if fetched else "")
+        next_due=schedule.next_due(
+            source,
+            failures,
+            now,
+            retry_after=retry_after,
+            max_backoff=config.settings.fetch.max_backoff,
         ),
-        redirect=outcome.redirect
-        or (previous.redirect if previous and outcome.result == "error" else ""),
+        etag=etag,
+        last_modified=last_modified,
+        redirect=outcome.redirect or (previous.redirect if previous and failed else ""),
         notes=tuple(outcome.notes[:20]),
     )
-    # Counted and logged before saving: the attempt happened even if the store now fails.
-    metrics.source_polled(source.id, outcome.result, outcome.new, outcome.updated)
+
+
+def _log_attempt(
+    source: SourceSettings, outcome: SourceOutcome, failures: int, wait: float
+) -> None:
     context = {"source": source.id}  # a JSON log line's "source" key
     if outcome.result == "error":
         log.warning(
             "source %s failed (%d in a row; next try in %.0fs): %s",
             source.id,
             failures,
-            (next_due - now).total_seconds(),
+            wait,
             outcome.error,
             extra=context,
         )
@@ -622,4 +455,3 @@ def _record(
             outcome.withdrawn,
             extra=context,
         )
-    store.save_source_state(state)

@@ -1,25 +1,22 @@
-"""Translation providers behind one small interface, and the guard around every call.
+"""Translation providers behind one small interface (`Provider`), each call one request.
 
 Owns: the providers (deep-translator's Google, MyMemory, Microsoft, DeepL, LibreTranslate,
-Yandex, and an OpenAI-compatible chat-completions provider over httpx), the two kinds of
-failure (the provider is unavailable, or it refused one request: `RequestRefused`), and
-`Guarded`: a real timeout, retries with backoff and jitter honouring Retry-After, a
-per-provider rate limit and a circuit breaker.
+Yandex, and an OpenAI-compatible chat-completions provider over httpx), their size limits,
+the registry the configuration names them by, and the two kinds of failure a call ends in
+(the provider is unavailable: `TranslationError`, with Retry-After when it said so; or it
+refused this one request: `RequestRefused`). Retrying, rate limiting and the breaker are
+`guard`'s.
 """
 
 from __future__ import annotations
 
-import math
-import random
-import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import httpx
 
-from syndication import http, metrics
+from syndication import http
 from syndication.config import ProviderSettings
 from syndication.errors import TranslationError
 from syndication.lang import PROVIDER_CODES, provider_code, provider_supports
@@ -49,7 +46,9 @@ class RequestRefused(TranslationError):
     """
 
 
-class Translator(Protocol):
+class Provider(Protocol):
+    """One translation service: its name, what it translates, how much text per request."""
+
     name: str
 
     def supports(self, source: str, target: str) -> bool: ...
@@ -95,7 +94,7 @@ class DeepTranslatorProvider:
             ) from exc
         except (dt.RequestError, dt.ServerException) as exc:
             response = _failed_response(exc)
-            detail = f"HTTP {response.status_code}" if response is not None else _short(exc)
+            detail = f"HTTP {response.status_code}" if response is not None else short_reason(exc)
             wait = _retry_after(response)
             # With a Retry-After (a 503 of an overloaded provider) the whole provider waits;
             # without, it may be this request's own fault.
@@ -110,7 +109,7 @@ class DeepTranslatorProvider:
                 f"{self.name}: unreachable ({_reason(exc)})", provider=self.name
             ) from exc
         except requests.RequestException as exc:
-            raise TranslationError(f"{self.name}: {_short(exc)}", provider=self.name) from exc
+            raise TranslationError(f"{self.name}: {short_reason(exc)}", provider=self.name) from exc
         except (
             dt.LanguageNotSupportedException,
             dt.InvalidSourceOrTargetLanguage,
@@ -118,13 +117,13 @@ class DeepTranslatorProvider:
             dt.AuthorizationException,
         ) as exc:
             raise TranslationError(
-                f"{self.name}: {_short(exc)}", provider=self.name, transient=False
+                f"{self.name}: {short_reason(exc)}", provider=self.name, transient=False
             ) from exc
         except (dt.BaseError, ValueError, KeyError, AttributeError, TypeError) as exc:
             # deep-translator raises these on an answer it cannot read (no result element,
             # a JSON shape it does not expect): a bad answer, worth another try later.
             raise RequestRefused(
-                f"{self.name}: unusable answer ({_short(exc)})", provider=self.name
+                f"{self.name}: unusable answer ({short_reason(exc)})", provider=self.name
             ) from exc
         if not isinstance(answer, str) or not answer.strip():
             raise RequestRefused(f"{self.name}: empty answer", provider=self.name)
@@ -205,7 +204,7 @@ class OpenAICompatibleProvider:
             raise TranslationError(f"{self.name}: timed out", provider=self.name) from exc
         except httpx.HTTPError as exc:
             raise TranslationError(
-                f"{self.name}: unreachable ({_short(exc)})", provider=self.name
+                f"{self.name}: unreachable ({short_reason(exc)})", provider=self.name
             ) from exc
         status = response.status_code
         retry_after = _retry_after(response)
@@ -232,12 +231,12 @@ class OpenAICompatibleProvider:
         return answer.strip()
 
 
-def _deep(name: str) -> Callable[[ProviderSettings], Translator]:
+def _deep(name: str) -> Callable[[ProviderSettings], Provider]:
     return lambda settings: DeepTranslatorProvider(name, settings)
 
 
 # The names are the configuration's (`lang.PROVIDER_CODES`): `check` validates a chain by them.
-PROVIDERS: dict[str, Callable[[ProviderSettings], Translator]] = {
+PROVIDERS: dict[str, Callable[[ProviderSettings], Provider]] = {
     "google": _deep("google"),
     "mymemory": _deep("mymemory"),
     "microsoft": _deep("microsoft"),
@@ -273,7 +272,8 @@ def _retry_after(response: Any) -> float | None:
     return None if response is None else http.parse_retry_after(response.headers.get("retry-after"))
 
 
-def _short(exc: BaseException) -> str:
+def short_reason(exc: BaseException) -> str:
+    """The first line of what an exception says (its type when it says nothing), cut short."""
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     return text[:200]
 
@@ -289,157 +289,4 @@ def _reason(exc: BaseException) -> str:
     ):
         if marker in text:
             return marker.lower()
-    return _short(exc)
-
-
-class CircuitOpen(TranslationError):
-    pass
-
-
-class Guarded:
-    """Wraps a provider: timeout, retries with backoff and jitter, rate limit, circuit breaker.
-
-    The breaker opens after `failures_to_open` failures in a row: every attempt counts when
-    the provider is unavailable (unreachable, timed out, rate limited), a refused request
-    (`RequestRefused`) counts once however often it was tried, and a Retry-After longer than
-    a cycle may wait opens it at once until then.
-
-    deep-translator sets no timeout on its requests, so each call runs in a daemon thread we
-    stop waiting for; the thread ends when the socket finally gives up.
-    """
-
-    def __init__(
-        self,
-        provider: Translator,
-        *,
-        timeout: float = 20.0,
-        retries: int = 2,
-        backoff: float = 1.0,
-        max_wait: float = 30.0,
-        rpm: int | None = None,
-        failures_to_open: int = 3,
-        cooldown: float = 300.0,
-        sleep: Callable[[float], None] = time.sleep,
-    ):
-        self.provider = provider
-        self.name = provider.name
-        self.timeout = timeout
-        self.retries = retries
-        self.backoff = backoff
-        self.max_wait = max_wait
-        self.interval = 60.0 / rpm if rpm else 0.0
-        self.failures_to_open = failures_to_open
-        self.cooldown = cooldown
-        self.sleep = sleep
-        self.requests = 0
-        self.consecutive_failures = 0
-        self.open_until = 0.0
-        self.last_error = ""
-        self.last_answer = -math.inf
-        self._last_call = 0.0
-        self._lock = threading.Lock()
-
-    def supports(self, source: str, target: str) -> bool:
-        return self.provider.supports(source, target)
-
-    def max_chars(self, source: str) -> int:
-        return self.provider.max_chars(source)
-
-    @property
-    def is_open(self) -> bool:
-        return time.monotonic() < self.open_until
-
-    @property
-    def answering(self) -> bool:
-        """Whether the provider answered a request lately (within one cooldown)."""
-        return time.monotonic() - self.last_answer < self.cooldown
-
-    def translate(
-        self,
-        text: str,
-        source: str,
-        target: str,
-        *,
-        refused_retries: int | None = None,
-        counted: bool = True,
-    ) -> str:
-        """The answer, retrying failures up to the guard's `retries` times.
-
-        A caller that will ask for the parts of a refused request rather than for the same
-        text again passes `refused_retries` (how often to retry a `RequestRefused`), and
-        `counted=False` when that refusal must not count towards the breaker (it counts
-        on its own, with `record_failure`).
-        """
-        if self.is_open:
-            # Same wording as the failure that opened it, so a cycle reports one outage once.
-            raise CircuitOpen(f"{self.name}: {self.last_error}", provider=self.name)
-        attempt = 0
-        while True:
-            try:
-                answer = self._call(text, source, target)
-            except TranslationError as exc:
-                metrics.translation_failure(self.name, source, target)
-                refused = isinstance(exc, RequestRefused)
-                if not refused:
-                    self.record_failure(exc)
-                retries = (
-                    refused_retries if refused and refused_retries is not None else self.retries
-                )
-                wait = (
-                    exc.retry_after
-                    if exc.retry_after is not None
-                    else (self.backoff * 2**attempt * (0.5 + random.random()))
-                )
-                if not exc.transient or attempt >= retries or self.is_open or wait > self.max_wait:
-                    if refused and counted:
-                        self.record_failure(exc)
-                    raise
-                self.sleep(wait)
-                attempt += 1
-                continue
-            self.consecutive_failures = 0
-            self.last_answer = time.monotonic()
-            return answer
-
-    def record_failure(self, exc: TranslationError) -> None:
-        """Count one failure towards the breaker (opening it if due, or as Retry-After says)."""
-        if isinstance(exc, CircuitOpen):
-            return
-        self.consecutive_failures += 1
-        self.last_error = str(exc).removeprefix(f"{self.name}: ")
-        now = time.monotonic()
-        if exc.retry_after is not None and exc.retry_after > self.max_wait:
-            # The provider said when to come back, later than a cycle waits: not before then.
-            self.open_until = max(self.open_until, now + exc.retry_after)
-        if self.consecutive_failures >= self.failures_to_open:
-            self.open_until = max(self.open_until, now + max(self.cooldown, exc.retry_after or 0))
-
-    def _call(self, text: str, source: str, target: str) -> str:
-        with self._lock:
-            wait = self._last_call + self.interval - time.monotonic()
-            if wait > 0:
-                self.sleep(wait)
-            self._last_call = time.monotonic()
-        self.requests += 1
-        metrics.translation_request(self.name, source, target)
-        box: dict[str, Any] = {}
-
-        def work() -> None:
-            try:
-                box["answer"] = self.provider.translate(text, source, target)
-            except BaseException as exc:  # handed back to the caller's thread
-                box["error"] = exc
-
-        thread = threading.Thread(target=work, name=f"translate-{self.name}", daemon=True)
-        thread.start()
-        thread.join(self.timeout)
-        if thread.is_alive():
-            raise TranslationError(
-                f"{self.name}: no answer within {self.timeout:.0f}s", provider=self.name
-            )
-        if "error" in box:
-            error = box["error"]
-            if isinstance(error, TranslationError):
-                raise error
-            raise TranslationError(f"{self.name}: {_short(error)}", provider=self.name) from error
-        return box["answer"]
+    return short_reason(exc)

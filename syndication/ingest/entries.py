@@ -1,0 +1,104 @@
+"""What every feed format shares when it turns a feed's items into Articles.
+
+Owns: what a parser is told about the source a body came from (`SourceInfo`) and what a parse
+gives back (`ParsedFeed`); an item's guid when it has none of its own; plain text as HTML
+paragraphs; a size field read as a count of bytes; and merging the items of one feed that
+repeat a guid (true duplicates once, distinct stories kept apart). Duplicates across sources
+are not this module's concern.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, replace
+from html import escape
+from typing import Any
+
+from syndication.html import plain_text, sanitised_text
+from syndication.ingest.normalise import content_guid
+from syndication.model import Article, article_id
+
+SUMMARY_CHARS = 400
+
+
+@dataclass(frozen=True)
+class SourceInfo:
+    """What the parser needs to know about the source a body came from."""
+
+    id: str
+    url: str  # where the body came from; base for relative links
+    language: str | None = None
+    title: str = ""
+    languages: tuple[str, ...] = ()  # extra languages the detector may answer
+
+
+@dataclass
+class ParsedFeed:
+    articles: list[Article]
+    title: str = ""
+    link: str = ""
+    notes: list[str] = field(default_factory=list)
+    entries_found: int = 0
+
+
+def item_guid(given: str, link: str, raw_title: str, date: str, content: str) -> str:
+    """The item's own guid, else its link, else an id made from what it says, stable across
+    edits of its text.
+
+    Its title and date identify it: a corrected description must update the story, not
+    publish it a second time. Only an item with no title falls back to its text, and one
+    with no text either (an image, an embed) to its sanitised markup.
+    """
+    if given.strip() or link:
+        return given.strip() or link
+    title = plain_text(raw_title)
+    if title:
+        return content_guid(title, date)
+    body_text = sanitised_text(content)
+    return content_guid(body_text) if body_text else content_guid(content, date)
+
+
+def paragraphs_html(text: str) -> str:
+    """Plain text as HTML: a paragraph for each run of lines between blank lines."""
+    paragraphs = [p.strip() for p in re.split(r"\n\s*\n", text) if p.strip()]
+    return "".join(f"<p>{escape(p)}</p>" for p in paragraphs)
+
+
+def byte_count(value: Any) -> int:
+    """A feed's size field (an enclosure's length) as bytes; 0 when absent or not a number."""
+    try:
+        return max(0, int(str(value).strip()))
+    except (TypeError, ValueError):
+        return 0
+
+
+def merge_repeated_guids(articles: list[Article], notes: list[str]) -> list[Article]:
+    """Merge items that repeat a guid: true duplicates once, distinct stories kept apart."""
+    seen: dict[str, Article] = {}
+    merged = 0
+    for article in articles:
+        held = seen.get(article.id)
+        if held is None:
+            seen[article.id] = article
+            continue
+        if (held.title, held.link, held.content) == (article.title, article.link, article.content):
+            merged += 1
+            continue
+        # Same guid, different story: keep both, the later one under a guid made distinct
+        # by its title and link (ids published before stay as they were), or, when those
+        # are the same too (items with neither), by its content; so none is lost and each
+        # id is the same at every poll.
+        named = (article.title, article.link)
+        for parts in (named, (*named, article.content)):
+            guid = f"{article.guid}#{content_guid(*parts)[7:]}"
+            distinct = replace(article, guid=guid, id=article_id(article.source_id, guid))
+            if distinct.id not in seen:
+                seen[distinct.id] = distinct
+                break
+        else:  # the very same story a third time: a true duplicate
+            merged += 1
+            continue
+        notes.append(f"guid {article.guid!r} is used by more than one item; kept each story")
+    if merged:
+        notes.append(f"{merged} duplicate item(s) merged")
+    return list(seen.values())

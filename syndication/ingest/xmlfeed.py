@@ -1,0 +1,286 @@
+"""RSS and Atom feeds (RSS 0.9x/1.0/2.0, Atom) into Articles, through feedparser.
+
+Owns: calling feedparser on bytes already decided to be UTF-8 (see `encoding`), telling a feed
+from an HTML page or binary junk, the notes a sloppy feed earns, and mapping each feedparser
+entry onto an Article: its link (FeedBurner's original one), richest content and xml:base,
+title, summary, guid, declared language, enclosures, image, categories, credits and the
+partner feed it came from (atom:source).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from html import unescape
+from typing import Any
+
+import feedparser
+
+from syndication.errors import SourceError
+from syndication.html import (
+    absolute_url,
+    first_sentence,
+    plain_text,
+    sanitise_html,
+    sanitised_text,
+    shorten,
+)
+from syndication.ingest.encoding import to_utf8
+from syndication.ingest.entries import (
+    SUMMARY_CHARS,
+    ParsedFeed,
+    SourceInfo,
+    byte_count,
+    item_guid,
+    merge_repeated_guids,
+    paragraphs_html,
+)
+from syndication.ingest.normalise import choose_language, to_utc
+from syndication.lang import normalise_language
+from syndication.model import Article, Enclosure, article_id
+
+_HTML_START = re.compile(rb"^\s*(<!--.*?-->\s*)*(<!doctype\s+html|<html|<head|<body)", re.I | re.S)
+_FIRST_IMG = re.compile(r'<img[^>]+src="([^"]+)"', re.I)
+_TITLE = re.compile(rb"<title[^>]*>(.*?)</title>", re.I | re.S)
+
+
+@dataclass(frozen=True)
+class _Origin:
+    """The partner feed an entry comes from, as its articles record it (atom:source)."""
+
+    link: str  # the partner's home page (else the feed's URL)
+    title: str
+    language: str | None
+    id: str  # the feed's own id: Atom <id>, else its self link or the URL it came from
+    updated: datetime | None
+
+
+def parse_xml_feed(body: bytes, headers: dict[str, str], source: SourceInfo) -> ParsedFeed:
+    """An RSS or Atom body as Articles; raise SourceError when feedparser finds no feed."""
+    content_type = headers.get("content-type", "")
+    body, _encoding, encoding_note = to_utf8(body, content_type)
+    mime = content_type.split(";")[0].strip() or "application/xml"
+    # We already decoded; tell feedparser so. A missing Content-Type (a file source) is not a
+    # problem worth a note, so we name the generic XML type rather than let it complain.
+    response_headers = {
+        "content-location": source.url,
+        "content-type": f"{mime}; charset=utf-8",
+    }
+    # We sanitise with nh3 and resolve links ourselves: feedparser's own pass costs half its time.
+    parsed = feedparser.parse(
+        body,
+        response_headers=response_headers,
+        sanitize_html=False,
+        resolve_relative_uris=False,
+    )
+    entries = parsed.get("entries", [])
+    version = parsed.get("version", "")
+    if not version and not entries:
+        raise SourceError(source.id, _not_a_feed_reason(body, parsed))
+    notes: list[str] = [encoding_note] if encoding_note else []
+    notes.extend(_parser_notes(parsed, mime, headers))
+    origin = _origin(parsed.get("feed", {}), source)
+    stories = [entry for entry in entries if not _is_empty(entry)]
+    if len(stories) < len(entries):
+        # e.g. a stray `<item />` nested inside another item: nothing to publish.
+        notes.append(f"{len(entries) - len(stories)} empty item(s) skipped")
+    articles = merge_repeated_guids(
+        [_entry_to_article(entry, source, origin) for entry in stories], notes
+    )
+    return ParsedFeed(
+        articles=articles,
+        title=origin.title,
+        link=origin.link,
+        notes=notes,
+        entries_found=len(entries),
+    )
+
+
+def _parser_notes(parsed: Any, mime: str, headers: dict[str, str]) -> list[str]:
+    """What feedparser found wrong with a document it could still read."""
+    if not parsed.get("bozo"):
+        return []
+    exc = parsed.get("bozo_exception")
+    reason = str(exc).splitlines()[0] if exc else "unknown problem"
+    # Encoding is decided (and noted) by to_utf8; feedparser's view of it is stale.
+    if not isinstance(exc, feedparser.CharacterEncodingOverride | feedparser.NonXMLContentType):
+        return [f"feed parsed with problems ({type(exc).__name__}): {reason}"]
+    if isinstance(exc, feedparser.NonXMLContentType) and "content-type" in headers:
+        return [f"feed served as {mime}, not an XML type"]
+    return []
+
+
+def _origin(feed: Any, source: SourceInfo) -> _Origin:
+    return _Origin(
+        link=absolute_url(feed.get("link", ""), source.url) or source.url,
+        title=plain_text(feed.get("title", "")) or source.title,
+        language=normalise_language(feed.get("language")) or normalise_language(source.language),
+        id=_feed_id(feed, source),
+        updated=_date(feed, "updated_parsed") or _date(feed, "published_parsed"),
+    )
+
+
+def _feed_id(feed: Any, source: SourceInfo) -> str:
+    given = plain_text(str(feed.get("id") or ""), 500)
+    if given:
+        return given
+    for link in feed.get("links", []) or []:
+        if link.get("rel") == "self" and link.get("href"):
+            return absolute_url(link["href"], source.url)
+    return source.url
+
+
+def _is_empty(entry: Any) -> bool:
+    """An entry with no title, link, id, text or media is not a story."""
+    keys = ("title", "link", "id", "summary", "content", "enclosures", "media_content")
+    return not any(entry.get(key) for key in keys)
+
+
+def _not_a_feed_reason(body: bytes, parsed: Any) -> str:
+    head = body[:4096]
+    if _HTML_START.search(head) or b"<html" in head.lower():
+        match = _TITLE.search(body[:65536])
+        title = plain_text(match.group(1).decode("utf-8", "replace"), 80) if match else ""
+        return "not a feed: the server sent an HTML page" + (f" ({title!r})" if title else "")
+    if sum(b < 9 or 13 < b < 32 for b in head) > len(head) // 10:
+        return "not a feed: the body is binary data"
+    exc = parsed.get("bozo_exception")
+    detail = f" ({str(exc).splitlines()[0]})" if exc else ""
+    return f"not a feed: no RSS or Atom document found{detail}"
+
+
+def _pick_content(entry: Any) -> tuple[str, str]:
+    """The richest body of an entry and the base URL it declared (xml:base)."""
+    contents = entry.get("content") or []
+    best = None
+    for item in contents:
+        if best is None or (item.get("type") == "text/html" and best.get("type") != "text/html"):
+            best = item
+    if best is not None and best.get("value"):
+        return _as_html(best), best.get("base", "")
+    detail = entry.get("summary_detail") or {}
+    summary = entry.get("summary", "")
+    return _as_html({"value": summary, "type": detail.get("type", "text/html")}), detail.get(
+        "base", ""
+    )
+
+
+def _as_html(detail: Any) -> str:
+    value = detail.get("value", "") or ""
+    if detail.get("type") == "text/plain":
+        return paragraphs_html(value)
+    return value
+
+
+def _entry_to_article(entry: Any, source: SourceInfo, origin: _Origin) -> Article:
+    feed_link = origin.link
+    # FeedBurner rewrites links to a tracking redirect and keeps the real one in origLink.
+    link = absolute_url(entry.get("feedburner_origlink") or entry.get("link", ""), feed_link)
+    raw_content, content_base = _pick_content(entry)
+    # feedparser reports the feed URL as the base when the document sets no xml:base; relative
+    # URLs in an item's HTML then mean the item's own page (as feed readers resolve them).
+    if content_base and content_base != source.url:
+        base = absolute_url(content_base, feed_link)
+    else:
+        base = link or feed_link
+    content = sanitise_html(raw_content, base)
+    body_text = sanitised_text(content)
+    title = plain_text(entry.get("title", ""), 300) or first_sentence(body_text)
+    summary = plain_text(entry.get("summary", ""))
+    if not summary or summary == body_text:
+        summary = body_text
+    guid = item_guid(
+        entry.get("id") or "", link, entry.get("title", ""), entry.get("published", ""), content
+    )
+    language = choose_language(
+        _declared_language(entry, source, origin),
+        f"{title}. {body_text}",
+        source.languages,
+        where=f"{source.id}: {guid}",
+    )
+    return Article(
+        id=article_id(source.id, guid),
+        source_id=source.id,
+        guid=guid,
+        title=title or "(untitled)",
+        link=link,
+        summary=shorten(summary, SUMMARY_CHARS),
+        content=content,
+        author=plain_text(entry.get("author", ""), 200),
+        categories=_categories(entry),
+        image=_image(entry, content, base),
+        enclosures=_enclosures(entry, base),
+        language=language,
+        published=_date(entry, "published_parsed") or _date(entry, "updated_parsed"),
+        updated=_date(entry, "updated_parsed") or _date(entry, "published_parsed"),
+        source_title=origin.title,
+        source_url=feed_link,
+        credits=_credits(entry),
+        source_feed_id=origin.id,
+        source_feed_updated=origin.updated,
+    )
+
+
+def _declared_language(entry: Any, source: SourceInfo, origin: _Origin) -> str | None:
+    """The entry's own xml:lang (its content's, else its title's), else the feed's."""
+    declared = None
+    for detail in (entry.get("content") or [{}])[0], entry.get("title_detail") or {}:
+        declared = declared or normalise_language(detail.get("language"))
+    return declared or origin.language or normalise_language(source.language)
+
+
+def _enclosures(entry: Any, base: str) -> tuple[Enclosure, ...]:
+    return tuple(
+        Enclosure(
+            url=absolute_url(e.get("href", ""), base),
+            type=e.get("type", "") or "",
+            length=byte_count(e.get("length")),
+        )
+        for e in entry.get("enclosures", [])
+        if e.get("href")
+    )
+
+
+def _categories(entry: Any) -> tuple[str, ...]:
+    return tuple(
+        dict.fromkeys(
+            plain_text(t.get("term") or t.get("label") or "", 80)
+            for t in entry.get("tags", [])
+            if (t.get("term") or t.get("label"))
+        )
+    )
+
+
+def _credits(entry: Any) -> tuple[str, ...]:
+    return tuple(
+        dict.fromkeys(
+            name
+            for credit in entry.get("media_credit", []) or []
+            if (name := plain_text(str(credit.get("content") or ""), 200))
+        )
+    )
+
+
+def _image(entry: Any, content: str, base: str) -> str:
+    for key in ("media_thumbnail", "media_content"):
+        for media in entry.get(key, []) or []:
+            url = media.get("url", "")
+            kind = media.get("type", "") or media.get("medium", "")
+            if url and (key == "media_thumbnail" or "image" in kind or not kind):
+                return absolute_url(url, base)
+    for enc in entry.get("enclosures", []):
+        if (enc.get("type") or "").startswith("image/") and enc.get("href"):
+            return absolute_url(enc["href"], base)
+    image = entry.get("image")
+    if isinstance(image, dict) and image.get("href"):
+        return absolute_url(image["href"], base)
+    match = _FIRST_IMG.search(content)
+    # The sanitised HTML escapes `&` in attributes; the field holds the URL itself.
+    return unescape(match.group(1)) if match else ""
+
+
+def _date(entry: Any, key: str) -> datetime | None:
+    # dict.get: FeedParserDict's own lookup silently swaps published/updated (with a warning).
+    value = dict.get(entry, key)
+    return to_utc(value) if value else None
