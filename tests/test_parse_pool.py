@@ -168,7 +168,9 @@ def _crash_or_parse(
     """Runs in a worker: dies as a segfaulting C extension would for the source "crash"."""
     if info.id == "crash":
         os._exit(70)
-    logging.getLogger("syndication.ingest.xmlfeed").warning("parsing %s in %d", info.id, os.getpid())
+    logging.getLogger("syndication.ingest.xmlfeed").warning(
+        "parsing %s in %d", info.id, os.getpid()
+    )
     return parse_feed(body, headers, info, max_bytes)
 
 
