@@ -20,6 +20,7 @@ from pathlib import Path
 import yaml
 
 from syndication.config import load
+from syndication.ingest.save import save_articles
 from syndication.model import Article
 from syndication.publish.editions import publish
 from syndication.store import Store
@@ -65,7 +66,7 @@ def _fill(store: Store, count: int) -> None:
             )
             for n in range(offset, min(offset + BATCH, count))
         ]
-        store.save_articles("wire", batch, LANGUAGES, now=start)
+        save_articles(store, "wire", batch, LANGUAGES, now=start)
 
 
 def bench(size: int, repeat: int) -> tuple[float, float]:

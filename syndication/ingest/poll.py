@@ -36,6 +36,7 @@ from syndication.errors import ArticleFileError, SourceError, StoreError
 from syndication.ingest.feeds import ParsedFeed, SourceInfo, parse_feed
 from syndication.ingest.fetch import Fetcher, FetchResult, read_feed_file
 from syndication.ingest.local import LocalSource, scan
+from syndication.ingest.save import save_articles
 from syndication.model import SourceState, utcnow
 from syndication.store import Store
 
@@ -471,8 +472,8 @@ async def _ingest_feed(
     languages = config.settings.languages
 
     def save(parsed: ParsedFeed) -> tuple[int, int, int]:
-        return store.save_articles(
-            source.id, parsed.articles, languages, live_sources=_source_ids(config)
+        return save_articles(
+            store, source.id, parsed.articles, languages, live_sources=_source_ids(config)
         )
 
     def parse_and_save() -> tuple[ParsedFeed, tuple[int, int, int]]:
@@ -512,8 +513,8 @@ def _poll_folder(config: Config, store: Store, source: SourceSettings) -> Source
         found, errors = scan(local)
     except ArticleFileError as exc:
         raise SourceError(source.id, str(exc)) from None
-    new, updated, unchanged = store.save_articles(
-        source.id, found, config.settings.languages, live_sources=_source_ids(config)
+    new, updated, unchanged = save_articles(
+        store, source.id, found, config.settings.languages, live_sources=_source_ids(config)
     )
     # A file that failed to read still exists: its article must not be withdrawn for that.
     present = {a.id for a in found}

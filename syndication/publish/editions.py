@@ -124,7 +124,7 @@ def publish(
         rows = store.articles_for_edition(
             language,
             limit=s.feeds.items,
-            policy=s.translation.untranslated,
+            include_untranslated=s.translation.untranslated == "original",
             source_ids=scope.source_ids,
             since=since,
             tags=scope.tags,
