@@ -23,7 +23,7 @@ from syndication.store.articles import (
     HeldArticle,
     LiveStory,
 )
-from syndication.store.base import check_driver, iso, parse_iso
+from syndication.store.base import check_driver
 from syndication.store.control import ControlMixin
 from syndication.store.published import PublishedMixin
 from syndication.store.schema import SCHEMA_VERSION
@@ -38,8 +38,6 @@ __all__ = [
     "LiveStory",
     "Store",
     "check_driver",
-    "iso",
-    "parse_iso",
 ]
 
 
