@@ -1,7 +1,7 @@
 """Benchmark: publishing 3 editions x 3 formats, 100 items each, from a small and a big store.
 
 Owns: the issue-5 target "publish from a store holding 100,000 articles in under 1 s, and
-within 1.5x of the time with 1,000 articles". The store is filled with `store.save_articles`
+within 1.5x of the time with 1,000 articles". The store is filled with `ingest.save.save_articles`
 in batches (as ingestion does); each size is timed for a cold publish (every file written)
 and a warm one (nothing changed, nothing written), best of a few runs.
 
@@ -20,6 +20,7 @@ from pathlib import Path
 import yaml
 
 from syndication.config import load
+from syndication.ingest.save import save_articles
 from syndication.model import Article
 from syndication.publish import publish
 from syndication.store import Store
@@ -65,7 +66,7 @@ def _fill(store: Store, count: int) -> None:
             )
             for n in range(offset, min(offset + BATCH, count))
         ]
-        store.save_articles("wire", batch, LANGUAGES, now=start)
+        save_articles(store, "wire", batch, LANGUAGES, now=start)
 
 
 def bench(size: int, repeat: int) -> tuple[float, float]:

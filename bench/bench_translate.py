@@ -26,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from syndication.config import load
 from syndication.html import sanitise_html
+from syndication.ingest.save import save_articles
 from syndication.lang import PROVIDER_CODES
 from syndication.model import Article
 from syndication.store import Store
@@ -154,7 +155,7 @@ def run_engine(fake: FakeGoogle, articles: list[Article], folder: Path) -> list[
     )
     config = load(path)
     store = Store.open(config.store_url)
-    store.save_articles("bench", articles, EDITIONS)
+    save_articles(store, "bench", articles, EDITIONS)
     runs = []
     for _ in range(2):
         before = len(fake.calls)

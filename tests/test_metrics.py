@@ -21,6 +21,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import create_engine
 
 from syndication import metrics
+from syndication.ingest.save import save_articles
 from syndication.model import Article, SourceState, Translation
 from syndication.serve import make_server
 from syndication.store import Store
@@ -67,7 +68,7 @@ def _article(n: int) -> Article:
 def test_exposition_reads_backlog_and_source_health_from_the_store(tmp_path: Path) -> None:
     store = Store.open(f"sqlite:///{tmp_path / 'x.db'}")
     stories = [_article(1), _article(2)]
-    store.save_articles("wire", stories, ["kk", "zh", "en"])
+    save_articles(store, "wire", stories, ["kk", "zh", "en"])
     store.save_translation(
         Translation(stories[0].id, "kk", "translated", title="Т", content="<p>М</p>"),
         stories[0].text_hash,

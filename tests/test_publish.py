@@ -1,6 +1,6 @@
 """The publish stage on a real store: rights, minimal writes, crash safety, age limit, WebSub.
 
-Owns: what `publish(config, store)` leaves on disk for stories saved with `store.save_articles`
+Owns: what `publish(config, store)` leaves on disk for stories saved with `save_articles`
 (and translations saved with `store.save_translation`): a `rights: title` source never shows
 its summary or content anywhere, `rights: summary` never its content; photo credits of local
 files and partner items shown as credits in every edition (through the CLI); an unchanged publish
@@ -32,6 +32,7 @@ from lxml import etree
 from lxml import html as lxml_html
 
 from syndication.config import Config, load
+from syndication.ingest.save import save_articles
 from syndication.model import Article, Enclosure, Translation, utcnow
 from syndication.publish import publish
 from syndication.store import Store
@@ -85,7 +86,7 @@ def test_rights_limit_what_any_published_file_carries(tmp_path: Path) -> None:
     config, store = _setup(tmp_path)
     for source in ("full", "brief", "heads"):
         stories = [_article(source, n) for n in range(3)]
-        store.save_articles(source, stories, ["kk", "zh", "en"])
+        save_articles(store, source, stories, ["kk", "zh", "en"])
         for story in stories:  # translated versions must obey the same rights
             store.save_translation(
                 Translation(story.id, "kk", "translated", title=f"Тақырып {story.title}",
@@ -106,7 +107,7 @@ def test_rights_limit_what_any_published_file_carries(tmp_path: Path) -> None:
 
 def test_unchanged_publish_touches_no_file(tmp_path: Path) -> None:
     config, store = _setup(tmp_path)
-    store.save_articles("full", [_article("full", n) for n in range(5)], ["kk", "zh", "en"])
+    save_articles(store, "full", [_article("full", n) for n in range(5)], ["kk", "zh", "en"])
     first = publish(config, store)
     assert first.written
     before = snapshot(config.output)
@@ -114,7 +115,7 @@ def test_unchanged_publish_touches_no_file(tmp_path: Path) -> None:
     second = publish(config, store)
     assert second.written == [] and second.removed == []
     assert snapshot(config.output) == before
-    store.save_articles("full", [_article("full", 9)], ["kk", "zh", "en"])
+    save_articles(store, "full", [_article("full", 9)], ["kk", "zh", "en"])
     third = publish(config, store)
     assert "en/rss.xml" in third.written and "index.html" not in third.written
 
@@ -123,7 +124,7 @@ def test_pages_are_written_before_the_feeds_wherever_the_output_is(tmp_path: Pat
     """A reader never follows a new item to a page not written yet: article pages first,
     also when the output folder's own path has a folder named `articles` in it."""
     config, store = _setup(tmp_path, output="press/articles/public")
-    store.save_articles("full", [_article("full", n) for n in range(3)], ["kk", "zh", "en"])
+    save_articles(store, "full", [_article("full", n) for n in range(3)], ["kk", "zh", "en"])
     written = publish(config, store).written
     pages = [n for n, path in enumerate(written) if "/articles/" in path]
     others = [n for n, path in enumerate(written) if "/articles/" not in path]
@@ -132,9 +133,13 @@ def test_pages_are_written_before_the_feeds_wherever_the_output_is(tmp_path: Pat
 
 def test_max_age_and_removed_sources_keep_stories_out(tmp_path: Path) -> None:
     config, store = _setup(tmp_path, feeds={"items": 50, "max_age": "30d"})
-    store.save_articles("full", [_article("full", 1, days_ago=1),
-                                 _article("full", 2, days_ago=90)], ["kk", "zh", "en"])  # fmt: skip
-    store.save_articles("gone", [_article("gone", 3)], ["kk", "zh", "en"])
+    save_articles(
+        store,
+        "full",
+        [_article("full", 1, days_ago=1), _article("full", 2, days_ago=90)],
+        ["kk", "zh", "en"],
+    )
+    save_articles(store, "gone", [_article("gone", 3)], ["kk", "zh", "en"])
     publish(config, store)
     feed = json.loads((config.output / "en" / "feed.json").read_text(encoding="utf-8"))
     assert [i["id"].split(":")[-1] for i in feed["items"]] == ["story-1/en"]
@@ -177,7 +182,7 @@ def hub() -> Iterator[Hub]:
 def test_websub_hub_is_linked_and_pinged_only_after_a_change(tmp_path: Path, hub: Hub) -> None:
     config, store = _setup(tmp_path, site={"base_url": "https://feeds.example.kz/",
                                            "hub": hub.url})  # fmt: skip
-    store.save_articles("full", [_article("full", 1)], ["kk", "zh", "en"])
+    save_articles(store, "full", [_article("full", 1)], ["kk", "zh", "en"])
     assert publish(config, store).hub_error == ""
     assert len(hub.pings) == 1
     assert hub.pings[0]["hub.mode"] == ["publish"]
@@ -192,7 +197,7 @@ def test_websub_hub_is_linked_and_pinged_only_after_a_change(tmp_path: Path, hub
     assert feed["hubs"] == [{"type": "WebSub", "url": hub.url}]
     publish(config, store)
     assert len(hub.pings) == 1, "an unchanged publish pinged the hub"
-    store.save_articles("brief", [_article("brief", 2)], ["kk", "zh", "en"])
+    save_articles(store, "brief", [_article("brief", 2)], ["kk", "zh", "en"])
     hub.status = 500  # a failing hub is reported, never fatal
     report = publish(config, store)
     assert len(hub.pings) == 2 and "500" in report.hub_error
@@ -262,8 +267,11 @@ def test_killed_publisher_never_leaves_a_broken_file(tmp_path: Path) -> None:
     for round_ in range(5):
         # Every story changes each round, so every file is rewritten over its old version.
         for source in ("full", "brief", "heads"):
-            store.save_articles(
-                source, [_article(source, n, tag=f" r{round_}") for n in range(150)], languages
+            save_articles(
+                store,
+                source,
+                [_article(source, n, tag=f" r{round_}") for n in range(150)],
+                languages,
             )
         limit = _feed_size_limit if round_ == 0 else None
         mode = "fsize" if round_ == 0 else "kill"

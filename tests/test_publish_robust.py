@@ -11,6 +11,7 @@ import feedparser
 from lxml import etree
 
 from syndication.config import load
+from syndication.ingest.save import save_articles
 from syndication.model import Article, Enclosure, utcnow
 from syndication.publish import publish
 from syndication.store import Store
@@ -47,7 +48,8 @@ def _story(n: int, **changes: object) -> Article:
 
 def test_control_characters_never_break_a_feed(tmp_path: Path) -> None:
     path, store = _setup(tmp_path)
-    store.save_articles(
+    save_articles(
+        store,
         "p",
         [
             _story(
@@ -75,7 +77,7 @@ def test_only_web_urls_are_published(tmp_path: Path) -> None:
         image="javascript:alert(2)",
         enclosures=(Enclosure("data:text/html,x", "text/html"), Enclosure("https://ok/a.mp3")),
     )
-    store.save_articles("p", [story], LANGS)
+    save_articles(store, "p", [story], LANGS)
     publish(load(path), store)
     text = "".join(p.read_text(encoding="utf-8") for p in (tmp_path / "public").rglob("*.*"))
     assert "javascript:" not in text and "data:text/html" not in text
@@ -85,8 +87,8 @@ def test_only_web_urls_are_published(tmp_path: Path) -> None:
 def test_a_story_dated_in_the_future_is_filed_when_first_seen(tmp_path: Path) -> None:
     path, store = _setup(tmp_path)
     future = utcnow().replace(year=2099)
-    store.save_articles(
-        "p", [_story(1, published=future), _story(2), _story(3, updated=future)], LANGS
+    save_articles(
+        store, "p", [_story(1, published=future), _story(2), _story(3, updated=future)], LANGS
     )
     publish(load(path), store)
     feed = feedparser.parse((tmp_path / "public" / "en" / "atom.xml").read_bytes())
@@ -97,7 +99,7 @@ def test_a_story_dated_in_the_future_is_filed_when_first_seen(tmp_path: Path) ->
 
 def test_item_ids_survive_a_move_to_another_domain(tmp_path: Path) -> None:
     path, store = _setup(tmp_path)
-    store.save_articles("p", [_story(1)], LANGS)
+    save_articles(store, "p", [_story(1)], LANGS)
     publish(load(path), store)
     before = [
         e.id
@@ -113,7 +115,7 @@ def test_item_ids_survive_a_move_to_another_domain(tmp_path: Path) -> None:
 
 def test_an_id_given_twice_in_one_batch_is_stored_once(tmp_path: Path) -> None:
     _path, store = _setup(tmp_path)
-    assert store.save_articles("p", [_story(1), _story(1, title="Again"), _story(2)], LANGS) == (
+    assert save_articles(store, "p", [_story(1), _story(1, title="Again"), _story(2)], LANGS) == (
         2,
         0,
         0,
@@ -124,7 +126,7 @@ def test_an_id_given_twice_in_one_batch_is_stored_once(tmp_path: Path) -> None:
 
 def test_an_edition_dropped_from_the_yaml_is_unpublished(tmp_path: Path) -> None:
     path, store = _setup(tmp_path)
-    store.save_articles("p", [_story(1)], LANGS)
+    save_articles(store, "p", [_story(1)], LANGS)
     publish(load(path), store)
     assert (tmp_path / "public" / "en" / "rss.xml").exists()
     text = path.read_text(encoding="utf-8").replace("- en\n", "")

@@ -12,11 +12,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from sqlalchemy import inspect
 
-from syndication import store as store_module
 from syndication.errors import StoreError, StoreLocked
+from syndication.ingest.decide import canonical_link
+from syndication.ingest.save import save_articles
 from syndication.model import Article, Translation
-from syndication.store import SCHEMA_VERSION, Store
+from syndication.store import SCHEMA_VERSION, Store, schema
+from syndication.store.rows import article_values
 
 LANGS = ["kk", "zh", "en"]
 
@@ -40,12 +43,46 @@ def _open(tmp_path: Path) -> Store:
     return Store.open(f"sqlite:///{tmp_path / 'x.db'}")
 
 
+def _released_store(path: Path, version: int) -> None:
+    """A store as release `version` left it: release 1's DDL, then each later release's step."""
+    conn = sqlite3.connect(path)
+    try:
+        conn.executescript((Path(__file__).parent / "store_v1.sql").read_text(encoding="utf-8"))
+        for step in range(2, version + 1):
+            for statement in schema.MIGRATIONS[step]:
+                conn.execute(statement)
+        conn.execute("UPDATE schema_version SET version = ?", (version,))
+        conn.commit()
+    finally:
+        conn.close()
+
+
+def _shape(store: Store) -> dict[str, object]:
+    """Every table's columns (type, nullability, default, key), indexes and constraints."""
+    found = inspect(store.engine)
+    return {
+        table: {
+            "columns": [
+                (c["name"], str(c["type"]), c["nullable"], c["default"], c["primary_key"])
+                for c in found.get_columns(table)
+            ],
+            "primary_key": found.get_pk_constraint(table),
+            "indexes": sorted(
+                (i["name"], tuple(i["column_names"]), i["unique"]) for i in found.get_indexes(table)
+            ),
+            "unique": found.get_unique_constraints(table),
+            "foreign_keys": found.get_foreign_keys(table),
+        }
+        for table in found.get_table_names()
+    }
+
+
 def test_saving_twice_changes_nothing(tmp_path: Path) -> None:
     store = _open(tmp_path)
     batch = [_article(n) for n in range(50)]
-    assert store.save_articles("s", batch, LANGS) == (50, 0, 0)
+    assert save_articles(store, "s", batch, LANGS) == (50, 0, 0)
     counts = store.count_rows()
-    assert store.save_articles("s", batch, LANGS) == (0, 0, 50)
+    assert save_articles(store, "s", batch, LANGS) == (0, 0, 50)
     assert store.count_rows() == counts
     assert counts["translations"] == 100  # kk and zh for each English story
 
@@ -53,14 +90,14 @@ def test_saving_twice_changes_nothing(tmp_path: Path) -> None:
 def test_changed_text_marks_translations_stale(tmp_path: Path) -> None:
     store = _open(tmp_path)
     article = _article(1)
-    store.save_articles("s", [article], LANGS)
+    save_articles(store, "s", [article], LANGS)
     (_stored, pending), _ = store.translation_work(LANGS)
     store.save_translation(
         Translation(article.id, pending.language, "translated", title="T", content="<p>C</p>"),
         article.text_hash,
     )
     edited = replace(article, content="<p>Body text, corrected.</p>")
-    assert store.save_articles("s", [edited], LANGS) == (0, 1, 0)
+    assert save_articles(store, "s", [edited], LANGS) == (0, 1, 0)
     statuses = {t.language: t.status for _, t in store.translation_work(LANGS)}
     assert statuses[pending.language] == "stale"
     # A stale translation stays published until it is redone.
@@ -71,8 +108,8 @@ def test_changed_text_marks_translations_stale(tmp_path: Path) -> None:
 def test_translation_for_an_outdated_text_is_not_stored(tmp_path: Path) -> None:
     store = _open(tmp_path)
     article = _article(1)
-    store.save_articles("s", [article], LANGS)
-    store.save_articles("s", [replace(article, title="New title")], LANGS)
+    save_articles(store, "s", [article], LANGS)
+    save_articles(store, "s", [replace(article, title="New title")], LANGS)
     saved = store.save_translation(
         Translation(article.id, "kk", "translated", title="old"), article.text_hash
     )
@@ -81,9 +118,9 @@ def test_translation_for_an_outdated_text_is_not_stored(tmp_path: Path) -> None:
 
 def test_same_story_from_two_sources_is_kept_once(tmp_path: Path) -> None:
     store = _open(tmp_path)
-    store.save_articles("a", [_article(1, "a", link="https://www.example.org/story/")], LANGS)
-    new, _, unchanged = store.save_articles(
-        "b", [_article(9, "b", link="http://example.org/story")], LANGS
+    save_articles(store, "a", [_article(1, "a", link="https://www.example.org/story/")], LANGS)
+    new, _, unchanged = save_articles(
+        store, "b", [_article(9, "b", link="http://example.org/story")], LANGS
     )
     assert (new, unchanged) == (0, 1)
     assert store.article_count() == 1
@@ -93,10 +130,10 @@ def test_same_story_from_two_sources_is_kept_once(tmp_path: Path) -> None:
 
 def test_withdrawn_and_restored(tmp_path: Path) -> None:
     store = _open(tmp_path)
-    store.save_articles("s", [_article(1), _article(2)], LANGS)
+    save_articles(store, "s", [_article(1), _article(2)], LANGS)
     assert store.withdraw_missing("s", {"s:1"}) == 1
     assert store.article_count() == 1
-    assert store.save_articles("s", [_article(2)], LANGS) == (0, 1, 0)
+    assert save_articles(store, "s", [_article(2)], LANGS) == (0, 1, 0)
     assert store.article_count() == 2
 
 
@@ -104,12 +141,12 @@ def test_migrations_keep_data_and_are_recorded(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     store = _open(tmp_path)
-    store.save_articles("s", [_article(1)], LANGS)
+    save_articles(store, "s", [_article(1)], LANGS)
     assert store.version() == SCHEMA_VERSION
     # A future release appends a migration: the next start applies it and keeps the rows.
     extra = ["ALTER TABLE articles ADD COLUMN extra TEXT NOT NULL DEFAULT ''"]
-    monkeypatch.setattr(store_module, "MIGRATIONS", [*store_module.MIGRATIONS, extra])
-    monkeypatch.setattr(store_module, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
+    monkeypatch.setattr(schema, "MIGRATIONS", {**schema.MIGRATIONS, SCHEMA_VERSION + 1: extra})
+    monkeypatch.setattr(schema, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
     upgraded = _open(tmp_path)
     assert upgraded.version() == SCHEMA_VERSION + 1
     assert upgraded.article_count() == 1
@@ -117,34 +154,106 @@ def test_migrations_keep_data_and_are_recorded(
         assert conn.execute("SELECT extra FROM articles").fetchone() == ("",)
 
 
-def test_schema_3_keeps_credits_and_leaves_older_stories_unchanged(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_schema_3_keeps_credits_and_leaves_older_stories_unchanged(tmp_path: Path) -> None:
     # A store written by the release before credits (schema 2) ...
-    monkeypatch.setattr(store_module, "MIGRATIONS", store_module.MIGRATIONS[:2])
-    monkeypatch.setattr(store_module, "SCHEMA_VERSION", 2)
-    older = _open(tmp_path)
-    with older.begin() as conn:
-        row = store_module._article_row(_article(1), first_seen="2025-05-01T00:00:00Z", now=None)
-        for key in ("credits", "source_feed_id", "source_feed_updated"):
-            del row[key]
-        row["changed_at"] = "2025-05-01T00:00:00Z"
-        conn.execute(store_module.text(
-            f"INSERT INTO articles ({', '.join(row)}) VALUES ({', '.join(':' + k for k in row)})"
-        ), row)  # fmt: skip
-    monkeypatch.undo()
+    _released_store(tmp_path / "x.db", 2)
+    first_seen = datetime(2025, 5, 1, tzinfo=UTC)
+    story = _article(1)
+    row = article_values(
+        story, canonical=canonical_link(story.link), first_seen=first_seen, now=first_seen
+    )
+    for key in ("credits", "source_feed_id", "source_feed_updated"):
+        del row[key]
+    with sqlite3.connect(tmp_path / "x.db") as conn:
+        conn.execute(
+            f"INSERT INTO articles ({', '.join(row)}) VALUES ({', '.join(':' + k for k in row)})",
+            row,
+        )
     # ... upgrades in place: the story is there, unchanged for a story without credits.
     store = _open(tmp_path)
     assert store.version() == SCHEMA_VERSION >= 3
-    assert store.save_articles("s", [_article(1)], LANGS) == (0, 0, 1)
+    assert save_articles(store, "s", [_article(1)], LANGS) == (0, 0, 1)
     credited = _article(1, credits=("Фото: Ақорда",), source_feed_id="urn:uuid:1")
-    assert store.save_articles("s", [credited], LANGS) == (0, 1, 0)
+    assert save_articles(store, "s", [credited], LANGS) == (0, 1, 0)
     stored = store.get_article("s:1")
     assert stored is not None and stored.article.credits == ("Фото: Ақорда",)
     assert stored.article.source_feed_id == "urn:uuid:1"
     # The partner feed's own `updated` moving is no change to the story.
     moved = replace(credited, source_feed_updated=datetime(2025, 6, 1, tzinfo=UTC))
-    assert store.save_articles("s", [moved], LANGS) == (0, 0, 1)
+    assert save_articles(store, "s", [moved], LANGS) == (0, 0, 1)
+
+
+# What a store from each release holds, as that release wrote it (release 1's columns only,
+# and `meta` from release 2 on).
+_OLD_ROWS = {
+    "sources": {"id": "wire", "kind": "url", "location": "https://example.org/rss",
+                "etag": '"e1"', "result": "ok", "new_count": 3, "failures": 1,
+                "next_due": "2025-05-02T00:00:00Z", "notes": '["a note"]'},
+    "articles": {"id": "wire:1", "source_id": "wire", "guid": "1",
+                 "link": "https://example.org/1", "canonical": "example.org/1",
+                 "title": "Story", "summary": "S", "content": "<p>Body</p>",
+                 "categories": '["Politics"]', "language": "en",
+                 "published": "2025-05-01T00:00:00Z", "first_seen": "2025-05-01T01:00:00Z",
+                 "sort_date": "2025-05-01T00:00:00Z", "content_hash": "c1", "text_hash": "t1",
+                 "also_from": '["other"]', "changed_at": "2025-05-01T01:00:00Z"},
+    "translations": {"article_id": "wire:1", "language": "kk", "status": "translated",
+                     "title": "Тақырып", "content": "<p>Мәтін</p>", "provider": "google",
+                     "attempts": 1, "text_hash": "t1", "updated_at": "2025-05-01T02:00:00Z"},
+    "translation_memory": {"key": "k1", "source_lang": "en", "target_lang": "kk",
+                           "provider": "google", "source_text": "Story",
+                           "target_text": "Тақырып", "created_at": "2025-05-01T02:00:00Z"},
+    "published_files": {"path": "en/rss.xml", "sha256": "ab", "size": 10,
+                        "written_at": "2025-05-01T03:00:00Z"},
+    "worker_lock": {"name": "worker", "holder": "run", "host": "h", "pid": 1,
+                    "heartbeat_at": "2025-05-01T03:00:00Z"},
+    "meta": {"key": "id_authority", "value": "feeds.example.kz,2025"},
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("release", [1, 2, 3])
+def test_a_store_from_any_release_upgrades_to_the_same_schema_as_a_fresh_one(
+    tmp_path: Path, release: int
+) -> None:
+    old = tmp_path / "old.db"
+    _released_store(old, release)
+    held = {t: r for t, r in _OLD_ROWS.items() if t != "meta" or release >= 2}
+    with sqlite3.connect(old) as conn:
+        for table, row in held.items():
+            conn.execute(
+                f"INSERT INTO {table} ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
+                tuple(row.values()),
+            )
+    upgraded = Store.open(f"sqlite:///{old}")
+    fresh = Store.open(f"sqlite:///{tmp_path / 'fresh.db'}")
+    assert upgraded.version() == fresh.version() == SCHEMA_VERSION
+    # Same tables, columns, types, nullability, defaults, keys and indexes ...
+    assert _shape(upgraded) == _shape(fresh)
+    assert set(_shape(fresh)) == set(schema.metadata.tables)
+    # ... and every row kept as it was, the columns added since filled with their defaults.
+    conn = sqlite3.connect(old)
+    conn.row_factory = sqlite3.Row
+    try:
+        for table, row in held.items():
+            (stored,) = conn.execute(f"SELECT * FROM {table}").fetchall()
+            assert {k: stored[k] for k in row} == row, table
+        added = conn.execute(
+            "SELECT credits, source_feed_id, source_feed_updated FROM articles"
+        ).fetchone()
+        assert tuple(added) == ("[]", "", None)
+    finally:
+        conn.close()
+    # The program reads what the old release wrote.
+    story = upgraded.get_article("wire:1")
+    assert story is not None and story.sources == ("wire", "other")
+    assert story.article.categories == ("Politics",) and story.article.credits == ()
+    (state,) = upgraded.source_states()
+    assert (state.etag, state.new, state.notes) == ('"e1"', 3, ("a note",))
+    assert upgraded.recall(["k1"]) == {"k1": "Тақырып"}
+    assert set(upgraded.published()) == {"en/rss.xml"}
+    (_, translation), *_ = upgraded.articles_for_edition("kk", limit=5)
+    assert translation is not None and translation.title == "Тақырып"
+    if release >= 2:
+        assert upgraded.setting("id_authority") == "feeds.example.kz,2025"
 
 
 def test_a_store_from_a_newer_program_is_refused(tmp_path: Path) -> None:
@@ -197,8 +306,9 @@ def test_unusable_store_is_a_store_error(tmp_path: Path) -> None:
 
 def test_a_removed_source_keeps_no_story_from_the_one_that_replaces_it(tmp_path: Path) -> None:
     store = _open(tmp_path)
-    store.save_articles("old", [_article(1, "old", link="https://example.org/story")], LANGS)
-    new, _, _ = store.save_articles(
+    save_articles(store, "old", [_article(1, "old", link="https://example.org/story")], LANGS)
+    new, _, _ = save_articles(
+        store,
         "renamed",
         [_article(1, "renamed", link="https://example.org/story")],
         LANGS,

@@ -23,6 +23,7 @@ import pytest
 
 from syndication.config import Config, load
 from syndication.html import sanitise_html
+from syndication.ingest.save import save_articles
 from syndication.model import Article, Translation, utcnow
 from syndication.publish import publish
 from syndication.store import Store
@@ -155,8 +156,8 @@ def _article(
 
 def _save(store: Store, *articles: Article) -> None:
     for source in {a.source_id for a in articles}:
-        store.save_articles(
-            source, [a for a in articles if a.source_id == source], ["kk", "zh", "en"]
+        save_articles(
+            store, source, [a for a in articles if a.source_id == source], ["kk", "zh", "en"]
         )
 
 
@@ -164,7 +165,7 @@ def _translations(store: Store, article_id: str) -> dict[str, Translation]:
     # Every row for the article, whatever its status (translation_work only returns work).
     from sqlalchemy import select
 
-    from syndication.store import translations
+    from syndication.store.schema import translations
 
     with store.begin() as conn:
         rows = conn.execute(select(translations).where(translations.c.article_id == article_id))

@@ -31,6 +31,7 @@ from syndication.ingest.fetch import Fetcher, FetchResult, read_feed_file
 from syndication.ingest.local import LocalSource, scan
 from syndication.ingest.parse import ParsedFeed, SourceInfo, parse_feed
 from syndication.ingest.pool import ParsePool
+from syndication.ingest.save import save_articles
 from syndication.ingest.schedule import next_poll, scheduled_after
 from syndication.model import Article, SourceState, utcnow
 from syndication.store import Store
@@ -345,8 +346,8 @@ def _save(
 ) -> tuple[int, int, int]:
     """The save phase of a feed or a folder: its articles into the store; (new, updated,
     unchanged)."""
-    return store.save_articles(
-        source.id, articles, config.settings.languages, live_sources=_source_ids(config)
+    return save_articles(
+        store, source.id, articles, config.settings.languages, live_sources=_source_ids(config)
     )
 
 

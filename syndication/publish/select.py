@@ -115,7 +115,7 @@ def _stories(
     rows = store.articles_for_edition(
         base_language(edition),
         limit=config.settings.feeds.items,
-        policy=config.settings.translation.untranslated,
+        include_untranslated=config.settings.translation.untranslated == "original",
         source_ids=scope.source_ids,
         since=since,
         tags=scope.tags,

@@ -1,0 +1,45 @@
+"""Saving a source's parsed batch: read what the store holds, decide, write, in one transaction.
+
+Owns: the order of the three, in one transaction (a killed process leaves all or none of a
+batch behind, and what is written was decided on what that transaction read); the decisions
+themselves are decide.py's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from datetime import datetime
+
+from syndication.ingest.decide import links_to_match, one_per_id, plan_batch
+from syndication.model import Article, utcnow
+from syndication.store import Store
+
+
+def save_articles(
+    store: Store,
+    source_id: str,
+    batch: Sequence[Article],
+    languages: Sequence[str],
+    now: datetime | None = None,
+    *,
+    live_sources: Collection[str] | None = None,
+) -> tuple[int, int, int]:
+    """Store a source's articles; return (new, updated, unchanged).
+
+    Only a live story of one of `live_sources` (the configured ones, when given) counts as
+    the same story held from another source, so a source removed or renamed in the YAML
+    never keeps another's stories out of every feed.
+    """
+    now = now or utcnow()
+    batch = one_per_id(batch)
+    with store.article_batch(now) as stored:
+        held = stored.held([a.id for a in batch])
+        elsewhere = stored.live_by_canonical(
+            links_to_match(batch, held), other_than=source_id, sources=live_sources
+        )
+        plan = plan_batch(source_id, batch, languages, held, elsewhere, now)
+        for article_id in plan.also_from:
+            stored.add_source(article_id, source_id)
+        stored.update(plan.updates)
+        stored.insert(plan.inserts)
+    return plan.counts

@@ -1,0 +1,45 @@
+"""The store: the only place that speaks SQL (SQLAlchemy Core; SQLite by default).
+
+Owns: `Store`, one handle composed of a mixin per resource. The store stores; what to store
+the stages decide. Each call is one transaction, so a killed process leaves all or nothing of
+it behind.
+
+    schema.py        the tables, SCHEMA_VERSION, migrations of older stores
+    base.py          opening, transactions, timestamps, batching
+    rows.py          records <-> rows
+    sources.py       fetch state and next poll of each source
+    articles.py      articles: batch writes, withdrawals, the stories for an edition
+    translations.py  translations per language, the work due, the translation memory
+    published.py     published files, the last publish
+    control.py       the worker lock, requests from the command line, remembered settings
+"""
+
+from __future__ import annotations
+
+from syndication.store.articles import (
+    ArticleBatch,
+    ArticlesMixin,
+    ArticleWrite,
+    HeldArticle,
+    LiveStory,
+)
+from syndication.store.base import check_driver
+from syndication.store.control import ControlMixin
+from syndication.store.published import PublishedMixin
+from syndication.store.schema import SCHEMA_VERSION
+from syndication.store.sources import SourcesMixin
+from syndication.store.translations import TranslationsMixin
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "ArticleBatch",
+    "ArticleWrite",
+    "HeldArticle",
+    "LiveStory",
+    "Store",
+    "check_driver",
+]
+
+
+class Store(SourcesMixin, ArticlesMixin, TranslationsMixin, PublishedMixin, ControlMixin):
+    """A handle on the database; create one per process with `Store.open(url)`."""

@@ -1,0 +1,168 @@
+"""Opening the store, and what every part of it shares.
+
+Owns: the engine (SQLite pragmas, a missing driver named, passwords kept out of messages),
+transactions (`begin`: every database error a StoreError), the schema version on open, the
+store's identity and health (file, integrity, row counts), timestamps as stored
+(`iso`/`parse_iso`) and batched `IN (...)` lookups.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Self
+
+from sqlalchemy import Connection, Engine, create_engine, event, func, select, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
+
+from syndication.errors import StoreError
+from syndication.store.schema import (
+    articles,
+    memory,
+    published_files,
+    sources,
+    translations,
+    version_of,
+)
+from syndication.store.schema import migrate as migrate_schema
+
+BATCH = 500  # rows per IN(...) lookup: well under every database's parameter limit
+
+
+def iso(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_iso(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    # fromisoformat is many times faster than strptime, and status reads thousands of these.
+    return datetime.fromisoformat(value)
+
+
+def chunks(items: Sequence[Any], size: int = BATCH) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+class StoreBase:
+    """A handle on the database; the resource mixins of `Store` build on it."""
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+
+    @classmethod
+    def open(cls, url: str, *, migrate: bool = True) -> Self:
+        """Connect, and (unless `migrate` is False) bring the schema up to date."""
+        try:
+            parsed = make_url(url)
+            kwargs: dict[str, Any] = {}
+            if parsed.get_backend_name() == "sqlite":
+                if parsed.database and parsed.database != ":memory:":
+                    Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+                kwargs["connect_args"] = {"timeout": 30}
+            engine = create_engine(url, **kwargs)
+            if parsed.get_backend_name() == "sqlite":
+                event.listen(engine, "connect", _sqlite_pragmas)
+            store = cls(engine)
+            if migrate:
+                store.migrate()
+            return store
+        except ImportError as exc:
+            raise StoreError(_missing_driver(url, exc)) from None
+        except (SQLAlchemyError, OSError, ValueError) as exc:
+            raise StoreError(f"store {_safe_url(url)} is unusable: {exc}") from exc
+
+    @contextmanager
+    def begin(self) -> Iterator[Connection]:
+        try:
+            with self.engine.begin() as conn:
+                yield conn
+        except SQLAlchemyError as exc:
+            # The driver's own words ("database or disk is full"), not the statement and its
+            # parameters (article text) SQLAlchemy appends.
+            cause = getattr(exc, "orig", None) or str(exc).splitlines()[0]
+            raise StoreError(f"store error: {cause}") from exc
+
+    def migrate(self) -> int:
+        """Bring the schema to SCHEMA_VERSION, one migration per transaction."""
+        return migrate_schema(self.engine)
+
+    def version(self) -> int:
+        """The schema version the database is at (0: an empty database)."""
+        with self.begin() as conn:
+            return version_of(conn)
+
+    def integrity_problems(self) -> list[str]:
+        """What SQLite's integrity and foreign-key checks report (empty: healthy)."""
+        if self.engine.dialect.name != "sqlite":
+            return []
+        with self.begin() as conn:
+            found = [str(row[0]) for row in conn.execute(text("PRAGMA integrity_check"))]
+            keys = [str(tuple(row)) for row in conn.execute(text("PRAGMA foreign_key_check"))]
+        return [line for line in found if line != "ok"] + keys
+
+    def file_identity(self) -> tuple[int, int] | None:
+        """The SQLite file's (device, inode), None if gone; other databases: always None."""
+        url = self.engine.url
+        if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+            return None
+        try:
+            info = os.stat(url.database)
+        except OSError:
+            return None
+        return info.st_dev, info.st_ino
+
+    def describe(self) -> str:
+        return _safe_url(self.engine.url.render_as_string(hide_password=False))
+
+    def count_rows(self) -> dict[str, int]:
+        """Row counts per table: what an idempotence check compares."""
+        tables = (sources, articles, translations, memory, published_files)
+        result: dict[str, int] = {}
+        with self.begin() as conn:
+            for table in tables:
+                result[table.name] = int(
+                    conn.execute(select(func.count()).select_from(table)).scalar() or 0
+                )
+        return result
+
+
+def check_driver(url: str) -> str | None:
+    """Why the store URL cannot be used on this machine (its driver is missing), or None."""
+    try:
+        create_engine(url).dispose()
+    except ImportError as exc:
+        return _missing_driver(url, exc)
+    except (SQLAlchemyError, ValueError) as exc:
+        return f"store {_safe_url(url)}: {exc}"
+    return None
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cursor = dbapi_conn.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def _missing_driver(url: str, exc: ImportError) -> str:
+    module = getattr(exc, "name", None) or str(exc)
+    return (
+        f"store {_safe_url(url)} needs the database driver {module!r}, which is not "
+        f"installed: pip install {module}"
+    )
+
+
+def _safe_url(url: str) -> str:
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return "(unparsable URL)"

@@ -1,0 +1,207 @@
+"""The store's schema: the one definition of each table, and the steps that upgrade old stores.
+
+Owns: the tables (SQLAlchemy Core) with their defaults and indexes, SCHEMA_VERSION, creating a
+fresh store at it, and the numbered migrations that take a store made by an earlier release
+forward with its data (frozen DDL, as each release shipped it).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Column,
+    Connection,
+    Engine,
+    Index,
+    Integer,
+    MetaData,
+    Table,
+    Text,
+    func,
+    inspect,
+    select,
+    text,
+)
+
+from syndication.errors import StoreError
+
+metadata = MetaData()
+
+
+def _key(name: str) -> Column[str]:
+    # The released DDL said `TEXT PRIMARY KEY`, which SQLite leaves nullable: a fresh store
+    # says the same, so it is identical to one upgraded from an earlier release.
+    return Column(name, Text, primary_key=True, nullable=True)
+
+
+def _text(name: str, default: str = "") -> Column[str]:
+    return Column(name, Text, nullable=False, server_default=default)
+
+
+def _int(name: str) -> Column[int]:
+    return Column(name, Integer, nullable=False, server_default=text("0"))
+
+
+# Nullable, as every release has created it.
+schema_version = Table("schema_version", metadata, Column("version", Integer))
+
+sources = Table(
+    "sources",
+    metadata,
+    _key("id"),
+    Column("kind", Text, nullable=False),
+    Column("location", Text, nullable=False),
+    _text("etag"),
+    _text("last_modified"),
+    Column("last_attempt", Text),
+    Column("last_success", Text),
+    _text("result", "never"),
+    _text("error"),
+    _int("new_count"),
+    _int("updated_count"),
+    _int("unchanged_count"),
+    _int("failures"),
+    Column("next_due", Text),
+    _text("redirect"),
+    _text("notes", "[]"),
+)
+
+articles = Table(
+    "articles",
+    metadata,
+    _key("id"),
+    Column("source_id", Text, nullable=False),
+    Column("guid", Text, nullable=False),
+    _text("link"),
+    _text("canonical"),  # the key the same story from another source is recognised by
+    _text("title"),
+    _text("summary"),
+    _text("content"),
+    _text("author"),
+    _text("categories", "[]"),
+    _text("image"),
+    _text("enclosures", "[]"),
+    Column("language", Text, nullable=False),
+    Column("published", Text),
+    Column("updated", Text),
+    _text("source_title"),
+    _text("source_url"),
+    Column("first_seen", Text, nullable=False),
+    Column("sort_date", Text, nullable=False),
+    Column("content_hash", Text, nullable=False),
+    Column("text_hash", Text, nullable=False),
+    _int("withdrawn"),
+    _text("also_from", "[]"),  # the other sources the same story came from
+    Column("changed_at", Text, nullable=False),
+    _text("credits", "[]"),
+    _text("source_feed_id"),
+    Column("source_feed_updated", Text),
+    Index("articles_sort", "withdrawn", "sort_date"),
+    Index("articles_source", "source_id", "sort_date"),
+    Index("articles_canonical", "canonical"),
+)
+
+translations = Table(
+    "translations",
+    metadata,
+    Column("article_id", Text, primary_key=True),
+    Column("language", Text, primary_key=True),
+    Column("status", Text, nullable=False),
+    _text("title"),
+    _text("summary"),
+    _text("content"),
+    _text("provider"),
+    _text("error"),
+    _int("attempts"),
+    _text("text_hash"),  # of the article text this translation was made from
+    Column("updated_at", Text),
+    Column("next_attempt", Text),
+    Index("translations_status", "status", "language"),
+)
+
+memory = Table(
+    "translation_memory",
+    metadata,
+    _key("key"),
+    Column("source_lang", Text, nullable=False),
+    Column("target_lang", Text, nullable=False),
+    Column("provider", Text, nullable=False),
+    Column("source_text", Text, nullable=False),
+    Column("target_text", Text, nullable=False),
+    Column("created_at", Text, nullable=False),
+)
+
+published_files = Table(
+    "published_files",
+    metadata,
+    _key("path"),
+    Column("sha256", Text, nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("written_at", Text, nullable=False),
+)
+
+meta = Table(
+    "meta",
+    metadata,
+    _key("key"),
+    Column("value", Text, nullable=False),
+)
+
+worker_lock = Table(
+    "worker_lock",
+    metadata,
+    _key("name"),
+    Column("holder", Text, nullable=False),
+    Column("host", Text, nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("heartbeat_at", Text, nullable=False),
+)
+
+# The step that takes a store to each version from the one before, as that release shipped
+# it. Every store made by a release began at version 1; a fresh one is created from the
+# tables above at SCHEMA_VERSION instead, so a step only ever runs on an older store. Never
+# edit a released step; change a table above AND append a step doing the same to old stores
+# (tests/test_store.py checks the two agree).
+MIGRATIONS: dict[int, list[str]] = {
+    2: ["CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)"],
+    # Photo credits of a story, and the partner feed's id and `updated` it was taken under.
+    3: [
+        "ALTER TABLE articles ADD COLUMN credits TEXT NOT NULL DEFAULT '[]'",
+        "ALTER TABLE articles ADD COLUMN source_feed_id TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE articles ADD COLUMN source_feed_updated TEXT",
+    ],
+}
+SCHEMA_VERSION = max(MIGRATIONS)
+
+
+def version_of(conn: Connection) -> int:
+    """The schema version the database is at (0: an empty database)."""
+    if not inspect(conn).has_table(schema_version.name):
+        return 0
+    return int(conn.execute(select(func.max(schema_version.c.version))).scalar() or 0)
+
+
+def migrate(engine: Engine) -> int:
+    """Bring the schema to SCHEMA_VERSION: create it afresh, or upgrade one step per
+    transaction; refuse a store from a newer program."""
+    with engine.begin() as conn:
+        current = version_of(conn)
+        if current > SCHEMA_VERSION:
+            raise StoreError(
+                f"the store has schema version {current}, newer than this program's "
+                f"{SCHEMA_VERSION}: upgrade syndication"
+            )
+        if current == 0:
+            metadata.create_all(conn)
+            _record(conn, SCHEMA_VERSION)
+            return SCHEMA_VERSION
+    for version in range(current + 1, SCHEMA_VERSION + 1):
+        with engine.begin() as conn:
+            for statement in MIGRATIONS[version]:
+                conn.execute(text(statement))
+            _record(conn, version)
+    return SCHEMA_VERSION
+
+
+def _record(conn: Connection, version: int) -> None:
+    conn.execute(schema_version.delete())
+    conn.execute(schema_version.insert().values(version=version))

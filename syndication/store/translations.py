@@ -1,0 +1,246 @@
+"""Translations and the translation memory as the store keeps them.
+
+Owns: each story's translation per language (pending, translated, failed, stale) with its
+attempts and next retry, the work due now, the backlog and why it waits, and the memory of
+segment translations. Which translations an article needs, and when they go stale, the
+ingest stage decides; `add_pending`/`ensure_pending`/`mark_stale` carry it out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, and_, func, or_, select
+
+from syndication.model import StoredArticle, Translation, utcnow
+from syndication.store.base import StoreBase, chunks, iso
+from syndication.store.rows import stored_article, translation_of
+from syndication.store.schema import articles, memory, translations
+
+
+def add_pending(conn: Connection, wanted: Sequence[tuple[str, str]], now: datetime) -> None:
+    """Add a pending translation for each (article id, language) of new articles."""
+    stamp = iso(now)
+    rows = [
+        {
+            "article_id": article_id,
+            "language": language,
+            "status": "pending",
+            "text_hash": "",
+            "updated_at": stamp,
+        }
+        for article_id, language in wanted
+    ]
+    for chunk in chunks(rows):
+        conn.execute(translations.insert(), list(chunk))
+
+
+def ensure_pending(
+    conn: Connection, article_id: str, languages: Sequence[str], now: datetime
+) -> None:
+    """Add a pending translation into each of `languages` the article has none in yet."""
+    have = set(
+        conn.execute(
+            select(translations.c.language).where(translations.c.article_id == article_id)
+        ).scalars()
+    )
+    for lang in languages:
+        if lang not in have:
+            conn.execute(
+                translations.insert().values(
+                    article_id=article_id, language=lang, status="pending", updated_at=iso(now)
+                )
+            )
+
+
+def mark_stale(conn: Connection, article_id: str) -> None:
+    """The article's translations must be redone; each stays published (as `stale`) until then."""
+    conn.execute(
+        translations.update()
+        .where(and_(translations.c.article_id == article_id, translations.c.status != "pending"))
+        .values(status="stale", attempts=0, next_attempt=None, error="")
+    )
+
+
+_WITH_ARTICLE = translations.join(articles, articles.c.id == translations.c.article_id)
+
+
+class TranslationsMixin(StoreBase):
+    def translation_work(
+        self, languages: Sequence[str], now: datetime | None = None, limit: int = 10_000
+    ) -> list[tuple[StoredArticle, Translation]]:
+        """Translations to do now: pending, stale, or failed and due for a retry."""
+        stamp = iso(now or utcnow())
+        query = (
+            select(articles, *[c.label(f"t_{c.name}") for c in translations.c])
+            .select_from(articles.join(translations, translations.c.article_id == articles.c.id))
+            .where(
+                and_(
+                    articles.c.withdrawn == 0,
+                    translations.c.language.in_(list(languages)),
+                    or_(
+                        translations.c.status.in_(("pending", "stale")),
+                        and_(
+                            translations.c.status == "failed",
+                            or_(
+                                translations.c.next_attempt.is_(None),
+                                translations.c.next_attempt <= stamp,
+                            ),
+                        ),
+                    ),
+                )
+            )
+            .order_by(articles.c.sort_date.desc(), articles.c.id, translations.c.language)
+            .limit(limit)
+        )
+        with self.begin() as conn:
+            rows = conn.execute(query).all()
+        return [(stored_article(row), translation_of(row, "t_")) for row in rows]
+
+    def save_translation(
+        self,
+        translation: Translation,
+        text_hash: str,
+        next_attempt: datetime | None = None,
+    ) -> bool:
+        """Record a translation attempt; ignored (False) if the article changed meanwhile."""
+        with self.begin() as conn:
+            current = conn.execute(
+                select(articles.c.text_hash).where(articles.c.id == translation.article_id)
+            ).scalar()
+            if current != text_hash:
+                return False
+            values: dict[str, Any] = {
+                "status": translation.status,
+                "provider": translation.provider,
+                "error": translation.error,
+                "attempts": translation.attempts,
+                "next_attempt": iso(next_attempt),
+            }
+            if translation.status == "translated":
+                # updated_at is when the published text last changed; a failed retry of a
+                # stale translation must not move it (it would rewrite every feed).
+                values.update(
+                    updated_at=iso(utcnow()),
+                    title=translation.title,
+                    summary=translation.summary,
+                    content=translation.content,
+                    text_hash=text_hash,
+                )
+            conn.execute(
+                translations.update()
+                .where(
+                    and_(
+                        translations.c.article_id == translation.article_id,
+                        translations.c.language == translation.language,
+                    )
+                )
+                .values(**values)
+            )
+            if translation.status == "translated":
+                conn.execute(
+                    articles.update()
+                    .where(articles.c.id == translation.article_id)
+                    .values(changed_at=iso(utcnow()))
+                )
+        return True
+
+    def backlog(self) -> dict[str, dict[str, int]]:
+        """Translation counts per language and status, for live articles."""
+        query = (
+            select(translations.c.language, translations.c.status, func.count())
+            .select_from(_WITH_ARTICLE)
+            .where(articles.c.withdrawn == 0)
+            .group_by(translations.c.language, translations.c.status)
+        )
+        result: dict[str, dict[str, int]] = {}
+        with self.begin() as conn:
+            for language, status, count in conn.execute(query):
+                result.setdefault(language, {})[status] = int(count)
+        return result
+
+    def pending_by_source(self) -> dict[str, int]:
+        query = (
+            select(articles.c.source_id, func.count())
+            .select_from(_WITH_ARTICLE)
+            .where(and_(articles.c.withdrawn == 0, translations.c.status != "translated"))
+            .group_by(articles.c.source_id)
+        )
+        with self.begin() as conn:
+            return {source: int(count) for source, count in conn.execute(query)}
+
+    def waiting_reasons(self, limit: int = 5) -> list[tuple[str, int]]:
+        """Why pending stories wait (an outage: the last error of each), most common first.
+
+        Failed ones (a bad answer, retried on their own schedule) are `failed_translations`."""
+        query = (
+            select(translations.c.error, func.count())
+            .select_from(_WITH_ARTICLE)
+            .where(
+                and_(
+                    articles.c.withdrawn == 0,
+                    translations.c.status.in_(("pending", "stale")),
+                    translations.c.error != "",
+                )
+            )
+            .group_by(translations.c.error)
+            .order_by(func.count().desc())
+            .limit(limit)
+        )
+        with self.begin() as conn:
+            return [(error, int(count)) for error, count in conn.execute(query)]
+
+    def retry_failed(self) -> int:
+        """Make every failed translation of a live article due now; how many there were."""
+        live = select(articles.c.id).where(articles.c.withdrawn == 0)
+        with self.begin() as conn:
+            done = conn.execute(
+                translations.update()
+                .where(and_(translations.c.status == "failed", translations.c.article_id.in_(live)))
+                .values(next_attempt=None)
+            )
+        return int(done.rowcount or 0)
+
+    def failed_translations(self) -> list[Translation]:
+        query = (
+            select(translations)
+            .select_from(_WITH_ARTICLE)
+            .where(and_(articles.c.withdrawn == 0, translations.c.status == "failed"))
+            .order_by(translations.c.article_id, translations.c.language)
+        )
+        with self.begin() as conn:
+            return [translation_of(row) for row in conn.execute(query)]
+
+    # -- translation memory -------------------------------------------------------------
+
+    def recall(self, keys: Sequence[str]) -> dict[str, str]:
+        found: dict[str, str] = {}
+        with self.begin() as conn:
+            for chunk in chunks(list(dict.fromkeys(keys))):
+                for key, target in conn.execute(
+                    select(memory.c.key, memory.c.target_text).where(memory.c.key.in_(chunk))
+                ):
+                    found[key] = target
+        return found
+
+    def remember(self, rows: Sequence[dict[str, str]]) -> None:
+        """Store segment translations; a key already held is left as it is."""
+        if not rows:
+            return
+        stamp = iso(utcnow())
+        with self.begin() as conn:
+            keys = [r["key"] for r in rows]
+            held: set[str] = set()
+            for chunk in chunks(keys):
+                held.update(
+                    conn.execute(select(memory.c.key).where(memory.c.key.in_(chunk))).scalars()
+                )
+            fresh = {r["key"]: {**r, "created_at": stamp} for r in rows if r["key"] not in held}
+            for chunk in chunks(list(fresh.values())):
+                conn.execute(memory.insert(), list(chunk))
+
+    def memory_size(self) -> int:
+        with self.begin() as conn:
+            return int(conn.execute(select(func.count()).select_from(memory)).scalar() or 0)
