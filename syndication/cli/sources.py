@@ -1,27 +1,23 @@
 """`syndication sources`: list the configured sources, import them from OPML, export them.
 
-Owns: the sources sub-commands. Listing reads the loaded configuration; import and export
-translate between the YAML's `sources:` and OPML 2.0 outlines, our own settings riding along in
-the `syndication:` namespace so that an export imports back to the same sources. Export writes
-each value as the YAML gives it (`${VAR}` unexpanded), so it never carries a secret. Import is
-the one command that writes the operator's YAML: it inserts the new entries after the last
-source, leaves the rest of the file as written (comments, order, `${VAR}`), and replaces the
-file only once the result validates as `run` would. It never copies a `${VAR}` from an OPML
-into a title or setting (the loader would put the operator's secret there), and into a feed URL
-only with `--allow-env`, for a file of our own export.
+Owns: the sources sub-commands and the mapping between the YAML's `sources:` and OPML
+outlines, our own settings riding along in the `syndication:` namespace so that an export
+imports back to the same sources. Export writes each value as the YAML gives it (`${VAR}`
+unexpanded), so it never carries a secret. Import chooses the new entries (ids, skips, the
+language and schedule each gets) and hands them to :mod:`syndication.config_edit`, which
+writes the operator's YAML only once the result validates. It never copies a `${VAR}` from an
+OPML into a title or setting (the loader would put the operator's secret there), and into a
+feed URL only with `--allow-env`, for a file of our own export. Reading and writing OPML itself
+is :mod:`syndication.opml`'s.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
 import sys
 import unicodedata
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from email.utils import format_datetime
-from io import StringIO
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit
@@ -32,14 +28,23 @@ from pydantic import TypeAdapter, ValidationError
 from rich.table import Table
 
 from syndication import config as cfg
-from syndication.cli import EXIT_CONFIG, EXIT_FATAL, ConfigOption, _given, _load, err, out
-from syndication.errors import ConfigError
-from syndication.files import temp_beside, write_atomic
+from syndication import opml
+from syndication.cli.common import (
+    EXIT_CONFIG,
+    EXIT_FATAL,
+    ConfigOption,
+    err,
+    load,
+    out,
+    remember_config,
+)
+from syndication.config_edit import add_sources
+from syndication.errors import ImportProblem, OpmlError
+from syndication.files import write_atomic
+from syndication.opml import Outline
 
 NAMESPACE = "tag:syndication,2025:ns/opml"
 _OWN = "{" + NAMESPACE + "}"
-# A list of feed subscriptions is kilobytes; anything near this is not one.
-MAX_OPML_BYTES = 10 * 1024 * 1024
 RELOAD_HINT = (
     "a running worker picks the new sources up within seconds (or now: `syndication reload`)"
 )
@@ -67,7 +72,7 @@ def _default(ctx: typer.Context, config: ConfigOption = None) -> None:
     """List, import and export the configured sources (no sub-command: list them)."""
     if config is not None:
         # `sources --config X import …` must edit X, never fall back to the default file.
-        _given["config"] = config
+        remember_config(config)
     if ctx.invoked_subcommand is None:
         list_sources(config)
 
@@ -80,7 +85,7 @@ def list_sources(
     ] = False,
 ) -> None:
     """List the configured sources."""
-    loaded = _load(config, lenient_env=True)
+    loaded = load(config, lenient_env=True)
     sources = loaded.settings.sources
     if as_json:
         rows = [
@@ -131,9 +136,11 @@ def export_sources(
     ] = None,
 ) -> None:
     """Write the feed sources as OPML 2.0; local sources (file:, articles:) are skipped."""
-    loaded = _load(config, lenient_env=True)
-    raw = _raw_sources(loaded)
-    document, count = _opml(loaded, raw)
+    loaded = load(config, lenient_env=True)
+    outlines = _exported(loaded, _raw_sources(loaded))
+    document = opml.write(
+        f"syndication sources ({loaded.path.name})", outlines, {"syndication": NAMESPACE}
+    )
     if output is None:
         # Past the redacting stream: every value is the YAML's own text with `${VAR}`
         # unexpanded, so there is no secret to mask, and masking would corrupt a title that
@@ -146,7 +153,7 @@ def export_sources(
     except OSError as exc:
         _say(f"fatal: cannot write {output}: {exc.strerror or exc}", error=True)
         raise typer.Exit(EXIT_FATAL) from None
-    _say(f"wrote {count} source(s) to {output}", error=True)
+    _say(f"wrote {len(outlines)} source(s) to {output}", error=True)
 
 
 def _raw_sources(loaded: cfg.Config) -> list[dict[str, Any]]:
@@ -159,17 +166,9 @@ def _raw_sources(loaded: cfg.Config) -> list[dict[str, Any]]:
     return [entry if isinstance(entry, dict) else {} for entry in raw]
 
 
-def _opml(loaded: cfg.Config, raw: list[dict[str, Any]]) -> tuple[bytes, int]:
-    # lxml is imported by the two commands that need it: every other command starts faster.
-    from lxml import etree
-
-    root = etree.Element("opml", version="2.0", nsmap={"syndication": NAMESPACE})
-    head = etree.SubElement(root, "head")
-    etree.SubElement(head, "title").text = f"syndication sources ({loaded.path.name})"
-    etree.SubElement(head, "dateCreated").text = format_datetime(datetime.now(UTC), usegmt=True)
-    etree.SubElement(head, "docs").text = "http://opml.org/spec2.opml"
-    body = etree.SubElement(root, "body")
-    count = 0
+def _exported(loaded: cfg.Config, raw: list[dict[str, Any]]) -> list[dict[str, str]]:
+    """The outlines' attributes for the feed sources; a note for each local one skipped."""
+    outlines = []
     for source, written in zip(loaded.settings.sources, raw, strict=True):
         if source.url is None:
             where = written.get("file") or written.get("articles") or source.location
@@ -185,13 +184,8 @@ def _opml(loaded: cfg.Config, raw: list[dict[str, Any]]) -> tuple[bytes, int]:
                 "same variables where it is imported",
                 error=True,
             )
-        etree.SubElement(body, "outline", attributes)
-        count += 1
-    # lxml's own declaration uses single quotes; written out to match feeds.opml and habit.
-    document = b'<?xml version="1.0" encoding="UTF-8"?>\n' + etree.tostring(
-        root, encoding="UTF-8", xml_declaration=False, pretty_print=True
-    )
-    return document, count
+        outlines.append(attributes)
+    return outlines
 
 
 def _outline_attributes(source: cfg.SourceSettings, written: dict[str, Any]) -> dict[str, str]:
@@ -246,44 +240,6 @@ def _number(value: float) -> str:
 
 
 # --- import -----------------------------------------------------------------------------------
-
-
-class OpmlError(Exception):
-    """The OPML file is unreadable, not well-formed, hostile or not OPML; `file:line: why`."""
-
-
-class ImportProblem(Exception):
-    """The import cannot be done as asked; the message says why, the YAML is untouched."""
-
-
-@dataclass(frozen=True)
-class Outline:
-    """An OPML feed outline; `url` is empty for a leaf that gives no feed URL."""
-
-    line: int
-    url: str
-    text: str | None
-    title: str | None
-    language: str | None
-    own: dict[str, str]  # our `syndication:` attributes, by local name
-
-    @property
-    def ours(self) -> bool:
-        """Written by `sources export`: its attributes mean exactly what our YAML said."""
-        return "id" in self.own
-
-    @property
-    def label(self) -> str:
-        name = self.title or self.text
-        where = f" ({self.url})" if self.url else ""
-        return f"line {self.line} {name!r}{where}" if name else f"line {self.line}{where}"
-
-    def values(self) -> dict[str, str]:
-        """Every attribute import reads, by what the operator would call it."""
-        given = {"URL": self.url, "text": self.text, "title": self.title}
-        given["language"] = self.language
-        given.update({f"syndication:{key}": value for key, value in self.own.items()})
-        return {name: value for name, value in given.items() if value}
 
 
 @dataclass
@@ -357,27 +313,25 @@ def import_sources(
     ] = False,
 ) -> None:
     """Add the OPML file's feeds to the YAML's sources (comments and order kept)."""
-    loaded = _load(config)
+    loaded = load(config)
     path = loaded.path  # resolved: a symlinked YAML is edited where it really lies
     try:
-        outlines = read_opml(file)
+        outlines = opml.read(file, NAMESPACE)
     except OpmlError as exc:
         _say(f"error: {exc}", error=True)
         raise typer.Exit(EXIT_CONFIG) from None
     plan = plan_import(outlines, loaded, _raw_sources(loaded), every, language, allow_env)
+    verb = "would add" if dry_run else "added"
     if not any(outline.url for outline in outlines):
-        plan.report("would add" if dry_run else "added")
+        plan.report(verb)
         _say(f"{file}: no outline with a feed URL (xmlUrl); {path} unchanged")
         return
-    verb = "would add" if dry_run else "added"
     if not plan.entries:
         plan.report(verb)
         _say(f"nothing to add ({plan.skipped} skipped); {path} unchanged")
         return
     try:
-        text = path.read_bytes().decode("utf-8")
-        new_text, block = with_sources(text, plan.entries)
-        _write_validated(path, new_text, loaded, dry_run)
+        block = add_sources(path, plan.entries, loaded, dry_run)
     except ImportProblem as exc:
         _say(f"error: {exc}", error=True)
         raise typer.Exit(EXIT_CONFIG) from None
@@ -393,84 +347,6 @@ def import_sources(
         return
     _say(f"{added} source(s) added to {path}, {plan.skipped} skipped")
     _say(RELOAD_HINT)
-
-
-def read_opml(path: Path) -> list[Outline]:
-    """Every outline but folders (leaves without a feed URL too, for the report), folders
-    flattened; OpmlError for anything unsafe."""
-    from lxml import etree
-
-    try:
-        with path.open("rb") as stream:
-            data = stream.read(MAX_OPML_BYTES + 1)
-    except FileNotFoundError:
-        raise OpmlError(f"{path}: no such file") from None
-    except OSError as exc:
-        raise OpmlError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    if len(data) > MAX_OPML_BYTES:
-        raise OpmlError(f"{path}:1: larger than {MAX_OPML_BYTES} bytes; not a list of feeds")
-    # No entity is resolved, no DTD loaded, nothing fetched; libxml2 also stops entity
-    # expansion that amplifies.
-    parser = etree.XMLParser(
-        resolve_entities=False,
-        no_network=True,
-        load_dtd=False,
-        huge_tree=False,
-        remove_comments=True,
-        remove_pis=True,
-    )
-    try:
-        root = etree.fromstring(data, parser)
-    except etree.XMLSyntaxError as exc:
-        if b"<!ENTITY" in data:
-            raise OpmlError(_entities_refused(path, data)) from None
-        message = re.sub(r", line \d+, column \d+$", "", str(exc.msg)).replace("\n", " ")
-        raise OpmlError(f"{path}:{exc.lineno or 1}: not well-formed XML: {message}") from None
-    dtd = root.getroottree().docinfo.internalDTD
-    if dtd is not None and any(True for _ in dtd.iterentities()):
-        # libxml2 still substitutes internal entities: refuse them rather than trust limits.
-        raise OpmlError(_entities_refused(path, data))
-    if root.tag != "opml":
-        name = etree.QName(root).localname if isinstance(root.tag, str) else "?"
-        raise OpmlError(f"{path}:{root.sourceline}: not OPML: the document is <{name}>")
-    body = root.find("body")
-    if body is None:
-        raise OpmlError(f"{path}:{root.sourceline}: not OPML: <opml> has no <body>")
-    return [o for element in body.iter("outline") if (o := _outline(element)) is not None]
-
-
-def _entities_refused(path: Path, data: bytes) -> str:
-    # OPML needs no entities, and declaring them is how external-entity (XXE) and
-    # entity-expansion attacks begin: one message for all of them, parsed or not.
-    line = data[: max(data.find(b"<!ENTITY"), 0)].count(b"\n") + 1
-    return f"{path}:{line}: declares XML entities (<!ENTITY …>); refused: OPML needs none"
-
-
-def _outline(element: Any) -> Outline | None:
-    # Readers disagree on the case of `xmlUrl` (xmlurl, xmlURL): compare without it.
-    standard = {k.lower(): v for k, v in element.attrib.items() if not k.startswith("{")}
-    url = (standard.get("xmlurl") or "").strip()
-    if not url and element.find("outline") is not None:
-        return None  # a folder: its outlines are read in turn
-    own = {
-        k.removeprefix(_OWN): v.strip()
-        for k, v in element.attrib.items()
-        if k.startswith(_OWN) and v.strip()
-    }
-    return Outline(
-        line=element.sourceline or 0,
-        url=url,
-        text=_clean(standard.get("text")),
-        title=_clean(standard.get("title")),
-        language=_clean(standard.get("language")),
-        own=own,
-    )
-
-
-def _clean(value: str | None) -> str | None:
-    # A YAML title is one line: folders and readers leave newlines and runs of spaces.
-    cleaned = " ".join((value or "").split())
-    return cleaned or None
 
 
 def plan_import(
@@ -506,6 +382,19 @@ def plan_import(
     return plan
 
 
+def _ours(outline: Outline) -> bool:
+    """Written by `sources export`: its attributes mean exactly what our YAML said."""
+    return "id" in outline.extension
+
+
+def _values(outline: Outline) -> dict[str, str]:
+    """Every attribute import reads, by what the operator would call it."""
+    given = {"URL": outline.url, "text": outline.text, "title": outline.title}
+    given["language"] = outline.language
+    given.update({f"syndication:{key}": value for key, value in outline.extension.items()})
+    return {name: value for name, value in given.items() if value}
+
+
 def _skip_reason(outline: Outline, known: dict[str, str], allow_env: bool) -> str | None:
     if not outline.url:
         return "no feed URL (xmlUrl)"
@@ -527,7 +416,7 @@ def _environment_reason(outline: Outline, allow_env: bool) -> str | None:
     The YAML expands `${VAR}`: a stranger's OPML could send a secret to its own host in a URL,
     or publish it in a title. Only our own export's URL templates are let through, on request.
     """
-    reading = {name: value for name, value in outline.values().items() if "${" in value}
+    reading = {name: value for name, value in _values(outline).items() if "${" in value}
     if not reading:
         return None
     others = [name for name in reading if name != "URL"]
@@ -557,19 +446,40 @@ def _reads(*values: str) -> str:
 def _entry(
     outline: Outline, taken: set[str], every: str | None, language: str | None
 ) -> tuple[dict[str, Any], list[str]]:
+    """The YAML entry for one outline, and notes on what it could not keep as given."""
     notes: list[str] = []
-    wanted = outline.own.get("id")
+    wanted = outline.extension.get("id")
     base = wanted if wanted and _is_id(wanted) else _slug_for(outline)
     sid = _unique(base, taken)
     if wanted and sid != wanted:
         notes.append(f"id {wanted!r} {'is taken' if _is_id(wanted) else 'is not URL-safe'}")
     entry: dict[str, Any] = {"id": sid, "url": outline.url}
     # Our own export writes `title` only when the YAML had one; `text` is then just the id.
-    title = outline.title if outline.ours else outline.title or outline.text
+    title = outline.title if _ours(outline) else outline.title or outline.text
     if title:
         entry["title"] = title
+    tag = _language_tag(outline, language, notes)
+    if tag:
+        entry["language"] = tag
+    cron = outline.extension.get("cron")
+    if cron:
+        # A cron schedule replaces the interval: never both (`check` refuses a source with both).
+        entry["cron"] = cron
+        if outline.extension.get("every"):
+            notes.append("its syndication:every ignored: syndication:cron gives the schedule")
+    else:
+        interval = outline.extension.get("every") or every
+        if interval:
+            entry["every"] = _duration_value(interval)
+    if outline.extension.get("rights"):
+        entry["rights"] = outline.extension["rights"]
+    return entry, notes
+
+
+def _language_tag(outline: Outline, language: str | None, notes: list[str]) -> str | None:
+    """The outline's language as our tag (else `--language`); a note when it is unreadable."""
     declared = outline.language
-    if outline.ours or not declared:
+    if _ours(outline) or not declared:
         tag = declared
     else:
         from syndication.lang import normalise_language
@@ -580,22 +490,7 @@ def _entry(
         if tag is None:
             instead = f"--language {language}" if language else "detection"
             notes.append(f"language {declared!r} is not a language tag: left to {instead}")
-    tag = tag or language
-    if tag:
-        entry["language"] = tag
-    cron = outline.own.get("cron")
-    if cron:
-        # A cron schedule replaces the interval: never both (`check` refuses a source with both).
-        entry["cron"] = cron
-        if outline.own.get("every"):
-            notes.append("its syndication:every ignored: syndication:cron gives the schedule")
-    else:
-        interval = outline.own.get("every") or every
-        if interval:
-            entry["every"] = _duration_value(interval)
-    if outline.own.get("rights"):
-        entry["rights"] = outline.own["rights"]
-    return entry, notes
+    return tag or language
 
 
 def _is_valid(rule: TypeAdapter[Any], value: str) -> bool:
@@ -660,167 +555,3 @@ def _duration_value(text: str) -> int | float | str:
     if re.fullmatch(r"\d+\.\d+", text):
         return float(text)
     return text
-
-
-# --- editing the YAML -------------------------------------------------------------------------
-
-
-def with_sources(text: str, entries: list[dict[str, Any]]) -> tuple[str, str]:
-    """`text` with `entries` at the end of its `sources:`, and the YAML that was added.
-
-    The result is checked, not assumed: it must read back as the old data plus the entries.
-    """
-    expected = yaml.safe_load(text)
-    expected["sources"] = [*expected["sources"], *entries]
-    for attempt in (_spliced, _reemitted):
-        result = attempt(text, entries)
-        if result is None:
-            continue
-        try:
-            if yaml.safe_load(result[0]) == expected:
-                return result
-        except yaml.YAMLError:
-            continue
-    raise ImportProblem(
-        "cannot add the sources without changing the rest of the file; add these by hand:\n"
-        + _render(entries, 2, 4, "\n")
-    )
-
-
-def _spliced(text: str, entries: list[dict[str, Any]]) -> tuple[str, str] | None:
-    """The entries' lines inserted after the last source, every other byte untouched.
-
-    ruamel's round-trip dump re-indents the whole file to one style, re-spaces `key:   value`
-    and hands the comment above the next key (`# translation …`) to the last source, so the
-    new items would land under it; we let ruamel find the spot and write the items, and
-    insert their text ourselves."""
-    from ruamel.yaml import YAML
-    from ruamel.yaml.error import YAMLError
-
-    try:
-        root = YAML(typ="rt").compose(text)
-    except YAMLError:
-        return None
-    if root is None or root.id != "mapping":
-        return None
-    sources = next((v for k, v in root.value if getattr(k, "value", None) == "sources"), None)
-    if sources is None or sources.id != "sequence" or sources.flow_style or not sources.value:
-        return None
-    last = sources.value[-1]
-    # Same line breaks as ruamel's marks count, short of exotic ones: the read-back check
-    # catches those.
-    lines = text.splitlines(keepends=True)
-    first = lines[last.start_mark.line] if last.start_mark.line < len(lines) else ""
-    content = last.start_mark.column
-    dash = first.rfind("-", 0, content)
-    if dash < 0 or first[:dash].strip() or first[dash + 1 : content].strip():
-        return None  # `-` on a line of its own, or something stranger: let ruamel do it all
-    end = _end_mark(last)
-    at = end.line if end.column == 0 else end.line + 1
-    newline = "\r\n" if "\r\n" in text else "\n"
-    block = _render(entries, dash, content, newline)
-    head, tail = lines[:at], lines[at:]
-    if head and not head[-1].endswith(("\n", "\r")):
-        head[-1] += newline
-    return "".join(head) + block + "".join(tail), block
-
-
-def _end_mark(node: Any) -> Any:
-    """Where a node's own text ends: a block collection's end mark lies past the blank lines
-    and comments after it, so take its last scalar's (or flow collection's) instead."""
-    if node.id == "scalar" or node.flow_style or not node.value:
-        return node.end_mark
-    last = node.value[-1]
-    return _end_mark(last[1] if node.id == "mapping" else last)
-
-
-def _reemitted(text: str, entries: list[dict[str, Any]]) -> tuple[str, str] | None:
-    """The whole document through ruamel's round trip: for a flow-style `sources: [...]`,
-    or a layout the splice cannot place (comments kept, spacing may change)."""
-    from ruamel.yaml import YAML
-    from ruamel.yaml.comments import CommentedMap
-    from ruamel.yaml.error import YAMLError
-
-    editor = YAML(typ="rt")
-    editor.preserve_quotes = True
-    editor.width = 4096  # never fold a long URL or title
-    try:
-        data = editor.load(text)
-        data["sources"].extend(CommentedMap(_quoted(entry)) for entry in entries)
-        stream = StringIO()
-        editor.dump(data, stream)
-    except (YAMLError, KeyError, TypeError, AttributeError):
-        return None
-    return stream.getvalue(), _render(entries, 2, 4, "\n")
-
-
-def _render(entries: list[dict[str, Any]], dash: int, content: int, newline: str) -> str:
-    """The entries as block sequence items: `-` at column `dash`, keys at column `content`."""
-    from ruamel.yaml import YAML
-    from ruamel.yaml.comments import CommentedMap
-
-    writer = YAML(typ="rt")
-    writer.width = 4096
-    lines: list[str] = []
-    for entry in entries:
-        stream = StringIO()
-        writer.dump(CommentedMap(_quoted(entry)), stream)
-        first, *rest = stream.getvalue().splitlines()
-        lines.append(" " * dash + "-" + " " * (content - dash - 1) + first)
-        lines.extend(" " * content + line for line in rest)
-    return "".join(line + newline for line in lines)
-
-
-def _quoted(entry: dict[str, Any]) -> dict[str, Any]:
-    """Strings that PyYAML would read back as something else, double-quoted: ruamel writes
-    YAML 1.2, where `yes`, `on` or `0o7` stay strings, but config.load reads YAML 1.1."""
-    from ruamel.yaml.scalarstring import DoubleQuotedScalarString
-
-    def safe(value: Any) -> Any:
-        if not isinstance(value, str):
-            return value
-        try:
-            same = yaml.safe_load(value) == value
-        except yaml.YAMLError:
-            same = False
-        return value if same else DoubleQuotedScalarString(value)
-
-    return {key: safe(value) for key, value in entry.items()}
-
-
-def _write_validated(path: Path, text: str, before: cfg.Config, dry_run: bool) -> None:
-    """Validate `text` as the configuration, then (unless a dry run) replace `path` with it."""
-    temp = temp_beside(path, text.encode("utf-8"))
-    try:
-        problems = _problems(temp, before)
-        if problems:
-            names = {str(temp), str(temp.resolve())}
-            shown = []
-            for problem in problems:
-                for name in names:
-                    problem = problem.replace(name, str(path))
-                shown.append(f"  {problem}")
-            raise ImportProblem(
-                f"the configuration would be invalid after this import; {path} is unchanged "
-                f"({len(problems)} problem(s); line numbers count the added lines, which "
-                "--dry-run shows):\n" + "\n".join(shown)
-            )
-        if not dry_run:
-            os.replace(temp, path)
-    finally:
-        temp.unlink(missing_ok=True)
-
-
-def _problems(candidate: Path, before: cfg.Config) -> list[str]:
-    try:
-        after = cfg.load(candidate)
-    except ConfigError as exc:
-        return exc.problems
-
-    # `run` and `once` also refuse a chain that cannot translate a language pair (as `check`
-    # does); count only pairs the new sources bring in. Line numbers shift: compare without.
-    def unplaced(problem: str) -> str:
-        return re.sub(r"^.*?:\d+: ", "", problem)
-
-    old = {unplaced(p) for p in before.routing_problems()}
-    return [p for p in after.routing_problems() if unplaced(p) not in old]
