@@ -41,7 +41,7 @@ import feedparser
 import yaml
 
 from syndication.config import load
-from syndication.pipeline import ingest
+from syndication.run.cycle import ingest
 from syndication.store import Store
 
 LANGUAGES = ("en", "ru", "zh")

@@ -1,11 +1,11 @@
-"""Prometheus metrics: what the service counts while it works, and what it reads at a scrape.
+"""Prometheus metrics: what the service counts while it works. A leaf: stages call it.
 
 Owns: the metric definitions (all named ``syndication_*``) in a registry of our own, so that
 nothing a library registers in prometheus-client's global default leaks into ``/metrics``,
 the helpers the stages call to count (fetches, ingested articles, translation requests,
-failures and memory hits, publish timing), and :func:`exposition`, the text a scrape gets:
-the counters of this process plus gauges read from the store at that moment (translation
-backlog, each source's last success and consecutive failures).
+failures and memory hits, publish timing), and the exposition's content type. The text a
+scrape gets, these counters plus gauges read from the store, is
+:func:`syndication.run.health.exposition`'s.
 
 Labels carry source ids, provider names and language tags only, never URLs or keys, so a
 secret in the configuration cannot reach a scrape.
@@ -13,8 +13,7 @@ secret in the configuration cannot reach a scrape.
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable
 from functools import wraps
 from typing import ParamSpec, TypeVar
 
@@ -24,24 +23,12 @@ from prometheus_client import (
     Gauge,
     Histogram,
     disable_created_metrics,
-    generate_latest,
 )
-from prometheus_client.core import GaugeMetricFamily, Metric
-from prometheus_client.registry import Collector
-
-from syndication.errors import StoreError
-from syndication.store import Store
-
-log = logging.getLogger(__name__)
 
 # The classic text format every Prometheus version (and every other scraper) reads; newer
 # prometheus-client releases advertise version=1.0.0 by default, which is the same text for
 # our legacy-valid names but unknown to older scrapers.
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
-
-# Every status a translation row can have: each is reported, 0 included, so an alert on
-# "failed > 0" sees the series at 0 rather than no series at all.
-TRANSLATION_STATUSES = ("translated", "pending", "stale", "failed")
 
 # `_created` series double every counter's lines and no dashboard of ours reads them.
 disable_created_metrics()
@@ -134,71 +121,3 @@ def timed_publish(publish: Callable[P, R]) -> Callable[P, R]:
         return result
 
     return timed
-
-
-def _store_families(store: Store, sources: Collection[str] | None) -> Iterator[Metric]:
-    """Gauges read from the store now, then ``syndication_store_up``; never raises StoreError.
-
-    Everything is read before anything is yielded, so a store failing half-way leaves no
-    half-filled families in the scrape.
-    """
-    up = GaugeMetricFamily(
-        "syndication_store_up", "Whether the store answered this scrape's queries (1) or not (0)."
-    )
-    try:
-        backlog = store.backlog()
-        states = store.source_states()
-    except StoreError as exc:
-        # A scrape during an outage must still answer: the outage is what it has to report.
-        log.warning("metrics: store unreachable: %s", exc)
-        up.add_metric([], 0)
-        yield up
-        return
-    translations = GaugeMetricFamily(
-        "syndication_translation_backlog",
-        "Translations of live articles per target language and status.",
-        labels=["language", "status"],
-    )
-    for language in sorted(backlog):
-        counts = backlog[language]
-        for status in dict.fromkeys([*TRANSLATION_STATUSES, *sorted(counts)]):
-            translations.add_metric([language, status], counts.get(status, 0))
-    last_success = GaugeMetricFamily(
-        "syndication_source_last_success_timestamp_seconds",
-        "When a source was last polled without error (Unix time); absent if it never was.",
-        labels=["source"],
-    )
-    failures = GaugeMetricFamily(
-        "syndication_source_consecutive_failures",
-        "Failed polls of a source since its last success.",
-        labels=["source"],
-    )
-    for state in states:
-        if sources is not None and state.source_id not in sources:
-            continue  # removed from the YAML: its history stays in the store, not in a graph
-        if state.last_success is not None:
-            last_success.add_metric([state.source_id], state.last_success.timestamp())
-        failures.add_metric([state.source_id], state.failures)
-    up.add_metric([], 1)
-    yield from (translations, last_success, failures, up)
-
-
-class _Scrape(Collector):
-    """This process's registry plus the store's gauges, as one collector for one scrape."""
-
-    def __init__(self, store: Store, sources: Collection[str] | None) -> None:
-        self.store = store
-        self.sources = sources
-
-    def collect(self) -> Iterator[Metric]:
-        yield from REGISTRY.collect()
-        yield from _store_families(self.store, self.sources)
-
-
-def exposition(store: Store, sources: Collection[str] | None = None) -> tuple[bytes, str]:
-    """The ``/metrics`` answer: body in the Prometheus text format, and its Content-Type.
-
-    `sources`: the configured source ids (per-source gauges only for those). Reads the store
-    (blocking): call it off the event loop.
-    """
-    return generate_latest(_Scrape(store, sources)), CONTENT_TYPE

@@ -38,7 +38,7 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 HealthCheck = Callable[[], dict[str, Any]]
-Metrics = Callable[[], tuple[bytes, str]]  # (body, content type), e.g. metrics.exposition
+Metrics = Callable[[], tuple[bytes, str]]  # (body, content type), e.g. run.health.exposition
 
 ALLOWED_METHODS = "GET, HEAD"
 # Feeds are polled; five minutes keeps readers reasonably fresh while letting caches absorb

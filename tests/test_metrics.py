@@ -23,6 +23,7 @@ from sqlalchemy import create_engine
 from syndication import metrics
 from syndication.ingest.save import save_articles
 from syndication.model import Article, SourceState, Translation
+from syndication.run.health import exposition
 from syndication.serve import make_server
 from syndication.store import Store
 from tests.conftest import REPO, run_cli, write_config
@@ -81,7 +82,7 @@ def test_exposition_reads_backlog_and_source_health_from_the_store(tmp_path: Pat
     before = registry_value("syndication_fetches_total", source="wire", result="ok")
     metrics.source_polled("wire", "ok", new=2, updated=1)
 
-    body, content_type = metrics.exposition(store)
+    body, content_type = exposition(store)
 
     assert content_type.startswith("text/plain; version=0.0.4")
     found = samples(body.decode("utf-8"))
@@ -116,7 +117,7 @@ def test_a_store_outage_still_answers_the_scrape(tmp_path: Path) -> None:
     store = Store(create_engine(f"sqlite:///{blocker / 'sub' / 'x.db'}"))
     metrics.translation_request("google", "ru", "kk")
 
-    body, _ = metrics.exposition(store)
+    body, _ = exposition(store)
 
     found = samples(body.decode("utf-8"))
     assert value(found, "syndication_store_up") == 0

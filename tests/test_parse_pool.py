@@ -19,7 +19,7 @@ from syndication.errors import ArticleFileError, SourceError, TranslationError
 from syndication.ingest import poll
 from syndication.ingest.parse import ParsedFeed, SourceInfo, parse_feed
 from syndication.ingest.poll import ParsePool, SourceOutcome
-from syndication.pipeline import ingest
+from syndication.run.cycle import ingest
 from syndication.store import Store
 from tests.conftest import write_config
 from tests.feedserver import FeedServer

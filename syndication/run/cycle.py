@@ -1,8 +1,9 @@
 """One cycle of the stages: ingest, translate, publish, each reading and writing the store.
 
-Owns: running the stages in order for `syndication once` and for the worker's jobs, and the
-cycle report (what each source did, what translation did, what was published) from which the
-CLI derives its summary and exit code. No stage calls another; this module only sequences them.
+Owns: running the stages in order for `syndication once` and `retry` (and the translation
+step for the worker's job), the progress hooks a front end may listen to, and the cycle report
+(what each source did, what translation did, what was published) from which the CLI derives
+its summary and exit code. No stage calls another; this module only sequences them.
 """
 
 from __future__ import annotations

@@ -1,52 +1,44 @@
-"""The long-running worker: APScheduler triggers the stages; the HTTP server serves the output.
+"""The worker's jobs: APScheduler triggers the stages, each job at its own pace.
 
-Owns: the schedule (a job per source at its own `every:`, at the source's own place within
-it, or at its `cron:`; a never-polled or overdue source first fired soon, with jitter; a
-configuration that changed, on start or by a reload, applied from each source's last poll;
-a translation job draining the backlog through providers kept across runs, so their rate
-limits and circuit breakers hold; a publish job pulled forward after a change (debounced) and
-run at least every `publish.every`), the store lock's heartbeat, requests left in the store
-by the command line (`retry`, `reload`), configuration reload (SIGHUP, `syndication reload`,
-or the file changing on disk), and a clean stop on SIGINT/SIGTERM. Jobs only trigger stages;
-every stage works through the store, so jobs running side by side never share state here.
+Owns: the jobs and how they run (a job per source, placed by :mod:`syndication.run.schedule`
+and started on the Poller's event loop; a translation job draining the backlog through
+providers kept across runs, so their rate limits and circuit breakers hold; a publish job
+pulled forward after a change (debounced) and run at least every `publish.every`; no job
+overlapping itself, one asked for while running run once more after), the store lock's
+heartbeat, requests left in the store by the command line (`retry`, `reload`), applying a
+reload (:mod:`syndication.run.reload` decides what changed; SIGHUP, `syndication reload` or the
+file changing on disk ask for it), and noticing the store file removed under it. Jobs only
+trigger stages; every stage works through the store, so jobs running side by side never share
+state here.
 """
 
 from __future__ import annotations
 
 import contextlib
-import dataclasses
-import json
 import logging
-import os
-import random
-import signal
-import sys
 import threading
 import time
 from collections.abc import Callable
 from concurrent import futures
 from concurrent.futures import Future
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 from apscheduler.events import EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED, JobExecutionEvent
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.background import BackgroundScheduler
-from apscheduler.triggers.base import BaseTrigger
-from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from syndication import config as cfg
 from syndication.config import Config, SourceSettings
-from syndication.errors import ConfigError, StoreError
-from syndication.ingest.poll import Poller, SourceOutcome, next_poll, scheduled_after
-from syndication.metrics import exposition
+from syndication.errors import StoreError
+from syndication.ingest.poll import Poller, SourceOutcome, next_poll
 from syndication.model import SourceState, utcnow
-from syndication.pipeline import translate
 from syndication.publish import publish
-from syndication.serve import make_server
+from syndication.run import reload as reloading
+from syndication.run.cycle import translate
+from syndication.run.health import Condition, healthz
+from syndication.run.schedule import FIRST_SPREAD, first_run, job_id, trigger_for
 from syndication.store import Store
 from syndication.translate.engine import TranslationReport, build_providers
 
@@ -56,7 +48,6 @@ TRANSLATE_EVERY = 60.0  # seconds; a change found by a source job runs it at onc
 HEARTBEAT_EVERY = 30.0
 PUBLISH_RETRY = 60.0  # seconds before a failed publish is tried again
 HOUSEKEEPING_EVERY = 5.0  # command-line requests and the configuration file's mtime
-FIRST_SPREAD = 10.0  # at most this many seconds of jitter before a source's first poll
 
 Announce = Callable[[str], None]
 
@@ -77,11 +68,7 @@ class Worker:
         self.announce = announce or (lambda line: None)
         self.on_reload = on_reload
         self.providers = build_providers(config)
-        self.last_cycle: datetime | None = None
-        self.last_publish: datetime | None = None
-        self.last_error = ""
-        self.failing: dict[str, str] = {}  # job → its error, until it next succeeds
-        self.fatal = ""  # why the worker must stop (exit 3)
+        self.condition = Condition()
         self.on_fatal: Callable[[], None] = lambda: None
         self._store_identity = store.file_identity()
         self._reload_lock = threading.Lock()
@@ -90,7 +77,7 @@ class Worker:
         self._again: set[str] = set()  # … and asked for again meanwhile
         self._busy: set[str] = set()  # sources being polled now (a `retry` must not overlap)
         self._busy_lock = threading.Lock()
-        self._config_stamp = _stamp(config.path)
+        self._config_stamp = reloading.stamp(config.path)
         self._publish_took = 0.0  # seconds the last publish took
         self._last_reasons: tuple[str, ...] = ()
         self._last_told = 0.0
@@ -117,7 +104,7 @@ class Worker:
 
     def start(self) -> None:
         now = utcnow()
-        self._record_config()
+        reloading.record_in_use(self.store, self.config)
         states = {state.source_id: state for state in self.store.source_states()}
         for source in self.config.settings.sources:
             self._schedule_source(source, states.get(source.id))
@@ -161,27 +148,14 @@ class Worker:
         end), however long the interval was when that poll recorded a next due time.
         """
         now = utcnow()
-        trigger: BaseTrigger
-        if source.cron:
-            trigger = CronTrigger.from_crontab(source.cron, timezone=UTC)
-        else:
-            trigger = _Slots(source)
-            spread = min(source.every / 2, spread)
+        trigger = trigger_for(source)
         due = next_poll(source, state, self.config.settings.fetch.max_backoff)
-        first: datetime | None
-        if due is None or due <= now:
-            # Sources that start together would otherwise all poll at the same instant.
-            first = now + timedelta(seconds=random.uniform(0, spread))
-        elif source.cron:
-            # The crontab says when; a backoff ending later makes that run skip (poll_source).
-            first = trigger.get_next_fire_time(None, now)
-        else:
-            first = due
+        first = first_run(source, trigger, due, now, spread)
         self.scheduler.add_job(
             self.poll_source,
             trigger,
             args=[source.id],
-            id=_job_id(source.id),
+            id=job_id(source.id),
             name=f"poll {source.id}",
             executor="fetch",
             replace_existing=True,
@@ -269,7 +243,7 @@ class Worker:
             future = self.poller.submit(config, self.store, source, state)
         except Exception as exc:
             self._done_polling(source_id)
-            self._fail(f"source {source_id}", exc)
+            self.condition.failed(f"source {source_id}", exc)
             return
         future.add_done_callback(lambda done: self._after.submit(self._polled, source, done))
 
@@ -283,9 +257,9 @@ class Worker:
             after = self.store.source_state(source.id)
             backoff = after.next_due if after is not None and after.failures else None
             self._show_next_due(source, backoff)
-            self.last_cycle = utcnow()
+            self.condition.last_cycle = utcnow()
         except Exception as exc:
-            self._fail(f"source {source.id}", exc)
+            self.condition.failed(f"source {source.id}", exc)
         finally:
             self._done_polling(source.id)
 
@@ -295,7 +269,7 @@ class Worker:
 
     def _show_next_due(self, source: SourceSettings, backoff: datetime | None) -> None:
         """Record when the source is polled next (its schedule, or its backoff), for `status`."""
-        job = self.scheduler.get_job(_job_id(source.id))
+        job = self.scheduler.get_job(job_id(source.id))
         if job is None or job.next_run_time is None:
             return
         when = job.next_run_time
@@ -332,14 +306,14 @@ class Worker:
 
     def publish(self) -> None:
         self._once_at_a_time("publish", self._publish, self.request_publish)
-        if "publish" in self.failing:  # a full disk, an unwritable folder: try again soon
+        if "publish" in self.condition.failing:  # a full disk, an unwritable folder: try again soon
             self._trigger("publish", min(PUBLISH_RETRY, self.config.settings.publish.every))
 
     def _publish(self) -> None:
         started = time.monotonic()
         result = publish(self.config, self.store)
         self._publish_took = time.monotonic() - started
-        self.last_publish = self.last_cycle = utcnow()
+        self.condition.last_publish = self.condition.last_cycle = utcnow()
         if result.written:
             log.info("published %d changed file(s)", len(result.written))
         for error in result.errors:
@@ -354,8 +328,8 @@ class Worker:
         # Deleted or replaced under us: our writes go to a file nobody will read, and a
         # `once` would start a second store beside it. Stop (exit 3) and let a supervisor
         # start a worker on the store that is there now.
-        self.fatal = f"the store file of {self.store.describe()} was removed or replaced"
-        log.error("%s while running: stopping", self.fatal)
+        self.condition.fatal = f"the store file of {self.store.describe()} was removed or replaced"
+        log.error("%s while running: stopping", self.condition.fatal)
         self.on_fatal()
         return False
 
@@ -383,26 +357,16 @@ class Worker:
                 self.request_translate()
             elif kind == "reload":
                 self.reload("syndication reload")
-        if _stamp(self.config.path) != self._config_stamp:
+        if reloading.stamp(self.config.path) != self._config_stamp:
             self.reload(f"{self.config.path} changed")
 
     def _guard(self, name: str, job: Callable[[], None]) -> None:
         try:
             job()
         except Exception as exc:  # a job failure must never kill the scheduler
-            self._fail(name, exc)
+            self.condition.failed(name, exc)
         else:
-            if self.failing.pop(name, None) is not None:
-                log.warning("%s: working again", name)
-
-    def _fail(self, name: str, exc: Exception) -> None:
-        if isinstance(exc, StoreError):  # ours, said in one line: no traceback flood
-            self.last_error = str(exc)
-            log.error("%s: %s", name, exc)
-        else:
-            self.last_error = f"{type(exc).__name__}: {exc}"
-            log.exception("%s failed", name)
-        self.failing[name] = self.last_error
+            self.condition.succeeded(name)
 
     # -- reload -------------------------------------------------------------------------
 
@@ -410,32 +374,21 @@ class Worker:
         """Read the YAML again and apply it; an invalid one is logged and changes nothing."""
         with self._reload_lock:
             old = self.config
-            self._config_stamp = _stamp(old.path)
-            try:
-                new = cfg.load(old.path)
-                problems = new.routing_problems()
-            except ConfigError as exc:
-                problems = exc.problems
-            if problems:
-                log.error(
-                    "configuration reload (%s) rejected, %d problem(s); still running on the "
-                    "previous configuration:",
-                    why,
-                    len(problems),
-                )
-                for problem in problems:
-                    log.error("  %s", problem)
-                self._tell_reload(why, ok=False, problems=problems)
+            self._config_stamp = reloading.stamp(old.path)
+            new = reloading.read_again(old.path)
+            if isinstance(new, list):
+                reloading.rejected(self.store, why, new)
                 return False
-            new = self._keep_fixed(old, new)
+            new = reloading.keep_fixed(old, new)
+            changes = reloading.changes(old, new)
             self.config = new
             with contextlib.suppress(StoreError):  # only `status` would miss it
-                self._record_config()
+                reloading.record_in_use(self.store, new)
             if new.settings.translation != old.settings.translation:
                 self.providers = build_providers(new)
             if self.on_reload is not None:
                 self.on_reload(new)
-            changes = self._apply_sources(old, new)
+            self._reschedule(changes, new)
             if new.settings.publish.every != old.settings.publish.every:
                 self.scheduler.reschedule_job(
                     "publish",
@@ -443,212 +396,22 @@ class Worker:
                 )
             self.request_translate()  # a new edition or source may have work
             self.request_publish()
-            self.announce(f"configuration reloaded ({why}): {changes}")
-            self._tell_reload(why, ok=True, summary=changes)
+            summary = changes.summary()
+            self.announce(f"configuration reloaded ({why}): {summary}")
+            reloading.tell(self.store, why, ok=True, summary=summary)
             return True
 
-    def _record_config(self) -> None:
-        """Leave in the store what this worker runs with, for `status` to show should the
-        YAML on disk stop loading (the worker goes on with this one meanwhile)."""
-        record = json.dumps(self.config.in_use(), ensure_ascii=False)
-        self.store.set_setting(cfg.IN_USE, record)
-
-    def _tell_reload(self, why: str, **outcome: Any) -> None:
-        """Leave the outcome in the store, where `syndication reload` waits for it."""
-        record = {"at": utcnow().isoformat(), "why": why, **outcome}
-        with contextlib.suppress(StoreError):
-            self.store.set_setting("last_reload", json.dumps(record, ensure_ascii=False))
-
-    def _keep_fixed(self, old: Config, new: Config) -> Config:
-        """What a running process cannot change (its store, its socket) stays; say so."""
-        fixed = {"store": "store", "serve": "serve", "output": "output"}
-        kept = {}
-        for field, name in fixed.items():
-            if getattr(new.settings, field) != getattr(old.settings, field):
-                log.warning("%s: changed in the YAML; takes effect after a restart", name)
-                kept[field] = getattr(old.settings, field)
-        if not kept:
-            return new
-        return dataclasses.replace(new, settings=new.settings.model_copy(update=kept))
-
-    def _apply_sources(self, old: Config, new: Config) -> str:
-        before = {s.id: s for s in old.settings.sources}
-        after = {s.id: s for s in new.settings.sources}
-        added = [i for i in after if i not in before]
-        removed = [i for i in before if i not in after]
-        changed = [i for i in after if i in before and after[i] != before[i]]
-        for source_id in removed:
+    def _reschedule(self, changes: reloading.Changes, new: Config) -> None:
+        for source_id in changes.removed:
             with contextlib.suppress(JobLookupError):
-                self.scheduler.remove_job(_job_id(source_id))
-        backoff_cap = old.settings.fetch.max_backoff != new.settings.fetch.max_backoff
-        rescheduled = added + [
-            i
-            for i in after
-            if i in before
-            # Title, language, rights: read by the next run as they are now.
-            and (
-                backoff_cap
-                or (before[i].every, before[i].cron, before[i].location)
-                != (after[i].every, after[i].cron, after[i].location)
-            )
-        ]
-        states = {s.source_id: s for s in self.store.source_states()} if rescheduled else {}
-        for source_id in rescheduled:
+                self.scheduler.remove_job(job_id(source_id))
+        if not changes.rescheduled:
+            return
+        after = {s.id: s for s in new.settings.sources}
+        states = {s.source_id: s for s in self.store.source_states()}
+        for source_id in changes.rescheduled:
             self._schedule_source(after[source_id], states.get(source_id), spread=2.0)
-        parts = [
-            f"{label} {', '.join(ids)}"
-            for label, ids in (("added", added), ("removed", removed), ("changed", changed))
-            if ids
-        ]
-        sections = [
-            name
-            for name in type(new.settings).model_fields
-            if name != "sources" and getattr(new.settings, name) != getattr(old.settings, name)
-        ]
-        if sections:
-            parts.append(f"settings changed: {', '.join(sections)}")
-        return "; ".join(parts) if parts else "nothing changed"
-
-    # -- health -------------------------------------------------------------------------
 
     def health(self) -> dict[str, Any]:
-        """What /healthz answers: not ok (503) while the store cannot be read or written or
-        the output cannot be published; a partner or a translator down is not our ill health.
-        """
-        try:
-            backlog = self.store.backlog()
-            reachable = True
-        except StoreError as exc:
-            backlog, reachable = {}, False
-            self.last_error = str(exc)
-        failing = {k: v for k, v in self.failing.items() if k in ("publish", "heartbeat")}
-        return {
-            "ok": reachable and not failing and not self.fatal,
-            "store": "reachable" if reachable else "unreachable",
-            "failing": failing | ({"store": self.fatal} if self.fatal else {}),
-            "last_cycle": self.last_cycle.isoformat() if self.last_cycle else None,
-            "last_publish": self.last_publish.isoformat() if self.last_publish else None,
-            "backlog": {
-                lang: sum(n for status, n in counts.items() if status != "translated")
-                for lang, counts in backlog.items()
-            },
-            "last_error": self.last_error,
-        }
-
-
-class _Slots(BaseTrigger):
-    """Fires at the source's scheduled times (`scheduled_after`): every `every:` seconds, at
-    the source's own place within the interval, so many sources make a steady trickle."""
-
-    def __init__(self, source: SourceSettings) -> None:
-        self.source = source
-
-    def get_next_fire_time(
-        self, previous_fire_time: datetime | None, now: datetime
-    ) -> datetime | None:
-        if previous_fire_time is None:
-            return scheduled_after(self.source, now - timedelta(microseconds=1))
-        following = scheduled_after(self.source, previous_fire_time)
-        # Runs missed (a busy or sleeping machine) collapse into the one being made now.
-        return following if following > now else scheduled_after(self.source, now)
-
-    def __str__(self) -> str:
-        return f"every {self.source.every:g}s"
-
-
-def _job_id(source_id: str) -> str:
-    return f"source:{source_id}"
-
-
-def _stamp(path: Path) -> tuple[int, int] | None:
-    try:
-        info = path.stat()
-    except OSError:
-        return None
-    return info.st_mtime_ns, info.st_size
-
-
-def serve_until_signal(server: Any, extra: dict[int, Callable[[], None]] | None = None) -> None:
-    """Run a uvicorn server until SIGINT/SIGTERM, then return normally.
-
-    uvicorn re-raises the signal it caught to the handlers that were installed before it ran,
-    which would turn a clean stop into exit 130 or death by SIGTERM: give it ones that just
-    ask the server to stop. `extra` maps further signals (SIGHUP…) to what they trigger; each
-    runs on a thread of its own, never inside the signal handler.
-    """
-
-    def stop(*_: object) -> None:
-        # Also covers a signal that lands before uvicorn has put its own handlers in place.
-        server.should_exit = True
-
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, stop)
-    for sig, action in (extra or {}).items():
-        signal.signal(
-            sig, lambda *_, action=action: threading.Thread(target=action, daemon=True).start()
-        )
-    server.run()
-
-
-def run_forever(
-    config: Config,
-    store: Store,
-    announce: Announce,
-    on_reload: Callable[[Config], None] | None = None,
-) -> NoReturn:
-    """Run worker and server until SIGINT/SIGTERM, then end the process with exit code 0
-    (3 when the worker had to stop: its store file was removed or replaced)."""
-    s = config.settings
-    worker: Worker | None = None
-    try:
-        worker = running = Worker(config, store, announce=announce, on_reload=on_reload)
-        server = make_server(
-            config.output,
-            s.serve.host,
-            s.serve.port,
-            worker.health,
-            metrics=lambda: exposition(store, [x.id for x in running.config.settings.sources]),
-        )
-        worker.on_fatal = lambda: setattr(server, "should_exit", True)
-        config.output.mkdir(parents=True, exist_ok=True)
-        try:
-            # Serve what the store already holds at once, before the first poll finishes.
-            publish(config, store)
-        except Exception as exc:
-            log.warning("initial publish failed: %s", exc)
-        worker.start()
-        host = s.serve.host
-        shown = f"[{host}]" if ":" in host else host
-        root = f"http://{shown}:{s.serve.port}/"
-        announce(f"serving {config.output} at {root}")
-        for edition in s.editions:
-            announce(
-                f"  {edition}: {root}{edition}/rss.xml  {root}{edition}/atom.xml  "
-                f"{root}{edition}/feed.json"
-            )
-        announce(f"pid {os.getpid()}: `syndication reload` or SIGHUP re-reads the configuration")
-        announce("press Ctrl-C to stop")
-        serve_until_signal(
-            server,
-            {
-                signal.SIGHUP: lambda: running.reload("SIGHUP"),
-                signal.SIGUSR1: running.housekeeping,
-            },
-        )
-    except KeyboardInterrupt:
-        pass  # SIGINT/SIGTERM before the server took the signals over: stop all the same
-    finally:
-        if worker is not None:
-            worker.stop()
-        try:
-            store.release_lock()
-        except StoreError as exc:
-            log.warning("could not release the store lock: %s", exc)
-        announce("stopped")
-        sys.stdout.flush()
-        sys.stderr.flush()
-        # A job may be mid-way through a cycle (a partner's slow answer, a long parse).
-        # Every store write is one transaction and every file is renamed into place, so
-        # nothing is lost by leaving now; waiting for the job would make a stop take as
-        # long as a cycle.
-        os._exit(3 if worker is not None and worker.fatal else 0)
+        """What /healthz answers (see :func:`syndication.run.health.healthz`)."""
+        return healthz(self.store, self.condition)

@@ -1,0 +1,192 @@
+"""What every command group shares: options, consoles, the loaded configuration, exit codes.
+
+Owns: the exit codes of the public contract (0 ok; 1 some sources or translations failed; 2
+invalid configuration or usage; 3 fatal: store unreachable, output not writable, another worker
+holds the store), the shared options (`--config`, `--verbose`), the `out` and `err` consoles
+and the streams under them that mask the loaded configuration's secrets, logging set-up,
+loading the configuration with its problems printed (exit 2), and opening, locking and checking
+what a command needs before it works (store, output folder), each refusal said and exited.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, NoReturn, TextIO
+
+import typer
+from rich.console import Console
+
+from syndication import config as cfg
+from syndication import logs
+from syndication.errors import ConfigError, StoreError, StoreLocked
+from syndication.store import Store
+
+EXIT_OK, EXIT_PARTIAL, EXIT_CONFIG, EXIT_FATAL = 0, 1, 2, 3
+
+
+class _Redacting(io.TextIOBase):
+    """A stream that masks the loaded configuration's secrets in everything written to it.
+
+    Call sites redact what they print; this is the net under them (log records, messages
+    from libraries quoting a URL with a token in it)."""
+
+    def __init__(self, stream: TextIO):
+        self.stream = stream
+        self.config: cfg.Config | cfg.Salvaged | None = None
+
+    def write(self, text: str) -> int:
+        self.stream.write(self.config.redact(text) if self.config else text)
+        return len(text)
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+    def isatty(self) -> bool:
+        return self.stream.isatty()
+
+    def fileno(self) -> int:
+        return self.stream.fileno()
+
+
+masked_stdout = _Redacting(sys.stdout)
+_stderr = _Redacting(sys.stderr)
+# Piped, logged or run over ssh without a terminal, Rich would squeeze tables into 80
+# columns; give them room unless COLUMNS says otherwise.
+_WIDTH = None if sys.stdout.isatty() or "COLUMNS" in os.environ else 200
+out = Console(file=masked_stdout, soft_wrap=True, width=_WIDTH)  # messages stay whole lines
+err = Console(file=_stderr, stderr=True, soft_wrap=True, width=_WIDTH)
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        "-c",
+        help="YAML configuration (default: $SYNDICATION_CONFIG or config/syndication.yaml).",
+        show_default=False,
+    ),
+]
+VerboseOption = Annotated[bool, typer.Option("--verbose", "-v", help="Log each step.")]
+
+_given: dict[str, Path | None] = {"config": None}  # --config given before the command
+
+
+def remember_config(path: Path | None) -> None:
+    """The `--config` given before the command (`syndication --config X once`), or to a
+    command group (`sources --config X import …`): what a command without its own uses."""
+    _given["config"] = path
+
+
+def config_path(path: Path | None) -> Path:
+    """The YAML a command works on: its own `--config`, one given before it, or the default."""
+    return cfg.config_path(path or _given["config"])
+
+
+def redact_with(config: cfg.Config | cfg.Salvaged) -> None:
+    """Mask this configuration's secrets in everything printed from now on."""
+    masked_stdout.config = _stderr.config = config
+
+
+def setup_logging(verbose: bool, quiet: bool = False) -> None:
+    level = logging.INFO if verbose else logging.ERROR if quiet else logging.WARNING
+    handler = logs.handler(
+        logs.chosen(),
+        console=err,
+        stream=_stderr,  # JSON lines go through the same secret-masking stream as Rich
+        # The configuration loads after this, so look its secrets up per record.
+        redact=lambda text: _stderr.config.redact(text) if _stderr.config else text,
+    )
+    logging.basicConfig(level=level, handlers=[handler], force=True)
+    for noisy in ("httpx", "httpcore", "apscheduler", "urllib3", "uvicorn.error"):
+        logging.getLogger(noisy).setLevel(logging.WARNING if verbose else logging.ERROR)
+
+
+def announcer() -> Callable[[str], None]:
+    """Where `run` says what it serves, reloads and stops: stdout, or with JSON logs a log
+    line of its own (logged whatever the level, like the stdout lines it replaces)."""
+    if logs.chosen() is logs.LogFormat.json:
+        announce = logging.getLogger("syndication.announce")
+        announce.setLevel(logging.INFO)
+        return announce.info
+    return lambda line: out.print(line, highlight=False)
+
+
+def load(path: Path | None, *, lenient_env: bool = False) -> cfg.Config:
+    """The configuration, or exit 2 listing its problems; `lenient_env` for commands that
+    only look (see cfg.load)."""
+    chosen = config_path(path)
+    try:
+        loaded = cfg.load(chosen, lenient_env=lenient_env)
+        redact_with(loaded)
+        return loaded
+    except ConfigError as exc:
+        print_problems(exc.problems)
+        raise typer.Exit(EXIT_CONFIG) from None
+
+
+def load_checked(path: Path | None, *, lenient_env: bool = False) -> cfg.Config:
+    """The configuration, refused (exit 2) when `check` would refuse it."""
+    loaded = load(path, lenient_env=lenient_env)
+    problems = loaded.routing_problems()
+    if problems:
+        print_problems(problems)
+        raise typer.Exit(EXIT_CONFIG)
+    return loaded
+
+
+def print_problems(problems: list[str]) -> None:
+    err.print(f"[bold red]invalid configuration[/] ({len(problems)} problem(s)):")
+    for problem in problems:
+        err.print(f"  {problem}", markup=False, highlight=False)
+
+
+def fatal(message: object) -> NoReturn:
+    """Say why the command cannot go on, and exit 3."""
+    err.print(f"[bold red]fatal:[/] {message}", highlight=False)
+    raise typer.Exit(EXIT_FATAL) from None
+
+
+def open_store(config: cfg.Config) -> Store:
+    return open_url(config.store_url)
+
+
+def open_url(url: str) -> Store:
+    try:
+        return Store.open(url)
+    except StoreError as exc:
+        fatal(exc)
+
+
+def existing_store(store_url: str) -> Store | None:
+    """The store, or None when its SQLite file does not exist: never create one to report on."""
+    from sqlalchemy.engine import make_url
+
+    url = make_url(store_url)
+    if url.get_backend_name() == "sqlite" and url.database and not Path(url.database).exists():
+        return None
+    return open_url(store_url)
+
+
+def check_output(config: cfg.Config) -> None:
+    try:
+        config.output.mkdir(parents=True, exist_ok=True)
+        probe = config.output / ".write-test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        err.print(f"[bold red]fatal:[/] output folder {config.output} is not writable: {exc}")
+        raise typer.Exit(EXIT_FATAL) from None
+
+
+def lock(store: Store, holder: str) -> None:
+    try:
+        store.acquire_lock(holder)
+    except StoreLocked as exc:
+        err.print(f"[bold red]refused:[/] {exc}", highlight=False)
+        raise typer.Exit(EXIT_FATAL) from None
+    except StoreError as exc:
+        fatal(exc)

@@ -1,0 +1,237 @@
+"""`syndication once`, `run` and `serve`: the commands that do the work or serve its result.
+
+Owns: starting a cycle from the command line (the sources named, the lock, progress bars, the
+summary table and the exit code it earns), starting the worker (`run`) or the server alone
+(`serve`), and stopping cleanly when they are stopped while starting.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import signal
+import sys
+from collections import Counter
+from typing import TYPE_CHECKING, Annotated, NoReturn
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from syndication import __version__
+from syndication import config as cfg
+from syndication.cli.common import (
+    EXIT_CONFIG,
+    EXIT_OK,
+    EXIT_PARTIAL,
+    ConfigOption,
+    VerboseOption,
+    announcer,
+    check_output,
+    err,
+    fatal,
+    load,
+    load_checked,
+    lock,
+    open_store,
+    out,
+    redact_with,
+    setup_logging,
+)
+from syndication.errors import StoreError
+from syndication.store import Store
+
+if TYPE_CHECKING:
+    from syndication.run.cycle import CycleReport
+
+SourceOption = Annotated[
+    list[str] | None,
+    typer.Option("--source", "-s", help="Only this source (repeat for more).", show_default=False),
+]
+
+
+def once(
+    config: ConfigOption = None, source: SourceOption = None, verbose: VerboseOption = False
+) -> None:
+    """Run one full cycle now (poll every source, translate, publish), then exit."""
+    setup_logging(verbose, quiet=not verbose)
+    loaded = load_checked(config)
+    chosen = chosen_sources(loaded, source)
+    check_output(loaded)
+    store = open_store(loaded)
+    lock(store, f"syndication once {__version__}")
+    cycle(loaded, store, chosen)
+
+
+def chosen_sources(config: cfg.Config, ids: list[str] | None) -> list[cfg.SourceSettings] | None:
+    """The sources named on the command line (None: all); an unknown id is a usage error."""
+    if not ids:
+        return None
+    known = {s.id: s for s in config.settings.sources}
+    unknown = [i for i in ids if i not in known]
+    if unknown:
+        shown = ", ".join(list(known)[:10])
+        if len(known) > 10:
+            shown += f" … ({len(known)} in all)"
+        err.print(
+            f"[bold red]unknown source[/] {', '.join(unknown)}; configured: {shown}",
+            highlight=False,
+        )
+        raise typer.Exit(EXIT_CONFIG)
+    return [known[i] for i in dict.fromkeys(ids)]
+
+
+def cycle(loaded: cfg.Config, store: Store, chosen: list[cfg.SourceSettings] | None) -> NoReturn:
+    """Poll `chosen` (None: every source), translate, publish, print the summary, exit.
+
+    The caller holds the store lock; it is released here."""
+    # Imported here: the stages are not needed by the commands that only look.
+    from syndication.run.cycle import Progress as Hooks
+    from syndication.run.cycle import run_cycle
+
+    try:
+        with Progress(
+            TextColumn("{task.description:<10}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=err,
+            transient=True,
+            disable=not err.is_terminal,
+        ) as bar:
+            tasks: dict[str, int] = {}
+
+            def stage(name: str, total: int) -> None:
+                tasks[name] = bar.add_task(name, total=max(total, 1))
+
+            def advance(name: str, done: int) -> None:
+                if name in tasks:
+                    bar.update(tasks[name], completed=done)
+
+            # What `status` shows should this YAML later stop loading.
+            store.set_setting(cfg.IN_USE, json.dumps(loaded.in_use(), ensure_ascii=False))
+            report = run_cycle(
+                loaded, store, chosen=chosen, progress=Hooks(stage=stage, advance=advance)
+            )
+    except StoreError as exc:
+        fatal(exc)
+    except OSError as exc:
+        fatal(f"cannot write the output: {exc}")
+    except Exception as exc:  # a bug: say so plainly, keep the traceback for --verbose
+        logging.getLogger("syndication").info("cycle failed", exc_info=True)
+        fatal(f"internal error: {type(exc).__name__}: {exc} (run with --verbose for the traceback)")
+    finally:
+        with contextlib.suppress(StoreError):
+            store.release_lock()
+    _summary(report, loaded)
+    raise typer.Exit(EXIT_OK if report.ok else EXIT_PARTIAL)
+
+
+def _summary(report: CycleReport, config: cfg.Config) -> None:
+    _sources_table(report, config)
+    _translation_lines(report, config)
+    p = report.publish
+    out.print(
+        f"published: {len(p.written)} file(s) written, {p.unchanged} unchanged; items per "
+        f"edition: {', '.join(f'{e} {n}' for e, n in p.items.items())}",
+        highlight=False,
+    )
+    for error in p.errors:
+        err.print(f"[red]feed not published:[/] {error}", highlight=False)
+    if p.hub_error:
+        out.print(f"  [yellow]{p.hub_error}[/]", highlight=False)
+    for failed in report.failed_sources:
+        if failed.result == "error":
+            err.print(
+                f"[red]source {failed.source_id} failed:[/] {config.redact(failed.error)}",
+                highlight=False,
+            )
+        else:  # a folder whose other files went in: one line per unreadable file
+            for note in failed.notes:
+                err.print(f"[red]source {failed.source_id}:[/] {note}", highlight=False)
+
+
+def _sources_table(report: CycleReport, config: cfg.Config) -> None:
+    table = Table(title="sources", title_justify="left", show_edge=False)
+    for column in ("source", "result", "new", "updated", "unchanged", "note"):
+        table.add_column(column)
+    for s in sorted(report.sources, key=lambda o: o.source_id):
+        style = "red" if s.result == "error" else ""
+        note = s.error if s.result == "error" else "; ".join(s.notes[:2])
+        if s.redirect:
+            note = f"moved permanently to {s.redirect}: update the YAML. {note}"
+        table.add_row(
+            s.source_id,
+            s.result,
+            str(s.new),
+            str(s.updated),
+            str(s.unchanged),
+            config.redact(note)[:160],
+            style=style,
+        )
+    out.print(table)
+
+
+def _translation_lines(report: CycleReport, config: cfg.Config) -> None:
+    t = report.translation
+    line = (
+        f"translation: {t.translated} translated, {t.pending} pending, {t.failed} failed "
+        f"({t.requests} request(s), {t.from_memory} segment(s) from memory)"
+    )
+    out.print(line, highlight=False)
+    waiting = t.reasons - Counter(f.reason for f in t.failures)
+    for reason, count in waiting.most_common(5):
+        out.print(
+            f"  [yellow]{count} not translated:[/] {reason} — kept for retry", highlight=False
+        )
+    for f in t.failures[:20]:
+        out.print(
+            f"  [red]failed[/] {f.article_id} → {f.language}: {config.redact(f.reason)} — "
+            f"retried from {f.retry_at:%Y-%m-%d %H:%M} UTC",
+            highlight=False,
+        )
+    if len(t.failures) > 20:
+        out.print(f"  … and {len(t.failures) - 20} more (syndication status)", highlight=False)
+
+
+def run(config: ConfigOption = None, verbose: VerboseOption = False) -> None:
+    """Run the worker and the HTTP server until stopped (Ctrl-C or SIGTERM)."""
+    # Their default action ends the process: a `reload` or `retry` arriving while the worker
+    # starts must not kill it. The worker installs the real handlers once it runs.
+    for sig in (signal.SIGHUP, signal.SIGUSR1):
+        signal.signal(sig, signal.SIG_IGN)
+    store: Store | None = None
+    try:
+        from syndication.run.lifecycle import run_forever
+
+        setup_logging(verbose)
+        loaded = load_checked(config)
+        check_output(loaded)
+        store = open_store(loaded)
+        lock(store, f"syndication run {__version__}")
+        run_forever(loaded, store, announcer(), on_reload=redact_with)
+    except KeyboardInterrupt:
+        # Stopped while starting: nothing to finish, leave at once and cleanly.
+        if store is not None:
+            with contextlib.suppress(StoreError):
+                store.release_lock()
+        out.print("stopped")
+        sys.stdout.flush()
+        os._exit(EXIT_OK)
+    raise typer.Exit(EXIT_OK)
+
+
+def serve(config: ConfigOption = None, verbose: VerboseOption = False) -> None:
+    """Serve the published output folder only (no polling, no translation)."""
+    from syndication.run.lifecycle import serve_until_signal
+    from syndication.serve import make_server
+
+    setup_logging(verbose)
+    loaded = load(config)
+    s = loaded.settings
+    loaded.output.mkdir(parents=True, exist_ok=True)
+    server = make_server(loaded.output, s.serve.host, s.serve.port)
+    out.print(f"serving {loaded.output} at http://{s.serve.host}:{s.serve.port}/", highlight=False)
+    serve_until_signal(server)

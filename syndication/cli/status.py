@@ -1,0 +1,346 @@
+"""`syndication status`: the worker, each source's health, the translation backlog.
+
+Owns: what `status` reports on (the YAML's sources and languages, or, when the YAML on disk
+does not load, those recorded in the store, shown beside the file's problems), the document
+`status --json` prints (:func:`status_data`, documented in README), the tables shown
+otherwise, and the exit code (2 with an invalid YAML, 3 when the store cannot be read). It only
+reads: a status never creates the store it reports on.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from syndication import config as cfg
+from syndication.cli.common import (
+    EXIT_CONFIG,
+    EXIT_OK,
+    ConfigOption,
+    config_path,
+    err,
+    existing_store,
+    fatal,
+    masked_stdout,
+    out,
+    print_problems,
+    redact_with,
+)
+from syndication.errors import ConfigError, StoreError
+from syndication.store import Store
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
+
+
+def status(config: ConfigOption = None, as_json: JsonOption = False) -> None:
+    """Show sources (health, last and next fetch, errors), translation backlog, last publish.
+
+    Exit code 2 when the YAML on disk is invalid (its problems shown beside the status,
+    which comes from the store), 3 when the store cannot be read, else 0."""
+    path = config_path(config)
+    found = _subject(path)
+    if isinstance(found, Subject):
+        store_url, problems = found.store_url, found.problems
+    else:
+        salvaged, problems = found
+        if salvaged.store_url is None:  # nothing to report on: the problems alone
+            print_problems(problems)
+            err.print(f"(no status: {salvaged.why_not})", highlight=False)
+            raise typer.Exit(EXIT_CONFIG)
+        store_url = salvaged.store_url
+    code = EXIT_CONFIG if problems else EXIT_OK
+    store = existing_store(store_url)
+    if store is None:
+        _no_store(path, store_url, problems, as_json)
+        raise typer.Exit(code)
+    try:
+        subject = found if isinstance(found, Subject) else _recorded_subject(*found, store)
+        data = status_data(subject, store)
+    except StoreError as exc:
+        fatal(exc)
+    if as_json:
+        masked_stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+        raise typer.Exit(code)
+    _print_status(data)
+    _print_config_problems(problems, subject.recorded)
+    raise typer.Exit(code)
+
+
+def _no_store(path: Path, store_url: str, problems: list[str], as_json: bool) -> None:
+    hint = "no store yet: run `syndication once` first"
+    if as_json:
+        data = {
+            "generated": datetime.now().astimezone().isoformat(),
+            "config": str(path.resolve()),
+            "config_problems": problems,
+            "store": None,
+            "worker": {"running": False},
+            "hint": hint,
+        }
+        masked_stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+    else:
+        # A status must not create the store it reports on (a mistyped path looks empty).
+        out.print(f"no store yet at {store_url}: run `syndication once` first", highlight=False)
+        _print_config_problems(problems, None)
+
+
+@dataclass(frozen=True)
+class Subject:
+    """What `status` reports on: the YAML's sources and languages; when the YAML does not
+    load, those the running worker (or the last `once`) recorded in the store as it started,
+    shown beside the file's problems."""
+
+    path: Path
+    store_url: str
+    redact: Callable[[str], str]
+    sources: list[dict[str, str]]  # id, kind, location (masked), schedule: Config.in_use()
+    languages: list[str]
+    problems: list[str] = field(default_factory=list)
+    recorded: str | None = None  # when the sources shown were recorded, if not the YAML's
+
+
+def _subject(path: Path) -> Subject | tuple[cfg.Salvaged, list[str]]:
+    """The YAML as `status` sees it; when it does not load, what can be saved of it and its
+    problems. An environment variable this shell lacks is not a problem: the worker has it."""
+    try:
+        loaded = cfg.load(path, lenient_env=True)
+    except ConfigError as exc:
+        salvaged = cfg.salvage(path)
+        redact_with(salvaged)
+        return salvaged, exc.problems
+    redact_with(loaded)
+    used = loaded.in_use()
+    return Subject(
+        path=loaded.path,
+        store_url=loaded.store_url,
+        redact=loaded.redact,
+        sources=used["sources"],
+        languages=used["languages"],
+        problems=loaded.routing_problems(),  # what `run` and `reload` would refuse too
+    )
+
+
+def _recorded_subject(salvaged: cfg.Salvaged, problems: list[str], store: Store) -> Subject:
+    """The sources and languages last recorded in the store (by `run` or `once`), or, with no
+    record, what the store itself knows: the sources it polled, the languages it holds."""
+    assert salvaged.store_url is not None
+    record = store.setting(cfg.IN_USE)
+    used: dict[str, Any] = json.loads(record) if record else {}
+    sources = used.get("sources") or [
+        {
+            "id": state.source_id,
+            "kind": state.kind,
+            "location": salvaged.redact(state.location),
+            "schedule": "",
+        }
+        for state in store.source_states()
+    ]
+    return Subject(
+        path=salvaged.path.resolve(),
+        store_url=salvaged.store_url,
+        redact=salvaged.redact,
+        sources=sources,
+        languages=used.get("languages") or sorted(store.backlog()),
+        problems=problems,
+        recorded=used.get("recorded"),
+    )
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _health(state: Any) -> str:
+    """A source's health in one word: never, ok, failing (backing off), or moved."""
+    if state is None:
+        return "never"
+    if state.result == "error":
+        return "failing"
+    if state.redirect:
+        return "moved"
+    return "ok"
+
+
+def status_data(subject: Subject, store: Store) -> dict[str, Any]:
+    """What `status --json` prints (documented in README, "status --json")."""
+    from syndication.model import utcnow
+
+    now = utcnow()
+    redact = subject.redact
+    holder = store.lock_holder()
+    return {
+        "generated": now.isoformat(),
+        "config": str(subject.path),
+        "config_problems": subject.problems,
+        "store": {"url": redact(store.describe()), "schema": store.version()},
+        "worker": {
+            "running": bool(holder and holder["alive"]),
+            "holder": holder["holder"],
+            "pid": holder["pid"],
+            "host": holder["host"],
+            "heartbeat": _iso(holder["heartbeat"]),
+        }
+        if holder
+        else {"running": False},
+        "last_publish": _iso(store.last_publish()),
+        "last_file_change": _iso(store.last_file_change()),
+        "sources": _sources_data(subject, store),
+        "backlog": _backlog_data(subject, store),
+        "waiting": [{"reason": redact(r), "count": n} for r, n in store.waiting_reasons()],
+        "failed": [
+            {
+                "article": t.article_id,
+                "language": t.language,
+                "attempts": t.attempts,
+                "error": redact(t.error),
+            }
+            for t in store.failed_translations()[:50]
+        ],
+    }
+
+
+def _sources_data(subject: Subject, store: Store) -> list[dict[str, Any]]:
+    """Each source `status` reports on: where and when it is polled, and how that went."""
+    redact = subject.redact
+    states = {st.source_id: st for st in store.source_states()}
+    pending = store.pending_by_source()
+    sources = []
+    for source in subject.sources:
+        st = states.get(source["id"])
+        sources.append(
+            {
+                "id": source["id"],
+                "kind": source["kind"],
+                "location": source["location"],
+                "schedule": source["schedule"],
+                "health": _health(st),
+                "last_fetch": _iso(st.last_attempt) if st else None,
+                "last_success": _iso(st.last_success) if st else None,
+                "next_fetch": _iso(st.next_due) if st else None,
+                "result": st.result if st else "never",
+                "failures": st.failures if st else 0,
+                "error": redact(st.error) if st else "",
+                "moved_to": redact(st.redirect) if st and st.redirect else None,
+                "articles": store.article_count(source["id"]),
+                "last_counts": {"new": st.new, "updated": st.updated, "unchanged": st.unchanged}
+                if st
+                else None,
+                "untranslated": pending.get(source["id"], 0),
+            }
+        )
+    return sources
+
+
+def _backlog_data(subject: Subject, store: Store) -> dict[str, dict[str, int]]:
+    """Translations per language and status, 0 included, for every language reported on."""
+    backlog = store.backlog()
+    return {
+        language: {
+            k: backlog.get(language, {}).get(k, 0)
+            for k in ("translated", "pending", "stale", "failed")
+        }
+        for language in subject.languages
+    }
+
+
+def _print_config_problems(problems: list[str], recorded: str | None) -> None:
+    if not problems:
+        return
+    shown = (
+        f"; the sources above are those `run` or `once` last started with ({_utc(recorded)})"
+        if recorded
+        else ""
+    )
+    out.print(
+        f"[bold red]the configuration on disk is invalid[/] ({len(problems)} problem(s)): "
+        f"`run` refuses it at start, a running worker on reload{shown}",
+        highlight=False,
+    )
+    for problem in problems:
+        out.print(f"  {problem}", markup=False, highlight=False)
+
+
+def _short(stamp: str | None, with_date: bool = True) -> str:
+    if not stamp:
+        return ""
+    value = datetime.fromisoformat(stamp)
+    return value.strftime("%Y-%m-%d %H:%M:%S" if with_date else "%H:%M:%S")
+
+
+def _utc(stamp: str | None) -> str:
+    return f"{_short(stamp)} UTC" if stamp else "never"
+
+
+def _print_status(data: dict[str, Any]) -> None:
+    worker = data["worker"]
+    if worker["running"]:
+        out.print(
+            f"worker: running ({worker['holder']}, pid {worker['pid']} on {worker['host']}, "
+            f"heartbeat {_utc(worker['heartbeat'])})",
+            highlight=False,
+        )
+    else:
+        out.print("worker: not running", highlight=False)
+    out.print(
+        f"last publish: {_utc(data['last_publish'])} (a file last changed "
+        f"{_utc(data['last_file_change'])}); store schema "
+        f"{data['store']['schema']}",
+        highlight=False,
+    )
+    out.print(_sources_table(data["sources"]))
+    editions = Table(title="translation backlog", title_justify="left")
+    for column in ("language", "translated", "pending", "stale", "failed"):
+        editions.add_column(column)
+    for language, c in data["backlog"].items():
+        editions.add_row(
+            language, *(str(c[k]) for k in ("translated", "pending", "stale", "failed"))
+        )
+    out.print(editions)
+    for waiting in data["waiting"]:
+        out.print(f"  [yellow]{waiting['count']} waiting:[/] {waiting['reason']}", highlight=False)
+    for t in data["failed"][:10]:
+        out.print(
+            f"  [red]failed[/] {t['article']} → {t['language']} (attempt {t['attempts']}): "
+            f"{t['error']}",
+            highlight=False,
+        )
+
+
+def _sources_table(sources: list[dict[str, Any]]) -> Table:
+    table = Table(title="sources (times in UTC)", title_justify="left")
+    for column in (
+        "source",
+        "health",
+        "last fetch",
+        "result",
+        "articles",
+        "new/upd/same",
+        "untranslated",
+        "next fetch",
+        "error",
+    ):
+        table.add_column(column)
+    for s in sources:
+        counts = s["last_counts"]
+        note = (f"moved to {s['moved_to']}; " if s["moved_to"] else "") + s["error"]
+        health = s["health"] + (f" ({s['failures']}×)" if s["failures"] else "")
+        table.add_row(
+            s["id"],
+            health,
+            _short(s["last_fetch"]) or "never",
+            s["result"],
+            str(s["articles"]),
+            f"{counts['new']}/{counts['updated']}/{counts['unchanged']}" if counts else "",
+            str(s["untranslated"]),
+            _short(s["next_fetch"]),
+            note[:80],
+            style="red" if s["health"] == "failing" else "",
+        )
+    return table

@@ -1,0 +1,153 @@
+"""What the worker says about itself: `/healthz` and the `/metrics` exposition.
+
+Owns: the worker's condition (which jobs are failing and why, the last cycle and publish, why
+it must stop), the `/healthz` document built from it and the store, and the text a `/metrics`
+scrape gets: this process's counters (:mod:`syndication.metrics`) plus gauges read from the
+store at that moment (translation backlog, each source's last success and consecutive
+failures, whether the store answered). Both read the store (blocking): call them off the event
+loop, as the server does.
+
+Labels carry source ids and language tags only, never URLs or keys, so a secret in the
+configuration cannot reach a scrape.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Collection, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from prometheus_client import generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from syndication.errors import StoreError
+from syndication.metrics import CONTENT_TYPE, REGISTRY
+from syndication.store import Store
+
+log = logging.getLogger(__name__)
+
+# Every status a translation row can have: each is reported, 0 included, so an alert on
+# "failed > 0" sees the series at 0 rather than no series at all.
+TRANSLATION_STATUSES = ("translated", "pending", "stale", "failed")
+# Jobs whose failure is the service's own ill health (a partner or a translator down is not).
+VITAL_JOBS = ("publish", "heartbeat")
+
+
+@dataclass
+class Condition:
+    """How the worker's jobs are going, as `/healthz` reports it."""
+
+    last_cycle: datetime | None = None
+    last_publish: datetime | None = None
+    last_error: str = ""
+    failing: dict[str, str] = field(default_factory=dict)  # job → its error, until it succeeds
+    fatal: str = ""  # why the worker must stop (exit 3)
+
+    def failed(self, name: str, exc: Exception) -> None:
+        """Log a job's failure and keep it until the job next succeeds."""
+        if isinstance(exc, StoreError):  # ours, said in one line: no traceback flood
+            self.last_error = str(exc)
+            log.error("%s: %s", name, exc)
+        else:
+            self.last_error = f"{type(exc).__name__}: {exc}"
+            log.exception("%s failed", name)
+        self.failing[name] = self.last_error
+
+    def succeeded(self, name: str) -> None:
+        if self.failing.pop(name, None) is not None:
+            log.warning("%s: working again", name)
+
+
+def healthz(store: Store, condition: Condition) -> dict[str, Any]:
+    """What /healthz answers: not ok (503) while the store cannot be read or written or the
+    output cannot be published; a partner or a translator down is not our ill health."""
+    try:
+        backlog = store.backlog()
+        reachable = True
+    except StoreError as exc:
+        backlog, reachable = {}, False
+        condition.last_error = str(exc)
+    failing = {k: v for k, v in condition.failing.items() if k in VITAL_JOBS}
+    fatal = condition.fatal
+    return {
+        "ok": reachable and not failing and not fatal,
+        "store": "reachable" if reachable else "unreachable",
+        "failing": failing | ({"store": fatal} if fatal else {}),
+        "last_cycle": condition.last_cycle.isoformat() if condition.last_cycle else None,
+        "last_publish": condition.last_publish.isoformat() if condition.last_publish else None,
+        "backlog": {
+            lang: sum(n for status, n in counts.items() if status != "translated")
+            for lang, counts in backlog.items()
+        },
+        "last_error": condition.last_error,
+    }
+
+
+def exposition(store: Store, sources: Collection[str] | None = None) -> tuple[bytes, str]:
+    """The ``/metrics`` answer: body in the Prometheus text format, and its Content-Type.
+
+    `sources`: the configured source ids (per-source gauges only for those).
+    """
+    return generate_latest(_Scrape(store, sources)), CONTENT_TYPE
+
+
+class _Scrape(Collector):
+    """This process's registry plus the store's gauges, as one collector for one scrape."""
+
+    def __init__(self, store: Store, sources: Collection[str] | None) -> None:
+        self.store = store
+        self.sources = sources
+
+    def collect(self) -> Iterator[Metric]:
+        yield from REGISTRY.collect()
+        yield from _store_families(self.store, self.sources)
+
+
+def _store_families(store: Store, sources: Collection[str] | None) -> Iterator[Metric]:
+    """Gauges read from the store now, then ``syndication_store_up``; never raises StoreError.
+
+    Everything is read before anything is yielded, so a store failing half-way leaves no
+    half-filled families in the scrape.
+    """
+    up = GaugeMetricFamily(
+        "syndication_store_up", "Whether the store answered this scrape's queries (1) or not (0)."
+    )
+    try:
+        backlog = store.backlog()
+        states = store.source_states()
+    except StoreError as exc:
+        # A scrape during an outage must still answer: the outage is what it has to report.
+        log.warning("metrics: store unreachable: %s", exc)
+        up.add_metric([], 0)
+        yield up
+        return
+    translations = GaugeMetricFamily(
+        "syndication_translation_backlog",
+        "Translations of live articles per target language and status.",
+        labels=["language", "status"],
+    )
+    for language in sorted(backlog):
+        counts = backlog[language]
+        for status in dict.fromkeys([*TRANSLATION_STATUSES, *sorted(counts)]):
+            translations.add_metric([language, status], counts.get(status, 0))
+    last_success = GaugeMetricFamily(
+        "syndication_source_last_success_timestamp_seconds",
+        "When a source was last polled without error (Unix time); absent if it never was.",
+        labels=["source"],
+    )
+    failures = GaugeMetricFamily(
+        "syndication_source_consecutive_failures",
+        "Failed polls of a source since its last success.",
+        labels=["source"],
+    )
+    for state in states:
+        if sources is not None and state.source_id not in sources:
+            continue  # removed from the YAML: its history stays in the store, not in a graph
+        if state.last_success is not None:
+            last_success.add_metric([state.source_id], state.last_success.timestamp())
+        failures.add_metric([state.source_id], state.failures)
+    up.add_metric([], 1)
+    yield from (translations, last_success, failures, up)
