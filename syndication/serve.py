@@ -187,23 +187,28 @@ def _load(path: str) -> _Entry:
     ) != after.st_size:
         raise _Changed(path)
     content_type = media_type(os.path.basename(path))
-    digest = hashlib.sha256(body).hexdigest()[:32]
     gz_body: bytes | None = None
     if _compressible(content_type) and len(body) > GZIP_MIN_SIZE:
         # mtime=0 makes the gzip bytes a pure function of the content, like its ETag.
         packed = gzip.compress(body, compresslevel=6, mtime=0)
         if len(packed) < len(body):
             gz_body = packed
+    return _entry(path, body, gz_body, after)
+
+
+def _entry(path: str, body: bytes, gz_body: bytes | None, st: os.stat_result) -> _Entry:
+    """A cache entry for these bytes: ETags from their hash, dates from the file's stat."""
+    digest = hashlib.sha256(body).hexdigest()[:32]
     return _Entry(
-        mtime_ns=after.st_mtime_ns,
-        size=after.st_size,
+        mtime_ns=st.st_mtime_ns,
+        size=len(body),
         body=body,
         gz_body=gz_body,
         etag=f'"{digest}"',
         gz_etag=f'"{digest}-gz"',
-        last_modified=formatdate(after.st_mtime, usegmt=True),
-        mtime_s=int(after.st_mtime),
-        content_type=content_type,
+        last_modified=formatdate(st.st_mtime, usegmt=True),
+        mtime_s=int(st.st_mtime),
+        content_type=media_type(os.path.basename(path)),
     )
 
 
@@ -598,19 +603,7 @@ def _load_unstable(path: str) -> _Entry:
     except _Changed:
         with open(path, "rb") as fh:
             body = fh.read()
-        st = os.stat(path)
-        digest = hashlib.sha256(body).hexdigest()[:32]
-        return _Entry(
-            mtime_ns=st.st_mtime_ns,
-            size=len(body),
-            body=body,
-            gz_body=None,
-            etag=f'"{digest}"',
-            gz_etag=f'"{digest}-gz"',
-            last_modified=formatdate(st.st_mtime, usegmt=True),
-            mtime_s=int(st.st_mtime),
-            content_type=media_type(os.path.basename(path)),
-        )
+        return _entry(path, body, None, os.stat(path))
 
 
 def _encode(headers: list[tuple[bytes, str]]) -> list[tuple[bytes, bytes]]:
