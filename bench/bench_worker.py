@@ -29,8 +29,8 @@ import yaml
 from tests.conftest import write_config
 from tests.fakeprovider import FakeGoogle
 from tests.feedserver import FeedItem, FeedServer, GrowingFeed
-from tests.test_operations import ARTICLE, Running, in_every_edition
-from tests.test_worker import _free_port, _wait_for_index
+from tests.system.test_operations import ARTICLE, Running, in_every_edition
+from tests.system.test_worker import _free_port, _wait_for_index
 
 
 def timed(check: Callable[[], bool], limit: float) -> float:

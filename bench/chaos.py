@@ -1,5 +1,5 @@
-"""Chaos run, the long version of tests/test_chaos.py: `syndication run` killed with SIGKILL at
-random moments many times over a few minutes while loopback partners publish and the fake
+"""Chaos run, the long version of tests/system/test_chaos.py: `syndication run` killed with
+SIGKILL at random moments many times over a few minutes while loopback partners publish and the fake
 translator fails a share of its requests; then the worker left running with a healthy
 translator must show every story in every edition exactly once, with no feed file ever read
 invalid, no process outliving its worker and a sound SQLite store.
@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.test_chaos import DEFAULT_SEED, PARTNERS, ChaosPlan, run_chaos
+from tests.system.test_chaos import DEFAULT_SEED, PARTNERS, ChaosPlan, run_chaos
 
 
 def main() -> int:

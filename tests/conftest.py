@@ -16,7 +16,7 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 import yaml
@@ -159,3 +159,23 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
         yield
     finally:
         _running.pop()
+
+
+SYSTEM = Path(__file__).resolve().parent / "system"
+# .ci/run sets this: there, a system test that cannot find what it needs (a browser, nginx,
+# a Docker engine) fails instead of skipping, so CI never passes by skipping one.
+REQUIRED = os.environ.get("SYNDICATION_SYSTEM_TESTS") == "required"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Every test under tests/system/ is marked `system`: end to end, processes, programs."""
+    for item in items:
+        if SYSTEM in Path(str(item.fspath)).resolve().parents:
+            item.add_marker(pytest.mark.system)
+
+
+def unavailable(reason: str) -> NoReturn:
+    """Skip a test whose outside program is missing, or fail it where CI requires them all."""
+    if REQUIRED:
+        pytest.fail(f"{reason} (SYNDICATION_SYSTEM_TESTS=required)")
+    pytest.skip(f"{reason}; .ci/run installs it")

@@ -27,7 +27,10 @@ class LoopbackServer:
         if tls is not None:
             self._server.socket = tls.wrap_socket(self._server.socket, server_side=True)
             self._scheme = "https"
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        # A short poll interval: stopping the server (every test that uses one) waits at most that.
+        threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        ).start()
 
     def url(self, path: str = "/") -> str:
         host, port = self._server.server_address[:2]

@@ -1,6 +1,6 @@
 -- A store as release 1 of syndication created it: its DDL exactly as shipped (frozen; never
 -- edit). Every released store began here; syndication/store/schema.py's MIGRATIONS take it
--- forward. tests/test_store.py builds old stores from it and checks an upgraded store is the
+-- forward. tests/unit/store/test_store.py builds old stores from it and checks an upgraded store is the
 -- same as a fresh one.
 CREATE TABLE IF NOT EXISTS schema_version (version INTEGER);
 CREATE TABLE sources (

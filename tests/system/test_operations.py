@@ -28,7 +28,7 @@ import yaml
 from tests.conftest import OFFLINE_TRANSLATION, REPO, run_cli, write_config
 from tests.fakeprovider import FakeGoogle
 from tests.feedserver import FeedItem, FeedServer, GrowingFeed
-from tests.test_worker import _free_port, _wait_for_index
+from tests.system.test_worker import _free_port, _wait_for_index
 
 EDITIONS = ("kk", "zh", "en")
 

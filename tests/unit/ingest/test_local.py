@@ -15,9 +15,8 @@ import pytest
 
 from syndication.errors import ArticleFileError
 from syndication.ingest.local import LocalSource, read_article, scan
+from tests.conftest import SAMPLES
 
-ROOT = Path(__file__).resolve().parents[1]
-SAMPLES = ROOT / "config" / "articles"
 REAL = "corpus/articles/2025-04-25-cmg-forum.txt"  # in ../shared, through the fixture
 BASE = "https://example.kz/"
 

@@ -29,7 +29,7 @@ import pytest
 import yaml
 
 from syndication import config as cfg
-from tests.conftest import REPO
+from tests.conftest import REPO, unavailable
 
 DOCKERFILE = REPO / "Dockerfile"
 DOCKERIGNORE = REPO / ".dockerignore"
@@ -338,8 +338,9 @@ def test_nginx_names_the_feed_media_types() -> None:
     assert re.search(r"location ~ /\\\.\s*\{\s*return 404;", text), "temp files must not leak"
 
 
-@pytest.mark.skipif(shutil.which("nginx") is None, reason="nginx is not installed")
 def test_nginx_accepts_the_config(tmp_path: Path) -> None:
+    if shutil.which("nginx") is None:
+        unavailable("nginx is not installed (apt-get install -y nginx-light)")
     conf = NGINX_CONF.read_text(encoding="utf-8").replace("listen 80;", "listen 127.0.0.1:1;")
     (tmp_path / "site.conf").write_text(conf, encoding="utf-8")
     temp = tmp_path / "tmp"

@@ -34,12 +34,12 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import Any, TypeVar
 
 import pytest
 import yaml
 
-from tests.conftest import REPO
+from tests.conftest import REPO, unavailable
 
 pytestmark = [pytest.mark.system, pytest.mark.timeout(1800)]
 
@@ -47,7 +47,6 @@ DOCKER = Path("/usr/bin/docker")  # Debian's client: a newer one elsewhere may w
 DOCKERD = Path("/usr/sbin/dockerd")
 DEBOOTSTRAP = Path("/usr/sbin/debootstrap")
 COMPOSE = Path("/usr/bin/docker-compose")
-REQUIRED = os.environ.get("SYNDICATION_SYSTEM_TESTS") == "required"
 CACHE = Path(os.environ.get("SYNDICATION_CI_CACHE", "/var/cache/syndication-ci"))
 RELEASE = "bookworm"  # Debian 12: CPython 3.11, as in the official slim image
 HOST_CA = Path("/etc/ssl/certs/ca-certificates.crt")
@@ -107,12 +106,6 @@ print(json.dumps([
 SOURCES = len(yaml.safe_load((REPO / "config" / "syndication.yaml").read_text())["sources"])
 
 T = TypeVar("T")
-
-
-def _unavailable(reason: str) -> NoReturn:
-    if REQUIRED:
-        pytest.fail(f"{reason} (SYNDICATION_SYSTEM_TESTS=required)")
-    pytest.skip(f"{reason}; .ci/run installs what this system test needs")
 
 
 def _missing() -> str | None:
@@ -189,7 +182,7 @@ def _until(what: str, check: Callable[[], T | None], timeout: float, why: Callab
 def engine() -> Iterator[Engine]:
     missing = _missing()
     if missing:
-        _unavailable(missing)
+        unavailable(missing)
     root = Path(tempfile.mkdtemp(prefix="syndication-docker-"))
     engine = Engine(root)
     (root / "daemon.json").write_text("{}\n")  # nothing from /etc/docker/daemon.json
@@ -212,7 +205,7 @@ def engine() -> Iterator[Engine]:
         while engine("version", check=False, timeout=30).returncode != 0:
             if daemon.poll() is not None or time.monotonic() > deadline:
                 tail = (root / "dockerd.log").read_text(errors="replace")[-2000:]
-                _unavailable(f"dockerd did not start: {tail}")
+                unavailable(f"dockerd did not start: {tail}")
             time.sleep(0.2)
         yield engine
     finally:
@@ -235,7 +228,7 @@ def base_image(engine: Engine) -> str:
     """Debian bookworm with python3, loaded from the cache or made with debootstrap (and
     saved to the cache: a new one each month, or when the recipe or the CA bundle change)."""
     if not HOST_CA.is_file():
-        _unavailable(f"{HOST_CA} is missing (apt-get install ca-certificates)")
+        unavailable(f"{HOST_CA} is missing (apt-get install ca-certificates)")
     ca = HOST_CA.read_bytes()
     key = hashlib.sha256(BASE_RECIPE.encode() + ca).hexdigest()[:12]
     cached = CACHE / f"base-{RELEASE}-{time.strftime('%Y%m')}-{key}.tar"
@@ -251,7 +244,7 @@ def base_image(engine: Engine) -> str:
             timeout=1200,
         )
         if boot.returncode != 0:
-            _unavailable(f"debootstrap could not make a {RELEASE} base: {boot.stdout[-1500:]}")
+            unavailable(f"debootstrap could not make a {RELEASE} base: {boot.stdout[-1500:]}")
         for leftover in ("var/cache/apt/archives", "var/lib/apt/lists"):
             for path in (rootfs / leftover).glob("*"):
                 if path.is_file():
@@ -527,7 +520,7 @@ def test_the_image_serves_the_default_config_keeps_its_store_and_stops_cleanly(
 
 def test_docker_compose_accepts_the_compose_file(tmp_path: Path) -> None:
     if not COMPOSE.is_file():
-        _unavailable(f"{COMPOSE} is missing (apt-get install docker-compose)")
+        unavailable(f"{COMPOSE} is missing (apt-get install docker-compose)")
     data = yaml.safe_load((REPO / "docker-compose.yml").read_text(encoding="utf-8"))
     # Debian's Compose 1.29 predates the top-level `name:` of Compose v2 (`docker compose`,
     # what README shows); it checks everything else, with the same project name.

@@ -18,7 +18,7 @@ A passing run proves:
 - the SQLite store passes `PRAGMA integrity_check` and `PRAGMA foreign_key_check`.
 
 `bench/chaos.py` runs the same scenario longer. Every failure message starts with the seed;
-`CHAOS_SEED=<seed> pytest tests/test_chaos.py` replays its schedule (kill times, stories, the
+`CHAOS_SEED=<seed> pytest tests/system/test_chaos.py` replays its schedule (kill times, stories, the
 translator's answers in the order requests arrive); the processes' own timing is not
 replayable, so a rare failure may need a few runs to show again.
 """

@@ -30,15 +30,19 @@ import httpx
 import pytest
 from lxml import html as lxml_html
 
-from tests.conftest import REPO, run_cli
+from tests.conftest import REPO, run_cli, unavailable
 
 CHROMIUM = next(
     (found for name in ("chromium", "chromium-browser") if (found := shutil.which(name))), None
 )
-pytestmark = pytest.mark.skipif(
-    CHROMIUM is None,
-    reason="no Chromium to test with: apt-get install -y chromium (CI installs it)",
-)
+
+
+@pytest.fixture(autouse=True)
+def _chromium() -> None:
+    if CHROMIUM is None:
+        unavailable("no Chromium to test with: apt-get install -y chromium")
+
+
 CONFIG = REPO / "config" / "syndication.yaml"
 TITLES = {"kk": "Жаңалықтар алмасуы", "en": "News Exchange", "zh": "新闻交换"}
 

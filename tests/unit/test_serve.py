@@ -25,7 +25,7 @@ import httpx
 import pytest
 
 from syndication.serve import accepts_gzip, etag_matches, make_server, media_type, wants_page
-from tests.conftest import REPO
+from tests.conftest import REPO, unavailable
 
 SECRET = "TOP-SECRET-do-not-serve"
 # Big and repetitive enough to be gzipped (over the 1 KB threshold and compressible).
@@ -349,7 +349,7 @@ def test_a_feed_folder_without_a_page_serves_the_feed_to_browsers_too(srv: Runni
 def nginx(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     """deploy/nginx.conf serving a published tree, as the Compose `nginx` service runs it."""
     if shutil.which("nginx") is None:
-        pytest.skip("nginx is not installed (apt-get install -y nginx-light)")
+        unavailable("nginx is not installed (apt-get install -y nginx-light)")
     root = tmp_path / "public"
     root.mkdir()
     _site(root)
