@@ -28,6 +28,7 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -290,6 +291,58 @@ class PublishSettings(Strict):
     every: Duration = 900.0
 
 
+# Bucket names as S3 allows them everywhere (lower case, 3-63 characters, no "..").
+_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+
+
+class S3Location(Strict):
+    """`output: s3://bucket/prefix/`: the site goes to this bucket, under this key prefix."""
+
+    bucket: str
+    prefix: str = ""  # "" or ending in "/"
+
+    @property
+    def url(self) -> str:
+        return f"s3://{self.bucket}/{self.prefix}"
+
+    def __str__(self) -> str:
+        return self.url
+
+
+def parse_s3_url(value: str) -> S3Location:
+    """`s3://bucket/prefix/` (the prefix optional) into a location; ValueError saying why not."""
+    parts = urlsplit(value)
+    example = "expected s3://bucket/ or s3://bucket/prefix/"
+    if parts.scheme != "s3" or parts.query or parts.fragment or not parts.netloc:
+        raise ValueError(example)
+    bucket = parts.netloc
+    if not _BUCKET.match(bucket) or ".." in bucket or re.fullmatch(r"[\d.]+", bucket):
+        raise ValueError(
+            f"{bucket!r} is not a bucket name: 3-63 lower-case letters, digits, '.' or '-' "
+            f"({example})"
+        )
+    segments = [s for s in parts.path.split("/") if s]
+    if any(s in (".", "..") for s in segments) or "//" in parts.path:
+        raise ValueError(f"the key prefix {parts.path!r} has an empty, '.' or '..' part")
+    return S3Location(bucket=bucket, prefix="".join(f"{s}/" for s in segments))
+
+
+def _output(value: Any) -> Any:
+    """An `s3://` URL is an object store; anything else is a folder."""
+    if isinstance(value, str) and urlsplit(value).scheme == "s3":
+        return parse_s3_url(value)
+    return value
+
+
+class OutputOptions(Strict):
+    """`output_options:`: how to reach the object store of an `s3://` output (boto3 reads the
+    credentials from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or its other usual places)."""
+
+    endpoint_url: HttpUrl | None = None  # an S3-compatible server; AWS when left out
+    region: str | None = None
+    addressing_style: Literal["auto", "path", "virtual"] = "auto"
+
+
 class ServeSettings(Strict):
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
@@ -302,7 +355,8 @@ class Settings(Strict):
     site: SiteSettings = Field(default_factory=SiteSettings)
     editions: list[str]
     store: str = _DEFAULT_STORE
-    output: Path = Path("public")
+    output: Annotated[Path | S3Location, BeforeValidator(_output)] = Path("public")
+    output_options: OutputOptions | None = None
     feeds: FeedSettings = Field(default_factory=FeedSettings)
     fetch: FetchSettings = Field(default_factory=FetchSettings)
     sources: list[SourceSettings] = Field(min_length=1)
@@ -348,6 +402,15 @@ class Settings(Strict):
                 "postgresql+psycopg://user:${PASSWORD}@host/db"
             ) from None
         return url
+
+    @field_validator("output_options")
+    @classmethod
+    def _options_for_s3(
+        cls, options: OutputOptions | None, info: ValidationInfo
+    ) -> OutputOptions | None:
+        if options is not None and not isinstance(info.data.get("output"), S3Location | None):
+            raise ValueError("output_options apply to an s3:// output only; output: is a folder")
+        return options
 
     @field_validator("editions")
     @classmethod
@@ -528,8 +591,15 @@ class Config:
         return problems
 
     @property
-    def output(self) -> Path:
+    def output(self) -> Path | S3Location:
+        """The output folder (absolute), or the object store's bucket and prefix."""
         return self.settings.output
+
+    @property
+    def folder(self) -> Path | None:
+        """The output folder; None when the output is an object store."""
+        output = self.settings.output
+        return output if isinstance(output, Path) else None
 
     @property
     def store_url(self) -> str:
@@ -699,7 +769,7 @@ def line_for(loc: tuple[Any, ...], lines: dict[tuple[Any, ...], int]) -> int:
 # URL, folders, a store URL, whose password the URL rule masks): an environment value there
 # is configuration, not a secret, and masking it would garble every URL `run` prints.
 _PUBLIC_SECTIONS = frozenset(
-    ("serve", "site", "output", "store", "editions", "fetch", "publish", "feeds")
+    ("serve", "site", "output", "output_options", "store", "editions", "fetch", "publish", "feeds")
 )
 
 
@@ -816,7 +886,9 @@ def _resolve_paths(settings: Settings, base: Path) -> Settings:
     return settings.model_copy(
         update={
             "sources": sources,
-            "output": (base / settings.output).resolve(),
+            "output": (base / settings.output).resolve()
+            if isinstance(settings.output, Path)
+            else settings.output,
             "store": resolve_store_url(settings.store, base),
         }
     )

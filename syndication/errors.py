@@ -91,3 +91,9 @@ class OpmlError(SyndicationError):
 
 class ImportProblem(SyndicationError):
     """A sources import cannot be done as asked; the message says why, the YAML is untouched."""
+
+
+class OutputError(SyndicationError, OSError):
+    """The output cannot be written (an object store refusing or unreachable); names the
+    output and, where there is one, the file. An OSError too: publishing treats it as any
+    file that cannot be written (the others still go, the publish is retried)."""

@@ -3,10 +3,11 @@
 Owns: turning a request path into a file strictly inside the output root, the in-memory
 cache of file bytes (plain and gzip) with their ETags, conditional requests (ETag and
 Last-Modified, answered with 304), content negotiation for gzip and for a feed opened in a
-browser (the feed folder's ``index.html`` page instead of the feed), media types, and the
-``/healthz`` and ``/metrics`` endpoints (their content comes from callables the caller
-gives). It is a small pure-ASGI app run by uvicorn; it never writes files and knows nothing
-about how they were produced.
+browser (the feed folder's ``index.html`` page instead of the feed), media types (from
+``syndication.media``), and the ``/healthz`` and ``/metrics`` endpoints (their content comes
+from callables the caller gives). It is a small pure-ASGI app run by uvicorn; it never writes
+files and knows nothing about how they were produced. With no root (the output is an object
+store) it answers only those two endpoints.
 
 Public API: :func:`build_app` (the ASGI app) and :func:`make_server` (a configured, not yet
 started ``uvicorn.Server``).
@@ -30,6 +31,10 @@ from typing import Any
 
 import uvicorn
 
+from syndication.media import NAMED_TYPES as _NAMED_TYPES
+from syndication.media import OCTET_STREAM as _OCTET_STREAM
+from syndication.media import media_type
+
 log = logging.getLogger(__name__)
 
 Scope = MutableMapping[str, Any]
@@ -52,19 +57,6 @@ CACHE_BUDGET = 64 * 1024 * 1024
 # A single file larger than this is served but not kept, so it cannot evict the hot feeds.
 CACHE_MAX_ENTRY = CACHE_BUDGET // 8
 
-_NAMED_TYPES = {
-    "rss.xml": "application/rss+xml; charset=utf-8",
-    "atom.xml": "application/atom+xml; charset=utf-8",
-    "feed.json": "application/feed+json; charset=utf-8",
-}
-_SUFFIX_TYPES = {
-    ".opml": "text/x-opml; charset=utf-8",
-    ".html": "text/html; charset=utf-8",
-    ".xsl": "text/xsl; charset=utf-8",
-    ".css": "text/css; charset=utf-8",
-    ".xml": "application/xml; charset=utf-8",
-}
-_OCTET_STREAM = "application/octet-stream"
 
 # A person opening a feed in a browser gets the page of the feed's folder: browsers show
 # RSS/Atom as raw text (Chromium) or only through XSLT, which they are removing. Feed readers
@@ -85,14 +77,6 @@ _NEGOTIATED_VARY = "Accept, Sec-Fetch-Dest"
 # The page at a feed URL is for the one browser: a shared cache that ignores Vary must never
 # store it and hand it to a feed reader (it may store the feed, which browsers survive).
 _PAGE_CACHE_CONTROL = "private, max-age=300"
-
-
-def media_type(name: str) -> str:
-    """The Content-Type for a file name (the name alone decides; the content is not sniffed)."""
-    named = _NAMED_TYPES.get(name)
-    if named is not None:
-        return named
-    return _SUFFIX_TYPES.get(os.path.splitext(name)[1].lower(), _OCTET_STREAM)
 
 
 def _compressible(content_type: str) -> bool:
@@ -346,9 +330,11 @@ class StaticApp:
     """
 
     def __init__(
-        self, root: Path, health: HealthCheck | None = None, metrics: Metrics | None = None
+        self, root: Path | None, health: HealthCheck | None = None, metrics: Metrics | None = None
     ) -> None:
-        self.root = os.path.realpath(root)
+        # No root: the output is an object store, and only /healthz and /metrics are ours.
+        self.serves_files = root is not None
+        self.root = os.path.realpath(root) if root is not None else ""
         self._root_prefix = self.root.rstrip(os.sep) + os.sep
         self.health = health
         self.metrics = metrics
@@ -406,6 +392,8 @@ class StaticApp:
                 await self._metrics(send, self.metrics, head)
             return
         try:
+            if not self.serves_files:
+                raise _Rejected
             target, st, redirect = self._locate(path, scope.get("raw_path"))
         except _Rejected:
             await _plain(send, 404, "not found\n", head)
@@ -629,14 +617,15 @@ async def _plain(
 
 
 def build_app(
-    root: Path, health: HealthCheck | None = None, metrics: Metrics | None = None
+    root: Path | None, health: HealthCheck | None = None, metrics: Metrics | None = None
 ) -> ASGIApp:
-    """The ASGI app serving ``root`` (resolved once, now), ``/healthz`` and ``/metrics``."""
+    """The ASGI app serving ``root`` (resolved once, now; None: no files), ``/healthz`` and
+    ``/metrics``."""
     return StaticApp(root, health, metrics)
 
 
 def make_server(
-    root: Path,
+    root: Path | None,
     host: str,
     port: int,
     health: HealthCheck | None = None,

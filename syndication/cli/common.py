@@ -23,7 +23,7 @@ from rich.console import Console
 
 from syndication import config as cfg
 from syndication import logs
-from syndication.errors import ConfigError, StoreError, StoreLocked
+from syndication.errors import ConfigError, OutputError, StoreError, StoreLocked
 from syndication.store import Store
 
 EXIT_OK, EXIT_PARTIAL, EXIT_CONFIG, EXIT_FATAL = 0, 1, 2, 3
@@ -172,13 +172,29 @@ def existing_store(store_url: str) -> Store | None:
 
 
 def check_output(config: cfg.Config) -> None:
+    folder = config.folder
+    if folder is None:
+        _check_object_store(config)
+        return
     try:
-        config.output.mkdir(parents=True, exist_ok=True)
-        probe = config.output / ".write-test"
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / ".write-test"
         probe.write_bytes(b"")
         probe.unlink()
     except OSError as exc:
-        err.print(f"[bold red]fatal:[/] output folder {config.output} is not writable: {exc}")
+        err.print(f"[bold red]fatal:[/] output folder {folder} is not writable: {exc}")
+        raise typer.Exit(EXIT_FATAL) from None
+
+
+def _check_object_store(config: cfg.Config) -> None:
+    """Write and delete a key where publishing will: a refusal is said now, naming the bucket."""
+    from syndication.publish.s3 import probe
+
+    assert isinstance(config.output, cfg.S3Location)
+    try:
+        probe(config.output, config.settings.output_options)
+    except OutputError as exc:
+        err.print(f"[bold red]fatal:[/] output {config.output} is not writable: {exc}")
         raise typer.Exit(EXIT_FATAL) from None
 
 

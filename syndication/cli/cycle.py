@@ -231,7 +231,14 @@ def serve(config: ConfigOption = None, verbose: VerboseOption = False) -> None:
     setup_logging(verbose)
     loaded = load(config)
     s = loaded.settings
-    loaded.output.mkdir(parents=True, exist_ok=True)
-    server = make_server(loaded.output, s.serve.host, s.serve.port)
-    out.print(f"serving {loaded.output} at http://{s.serve.host}:{s.serve.port}/", highlight=False)
+    if loaded.folder is None:
+        err.print(
+            f"[bold red]nothing to serve:[/] the output is {loaded.output}; readers get the "
+            "files from there (or the CDN in front of it)",
+            highlight=False,
+        )
+        raise typer.Exit(EXIT_CONFIG)
+    loaded.folder.mkdir(parents=True, exist_ok=True)
+    server = make_server(loaded.folder, s.serve.host, s.serve.port)
+    out.print(f"serving {loaded.folder} at http://{s.serve.host}:{s.serve.port}/", highlight=False)
     serve_until_signal(server)

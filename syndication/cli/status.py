@@ -203,6 +203,10 @@ def status_data(subject: Subject, store: Store) -> dict[str, Any]:
             }
             for t in store.failed_translations()[:50]
         ],
+        "failed_uploads": [
+            {"output": u.target, "path": u.path, "error": redact(u.error), "since": _iso(u.since)}
+            for u in store.failed_uploads()
+        ],
     }
 
 
@@ -294,6 +298,7 @@ def _print_status(data: dict[str, Any]) -> None:
         f"{data['store']['schema']}",
         highlight=False,
     )
+    _print_failed_uploads(data["failed_uploads"])
     out.print(_sources_table(data["sources"]))
     editions = Table(title="translation backlog", title_justify="left")
     for column in ("language", "translated", "pending", "stale", "failed"):
@@ -311,6 +316,22 @@ def _print_status(data: dict[str, Any]) -> None:
             f"{t['error']}",
             highlight=False,
         )
+
+
+def _print_failed_uploads(failed: list[dict[str, Any]]) -> None:
+    """Files the object store did not take: each publish tries them again."""
+    if not failed:
+        return
+    outputs = ", ".join(dict.fromkeys(f["output"] for f in failed))
+    out.print(
+        f"[bold red]{len(failed)} file(s) not uploaded[/] to {outputs} (each publish tries "
+        f"again), failing since {_utc(failed[0]['since'])}:",
+        highlight=False,
+    )
+    for f in failed[:5]:
+        out.print(f"  {f['error']}", markup=False, highlight=False)
+    if len(failed) > 5:
+        out.print(f"  … and {len(failed) - 5} more (status --json)", highlight=False)
 
 
 def _sources_table(sources: list[dict[str, Any]]) -> Table:

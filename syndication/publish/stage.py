@@ -16,7 +16,7 @@ from syndication.model import utcnow
 from syndication.publish.announce import Ping, announce
 from syndication.publish.render import FeedItems, render
 from syndication.publish.select import Selection, select
-from syndication.publish.write import Folder, write
+from syndication.publish.write import output_for, write
 from syndication.store import Store
 
 
@@ -39,7 +39,7 @@ def publish(config: Config, store: Store, *, ping: Ping | None = None) -> Publis
     selection = select(config, store)
     feeds = items(config, selection)
     rendered = render(config, feeds, selection.authority)
-    written = write(Folder(config.output), rendered, store, config.settings.editions)
+    written = write(output_for(config, store), rendered, store, config.settings.editions)
     hub_error = announce(config, store, written.written, ping=ping)
     # When publishing last ran to the end (status, /healthz and /metrics all mean this).
     store.set_setting("last_publish", utcnow().isoformat())

@@ -1,7 +1,7 @@
 """Write: the rendered site to its output, minimally, and what was written to the store.
 
-Owns: the output a publish writes to (`Output`: a folder today, through atomic writes that
-leave an unchanged file untouched; an object store can take its place), the order of writes
+Owns: the output a publish writes to (`Output`: a folder, through atomic writes that leave an
+unchanged file untouched, or an object store: `publish/s3.py`), the order of writes
 (article pages before the feeds and indexes that link to them), one file that cannot be
 written stopping no other, files a killed publish left half-written, files of an edition this
 publish no longer produces (withdrawn stories, dropped sources, topics and editions), and the
@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from syndication.config import Config
 from syndication.files import digest, remove_orphans, remove_stale, write_if_changed
 from syndication.lang import BASE_LANGUAGES, DERIVED
 from syndication.publish.render import Rendered
@@ -97,4 +98,18 @@ def write(output: Output, rendered: Rendered, store: Store, editions: Iterable[s
 def _pages_first(files: dict[str, bytes]) -> list[tuple[str, bytes]]:
     """Article pages before the feeds and indexes that link to them, so a reader never
     follows a new item to a page not written yet; otherwise in the order rendered."""
-    return sorted(files.items(), key=lambda file: "/articles/" not in file[0])
+    return sorted(files.items(), key=lambda file: not is_page(file[0]))
+
+
+def is_page(path: str) -> bool:
+    """Whether `path` is a story's page (which feeds and indexes link to)."""
+    return "/articles/" in path
+
+
+def output_for(config: Config, store: Store) -> Output:
+    """The configured output: its folder, or its object store (`output: s3://…`)."""
+    if config.folder is not None:
+        return Folder(config.folder)
+    from syndication.publish.s3 import S3Output  # boto3 is loaded only where it is used
+
+    return S3Output.of(config, store)

@@ -63,14 +63,15 @@ def run_forever(
     try:
         worker = running = Worker(config, store, announce=announce, on_reload=on_reload)
         server = make_server(
-            config.output,
+            config.folder,  # None (an object store): /healthz and /metrics only
             s.serve.host,
             s.serve.port,
             worker.health,
             metrics=lambda: exposition(store, [x.id for x in running.config.settings.sources]),
         )
         worker.on_fatal = lambda: setattr(server, "should_exit", True)
-        config.output.mkdir(parents=True, exist_ok=True)
+        if config.folder is not None:
+            config.folder.mkdir(parents=True, exist_ok=True)
         try:
             # Serve what the store already holds at once, before the first poll finishes.
             publish(config, store)
@@ -109,6 +110,9 @@ def _announce_addresses(config: Config, announce: Announce) -> None:
     host = s.serve.host
     shown = f"[{host}]" if ":" in host else host
     root = f"http://{shown}:{s.serve.port}/"
+    if config.folder is None:
+        announce(f"publishing to {config.output}; /healthz and /metrics at {root}")
+        return
     announce(f"serving {config.output} at {root}")
     for edition in s.editions:
         announce(

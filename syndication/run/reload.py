@@ -27,8 +27,8 @@ from syndication.store import Store
 
 log = logging.getLogger(__name__)
 
-# Settings a running process holds on to: its store, its socket, its output folder.
-FIXED = ("store", "serve", "output")
+# Settings a running process holds on to: its store, its socket, its output (and how to reach it).
+FIXED = ("store", "serve", "output", "output_options")
 
 
 def stamp(path: Path) -> tuple[int, int] | None:

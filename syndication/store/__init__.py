@@ -12,6 +12,7 @@ it behind.
     translations.py  translations per language, the work due, the translation memory
     published.py     published files, the last publish
     control.py       the worker lock, requests from the command line, remembered settings
+    uploads.py       what an object-store output holds, failed uploads
 """
 
 from __future__ import annotations
@@ -29,11 +30,13 @@ from syndication.store.published import PublishedMixin
 from syndication.store.schema import SCHEMA_VERSION
 from syndication.store.sources import SourcesMixin
 from syndication.store.translations import TranslationsMixin
+from syndication.store.uploads import FailedUpload, UploadsMixin
 
 __all__ = [
     "SCHEMA_VERSION",
     "ArticleBatch",
     "ArticleWrite",
+    "FailedUpload",
     "HeldArticle",
     "LiveStory",
     "Store",
@@ -41,5 +44,7 @@ __all__ = [
 ]
 
 
-class Store(SourcesMixin, ArticlesMixin, TranslationsMixin, PublishedMixin, ControlMixin):
+class Store(
+    SourcesMixin, ArticlesMixin, TranslationsMixin, PublishedMixin, ControlMixin, UploadsMixin
+):
     """A handle on the database; create one per process with `Store.open(url)`."""

@@ -156,6 +156,22 @@ worker_lock = Table(
     Column("heartbeat_at", Text, nullable=False),
 )
 
+# What the object store of an `s3://` output holds as this service put it there, per output
+# (`target`: its URL and endpoint) and key: the digest of the bytes uploaded, compared before
+# each upload instead of listing the bucket; and the last upload that failed since (retried at
+# the next publish, shown by `status`).
+uploads = Table(
+    "uploads",
+    metadata,
+    Column("target", Text, primary_key=True),
+    Column("path", Text, primary_key=True),
+    _text("sha256"),  # "" while nothing was uploaded there
+    _int("size"),
+    Column("uploaded_at", Text),
+    _text("error"),  # "" unless the last upload of newer bytes failed
+    Column("failed_at", Text),
+)
+
 # The step that takes a store to each version from the one before, as that release shipped
 # it. Every store made by a release began at version 1; a fresh one is created from the
 # tables above at SCHEMA_VERSION instead, so a step only ever runs on an older store. Never
@@ -168,6 +184,12 @@ MIGRATIONS: dict[int, list[str]] = {
         "ALTER TABLE articles ADD COLUMN credits TEXT NOT NULL DEFAULT '[]'",
         "ALTER TABLE articles ADD COLUMN source_feed_id TEXT NOT NULL DEFAULT ''",
         "ALTER TABLE articles ADD COLUMN source_feed_updated TEXT",
+    ],
+    # Publishing to an object store (s3:// output): what each key holds, failed uploads.
+    7: [
+        "CREATE TABLE uploads (target TEXT NOT NULL, path TEXT NOT NULL, "
+        "sha256 TEXT NOT NULL DEFAULT '', size INTEGER NOT NULL DEFAULT 0, uploaded_at TEXT, "
+        "error TEXT NOT NULL DEFAULT '', failed_at TEXT, PRIMARY KEY (target, path))",
     ],
 }
 SCHEMA_VERSION = max(MIGRATIONS)
@@ -196,7 +218,8 @@ def migrate(engine: Engine) -> int:
             return SCHEMA_VERSION
     for version in range(current + 1, SCHEMA_VERSION + 1):
         with engine.begin() as conn:
-            for statement in MIGRATIONS[version]:
+            # .get: a branch may hold a later step before the ones numbered below it.
+            for statement in MIGRATIONS.get(version, ()):
                 conn.execute(text(statement))
             _record(conn, version)
     return SCHEMA_VERSION

@@ -1,0 +1,33 @@
+"""Leaf: the media type of a published file, by its name.
+
+Owns: the one table of Content-Types for what the publisher writes (the feeds by their file
+names, everything else by suffix), used by the built-in server and by the object-store output
+alike, so a file has the same type however it reaches a reader.
+"""
+
+from __future__ import annotations
+
+import os
+
+# The feeds go by file name: `.xml` alone cannot tell RSS from Atom.
+NAMED_TYPES = {
+    "rss.xml": "application/rss+xml; charset=utf-8",
+    "atom.xml": "application/atom+xml; charset=utf-8",
+    "feed.json": "application/feed+json; charset=utf-8",
+}
+SUFFIX_TYPES = {
+    ".opml": "text/x-opml; charset=utf-8",
+    ".html": "text/html; charset=utf-8",
+    ".xsl": "text/xsl; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".xml": "application/xml; charset=utf-8",
+}
+OCTET_STREAM = "application/octet-stream"
+
+
+def media_type(name: str) -> str:
+    """The Content-Type for a file name (the name alone decides; the content is not sniffed)."""
+    named = NAMED_TYPES.get(name)
+    if named is not None:
+        return named
+    return SUFFIX_TYPES.get(os.path.splitext(name)[1].lower(), OCTET_STREAM)
