@@ -833,7 +833,8 @@ class _Reader:
                     path,
                     f"{dotted}: ${{{var}}}: environment values are read only in a source's "
                     "url/file/articles, translation.providers and the site, serve, store, "
-                    "output, fetch and feeds settings; write this value in the YAML",
+                    "output, output_options, fetch and feeds settings; write this value in "
+                    "the YAML",
                 )
                 return match.group(0)
             if var in os.environ:

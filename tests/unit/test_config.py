@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from syndication.config import load, parse_duration
+from syndication.config import S3Location, load, parse_duration
 from syndication.errors import ConfigError
 from tests.conftest import run_cli, write_config
 
@@ -275,3 +275,64 @@ def test_check_refuses_routes_that_can_never_apply(tmp_path: Path) -> None:
     assert "never applies" in by_line[24], problems
     # A route `from:` a language no source declares is fine, and so is the last one.
     assert len(problems) == 5, problems
+
+
+def test_an_s3_output_with_its_options(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("S3_ENDPOINT", "http://127.0.0.1:8333")
+    text = (
+        MINIMAL + "output: s3://feeds-kz/site/v1\n"
+        "output_options: {endpoint_url: '${S3_ENDPOINT}', region: kz-1, addressing_style: path}\n"
+    )
+    config = load(_write(tmp_path, text))
+    assert config.output == S3Location(bucket="feeds-kz", prefix="site/v1/")
+    assert str(config.output) == "s3://feeds-kz/site/v1/" and config.folder is None
+    options = config.settings.output_options
+    assert options is not None and options.endpoint_url == "http://127.0.0.1:8333"
+    assert (options.region, options.addressing_style) == ("kz-1", "path")
+    # Where the output is, is configuration: printed as it is, never masked.
+    assert config.redact("at http://127.0.0.1:8333") == "at http://127.0.0.1:8333"
+    # AWS by default: no options at all; the prefix optional; a folder stays the default.
+    bare = load(_write(tmp_path, MINIMAL + "output: s3://feeds-kz\n"))
+    assert bare.output == S3Location(bucket="feeds-kz", prefix="")
+    assert bare.settings.output_options is None
+    assert load(_write(tmp_path, MINIMAL)).folder == (tmp_path / "conf" / "public").resolve()
+
+
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        ("s3://Feeds_KZ/", "is not a bucket name"),
+        ("s3://ab/", "is not a bucket name"),
+        ("s3://feeds..kz/", "is not a bucket name"),
+        ("s3://192.168.1.10/", "is not a bucket name"),
+        ("s3:///site/", "expected s3://bucket/"),
+        ("s3://feeds/site/?v=1", "expected s3://bucket/"),
+        ("s3://feeds/a//b/", "has an empty, '.' or '..' part"),
+        ("s3://feeds/a/../b/", "has an empty, '.' or '..' part"),
+    ],
+)
+def test_a_bad_s3_output_is_refused_at_its_line(tmp_path: Path, url: str, says: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load(_write(tmp_path, MINIMAL + f"output: {url}\n"))
+    (problem,) = caught.value.problems
+    assert ":5: output: " in problem and says in problem, problem
+
+
+def test_output_options_mistakes_are_reported_at_their_lines(tmp_path: Path) -> None:
+    text = MINIMAL + (
+        "output: s3://feeds/\n"
+        "output_options:\n"
+        "  endpoint_url: ftp://minio.local\n"  # 7: not http(s)
+        "  regoin: kz-1\n"  # 8: unknown key
+        "  addressing_style: dns\n"  # 9: not one of auto, path, virtual
+    )
+    with pytest.raises(ConfigError) as caught:
+        load(_write(tmp_path, text))
+    problems = caught.value.problems
+    assert [int(p.split(":")[1]) for p in problems] == [7, 8, 9], problems
+    # Options for a folder are a mistake, not silently ignored.
+    folder = MINIMAL + "output: public\noutput_options: {region: kz-1}\n"
+    with pytest.raises(ConfigError) as caught:
+        load(_write(tmp_path, folder))
+    (problem,) = caught.value.problems
+    assert ":6: output_options: " in problem and "s3:// output only" in problem
