@@ -1,8 +1,9 @@
 """The publish stage: from the store to every published file, in five phases.
 
-Owns: the order of the phases (select → items → render → write → announce), the items of
-each chosen feed (built by `syndication.items`), the report of a publish, and the time of
-the last publish that ran to the end. Each phase is a module of its own.
+Owns: the order of the phases (select → items → render → write → announce), the output the
+write phase goes to (a folder, or an object store), the items of each chosen feed (built by
+`syndication.items`), the report of a publish, and the time of the last publish that ran to
+the end. Each phase is a module of its own.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from syndication.model import utcnow
 from syndication.publish.announce import Ping, announce
 from syndication.publish.render import FeedItems, render
 from syndication.publish.select import Selection, select
-from syndication.publish.write import output_for, write
+from syndication.publish.write import Folder, Output, write
 from syndication.store import Store
 
 
@@ -51,6 +52,15 @@ def publish(config: Config, store: Store, *, ping: Ping | None = None) -> Publis
         errors=list(rendered.errors),
         hub_error=hub_error,
     )
+
+
+def output_for(config: Config, store: Store) -> Output:
+    """The configured output: its folder, or its object store (`output: s3://…`)."""
+    if config.folder is not None:
+        return Folder(config.folder)
+    from syndication.publish.s3 import S3Output  # boto3 is loaded only where it is used
+
+    return S3Output.of(config, store)
 
 
 def items(config: Config, selection: Selection) -> list[FeedItems]:

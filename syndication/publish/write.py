@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from syndication.config import Config
 from syndication.files import digest, remove_orphans, remove_stale, write_if_changed
 from syndication.lang import BASE_LANGUAGES, DERIVED
 from syndication.publish.render import Rendered
@@ -104,12 +103,3 @@ def _pages_first(files: dict[str, bytes]) -> list[tuple[str, bytes]]:
 def is_page(path: str) -> bool:
     """Whether `path` is a story's page (which feeds and indexes link to)."""
     return "/articles/" in path
-
-
-def output_for(config: Config, store: Store) -> Output:
-    """The configured output: its folder, or its object store (`output: s3://…`)."""
-    if config.folder is not None:
-        return Folder(config.folder)
-    from syndication.publish.s3 import S3Output  # boto3 is loaded only where it is used
-
-    return S3Output.of(config, store)
