@@ -292,6 +292,41 @@ class ArticlesMixin(StoreBase):
         with self.begin() as conn:
             return [stored_article(row) for row in conn.execute(query)]
 
+    def withdrawn_since(self, since: datetime) -> dict[str, tuple[datetime, str]]:
+        """Stories withdrawn at or after `since`: when, and why (their tombstones)."""
+        query = select(articles.c.id, articles.c.withdrawn_at, articles.c.withdrawn_reason).where(
+            and_(articles.c.withdrawn == 1, articles.c.withdrawn_at >= iso(since))
+        )
+        with self.begin() as conn:
+            return {
+                row.id: (parse_iso(row.withdrawn_at) or since, row.withdrawn_reason)
+                for row in conn.execute(query)
+            }
+
+    def withdrawn_between(self, start: datetime, end: datetime) -> list[str]:
+        """Stories withdrawn in [start, end) (their tombstones age out of the feeds)."""
+        query = select(articles.c.id).where(
+            and_(
+                articles.c.withdrawn == 1,
+                articles.c.withdrawn_at >= iso(start),
+                articles.c.withdrawn_at < iso(end),
+            )
+        )
+        with self.begin() as conn:
+            return list(conn.execute(query).scalars())
+
+    def dated_between(self, start: datetime, end: datetime) -> list[str]:
+        """Live stories dated in [start, end) (they age out of `feeds.max_age`)."""
+        query = select(articles.c.id).where(
+            and_(
+                articles.c.withdrawn == 0,
+                articles.c.sort_date >= iso(start),
+                articles.c.sort_date < iso(end),
+            )
+        )
+        with self.begin() as conn:
+            return list(conn.execute(query).scalars())
+
     def withdrawn_count(self) -> int:
         query = select(func.count()).select_from(articles).where(articles.c.withdrawn == 1)
         with self.begin() as conn:
@@ -345,6 +380,12 @@ class ArticlesMixin(StoreBase):
         if upto is not None:
             condition = and_(condition, articles.c.change_seq <= upto)
         query = select(articles.c.id).where(condition).order_by(articles.c.change_seq)
+        with self.begin() as conn:
+            return list(conn.execute(query).scalars())
+
+    def ids_by_date(self) -> list[str]:
+        """Every article id, the oldest story first (a full publish reads them in this order)."""
+        query = select(articles.c.id).order_by(articles.c.sort_date, articles.c.id)
         with self.begin() as conn:
             return list(conn.execute(query).scalars())
 

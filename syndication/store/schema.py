@@ -199,6 +199,7 @@ feed_entries = Table(
     Column("at", Text, nullable=False),
     Index("feed_entries_article", "article_id"),
     Index("feed_entries_at", "at"),
+    Index("feed_entries_kept", "feed", "at", "rank"),
 )
 
 worker_lock = Table(
@@ -247,6 +248,7 @@ MIGRATIONS: dict[int, list[str]] = {
         "article_id TEXT NOT NULL, at TEXT NOT NULL, PRIMARY KEY (feed, rank))",
         "CREATE INDEX feed_entries_article ON feed_entries (article_id)",
         "CREATE INDEX feed_entries_at ON feed_entries (at)",
+        "CREATE INDEX feed_entries_kept ON feed_entries (feed, at, rank)",
     ],
 }
 SCHEMA_VERSION = max(MIGRATIONS)
