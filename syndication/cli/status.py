@@ -203,6 +203,17 @@ def status_data(subject: Subject, store: Store) -> dict[str, Any]:
             }
             for t in store.failed_translations()[:50]
         ],
+        # A story's life: what is withdrawn (and by whom, when, why), what waits for its time.
+        "withdrawn": [
+            {
+                "article": w.article.id,
+                "by": w.withdrawn_by,
+                "at": _iso(w.withdrawn_at),
+                "reason": redact(w.withdrawn_reason),
+            }
+            for w in store.withdrawn_stories()
+        ],
+        "embargoed": store.embargoed_count(now),
     }
 
 
@@ -311,6 +322,13 @@ def _print_status(data: dict[str, Any]) -> None:
             f"{t['error']}",
             highlight=False,
         )
+    for w in data["withdrawn"][:10]:
+        why = f": {w['reason']}" if w["reason"] else ""
+        out.print(
+            f"  withdrawn {w['article']} (by {w['by']}, {_utc(w['at'])}){why}", highlight=False
+        )
+    if data["embargoed"]:
+        out.print(f"  {data['embargoed']} under embargo", highlight=False)
 
 
 def _sources_table(sources: list[dict[str, Any]]) -> Table:
