@@ -104,7 +104,8 @@ class StoredArticle:
 @dataclass(frozen=True)
 class Withdrawal:
     """A story its source withdraws: a file saying `status: withdrawn`, or a partner's RFC 6721
-    `at:deleted-entry` (`reason` is its comment, `at` its `when`)."""
+    `at:deleted-entry` (`reason` is its comment, `at` its `when`: when the partner deleted it,
+    not when our feeds drop it)."""
 
     article_id: str
     reason: str = ""

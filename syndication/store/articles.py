@@ -240,9 +240,9 @@ class ArticlesMixin(StoreBase):
             if live:
                 change = next_change(conn)
                 for article_id in live:
-                    withdrawal = wanted[article_id]
-                    when = min(withdrawal.at or now, now)
-                    _withdraw(conn, [article_id], by, withdrawal.reason, when, change)
+                    # Withdrawn now, here: the partner's own `when` may be long past, and our
+                    # tombstones run for 30 days from when our feeds dropped the story.
+                    _withdraw(conn, [article_id], by, wanted[article_id].reason, now, change)
                     done += 1
         return done
 
