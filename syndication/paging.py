@@ -82,12 +82,3 @@ def first_kept(paging: Paging, first_recent_rank: int | None) -> int:
 def archive_folder(folder: str, k: int) -> str:
     """Where archive page `k` of the feed published in `folder` lives ("kk/archive/1/")."""
     return f"{folder}{ARCHIVE_FOLDER}/{k + 1}/"
-
-
-def page_number(path: str) -> int | None:
-    """Archive page k of a path made by `archive_folder` (None: not an archive document)."""
-    parts = path.split("/")
-    for index, part in enumerate(parts[:-1]):
-        if part == ARCHIVE_FOLDER and parts[index + 1].isdigit():
-            return int(parts[index + 1]) - 1
-    return None
