@@ -114,7 +114,7 @@ class _Publish:
             self.store.record_publish(PublishRecord(settings=self._settings()))
             self.report.hub_error = announce(self.config, self.store, [], ping=ping)
             return self.report
-        self.writer.start()
+        self.writer.begin(thorough=self.plan.full)
         if self.plan.full:
             self._everything()
         else:
@@ -137,6 +137,7 @@ class _Publish:
                 settings=self._settings(),
             )
         )
+        self.writer.finish()
         written = [path for path in self.writer.written if "/archive/" not in path]
         self.report.hub_error = announce(self.config, self.store, written, ping=ping)
         self.report.written = list(self.writer.written)

@@ -19,12 +19,18 @@ from typing import Protocol
 from syndication.files import digest, remove_orphans, remove_stale, write_if_changed
 from syndication.lang import BASE_LANGUAGES, DERIVED
 
+RUNNING = ".publishing"
+
 
 class Output(Protocol):
     """Where published files go, by path relative to the site's root ("kk/rss.xml")."""
 
-    def clean(self) -> None:
-        """Remove what a killed publish left half-written."""
+    def begin(self, thorough: bool) -> None:
+        """A publish starts: remove what a killed one left half-written (always when
+        `thorough`, else when the last publish did not finish)."""
+
+    def finish(self) -> None:
+        """The publish wrote everything it meant to."""
 
     def put(self, path: str, data: bytes) -> bool:
         """Store `data` at `path` unless it holds those bytes already; True when written."""
@@ -42,8 +48,18 @@ class Folder:
 
     root: Path
 
-    def clean(self) -> None:
-        remove_orphans(self.root)
+    def begin(self, thorough: bool) -> None:
+        # A mark left while a publish runs: found at the start of the next, the last one was
+        # killed. Walking the whole output for its temporary files only then keeps a publish
+        # that follows change from costing O(files). Hidden: never served.
+        mark = self.root / RUNNING
+        if thorough or mark.exists():
+            remove_orphans(self.root)
+        self.root.mkdir(parents=True, exist_ok=True)
+        mark.write_bytes(b"")
+
+    def finish(self) -> None:
+        (self.root / RUNNING).unlink(missing_ok=True)
 
     def put(self, path: str, data: bytes) -> bool:
         return write_if_changed(self.root / path, data)
@@ -82,8 +98,11 @@ class Writer:
     removed: list[str] = field(default_factory=list)
     produced: set[str] = field(default_factory=set)  # every path this publish rendered
 
-    def start(self) -> None:
-        self.output.clean()
+    def begin(self, thorough: bool) -> None:
+        self.output.begin(thorough)
+
+    def finish(self) -> None:
+        self.output.finish()
 
     def put(self, files: dict[str, bytes]) -> None:
         """Write each file whose bytes changed; a file that cannot be written stops no other."""
