@@ -93,7 +93,7 @@ class _Publish:
         self.feeds = feeds(config)
         self.by_folder = {feed.folder: feed for feed in self.feeds}
         self.stories = Stories(config, store, self.authority, self.now)
-        self.ledger = Ledger(self.now)
+        self.ledger = Ledger(self.now, full=planned.full)
         self.writer = Writer(Folder(config.output))
         self.report = PublishReport(full=planned.full, why=planned.why)
         self.failed: set[str] = set()

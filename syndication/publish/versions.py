@@ -26,6 +26,7 @@ class Ledger:
     """What a publish adds to the store, and what it touched."""
 
     now: datetime
+    full: bool = False  # every document is rendered: which ones a change touched is moot
     latest: dict[tuple[str, str], Version] = field(default_factory=dict)  # after this publish
     versions: list[dict[str, object]] = field(default_factory=list)  # rows to append
     entries: list[Entry] = field(default_factory=list)  # rows to append
@@ -78,9 +79,10 @@ def account(
     to an edition into its feeds (oldest story first, so ranks follow their dates within one
     publish). `ids` of a full publish come a chunk at a time, oldest first."""
     ledger.latest.update(store.latest_versions(ids))
-    for found in store.entries_of(ids).values():
-        for entry in found:
-            ledger.touched.setdefault(entry.feed, set()).add(entry.rank)
+    if not ledger.full:  # a full publish renders every document anyway
+        for found in store.entries_of(ids).values():
+            for entry in found:
+                ledger.touched.setdefault(entry.feed, set()).add(entry.rank)
     for edition in editions:
         newcomers: list[Story] = []
         for article_id, story in stories.load(ids, edition).items():
@@ -107,7 +109,8 @@ def account(
                     rank = ledger.size(store, feed.folder)
                     ledger.entries.append(Entry(feed.folder, rank, article_id, ledger.now))
                     ledger.sizes[feed.folder] = rank + 1
-                    ledger.touched.setdefault(feed.folder, set()).add(rank)
+                    if not ledger.full:
+                        ledger.touched.setdefault(feed.folder, set()).add(rank)
 
 
 def rebuild(ledger: Ledger, store: Store, stories: Stories, feed: FeedDef) -> None:

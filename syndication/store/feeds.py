@@ -174,12 +174,14 @@ class FeedsMixin(StoreBase):
         with self.begin() as conn:
             for feed in sorted(record.rebuilt | record.dropped):
                 conn.execute(delete(feed_entries).where(feed_entries.c.feed == feed))
-            rows = [
-                {"feed": e.feed, "rank": e.rank, "article_id": e.article_id, "at": iso(e.at)}
-                for e in record.entries
-            ]
-            for chunk in chunks(rows):
-                conn.execute(insert(feed_entries), list(chunk))
+            # Rows made a batch at a time: a full publish of a big store adds hundreds of
+            # thousands, and a list of them all would double its peak memory.
+            for chunk in chunks(record.entries):
+                rows = [
+                    {"feed": e.feed, "rank": e.rank, "article_id": e.article_id, "at": iso(e.at)}
+                    for e in chunk
+                ]
+                conn.execute(insert(feed_entries), rows)
             for chunk in chunks(record.versions):
                 conn.execute(insert(story_versions), list(chunk))
             _record_files(conn, record.files, stamp)
@@ -192,31 +194,27 @@ def _record_files(
     conn: Connection, files: Sequence[tuple[str, str, int]], stamp: str | None
 ) -> None:
     """(path, sha256, size) of the files written, as one upsert statement per batch."""
-    rows = [{"path": p, "sha256": d, "size": n, "written_at": stamp} for p, d, n in files]
-    if not rows:
-        return
     dialect = conn.dialect.name
-    if dialect in ("sqlite", "postgresql"):
-        maker = sqlite.insert if dialect == "sqlite" else postgresql.insert
-        for chunk in chunks(rows):
-            statement = maker(published_files)
-            excluded = statement.excluded
-            conn.execute(
-                statement.on_conflict_do_update(
-                    index_elements=[published_files.c.path],
-                    set_={
-                        "sha256": excluded.sha256,
-                        "size": excluded.size,
-                        "written_at": excluded.written_at,
-                    },
-                ),
-                list(chunk),
+    for batch in chunks(files):
+        rows = [{"path": p, "sha256": d, "size": n, "written_at": stamp} for p, d, n in batch]
+        if dialect in ("sqlite", "postgresql"):
+            statement = (sqlite.insert if dialect == "sqlite" else postgresql.insert)(
+                published_files
             )
-        return
-    for chunk in chunks(rows):  # another database: delete, then insert, per batch
-        paths = [r["path"] for r in chunk]
-        conn.execute(delete(published_files).where(published_files.c.path.in_(paths)))
-        conn.execute(insert(published_files), list(chunk))
+            excluded = statement.excluded
+            upsert = statement.on_conflict_do_update(
+                index_elements=[published_files.c.path],
+                set_={
+                    "sha256": excluded.sha256,
+                    "size": excluded.size,
+                    "written_at": excluded.written_at,
+                },
+            )
+            conn.execute(upsert, rows)
+        else:  # another database: delete, then insert, per batch
+            paths = [p for p, _, _ in batch]
+            conn.execute(delete(published_files).where(published_files.c.path.in_(paths)))
+            conn.execute(insert(published_files), rows)
 
 
 def _put_settings(conn: Connection, settings: Mapping[str, str]) -> None:
