@@ -468,6 +468,21 @@ def test_an_embargoed_story_is_nowhere_before_its_time_and_everywhere_after(
     assert datetime.now(UTC) >= embargo
     for edition in EDITIONS:
         assert site.get(page.format(edition=edition)).status_code == 200
+    # Withdrawn while the worker runs: the command asks it to publish, and within 60 s the
+    # story is gone from every edition and its pages answer 410.
+    done = run_cli("withdraw", "newsroom:budget", "--reason", "Embargo broken elsewhere",
+                   "--config", str(config))  # fmt: skip
+    assert done.code == 0 and "asked the running worker" in done.stdout, done.output
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and found:
+        for edition in list(found):
+            feed = site.get(f"{BASE}{edition}/feed.json").json()
+            gone = site.get(page.format(edition=edition)).status_code == 410
+            if gone and not any("newsroom:budget" in item["id"] for item in feed["items"]):
+                found.discard(edition)
+        time.sleep(0.5)
+    assert not found, f"still published in {found} 60 s after `withdraw`"
+    assert "Vexmoril" not in _text_of(public)
 
 
 # -- a correction ------------------------------------------------------------------------------
