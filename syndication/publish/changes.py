@@ -51,8 +51,17 @@ class Plan:
         return not (self.full or self.changed or self.expiring)
 
 
-def plan(config: Config, store: Store, *, full: bool = False, now: datetime | None = None) -> Plan:
-    """What this publish must do: everything, or what changed since the mark."""
+def plan(
+    config: Config,
+    store: Store,
+    *,
+    full: bool = False,
+    output_empty: bool = False,
+    now: datetime | None = None,
+) -> Plan:
+    """What this publish must do: everything (asked for, the first publish, a new
+    configuration or output format, an output folder emptied by hand), or what changed since
+    the mark."""
     now = now or utcnow()
     previous = parse_iso(store.setting(AT))
     if previous is not None and previous > now:  # a clock set back: start the windows again
@@ -67,6 +76,8 @@ def plan(config: Config, store: Store, *, full: bool = False, now: datetime | No
         why = "first publish"
     elif not why and store.setting(SHAPE) != shape:
         why = "configuration or output format changed"
+    elif not why and output_empty:
+        why = "the output has no index.html"
     if why:
         return Plan(now, previous, True, why, mark, (), frozenset(), shape)
     since = int(store.setting(MARK) or 0)

@@ -37,7 +37,7 @@ from syndication.publish.render import (
 from syndication.publish.select import FeedDef, feeds, id_authority
 from syndication.publish.stories import Stories
 from syndication.publish.versions import Ledger, account, rebuild
-from syndication.publish.write import Folder, Writer
+from syndication.publish.write import Folder, Output, Writer
 from syndication.render import Item, Tombstone
 from syndication.store import USABLE, Entry, PublishRecord, Store
 from syndication.store.base import chunks, iso, parse_iso
@@ -74,13 +74,16 @@ def publish(
     Raises OSError when a file could not be written (after writing every other): nothing of
     this publish is recorded then but the files written, and the next one does it again.
     """
-    return _Publish(config, store, plan(config, store, full=full)).run(ping)
+    output = Folder(config.output)
+    # An output emptied by hand (or a new `output:` folder) is written whole again.
+    planned = plan(config, store, full=full, output_empty=not output.has("index.html"))
+    return _Publish(config, store, planned, output).run(ping)
 
 
 class _Publish:
     """One publish: what it read, decided and wrote."""
 
-    def __init__(self, config: Config, store: Store, planned: Plan) -> None:
+    def __init__(self, config: Config, store: Store, planned: Plan, output: Output) -> None:
         self.config = config
         self.store = store
         self.plan = planned
@@ -94,7 +97,7 @@ class _Publish:
         self.by_folder = {feed.folder: feed for feed in self.feeds}
         self.stories = Stories(config, store, self.authority, self.now)
         self.ledger = Ledger(self.now, full=planned.full)
-        self.writer = Writer(Folder(config.output))
+        self.writer = Writer(output)
         self.report = PublishReport(full=planned.full, why=planned.why)
         self.failed: set[str] = set()
         self.keep: set[str] = set()  # files of feeds that failed: left as they were

@@ -32,6 +32,9 @@ class Output(Protocol):
     def finish(self) -> None:
         """The publish wrote everything it meant to."""
 
+    def has(self, path: str) -> bool:
+        """Whether a file is published at `path`."""
+
     def put(self, path: str, data: bytes) -> bool:
         """Store `data` at `path` unless it holds those bytes already; True when written."""
 
@@ -60,6 +63,9 @@ class Folder:
 
     def finish(self) -> None:
         (self.root / RUNNING).unlink(missing_ok=True)
+
+    def has(self, path: str) -> bool:
+        return (self.root / path).is_file()
 
     def put(self, path: str, data: bytes) -> bool:
         return write_if_changed(self.root / path, data)

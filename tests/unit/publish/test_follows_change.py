@@ -12,6 +12,7 @@ archive pages leaving `feeds.archive` are found with nothing else changed.
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from dataclasses import replace
 from datetime import timedelta
@@ -174,3 +175,13 @@ def test_time_alone_moves_stories_out_of_max_age_and_pages_out_of_the_archive(
     assert [i["id"].rsplit(":", 1)[1] for i in feed["items"]] == ["story-1/en"]
     # The archive page's stories entered more than 2 s ago: it is gone, and no link leads to it.
     assert not archive.exists() and "next_url" not in feed
+
+
+def test_an_emptied_output_is_written_whole_again(tmp_path: Path) -> None:
+    config, store = _setup(tmp_path)
+    save_articles(store, "full", [_article("full", n) for n in range(3)], LANGS)
+    first = publish(config, store)
+    shutil.rmtree(config.output)
+    again = publish(config, store)  # nothing changed in the store
+    assert again.full and again.why == "the output has no index.html"
+    assert sorted(again.written) == sorted(first.written)
