@@ -18,7 +18,7 @@ from syndication.items import Story, digest
 from syndication.publish.select import FeedDef
 from syndication.publish.stories import Stories
 from syndication.store import CANCELED, USABLE, Entry, Store, Version
-from syndication.store.base import chunks, iso
+from syndication.store.base import chunks
 
 
 @dataclass
@@ -28,7 +28,7 @@ class Ledger:
     now: datetime
     full: bool = False  # every document is rendered: which ones a change touched is moot
     latest: dict[tuple[str, str], Version] = field(default_factory=dict)  # after this publish
-    versions: list[dict[str, object]] = field(default_factory=list)  # rows to append
+    versions: list[Version] = field(default_factory=list)  # to append (in this order)
     entries: list[Entry] = field(default_factory=list)  # rows to append
     before: dict[str, int] = field(default_factory=dict)  # feed -> stories before
     sizes: dict[str, int] = field(default_factory=dict)  # feed -> stories after
@@ -52,19 +52,9 @@ class Ledger:
     def _add_version(self, article_id: str, edition: str, status: str, seen: str) -> None:
         held = self.latest.get((article_id, edition))
         number = held.version + 1 if held is not None else 1
-        self.versions.append(
-            {
-                "article_id": article_id,
-                "edition": edition,
-                "version": number,
-                "status": status,
-                "digest": seen,
-                "at": iso(self.now),
-            }
-        )
-        self.latest[(article_id, edition)] = Version(
-            article_id, edition, number, status, seen, 0, self.now
-        )
+        version = Version(article_id, edition, number, status, seen, 0, self.now)
+        self.versions.append(version)
+        self.latest[(article_id, edition)] = version
 
 
 def account(

@@ -25,7 +25,7 @@ from syndication.store.schema import feed_entries, meta, published_files, story_
 USABLE, CANCELED = "usable", "canceled"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Version:
     """The latest version of a story in an edition."""
 
@@ -38,7 +38,7 @@ class Version:
     at: datetime
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Entry:
     """A story's place in a feed: its rank (0 = the first to enter) and when it entered."""
 
@@ -52,7 +52,7 @@ class Entry:
 class PublishRecord:
     """What one publish leaves in the store, written in one transaction at its end."""
 
-    versions: list[dict[str, object]] = field(default_factory=list)  # new story_versions rows
+    versions: list[Version] = field(default_factory=list)  # new versions (their seq is given here)
     entries: list[Entry] = field(default_factory=list)  # new feed_entries rows
     rebuilt: set[str] = field(default_factory=set)  # feeds whose entries were all replaced
     dropped: set[str] = field(default_factory=set)  # feeds no longer published
@@ -183,7 +183,18 @@ class FeedsMixin(StoreBase):
                 ]
                 conn.execute(insert(feed_entries), rows)
             for chunk in chunks(record.versions):
-                conn.execute(insert(story_versions), list(chunk))
+                rows = [
+                    {
+                        "article_id": v.article_id,
+                        "edition": v.edition,
+                        "version": v.version,
+                        "status": v.status,
+                        "digest": v.digest,
+                        "at": iso(v.at),
+                    }
+                    for v in chunk
+                ]
+                conn.execute(insert(story_versions), rows)
             _record_files(conn, record.files, stamp)
             for chunk in chunks(record.removed):
                 conn.execute(delete(published_files).where(published_files.c.path.in_(chunk)))
