@@ -275,3 +275,13 @@ def test_check_refuses_routes_that_can_never_apply(tmp_path: Path) -> None:
     assert "never applies" in by_line[24], problems
     # A route `from:` a language no source declares is fine, and so is the last one.
     assert len(problems) == 5, problems
+
+
+def test_archives_are_kept_90_days_unless_feeds_archive_says(tmp_path: Path) -> None:
+    assert load(_write(tmp_path, MINIMAL)).settings.feeds.archive == 90 * 86400
+    kept = load(_write(tmp_path, MINIMAL + "feeds:\n  archive: 7d\n"))
+    assert kept.settings.feeds.archive == 7 * 86400
+    with pytest.raises(ConfigError) as caught:
+        load(_write(tmp_path, MINIMAL + "feeds:\n  items: 20\n  archive: forever\n"))
+    (problem,) = caught.value.problems
+    assert ":7:" in problem and "duration" in problem, problem
