@@ -187,6 +187,8 @@ class FeedSettings(Strict):
     items: int = Field(default=100, ge=1, le=10_000)
     max_age: Duration | None = None
     topics: list[TopicFeed] = Field(default_factory=list)
+    # RFC 5005 archive documents are kept while their newest story entered this recently.
+    archive: Duration = 90 * 86400.0
 
 
 class FetchSettings(Strict):

@@ -4,14 +4,18 @@ Owns: the item's stable id (a tag: URI) and its page's URL, which text an editio
 translation when there is a usable one, else the original), what a source's rights allow
 (full text, summary, headline), the machine-translation attribution, the kk-Latn / zh-Hant
 script of derived editions, credits as each edition words them, the links to the same story
-in the other editions (hreflang), `updated` from stored times only, and atom:source
-(the partner feed's id, title and updated; never a URL carrying a secret).
+in the other editions (hreflang), `updated` from stored times only (a correction moves it),
+and atom:source (the partner feed's id, title and updated; never a URL carrying a secret).
+Also whether a story is in an edition at all (`in_edition`: not withdrawn, not under embargo,
+in the edition's language or translated, or the policy shows originals) and the digest of what
+a reader of an edition sees of it (`digest`: a new digest is a new version).
 A leaf: publishing builds its items here, and partner feeds will build the same ones.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from collections.abc import Collection
 from dataclasses import dataclass, replace
@@ -52,6 +56,47 @@ class _Text:
     credits: tuple[str, ...]
     language: str
     translated: bool
+
+
+def in_edition(story: Story, edition: str, *, untranslated: str, now: datetime) -> bool:
+    """Whether `story` is in `edition` now: live, its embargo (if any) over, and in the
+    edition's language, translated into it (a stale translation still counts), or shown in its
+    original language under `untranslated: original`."""
+    stored, translation = story.stored, story.translation
+    embargo = stored.article.embargo
+    if stored.withdrawn or (embargo is not None and embargo > now):
+        return False
+    language = base_language(edition)
+    if stored.article.language == language or untranslated == "original":
+        return True
+    return (
+        translation is not None
+        and translation.status in ("translated", "stale")
+        and bool(translation.title)
+    )
+
+
+def digest(item: Item) -> str:
+    """What a reader of the item's edition sees of the story (its text, credits, rights,
+    media, dates given by the source), not its links to other editions nor `updated`: the
+    same digest is the same version."""
+    seen = (
+        item.title,
+        item.summary,
+        item.content,
+        item.author,
+        list(item.categories),
+        item.image,
+        [[e.url, e.type, e.length] for e in item.enclosures],
+        item.language,
+        item.date.isoformat(),
+        item.rights,
+        [line for line, _ in item.credits],
+        item.original_link,
+        item.source_title,
+    )
+    blob = json.dumps(seen, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(blob.encode()).hexdigest()
 
 
 def item_id(authority: str, article_id: str, edition: str) -> str:
@@ -143,12 +188,20 @@ def build_item(
         source_updated=feed_updated if feed_updated and feed_updated <= now else updated,
         rights=RIGHTS_TEXT.get(s.rights(article.source_id), ""),
         machine_translated_from=article.language if text.translated else "",
-        alternates=tuple(
-            (other, page_url(s.site.base_url, other, article.id))
-            for other in s.editions
-            if other != edition and other in carried_by
-        ),
+        alternates=alternates(config, edition, article.id, carried_by),
         credits=tuple(credit_line(edition, xml_safe(credit)) for credit in text.credits),
+    )
+
+
+def alternates(
+    config: Config, edition: str, article_id: str, carried_by: Collection[str]
+) -> tuple[tuple[str, str], ...]:
+    """The story's pages in the other editions that carry it (its hreflang alternates)."""
+    base = config.settings.site.base_url
+    return tuple(
+        (other, page_url(base, other, article_id))
+        for other in config.settings.editions
+        if other != edition and other in carried_by
     )
 
 
@@ -191,13 +244,18 @@ def _text(config: Config, edition: str, story: Story) -> _Text:
 
 
 def _updated(story: Story, translated: bool, now: datetime) -> datetime:
-    """When a reader would see something new: the partner's own update time, or the moment
-    the translation shown was (re)made. Both are stored, so an unchanged story keeps the same
-    value from run to run. A partner's update time in the future (a wrong clock, a typo) is
-    ignored, like a future publication date, so it never becomes the feed's `updated`."""
+    """When a reader would see something new: the partner's own update time, the moment its
+    text was corrected, or the moment the translation shown was (re)made. All are stored, so an
+    unchanged story keeps the same value from run to run. A partner's update time in the
+    future (a wrong clock, a typo) is ignored, like a future publication date, so it never
+    becomes the feed's `updated`."""
     article, date = story.stored.article, story.stored.date
     partner_updated = article.updated if article.updated and article.updated <= now else None
     updated = max(date, partner_updated or date)
+    # A correction at the source (its text changed after we first stored it) is news too.
+    revised = story.stored.revised_at
+    if revised is not None and revised <= now:
+        updated = max(updated, revised)
     translation = story.translation
     if translated and translation is not None and translation.updated_at is not None:
         updated = max(updated, translation.updated_at)

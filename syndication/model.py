@@ -51,6 +51,10 @@ class Article:
     # 4287 atom:source keeps them); provenance, so not part of `content_hash`.
     source_feed_id: str = ""
     source_feed_updated: datetime | None = None
+    # Held back from every edition until then (a local article's `embargo:`).
+    embargo: datetime | None = None
+    # The newsroom's correction note (`correction:`); the body already opens with it.
+    correction: str = ""
 
     @cached_property
     def content_hash(self) -> str:
@@ -59,11 +63,14 @@ class Article:
         # A partner whose feed-level `updated` moves at every poll must not make each of its
         # stories "updated": the snapshot is refreshed when the story itself changes.
         del payload["source_feed_id"], payload["source_feed_updated"]
-        if not payload["credits"]:
-            del payload["credits"]  # hashes of stories stored before credits were kept hold
-        for key in ("published", "updated"):
-            value = payload[key]
-            payload[key] = value.isoformat() if value else None
+        # Fields added later count only when set, so hashes of stories stored before hold.
+        for later in ("credits", "embargo", "correction"):
+            if not payload[later]:
+                del payload[later]
+        for key in ("published", "updated", "embargo"):
+            if key in payload:
+                value = payload[key]
+                payload[key] = value.isoformat() if value else None
         blob = json.dumps(payload, sort_keys=True, ensure_ascii=False, default=str)
         return hashlib.sha256(blob.encode()).hexdigest()
 
@@ -81,10 +88,28 @@ class StoredArticle:
     article: Article
     first_seen: datetime
     sources: tuple[str, ...] = ()
+    # The story's life as the store records it (schema 4).
+    withdrawn: bool = False
+    withdrawn_by: str = ""  # source | partner | operator; "restored" once brought back
+    withdrawn_at: datetime | None = None
+    withdrawn_reason: str = ""
+    revised_at: datetime | None = None  # when its text last changed after it was stored
+    change_seq: int = 0
 
     @property
     def date(self) -> datetime:
         return effective_date(self.article.published, self.first_seen)
+
+
+@dataclass(frozen=True)
+class Withdrawal:
+    """A story its source withdraws: a file saying `status: withdrawn`, or a partner's RFC 6721
+    `at:deleted-entry` (`reason` is its comment, `at` its `when`: when the partner deleted it,
+    not when our feeds drop it)."""
+
+    article_id: str
+    reason: str = ""
+    at: datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,9 @@ stable ids, dates taken from the content (never the clock, so an unchanged feed 
 byte-identical), photo credits (after the HTML content, and as Media RSS `media:credit`), and
 what feedgen cannot write (Atom entry links with rel/type/hreflang/length, atom:source with
 the partner feed's id, title and updated, the XSL stylesheet instruction), added to its lxml
-tree. A leaf: publishing and partner feeds render through it alike.
+tree; RFC 5005 archive links (`current`, `prev-archive`, `next-archive`; atom:link in RSS) and
+`fh:archive` in archive documents, `next_url` paging in JSON Feed, and RFC 6721 tombstones
+(`at:deleted-entry`) in Atom. A leaf: publishing and partner feeds render through it alike.
 """
 
 from __future__ import annotations
@@ -30,7 +32,11 @@ SYN_NS = "tag:syndication,2025:ns/translation"
 # Media RSS: its `media:credit` is what feed readers know for a picture's credit, in RSS and
 # (as YouTube's feeds use it) in Atom entries.
 MEDIA_NS = "http://search.yahoo.com/mrss/"
+# RFC 5005 (feed history) and RFC 6721 (tombstones).
+HISTORY_NS = "http://purl.org/syndication/history/1.0"
+TOMBSTONES_NS = "http://purl.org/atompub/tombstones/1.0"
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+ARCHIVE_RELS = ("current", "prev-archive", "next-archive")
 
 
 def credit_html(lines: Sequence[str]) -> str:
@@ -76,8 +82,17 @@ class Item:
 
 
 @dataclass(frozen=True)
+class Tombstone:
+    """An item this feed no longer carries (RFC 6721 `at:deleted-entry`)."""
+
+    ref: str  # the id the item had in this feed
+    when: datetime
+    comment: str = ""
+
+
+@dataclass(frozen=True)
 class Feed:
-    """One feed: its metadata and its items, rendered alike in every format."""
+    """One feed document: its metadata and its items, rendered alike in every format."""
 
     edition: str  # BCP 47 tag of the feed's language
     id: str
@@ -90,6 +105,15 @@ class Feed:
     hub: str | None = None
     alternates: tuple[tuple[str, str], ...] = ()  # (edition, url) of sibling feeds, same format
     xsl: str = ""  # URL of the stylesheet that renders the feed in a browser
+    # RFC 5005: (rel, {format: url}) with rel in ARCHIVE_RELS; `archive` marks an archive
+    # document (fh:archive), whose self URL is its own.
+    archive_links: tuple[tuple[str, dict[str, str]], ...] = ()
+    archive: bool = False
+    tombstones: tuple[Tombstone, ...] = ()  # written in Atom only
+
+    def archive_link(self, rel: str, kind: str) -> str:
+        """The URL of the `rel` archive link in format `kind` ("" when there is none)."""
+        return next((urls[kind] for r, urls in self.archive_links if r == rel), "")
 
     @property
     def updated(self) -> datetime:
@@ -133,6 +157,12 @@ def render_rss(feed: Feed) -> bytes:
         _atom_link(channel, feed.hub, "hub", position=0)
     for edition, url in feed.alternates:
         _atom_link(channel, url, "alternate", type_="application/rss+xml", hreflang=edition)
+    for rel in ARCHIVE_RELS:
+        href = feed.archive_link(rel, "rss")
+        if href:
+            _atom_link(channel, href, rel, type_="application/rss+xml")
+    if feed.archive:
+        _before_items(channel, etree.Element(f"{{{HISTORY_NS}}}archive"))
     for element, item in zip(channel.iter("item"), feed.items, strict=True):
         # The same story in the other editions, as in Atom (see _language_versions).
         for edition, url in _language_versions(item, feed.edition):
@@ -185,9 +215,26 @@ def render_atom(feed: Feed) -> bytes:
             hreflang=edition,
             position=_after_links(tree),
         )
+    for rel in ARCHIVE_RELS:
+        href = feed.archive_link(rel, "atom")
+        if href:
+            _link(tree, href, rel, type_="application/atom+xml", position=_after_links(tree))
+    if feed.archive:
+        tree.insert(_after_links(tree), etree.Element(f"{{{HISTORY_NS}}}archive"))
     for entry, item in zip(tree.iter(f"{{{ATOM_NS}}}entry"), feed.items, strict=True):
         _complete_entry(entry, item, feed.edition)
+    for tombstone in feed.tombstones:
+        _deleted_entry(tree, tombstone)
     return _serialise(tree, feed.xsl)
+
+
+def _deleted_entry(tree: etree._Element, tombstone: Tombstone) -> None:
+    """RFC 6721: `<at:deleted-entry ref when><at:comment>` after the entries."""
+    element = etree.SubElement(tree, f"{{{TOMBSTONES_NS}}}deleted-entry")
+    element.set("ref", tombstone.ref)
+    element.set("when", tombstone.when.astimezone(UTC).isoformat())
+    if tombstone.comment:
+        etree.SubElement(element, f"{{{TOMBSTONES_NS}}}comment").text = tombstone.comment
 
 
 def _complete_entry(entry: etree._Element, item: Item, edition: str) -> None:
@@ -256,6 +303,17 @@ def render_json(feed: Feed) -> bytes:
         data["hubs"] = [{"type": "WebSub", "url": feed.hub}]
     if feed.author:
         data["authors"] = [{"name": feed.author}]
+    # JSON Feed pages with `next_url` (the older stories); RFC 5005's links in our extension.
+    older = feed.archive_link("prev-archive", "json")
+    if older:
+        data["next_url"] = older
+    links = {
+        rel.replace("-", "_") + "_url": urls["json"]
+        for rel, urls in feed.archive_links
+        if urls.get("json")
+    }
+    if feed.archive or links:
+        data["_syndication"] = {"archive": feed.archive, **links}
     data["items"] = [_json_item(item) for item in feed.items]
     # Compact on purpose: with `indent` the json module falls back to its pure-Python
     # encoder, which made JSON the slowest of the three formats.
@@ -433,6 +491,12 @@ def _atom_link(
     channel.insert(index if position is None else position, element)
 
 
+def _before_items(channel: etree._Element, element: etree._Element) -> None:
+    first_item = channel.find("item")
+    index = list(channel).index(first_item) if first_item is not None else len(channel)
+    channel.insert(index, element)
+
+
 def _media_credits(element: etree._Element, item: Item) -> None:
     for _line, name in item.credits:
         etree.SubElement(element, f"{{{MEDIA_NS}}}credit").text = name
@@ -449,7 +513,12 @@ def _serialise(tree: etree._Element, xsl: str) -> bytes:
     # Declare each prefix once on the root instead of on every item.
     used = {
         prefix: uri
-        for prefix, uri in (("syn", SYN_NS), ("media", MEDIA_NS))
+        for prefix, uri in (
+            ("syn", SYN_NS),
+            ("media", MEDIA_NS),
+            ("fh", HISTORY_NS),
+            ("at", TOMBSTONES_NS),
+        )
         if tree.find(f".//{{{uri}}}*") is not None
     }
     if used:

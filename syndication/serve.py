@@ -4,10 +4,11 @@ Owns: turning a request path into a file strictly inside the output root, the in
 cache of file bytes (plain and gzip) with their ETags, conditional requests (ETag and
 Last-Modified, answered with 304), content negotiation for gzip and for a feed opened in a
 browser (the feed folder's ``index.html`` page instead of the feed), media types (from
-``syndication.media``), and the ``/healthz`` and ``/metrics`` endpoints (their content comes
-from callables the caller gives). It is a small pure-ASGI app run by uvicorn; it never writes
-files and knows nothing about how they were produced. With no root (the output is an object
-store) it answers only those two endpoints.
+``syndication.media``), ``410 Gone`` for the notice a withdrawn story's page holds, a long
+``Cache-Control`` for closed RFC 5005 archive documents, and the ``/healthz`` and ``/metrics``
+endpoints (their content comes from callables the caller gives). It is a small pure-ASGI app
+run by uvicorn; it never writes files and knows nothing about how they were produced. With no
+root (the output is an object store) it answers only those two endpoints.
 
 Public API: :func:`build_app` (the ASGI app) and :func:`make_server` (a configured, not yet
 started ``uvicorn.Server``).
@@ -34,6 +35,7 @@ import uvicorn
 from syndication.media import NAMED_TYPES as _NAMED_TYPES
 from syndication.media import OCTET_STREAM as _OCTET_STREAM
 from syndication.media import media_type
+from syndication.paging import is_closed_archive
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +51,11 @@ ALLOWED_METHODS = "GET, HEAD"
 # Feeds are polled; five minutes keeps readers reasonably fresh while letting caches absorb
 # bursts. Revalidation is cheap anyway thanks to the ETag.
 CACHE_CONTROL = "public, max-age=300"
+# A closed archive document (one with a next-archive link) changes only when a story in it is
+# corrected or withdrawn: caches may keep it for a day (not for ever, for that reason).
+ARCHIVE_CACHE_CONTROL = "public, max-age=86400"
+# What the publisher writes into the page left where a withdrawn story was.
+_WITHDRAWN_MARK = b'<meta name="syndication:status" content="withdrawn">'
 # Below this, gzip's header and the CPU spent cost more than the bytes saved.
 GZIP_MIN_SIZE = 1024
 # Total bytes (plain + gzip) the cache may hold; published files are small, so this holds the
@@ -97,6 +104,8 @@ class _Entry:
     last_modified: str
     mtime_s: int
     content_type: str
+    status: int = 200  # 410 for a withdrawn story's notice
+    cache_control: str = CACHE_CONTROL
 
     @property
     def cost(self) -> int:
@@ -183,6 +192,11 @@ def _load(path: str) -> _Entry:
 def _entry(path: str, body: bytes, gz_body: bytes | None, st: os.stat_result) -> _Entry:
     """A cache entry for these bytes: ETags from their hash, dates from the file's stat."""
     digest = hashlib.sha256(body).hexdigest()[:32]
+    status, cache_control = 200, CACHE_CONTROL
+    if "/articles/" in path and _WITHDRAWN_MARK in body:
+        status = 410
+    elif is_closed_archive(path, body):
+        cache_control = ARCHIVE_CACHE_CONTROL
     return _Entry(
         mtime_ns=st.st_mtime_ns,
         size=len(body),
@@ -193,6 +207,8 @@ def _entry(path: str, body: bytes, gz_body: bytes | None, st: os.stat_result) ->
         last_modified=formatdate(st.st_mtime, usegmt=True),
         mtime_s=int(st.st_mtime),
         content_type=media_type(os.path.basename(path)),
+        status=status,
+        cache_control=cache_control,
     )
 
 
@@ -506,7 +522,7 @@ class StaticApp:
         common: list[tuple[bytes, str]] = [
             (b"etag", etag),
             (b"last-modified", entry.last_modified),
-            (b"cache-control", _PAGE_CACHE_CONTROL if page else CACHE_CONTROL),
+            (b"cache-control", _PAGE_CACHE_CONTROL if page else entry.cache_control),
             (b"x-content-type-options", "nosniff"),
         ]
         vary = [_NEGOTIATED_VARY] if negotiated else []
@@ -518,8 +534,10 @@ class StaticApp:
         inm = headers.get("if-none-match")
         ims = headers.get("if-modified-since")
         # If-None-Match takes precedence: If-Modified-Since is ignored when it is present.
-        if (inm is not None and etag_matches(inm, etag)) or (
-            inm is None and ims is not None and _not_modified_since(ims, entry.mtime_s)
+        # A withdrawn story's page is Gone, whatever a client holds of it.
+        if entry.status == 200 and (
+            (inm is not None and etag_matches(inm, etag))
+            or (inm is None and ims is not None and _not_modified_since(ims, entry.mtime_s))
         ):
             await send(
                 {
@@ -538,7 +556,7 @@ class StaticApp:
         ]
         if use_gzip:
             out.append((b"content-encoding", "gzip"))
-        await send({"type": "http.response.start", "status": 200, "headers": _encode(out)})
+        await send({"type": "http.response.start", "status": entry.status, "headers": _encode(out)})
         await send({"type": "http.response.body", "body": b"" if head else body})
 
     async def _health(self, send: Send, head: bool) -> None:

@@ -27,6 +27,8 @@ WORDS = {
         "sources": "Дереккөздер бойынша",
         "read": "Толығырақ",
         "photo": "Фото",
+        "correction": "Түзету:",
+        "withdrawn": "Бұл жаңалық жарияланымнан алынып тасталды.",
         "subscribe": "Бұл жаңалықтарды арна оқырманында (RSS reader) оқу үшін мына "
         "мекенжайлардың бірін соған көшіріңіз:",
     },
@@ -39,6 +41,8 @@ WORDS = {
         "sources": "按来源",
         "read": "阅读全文",
         "photo": "图片",
+        "correction": "更正：",
+        "withdrawn": "此新闻已撤回。",
         "subscribe": "这是新闻订阅源。要在阅读器（RSS 阅读器）中订阅，请复制以下任一地址：",
     },
     "en": {
@@ -50,6 +54,8 @@ WORDS = {
         "sources": "By source",
         "read": "Read more",
         "photo": "Photo",
+        "correction": "Correction:",
+        "withdrawn": "This story has been withdrawn.",
         "subscribe": "This is a news feed. To follow it in a feed reader, copy one of these "
         "addresses into it:",
     },

@@ -1,11 +1,13 @@
-"""The command line: run, once, serve, status, check, retry, reload, migrate, sources.
+"""The command line: run, once, serve, status, check, retry, reload, migrate, sources,
+withdraw, restore, publish.
 
 Owns: the typer app, its global options (`--config` before the command, `--log-format`), and
 which command comes from which module, in the order `--help` lists them. What the commands
 share (options, consoles, exit codes) is :mod:`syndication.cli.common`; each group of commands
 has its module: :mod:`~syndication.cli.cycle` (once, run, serve), :mod:`~syndication.cli.status`,
-:mod:`~syndication.cli.admin` (check, retry, reload, migrate) and
-:mod:`~syndication.cli.sources` (sources list, import, export).
+:mod:`~syndication.cli.admin` (check, retry, reload, migrate),
+:mod:`~syndication.cli.sources` (sources list, import, export) and
+:mod:`~syndication.cli.stories` (withdraw, restore, publish).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Annotated
 import typer
 
 from syndication import logs
-from syndication.cli import admin, cycle, sources, status
+from syndication.cli import admin, cycle, sources, status, stories
 from syndication.cli.common import ConfigOption, remember_config
 
 app = typer.Typer(
@@ -55,4 +57,7 @@ app.command()(status.status)
 app.command()(admin.retry)
 app.command()(admin.reload)
 app.command()(admin.migrate)
+app.command()(stories.withdraw)
+app.command()(stories.restore)
+app.command()(stories.publish)
 app.add_typer(sources.sources_app, name="sources")

@@ -133,11 +133,17 @@ def _summary(report: CycleReport, config: cfg.Config) -> None:
     _sources_table(report, config)
     _translation_lines(report, config)
     p = report.publish
-    out.print(
-        f"published: {len(p.written)} file(s) written, {p.unchanged} unchanged; items per "
-        f"edition: {', '.join(f'{e} {n}' for e, n in p.items.items())}",
-        highlight=False,
-    )
+    if not p.rendered:
+        out.print("published: nothing changed since the last publish", highlight=False)
+    else:
+        # Only the feeds a change touched are rendered: the items of the main feeds among them.
+        items = f"; items per edition: {', '.join(f'{e} {n}' for e, n in p.items.items())}"
+        out.print(
+            f"published {'every file' if p.full else 'what changed'}: {p.rendered} feed "
+            f"document(s) rendered, {len(p.written)} file(s) written, {p.unchanged} "
+            f"unchanged{items if p.items else ''}",
+            highlight=False,
+        )
     for error in p.errors:
         err.print(f"[red]feed not published:[/] {error}", highlight=False)
     if p.hub_error:

@@ -207,6 +207,17 @@ def status_data(subject: Subject, store: Store) -> dict[str, Any]:
             {"output": u.target, "path": u.path, "error": redact(u.error), "since": _iso(u.since)}
             for u in store.failed_uploads()
         ],
+        # A story's life: what is withdrawn (and by whom, when, why), what waits for its time.
+        "withdrawn": [
+            {
+                "article": w.article.id,
+                "by": w.withdrawn_by,
+                "at": _iso(w.withdrawn_at),
+                "reason": redact(w.withdrawn_reason),
+            }
+            for w in store.withdrawn_stories()
+        ],
+        "embargoed": store.embargoed_count(now),
     }
 
 
@@ -316,6 +327,13 @@ def _print_status(data: dict[str, Any]) -> None:
             f"{t['error']}",
             highlight=False,
         )
+    for w in data["withdrawn"][:10]:
+        why = f": {w['reason']}" if w["reason"] else ""
+        out.print(
+            f"  withdrawn {w['article']} (by {w['by']}, {_utc(w['at'])}){why}", highlight=False
+        )
+    if data["embargoed"]:
+        out.print(f"  {data['embargoed']} under embargo", highlight=False)
 
 
 def _print_failed_uploads(failed: list[dict[str, Any]]) -> None:

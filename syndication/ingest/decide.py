@@ -3,7 +3,9 @@
 Owns: the canonical link (the key the same story from two sources is recognised by), the
 cross-source dedupe (a story already held live from another source is kept once, this source
 recorded beside it), new / changed / unchanged, and the translations that follow (a new
-story: one pending per other language; changed text: the old ones stale until redone).
+story: one pending per other language; changed text: the old ones stale until redone). A story
+the operator withdrew stays withdrawn whatever its source sends; one its source withdrew comes
+back when the source sends it again.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from syndication.model import Article
-from syndication.store import ArticleWrite, HeldArticle, LiveStory
+from syndication.store import BY_OPERATOR, ArticleWrite, HeldArticle, LiveStory
 
 
 @dataclass
@@ -78,7 +80,9 @@ def plan_batch(
             others = tuple(lang for lang in languages if lang != article.language)
             plan.inserts.append(ArticleWrite(article, canonical, now, translate_into=others))
             plan.new += 1
-        elif before.content_hash == article.content_hash and not before.withdrawn:
+        elif before.content_hash == article.content_hash and (
+            not before.withdrawn or before.withdrawn_by == BY_OPERATOR
+        ):
             plan.unchanged += 1
         else:
             # Changed text is translated again; the old translations stay published (stale)
@@ -92,6 +96,9 @@ def plan_batch(
                     before.first_seen,
                     translate_into=others if stale else (),
                     stale=stale,
+                    # A correction: its `updated` moves in every edition.
+                    revised=before.content_hash != article.content_hash,
+                    keep_withdrawn=before.withdrawn and before.withdrawn_by == BY_OPERATOR,
                 )
             )
             plan.updated += 1

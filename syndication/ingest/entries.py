@@ -16,7 +16,7 @@ from typing import Any
 
 from syndication.html import plain_text, sanitised_text
 from syndication.ingest.normalise import content_guid
-from syndication.model import Article, article_id
+from syndication.model import Article, Withdrawal, article_id
 
 SUMMARY_CHARS = 400
 
@@ -39,6 +39,8 @@ class ParsedFeed:
     link: str = ""
     notes: list[str] = field(default_factory=list)
     entries_found: int = 0
+    # Items the feed says are deleted (RFC 6721 tombstones): withdrawn everywhere.
+    withdrawn: list[Withdrawal] = field(default_factory=list)
 
 
 def item_guid(given: str, link: str, raw_title: str, date: str, content: str) -> str:

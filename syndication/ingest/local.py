@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from html import escape
 from pathlib import Path
@@ -27,7 +27,8 @@ from syndication.errors import ArticleFileError
 from syndication.html import absolute_url, first_sentence, plain_text, sanitise_html, shorten
 from syndication.ingest.normalise import choose_language
 from syndication.lang import normalise_language
-from syndication.model import Article, article_id
+from syndication.model import Article, Withdrawal, article_id
+from syndication.words import word
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +45,13 @@ FRONT_KEYS = {
     "summary",
     "link",
     "categories",
+    # A story's life: withdrawn (and why), held back until a time, corrected.
+    "status",
+    "reason",
+    "embargo",
+    "correction",
 }
+STATUSES = ("published", "withdrawn")
 SUMMARY_CHARS = 400
 MAX_FILE_BYTES = 5 * 1024 * 1024
 
@@ -89,20 +96,36 @@ class LocalSource:
     languages: tuple[str, ...] = ()
 
 
+@dataclass
+class FolderScan:
+    """What a folder holds: its live stories, the files it could not read, and the stories
+    its files withdraw (`status: withdrawn`)."""
+
+    articles: list[Article] = field(default_factory=list)
+    errors: list[ArticleFileError] = field(default_factory=list)
+    withdrawn: list[Withdrawal] = field(default_factory=list)
+
+
 def scan(source: LocalSource) -> tuple[list[Article], list[ArticleFileError]]:
-    """Every article file in the folder, and every file that could not be read.
+    """Every live article file in the folder, and every file that could not be read."""
+    found = scan_folder(source)
+    return found.articles, found.errors
+
+
+def scan_folder(source: LocalSource) -> FolderScan:
+    """Every article file in the folder: live, withdrawn, or a file that could not be read.
 
     Two files with one id (front matter `id:` repeated, or `a.md` beside `a.txt`) would be one
     story twice: the first in sorted path order is kept and each later one reported.
     """
     if not source.folder.is_dir():
         raise ArticleFileError(str(source.folder), "no such folder")
-    found: list[Article] = []
-    errors: list[ArticleFileError] = []
+    result = FolderScan()
+    found, errors = result.articles, result.errors
     owners: dict[str, Path] = {}
     for path in _files(source.folder):
         try:
-            article, id_line = _read(path, source)
+            article, id_line, withdrawn = _read(path, source)
         except ArticleFileError as exc:
             errors.append(exc)
             continue
@@ -114,8 +137,11 @@ def scan(source: LocalSource) -> tuple[list[Article], list[ArticleFileError]]:
                 )
             )
             continue
-        found.append(article)
-    return found, errors
+        if withdrawn is not None:
+            result.withdrawn.append(Withdrawal(article.id, withdrawn))
+        else:
+            found.append(article)
+    return result
 
 
 def _files(folder: Path) -> Iterator[Path]:
@@ -133,8 +159,9 @@ def read_article(path: Path, source: LocalSource) -> Article:
     return _read(path, source)[0]
 
 
-def _read(path: Path, source: LocalSource) -> tuple[Article, int | None]:
-    """The article and the line of its explicit `id` header (None when the id is the path)."""
+def _read(path: Path, source: LocalSource) -> tuple[Article, int | None, str | None]:
+    """The article, the line of its explicit `id` header (None when the id is the path), and
+    why it is withdrawn (None: it is not)."""
     try:
         raw = path.read_bytes()
     except OSError as exc:
@@ -152,7 +179,7 @@ def _read(path: Path, source: LocalSource) -> tuple[Article, int | None]:
         meta, body_html = _plain_text(text, path)
     article = _article(meta, body_html, guid, path, source)
     explicit = article.guid != guid
-    return article, (_front_line("id", meta) if explicit else None)
+    return article, (_front_line("id", meta) if explicit else None), _withdrawn(meta, path)
 
 
 def _decode(raw: bytes, path: Path) -> str:
@@ -356,6 +383,30 @@ def _web_url(meta: dict[str, Any], key: str, base_url: str, notes: list[str]) ->
     return ""
 
 
+def _withdrawn(meta: dict[str, Any], path: Path) -> str | None:
+    """Why the file withdraws its story (`status: withdrawn`, `reason:`), or None."""
+    status = str(meta.get("status") or "published").strip().lower()
+    if status not in STATUSES:
+        raise ArticleFileError(
+            str(path),
+            f"status {status!r} is not one of: {', '.join(STATUSES)}",
+            _front_line("status", meta),
+        )
+    if status != "withdrawn":
+        return None
+    return plain_text(str(meta.get("reason") or ""), 300)
+
+
+def _corrected(content: str, meta: dict[str, Any], language: str) -> tuple[str, str]:
+    """The note of `correction:` and the body opening with it (translated with the body, so
+    every edition shows it in its own language at the top of the story)."""
+    note = plain_text(str(meta.get("correction") or ""), 1000)
+    if not note:
+        return "", content
+    label = escape(word(language, "correction"))
+    return note, f'<p class="correction"><strong>{label}</strong> {escape(note)}</p>{content}'
+
+
 def _credit(line: str) -> str:
     """A credit line as a reader sees it: Markdown emphasis gone ("*Photo: AP*" → "Photo: AP")."""
     match = _CREDIT.match(line)
@@ -396,6 +447,7 @@ def _article(
     # Notes are not errors: the story goes in, and the newsroom reads why in the log.
     for note in notes:
         log.warning("%s: %s", path, note)
+    correction, content = _corrected(content, meta, language)
     return Article(
         id=article_id(source.id, guid),
         source_id=source.id,
@@ -410,4 +462,6 @@ def _article(
         language=language,
         published=_parse_date(meta.get("date"), path, _front_line("date", meta)),
         credits=tuple(dict.fromkeys(_credit(line) for line in meta.get("_credits") or [])),
+        embargo=_parse_date(meta.get("embargo"), path, _front_line("embargo", meta)),
+        correction=correction,
     )

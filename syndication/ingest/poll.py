@@ -5,7 +5,8 @@ that never raises (`poll_source`: one source's failure or bug never stops anothe
 `Poller` that `run` submits each poll to, and the phases of a poll: fetch (a conditional GET
 with the validators recorded for the same location, or a file read), parse (off the event
 loop: on the ingest thread, or in the parse pool when a body is worth a process), save (the
-source's articles into the store; a folder's removed files withdrawn), and record (the
+source's articles into the store; the stories a folder's files withdraw, or whose file is
+gone, and those a partner's tombstones name, withdrawn), and record (the
 source's state after the attempt: result, error, counts, next due time, validators, a
 permanent redirect; counted and logged). When a source is due is `schedule`'s decision.
 """
@@ -28,13 +29,13 @@ from syndication.config import Config, FetchSettings, SourceSettings
 from syndication.errors import ArticleFileError, SourceError, StoreError
 from syndication.ingest import schedule
 from syndication.ingest.fetch import Fetcher, FetchResult, read_feed_file
-from syndication.ingest.local import LocalSource, scan
+from syndication.ingest.local import LocalSource, scan_folder
 from syndication.ingest.parse import ParsedFeed, SourceInfo, parse_feed
 from syndication.ingest.pool import ParsePool
 from syndication.ingest.save import save_articles
 from syndication.ingest.schedule import next_poll, scheduled_after
 from syndication.model import Article, SourceState, utcnow
-from syndication.store import Store
+from syndication.store import BY_PARTNER, BY_SOURCE, Store
 
 # `next_poll` and `scheduled_after` live in `schedule`; the front ends import them from here.
 __all__ = [
@@ -282,6 +283,9 @@ async def _ingest_feed(
         parsed = parse_feed(fetched.body, fetched.headers, info, max_bytes)
         return parsed, _save(config, store, source, parsed.articles)
 
+    def withdraw(parsed: ParsedFeed) -> int:
+        return store.withdraw_from_source(source.id, parsed.withdrawn, BY_PARTNER)
+
     # feedparser is CPU-bound and can block for seconds on a big feed, and saving a batch
     # hashes and writes every row: keep both off the loop, which goes on fetching meanwhile.
     # In a busy cycle the parse goes to another process (another core); the save stays here.
@@ -293,19 +297,22 @@ async def _ingest_feed(
         )
     else:
         parsed, (new, updated, unchanged) = await loop.run_in_executor(worker, parse_and_save)
+    withdrawn = await loop.run_in_executor(worker, withdraw, parsed) if parsed.withdrawn else 0
     return SourceOutcome(
         source.id,
         "ok",
         new=new,
         updated=updated,
         unchanged=unchanged,
+        withdrawn=withdrawn,
         notes=parsed.notes,
         redirect=fetched.permanent_redirect,
     )
 
 
 def _ingest_folder(config: Config, store: Store, source: SourceSettings) -> SourceOutcome:
-    """Scan → save a folder of article files, then withdraw the stories whose file is gone."""
+    """Scan → save a folder of article files, then withdraw the stories whose file says so
+    (`status: withdrawn`) or is gone."""
     assert source.articles is not None
     local = LocalSource(
         id=source.id,
@@ -315,17 +322,19 @@ def _ingest_folder(config: Config, store: Store, source: SourceSettings) -> Sour
         languages=tuple(config.settings.languages),
     )
     try:
-        found, errors = scan(local)
+        scanned = scan_folder(local)
     except ArticleFileError as exc:
         raise SourceError(source.id, str(exc)) from None
+    found, errors = scanned.articles, scanned.errors
     new, updated, unchanged = _save(config, store, source, found)
     # A file that failed to read still exists: its article must not be withdrawn for that.
-    present = {a.id for a in found}
+    present = {a.id for a in found} | {w.article_id for w in scanned.withdrawn}
     for error in errors:
         stem = _stem_id(source, error.path)
         if stem:
             present.add(stem)
     withdrawn = store.withdraw_missing(source.id, present)
+    withdrawn += store.withdraw_from_source(source.id, scanned.withdrawn, BY_SOURCE)
     notes = [str(e) for e in errors]
     for note in notes:
         log.warning("source %s: %s", source.id, note, extra={"source": source.id})

@@ -1,4 +1,5 @@
-"""The publish stage: select → items → render → write → announce (see `stage`).
+"""The publish stage: changes → versions → pages → documents → site → write → record →
+announce (see `stage`).
 
 Owns nothing itself: `publish` and its `PublishReport` are imported from here.
 """

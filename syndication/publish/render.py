@@ -1,22 +1,23 @@
-"""Render: every file of the published site as bytes, from the items of every feed.
+"""Render: the files of the published site as bytes, document by document.
 
-Owns: each feed's metadata (its title per edition and scope, tag: id, self and home URLs,
-the same feed in the other editions, hub, stylesheet), its three formats through
-`syndication.render`, a feed that cannot be rendered keeping its last good files while the
-rest publish, and the site around the feeds (article pages, each feed's page, index.html,
-feeds.opml, stylesheets) through `site`. Pure: no store, no disk.
+Owns: each feed document's metadata (its title per edition and scope, tag: id, self and home
+URLs, the same feed in the other editions and the hub for the current document, the RFC 5005
+links between the current document and the archive pages, the tombstones of its withdrawn
+stories in Atom, the stylesheet) and its three formats through `syndication.render`; a feed's
+page; a story's page in an edition, or the notice left where a withdrawn story was; the site
+around the feeds (index.html, feeds.opml, stylesheets) through `site`. Pure: no store, no disk.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import datetime
 
 from syndication.config import Config
 from syndication.lang import base_language, derive_text
-from syndication.publish.select import Scope
+from syndication.paging import Paging, archive_folder
+from syndication.publish.select import FeedDef
 from syndication.publish.site import (
     FeedLink,
     Teaser,
@@ -25,103 +26,77 @@ from syndication.publish.site import (
     index_html,
     opml,
     static_files,
+    withdrawn_page,
 )
-from syndication.render import EPOCH, Feed, Item, render_atom, render_json, render_rss
+from syndication.render import Feed, Item, Tombstone, render_atom, render_json, render_rss
 from syndication.words import site_description, site_title
 
-log = logging.getLogger(__name__)
-
 FEED_FILES = ("rss.xml", "atom.xml", "feed.json")
+_KINDS = (("rss", "rss.xml"), ("atom", "atom.xml"), ("json", "feed.json"))
 
 
-@dataclass(frozen=True)
-class FeedItems:
-    """One feed of one edition with its items, newest first."""
-
-    edition: str
-    scope: Scope
-    items: tuple[Item, ...]
-
-    @property
-    def folder(self) -> str:
-        return f"{self.edition}/{self.scope.path}"
-
-
-@dataclass(frozen=True)
-class Rendered:
-    """The site as files by path under the output ("kk/rss.xml"), in the order rendered."""
-
-    files: dict[str, bytes]
-    # Files of feeds that could not be rendered: their last good version stays as it is.
-    kept: frozenset[str] = frozenset()
-    items: dict[str, int] = field(default_factory=dict)  # edition -> items in its main feed
-    errors: tuple[str, ...] = ()  # feeds that could not be rendered, with the reason
-
-
-def render(config: Config, feeds: Sequence[FeedItems], authority: str) -> Rendered:
-    """Every feed in its three formats, then the pages and site files that link to them."""
-    files: dict[str, bytes] = {}
-    kept: set[str] = set()
-    errors: list[str] = []
-    done: list[FeedItems] = []
-    for feed in feeds:
-        metadata = _feed(config, feed, authority)
-        try:
-            files.update(_formats(metadata, feed.folder))
-        except Exception as exc:
-            # One feed that cannot be rendered keeps its last good files; the rest publish.
-            log.exception("cannot render %s", feed.folder, extra={"edition": feed.edition})
-            errors.append(f"{feed.folder}: {type(exc).__name__}: {exc}")
-            kept.update(f"{feed.folder}{name}" for name in (*FEED_FILES, "index.html"))
-            continue
-        done.append(feed)
-    links = [FeedLink(edition=f.edition, title=_title(config, f), folder=f.folder) for f in done]
-    # A story in several feeds of an edition has one page there.
-    pages = {item.id: (feed.edition, item) for feed in feeds for item in feed.items}
-    for edition, item in pages.values():
-        name = item.link.rsplit("/", 1)[-1]
-        page = article_page(item, edition=edition, feed_title=site_title(config, edition))
-        files[f"{edition}/articles/{name}"] = page
-    for feed in done:
-        files[f"{feed.folder}index.html"] = _feed_page(config, feed, links)
-    updated = max((item.updated for _, item in pages.values()), default=EPOCH)
-    files.update(_site_files(config, links, updated))
-    items = {f.edition: len(f.items) for f in done if f.scope.main}
-    return Rendered(files, frozenset(kept), items, tuple(errors))
-
-
-def _feed(config: Config, feed: FeedItems, authority: str) -> Feed:
-    """The feed as the renderer takes it: its metadata in the edition, and its items."""
+def document(
+    config: Config,
+    feed: FeedDef,
+    paging: Paging,
+    page: int | None,
+    items: Sequence[Item],
+    authority: str,
+    tombstones: Sequence[Tombstone] = (),
+) -> dict[str, bytes]:
+    """The three formats of one document of `feed`: its current document (`page` None) or
+    archive page `page`, by path. Raises when it cannot be rendered."""
     s = config.settings
-    base, folder, path = s.site.base_url, feed.folder, feed.scope.path
-    return Feed(
+    base, folder = s.site.base_url, feed.folder
+    here = folder if page is None else archive_folder(folder, page)
+    links: list[tuple[str, dict[str, str]]] = []
+    if page is not None:
+        links.append(("current", _urls(base, folder)))
+    before = paging.prev_archive(page)
+    if before is not None:
+        links.append(("prev-archive", _urls(base, archive_folder(folder, before))))
+    after = paging.next_archive(page) if page is not None else None
+    if after is not None:
+        links.append(("next-archive", _urls(base, archive_folder(folder, after))))
+    metadata = Feed(
         edition=feed.edition,
         id=f"tag:{authority},2025:feed/{folder}",
-        title=_title(config, feed),
+        title=title(config, feed),
         description=site_description(config, feed.edition),
         home=f"{base}{feed.edition}/index.html",
-        self_urls={
-            "rss": f"{base}{folder}rss.xml",
-            "atom": f"{base}{folder}atom.xml",
-            "json": f"{base}{folder}feed.json",
-        },
-        items=feed.items,
+        self_urls=_urls(base, here),
+        items=tuple(items),
         author=site_title(config, feed.edition),
-        hub=s.site.hub,
-        alternates=tuple(
-            (other, f"{base}{other}/{path}") for other in s.editions if other != feed.edition
+        # A hub and the same feed in the other editions belong to the current document;
+        # an archive page has no counterpart of the same stories elsewhere.
+        hub=s.site.hub if page is None else None,
+        alternates=()
+        if page is not None
+        else tuple(
+            (other, f"{base}{other}/{feed.scope.path}")
+            for other in s.editions
+            if other != feed.edition
         ),
-        xsl="../" * folder.count("/") + "feed.xsl",
+        xsl="../" * here.count("/") + "feed.xsl",
+        archive_links=tuple(links),
+        archive=page is not None,
+        tombstones=tuple(tombstones) if page is None else (),
     )
-
-
-def _formats(feed: Feed, folder: str) -> dict[str, bytes]:
-    """rss.xml, atom.xml and feed.json of one feed; raises when it cannot be rendered."""
     return {
-        f"{folder}rss.xml": render_rss(_with_alternates(feed, "rss.xml")),
-        f"{folder}atom.xml": render_atom(_with_alternates(feed, "atom.xml")),
-        f"{folder}feed.json": render_json(feed),
+        f"{here}rss.xml": render_rss(_with_alternates(metadata, "rss.xml")),
+        f"{here}atom.xml": render_atom(_with_alternates(metadata, "atom.xml")),
+        f"{here}feed.json": render_json(metadata),
     }
+
+
+def document_paths(folder: str, page: int | None) -> list[str]:
+    """The files of one document of the feed published in `folder`."""
+    here = folder if page is None else archive_folder(folder, page)
+    return [f"{here}{name}" for name in FEED_FILES]
+
+
+def _urls(base: str, folder: str) -> dict[str, str]:
+    return {kind: f"{base}{folder}{name}" for kind, name in _KINDS}
 
 
 def _with_alternates(feed: Feed, name: str) -> Feed:
@@ -129,22 +104,29 @@ def _with_alternates(feed: Feed, name: str) -> Feed:
     return replace(feed, alternates=tuple((e, url + name) for e, url in feed.alternates))
 
 
-def _title(config: Config, feed: FeedItems) -> str:
+def title(config: Config, feed: FeedDef) -> str:
     """The edition's site title, then the source's or topic's name in the edition."""
-    title = site_title(config, feed.edition)
+    name = site_title(config, feed.edition)
     scope = feed.scope
     if scope.source_ids is not None and scope.path.startswith("sources/"):
         source = config.settings.source(scope.source_ids[0])
-        return f"{title}: {source.title or source.id}"
+        return f"{name}: {source.title or source.id}"
     if scope.topic is not None:
         names, edition = scope.topic.title, feed.edition
         base = base_language(edition)
-        name = names.get(edition) or (derive_text(names[base], edition) if base in names else "")
-        return f"{title}: {name or scope.topic.id}"
-    return title
+        topic = names.get(edition) or (derive_text(names[base], edition) if base in names else "")
+        return f"{name}: {topic or scope.topic.id}"
+    return name
 
 
-def _feed_page(config: Config, feed: FeedItems, links: Sequence[FeedLink]) -> bytes:
+def links(config: Config, feeds: Sequence[FeedDef]) -> list[FeedLink]:
+    """Every feed as the index, the OPML and the edition pages list it."""
+    return [FeedLink(edition=f.edition, title=title(config, f), folder=f.folder) for f in feeds]
+
+
+def feed_index(
+    config: Config, feed: FeedDef, items: Sequence[Item], every: Sequence[FeedLink]
+) -> bytes:
     """The feed's folder's page (an edition's front page is its main feed's): what our server
     answers a browser that opens the feed, and what the site links to."""
     s = config.settings
@@ -153,7 +135,7 @@ def _feed_page(config: Config, feed: FeedItems, links: Sequence[FeedLink]) -> by
         edition=feed.edition,
         folder=feed.folder,
         base_url=s.site.base_url,
-        title=_title(config, feed),
+        title=title(config, feed),
         description=site_description(config, feed.edition),
         stories=[
             Teaser(
@@ -164,25 +146,41 @@ def _feed_page(config: Config, feed: FeedItems, links: Sequence[FeedLink]) -> by
                 language=item.language,
                 source="" if per_source else item.source_title,
             )
-            for item in feed.items
+            for item in items
         ],
         siblings=[e for e in s.editions if e != feed.edition],
         # The edition's main page lists its other feeds (per source, per topic).
         feeds=[
             link
-            for link in links
+            for link in every
             if feed.scope.main and link.edition == feed.edition and link.folder != feed.folder
         ],
         home_title=site_title(config, feed.edition),
     )
 
 
-def _site_files(config: Config, links: list[FeedLink], updated: datetime) -> dict[str, bytes]:
+def page_path(edition: str, item_link: str) -> str:
+    """A story's page in an edition, under the output ("kk/articles/x.html")."""
+    return f"{edition}/articles/{item_link.rsplit('/', 1)[-1]}"
+
+
+def story_page(config: Config, edition: str, item: Item) -> bytes:
+    return article_page(item, edition=edition, feed_title=site_title(config, edition))
+
+
+def notice_page(config: Config, edition: str, when: datetime, reason: str) -> bytes:
+    """What stays at a withdrawn story's page: a notice, no word of the story."""
+    return withdrawn_page(
+        edition=edition, when=when, reason=reason, home_title=site_title(config, edition)
+    )
+
+
+def site_files(config: Config, every: list[FeedLink], updated: datetime) -> dict[str, bytes]:
     """index.html and feeds.opml (every feed), and the stylesheets."""
     s = config.settings
-    title = site_title(config, s.editions[0])
+    name = site_title(config, s.editions[0])
     return {
-        "index.html": index_html(s.site.base_url, list(s.editions), links, title),
-        "feeds.opml": opml(s.site.base_url, links, title, updated),
+        "index.html": index_html(s.site.base_url, list(s.editions), every, name),
+        "feeds.opml": opml(s.site.base_url, every, name, updated),
         **static_files(),
     }

@@ -32,12 +32,13 @@ from syndication.config import Config, OutputOptions, S3Location
 from syndication.errors import OutputError
 from syndication.files import digest
 from syndication.media import media_type
-from syndication.publish.write import is_page
+from syndication.paging import is_closed_archive
 from syndication.store import Store
 
 # What a CDN (or a browser) may keep without asking again. Current feeds, front pages and
 # indexes change with every story: five minutes, as the built-in server and deploy/nginx.conf
-# say. A story's page changes only when the story is corrected or withdrawn: a day.
+# say. A story's page and a closed archive document change only when a story in them is
+# corrected or withdrawn: a day.
 SHORT_CACHE = "public, max-age=300"
 LONG_CACHE = "public, max-age=86400"
 # DeleteObjects takes at most this many keys a request.
@@ -57,9 +58,14 @@ _WHOLE_OUTPUT = frozenset(
 _REFUSED = _WHOLE_OUTPUT - {"NoSuchBucket"} | {"AccessDenied", "403"}
 
 
-def cache_control(path: str) -> str:
+def is_page(path: str) -> bool:
+    """Whether `path` is a story's page (which feeds and indexes link to)."""
+    return "/articles/" in path
+
+
+def cache_control(path: str, data: bytes) -> str:
     """The Cache-Control an object is uploaded with, by what the file is."""
-    return LONG_CACHE if is_page(path) else SHORT_CACHE
+    return LONG_CACHE if is_page(path) or is_closed_archive(path, data) else SHORT_CACHE
 
 
 def target(location: S3Location, options: OutputOptions | None) -> str:
@@ -144,11 +150,19 @@ class S3Output:
         assert isinstance(location, S3Location)
         return cls(location, config.settings.output_options, store)
 
-    def clean(self) -> None:
+    def begin(self, thorough: bool) -> None:
         # Nothing half-written can be left in an object store (a PUT lands whole or not at
         # all): what there is to do at the start is learn what each key holds.
         self._known = self.store.uploaded(self.target)
         self._page_failed = self._down = ""
+
+    def finish(self) -> None:
+        pass
+
+    def has(self, path: str) -> bool:
+        if not self._known:
+            self._known = self.store.uploaded(self.target)
+        return bool(self._known.get(path))
 
     def put(self, path: str, data: bytes) -> bool:
         sha = digest(data)
@@ -167,7 +181,7 @@ class S3Output:
                 Key=key,
                 Body=data,
                 ContentType=media_type(posixpath.basename(path)),
-                CacheControl=cache_control(path),
+                CacheControl=cache_control(path, data),
             )
         except (BotoCoreError, ClientError) as exc:
             message = explain(exc, self.location, self.options, key)
@@ -186,8 +200,19 @@ class S3Output:
             message = f"s3://{self.location.bucket}/{self.location.prefix}{path}: {message}"
         raise OutputError(message)
 
+    def remove(self, path: str) -> bool:
+        if path not in self._known:
+            return False
+        return bool(self._delete([path]))
+
     def remove_stale(self, keep: Collection[str], under: str) -> list[str]:
-        stale = sorted(p for p in self._known if p.startswith(under + "/") and p not in keep)
+        return self._delete(
+            sorted(p for p in self._known if p.startswith(under + "/") and p not in keep)
+        )
+
+    def _delete(self, stale: list[str]) -> list[str]:
+        """Delete these keys (in batches); those deleted. Raises OutputError on the first
+        refusal: the keys not deleted are deleted again by the next publish."""
         removed: list[str] = []
         for start in range(0, len(stale), _DELETE_BATCH):
             batch = stale[start : start + _DELETE_BATCH]

@@ -1,23 +1,25 @@
-"""Select: the feeds there are and which stories enter each, read from the store.
+"""Select: the feeds there are, and which stories enter each.
 
 Owns: the scopes of an edition's feeds (the edition's main feed, one per configured source,
-one per topic in `feeds.topics`), which stories enter each (the translation policy, the item
-count, `feeds.max_age`, only sources the YAML still lists), and the id authority kept in the
-store. The publish stage's only reads of the store are here.
+one per topic in `feeds.topics`), each feed's key (its folder, "kk/sources/x/") and the digest
+of what decides its membership, whether a story belongs in a feed (its source among the
+feed's, any of a topic's tags or keywords, the same rule as the store's `articles_for_edition`),
+and the id authority kept in the store.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import hashlib
+import json
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 from syndication.config import Config, TopicFeed
 from syndication.items import Story
-from syndication.lang import base_language
-from syndication.model import utcnow
 from syndication.store import Store
+
+# The database's LIKE folds ASCII letters only; matching here must agree with it.
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 
 
 @dataclass(frozen=True)
@@ -37,46 +39,37 @@ class Scope:
 
 
 @dataclass(frozen=True)
-class Chosen:
-    """One feed of one edition and the stories it carries, newest first."""
+class FeedDef:
+    """One feed of one edition."""
 
     edition: str
     scope: Scope
-    stories: tuple[Story, ...]
 
     @property
     def folder(self) -> str:
-        """The feed's folder under the output, e.g. "kk/" or "kk/sources/newsroom/"."""
+        """The feed's folder under the output, e.g. "kk/" or "kk/sources/newsroom/"; also its
+        key in the store's `feed_entries`."""
         return f"{self.edition}/{self.scope.path}"
 
+    @property
+    def membership(self) -> str:
+        """A digest of what decides which stories enter the feed: when it changes, the feed's
+        entries are worked out again."""
+        scope = self.scope
+        blob = json.dumps(
+            [self.edition, scope.source_ids, scope.tags, scope.keywords], ensure_ascii=False
+        )
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
-@dataclass(frozen=True)
-class Selection:
-    """Every feed of every edition with its stories, and the host named in item ids."""
-
-    authority: str
-    feeds: tuple[Chosen, ...]
-
-    def carried_by(self) -> Mapping[str, frozenset[str]]:
-        """Which editions carry each story (by article id): its hreflang alternates."""
-        editions: dict[str, set[str]] = {}
-        for chosen in self.feeds:
-            for story in chosen.stories:
-                editions.setdefault(story.stored.article.id, set()).add(chosen.edition)
-        return {article_id: frozenset(found) for article_id, found in editions.items()}
+    def takes(self, story: Story) -> bool:
+        """Whether `story` belongs in this feed (its edition aside)."""
+        return matches(self.scope, story)
 
 
-def select(config: Config, store: Store) -> Selection:
-    """The stories of every feed of every configured edition."""
-    authority = id_authority(config, store)
-    max_age = config.settings.feeds.max_age
-    since = utcnow() - timedelta(seconds=max_age) if max_age else None
-    feeds = tuple(
-        Chosen(edition, scope, _stories(config, store, edition, scope, since))
-        for edition in config.settings.editions
-        for scope in scopes(config)
-    )
-    return Selection(authority, feeds)
+def feeds(config: Config) -> list[FeedDef]:
+    """Every feed of every configured edition."""
+    found = scopes(config)
+    return [FeedDef(edition, scope) for edition in config.settings.editions for scope in found]
 
 
 def scopes(config: Config) -> list[Scope]:
@@ -99,6 +92,35 @@ def scopes(config: Config) -> list[Scope]:
     return found
 
 
+def matches(scope: Scope, story: Story) -> bool:
+    """A story of one of the scope's sources, with any of its tags or keywords (if it names
+    any): a tag is a whole category, a keyword any part of the title or summary, original or
+    translated, in the spellings `articles_for_edition` matches (as written, lower-case,
+    capitalised, upper-case; ASCII letters in any case)."""
+    article = story.stored.article
+    if scope.source_ids is not None and article.source_id not in scope.source_ids:
+        return False
+    if not (scope.tags or scope.keywords):
+        return True
+    categories = {_fold(c) for c in article.categories}
+    if any(_fold(tag) in categories for tag in scope.tags):
+        return True
+    fields = [article.title, article.summary]
+    if story.translation is not None:
+        fields += [story.translation.title, story.translation.summary]
+    folded = [_fold(text) for text in fields if text]
+    return any(
+        _fold(form) in text
+        for word in scope.keywords
+        for form in dict.fromkeys((word, word.lower(), word.capitalize(), word.upper()))
+        for text in folded
+    )
+
+
+def _fold(text: str) -> str:
+    return text.translate(_ASCII_LOWER)
+
+
 def id_authority(config: Config, store: Store) -> str:
     """The host named in item ids: the site's host at the first publish, kept for good.
 
@@ -107,18 +129,3 @@ def id_authority(config: Config, store: Store) -> str:
     """
     host = urlsplit(config.settings.site.base_url).hostname or "localhost"
     return store.remembered("id_authority", host)
-
-
-def _stories(
-    config: Config, store: Store, edition: str, scope: Scope, since: datetime | None
-) -> tuple[Story, ...]:
-    rows = store.articles_for_edition(
-        base_language(edition),
-        limit=config.settings.feeds.items,
-        include_untranslated=config.settings.translation.untranslated == "original",
-        source_ids=scope.source_ids,
-        since=since,
-        tags=scope.tags,
-        keywords=scope.keywords,
-    )
-    return tuple(Story(stored, translation) for stored, translation in rows)

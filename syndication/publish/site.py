@@ -2,9 +2,9 @@
 
 Owns: the HTML and OPML a reader or partner opens in a browser (autodiscovery links, hreflang
 alternates, the per-article page in each edition with a link to the original, photo credits
-set apart from the story, each feed's page), and the stylesheets shipped with the package
-(`feed.xsl` renders RSS and Atom readably, `style.css`). The words come from
-`syndication.words`.
+set apart from the story, each feed's page, the short notice left where a withdrawn story's
+page was), and the stylesheets shipped with the package (`feed.xsl` renders RSS and Atom
+readably, `style.css`). The words come from `syndication.words`.
 """
 
 from __future__ import annotations
@@ -219,6 +219,24 @@ def article_page(item: Item, *, edition: str, feed_title: str) -> bytes:
         f"{body}\n{original}\n</article>\n<nav>{others}</nav>"
     )
     return _page(page_language, f"{item.title} — {feed_title}", head, "../../style.css", content)
+
+
+# The mark of a withdrawn story's page: our server answers it with 410 Gone (syndication.serve
+# looks for exactly these bytes), and search engines are told to forget it.
+WITHDRAWN_MARK = '<meta name="syndication:status" content="withdrawn">'
+
+
+def withdrawn_page(*, edition: str, when: datetime, reason: str, home_title: str) -> bytes:
+    """What is left at a withdrawn story's page: a notice, when, why; no word of the story."""
+    notice = escape(word(edition, "withdrawn"))
+    stamp = when.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    why = f"<p>{escape(reason)}</p>\n" if reason else ""
+    head = ['<meta name="robots" content="noindex">', WITHDRAWN_MARK]
+    body = (
+        f'<article>\n<h1>{notice}</h1>\n<p class="meta">{stamp}</p>\n{why}</article>\n'
+        f'<nav><a href="../index.html">{escape(home_title)}</a></nav>'
+    )
+    return _page(edition, notice, head, "../../style.css", body)
 
 
 def _page(language: str, title: str, head: list[str], stylesheet: str, body: str) -> bytes:

@@ -1,24 +1,53 @@
-"""The publish stage: from the store to every published file, in five phases.
+"""The publish stage: from what changed in the store to the files that show it.
 
-Owns: the order of the phases (select → items → render → write → announce), the output the
-write phase goes to (a folder, or an object store), the items of each chosen feed (built by
-`syndication.items`), the report of a publish, and the time of the last publish that ran to
-the end. Each phase is a module of its own.
+Owns: the order of the phases (changes → versions → pages → documents → site → write →
+record → announce), which documents a publish renders (following the changes: the documents
+holding a changed story's rank, the current document of every feed it is in, the archive pages
+stories moved into and the page before a new one; all of them on a full publish), story pages
+before the feeds that link to them, the files a publish no longer produces, the report of a
+publish, and recording it all in the store in one transaction once every file is written. A
+publish with nothing changed renders nothing.
 """
 
 from __future__ import annotations
 
+import json
+import logging
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from syndication import metrics
 from syndication.config import Config
-from syndication.items import build_item
+from syndication.items import item_id, slug
 from syndication.model import utcnow
+from syndication.paging import Paging, first_kept
 from syndication.publish.announce import Ping, announce
-from syndication.publish.render import FeedItems, render
-from syndication.publish.select import Selection, select
-from syndication.publish.write import Folder, Output, write
-from syndication.store import Store
+from syndication.publish.changes import AT, MARK, SHAPE, TOMBSTONE_DAYS, Plan, plan
+from syndication.publish.render import (
+    FEED_FILES,
+    document,
+    document_paths,
+    feed_index,
+    links,
+    notice_page,
+    site_files,
+    story_page,
+)
+from syndication.publish.select import FeedDef, feeds, id_authority
+from syndication.publish.stories import Stories
+from syndication.publish.versions import Ledger, account, rebuild
+from syndication.publish.write import Folder, Output, Writer
+from syndication.render import Item, Tombstone
+from syndication.store import USABLE, Entry, PublishRecord, Store
+from syndication.store.base import chunks, iso, parse_iso
+
+log = logging.getLogger(__name__)
+
+MEMBERSHIP = "publish_membership"  # what decided each feed's entries, by feed
+FAILED = "publish_failed"  # feeds a publish could not render: rendered whole next time
+OPML_STAMP = "publish_opml"  # the OPML's feed list digest and its dateModified
+CHUNK = 1000  # stories read at once by a full publish
 
 
 @dataclass
@@ -29,29 +58,26 @@ class PublishReport:
     items: dict[str, int] = field(default_factory=dict)  # edition -> items in its main feed
     errors: list[str] = field(default_factory=list)  # feeds that could not be rendered
     hub_error: str = ""
+    rendered: int = 0  # feed documents rendered (each in three formats)
+    full: bool = False  # every file rendered (why: `why`)
+    why: str = ""
 
 
 @metrics.timed_publish
-def publish(config: Config, store: Store, *, ping: Ping | None = None) -> PublishReport:
-    """Publish every edition from the store; only files whose bytes changed are written.
+def publish(
+    config: Config, store: Store, *, full: bool = False, ping: Ping | None = None
+) -> PublishReport:
+    """Publish what changed since the last publish (everything when `full`, on the first
+    publish, or after the configuration or output format changed); only files whose bytes
+    changed are written.
 
-    Raises OSError when a file could not be written (see `write`).
+    Raises OSError when a file could not be written (after writing every other): nothing of
+    this publish is recorded then but the files written, and the next one does it again.
     """
-    selection = select(config, store)
-    feeds = items(config, selection)
-    rendered = render(config, feeds, selection.authority)
-    written = write(output_for(config, store), rendered, store, config.settings.editions)
-    hub_error = announce(config, store, written.written, ping=ping)
-    # When publishing last ran to the end (status, /healthz and /metrics all mean this).
-    store.set_setting("last_publish", utcnow().isoformat())
-    return PublishReport(
-        written=list(written.written),
-        unchanged=written.unchanged,
-        removed=list(written.removed),
-        items=rendered.items,
-        errors=list(rendered.errors),
-        hub_error=hub_error,
-    )
+    output = output_for(config, store)
+    # An output emptied by hand (or a new `output:` folder) is written whole again.
+    planned = plan(config, store, full=full, output_empty=not output.has("index.html"))
+    return _Publish(config, store, planned, output).run(ping)
 
 
 def output_for(config: Config, store: Store) -> Output:
@@ -63,23 +89,332 @@ def output_for(config: Config, store: Store) -> Output:
     return S3Output.of(config, store)
 
 
-def items(config: Config, selection: Selection) -> list[FeedItems]:
-    """Each chosen story as an item of its edition, linked to its versions in the others."""
-    carried_by = selection.carried_by()
-    return [
-        FeedItems(
-            chosen.edition,
-            chosen.scope,
-            tuple(
-                build_item(
-                    config,
-                    chosen.edition,
-                    story,
-                    authority=selection.authority,
-                    carried_by=carried_by[story.stored.article.id],
-                )
-                for story in chosen.stories
-            ),
+class _Publish:
+    """One publish: what it read, decided and wrote."""
+
+    def __init__(self, config: Config, store: Store, planned: Plan, output: Output) -> None:
+        self.config = config
+        self.store = store
+        self.plan = planned
+        self.now = planned.now
+        s = config.settings
+        self.editions = list(s.editions)
+        self.size = s.feeds.items
+        self.kept_since = self.now - timedelta(seconds=s.feeds.archive)
+        self.authority = id_authority(config, store)
+        self.feeds = feeds(config)
+        self.by_folder = {feed.folder: feed for feed in self.feeds}
+        self.stories = Stories(config, store, self.authority, self.now)
+        self.ledger = Ledger(self.now, full=planned.full)
+        self.writer = Writer(output)
+        self.report = PublishReport(full=planned.full, why=planned.why)
+        self.failed: set[str] = set()
+        self.keep: set[str] = set()  # files of feeds that failed: left as they were
+        self.looked_up: set[str] = set()  # stories whose versions are in the ledger
+        self.added: dict[str, list[Entry]] = {}  # feed -> entries this publish adds, by rank
+        self.tombstones: dict[str, list[Tombstone]] = {}  # feed -> its recent withdrawals
+        self.dropped: set[str] = set()
+        self.links = links(config, self.feeds)
+        self.opml: dict[str, str | None] = {}
+        self._synced = 0  # ledger entries already sorted into `added`
+
+    # -- the phases ---------------------------------------------------------------------
+
+    def run(self, ping: Ping | None) -> PublishReport:
+        if self.plan.idle and not self._redo():
+            # Nothing changed and no time event: nothing is rendered. The clock moves on.
+            self.store.record_publish(PublishRecord(settings=self._settings()))
+            self.report.hub_error = announce(self.config, self.store, [], ping=ping)
+            return self.report
+        self.writer.begin(thorough=self.plan.full)
+        if self.plan.full:
+            self._everything()
+        else:
+            self._what_changed()
+        self._site()
+        try:
+            self.writer.check()
+        except OSError:
+            # What was written is recorded; the rest of this publish is done again next time.
+            self.store.record_publish(PublishRecord(files=self.writer.changed))
+            raise
+        self.store.record_publish(
+            PublishRecord(
+                versions=self.ledger.versions,
+                entries=self.ledger.entries,
+                rebuilt=self.ledger.rebuilt,
+                dropped=self.dropped,
+                files=self.writer.changed,
+                removed=self.writer.removed,
+                settings=self._settings(),
+            )
         )
-        for chosen in selection.feeds
-    ]
+        self.writer.finish()
+        written = [path for path in self.writer.written if "/archive/" not in path]
+        self.report.hub_error = announce(self.config, self.store, written, ping=ping)
+        self.report.written = list(self.writer.written)
+        self.report.unchanged = self.writer.unchanged
+        self.report.removed = list(self.writer.removed)
+        return self.report
+
+    def _what_changed(self) -> None:
+        """Versions of the changed stories, their pages, then the documents they touched."""
+        ids = list(self.plan.changed)
+        self._account(ids)
+        self._tombstones()
+        self._pages(ids)
+        dirty = self._dirty()
+        for folder in sorted(dirty):
+            feed = self.by_folder.get(folder)
+            if feed is not None:
+                self._feed(feed, dirty[folder])
+
+    def _everything(self) -> None:
+        """Every feed's entries (worked out again where what decides them changed), every
+        story's versions, every page, every document; then every file not produced removed."""
+        held = json.loads(self.store.setting(MEMBERSHIP) or "{}")
+        for feed in self.feeds:
+            if held.get(feed.folder) != feed.membership:
+                rebuild(self.ledger, self.store, self.stories, feed)
+        self._sync()
+        self.dropped = self.store.entered_feeds() - set(self.by_folder)
+        for chunk in chunks(self.store.ids_by_date(), CHUNK):
+            self._account(list(chunk))
+            self.stories.forget()
+        self._tombstones()
+        for edition in self.editions:
+            referenced: dict[str, None] = {}
+            for feed in (f for f in self.feeds if f.edition == edition):
+                paging = self._paging(feed.folder)
+                start = min(paging.kept.start, paging.pages) * self.size
+                for entry in self._entries(feed.folder, range(start, paging.total)):
+                    referenced[entry.article_id] = None
+            for chunk in chunks(list(referenced), CHUNK):
+                self._pages(list(chunk), editions=[edition])
+                self.stories.forget()
+        for feed in self.feeds:
+            paging = self._paging(feed.folder)
+            self._feed(feed, {*paging.kept, None})
+            self.stories.forget()
+        self.writer.sweep(self.editions, self.keep)
+
+    # -- versions and entries -----------------------------------------------------------
+
+    def _account(self, ids: Sequence[str]) -> None:
+        account(self.ledger, self.store, self.stories, self.feeds, ids, self.editions)
+        self.looked_up.update(ids)
+        self._sync()
+
+    def _sync(self) -> None:
+        """Sort the entries the ledger gained into `added`, by feed (in rank order)."""
+        for entry in self.ledger.entries[self._synced :]:
+            self.added.setdefault(entry.feed, []).append(entry)
+        self._synced = len(self.ledger.entries)
+
+    def _carried(self, ids: Iterable[str]) -> None:
+        """Make sure the ledger knows the versions of these stories (their alternates)."""
+        missing = [i for i in ids if i not in self.looked_up]
+        if missing:
+            self.ledger.latest.update(self.store.latest_versions(missing))
+            self.looked_up.update(missing)
+
+    def _entries(self, folder: str, ranks: range) -> list[Entry]:
+        """The entries of `folder` in `ranks`: those in the store, and those this publish adds
+        (all of them, for a feed it worked out again)."""
+        added = self.added.get(folder, [])
+        if folder in self.ledger.rebuilt:
+            return added[ranks.start : ranks.stop]
+        before = self.ledger.before.get(folder)
+        if before is None:
+            before = self.ledger.size(self.store, folder)
+        found = self.store.feed_entries(folder, range(ranks.start, min(ranks.stop, before)))
+        if ranks.stop > before and added:
+            first = max(ranks.start, before) - before
+            found += added[first : ranks.stop - before]
+        return found
+
+    def _paging(self, folder: str) -> Paging:
+        total = self.ledger.size(self.store, folder)
+        return Paging(total, self.size, self._first_kept(folder, total, self.kept_since))
+
+    def _first_kept(self, folder: str, total: int, since: datetime) -> int:
+        """The oldest archive page of `folder` whose newest story entered at or after `since`."""
+        paging = Paging(total, self.size)
+        if folder in self.ledger.rebuilt:
+            recent = next((e.rank for e in self.added.get(folder, []) if e.at >= since), None)
+        else:
+            recent = self.store.first_rank_since(folder, since)
+            if recent is None and self.added.get(folder):
+                recent = self.added[folder][0].rank  # entered now
+        return first_kept(paging, recent)
+
+    def _tombstones(self) -> None:
+        """RFC 6721 tombstones of every feed: its stories withdrawn in the last 30 days."""
+        since = self.now - timedelta(days=TOMBSTONE_DAYS)
+        withdrawn = self.store.withdrawn_since(since)
+        if not withdrawn:
+            return
+        for article_id, found in self.store.entries_of(withdrawn).items():
+            when, reason = withdrawn[article_id]
+            for entry in found:
+                edition = entry.feed.split("/", 1)[0]
+                self.tombstones.setdefault(entry.feed, []).append(
+                    Tombstone(item_id(self.authority, article_id, edition), when, reason)
+                )
+        for found in self.tombstones.values():
+            found.sort(key=lambda t: (t.when, t.ref))
+
+    # -- what to render -----------------------------------------------------------------
+
+    def _dirty(self) -> dict[str, set[int | None]]:
+        """The documents of each feed this publish must render again (None: the current one):
+        those holding a changed story's rank, the current one, the archive pages stories moved
+        into from it, and the page before a new page (it gains its next-archive link)."""
+        dirty: dict[str, set[int | None]] = {}
+        for folder, ranks in self.ledger.touched.items():
+            if folder not in self.by_folder:
+                continue
+            after = self._paging(folder)
+            pages: set[int | None] = {None}
+            pages.update(after.page_of(rank) for rank in ranks)
+            before = Paging(self.ledger.before[folder], self.size)
+            for rank in range(before.archived, after.archived):
+                pages.add(after.page_of(rank))
+            if after.pages > before.pages > 0:
+                pages.add(before.pages - 1)
+            dirty[folder] = pages
+        for folder in self.plan.expiring:
+            if folder in self.by_folder:
+                dirty.setdefault(folder, set()).update(self._expire(folder))
+        for folder in self._redo():
+            if folder in self.by_folder:
+                dirty.setdefault(folder, set()).update({None, *self._paging(folder).kept})
+        return dirty
+
+    def _expire(self, folder: str) -> set[int | None]:
+        """Remove the archive pages of `folder` that left the kept period since the last
+        publish; the oldest one kept (or the current document) loses its prev-archive link."""
+        paging = self._paging(folder)
+        assert self.plan.previous is not None
+        archive = timedelta(seconds=self.config.settings.feeds.archive)
+        first = self._first_kept(folder, paging.total, self.plan.previous - archive)
+        for page in range(first, paging.kept.start):
+            self.writer.remove(document_paths(folder, page))
+        return {paging.kept.start if paging.kept else None}
+
+    def _redo(self) -> list[str]:
+        """Feeds the last publish could not render: rendered whole this time."""
+        return list(json.loads(self.store.setting(FAILED) or "[]"))
+
+    # -- rendering ----------------------------------------------------------------------
+
+    def _pages(self, ids: Sequence[str], editions: Sequence[str] | None = None) -> None:
+        """Each story's page in every edition that published it: the story, or the notice
+        left where a withdrawn one was; a page no longer shown (and not withdrawn) goes."""
+        self._carried(ids)
+        for edition in editions or self.editions:
+            found = self.stories.load(ids, edition)
+            files: dict[str, bytes] = {}
+            gone: list[str] = []
+            for article_id, story in found.items():
+                held = self.ledger.latest.get((article_id, edition))
+                if held is None:
+                    continue  # never published in this edition
+                path = f"{edition}/articles/{slug(article_id)}.html"
+                if held.status == USABLE and self.stories.shown(story, edition):
+                    carried = self.ledger.carried_by(article_id, self.editions)
+                    item = self.stories.item(story, edition, carried)
+                    files[path] = story_page(self.config, edition, item)
+                elif story.stored.withdrawn:
+                    when = story.stored.withdrawn_at or self.now
+                    reason = story.stored.withdrawn_reason
+                    files[path] = notice_page(self.config, edition, when, reason)
+                else:
+                    gone.append(path)
+            self.writer.put(files)
+            self.writer.remove(gone)
+
+    def _feed(self, feed: FeedDef, pages: set[int | None]) -> None:
+        """Render these documents of `feed` (archive pages first, the current one last)."""
+        paging = self._paging(feed.folder)
+        kept = set(paging.kept)
+        ordered: list[int | None] = sorted(p for p in pages if p is not None and p in kept)
+        if None in pages:
+            ordered.append(None)
+        for page in ordered:
+            ranks = paging.current if page is None else paging.page(page)
+            items = self._items(feed, self._entries(feed.folder, ranks), current=page is None)
+            try:
+                files = document(
+                    self.config,
+                    feed,
+                    paging,
+                    page,
+                    items,
+                    self.authority,
+                    self.tombstones.get(feed.folder, ()),
+                )
+                if page is None:
+                    files[f"{feed.folder}index.html"] = feed_index(
+                        self.config, feed, items, self.links
+                    )
+            except Exception as exc:
+                # One feed that cannot be rendered keeps its last good files; the rest
+                # publish, and the next publish renders it whole again.
+                log.exception("cannot render %s", feed.folder, extra={"edition": feed.edition})
+                self.report.errors.append(f"{feed.folder}: {type(exc).__name__}: {exc}")
+                self.failed.add(feed.folder)
+                self.keep.update(f"{feed.folder}{name}" for name in (*FEED_FILES, "index.html"))
+                self.keep.update(
+                    path for k in paging.kept for path in document_paths(feed.folder, k)
+                )
+                return
+            self.writer.put(files)
+            self.report.rendered += 1
+            if page is None and feed.scope.main:
+                self.report.items[feed.edition] = len(items)
+
+    def _items(self, feed: FeedDef, entries: Sequence[Entry], *, current: bool) -> list[Item]:
+        """The items a document shows: its stories still shown in the edition (and recent
+        enough for a current document), newest first."""
+        ids = [entry.article_id for entry in entries]
+        self._carried(ids)
+        found = self.stories.load(ids, feed.edition)
+        items = []
+        for article_id in ids:
+            story = found.get(article_id)
+            if story is None or not self.stories.shown(story, feed.edition):
+                continue
+            if current and not self.stories.fresh(story):
+                continue
+            carried = self.ledger.carried_by(article_id, self.editions)
+            items.append(self.stories.item(story, feed.edition, carried))
+        items.sort(key=lambda item: (-item.date.timestamp(), item.id))
+        return items
+
+    def _site(self) -> None:
+        """index.html, feeds.opml and the stylesheets (after the feeds they link to)."""
+        listed = json.dumps([[link.folder, link.title] for link in self.links], ensure_ascii=False)
+        stamp = json.loads(self.store.setting(OPML_STAMP) or "{}")
+        updated = parse_iso(stamp.get("updated")) if stamp.get("feeds") == listed else None
+        self.opml = {"feeds": listed, "updated": iso(updated or self.now)}
+        self.writer.put(site_files(self.config, self.links, updated or self.now))
+
+    def _settings(self) -> dict[str, str]:
+        """The mark and what this publish ran under, recorded with it."""
+        settings = {
+            AT: iso(self.now) or "",
+            "last_publish": utcnow().isoformat(),
+            MARK: str(self.plan.mark),
+            SHAPE: self.plan.shape,
+        }
+        if self.plan.idle and not self._redo():
+            return settings
+        settings[FAILED] = json.dumps(sorted(self.failed))
+        if self.opml:
+            settings[OPML_STAMP] = json.dumps(self.opml, ensure_ascii=False)
+        if self.plan.full:
+            settings[MEMBERSHIP] = json.dumps(
+                {feed.folder: feed.membership for feed in self.feeds}, sort_keys=True
+            )
+        return settings

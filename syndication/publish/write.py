@@ -1,34 +1,45 @@
-"""Write: the rendered site to its output, minimally, and what was written to the store.
+"""Write: the rendered files to the output, minimally, as they are rendered.
 
 Owns: the output a publish writes to (`Output`: a folder, through atomic writes that leave an
-unchanged file untouched, or an object store: `publish/s3.py`), the order of writes
-(article pages before the feeds and indexes that link to them), one file that cannot be
-written stopping no other, files a killed publish left half-written, files of an edition this
-publish no longer produces (withdrawn stories, dropped sources, topics and editions), and the
-record of each written file (path, digest, size) in the store.
+unchanged file untouched, or an object store: `publish/s3.py`), writing file by file
+as the stage renders them (the stage renders story pages before the feeds and indexes that
+link to them), one file that cannot be written stopping no other, files a killed publish left
+half-written, removing what a publish no longer produces (named files when it follows the
+changes; a walk of every edition folder on a full publish), and what was written, for the
+store to record.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
 from syndication.files import digest, remove_orphans, remove_stale, write_if_changed
 from syndication.lang import BASE_LANGUAGES, DERIVED
-from syndication.publish.render import Rendered
-from syndication.store import Store
+
+RUNNING = ".publishing"
 
 
 class Output(Protocol):
     """Where published files go, by path relative to the site's root ("kk/rss.xml")."""
 
-    def clean(self) -> None:
-        """Remove what a killed publish left half-written."""
+    def begin(self, thorough: bool) -> None:
+        """A publish starts: remove what a killed one left half-written (always when
+        `thorough`, else when the last publish did not finish)."""
+
+    def finish(self) -> None:
+        """The publish wrote everything it meant to."""
+
+    def has(self, path: str) -> bool:
+        """Whether a file is published at `path`."""
 
     def put(self, path: str, data: bytes) -> bool:
         """Store `data` at `path` unless it holds those bytes already; True when written."""
+
+    def remove(self, path: str) -> bool:
+        """Remove the file at `path`; True when there was one."""
 
     def remove_stale(self, keep: Collection[str], under: str) -> list[str]:
         """Remove the files below the folder `under` that are not in `keep`; those removed."""
@@ -40,11 +51,40 @@ class Folder:
 
     root: Path
 
-    def clean(self) -> None:
-        remove_orphans(self.root)
+    def begin(self, thorough: bool) -> None:
+        # A mark left while a publish runs: found at the start of the next, the last one was
+        # killed. Walking the whole output for its temporary files only then keeps a publish
+        # that follows change from costing O(files). Hidden: never served.
+        mark = self.root / RUNNING
+        if thorough or mark.exists():
+            remove_orphans(self.root)
+        self.root.mkdir(parents=True, exist_ok=True)
+        mark.write_bytes(b"")
+
+    def finish(self) -> None:
+        (self.root / RUNNING).unlink(missing_ok=True)
+
+    def has(self, path: str) -> bool:
+        return (self.root / path).is_file()
 
     def put(self, path: str, data: bytes) -> bool:
         return write_if_changed(self.root / path, data)
+
+    def remove(self, path: str) -> bool:
+        target = self.root / path
+        try:
+            target.unlink()
+        except FileNotFoundError:
+            return False
+        # Folders left empty (an expired archive page) go too, up to the edition's.
+        folder = target.parent
+        while folder != self.root and folder.parent != self.root:
+            try:
+                folder.rmdir()
+            except OSError:
+                break
+            folder = folder.parent
+        return True
 
     def remove_stale(self, keep: Collection[str], under: str) -> list[str]:
         kept = {self.root / path for path in keep}
@@ -52,54 +92,59 @@ class Folder:
         return [path.relative_to(self.root).as_posix() for path in removed]
 
 
-@dataclass(frozen=True)
-class Written:
-    written: tuple[str, ...]  # paths written, in order
-    unchanged: int  # files that already held the same bytes
-    removed: tuple[str, ...]  # stale files removed
+@dataclass
+class Writer:
+    """One publish's writes to `output`: what was written, left as it was, failed, removed."""
 
+    output: Output
+    written: list[str] = field(default_factory=list)
+    changed: list[tuple[str, str, int]] = field(default_factory=list)  # (path, sha256, size)
+    unchanged: int = 0
+    failed: list[OSError] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    produced: set[str] = field(default_factory=set)  # every path this publish rendered
 
-def write(output: Output, rendered: Rendered, store: Store, editions: Iterable[str]) -> Written:
-    """Write what changed, record it, then remove what this publish no longer produces.
+    def begin(self, thorough: bool) -> None:
+        self.output.begin(thorough)
 
-    Raises OSError when a file could not be written (after writing every other and recording
-    them): the caller says so and publishes again; nothing stale is removed then.
-    """
-    output.clean()
-    written: list[str] = []
-    changed: list[tuple[str, str, int]] = []
-    failed: list[OSError] = []
-    unchanged = 0
-    for path, data in _pages_first(rendered.files):
-        try:
-            if not output.put(path, data):
-                unchanged += 1
+    def finish(self) -> None:
+        self.output.finish()
+
+    def put(self, files: dict[str, bytes]) -> None:
+        """Write each file whose bytes changed; a file that cannot be written stops no other."""
+        for path, data in files.items():
+            self.produced.add(path)
+            try:
+                if not self.output.put(path, data):
+                    self.unchanged += 1
+                    continue
+            except OSError as exc:
+                self.failed.append(exc)
                 continue
-        except OSError as exc:
-            failed.append(exc)
-            continue
-        written.append(path)
-        changed.append((path, digest(data), len(data)))
-    if changed:
-        store.record_published(changed)
-    if failed:
-        # The caller says so (exit 3, /healthz 503) and tries again; what was written stays.
-        raise OSError(f"{len(failed)} file(s) not written, the first: {failed[0]}")
-    keep = {*rendered.files, *rendered.kept}
-    removed: list[str] = []
-    # Every folder an edition could have, configured or not: an edition dropped from the
-    # YAML must not stay published, frozen. Other folders in the output are not ours.
-    for edition in dict.fromkeys([*editions, *BASE_LANGUAGES, *DERIVED]):
-        removed += output.remove_stale(keep, edition)
-    return Written(tuple(written), unchanged, tuple(removed))
+            self.written.append(path)
+            self.changed.append((path, digest(data), len(data)))
 
+    def remove(self, paths: Iterable[str]) -> None:
+        """Remove files this publish no longer produces (it named them)."""
+        for path in paths:
+            try:
+                if path not in self.produced and self.output.remove(path):
+                    self.removed.append(path)
+            except OSError as exc:
+                # Left in place for now: the publish is done again, and removes it then.
+                self.failed.append(exc)
 
-def _pages_first(files: dict[str, bytes]) -> list[tuple[str, bytes]]:
-    """Article pages before the feeds and indexes that link to them, so a reader never
-    follows a new item to a page not written yet; otherwise in the order rendered."""
-    return sorted(files.items(), key=lambda file: not is_page(file[0]))
+    def sweep(self, editions: Iterable[str], keep: Collection[str]) -> None:
+        """Remove every file of an edition folder this publish did not produce (a full publish):
+        withdrawn sources, topics and editions, expired pages. Every folder an edition could
+        have, configured or not: an edition dropped from the YAML must not stay published,
+        frozen. Other folders in the output are not ours."""
+        wanted = self.produced | set(keep)
+        for edition in dict.fromkeys([*editions, *BASE_LANGUAGES, *DERIVED]):
+            self.removed += self.output.remove_stale(wanted, edition)
 
-
-def is_page(path: str) -> bool:
-    """Whether `path` is a story's page (which feeds and indexes link to)."""
-    return "/articles/" in path
+    def check(self) -> None:
+        """Raise OSError when a file could not be written (after every other was)."""
+        if self.failed:
+            first = self.failed[0]
+            raise OSError(f"{len(self.failed)} file(s) not written, the first: {first}")

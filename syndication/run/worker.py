@@ -4,7 +4,8 @@ Owns: the jobs and how they run (a job per source, placed by :mod:`syndication.r
 and started on the Poller's event loop; a translation job draining the backlog through
 providers kept across runs, so their rate limits and circuit breakers hold; a publish job
 pulled forward after a change (debounced) and run at least every `publish.every`; no job
-overlapping itself, one asked for while running run once more after), the store lock's
+overlapping itself, one asked for while running run once more after; a publish at the time
+the next embargo ends), the store lock's
 heartbeat, requests left in the store by the command line (`retry`, `reload`), applying a
 reload (:mod:`syndication.run.reload` decides what changed; SIGHUP, `syndication reload` or the
 file changing on disk ask for it), and noticing the store file removed under it. Jobs only
@@ -79,6 +80,7 @@ class Worker:
         self._busy_lock = threading.Lock()
         self._config_stamp = reloading.stamp(config.path)
         self._publish_took = 0.0  # seconds the last publish took
+        self._publish_all = False  # the next publish renders every file (`publish --all`)
         self._last_reasons: tuple[str, ...] = ()
         self._last_told = 0.0
         self.poller = Poller(config)
@@ -133,6 +135,7 @@ class Worker:
             id="housekeeping",
         )
         self.scheduler.start()
+        self._guard("embargo", self._publish_at_next_embargo)
 
     def stop(self) -> None:
         if self.scheduler.running:  # a stop may come before the start
@@ -311,13 +314,28 @@ class Worker:
 
     def _publish(self) -> None:
         started = time.monotonic()
-        result = publish(self.config, self.store)
+        full, self._publish_all = self._publish_all, False
+        result = publish(self.config, self.store, full=full)
         self._publish_took = time.monotonic() - started
+        self._publish_at_next_embargo()
         self.condition.last_publish = self.condition.last_cycle = utcnow()
         if result.written:
             log.info("published %d changed file(s)", len(result.written))
         for error in result.errors:
             log.error("feed not published: %s", error)
+
+    def _publish_at_next_embargo(self) -> None:
+        """An embargoed story goes out when its time comes, not at the next poll: the publish
+        job is brought forward to just after the next embargo ends."""
+        ends = self.store.next_embargo(utcnow())
+        job = self.scheduler.get_job("publish")
+        if ends is None or job is None:
+            return
+        # Straight on the job (not `_trigger`): called from a running publish, that would ask
+        # for another publish at once.
+        target = ends + timedelta(seconds=1)
+        if job.next_run_time is None or job.next_run_time > target:
+            job.modify(next_run_time=target)
 
     def _heartbeat(self) -> None:
         self._guard("heartbeat", self.store.heartbeat)
@@ -357,6 +375,9 @@ class Worker:
                 self.request_translate()
             elif kind == "reload":
                 self.reload("syndication reload")
+            elif kind == "publish":  # `withdraw`, `restore`, `publish [--all]`
+                self._publish_all = self._publish_all or subject == "all"
+                self._trigger("publish", 0.0)
         if reloading.stamp(self.config.path) != self._config_stamp:
             self.reload(f"{self.config.path} changed")
 

@@ -11,6 +11,8 @@ it behind.
     articles.py      articles: batch writes, withdrawals, the stories for an edition
     translations.py  translations per language, the work due, the translation memory
     published.py     published files, the last publish
+    feeds.py         what publishing remembers: story versions, each feed's entries, the mark
+    counters.py      the change counter every write that changes a story takes a number from
     control.py       the worker lock, requests from the command line, remembered settings
     uploads.py       what an object-store output holds, failed uploads
 """
@@ -18,6 +20,9 @@ it behind.
 from __future__ import annotations
 
 from syndication.store.articles import (
+    BY_OPERATOR,
+    BY_PARTNER,
+    BY_SOURCE,
     ArticleBatch,
     ArticlesMixin,
     ArticleWrite,
@@ -26,6 +31,7 @@ from syndication.store.articles import (
 )
 from syndication.store.base import check_driver
 from syndication.store.control import ControlMixin
+from syndication.store.feeds import CANCELED, USABLE, Entry, FeedsMixin, PublishRecord, Version
 from syndication.store.published import PublishedMixin
 from syndication.store.schema import SCHEMA_VERSION
 from syndication.store.sources import SourcesMixin
@@ -33,18 +39,32 @@ from syndication.store.translations import TranslationsMixin
 from syndication.store.uploads import FailedUpload, UploadsMixin
 
 __all__ = [
+    "BY_OPERATOR",
+    "BY_PARTNER",
+    "BY_SOURCE",
+    "CANCELED",
     "SCHEMA_VERSION",
+    "USABLE",
     "ArticleBatch",
     "ArticleWrite",
+    "Entry",
     "FailedUpload",
     "HeldArticle",
     "LiveStory",
+    "PublishRecord",
     "Store",
+    "Version",
     "check_driver",
 ]
 
 
 class Store(
-    SourcesMixin, ArticlesMixin, TranslationsMixin, PublishedMixin, ControlMixin, UploadsMixin
+    SourcesMixin,
+    ArticlesMixin,
+    TranslationsMixin,
+    PublishedMixin,
+    FeedsMixin,
+    ControlMixin,
+    UploadsMixin,
 ):
     """A handle on the database; create one per process with `Store.open(url)`."""

@@ -2,9 +2,11 @@
 
 Owns: reading and writing article rows: a batch transaction (what is held of a batch, live
 stories by canonical key, then the inserts and updates ingest decided, with the translation
-rows it asked for), withdrawals, counts, and the newest stories for an edition. Whether a story
-is new, changed or another source's duplicate, and what its translations need, the ingest
-stage decides (syndication/ingest/decide.py).
+rows it asked for), a story's life (withdrawn by its source, a partner's tombstone or the
+operator, restored, held under embargo and released), the change number every such write
+takes (`counters`), what changed since a number, counts, and the stories for an edition.
+Whether a story is new, changed or another source's duplicate, and what its translations need,
+the ingest stage decides (syndication/ingest/decide.py).
 """
 
 from __future__ import annotations
@@ -18,11 +20,22 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, func, or_, select, true
 
-from syndication.model import Article, StoredArticle, Translation, utcnow
+from syndication.errors import StoreError
+from syndication.model import Article, StoredArticle, Translation, Withdrawal, utcnow
 from syndication.store.base import StoreBase, chunks, iso, parse_iso
-from syndication.store.rows import article_values, stored_article, translation_of
+from syndication.store.counters import current_change, next_change
+from syndication.store.rows import (
+    article_values,
+    lifecycle_values,
+    stored_article,
+    translation_of,
+)
 from syndication.store.schema import articles, translations
 from syndication.store.translations import add_pending, ensure_pending, mark_stale
+
+# Who withdrew a story (articles.withdrawn_by); RESTORED marks a live story the operator
+# brought back, which the source's old withdrawal does not take away again.
+BY_SOURCE, BY_PARTNER, BY_OPERATOR, RESTORED = "source", "partner", "operator", "restored"
 
 
 @dataclass(frozen=True)
@@ -34,6 +47,7 @@ class HeldArticle:
     text_hash: str
     withdrawn: bool
     first_seen: datetime
+    withdrawn_by: str = ""
 
 
 @dataclass(frozen=True)
@@ -50,7 +64,9 @@ class ArticleWrite:
 
     `translate_into`: languages that must have a translation row (added as pending where
     there is none); `stale`: the article's existing translations are to be redone (each stays
-    published until then).
+    published until then); `revised`: its text changed (a correction), so its `updated`
+    moves; `keep_withdrawn`: the operator withdrew it, and a new copy from its source does not
+    bring it back.
     """
 
     article: Article
@@ -58,6 +74,8 @@ class ArticleWrite:
     first_seen: datetime
     translate_into: tuple[str, ...] = ()
     stale: bool = False
+    revised: bool = False
+    keep_withdrawn: bool = False
 
 
 class ArticleBatch:
@@ -66,6 +84,14 @@ class ArticleBatch:
     def __init__(self, conn: Connection, now: datetime):
         self.conn = conn
         self.now = now
+        self._change = 0
+
+    @property
+    def change(self) -> int:
+        """This batch's change number, taken from the counter on the first write."""
+        if not self._change:
+            self._change = next_change(self.conn)
+        return self._change
 
     def held(self, ids: Sequence[str]) -> dict[str, HeldArticle]:
         """What is held of each of `ids` (absent: never stored)."""
@@ -76,6 +102,7 @@ class ArticleBatch:
             articles.c.text_hash,
             articles.c.withdrawn,
             articles.c.first_seen,
+            articles.c.withdrawn_by,
         )
         for chunk in chunks(list(ids)):
             for row in self.conn.execute(select(*columns).where(articles.c.id.in_(chunk))):
@@ -85,6 +112,7 @@ class ArticleBatch:
                     text_hash=row.text_hash,
                     withdrawn=bool(row.withdrawn),
                     first_seen=parse_iso(row.first_seen) or self.now,
+                    withdrawn_by=row.withdrawn_by,
                 )
         return found
 
@@ -137,6 +165,12 @@ class ArticleBatch:
         for write in writes:
             values = self._values(write)
             del values["id"]
+            if write.revised:
+                values["revised_at"] = iso(self.now)
+            if write.keep_withdrawn:
+                # The operator's withdrawal stands: only the text is kept up to date.
+                for key in ("withdrawn", "withdrawn_by", "withdrawn_at", "withdrawn_reason"):
+                    del values[key]
             self.conn.execute(
                 articles.update().where(articles.c.id == write.article.id).values(values)
             )
@@ -146,9 +180,11 @@ class ArticleBatch:
                 ensure_pending(self.conn, write.article.id, write.translate_into, self.now)
 
     def _values(self, write: ArticleWrite) -> dict[str, Any]:
-        return article_values(
+        values = article_values(
             write.article, canonical=write.canonical, first_seen=write.first_seen, now=self.now
         )
+        values.update(lifecycle_values(write.article, self.change))
+        return values
 
 
 class ArticlesMixin(StoreBase):
@@ -161,20 +197,219 @@ class ArticlesMixin(StoreBase):
     def withdraw_missing(self, source_id: str, present: Iterable[str]) -> int:
         """Withdraw the source's articles not in `present` (their files were deleted)."""
         keep = set(present)
+        now = utcnow()
         with self.begin() as conn:
             ids = conn.execute(
                 select(articles.c.id).where(
-                    and_(articles.c.source_id == source_id, articles.c.withdrawn == 0)
+                    and_(
+                        articles.c.source_id == source_id,
+                        articles.c.withdrawn == 0,
+                        articles.c.withdrawn_by != RESTORED,
+                    )
                 )
             ).scalars()
             gone = [i for i in ids if i not in keep]
-            for chunk in chunks(gone):
+            if gone:
+                _withdraw(conn, gone, BY_SOURCE, "its file was removed", now, next_change(conn))
+        return len(gone)
+
+    def withdraw_from_source(
+        self, source_id: str, withdrawals: Sequence[Withdrawal], by: str = BY_SOURCE
+    ) -> int:
+        """Withdraw the live stories of `source_id` its source says are withdrawn (a file's
+        `status: withdrawn`, a partner's tombstone); how many were live. A story the operator
+        restored stays live until its source changes it again."""
+        if not withdrawals:
+            return 0
+        now = utcnow()
+        wanted = {w.article_id: w for w in withdrawals}
+        done = 0
+        with self.begin() as conn:
+            live: list[str] = []
+            for chunk in chunks(list(wanted)):
+                live += conn.execute(
+                    select(articles.c.id).where(
+                        and_(
+                            articles.c.id.in_(chunk),
+                            articles.c.source_id == source_id,
+                            articles.c.withdrawn == 0,
+                            articles.c.withdrawn_by != RESTORED,
+                        )
+                    )
+                ).scalars()
+            if live:
+                change = next_change(conn)
+                for article_id in live:
+                    # Withdrawn now, here: the partner's own `when` may be long past, and our
+                    # tombstones run for 30 days from when our feeds dropped the story.
+                    _withdraw(conn, [article_id], by, wanted[article_id].reason, now, change)
+                    done += 1
+        return done
+
+    def withdraw(self, article_id: str, reason: str) -> StoredArticle:
+        """The operator withdraws a story (`syndication withdraw`): it stays withdrawn, whatever
+        its source sends, until `restore`. Raises StoreError for an unknown id."""
+        with self.begin() as conn:
+            row = conn.execute(select(articles).where(articles.c.id == article_id)).first()
+            if row is None:
+                raise StoreError(f"no story {article_id!r} in the store")
+            if not (row.withdrawn and row.withdrawn_by == BY_OPERATOR):
+                _withdraw(conn, [article_id], BY_OPERATOR, reason, utcnow(), next_change(conn))
+            row = conn.execute(select(articles).where(articles.c.id == article_id)).one()
+        return stored_article(row)
+
+    def restore(self, article_id: str) -> StoredArticle:
+        """Bring a withdrawn story back (`syndication restore`); returns it as it was before.
+        Raises StoreError for an unknown id."""
+        with self.begin() as conn:
+            row = conn.execute(select(articles).where(articles.c.id == article_id)).first()
+            if row is None:
+                raise StoreError(f"no story {article_id!r} in the store")
+            before = stored_article(row)
+            if row.withdrawn:
                 conn.execute(
                     articles.update()
-                    .where(articles.c.id.in_(chunk))
-                    .values(withdrawn=1, changed_at=iso(utcnow()))
+                    .where(articles.c.id == article_id)
+                    .values(
+                        withdrawn=0,
+                        withdrawn_by=RESTORED,
+                        withdrawn_at=None,
+                        withdrawn_reason="",
+                        changed_at=iso(utcnow()),
+                        change_seq=next_change(conn),
+                    )
                 )
-        return len(gone)
+        return before
+
+    def withdrawn_stories(self, limit: int = 50) -> list[StoredArticle]:
+        """Withdrawn stories, the latest withdrawal first (`status` lists them)."""
+        query = (
+            select(articles)
+            .where(articles.c.withdrawn == 1)
+            .order_by(articles.c.withdrawn_at.desc(), articles.c.id)
+            .limit(limit)
+        )
+        with self.begin() as conn:
+            return [stored_article(row) for row in conn.execute(query)]
+
+    def withdrawn_since(self, since: datetime) -> dict[str, tuple[datetime, str]]:
+        """Stories withdrawn at or after `since`: when, and why (their tombstones)."""
+        query = select(articles.c.id, articles.c.withdrawn_at, articles.c.withdrawn_reason).where(
+            and_(articles.c.withdrawn == 1, articles.c.withdrawn_at >= iso(since))
+        )
+        with self.begin() as conn:
+            return {
+                row.id: (parse_iso(row.withdrawn_at) or since, row.withdrawn_reason)
+                for row in conn.execute(query)
+            }
+
+    def withdrawn_between(self, start: datetime, end: datetime) -> list[str]:
+        """Stories withdrawn in [start, end) (their tombstones age out of the feeds)."""
+        query = select(articles.c.id).where(
+            and_(
+                articles.c.withdrawn == 1,
+                articles.c.withdrawn_at >= iso(start),
+                articles.c.withdrawn_at < iso(end),
+            )
+        )
+        with self.begin() as conn:
+            return list(conn.execute(query).scalars())
+
+    def dated_between(self, start: datetime, end: datetime) -> list[str]:
+        """Live stories dated in [start, end) (they age out of `feeds.max_age`)."""
+        query = select(articles.c.id).where(
+            and_(
+                articles.c.withdrawn == 0,
+                articles.c.sort_date >= iso(start),
+                articles.c.sort_date < iso(end),
+            )
+        )
+        with self.begin() as conn:
+            return list(conn.execute(query).scalars())
+
+    def withdrawn_count(self) -> int:
+        query = select(func.count()).select_from(articles).where(articles.c.withdrawn == 1)
+        with self.begin() as conn:
+            return int(conn.execute(query).scalar() or 0)
+
+    # -- embargoes ----------------------------------------------------------------------
+
+    def release_embargoes(self, after: datetime | None, now: datetime) -> list[str]:
+        """Stories whose embargo ended in (`after`, `now`]: each takes a change number, so the
+        publisher that looks for changes sees them (None: every embargo ended by `now`)."""
+        ended = and_(articles.c.embargo.is_not(None), articles.c.embargo <= iso(now))
+        if after is not None:
+            ended = and_(ended, articles.c.embargo > iso(after))
+        with self.begin() as conn:
+            ids = list(conn.execute(select(articles.c.id).where(ended)).scalars())
+            if ids:
+                change = next_change(conn)
+                for chunk in chunks(ids):
+                    conn.execute(
+                        articles.update().where(articles.c.id.in_(chunk)).values(change_seq=change)
+                    )
+        return ids
+
+    def next_embargo(self, after: datetime) -> datetime | None:
+        """The earliest embargo still ahead of `after` on a live story (None: none)."""
+        query = select(func.min(articles.c.embargo)).where(
+            and_(articles.c.embargo > iso(after), articles.c.withdrawn == 0)
+        )
+        with self.begin() as conn:
+            return parse_iso(conn.execute(query).scalar())
+
+    def embargoed_count(self, now: datetime | None = None) -> int:
+        query = (
+            select(func.count())
+            .select_from(articles)
+            .where(and_(articles.c.embargo > iso(now or utcnow()), articles.c.withdrawn == 0))
+        )
+        with self.begin() as conn:
+            return int(conn.execute(query).scalar() or 0)
+
+    # -- change tracking ----------------------------------------------------------------
+
+    def change_mark(self) -> int:
+        """The last change number handed out: what a publisher starting now can account for."""
+        with self.begin() as conn:
+            return current_change(conn)
+
+    def changed_since(self, mark: int, upto: int | None = None) -> list[str]:
+        """Ids of the articles changed after change `mark` (up to `upto`), oldest change first."""
+        condition = articles.c.change_seq > mark
+        if upto is not None:
+            condition = and_(condition, articles.c.change_seq <= upto)
+        query = select(articles.c.id).where(condition).order_by(articles.c.change_seq)
+        with self.begin() as conn:
+            return list(conn.execute(query).scalars())
+
+    def ids_by_date(self) -> list[str]:
+        """Every article id, the oldest story first (a full publish reads them in this order)."""
+        query = select(articles.c.id).order_by(articles.c.sort_date, articles.c.id)
+        with self.begin() as conn:
+            return list(conn.execute(query).scalars())
+
+    def stories(
+        self, ids: Sequence[str], language: str
+    ) -> dict[str, tuple[StoredArticle, Translation | None]]:
+        """The stories with these ids, each with its translation into `language` (if any),
+        whatever their state (withdrawn, held): the publisher decides what each shows."""
+        t = translations.alias("t")
+        join = articles.outerjoin(
+            t, and_(t.c.article_id == articles.c.id, t.c.language == language)
+        )
+        found: dict[str, tuple[StoredArticle, Translation | None]] = {}
+        with self.begin() as conn:
+            for chunk in chunks(list(dict.fromkeys(ids))):
+                query = (
+                    select(articles, *[c.label(f"t_{c.name}") for c in t.c])
+                    .select_from(join)
+                    .where(articles.c.id.in_(chunk))
+                )
+                for row in conn.execute(query):
+                    translation = translation_of(row, "t_") if row.t_status is not None else None
+                    found[row.id] = (stored_article(row), translation)
+        return found
 
     def article_count(
         self, source_id: str | None = None, *, include_withdrawn: bool = False
@@ -220,7 +455,11 @@ class ArticlesMixin(StoreBase):
             t, and_(t.c.article_id == articles.c.id, t.c.language == language)
         )
         query = select(articles, *[c.label(f"t_{c.name}") for c in t.c]).select_from(join)
-        conditions = [articles.c.withdrawn == 0]
+        # A story under embargo is in no edition until its time.
+        conditions = [
+            articles.c.withdrawn == 0,
+            or_(articles.c.embargo.is_(None), articles.c.embargo <= iso(utcnow())),
+        ]
         if not include_untranslated:
             conditions.append(
                 or_(
@@ -262,6 +501,24 @@ class ArticlesMixin(StoreBase):
             (stored_article(row), translation_of(row, "t_") if row.t_status is not None else None)
             for row in rows
         ]
+
+
+def _withdraw(
+    conn: Connection, ids: Sequence[str], by: str, reason: str, at: datetime, change: int
+) -> None:
+    for chunk in chunks(list(ids)):
+        conn.execute(
+            articles.update()
+            .where(articles.c.id.in_(chunk))
+            .values(
+                withdrawn=1,
+                withdrawn_by=by,
+                withdrawn_at=iso(at),
+                withdrawn_reason=reason,
+                changed_at=iso(utcnow()),
+                change_seq=change,
+            )
+        )
 
 
 def _like(text: str) -> str:

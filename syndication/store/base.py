@@ -22,9 +22,11 @@ from sqlalchemy.exc import SQLAlchemyError
 from syndication.errors import StoreError
 from syndication.store.schema import (
     articles,
+    feed_entries,
     memory,
     published_files,
     sources,
+    story_versions,
     translations,
     version_of,
 )
@@ -124,7 +126,15 @@ class StoreBase:
 
     def count_rows(self) -> dict[str, int]:
         """Row counts per table: what an idempotence check compares."""
-        tables = (sources, articles, translations, memory, published_files)
+        tables = (
+            sources,
+            articles,
+            translations,
+            memory,
+            published_files,
+            story_versions,
+            feed_entries,
+        )
         result: dict[str, int] = {}
         with self.begin() as conn:
             for table in tables:

@@ -24,7 +24,8 @@ from syndication.store.base import iso, parse_iso
 def article_values(
     article: Article, *, canonical: str, first_seen: datetime, now: datetime
 ) -> dict[str, Any]:
-    """The row of a live article (`withdrawn` cleared), changed at `now`."""
+    """The row of a live article (`withdrawn` cleared), changed at `now`, in the columns every
+    release has had (see `lifecycle_values` for schema 4's)."""
     return {
         "id": article.id,
         "source_id": article.source_id,
@@ -57,6 +58,18 @@ def article_values(
     }
 
 
+def lifecycle_values(article: Article, change_seq: int) -> dict[str, Any]:
+    """Schema 4's columns of a live article written as change `change_seq`."""
+    return {
+        "change_seq": change_seq,
+        "withdrawn_by": "",
+        "withdrawn_at": None,
+        "withdrawn_reason": "",
+        "embargo": iso(article.embargo),
+        "correction": article.correction,
+    }
+
+
 def stored_article(row: Any) -> StoredArticle:
     article = Article(
         id=row.id,
@@ -78,11 +91,19 @@ def stored_article(row: Any) -> StoredArticle:
         credits=tuple(json.loads(row.credits)),
         source_feed_id=row.source_feed_id,
         source_feed_updated=parse_iso(row.source_feed_updated),
+        embargo=parse_iso(row.embargo),
+        correction=row.correction,
     )
     return StoredArticle(
         article=article,
         first_seen=parse_iso(row.first_seen) or utcnow(),
         sources=(row.source_id, *json.loads(row.also_from)),
+        withdrawn=bool(row.withdrawn),
+        withdrawn_by=row.withdrawn_by,
+        withdrawn_at=parse_iso(row.withdrawn_at),
+        withdrawn_reason=row.withdrawn_reason,
+        revised_at=parse_iso(row.revised_at),
+        change_seq=row.change_seq,
     )
 
 

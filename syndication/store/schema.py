@@ -95,9 +95,24 @@ articles = Table(
     _text("credits", "[]"),
     _text("source_feed_id"),
     Column("source_feed_updated", Text),
+    # Schema 4: the story's life. Every write that changes how a story looks in any edition
+    # takes a number from `counters` ("change_seq"), so a publisher that remembers the last
+    # number it published reads only what changed since.
+    _int("change_seq"),
+    # Who withdrew a live story: "source" (its file says so, or is gone), "partner" (an RFC
+    # 6721 tombstone), "operator" (`syndication withdraw`); "restored" on a story brought back
+    # by `syndication restore`, which the source's old withdrawal no longer undoes.
+    _text("withdrawn_by"),
+    Column("withdrawn_at", Text),
+    _text("withdrawn_reason"),
+    Column("embargo", Text),  # held back from every edition until then
+    Column("revised_at", Text),  # when its text last changed after it was first stored
+    _text("correction"),  # the newsroom's correction note (also at the top of `content`)
     Index("articles_sort", "withdrawn", "sort_date"),
     Index("articles_source", "source_id", "sort_date"),
     Index("articles_canonical", "canonical"),
+    Index("articles_change", "change_seq"),
+    Index("articles_embargo", "embargo"),
 )
 
 translations = Table(
@@ -146,6 +161,47 @@ meta = Table(
     Column("value", Text, nullable=False),
 )
 
+# Numbers handed out in the transaction that uses them (one row per counter: "change_seq").
+# On PostgreSQL the row's lock makes the order of numbers the order of commits.
+counters = Table(
+    "counters",
+    metadata,
+    _key("name"),
+    Column("value", Integer, nullable=False, server_default=text("0")),
+)
+
+# Each version of a story in an edition, as the publisher first published it (append-only):
+# `seq` orders them all (a story enters a feed with its first version); `status` is usable or
+# canceled (withdrawn); `digest` is of what a reader of that edition sees.
+story_versions = Table(
+    "story_versions",
+    metadata,
+    Column("seq", Integer, primary_key=True),
+    Column("article_id", Text, nullable=False),
+    Column("edition", Text, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("digest", Text, nullable=False),
+    Column("at", Text, nullable=False),
+    Index("story_versions_story", "article_id", "edition", "seq"),
+    Index("story_versions_edition", "edition", "seq"),
+)
+
+# The stories of each published feed ("kk/", "kk/sources/x/", "kk/feeds/t/") by the order
+# they entered it: rank 0 is the first. Archive pages are ranges of ranks (syndication.paging);
+# a withdrawn story keeps its rank, so no later page shifts.
+feed_entries = Table(
+    "feed_entries",
+    metadata,
+    Column("feed", Text, primary_key=True),
+    Column("rank", Integer, primary_key=True, autoincrement=False),
+    Column("article_id", Text, nullable=False),
+    Column("at", Text, nullable=False),
+    Index("feed_entries_article", "article_id"),
+    Index("feed_entries_at", "at"),
+    Index("feed_entries_kept", "feed", "at", "rank"),
+)
+
 worker_lock = Table(
     "worker_lock",
     metadata,
@@ -185,6 +241,31 @@ MIGRATIONS: dict[int, list[str]] = {
         "ALTER TABLE articles ADD COLUMN source_feed_id TEXT NOT NULL DEFAULT ''",
         "ALTER TABLE articles ADD COLUMN source_feed_updated TEXT",
     ],
+    # A story's life and change tracking: the change counter, withdrawals, embargoes,
+    # corrections, the versions published and each feed's stories in the order they entered.
+    4: [
+        "ALTER TABLE articles ADD COLUMN change_seq INTEGER DEFAULT 0 NOT NULL",
+        "ALTER TABLE articles ADD COLUMN withdrawn_by TEXT DEFAULT '' NOT NULL",
+        "ALTER TABLE articles ADD COLUMN withdrawn_at TEXT",
+        "ALTER TABLE articles ADD COLUMN withdrawn_reason TEXT DEFAULT '' NOT NULL",
+        "ALTER TABLE articles ADD COLUMN embargo TEXT",
+        "ALTER TABLE articles ADD COLUMN revised_at TEXT",
+        "ALTER TABLE articles ADD COLUMN correction TEXT DEFAULT '' NOT NULL",
+        "CREATE INDEX articles_change ON articles (change_seq)",
+        "CREATE INDEX articles_embargo ON articles (embargo)",
+        "CREATE TABLE counters (name TEXT, value INTEGER DEFAULT 0 NOT NULL, PRIMARY KEY (name))",
+        "INSERT INTO counters (name, value) VALUES ('change_seq', 0)",
+        "CREATE TABLE story_versions (seq INTEGER NOT NULL, article_id TEXT NOT NULL, "
+        "edition TEXT NOT NULL, version INTEGER NOT NULL, status TEXT NOT NULL, "
+        "digest TEXT NOT NULL, at TEXT NOT NULL, PRIMARY KEY (seq))",
+        "CREATE INDEX story_versions_story ON story_versions (article_id, edition, seq)",
+        "CREATE INDEX story_versions_edition ON story_versions (edition, seq)",
+        "CREATE TABLE feed_entries (feed TEXT NOT NULL, rank INTEGER NOT NULL, "
+        "article_id TEXT NOT NULL, at TEXT NOT NULL, PRIMARY KEY (feed, rank))",
+        "CREATE INDEX feed_entries_article ON feed_entries (article_id)",
+        "CREATE INDEX feed_entries_at ON feed_entries (at)",
+        "CREATE INDEX feed_entries_kept ON feed_entries (feed, at, rank)",
+    ],
     # Publishing to an object store (s3:// output): what each key holds, failed uploads.
     7: [
         "CREATE TABLE uploads (target TEXT NOT NULL, path TEXT NOT NULL, "
@@ -214,6 +295,7 @@ def migrate(engine: Engine) -> int:
             )
         if current == 0:
             metadata.create_all(conn)
+            conn.execute(counters.insert().values(name="change_seq", value=0))
             _record(conn, SCHEMA_VERSION)
             return SCHEMA_VERSION
     for version in range(current + 1, SCHEMA_VERSION + 1):

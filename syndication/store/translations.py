@@ -16,6 +16,7 @@ from sqlalchemy import Connection, and_, func, or_, select
 
 from syndication.model import StoredArticle, Translation, utcnow
 from syndication.store.base import StoreBase, chunks, iso
+from syndication.store.counters import next_change
 from syndication.store.rows import stored_article, translation_of
 from syndication.store.schema import articles, memory, translations
 
@@ -140,10 +141,11 @@ class TranslationsMixin(StoreBase):
                 .values(**values)
             )
             if translation.status == "translated":
+                # A new text in an edition: the publisher finds it by its change number.
                 conn.execute(
                     articles.update()
                     .where(articles.c.id == translation.article_id)
-                    .values(changed_at=iso(utcnow()))
+                    .values(changed_at=iso(utcnow()), change_seq=next_change(conn))
                 )
         return True
 

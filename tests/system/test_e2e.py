@@ -201,7 +201,11 @@ def test_edited_file_updates_and_deleted_file_withdraws(
         ids = [e.id for e in feed.entries]
         assert len(ids) == 3 and not any("silk-road" in i for i in ids), ids
         pages = list((tmp_path / "public" / edition / "articles").glob("*.html"))
-        assert len(pages) == 3
+        # The withdrawn story's page stays as a notice (our server answers it 410 Gone) with
+        # no word of the story; the three others are stories.
+        notices = [p for p in pages if b'content="withdrawn"' in p.read_bytes()]
+        assert len(pages) - len(notices) == 3 and len(notices) == 1
+        assert "丝路" not in notices[0].read_text(encoding="utf-8")
     en = feedparser.parse((tmp_path / "public" / "en" / "atom.xml").read_bytes())
     weather_entry = next(e for e in en.entries if "weather" in e.id)
     assert "loose scaffolding" in weather_entry.content[0].value

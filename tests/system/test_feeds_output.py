@@ -29,7 +29,7 @@ import pytest
 from lxml import etree
 from lxml import html as lxml_html
 
-from tests.conftest import PARTNER_FEED, REPO, run_cli, snapshot, write_config
+from tests.conftest import OFFLINE_TRANSLATION, PARTNER_FEED, REPO, run_cli, snapshot, write_config
 from tests.fakeprovider import FakeGoogle
 from tests.feedserver import FeedServer
 
@@ -523,4 +523,32 @@ def test_w3c_validator_passes_the_default_configuration(tmp_path: Path) -> None:
     reports = w3c_validate(tmp_path / "public")
     assert len(reports) == 30
     assert b"<source>" in (tmp_path / "public" / "en" / "atom.xml").read_bytes()
+    assert _problems(reports) == []
+
+
+def test_archive_documents_and_tombstones_follow_the_validator_rules(tmp_path: Path) -> None:
+    """RFC 5005 archive documents (two stories to a document, so every feed has some) and an
+    Atom feed carrying an RFC 6721 tombstone pass the checks above and, where it is set up,
+    the W3C validator itself."""
+    config = write_config(
+        tmp_path,
+        feeds={"items": 2},
+        translation={**OFFLINE_TRANSLATION, "untranslated": "original", "timeout": "2s"},
+    )
+    assert run_cli("once", "--config", str(config)).code in (0, 1)  # 1: translations kept
+    withdrawn = run_cli("withdraw", "newsroom:2025-05-02-astana-book-fair", "--reason",
+                        "Legal request", "--config", str(config))  # fmt: skip
+    assert withdrawn.code == 0, withdrawn.output
+    root = tmp_path / "public"
+    archives = sorted(root.glob("*/**/archive/*/atom.xml"))
+    assert {p.relative_to(root).parts[0] for p in archives} == {"kk", "zh", "en"}
+    for atom in archives:
+        folder = atom.parent.relative_to(root).as_posix() + "/"
+        edition = folder.split("/")[0]
+        check_atom(atom.read_bytes(), f"{BASE}{folder}atom.xml", edition)
+        check_rss((atom.parent / "rss.xml").read_bytes(), f"{BASE}{folder}rss.xml", edition)
+    assert b"<at:deleted-entry" in (root / "kk" / "atom.xml").read_bytes()
+    check_atom((root / "kk" / "atom.xml").read_bytes(), f"{BASE}kk/atom.xml", "kk")
+    reports = w3c_validate(root)
+    assert len(reports) == 2 * len(list(root.rglob("atom.xml")))
     assert _problems(reports) == []

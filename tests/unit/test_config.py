@@ -336,3 +336,13 @@ def test_output_options_mistakes_are_reported_at_their_lines(tmp_path: Path) -> 
         load(_write(tmp_path, folder))
     (problem,) = caught.value.problems
     assert ":6: output_options: " in problem and "s3:// output only" in problem
+
+
+def test_archives_are_kept_90_days_unless_feeds_archive_says(tmp_path: Path) -> None:
+    assert load(_write(tmp_path, MINIMAL)).settings.feeds.archive == 90 * 86400
+    kept = load(_write(tmp_path, MINIMAL + "feeds:\n  archive: 7d\n"))
+    assert kept.settings.feeds.archive == 7 * 86400
+    with pytest.raises(ConfigError) as caught:
+        load(_write(tmp_path, MINIMAL + "feeds:\n  items: 20\n  archive: forever\n"))
+    (problem,) = caught.value.problems
+    assert ":7:" in problem and "duration" in problem, problem

@@ -595,3 +595,45 @@ def test_healthz_failure_is_503_without_trace(
     assert r.status_code == 503
     assert "Traceback" not in r.text and "exploded" not in r.text
     assert "health check failed" in caplog.text
+
+
+def test_withdrawn_pages_answer_gone_and_closed_archives_are_cached_long(srv: Running) -> None:
+    """The publisher's own notice page answers 410 Gone (with its notice, whatever the client
+    holds); a closed archive document (it has a next-archive link) is cacheable for a day, the
+    open one and the current feed for the usual five minutes."""
+    from datetime import UTC, datetime
+
+    from syndication.publish.site import withdrawn_page
+    from syndication.render import Feed, render_atom, render_json
+
+    when = datetime(2025, 5, 2, tzinfo=UTC)
+    notice = withdrawn_page(edition="en", when=when, reason="Legal request", home_title="News")
+    (srv.root / "kk" / "articles" / "gone.html").write_bytes(notice)
+    gone = srv.client.get("/kk/articles/gone.html")
+    assert gone.status_code == 410 and "Legal request" in gone.text
+    again = srv.client.get(
+        "/kk/articles/gone.html", headers={"If-None-Match": gone.headers["etag"]}
+    )
+    assert again.status_code == 410
+    assert srv.client.get("/kk/articles/a-1.html").status_code == 200
+
+    def archive(k: int, closed: bool) -> Feed:
+        urls = {kind: f"https://x/kk/archive/{k + 2}/{kind}" for kind in ("rss", "atom", "json")}
+        links = (("next-archive", urls),) if closed else ()
+        return Feed(edition="kk", id="tag:x,2025:feed/kk/", title="T", description="D",
+                    home="https://x/kk/", self_urls=urls, items=(), archive=True,
+                    archive_links=(("current", urls), *links))  # fmt: skip
+
+    for k, closed in ((0, True), (1, False)):
+        folder = srv.root / "kk" / "archive" / str(k + 1)
+        folder.mkdir(parents=True)
+        (folder / "atom.xml").write_bytes(render_atom(archive(k, closed)))
+        (folder / "feed.json").write_bytes(render_json(archive(k, closed)))
+    for name in ("atom.xml", "feed.json"):
+        closed = srv.client.get(f"/kk/archive/1/{name}")
+        assert closed.status_code == 200 and closed.headers["cache-control"] == (
+            "public, max-age=86400"
+        ), name
+        still_open = srv.client.get(f"/kk/archive/2/{name}")
+        assert still_open.headers["cache-control"] == "public, max-age=300", name
+    assert srv.client.get("/kk/rss.xml").headers["cache-control"] == "public, max-age=300"

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from syndication.errors import ArticleFileError
-from syndication.ingest.local import LocalSource, read_article, scan
+from syndication.ingest.local import LocalSource, read_article, scan, scan_folder
 from tests.conftest import SAMPLES
 
 REAL = "corpus/articles/2025-04-25-cmg-forum.txt"  # in ../shared, through the fixture
@@ -360,3 +360,39 @@ def test_image_and_link_must_be_web_urls(
     notes = [r.getMessage() for r in caplog.records if "bad.md" in r.getMessage()]
     assert any("image" in n and "line 3" in n for n in notes)
     assert any("link" in n and "line 4" in n for n in notes)
+
+
+def test_a_storys_life_in_front_matter(tmp_path: Path) -> None:
+    """`status: withdrawn` (and `reason:`), `embargo:` and `correction:` as the newsroom
+    writes them; a status we do not know is the file's mistake, at its line."""
+    folder = _folder(
+        tmp_path,
+        {
+            "live.md": b"---\ntitle: Live\nlanguage: en\n---\nA live story. It stays.\n",
+            "gone.md": b"---\ntitle: Gone\nstatus: withdrawn\nreason: Legal request\n"
+            b"---\nA withdrawn story. Never again.\n",
+            "later.md": b"---\ntitle: Later\nembargo: 2030-06-10T09:00:00+05:00\n---\n"
+            b"Held back. Until then.\n",
+            "fixed.md": "---\ntitle: Fixed\nlanguage: kk\ncorrection: Есімі түзетілді.\n---\n"
+            "Мектеп ашылды. Оқушылар қуанышты.\n".encode(),
+            "odd.md": b"---\ntitle: Odd\nlanguage: en\nstatus: maybe\n---\nBody text here.\n",
+        },
+    )
+    scanned = scan_folder(LocalSource("newsroom", folder, language="en"))
+    by_guid = {a.guid: a for a in scanned.articles}
+    assert set(by_guid) == {"live", "later", "fixed"}
+    assert [(w.article_id, w.reason) for w in scanned.withdrawn] == [
+        ("newsroom:gone", "Legal request")
+    ]
+    assert by_guid["later"].embargo == datetime(2030, 6, 10, 4, 0, tzinfo=UTC)
+    assert by_guid["live"].embargo is None and by_guid["live"].correction == ""
+    fixed = by_guid["fixed"]
+    assert fixed.correction == "Есімі түзетілді."
+    # The note opens the body (so it is translated with it) and stays out of the summary.
+    assert fixed.content.startswith('<p class="correction"><strong>Түзету:</strong> Есімі')
+    assert "түзетілді" not in fixed.summary and fixed.title == "Fixed"
+    (error,) = scanned.errors
+    assert Path(error.path).name == "odd.md" and error.line == 4 and "maybe" in error.message
+    # The old entry point still gives the live stories and the errors.
+    articles, errors = scan(LocalSource("newsroom", folder, language="en"))
+    assert {a.guid for a in articles} == {"live", "later", "fixed"} and len(errors) == 1

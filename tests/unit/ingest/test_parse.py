@@ -198,3 +198,29 @@ def test_items_with_only_an_image_each_keep_their_own_story() -> None:
     assert len(first.articles) == 4
     assert len({a.id for a in first.articles}) == 4
     assert [a.id for a in first.articles] == [a.id for a in again.articles]
+
+
+def test_rfc6721_tombstones_withdraw_entries_feedparser_drops() -> None:
+    """`at:deleted-entry` read from the XML itself (feedparser keeps none of it); an entry both
+    listed and tombstoned is deleted; an entity in the document is never expanded."""
+    feed = b"""<?xml version="1.0" encoding="utf-8"?>
+<!DOCTYPE feed [<!ENTITY boom "BOOM">]>
+<feed xmlns="http://www.w3.org/2005/Atom" xmlns:at="http://purl.org/atompub/tombstones/1.0">
+<title>Partner</title><id>urn:partner</id><updated>2025-05-01T00:00:00Z</updated>
+<entry><id>urn:story:1</id><title>Kept</title><updated>2025-05-01T00:00:00Z</updated>
+<summary>Still here.</summary></entry>
+<entry><id>urn:story:2</id><title>Listed and deleted</title>
+<updated>2025-05-01T00:00:00Z</updated><summary>Gone.</summary></entry>
+<at:deleted-entry ref="urn:story:2" when="2025-05-02T10:00:00+05:00">
+<at:comment>Withdrawn at the request of &boom; counsel</at:comment></at:deleted-entry>
+<at:deleted-entry ref=" urn:story:3 " when="not a date"/>
+</feed>"""
+    parsed = parse(feed, "application/atom+xml")
+    assert [a.guid for a in parsed.articles] == ["urn:story:1"]
+    first, second = parsed.withdrawn
+    assert first.article_id == "partner:urn:story:2"
+    assert first.at is not None and first.at.isoformat() == "2025-05-02T05:00:00+00:00"
+    assert "counsel" in first.reason and "BOOM" not in first.reason
+    assert second.article_id == "partner:urn:story:3" and second.at is None
+    # A feed without the namespace is not parsed a second time and has none.
+    assert parse(rss("<item><title>A</title><link>https://p.kz/a</link></item>")).withdrawn == []

@@ -1,0 +1,150 @@
+"""`syndication withdraw`, `restore` and `publish`: a story's life, and publishing by hand.
+
+Owns: withdrawing a story everywhere on the operator's word (`withdraw ID --reason`) and
+bringing it back (`restore ID`), and publishing now (`publish`, or `publish --all` to render
+every file again). With a worker running on the store it is asked to publish (a request left in
+the store, and a signal when it runs on this machine), which it does within seconds; otherwise
+the command publishes itself, holding the store's lock like `once`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+from typing import Annotated
+
+import typer
+
+from syndication import __version__
+from syndication import config as cfg
+from syndication.cli.common import (
+    EXIT_CONFIG,
+    EXIT_OK,
+    EXIT_PARTIAL,
+    ConfigOption,
+    VerboseOption,
+    check_output,
+    err,
+    fatal,
+    load_checked,
+    lock,
+    open_store,
+    out,
+    setup_logging,
+)
+from syndication.errors import StoreError
+from syndication.store import BY_OPERATOR, Store
+
+ArticleId = Annotated[
+    str, typer.Argument(help="The story's id, SOURCE:GUID (as in `status` and the item ids).")
+]
+
+
+def withdraw(
+    article: ArticleId,
+    reason: Annotated[
+        str, typer.Option("--reason", "-r", help="Why (shown in the tombstone and the notice).")
+    ] = "",
+    config: ConfigOption = None,
+    verbose: VerboseOption = False,
+) -> None:
+    """Withdraw a story from every feed, page and edition; it stays withdrawn until `restore`."""
+    setup_logging(verbose, quiet=not verbose)
+    loaded = load_checked(config)
+    store = open_store(loaded)
+    try:
+        story = store.withdraw(article, reason)
+    except StoreError as exc:
+        _unknown(exc)
+    out.print(
+        f"withdrew {article} ({story.article.title[:60]!r})" + (f": {reason}" if reason else ""),
+        highlight=False,
+    )
+    _publish(loaded, store, full=False)
+
+
+def restore(
+    article: ArticleId, config: ConfigOption = None, verbose: VerboseOption = False
+) -> None:
+    """Bring a withdrawn story back into every edition it was in."""
+    setup_logging(verbose, quiet=not verbose)
+    loaded = load_checked(config)
+    store = open_store(loaded)
+    try:
+        before = store.restore(article)
+    except StoreError as exc:
+        _unknown(exc)
+    if not before.withdrawn:
+        out.print(f"{article} is not withdrawn: nothing to restore", highlight=False)
+        raise typer.Exit(EXIT_OK)
+    out.print(f"restored {article} (withdrawn by {before.withdrawn_by})", highlight=False)
+    if before.withdrawn_by != BY_OPERATOR:
+        out.print(
+            "  its source withdrew it: it stays back unless the source changes the story again",
+            highlight=False,
+        )
+    _publish(loaded, store, full=False)
+
+
+def publish(
+    every: Annotated[
+        bool, typer.Option("--all", help="Render every file again, not only what changed.")
+    ] = False,
+    config: ConfigOption = None,
+    verbose: VerboseOption = False,
+) -> None:
+    """Publish now: what changed since the last publish, or with --all every file."""
+    setup_logging(verbose, quiet=not verbose)
+    loaded = load_checked(config)
+    store = open_store(loaded)
+    _publish(loaded, store, full=every)
+
+
+def _unknown(exc: StoreError) -> None:
+    err.print(f"[bold red]unknown story:[/] {exc}", highlight=False)
+    raise typer.Exit(EXIT_CONFIG)
+
+
+def _publish(loaded: cfg.Config, store: Store, *, full: bool) -> None:
+    """Ask the running worker to publish, or publish here; exit with the outcome."""
+    try:
+        holder = store.lock_holder()
+        if holder is not None and holder["alive"]:
+            store.request("publish", "all" if full else "")
+            if holder["this_host"]:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(holder["pid"], signal.SIGUSR1)  # take the request up now
+            out.print(
+                f"asked the running worker (pid {holder['pid']} on {holder['host']}) to "
+                "publish; it does within seconds",
+                highlight=False,
+            )
+            raise typer.Exit(EXIT_OK)
+    except StoreError as exc:
+        fatal(exc)
+    check_output(loaded)
+    lock(store, f"syndication publish {__version__}")
+    # Imported here: commands that only ask a worker need no stage.
+    from syndication.publish import publish as publish_now
+
+    try:
+        report = publish_now(loaded, store, full=full)
+    except StoreError as exc:
+        fatal(exc)
+    except OSError as exc:
+        fatal(f"cannot write the output: {exc}")
+    finally:
+        with contextlib.suppress(StoreError):
+            store.release_lock()
+    how = f"every file ({report.why})" if report.full else "what changed"
+    out.print(
+        f"published {how}: {report.rendered} feed document(s) rendered, "
+        f"{len(report.written)} file(s) written, {len(report.removed)} removed",
+        highlight=False,
+    )
+    for error in report.errors:
+        err.print(f"[red]feed not published:[/] {error}", highlight=False)
+    if report.hub_error:
+        out.print(f"  [yellow]{report.hub_error}[/]", highlight=False)
+    raise typer.Exit(EXIT_PARTIAL if report.errors else EXIT_OK)

@@ -1,0 +1,120 @@
+"""Versions: what each edition carries of each story, and the order stories entered each feed.
+
+Owns: a story's item in an edition compared with its last version (a new digest or a change of
+status is a new version: `usable`, or `canceled` for a withdrawn story), a story entering an
+edition (its first version; not when it is already older than `feeds.max_age`) and, in that
+order, every feed of the edition it belongs in (the next rank there), the entries of a feed
+worked out again from the versions when what decides its membership changed, and which feeds
+and ranks a publish touched. All of it stays in a `Ledger` until the publish records it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from syndication.items import Story, digest
+from syndication.publish.select import FeedDef
+from syndication.publish.stories import Stories
+from syndication.store import CANCELED, USABLE, Entry, Store, Version
+from syndication.store.base import chunks
+
+
+@dataclass
+class Ledger:
+    """What a publish adds to the store, and what it touched."""
+
+    now: datetime
+    full: bool = False  # every document is rendered: which ones a change touched is moot
+    latest: dict[tuple[str, str], Version] = field(default_factory=dict)  # after this publish
+    versions: list[Version] = field(default_factory=list)  # to append (in this order)
+    entries: list[Entry] = field(default_factory=list)  # rows to append
+    before: dict[str, int] = field(default_factory=dict)  # feed -> stories before
+    sizes: dict[str, int] = field(default_factory=dict)  # feed -> stories after
+    touched: dict[str, set[int]] = field(default_factory=dict)  # feed -> ranks changed
+    rebuilt: set[str] = field(default_factory=set)  # feeds whose entries were worked out again
+
+    def carried_by(self, article_id: str, editions: Iterable[str]) -> frozenset[str]:
+        """The editions whose latest version of the story is usable: where its pages are."""
+        return frozenset(
+            edition
+            for edition in editions
+            if (held := self.latest.get((article_id, edition))) is not None
+            and held.status == USABLE
+        )
+
+    def size(self, store: Store, feed: str) -> int:
+        if feed not in self.sizes:
+            self.sizes[feed] = self.before[feed] = store.feed_size(feed)
+        return self.sizes[feed]
+
+    def _add_version(self, article_id: str, edition: str, status: str, seen: str) -> None:
+        held = self.latest.get((article_id, edition))
+        number = held.version + 1 if held is not None else 1
+        version = Version(article_id, edition, number, status, seen, 0, self.now)
+        self.versions.append(version)
+        self.latest[(article_id, edition)] = version
+
+
+def account(
+    ledger: Ledger,
+    store: Store,
+    stories: Stories,
+    feeds: Sequence[FeedDef],
+    ids: Sequence[str],
+    editions: Sequence[str],
+) -> None:
+    """Bring the versions of these stories up to date in every edition, and enter the ones new
+    to an edition into its feeds (oldest story first, so ranks follow their dates within one
+    publish). `ids` of a full publish come a chunk at a time, oldest first."""
+    ledger.latest.update(store.latest_versions(ids))
+    if not ledger.full:  # a full publish renders every document anyway
+        for found in store.entries_of(ids).values():
+            for entry in found:
+                ledger.touched.setdefault(entry.feed, set()).add(entry.rank)
+    for edition in editions:
+        newcomers: list[Story] = []
+        for article_id, story in stories.load(ids, edition).items():
+            held = ledger.latest.get((article_id, edition))
+            if stories.shown(story, edition):
+                if held is None:
+                    # A story already past `max_age` never enters: it would only take a
+                    # place in the current documents without being shown there.
+                    if stories.fresh(story):
+                        newcomers.append(story)
+                    continue
+                seen = digest(stories.item(story, edition))
+                if held.status != USABLE or held.digest != seen:
+                    ledger._add_version(article_id, edition, USABLE, seen)
+            elif story.stored.withdrawn and held is not None and held.status == USABLE:
+                ledger._add_version(article_id, edition, CANCELED, "")
+        newcomers.sort(key=lambda story: (story.stored.date, story.stored.article.id))
+        own = [feed for feed in feeds if feed.edition == edition]
+        for story in newcomers:
+            article_id = story.stored.article.id
+            ledger._add_version(article_id, edition, USABLE, digest(stories.item(story, edition)))
+            for feed in own:
+                if feed.takes(story):
+                    rank = ledger.size(store, feed.folder)
+                    ledger.entries.append(Entry(feed.folder, rank, article_id, ledger.now))
+                    ledger.sizes[feed.folder] = rank + 1
+                    if not ledger.full:
+                        ledger.touched.setdefault(feed.folder, set()).add(rank)
+
+
+def rebuild(ledger: Ledger, store: Store, stories: Stories, feed: FeedDef) -> None:
+    """Work out the entries of `feed` again from the versions of its edition: every story that
+    ever entered the edition and belongs in the feed, in the order it entered."""
+    entered = store.first_versions(feed.edition)
+    rank = 0
+    for chunk in chunks(entered, 2000):
+        found = stories.load([article_id for article_id, _, _ in chunk], feed.edition)
+        for article_id, _seq, at in chunk:
+            story = found.get(article_id)
+            if story is not None and feed.takes(story):
+                ledger.entries.append(Entry(feed.folder, rank, article_id, at))
+                rank += 1
+        stories.forget()
+    ledger.rebuilt.add(feed.folder)
+    ledger.before[feed.folder] = ledger.sizes[feed.folder] = rank
