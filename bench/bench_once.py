@@ -47,7 +47,7 @@ import feedparser
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_ingest import _WORDS, HOSTS, Descendants, serve  # noqa: E402
+from bench_ingest import _WORDS, HOSTS, Descendants, serve
 
 TARGET_WALL = 1.5
 TARGET_CPU = 1.3
@@ -339,7 +339,8 @@ def main() -> None:
             f"{cold.wall:.2f} s",
             f"{fp_wall:.2f} s",
             f"feedparser.parse over the same {fp_entries:,} entries; ratio "
-            f"{cold.wall / fp_wall:.2f}x, " + _verdict(cold.wall / fp_wall <= TARGET_WALL, "<= 1.5x"),
+            f"{cold.wall / fp_wall:.2f}x, "
+            + _verdict(cold.wall / fp_wall <= TARGET_WALL, "<= 1.5x"),
         ),
         (
             "cold once, CPU of every process",
