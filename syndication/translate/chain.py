@@ -103,6 +103,10 @@ class Chain:
         would put it: the last provider's reason)."""
         return _down(self.candidates(source, target)[-1])
 
+    def down_for(self, provider: Guarded) -> Failure:
+        """Why nothing is asked of `provider` while its breaker is open."""
+        return _down(provider)
+
     def translate_units(self, units: Sequence[str], source: str, target: str) -> Answers:
         """Answers for as many units as possible, and why each one missing is missing."""
         answers: dict[str, str] = {}

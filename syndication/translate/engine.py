@@ -111,26 +111,24 @@ def translate_pending(
 ) -> TranslationReport:
     """Translate every translation due now; `retry_all` also retries failures not yet due.
 
-    An outage costs the same whatever the backlog: the work is counted by language pair in
-    the database first, and a pair whose every provider is down (its breaker open, or its
-    Retry-After running) is neither read nor segmented nor rewritten; its rows only learn why
-    they wait, in one statement that changes none while the reason stays the same. When no
-    provider answered lately (a new process; the first cycle after an outage) one story goes
-    first, as a probe, and each pair's stories follow in doubling chunks until a provider
-    answers: a provider found down costs one story's requests, not the backlog's.
+    An outage costs the same whatever the backlog. When no provider answered lately (a new
+    process; the first cycle after an outage) one story goes first, as a probe, before the
+    backlog is read or even counted. If every provider is then down (its breaker open, or
+    its Retry-After running), the backlog is counted from the status index alone and told
+    why it waits in one statement that changes no row while the reason stays the same: no
+    story is read, segmented or rewritten. Otherwise the work is counted by language pair;
+    a pair whose every provider is down waits the same way, and the others' stories are read
+    and translated, in chunks doubling from one story until a provider of the pair answers.
     """
     t = config.settings.translation
     now = now or utcnow()
     due_at = now + timedelta(days=3650) if retry_all else now
     report = TranslationReport()
-    due = store.translation_due(config.settings.languages, now=due_at)
-    if not due:
-        return report
     guards = providers if providers is not None else build_providers(config)
     sent_before = sum(p.requests for p in guards.values())
     seen = outages.restore(store, guards)
     chain = Chain(store, guards, t.chain_for, time.monotonic() + t.budget)
-    stage = _Stage(config, store, chain, report, due, on_progress)
+    stage = _Stage(config, store, chain, report, on_progress)
     try:
         stage.run(due_at)
     finally:
@@ -144,8 +142,8 @@ Pair = tuple[str, str]  # (the story's language, the translation's)
 
 
 class _Stage:
-    """One run of the stage: which pairs can be asked, the work read and done pair by pair,
-    and the counts of what waits."""
+    """One run of the stage: the probe, which pairs can be asked, the work read and done
+    pair by pair, and the counts of what waits."""
 
     def __init__(
         self,
@@ -153,41 +151,74 @@ class _Stage:
         store: Store,
         chain: Chain,
         report: TranslationReport,
-        due: dict[Pair, int],
         on_progress: Callable[[int, int], None] | None,
     ) -> None:
         self.config = config
         self.store = store
         self.chain = chain
         self.report = report
-        self.due = due
-        self.total = sum(due.values())
         self.on_progress = on_progress
         t = config.settings.translation
         self.glossary = Glossary(tuple(t.glossary), tuple(t.keep))
+        self.due: dict[Pair, int] = {}  # counted after the probe, which it leaves out
+        self.total = 0
         self.done = 0
-        self.handled: Counter[Pair] = Counter()  # of each pair's due work, done this run
+        self.handled: Counter[Pair] = Counter()  # of each pair's counted work, done
         self.seen: set[tuple[str, str]] = set()  # (article id, language) done this run
         self.waiting: set[Pair] = set()  # pairs left waiting for the rest of the run
-        self.reasons: dict[Pair, str] = {}  # why, for those with rows left to tell
+        self.reasons: dict[Pair | None, str] = {}  # why, for those with rows left to tell
         # A story whose text a provider refused on its own is judged when the run ends: by
         # then every other request has shown whether that provider answers others.
         self.refused: list[tuple[_Job, Results]] = []
 
     def run(self, due_at: datetime) -> None:
         languages = self.config.settings.languages
-        askable = self._askable(list(self.due))
-        if askable and not any(self.chain.answering(*pair) for pair in askable):
-            # Nobody answered lately: one story first, before the backlog is even read.
-            self._work(self.store.translation_work(languages, now=due_at, limit=1, pairs=askable))
-            askable = self._askable(askable)
-        if askable:
-            self._work(self.store.translation_work(languages, now=due_at, pairs=askable))
+        guards = list(self.chain.providers.values())
+        if any(not g.is_open for g in guards) and not any(
+            g.answering and not g.is_open for g in guards
+        ):
+            # Nobody answered lately: one story first, before the backlog is read or counted.
+            probe = self.store.translation_work(languages, now=due_at, limit=1, newest_first=False)
+            if probe and self.chain.available(*_pair(*probe[0])):
+                self._work(probe)
+            self.handled.clear()  # the counts below leave the probe out
+        probed = list(self.seen)
+        down = self._everyone_down()
+        if down is not None:
+            # Nobody can be asked anything: the backlog waits, unread.
+            left = sum(
+                self.store.translation_due_by_language(languages, due_at, exclude=probed).values()
+            )
+            self._counted(len(probed) + left)
+            if left:
+                self.reasons[None] = down.reason
+                self.report.pending += left
+                self.report.reasons[down.reason] += left
+                self._advance(left)
+        else:
+            self.due = self.store.translation_due(languages, due_at, exclude=probed)
+            self._counted(len(probed) + sum(self.due.values()))
+            askable = self._askable(list(self.due))
+            if askable:
+                self._work(self.store.translation_work(languages, now=due_at, pairs=askable))
         for job, results in self.refused:
             self._save(job, results)
         # Last, so that a row saved above already says why and is left alone here.
         for pair, reason in self.reasons.items():
-            self.store.note_waiting(pair, reason)
+            self.store.note_waiting(pair, reason, languages)
+
+    def _everyone_down(self) -> Failure | None:
+        """Why nothing can be asked now, when the one provider is down (with several, each
+        pair has its own reason: the last of its chain; they are counted by pair)."""
+        guards = list(self.chain.providers.values())
+        if len(guards) == 1 and guards[0].is_open:
+            return self.chain.down_for(guards[0])
+        return None
+
+    def _counted(self, total: int) -> None:
+        self.total = total
+        if self.on_progress and self.done:
+            self.on_progress(self.done, self.total)
 
     def _askable(self, pairs: list[Pair]) -> list[Pair]:
         """The pairs some provider may be asked for now; the others wait, unread."""
@@ -202,9 +233,7 @@ class _Stage:
         by_pair: defaultdict[Pair, list[tuple[StoredArticle, Translation]]] = defaultdict(list)
         for stored, translation in work:
             if (stored.article.id, translation.language) not in self.seen:
-                by_pair[(stored.article.language, translation.language)].append(
-                    (stored, translation)
-                )
+                by_pair[_pair(stored, translation)].append((stored, translation))
         for pair, rows in by_pair.items():
             start, size = 0, 1
             while start < len(rows) and pair not in self.waiting:
@@ -251,8 +280,12 @@ class _Stage:
 
     def _advance(self, count: int) -> None:
         self.done += count
-        if self.on_progress:
+        if self.on_progress and self.total:  # the probe's progress waits for the count
             self.on_progress(self.done, self.total)
+
+
+def _pair(stored: StoredArticle, translation: Translation) -> Pair:
+    return stored.article.language, translation.language
 
 
 # -- plan --------------------------------------------------------------------------------
