@@ -20,6 +20,7 @@ Google pointed at a closed loopback port: unreachable, as in an outage.
 
 Run: .venv/bin/python bench/bench_once.py [--feeds 500] [--entries 20] [--warm-runs 3]
      [--keep DIR]   (the store, the output and the `once` outputs stay in DIR)
+     [--stages]     (then each stage of a cold and a warm cycle timed in-process)
 """
 
 from __future__ import annotations
@@ -30,7 +31,6 @@ import os
 import platform
 import random
 import re
-import resource
 import shutil
 import socket
 import sqlite3
@@ -221,7 +221,6 @@ class Run:
 def run_once(config: Path, name: str, skip: int) -> Run:
     run = Run(name)
     env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1"}
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     with Descendants(skip=skip, interval=0.05) as kids:
         t0 = time.perf_counter()
         proc = subprocess.Popen(
@@ -230,20 +229,48 @@ def run_once(config: Path, name: str, skip: int) -> Run:
             stderr=subprocess.STDOUT,
             env=env,
         )
-        out, _ = proc.communicate()
+        assert proc.stdout is not None
+        out = proc.stdout.read()
+        # wait4: this child's own CPU and peak RSS, exactly.
+        _, status, usage = os.wait4(proc.pid, 0)
         run.wall = time.perf_counter() - t0
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    proc.returncode = os.waitstatus_to_exitcode(status)
     run.code = proc.returncode
     run.output = out.decode("utf-8", "replace")
-    # The `once` process itself, exactly (it was waited for). Its forkserver and the parse
-    # workers are not its waited-for children: /proc was sampled for them (a slight
-    # underestimate: the last < 50 ms of each is missed).
-    run.cpu_main = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    run.rss_main = after.ru_maxrss / 1024 if after.ru_maxrss > before.ru_maxrss else 0.0
-    run.rss_main = max(run.rss_main, kids.hwm.get(proc.pid, 0.0))
+    # The `once` process itself, exactly. Its forkserver and the parse workers are not its
+    # waited-for children: /proc was sampled for them (a slight underestimate: the last
+    # < 50 ms of each is missed).
+    run.cpu_main = usage.ru_utime + usage.ru_stime
+    run.rss_main = usage.ru_maxrss / 1024
     run.cpu_others = sum(cpu for pid, cpu in kids.cpu.items() if pid != proc.pid)
     run.rss_others = {pid: mb for pid, mb in kids.hwm.items() if pid != proc.pid and mb > 0}
     return run
+
+
+def stages_in_process(config_path: Path, runs: int) -> list[dict[str, tuple[float, float]]]:
+    """The cycle's stages timed one by one in this process (wall, CPU of this process), on
+    a store and output of its own: a cold cycle, then `runs` warm ones. Only where the time
+    goes; the figures above are the real `once`."""
+    from syndication.config import load
+    from syndication.publish import publish
+    from syndication.run.cycle import ingest, translate
+    from syndication.store import Store
+
+    config = load(config_path)
+    store = Store.open(config.store_url)
+    out = []
+    for _ in range(1 + runs):
+        timings = {}
+        for name, stage in (
+            ("ingest", lambda: ingest(config, store, list(config.settings.sources))),
+            ("translate", lambda: translate(config, store)),
+            ("publish", lambda: publish(config, store)),
+        ):
+            t0, c0 = time.perf_counter(), time.process_time()
+            stage()
+            timings[name] = (time.perf_counter() - t0, time.process_time() - c0)
+        out.append(timings)
+    return out
 
 
 def _db_counts(db: Path) -> dict[str, int]:
@@ -284,6 +311,11 @@ def main() -> None:
     parser.add_argument("--entries", type=int, default=20)
     parser.add_argument("--warm-runs", type=int, default=3, help="warm runs (best and worst)")
     parser.add_argument("--keep", type=Path, help="work here and keep it (default: a temp dir)")
+    parser.add_argument(
+        "--stages",
+        action="store_true",
+        help="also time each stage in-process (a cold and a warm cycle on a store of its own)",
+    )
     args = parser.parse_args()
 
     work = args.keep or Path(tempfile.mkdtemp(prefix="bench-once-"))
@@ -314,6 +346,12 @@ def main() -> None:
             changed.append(sum(before.get(k) != v for k, v in after.items()))
             warms.append(warm)
         fp_wall, fp_cpu, fp_entries = feedparser_reference(work / "feeds", args.feeds)
+        stages: list[dict[str, tuple[float, float]]] = []
+        if args.stages:
+            apart = work / "stages"
+            apart.mkdir()
+            (apart / "syndication.yaml").write_text(config.read_text())
+            stages = stages_in_process(apart / "syndication.yaml", 1)
     finally:
         if server is not None:
             server.kill()
@@ -388,6 +426,13 @@ def main() -> None:
     ]
     for name, ours, ref, note in rows:
         print(f"| {name:<44} | {ours:>10} | {ref:>10} | {note}")
+    if stages:
+        print("\nWhere the time goes (stages in-process, wall s / CPU s of the main process):")
+        print("| cycle | ingest | translate | publish |")
+        print("|---|---:|---:|---:|")
+        for label, timings in zip(("cold", "warm"), stages, strict=False):
+            cells = " | ".join(f"{w:.2f} / {c:.2f}" for w, c in timings.values())
+            print(f"| {label} | {cells} |")
     if cold.code not in (0, 1) or any(w.code not in (0, 1) for w in warms):
         print("\na once failed:\n" + cold.output[-3000:])
         raise SystemExit(1)
