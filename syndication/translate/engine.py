@@ -167,6 +167,7 @@ class _Stage:
         self.seen: set[tuple[str, str]] = set()  # (article id, language) done this run
         self.waiting: set[Pair] = set()  # pairs left waiting for the rest of the run
         self.reasons: dict[Pair | None, str] = {}  # why, for those with rows left to tell
+        self.failing: dict[Pair, Failure] = {}  # pairs down for a reason that is no outage
         # A story whose text a provider refused on its own is judged when the run ends: by
         # then every other request has shown whether that provider answers others.
         self.refused: list[tuple[_Job, Results]] = []
@@ -201,6 +202,13 @@ class _Stage:
             askable = self._askable(list(self.due))
             if askable:
                 self._work(self.store.translation_work(languages, now=due_at, pairs=askable))
+            if self.failing:
+                # Down for an answer it cannot give (not an outage): each story fails, on its
+                # retry schedule, as if asked; read for that, never segmented.
+                for stored, translation in self.store.translation_work(
+                    languages, now=due_at, pairs=list(self.failing)
+                ):
+                    self._fail(stored, translation, self.failing[_pair(stored, translation)])
         for job, results in self.refused:
             self._save(job, results)
         # Last, so that a row saved above already says why and is left alone here.
@@ -212,7 +220,8 @@ class _Stage:
         pair has its own reason: the last of its chain; they are counted by pair)."""
         guards = list(self.chain.providers.values())
         if len(guards) == 1 and guards[0].is_open:
-            return self.chain.down_for(guards[0])
+            down = self.chain.down_for(guards[0])
+            return down if down.outage else None
         return None
 
     def _counted(self, total: int) -> None:
@@ -240,7 +249,12 @@ class _Stage:
                 if time.monotonic() > self.chain.deadline:
                     self._wait(pair, BUDGET)
                 elif not self.chain.available(*pair):
-                    self._wait(pair, self.chain.down(*pair))
+                    down = self.chain.down(*pair)
+                    if not down.outage:
+                        for stored, translation in rows[start:]:
+                            self._fail(stored, translation, down)
+                        break
+                    self._wait(pair, down)
                 else:
                     count = len(rows) - start if self.chain.answering(*pair) else size
                     self._translate(pair, rows[start : start + count])
@@ -266,9 +280,23 @@ class _Stage:
         _save(self.store, job, results, self.chain, self.config.settings.translation, self.report)
         self._advance(1)
 
+    def _fail(self, stored: StoredArticle, translation: Translation, failure: Failure) -> None:
+        """A story that failed without being asked (its provider is down for a reason that
+        is no outage), saved as a failed attempt would be."""
+        self.handled[_pair(stored, translation)] += 1
+        self.seen.add((stored.article.id, translation.language))
+        job = _Job(stored, translation, Document([]), Document([]), Document([]))
+        t = self.config.settings.translation
+        _save_failure(self.store, job, failure, self.chain, t.retry_after, self.report)
+        self._advance(1)
+
     def _wait(self, pair: Pair, failure: Failure) -> None:
         """The pair's work not done this run waits (counted as pending); its rows are told
-        why when the run ends."""
+        why when the run ends. A pair down for a reason that is no outage fails instead."""
+        if not failure.outage:
+            self.failing[pair] = failure
+            self.waiting.add(pair)
+            return
         self.waiting.add(pair)
         left = self.due.get(pair, 0) - self.handled[pair]
         if left <= 0:
