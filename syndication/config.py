@@ -348,6 +348,9 @@ class OutputOptions(Strict):
 class ServeSettings(Strict):
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
+    # Processes answering on the port in `syndication serve` (static files only); `run`
+    # serves from its worker process, always one.
+    workers: int = Field(default=1, ge=1, le=64)
 
 
 _DEFAULT_STORE = "sqlite:///data/syndication.db"

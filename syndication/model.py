@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from typing import Literal
@@ -59,14 +59,19 @@ class Article:
     @cached_property
     def content_hash(self) -> str:
         """Changes when anything a reader or translator sees changes."""
-        payload = asdict(self)
+        # The JSON that `dataclasses.asdict` gave, built without its deep copy of every
+        # field (a fifth of saving a batch); the same bytes, so stored hashes still match.
+        payload = {name: getattr(self, name) for name in _HASHED}
         # A partner whose feed-level `updated` moves at every poll must not make each of its
-        # stories "updated": the snapshot is refreshed when the story itself changes.
-        del payload["source_feed_id"], payload["source_feed_updated"]
+        # stories "updated": the snapshot is refreshed when the story itself changes (so
+        # `source_feed_id` and `source_feed_updated` are not in _HASHED).
         # Fields added later count only when set, so hashes of stories stored before hold.
         for later in ("credits", "embargo", "correction"):
             if not payload[later]:
                 del payload[later]
+        payload["enclosures"] = [
+            {"url": e.url, "type": e.type, "length": e.length} for e in self.enclosures
+        ]
         for key in ("published", "updated", "embargo"):
             if key in payload:
                 value = payload[key]
@@ -79,6 +84,11 @@ class Article:
         """Changes only when the translatable text changes."""
         blob = "\x00".join((self.language, self.title, self.summary, self.content))
         return hashlib.sha256(blob.encode()).hexdigest()
+
+
+_HASHED = tuple(
+    f.name for f in fields(Article) if f.name not in ("source_feed_id", "source_feed_updated")
+)
 
 
 @dataclass(frozen=True)

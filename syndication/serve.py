@@ -10,22 +10,30 @@ endpoints (their content comes from callables the caller gives). It is a small p
 run by uvicorn; it never writes files and knows nothing about how they were produced. With no
 root (the output is an object store) it answers only those two endpoints.
 
-Public API: :func:`build_app` (the ASGI app) and :func:`make_server` (a configured, not yet
-started ``uvicorn.Server``).
+Public API: :func:`build_app` (the ASGI app), :func:`make_server` (a configured, not yet
+started ``uvicorn.Server``), and :func:`listen` / :func:`fork_servers` / :func:`stop_servers`
+for serving one port from several processes (``syndication serve`` with ``serve.workers``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import gzip
 import hashlib
 import json
 import logging
 import os
+import signal
+import socket
 import stat
+import sys
+import threading
+import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, MutableMapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email.utils import formatdate, parsedate_to_datetime
 from pathlib import Path
 from typing import Any
@@ -46,6 +54,7 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 HealthCheck = Callable[[], dict[str, Any]]
 Metrics = Callable[[], tuple[bytes, str]]  # (body, content type), e.g. run.health.exposition
+_Headers = list[tuple[bytes, bytes]]
 
 ALLOWED_METHODS = "GET, HEAD"
 # Feeds are polled; five minutes keeps readers reasonably fresh while letting caches absorb
@@ -63,6 +72,8 @@ GZIP_MIN_SIZE = 1024
 CACHE_BUDGET = 64 * 1024 * 1024
 # A single file larger than this is served but not kept, so it cannot evict the hot feeds.
 CACHE_MAX_ENTRY = CACHE_BUDGET // 8
+# Request paths whose resolution is remembered (see StaticApp._resolved).
+_RESOLVED_MAX = 4096
 
 
 # A person opening a feed in a browser gets the page of the feed's folder: browsers show
@@ -106,6 +117,12 @@ class _Entry:
     content_type: str
     status: int = 200  # 410 for a withdrawn story's notice
     cache_control: str = CACHE_CONTROL
+    # The encoded response headers of each variant (gzip or not, page or not, negotiated or
+    # not), built on first use: a hot file's 304 is then a lookup, not a header list built,
+    # joined and encoded per request.
+    responses: dict[tuple[bool, bool, bool], tuple[_Headers, _Headers]] = field(
+        default_factory=dict, compare=False
+    )
 
     @property
     def cost(self) -> int:
@@ -324,6 +341,48 @@ def _not_modified_since(header: str, mtime_s: int) -> bool:
     return mtime_s <= int(since.timestamp())
 
 
+def _response_headers(
+    entry: _Entry, use_gzip: bool, page: bool, negotiated: bool
+) -> tuple[_Headers, _Headers]:
+    """The encoded headers of a 304 and of a 200 for one variant of a file."""
+    common: list[tuple[bytes, str]] = [
+        (b"etag", entry.gz_etag if use_gzip else entry.etag),
+        (b"last-modified", entry.last_modified),
+        (b"cache-control", _PAGE_CACHE_CONTROL if page else entry.cache_control),
+        (b"x-content-type-options", "nosniff"),
+    ]
+    vary = [_NEGOTIATED_VARY] if negotiated else []
+    if _compressible(entry.content_type):
+        # Even an uncompressed answer varies with Accept-Encoding when gzip exists.
+        vary.append("Accept-Encoding")
+    if vary:
+        common.append((b"vary", ", ".join(vary)))
+    body = entry.gz_body if use_gzip and entry.gz_body is not None else entry.body
+    full = [
+        (b"content-type", entry.content_type),
+        (b"content-length", str(len(body))),
+        *common,
+    ]
+    if use_gzip:
+        full.append((b"content-encoding", "gzip"))
+    return _encode(common), _encode(full)
+
+
+# Clients send the same few Accept and Accept-Encoding values over and over: each is parsed
+# once, not per request.
+@functools.lru_cache(maxsize=512)
+def _accepts_gzip(header: str | None) -> bool:
+    return accepts_gzip(header)
+
+
+@functools.lru_cache(maxsize=512)
+def _wants_page(dest: str, accept: str | None, feed_type: str) -> bool:
+    headers = {"accept": accept} if accept is not None else {}
+    if dest:
+        headers["sec-fetch-dest"] = dest
+    return wants_page(headers, feed_type)
+
+
 def _headers(scope: Scope) -> dict[str, str]:
     # Repeated fields are joined per RFC 9110 §5.3 so lists split across lines still parse.
     out: dict[str, str] = {}
@@ -355,6 +414,12 @@ class StaticApp:
         self.health = health
         self.metrics = metrics
         self.cache = _FileCache()
+        # Request path (raw) -> the file it resolved to, with that file's identity (device,
+        # inode), so a hot file costs one stat per request instead of a realpath (an lstat per
+        # path component). A hit is used only while the same file is still found at the
+        # resolved path: a component swapped for a symlink leading elsewhere finds another
+        # file (or none) there, and the request takes the full check again.
+        self._resolved: dict[bytes | str, tuple[str, int, int]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -407,22 +472,34 @@ class StaticApp:
             else:
                 await self._metrics(send, self.metrics, head)
             return
-        try:
-            if not self.serves_files:
-                raise _Rejected
-            target, st, redirect = self._locate(path, scope.get("raw_path"))
-        except _Rejected:
-            await _plain(send, 404, "not found\n", head)
-            return
-        if redirect is not None:
-            # A directory without its slash: relative links in its index.html need the slash.
-            query = scope.get("query_string", b"").decode("latin-1")
-            location = redirect + (f"?{query}" if query else "")
-            await _plain(send, 301, "moved\n", head, [(b"location", location)])
-            return
+        raw_path = scope.get("raw_path")
+        key = raw_path if raw_path is not None else path
+        found = self._known(key) if self.serves_files else None
+        if found is not None:
+            target, st = found
+        else:
+            try:
+                if not self.serves_files:
+                    raise _Rejected
+                target, st, redirect = self._locate(path, raw_path)
+            except _Rejected:
+                await _plain(send, 404, "not found\n", head)
+                return
+            if redirect is not None:
+                # A directory without its slash: relative links in its index.html need it.
+                query = scope.get("query_string", b"").decode("latin-1")
+                location = redirect + (f"?{query}" if query else "")
+                await _plain(send, 301, "moved\n", head, [(b"location", location)])
+                return
+            self._remember(key, target, st)
+        headers = _headers(scope)
         negotiated = os.path.basename(target) in _NAMED_TYPES
         page = False
-        if negotiated and wants_page(_headers(scope), media_type(os.path.basename(target))):
+        if negotiated and _wants_page(
+            headers.get("sec-fetch-dest", ""),
+            headers.get("accept"),
+            media_type(os.path.basename(target)),
+        ):
             try:
                 beside = os.path.join(os.path.dirname(target), _PAGE)
                 found, found_st = self._contained(beside, path)
@@ -441,7 +518,27 @@ class StaticApp:
             log.warning("serve: cannot open %s: %s", target, exc)
             await _plain(send, 404, "not found\n", head)
             return
-        await self._send_file(scope, send, entry, head, negotiated=negotiated, page=page)
+        await self._send_file(headers, send, entry, head, negotiated=negotiated, page=page)
+
+    def _known(self, key: bytes | str) -> tuple[str, os.stat_result] | None:
+        """The file a request path resolved to before, if that same file is still there."""
+        hit = self._resolved.get(key)
+        if hit is None:
+            return None
+        target, device, inode = hit
+        try:
+            st = os.stat(target)
+        except (OSError, ValueError):
+            st = None
+        if st is None or (st.st_dev, st.st_ino) != (device, inode) or not stat.S_ISREG(st.st_mode):
+            del self._resolved[key]
+            return None
+        return target, st
+
+    def _remember(self, key: bytes | str, target: str, st: os.stat_result) -> None:
+        if len(self._resolved) >= _RESOLVED_MAX:
+            self._resolved.clear()  # bounded; the hot paths come back at once
+        self._resolved[key] = (target, st.st_dev, st.st_ino)
 
     def _locate(self, path: str, raw_path: bytes | None) -> tuple[str, os.stat_result, str | None]:
         """Map a request path to a regular file inside root (with its stat) and maybe a redirect.
@@ -508,7 +605,7 @@ class StaticApp:
 
     async def _send_file(
         self,
-        scope: Scope,
+        headers: dict[str, str],
         send: Send,
         entry: _Entry,
         head: bool,
@@ -516,21 +613,13 @@ class StaticApp:
         negotiated: bool = False,
         page: bool = False,
     ) -> None:
-        headers = _headers(scope)
-        use_gzip = entry.gz_body is not None and accepts_gzip(headers.get("accept-encoding"))
+        use_gzip = entry.gz_body is not None and _accepts_gzip(headers.get("accept-encoding"))
         etag = entry.gz_etag if use_gzip else entry.etag
-        common: list[tuple[bytes, str]] = [
-            (b"etag", etag),
-            (b"last-modified", entry.last_modified),
-            (b"cache-control", _PAGE_CACHE_CONTROL if page else entry.cache_control),
-            (b"x-content-type-options", "nosniff"),
-        ]
-        vary = [_NEGOTIATED_VARY] if negotiated else []
-        if _compressible(entry.content_type):
-            # Even an uncompressed answer varies with Accept-Encoding when gzip exists.
-            vary.append("Accept-Encoding")
-        if vary:
-            common.append((b"vary", ", ".join(vary)))
+        variant = (use_gzip, page, negotiated)
+        prepared = entry.responses.get(variant)
+        if prepared is None:
+            prepared = entry.responses[variant] = _response_headers(entry, *variant)
+        not_modified, full = prepared
         inm = headers.get("if-none-match")
         ims = headers.get("if-modified-since")
         # If-None-Match takes precedence: If-Modified-Since is ignored when it is present.
@@ -539,24 +628,11 @@ class StaticApp:
             (inm is not None and etag_matches(inm, etag))
             or (inm is None and ims is not None and _not_modified_since(ims, entry.mtime_s))
         ):
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": 304,
-                    "headers": _encode(common),
-                }
-            )
+            await send({"type": "http.response.start", "status": 304, "headers": not_modified})
             await send({"type": "http.response.body", "body": b""})
             return
         body = entry.gz_body if use_gzip and entry.gz_body is not None else entry.body
-        out = [
-            (b"content-type", entry.content_type),
-            (b"content-length", str(len(body))),
-            *common,
-        ]
-        if use_gzip:
-            out.append((b"content-encoding", "gzip"))
-        await send({"type": "http.response.start", "status": entry.status, "headers": _encode(out)})
+        await send({"type": "http.response.start", "status": entry.status, "headers": full})
         await send({"type": "http.response.body", "body": b"" if head else body})
 
     async def _health(self, send: Send, head: bool) -> None:
@@ -666,8 +742,93 @@ def make_server(
         # it uvicorn's records reach our handler: the chosen --log-format, secrets masked.
         log_config=None,
         lifespan="off",  # nothing to set up; skips uvicorn's lifespan probing
+        # httptools parses requests in C (half the cost of h11's pure Python per request);
+        # the asyncio loop, never uvloop's policy, which would change every loop of `run`.
+        http="httptools",
+        loop="asyncio",
+        # A line per request costs more than a 304 itself: only when asked to be verbose.
+        access_log=log_level in ("debug", "trace"),
         ws="none",  # static files only: refuse websocket upgrades at the protocol level
         server_header=False,  # do not advertise the server software and version
         timeout_graceful_shutdown=10,  # a stuck client must not block shutdown forever
     )
     return uvicorn.Server(config)
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on (host, port) that several server processes can share."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def fork_servers(root: Path, sock: socket.socket, count: int) -> list[int]:
+    """`count` more processes serving `root` on the listening `sock` (the caller serves on it
+    too): each accepts connections itself, so requests use every core, as nginx's workers do.
+
+    Call it before the process starts any thread or event loop. A child stops on SIGTERM or
+    SIGINT, and by itself when its parent is gone; `stop_servers` ends them.
+    """
+    sys.stdout.flush()
+    sys.stderr.flush()
+    host, port = sock.getsockname()[:2]
+    children = []
+    for _ in range(count):
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - runs in the child, which never returns
+            status = 1
+            try:
+                _serve_child(root, sock, host, port)
+                status = 0
+            finally:
+                os._exit(status)
+        children.append(pid)
+    return children
+
+
+def _serve_child(root: Path, sock: socket.socket, host: str, port: int) -> None:
+    server = make_server(root, host, port)
+    parent = os.getppid()
+
+    def stop(*_: object) -> None:
+        server.should_exit = True
+
+    def watch() -> None:
+        while not server.should_exit:
+            time.sleep(0.5)
+            if os.getppid() != parent:  # the serving parent is gone: so are we
+                stop()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, stop)
+    threading.Thread(target=watch, name="serve-parent-watch", daemon=True).start()
+    server.run(sockets=[sock])
+
+
+def stop_servers(children: list[int], timeout: float = 10.0) -> None:
+    """End the processes `fork_servers` started (SIGTERM, then SIGKILL after `timeout`)."""
+    for pid in children:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    waiting = set(children)
+    while waiting:
+        for pid in list(waiting):
+            try:
+                done, _ = os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                done = pid
+            if done:
+                waiting.discard(pid)
+        if not waiting:
+            break
+        if time.monotonic() > deadline:
+            for pid in waiting:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            deadline = float("inf")
+        time.sleep(0.05)

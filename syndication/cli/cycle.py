@@ -232,7 +232,7 @@ def run(config: ConfigOption = None, verbose: VerboseOption = False) -> None:
 def serve(config: ConfigOption = None, verbose: VerboseOption = False) -> None:
     """Serve the published output folder only (no polling, no translation)."""
     from syndication.run.lifecycle import serve_until_signal
-    from syndication.serve import make_server
+    from syndication.serve import fork_servers, listen, make_server, stop_servers
 
     setup_logging(verbose)
     loaded = load(config)
@@ -244,7 +244,21 @@ def serve(config: ConfigOption = None, verbose: VerboseOption = False) -> None:
             highlight=False,
         )
         raise typer.Exit(EXIT_CONFIG)
-    loaded.folder.mkdir(parents=True, exist_ok=True)
-    server = make_server(loaded.folder, s.serve.host, s.serve.port)
-    out.print(f"serving {loaded.folder} at http://{s.serve.host}:{s.serve.port}/", highlight=False)
-    serve_until_signal(server)
+    folder = loaded.folder
+    folder.mkdir(parents=True, exist_ok=True)
+    server = make_server(folder, s.serve.host, s.serve.port)
+    if s.serve.workers == 1:
+        out.print(f"serving {folder} at http://{s.serve.host}:{s.serve.port}/", highlight=False)
+        serve_until_signal(server)
+        return
+    # Several processes on one listening socket, forked before any thread or loop starts.
+    sock = listen(s.serve.host, s.serve.port)
+    out.print(
+        f"serving {folder} at http://{s.serve.host}:{s.serve.port}/ ({s.serve.workers} processes)",
+        highlight=False,
+    )
+    children = fork_servers(folder, sock, s.serve.workers - 1)
+    try:
+        serve_until_signal(server, sockets=[sock])
+    finally:
+        stop_servers(children)

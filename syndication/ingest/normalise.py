@@ -10,6 +10,7 @@ from __future__ import annotations
 import email.utils
 import hashlib
 import logging
+import re
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any
@@ -83,10 +84,10 @@ def _detect(sample: str, extra: tuple[str, ...]) -> tuple[str | None, float]:
     letters = _letters(sample)
     if letters < 12:
         return None, 0.0
-    if HAN.search(sample) and len(HAN.findall(sample)) > letters * 0.3:
+    if HAN.search(sample) and _count(_HAN_RUNS, sample) > letters * 0.3:
         return "zh", 0.99
     if KAZAKH.search(sample):
-        cyr = len(CYRILLIC.findall(sample))
+        cyr = _count(_CYRILLIC_RUNS, sample)
         if cyr > letters * 0.5:
             return "kk", 0.99
     values = _detector(extra).compute_language_confidence_values(sample)
@@ -99,6 +100,18 @@ def _detect(sample: str, extra: tuple[str, ...]) -> tuple[str | None, float]:
 
 def _letters(sample: str) -> int:
     return sum(map(str.isalpha, sample))
+
+
+# Each script's characters counted as the length its runs take: one match per word, not one
+# string per character as `findall` builds (half the cost of checking a story's script).
+_HAN_RUNS = re.compile(HAN.pattern + "+")
+_CYRILLIC_RUNS = re.compile(CYRILLIC.pattern + "+")
+_LATIN_RUNS = re.compile(LATIN.pattern + "+")
+
+
+def _count(runs: re.Pattern[str], sample: str) -> int:
+    """How many characters of `sample` the (single-character class) pattern of `runs` takes."""
+    return len(sample) - len(runs.sub("", sample))
 
 
 def choose_language(
@@ -149,16 +162,16 @@ def _script_confirms(declared: str, sample: str, text: str, extra: tuple[str, ..
     letters = _letters(sample)
     if letters < 12:
         return True  # _detect would say nothing, and the declaration stands
-    if HAN.search(sample) and len(HAN.findall(sample)) > letters * 0.3:
+    if HAN.search(sample) and _count(_HAN_RUNS, sample) > letters * 0.3:
         return declared == "zh"  # what _detect's Han shortcut answers
     kazakh = KAZAKH.search(sample) is not None
-    if kazakh and len(CYRILLIC.findall(sample)) > letters * 0.5:
+    if kazakh and _count(_CYRILLIC_RUNS, sample) > letters * 0.5:
         return declared == "kk"  # what _detect's Kazakh shortcut answers
     script = SCRIPTS.get(declared)
     if script is None or script == "han":  # Han text took the shortcut above
         return False
-    pattern = CYRILLIC if script == "cyrillic" else LATIN
-    if len(pattern.findall(sample)) < letters * 0.8:
+    runs = _CYRILLIC_RUNS if script == "cyrillic" else _LATIN_RUNS
+    if _count(runs, sample) < letters * 0.8:
         return False
     if declared == "kk":
         # lingua may answer ru for Kazakh without its letters; _compatible keeps kk then.

@@ -51,6 +51,8 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+_RECORD_BATCH = 50  # sources whose state after a poll is written in one transaction
+
 
 @dataclass
 class SourceOutcome:
@@ -143,7 +145,8 @@ async def poll_sources(
     GIL. Store writes always stay in this process, on that thread. At most twice the fetch
     concurrency of sources hold a body at once, so a fast network cannot pile every body up
     in memory while the parsers catch up. Every source's recorded state is read in one query
-    up front.
+    up front, and the states after the polls are written in batches (one transaction per
+    `_RECORD_BATCH` sources, and the rest when the cycle ends), not one transaction each.
     """
     own = fetcher is None
     fetcher = fetcher or Fetcher(config.settings.fetch)
@@ -152,6 +155,7 @@ async def poll_sources(
     worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="syndication-ingest")
     in_flight = asyncio.Semaphore(2 * config.settings.fetch.concurrency)
     states = {state.source_id: state for state in store.source_states()}
+    recorded: list[SourceState] = []
     try:
 
         async def one(source: SourceSettings) -> SourceOutcome:
@@ -164,13 +168,17 @@ async def poll_sources(
                     worker=worker,
                     state=states.get(source.id),
                     pool=pool,
+                    recorded=recorded,
                 )
+            if len(recorded) >= _RECORD_BATCH:
+                _save_states(store, recorded)
             if on_done:
                 on_done(outcome)
             return outcome
 
         return list(await asyncio.gather(*(one(s) for s in chosen)))
     finally:
+        _save_states(store, recorded)
         worker.shutdown(wait=True, cancel_futures=True)
         if own_pool:
             pool.close()
@@ -187,16 +195,19 @@ async def poll_source(
     worker: Executor | None,
     state: SourceState | None,
     pool: ParsePool | None,
+    recorded: list[SourceState] | None = None,
 ) -> SourceOutcome:
     """One source's poll, never raising: a bug stays in its source, and a store failure is
     reported as ours (one line), never recorded against the partner.
 
     `state` is the source's recorded state (None: never polled); CPU-bound work runs on
     `worker` (None: a default thread), and a feed body is parsed in `pool` when it says so.
+    The source's state after the poll is saved at once, or appended to `recorded` for the
+    caller to save with others.
     """
     try:
         return await _poll_and_record(
-            config, store, source, fetcher, worker=worker, state=state, pool=pool
+            config, store, source, fetcher, worker=worker, state=state, pool=pool, recorded=recorded
         )
     except StoreError as exc:
         log.error("source %s: not stored: %s", source.id, exc, extra={"source": source.id})
@@ -218,6 +229,7 @@ async def _poll_and_record(
     worker: Executor | None,
     state: SourceState | None,
     pool: ParsePool | None,
+    recorded: list[SourceState] | None,
 ) -> SourceOutcome:
     """Fetch → parse → save (a folder: scan → save), then record; the source's SourceError is
     its failed attempt, recorded with its backoff."""
@@ -232,9 +244,18 @@ async def _poll_and_record(
     except SourceError as exc:
         outcome = SourceOutcome(source.id, "error", error=exc.message)
         # _record logs the failure, with the failures in a row and the next try.
-        _record(config, store, source, outcome, None, retry_after=exc.retry_after, previous=state)
+        _record(
+            config,
+            store,
+            source,
+            outcome,
+            None,
+            retry_after=exc.retry_after,
+            previous=state,
+            recorded=recorded,
+        )
         return outcome
-    _record(config, store, source, outcome, fetched, previous=state)
+    _record(config, store, source, outcome, fetched, previous=state, recorded=recorded)
     return outcome
 
 
@@ -385,8 +406,10 @@ def _record(
     *,
     retry_after: float | None = None,
     previous: SourceState | bool | None = False,
+    recorded: list[SourceState] | None = None,
 ) -> None:
-    """Store the source's state after an attempt; `previous` as read before it, if it was."""
+    """Store the source's state after an attempt (or leave it in `recorded` for the caller
+    to store); `previous` as read before it, if it was."""
     now = utcnow()
     if previous is False:  # not read yet (an unexpected error): read it now
         previous = store.source_state(source.id)
@@ -396,7 +419,29 @@ def _record(
     metrics.source_polled(source.id, outcome.result, outcome.new, outcome.updated)
     assert state.next_due is not None
     _log_attempt(source, outcome, state.failures, (state.next_due - now).total_seconds())
-    store.save_source_state(state)
+    if recorded is None:
+        store.save_source_state(state)
+    else:
+        recorded.append(state)
+
+
+def _save_states(store: Store, recorded: list[SourceState]) -> None:
+    """Store the states left in `recorded` (emptied); a store failure costs only the sources
+    it hits, each logged as ours, as one source's own save would."""
+    batch, recorded[:] = list(recorded), []
+    try:
+        store.save_source_states(batch)
+    except StoreError:
+        for state in batch:
+            try:
+                store.save_source_state(state)
+            except StoreError as exc:
+                log.error(
+                    "source %s: state not stored: %s",
+                    state.source_id,
+                    exc,
+                    extra={"source": state.source_id},
+                )
 
 
 def _state_after(

@@ -28,13 +28,18 @@ from syndication.store import Store
 log = logging.getLogger(__name__)
 
 
-def serve_until_signal(server: Any, extra: dict[int, Callable[[], None]] | None = None) -> None:
+def serve_until_signal(
+    server: Any,
+    extra: dict[int, Callable[[], None]] | None = None,
+    sockets: list[Any] | None = None,
+) -> None:
     """Run a uvicorn server until SIGINT/SIGTERM, then return normally.
 
     uvicorn re-raises the signal it caught to the handlers that were installed before it ran,
     which would turn a clean stop into exit 130 or death by SIGTERM: give it ones that just
     ask the server to stop. `extra` maps further signals (SIGHUP…) to what they trigger; each
-    runs on a thread of its own, never inside the signal handler.
+    runs on a thread of its own, never inside the signal handler. `sockets`: listening
+    sockets to serve on (shared with other server processes) instead of binding its own.
     """
 
     def stop(*_: object) -> None:
@@ -47,7 +52,7 @@ def serve_until_signal(server: Any, extra: dict[int, Callable[[], None]] | None 
         signal.signal(
             sig, lambda *_, action=action: threading.Thread(target=action, daemon=True).start()
         )
-    server.run()
+    server.run(sockets=sockets)
 
 
 def run_forever(

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, or_, select, true
+from sqlalchemy import Connection, and_, func, or_, select
 
 from syndication.errors import StoreError
 from syndication.model import Article, StoredArticle, Translation, Withdrawal, utcnow
@@ -122,19 +122,24 @@ class ArticleBatch:
         """A live story held under each of `keys` from a source other than `other_than`
         (and, when `sources` is given, one of them)."""
         found: dict[str, LiveStory] = {}
-        of_sources = articles.c.source_id.in_(list(sources)) if sources is not None else true()
+        live = set(sources) if sources is not None else None
         for chunk in chunks(list(keys)):
+            # Only the canonical key in SQL, the rest tested here: given `withdrawn = 0` or the
+            # source list too, SQLite's planner walks the `articles_sort (withdrawn, …)` index
+            # over every live story instead of the canonical index, one scan per source polled
+            # (20 ms a source at 10,000 stories, growing with the store).
             query = select(
-                articles.c.id, articles.c.canonical, articles.c.source_id, articles.c.also_from
-            ).where(
-                and_(
-                    articles.c.canonical.in_(chunk),
-                    articles.c.source_id != other_than,
-                    articles.c.withdrawn == 0,
-                    of_sources,
-                )
-            )
-            for row in self.conn.execute(query):
+                articles.c.id,
+                articles.c.canonical,
+                articles.c.source_id,
+                articles.c.also_from,
+                articles.c.withdrawn,
+            ).where(articles.c.canonical.in_(chunk))
+            for row in self.conn.execute(query).all():
+                if row.withdrawn or row.source_id == other_than:
+                    continue
+                if live is not None and row.source_id not in live:
+                    continue
                 found.setdefault(
                     row.canonical,
                     LiveStory(row.id, (row.source_id, *json.loads(row.also_from))),

@@ -1,19 +1,21 @@
 """Sources as the store keeps them.
 
 Owns: each source's fetch state (validators, last attempt and success, counts, failures, notes,
-a permanent redirect) and when it is polled next.
+a permanent redirect), recorded one by one or a cycle's in one transaction, and when it is
+polled next.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from syndication.model import SourceState
-from syndication.store.base import StoreBase, iso, parse_iso
+from syndication.store.base import StoreBase, chunks, iso, parse_iso
 from syndication.store.schema import sources
 
 
@@ -36,29 +38,49 @@ class SourcesMixin(StoreBase):
         return [_source_state(row) for row in rows]
 
     def save_source_state(self, state: SourceState) -> None:
-        values = {
-            "kind": state.kind,
-            "location": state.location,
-            "etag": state.etag,
-            "last_modified": state.last_modified,
-            "last_attempt": iso(state.last_attempt),
-            "last_success": iso(state.last_success),
-            "result": state.result,
-            "error": state.error,
-            "new_count": state.new,
-            "updated_count": state.updated,
-            "unchanged_count": state.unchanged,
-            "failures": state.failures,
-            "next_due": iso(state.next_due),
-            "redirect": state.redirect,
-            "notes": json.dumps(list(state.notes), ensure_ascii=False),
-        }
+        self.save_source_states([state])
+
+    def save_source_states(self, states: Sequence[SourceState]) -> None:
+        """Record sources' states in one transaction (a cycle's polls, batched: one commit
+        and one compiled statement for many sources rather than one each)."""
+        if not states:
+            return
+        rows = {state.source_id: _values(state) for state in states}  # the last one counts
         with self.begin() as conn:
-            done = conn.execute(
-                sources.update().where(sources.c.id == state.source_id).values(**values)
-            )
-            if done.rowcount == 0:
-                conn.execute(sources.insert().values(id=state.source_id, **values))
+            held: set[str] = set()
+            for chunk in chunks(list(rows)):
+                held.update(
+                    conn.execute(select(sources.c.id).where(sources.c.id.in_(chunk))).scalars()
+                )
+            known = [{"_id": key, **values} for key, values in rows.items() if key in held]
+            if known:
+                conn.execute(
+                    sources.update().where(sources.c.id == bindparam("_id")),
+                    known,
+                )
+            fresh = [{"id": key, **values} for key, values in rows.items() if key not in held]
+            if fresh:
+                conn.execute(sources.insert(), fresh)
+
+
+def _values(state: SourceState) -> dict[str, Any]:
+    return {
+        "kind": state.kind,
+        "location": state.location,
+        "etag": state.etag,
+        "last_modified": state.last_modified,
+        "last_attempt": iso(state.last_attempt),
+        "last_success": iso(state.last_success),
+        "result": state.result,
+        "error": state.error,
+        "new_count": state.new,
+        "updated_count": state.updated,
+        "unchanged_count": state.unchanged,
+        "failures": state.failures,
+        "next_due": iso(state.next_due),
+        "redirect": state.redirect,
+        "notes": json.dumps(list(state.notes), ensure_ascii=False),
+    }
 
 
 def _source_state(row: Any) -> SourceState:

@@ -8,11 +8,11 @@ ingest stage decides; `add_pending`/`ensure_pending`/`mark_stale` carry it out.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, or_, select
+from sqlalchemy import ColumnElement, Connection, and_, false, func, or_, select, true
 
 from syndication.model import StoredArticle, Translation, utcnow
 from syndication.store.base import StoreBase, chunks, iso
@@ -68,37 +68,179 @@ def mark_stale(conn: Connection, article_id: str) -> None:
 _WITH_ARTICLE = translations.join(articles, articles.c.id == translations.c.article_id)
 
 
+Pair = tuple[str, str]  # (the article's language, the translation's)
+
+
+def _due(languages: Sequence[str], stamp: str | None) -> ColumnElement[bool]:
+    """Translations to do at `stamp`: pending, stale, or failed and due for a retry."""
+    return and_(
+        articles.c.withdrawn == 0,
+        translations.c.language.in_(list(languages)),
+        or_(
+            translations.c.status.in_(("pending", "stale")),
+            and_(
+                translations.c.status == "failed",
+                or_(
+                    translations.c.next_attempt.is_(None),
+                    translations.c.next_attempt <= stamp,
+                ),
+            ),
+        ),
+    )
+
+
+def _live() -> ColumnElement[bool]:
+    """The translation's story is not withdrawn (withdrawn ones are few: read once, through
+    the `articles_sort (withdrawn, …)` index)."""
+    withdrawn = select(articles.c.id).where(articles.c.withdrawn == 1)
+    return translations.c.article_id.not_in(withdrawn)
+
+
+def _live_due(languages: Sequence[str], stamp: str | None) -> ColumnElement[bool]:
+    """`_due` on the translations table alone."""
+    return and_(
+        _live(),
+        translations.c.language.in_(list(languages)),
+        or_(
+            translations.c.status.in_(("pending", "stale")),
+            and_(
+                translations.c.status == "failed",
+                or_(
+                    translations.c.next_attempt.is_(None),
+                    translations.c.next_attempt <= stamp,
+                ),
+            ),
+        ),
+    )
+
+
+def _other_than(keys: Collection[tuple[str, str]]) -> ColumnElement[bool]:
+    return and_(
+        true(),
+        *(
+            or_(translations.c.article_id != article_id, translations.c.language != language)
+            for article_id, language in keys
+        ),
+    )
+
+
+def _of_pairs(pairs: Collection[Pair]) -> ColumnElement[bool]:
+    return or_(
+        false(),
+        *(
+            and_(articles.c.language == source, translations.c.language == target)
+            for source, target in pairs
+        ),
+    )
+
+
 class TranslationsMixin(StoreBase):
     def translation_work(
-        self, languages: Sequence[str], now: datetime | None = None, limit: int = 10_000
+        self,
+        languages: Sequence[str],
+        now: datetime | None = None,
+        limit: int = 10_000,
+        *,
+        pairs: Collection[Pair] | None = None,
+        newest_first: bool = True,
     ) -> list[tuple[StoredArticle, Translation]]:
-        """Translations to do now: pending, stale, or failed and due for a retry."""
+        """Translations to do now: pending, stale, or failed and due for a retry (only those
+        of the language `pairs`, when given), newest story first unless `newest_first` is
+        False (any order: the first found, with no sort over the whole backlog)."""
         stamp = iso(now or utcnow())
         query = (
             select(articles, *[c.label(f"t_{c.name}") for c in translations.c])
             .select_from(articles.join(translations, translations.c.article_id == articles.c.id))
-            .where(
-                and_(
-                    articles.c.withdrawn == 0,
-                    translations.c.language.in_(list(languages)),
-                    or_(
-                        translations.c.status.in_(("pending", "stale")),
-                        and_(
-                            translations.c.status == "failed",
-                            or_(
-                                translations.c.next_attempt.is_(None),
-                                translations.c.next_attempt <= stamp,
-                            ),
-                        ),
-                    ),
-                )
-            )
+            .where(_due(languages, stamp))
             .order_by(articles.c.sort_date.desc(), articles.c.id, translations.c.language)
             .limit(limit)
         )
+        if pairs is not None:
+            query = query.where(_of_pairs(pairs))
+        if not newest_first:
+            query = query.order_by(None)
         with self.begin() as conn:
             rows = conn.execute(query).all()
         return [(stored_article(row), translation_of(row, "t_")) for row in rows]
+
+    def translation_due(
+        self,
+        languages: Sequence[str],
+        now: datetime | None = None,
+        *,
+        exclude: Collection[tuple[str, str]] = (),
+    ) -> dict[Pair, int]:
+        """How many translations `translation_work` has to do now, by language pair, leaving
+        out the (article id, language) in `exclude`: counted in the database, no story read."""
+        query = (
+            select(articles.c.language, translations.c.language, func.count())
+            .select_from(articles.join(translations, translations.c.article_id == articles.c.id))
+            .where(and_(_due(languages, iso(now or utcnow())), _other_than(exclude)))
+            .group_by(articles.c.language, translations.c.language)
+        )
+        with self.begin() as conn:
+            return {(source, target): int(n) for source, target, n in conn.execute(query)}
+
+    def translation_due_by_language(
+        self,
+        languages: Sequence[str],
+        now: datetime | None = None,
+        *,
+        exclude: Collection[tuple[str, str]] = (),
+    ) -> dict[str, int]:
+        """`translation_due` by target language only: the same rows, counted from the
+        translations' status index without looking each story up (a few milliseconds where
+        the count by pair takes a second for a backlog of tens of thousands)."""
+        stamp = iso(now or utcnow())
+        query = (
+            select(translations.c.language, func.count())
+            .where(
+                and_(
+                    _live_due(languages, stamp),
+                    _other_than(exclude),
+                )
+            )
+            .group_by(translations.c.language)
+        )
+        with self.begin() as conn:
+            return {target: int(n) for target, n in conn.execute(query)}
+
+    def note_waiting(
+        self, pair: Pair | None, reason: str, languages: Sequence[str] | None = None
+    ) -> int:
+        """Record `reason` as why the pair's pending and stale translations wait (every
+        pair's, into `languages`, when `pair` is None), in one statement that rewrites only
+        the rows saying something else (each counting the attempt that found the new reason,
+        as a translation tried and failed does); how many it changed."""
+        waiting = [
+            translations.c.status.in_(("pending", "stale")),
+            translations.c.error != reason,
+        ]
+        if pair is None:
+            waiting += [translations.c.language.in_(list(languages or ())), _live()]
+        else:
+            source, target = pair
+            # Correlated on the primary key: only rows the status index finds saying
+            # something else look their article up (none, while an outage goes on).
+            waiting += [
+                translations.c.language == target,
+                select(articles.c.id)
+                .where(
+                    and_(
+                        articles.c.id == translations.c.article_id,
+                        articles.c.language == source,
+                        articles.c.withdrawn == 0,
+                    )
+                )
+                .exists(),
+            ]
+        with self.begin() as conn:
+            done = conn.execute(
+                translations.update()
+                .where(and_(*waiting))
+                .values(error=reason, attempts=translations.c.attempts + 1)
+            )
+        return int(done.rowcount or 0)
 
     def save_translation(
         self,

@@ -52,7 +52,7 @@ _OUTAGE = (
 )
 
 NOT_TRANSLATED = Failure("not translated")
-_BUDGET = Failure("translation time budget for this cycle used up", outage=True)
+BUDGET = Failure("translation time budget for this cycle used up", outage=True)
 
 Answers = tuple[dict[str, str], dict[str, Failure]]  # (answers, why each other unit failed)
 
@@ -83,13 +83,36 @@ class Chain:
         self.from_memory = 0  # units answered from translation memory
         self.used: dict[str, str] = {}  # unit -> provider that answered it
 
+    def candidates(self, source: str, target: str) -> list[Guarded]:
+        """The providers of the pair's chain that translate the pair, in order."""
+        names = self.chain_for(source, target)
+        return [self.providers[n] for n in names if self.providers[n].supports(source, target)]
+
+    def available(self, source: str, target: str) -> bool:
+        """Whether a request for the pair may be sent now (some provider's breaker is shut;
+        a pair no provider translates is "available": asking says so, story by story)."""
+        found = self.candidates(source, target)
+        return not found or any(not p.is_open for p in found)
+
+    def answering(self, source: str, target: str) -> bool:
+        """Whether a provider of the pair answered lately and may be asked now."""
+        return any(p.answering and not p.is_open for p in self.candidates(source, target))
+
+    def down(self, source: str, target: str) -> Failure:
+        """Why nothing is asked for the pair while `available` says no (as `translate_units`
+        would put it: the last provider's reason)."""
+        return _down(self.candidates(source, target)[-1])
+
+    def down_for(self, provider: Guarded) -> Failure:
+        """Why nothing is asked of `provider` while its breaker is open."""
+        return _down(provider)
+
     def translate_units(self, units: Sequence[str], source: str, target: str) -> Answers:
         """Answers for as many units as possible, and why each one missing is missing."""
         answers: dict[str, str] = {}
         errors: dict[str, Failure] = {}
         todo = list(dict.fromkeys(u for u in units if u.strip()))
-        chain = self.chain_for(source, target)
-        providers = [self.providers[n] for n in chain if self.providers[n].supports(source, target)]
+        providers = self.candidates(source, target)
         if not providers:
             missing = Failure(f"no provider in the chain translates {source}→{target}")
             return {}, dict.fromkeys(todo, missing)
@@ -129,7 +152,7 @@ class Chain:
         piece_answers: dict[str, str] = {}
         for batch in pack(wanted, limit):
             if time.monotonic() > self.deadline:
-                failed.update(dict.fromkeys(batch, _BUDGET))
+                failed.update(dict.fromkeys(batch, BUDGET))
                 continue
             good, bad = self._send(provider, batch, source, target)
             piece_answers.update(good)
@@ -193,7 +216,7 @@ class Chain:
             for index, part in enumerate(parts):
                 if time.monotonic() > self.deadline:
                     for rest in [*parts[index:], *frontier]:
-                        bad.update(dict.fromkeys(rest, _BUDGET))
+                        bad.update(dict.fromkeys(rest, BUDGET))
                     return good, bad
                 alone = len(part) == 1
                 try:

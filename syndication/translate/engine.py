@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import html
 import time
-from collections import Counter, defaultdict
+from collections import Counter, OrderedDict, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -22,7 +22,8 @@ from syndication.config import Config, ProviderSettings, TranslationSettings
 from syndication.html import sanitise_html
 from syndication.model import StoredArticle, Translation, utcnow
 from syndication.store import Store
-from syndication.translate.chain import NOT_TRANSLATED, Chain, Failure
+from syndication.translate import outages
+from syndication.translate.chain import BUDGET, NOT_TRANSLATED, Chain, Failure
 from syndication.translate.guard import Guarded
 from syndication.translate.providers import PROVIDERS
 from syndication.translate.segment import Document, Glossary, Segment, split_html, split_text
@@ -108,69 +109,244 @@ def translate_pending(
     providers: dict[str, Guarded] | None = None,
     on_progress: Callable[[int, int], None] | None = None,
 ) -> TranslationReport:
-    """Translate every translation due now; `retry_all` also retries failures not yet due."""
+    """Translate every translation due now; `retry_all` also retries failures not yet due.
+
+    An outage costs the same whatever the backlog. When no provider answered lately (a new
+    process; the first cycle after an outage) one story goes first, as a probe, before the
+    backlog is read or even counted. If every provider is then down (its breaker open, or
+    its Retry-After running), the backlog is counted from the status index alone and told
+    why it waits in one statement that changes no row while the reason stays the same: no
+    story is read, segmented or rewritten. Otherwise the work is counted by language pair;
+    a pair whose every provider is down waits the same way, and the others' stories are read
+    and translated, in chunks doubling from one story until a provider of the pair answers.
+    """
     t = config.settings.translation
     now = now or utcnow()
-    work = store.translation_work(
-        config.settings.languages, now=now + timedelta(days=3650) if retry_all else now
-    )
-    chain = Chain(
-        store, providers or build_providers(config), t.chain_for, time.monotonic() + t.budget
-    )
+    due_at = now + timedelta(days=3650) if retry_all else now
     report = TranslationReport()
-    if not work:
-        return report
-    done = 0
-    # A story whose text a provider refused on its own is judged when the cycle ends: by
-    # then every other request has shown whether that provider answers others (see Failure).
-    refused: list[tuple[_Job, Results]] = []
-    for (source, target), jobs in _plan(config, work).items():
-        results = _translate_segments(
-            chain, [seg for job in jobs for seg in job.segments()], source, target
-        )
-        for job in jobs:
-            failure = _first_failure(job, results)
-            if failure is not None and failure.alone:
-                refused.append((job, results))
-                continue
-            _save(store, job, results, chain, t, report)
-            done += 1
-            if on_progress:
-                on_progress(done, len(work))
-    for job, results in refused:
-        _save(store, job, results, chain, t, report)
-        done += 1
-        if on_progress:
-            on_progress(done, len(work))
-    report.requests = sum(p.requests for p in chain.providers.values())
+    guards = providers if providers is not None else build_providers(config)
+    sent_before = sum(p.requests for p in guards.values())
+    seen = outages.restore(store, guards)
+    chain = Chain(store, guards, t.chain_for, time.monotonic() + t.budget)
+    stage = _Stage(config, store, chain, report, on_progress)
+    try:
+        stage.run(due_at)
+    finally:
+        outages.remember(store, guards, seen)
+    report.requests = sum(p.requests for p in guards.values()) - sent_before
     report.from_memory = chain.from_memory
     return report
 
 
+Pair = tuple[str, str]  # (the story's language, the translation's)
+
+
+class _Stage:
+    """One run of the stage: the probe, which pairs can be asked, the work read and done
+    pair by pair, and the counts of what waits."""
+
+    def __init__(
+        self,
+        config: Config,
+        store: Store,
+        chain: Chain,
+        report: TranslationReport,
+        on_progress: Callable[[int, int], None] | None,
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.chain = chain
+        self.report = report
+        self.on_progress = on_progress
+        t = config.settings.translation
+        self.glossary = Glossary(tuple(t.glossary), tuple(t.keep))
+        self.due: dict[Pair, int] = {}  # counted after the probe, which it leaves out
+        self.total = 0
+        self.done = 0
+        self.handled: Counter[Pair] = Counter()  # of each pair's counted work, done
+        self.seen: set[tuple[str, str]] = set()  # (article id, language) done this run
+        self.waiting: set[Pair] = set()  # pairs left waiting for the rest of the run
+        self.reasons: dict[Pair | None, str] = {}  # why, for those with rows left to tell
+        self.failing: dict[Pair, Failure] = {}  # pairs down for a reason that is no outage
+        # A story whose text a provider refused on its own is judged when the run ends: by
+        # then every other request has shown whether that provider answers others.
+        self.refused: list[tuple[_Job, Results]] = []
+
+    def run(self, due_at: datetime) -> None:
+        languages = self.config.settings.languages
+        guards = list(self.chain.providers.values())
+        if any(not g.is_open for g in guards) and not any(
+            g.answering and not g.is_open for g in guards
+        ):
+            # Nobody answered lately: one story first, before the backlog is read or counted.
+            probe = self.store.translation_work(languages, now=due_at, limit=1, newest_first=False)
+            if probe and self.chain.available(*_pair(*probe[0])):
+                self._work(probe)
+            self.handled.clear()  # the counts below leave the probe out
+        probed = list(self.seen)
+        down = self._everyone_down()
+        if down is not None:
+            # Nobody can be asked anything: the backlog waits, unread.
+            left = sum(
+                self.store.translation_due_by_language(languages, due_at, exclude=probed).values()
+            )
+            self._counted(len(probed) + left)
+            if left:
+                self.reasons[None] = down.reason
+                self.report.pending += left
+                self.report.reasons[down.reason] += left
+                self._advance(left)
+        else:
+            self.due = self.store.translation_due(languages, due_at, exclude=probed)
+            self._counted(len(probed) + sum(self.due.values()))
+            askable = self._askable(list(self.due))
+            if askable:
+                self._work(self.store.translation_work(languages, now=due_at, pairs=askable))
+            if self.failing:
+                # Down for an answer it cannot give (not an outage): each story fails, on its
+                # retry schedule, as if asked; read for that, never segmented.
+                for stored, translation in self.store.translation_work(
+                    languages, now=due_at, pairs=list(self.failing)
+                ):
+                    self._fail(stored, translation, self.failing[_pair(stored, translation)])
+        for job, results in self.refused:
+            self._save(job, results)
+        # Last, so that a row saved above already says why and is left alone here.
+        for pair, reason in self.reasons.items():
+            self.store.note_waiting(pair, reason, languages)
+
+    def _everyone_down(self) -> Failure | None:
+        """Why nothing can be asked now, when the one provider is down (with several, each
+        pair has its own reason: the last of its chain; they are counted by pair)."""
+        guards = list(self.chain.providers.values())
+        if len(guards) == 1 and guards[0].is_open:
+            down = self.chain.down_for(guards[0])
+            return down if down.outage else None
+        return None
+
+    def _counted(self, total: int) -> None:
+        self.total = total
+        if self.on_progress and self.done:
+            self.on_progress(self.done, self.total)
+
+    def _askable(self, pairs: list[Pair]) -> list[Pair]:
+        """The pairs some provider may be asked for now; the others wait, unread."""
+        for pair in pairs:
+            if not self.chain.available(*pair):
+                self._wait(pair, self.chain.down(*pair))
+        return [pair for pair in pairs if pair not in self.waiting]
+
+    def _work(self, work: Sequence[tuple[StoredArticle, Translation]]) -> None:
+        """The work read, pair by pair, in chunks doubling from one story until a provider
+        of the pair answers (then all the rest at once, packed as tightly as it goes)."""
+        by_pair: defaultdict[Pair, list[tuple[StoredArticle, Translation]]] = defaultdict(list)
+        for stored, translation in work:
+            if (stored.article.id, translation.language) not in self.seen:
+                by_pair[_pair(stored, translation)].append((stored, translation))
+        for pair, rows in by_pair.items():
+            start, size = 0, 1
+            while start < len(rows) and pair not in self.waiting:
+                if time.monotonic() > self.chain.deadline:
+                    self._wait(pair, BUDGET)
+                elif not self.chain.available(*pair):
+                    down = self.chain.down(*pair)
+                    if not down.outage:
+                        for stored, translation in rows[start:]:
+                            self._fail(stored, translation, down)
+                        break
+                    self._wait(pair, down)
+                else:
+                    count = len(rows) - start if self.chain.answering(*pair) else size
+                    self._translate(pair, rows[start : start + count])
+                    start, size = start + count, size * 2
+
+    def _translate(self, pair: Pair, rows: Sequence[tuple[StoredArticle, Translation]]) -> None:
+        jobs = [
+            _plan(self.config, self.glossary, stored, translation) for stored, translation in rows
+        ]
+        results = _translate_segments(
+            self.chain, [seg for job in jobs for seg in job.segments()], *pair
+        )
+        for job in jobs:
+            self.handled[pair] += 1
+            self.seen.add((job.stored.article.id, job.translation.language))
+            failure = _first_failure(job, results)
+            if failure is not None and failure.alone:
+                self.refused.append((job, results))
+            else:
+                self._save(job, results)
+
+    def _save(self, job: _Job, results: Results) -> None:
+        _save(self.store, job, results, self.chain, self.config.settings.translation, self.report)
+        self._advance(1)
+
+    def _fail(self, stored: StoredArticle, translation: Translation, failure: Failure) -> None:
+        """A story that failed without being asked (its provider is down for a reason that
+        is no outage), saved as a failed attempt would be."""
+        self.handled[_pair(stored, translation)] += 1
+        self.seen.add((stored.article.id, translation.language))
+        job = _Job(stored, translation, Document([]), Document([]), Document([]))
+        t = self.config.settings.translation
+        _save_failure(self.store, job, failure, self.chain, t.retry_after, self.report)
+        self._advance(1)
+
+    def _wait(self, pair: Pair, failure: Failure) -> None:
+        """The pair's work not done this run waits (counted as pending); its rows are told
+        why when the run ends. A pair down for a reason that is no outage fails instead."""
+        if not failure.outage:
+            self.failing[pair] = failure
+            self.waiting.add(pair)
+            return
+        self.waiting.add(pair)
+        left = self.due.get(pair, 0) - self.handled[pair]
+        if left <= 0:
+            return
+        self.reasons[pair] = failure.reason
+        self.report.pending += left
+        self.report.reasons[failure.reason] += left
+        self._advance(left)
+
+    def _advance(self, count: int) -> None:
+        self.done += count
+        if self.on_progress and self.total:  # the probe's progress waits for the count
+            self.on_progress(self.done, self.total)
+
+
+def _pair(stored: StoredArticle, translation: Translation) -> Pair:
+    return stored.article.language, translation.language
+
+
 # -- plan --------------------------------------------------------------------------------
+
+# Segmenting is the costly part of planning: each story version is segmented once per
+# target language and kept (a story retried after a failure is not segmented again).
+_SEGMENTED: OrderedDict[tuple[object, ...], tuple[Document, Document, Document]] = OrderedDict()
+_SEGMENTED_MAX = 4096
 
 
 def _plan(
-    config: Config, work: Sequence[tuple[StoredArticle, Translation]]
-) -> dict[tuple[str, str], list[_Job]]:
-    """The work as jobs grouped by (source, target) language, each field as the source's
-    rights allow (the title always, the summary unless `title`, the content only if `full`)."""
-    t = config.settings.translation
-    glossary = Glossary(tuple(t.glossary), tuple(t.keep))
-    groups: defaultdict[tuple[str, str], list[_Job]] = defaultdict(list)
-    for stored, translation in work:
-        article = stored.article
-        rights = config.settings.rights(article.source_id)
-        pairs = glossary.pairs(article.language, translation.language)
-        job = _Job(
-            stored=stored,
-            translation=translation,
-            title=split_text(article.title, pairs),
-            summary=split_text(article.summary, pairs) if rights != "title" else Document([]),
-            content=split_html(article.content, pairs) if rights == "full" else Document([]),
+    config: Config, glossary: Glossary, stored: StoredArticle, translation: Translation
+) -> _Job:
+    """One story to translate into one language, each field as the source's rights allow
+    (the title always, the summary unless `title`, the content only if `full`)."""
+    article = stored.article
+    rights = config.settings.rights(article.source_id)
+    pairs = glossary.pairs(article.language, translation.language)
+    key = (article.id, article.text_hash, translation.language, rights, tuple(pairs))
+    documents = _SEGMENTED.get(key)
+    if documents is None:
+        documents = (
+            split_text(article.title, pairs),
+            split_text(article.summary, pairs) if rights != "title" else Document([]),
+            split_html(article.content, pairs) if rights == "full" else Document([]),
         )
-        groups[(article.language, translation.language)].append(job)
-    return groups
+        _SEGMENTED[key] = documents
+        if len(_SEGMENTED) > _SEGMENTED_MAX:
+            _SEGMENTED.popitem(last=False)
+    else:
+        _SEGMENTED.move_to_end(key)
+    title, summary, content = documents
+    return _Job(stored, translation, title, summary, content)
 
 
 # -- translate ---------------------------------------------------------------------------
@@ -308,6 +484,11 @@ def _save_failure(
     status = "pending" if outage and previous.status == "pending" else "failed"
     if previous.status == "stale" and outage:
         status = "stale"
+    if status != "failed" and previous.status == status and previous.error == reason:
+        # Still waiting, for the reason it already gives: nothing about the row changes.
+        report.reasons[reason] += 1
+        report.pending += 1
+        return
     delay = min(retry_after * 2 ** max(0, attempts - 1), 6 * 3600)
     retry_at = utcnow() + timedelta(seconds=delay)
     store.save_translation(

@@ -64,6 +64,7 @@ class Guarded:
         self.open_until = 0.0
         self.last_error = ""
         self.last_answer = -math.inf
+        self.asked_until = 0.0  # monotonic: the provider's own Retry-After, when it said one
         self._last_call = 0.0
         self._lock = threading.Lock()
 
@@ -81,6 +82,12 @@ class Guarded:
     def answering(self) -> bool:
         """Whether the provider answered a request lately (within one cooldown)."""
         return time.monotonic() - self.last_answer < self.cooldown
+
+    @property
+    def suspect(self) -> bool:
+        """Whether it was down when last asked: its next request is a probe, tried once
+        (a failure opens the breaker again at once, with no retry)."""
+        return self.consecutive_failures >= self.failures_to_open
 
     def translate(
         self,
@@ -138,7 +145,8 @@ class Guarded:
         now = time.monotonic()
         if exc.retry_after is not None and exc.retry_after > self.max_wait:
             # The provider said when to come back, later than a cycle waits: not before then.
-            self.open_until = max(self.open_until, now + exc.retry_after)
+            self.asked_until = max(self.asked_until, now + exc.retry_after)
+            self.open_until = max(self.open_until, self.asked_until)
         if self.consecutive_failures >= self.failures_to_open:
             self.open_until = max(self.open_until, now + max(self.cooldown, exc.retry_after or 0))
 

@@ -537,6 +537,26 @@ def test_symlink_out_of_root_is_refused(srv: Running) -> None:
     assert srv.client.get("/inner.xml").text == "<feed/>\n"
 
 
+def test_a_folder_swapped_for_a_symlink_out_of_root_after_it_was_served_is_refused(
+    srv: Running,
+) -> None:
+    # The server remembers where a hot path resolved to; that memory must never outlive the
+    # containment check when a folder on the way is replaced by a link leading outside.
+    outside = srv.root.parent / "outside"
+    outside.mkdir()
+    (outside / "atom.xml").write_text(SECRET, encoding="utf-8")
+    assert srv.client.get("/kk/atom.xml").text == "<feed/>\n"
+    assert srv.client.get("/kk/atom.xml").text == "<feed/>\n"  # now remembered
+    (srv.root / "kk").rename(srv.root / "kk-before")
+    (srv.root / "kk").symlink_to(outside)
+    r = srv.client.get("/kk/atom.xml")
+    assert r.status_code == 404 and SECRET not in r.text
+    # And back: the real folder is served again at once.
+    (srv.root / "kk").unlink()
+    (srv.root / "kk-before").rename(srv.root / "kk")
+    assert srv.client.get("/kk/atom.xml").text == "<feed/>\n"
+
+
 # --- freshness ------------------------------------------------------------------------------
 
 

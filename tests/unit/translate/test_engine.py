@@ -10,6 +10,7 @@ from __future__ import annotations
 import random
 import re
 from collections.abc import Iterator
+from dataclasses import replace
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
@@ -368,6 +369,134 @@ def test_a_long_retry_after_from_google_keeps_the_worker_away_until_then(
     fake_google.mode = "ok"
     report = translate_pending(config, store, providers=providers)
     assert report.pending == 6 and len(fake_google.calls) == 1, "asked before its Retry-After"
+
+
+# -- an outage costs the same whatever the backlog ------------------------------------------
+
+
+def _count_row_writes(store: Store) -> None:
+    """Count every write to a translation row from now on, same values or not (a trigger in
+    the store itself: whatever code writes, through whatever connection)."""
+    with store.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE test_row_writes (n INTEGER NOT NULL)")
+        conn.exec_driver_sql("INSERT INTO test_row_writes VALUES (0)")
+        for event in ("INSERT", "UPDATE"):
+            conn.exec_driver_sql(
+                f"CREATE TRIGGER test_count_{event.lower()} AFTER {event} ON translations "
+                "BEGIN UPDATE test_row_writes SET n = n + 1; END"
+            )
+
+
+def _row_writes(store: Store) -> int:
+    with store.begin() as conn:
+        return int(conn.exec_driver_sql("SELECT n FROM test_row_writes").scalar() or 0)
+
+
+def _down_setup(tmp_path: Path, fake_google: FakeGoogle, mode: str) -> tuple[Config, Store]:
+    if mode == "unreachable":
+        url = "http://127.0.0.1:9/m"  # nothing listens on the discard port
+    else:
+        url = fake_google.url
+        fake_google.mode = mode
+    return _setup(tmp_path, url)
+
+
+def _requests(fake_google: FakeGoogle, report: Any, mode: str) -> int:
+    # A closed port cannot count what it refused: the guard's own count of what it sent.
+    return report.requests if mode == "unreachable" else len(fake_google.calls)
+
+
+@pytest.mark.parametrize("mode", ["unreachable", "500", "429"])
+def test_while_the_provider_is_down_a_cycle_costs_one_probe_and_rewrites_no_row(
+    tmp_path: Path, fake_google: FakeGoogle, mode: str
+) -> None:
+    from syndication.translate.engine import build_providers
+
+    config, store = _down_setup(tmp_path, fake_google, mode)
+    stories = _many_stories(40)
+    _save(store, *stories)
+    _count_row_writes(store)
+
+    def cycle() -> Any:
+        # A new process each time (`once` from cron): guards start fresh, no real sleeping.
+        fake_google.calls.clear()
+        return translate_pending(config, store, providers=build_providers(config, lambda _: None))
+
+    first = cycle()
+    assert first.pending == 80 and first.translated == first.failed == 0, first
+    # One story's request and its retries (or its halves) find the provider down; the other
+    # 79 translations are never sent.
+    assert 1 <= _requests(fake_google, first, mode) <= 7, _requests(fake_google, first, mode)
+    reason = next(iter(first.reasons))
+    assert set(first.reasons) == {reason} and first.reasons[reason] == 80, first.reasons
+    for story in stories:
+        for translation in _translations(store, story.id).values():
+            assert (translation.status, translation.error) == ("pending", reason), translation
+            assert translation.attempts == 1, translation
+    written = _row_writes(store)
+    assert written <= 80, f"{written} writes for 80 rows"
+
+    for _ in range(3):
+        again = cycle()
+        assert again.pending == 80 and set(again.reasons) == {reason}, again
+        # One probe request, tried once: the store remembered the outage.
+        assert _requests(fake_google, again, mode) == 1, mode
+        assert _row_writes(store) == written, "rows rewritten though nothing about them changed"
+
+    # The backlog does not change what a cycle costs: twice as many stories, the same.
+    _save(store, *[replace(s, id=f"{s.id}-more", guid=f"{s.guid}-more") for s in stories])
+    more = cycle()
+    assert more.pending == 160 and _requests(fake_google, more, mode) == 1, more
+    assert _row_writes(store) == written + 80 + 80, "only the new rows learnt why they wait"
+
+    # Kept across cycles (`run`), the open breaker sends nothing at all.
+    kept = build_providers(config, lambda _: None)
+    translate_pending(config, store, providers=kept)
+    fake_google.calls.clear()
+    writes = _row_writes(store)
+    held = translate_pending(config, store, providers=kept)
+    assert held.pending == 160 and held.requests == 0 and not fake_google.calls, held
+    assert _row_writes(store) == writes
+
+    # The provider is back: the next cycle's probe answers and everything is translated.
+    if mode == "unreachable":
+        config, _ = _setup(tmp_path, fake_google.url)
+    fake_google.mode = "ok"
+    recovered = cycle()
+    assert recovered.translated == 160 and recovered.pending == 0, recovered
+
+
+def test_a_retry_after_is_remembered_by_the_next_process(
+    tmp_path: Path, fake_google: FakeGoogle
+) -> None:
+    from syndication.translate.engine import build_providers
+
+    fake_google.mode, fake_google.retry_after = "429", "3600"
+    config, store = _setup(tmp_path, fake_google.url)
+    _save(store, *_many_stories(5))
+    first = translate_pending(config, store, providers=build_providers(config, lambda _: None))
+    assert first.pending == 10 and len(fake_google.calls) == 1, first
+    fake_google.mode = "ok"
+    # A new process (`once`), within the hour the provider asked for: not a single request.
+    second = translate_pending(config, store, providers=build_providers(config, lambda _: None))
+    assert second.pending == 10 and len(fake_google.calls) == 1, second
+    assert set(second.reasons) == {"google: rate limited (HTTP 429, Retry-After 3600s)"}
+
+
+def test_a_story_version_is_segmented_once(tmp_path: Path, fake_google: FakeGoogle) -> None:
+    from syndication.translate.engine import _plan
+    from syndication.translate.segment import Glossary
+
+    config, store = _setup(tmp_path, fake_google.url)
+    story = _article("wire", "1", "kk", "Астанада кітап көрмесі ашылды", KK_TEXT)
+    _save(store, story)
+    (stored, pending), *_ = store.translation_work(["en"])
+    glossary = Glossary()
+    first = _plan(config, glossary, stored, pending)
+    again = _plan(config, glossary, stored, pending)
+    assert first.content is again.content and first.title is again.title
+    edited = replace(stored, article=replace(stored.article, content=KK_TEXT + "<p>Жаңа.</p>"))
+    assert _plan(config, glossary, edited, pending).content is not first.content
 
 
 # -- glossary -------------------------------------------------------------------------------
