@@ -24,7 +24,7 @@ from rich.console import Console
 from rich.logging import RichHandler
 
 # Attributes a log call may set with `extra=` that JSON lines carry as their own keys.
-CONTEXT_KEYS = ("source", "article", "provider", "edition")
+CONTEXT_KEYS = ("source", "article", "provider", "edition", "partner")
 
 
 class LogFormat(StrEnum):

@@ -5,8 +5,9 @@ cache of file bytes (plain and gzip) with their ETags, conditional requests (ETa
 Last-Modified, answered with 304), content negotiation for gzip and for a feed opened in a
 browser (the feed folder's ``index.html`` page instead of the feed), media types, and the
 ``/healthz`` and ``/metrics`` endpoints (their content comes from callables the caller
-gives). It is a small pure-ASGI app run by uvicorn; it never writes files and knows nothing
-about how they were produced.
+gives), and handing everything under ``/partners/`` to the partners' app the caller gives
+(never to a file). It is a small pure-ASGI app run by uvicorn; it never writes files and knows
+nothing about how they were produced.
 
 Public API: :func:`build_app` (the ASGI app) and :func:`make_server` (a configured, not yet
 started ``uvicorn.Server``).
@@ -41,6 +42,7 @@ HealthCheck = Callable[[], dict[str, Any]]
 Metrics = Callable[[], tuple[bytes, str]]  # (body, content type), e.g. run.health.exposition
 
 ALLOWED_METHODS = "GET, HEAD"
+PARTNERS = "/partners/"  # the prefix the partners' app answers (syndication.partners)
 # Feeds are polled; five minutes keeps readers reasonably fresh while letting caches absorb
 # bursts. Revalidation is cheap anyway thanks to the ETag.
 CACHE_CONTROL = "public, max-age=300"
@@ -346,12 +348,19 @@ class StaticApp:
     """
 
     def __init__(
-        self, root: Path, health: HealthCheck | None = None, metrics: Metrics | None = None
+        self,
+        root: Path,
+        health: HealthCheck | None = None,
+        metrics: Metrics | None = None,
+        partners: ASGIApp | None = None,
     ) -> None:
         self.root = os.path.realpath(root)
         self._root_prefix = self.root.rstrip(os.sep) + os.sep
         self.health = health
         self.metrics = metrics
+        # Everything under /partners/ is the partners' app (private feeds, the API), never a
+        # file of the output; without one it is not found.
+        self.partners = partners
         self.cache = _FileCache()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -372,7 +381,10 @@ class StaticApp:
             await send(message)
 
         try:
-            await self._handle(scope, tracking_send)
+            if scope["path"].startswith(PARTNERS):
+                await (self.partners or _not_found)(scope, receive, tracking_send)
+            else:
+                await self._handle(scope, tracking_send)
         except Exception:
             # Log the trace for operators; the client only ever sees a plain 500.
             log.exception("serve: error handling %s %r", scope.get("method"), scope.get("path"))
@@ -628,11 +640,19 @@ async def _plain(
     await send({"type": "http.response.body", "body": b"" if head else body})
 
 
+async def _not_found(scope: Scope, receive: Receive, send: Send) -> None:
+    await _plain(send, 404, "not found\n", scope.get("method") == "HEAD")
+
+
 def build_app(
-    root: Path, health: HealthCheck | None = None, metrics: Metrics | None = None
+    root: Path,
+    health: HealthCheck | None = None,
+    metrics: Metrics | None = None,
+    partners: ASGIApp | None = None,
 ) -> ASGIApp:
-    """The ASGI app serving ``root`` (resolved once, now), ``/healthz`` and ``/metrics``."""
-    return StaticApp(root, health, metrics)
+    """The ASGI app serving ``root`` (resolved once, now), ``/healthz``, ``/metrics`` and
+    ``partners`` under ``/partners/``."""
+    return StaticApp(root, health, metrics, partners)
 
 
 def make_server(
@@ -642,6 +662,7 @@ def make_server(
     health: HealthCheck | None = None,
     log_level: str = "warning",
     metrics: Metrics | None = None,
+    partners: ASGIApp | None = None,
 ) -> uvicorn.Server:
     """A configured, not yet started uvicorn server for ``root``.
 
@@ -651,7 +672,7 @@ def make_server(
     ``metrics`` (e.g. ``lambda: exposition(store)``) enables ``GET /metrics``.
     """
     config = uvicorn.Config(
-        build_app(root, health, metrics),
+        build_app(root, health, metrics, partners),
         host=host,
         port=port,
         log_level=log_level,
@@ -661,6 +682,7 @@ def make_server(
         lifespan="off",  # nothing to set up; skips uvicorn's lifespan probing
         ws="none",  # static files only: refuse websocket upgrades at the protocol level
         server_header=False,  # do not advertise the server software and version
+        access_log=False,  # its lines quote query strings, and a partner's may hold a token
         timeout_graceful_shutdown=10,  # a stuck client must not block shutdown forever
     )
     return uvicorn.Server(config)

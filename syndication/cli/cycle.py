@@ -224,14 +224,18 @@ def run(config: ConfigOption = None, verbose: VerboseOption = False) -> None:
 
 
 def serve(config: ConfigOption = None, verbose: VerboseOption = False) -> None:
-    """Serve the published output folder only (no polling, no translation)."""
-    from syndication.run.lifecycle import serve_until_signal
-    from syndication.serve import make_server
+    """Serve the published output folder and partners' feeds (no polling, no translation)."""
+    from syndication.run.lifecycle import serve_forever
 
     setup_logging(verbose)
     loaded = load(config)
     s = loaded.settings
     loaded.output.mkdir(parents=True, exist_ok=True)
-    server = make_server(loaded.output, s.serve.host, s.serve.port)
+    try:
+        store: Store | None = Store.open(loaded.store_url)
+    except StoreError as exc:
+        # The public files need no store; the partners' feeds are read from it.
+        err.print(f"[yellow]partners' feeds not served:[/] {exc}", highlight=False)
+        store = None
     out.print(f"serving {loaded.output} at http://{s.serve.host}:{s.serve.port}/", highlight=False)
-    serve_until_signal(server)
+    serve_forever(loaded, store, on_reload=redact_with)

@@ -38,7 +38,9 @@ def publish(config: Config, store: Store, *, ping: Ping | None = None) -> Publis
     """
     selection = select(config, store)
     feeds = items(config, selection)
-    rendered = render(config, feeds, selection.authority)
+    # `publish.public: false`: partners only. The site keeps its index, which lists nothing.
+    public = feeds if config.settings.publish.public else []
+    rendered = render(config, public, selection.authority)
     written = write(Folder(config.output), rendered, store, config.settings.editions)
     hub_error = announce(config, store, written.written, ping=ping)
     # When publishing last ran to the end (status, /healthz and /metrics all mean this).

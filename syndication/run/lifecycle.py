@@ -19,13 +19,17 @@ from typing import Any, NoReturn
 
 from syndication.config import Config
 from syndication.errors import StoreError
+from syndication.partners import PartnerApp
 from syndication.publish import publish
+from syndication.run import reload as reloading
 from syndication.run.health import exposition
 from syndication.run.worker import Announce, Worker
 from syndication.serve import make_server
 from syndication.store import Store
 
 log = logging.getLogger(__name__)
+
+WATCH_EVERY = 1.0  # seconds between looks at the YAML's mtime by `serve`
 
 
 def serve_until_signal(server: Any, extra: dict[int, Callable[[], None]] | None = None) -> None:
@@ -60,14 +64,22 @@ def run_forever(
     (3 when the worker had to stop: its store file was removed or replaced)."""
     s = config.settings
     worker: Worker | None = None
+    partners = PartnerApp(config, store)
+
+    def reloaded(new: Config) -> None:
+        if on_reload is not None:
+            on_reload(new)
+        partners.configure(new)
+
     try:
-        worker = running = Worker(config, store, announce=announce, on_reload=on_reload)
+        worker = running = Worker(config, store, announce=announce, on_reload=reloaded)
         server = make_server(
             config.output,
             s.serve.host,
             s.serve.port,
             worker.health,
             metrics=lambda: exposition(store, [x.id for x in running.config.settings.sources]),
+            partners=partners,
         )
         worker.on_fatal = lambda: setattr(server, "should_exit", True)
         config.output.mkdir(parents=True, exist_ok=True)
@@ -77,6 +89,7 @@ def run_forever(
         except Exception as exc:
             log.warning("initial publish failed: %s", exc)
         worker.start()
+        partners.start()
         _announce_addresses(config, announce)
         serve_until_signal(
             server,
@@ -90,6 +103,7 @@ def run_forever(
     finally:
         if worker is not None:
             worker.stop()
+        partners.stop()  # the requests counted since its last write, and their log lines
         try:
             store.release_lock()
         except StoreError as exc:
@@ -102,6 +116,60 @@ def run_forever(
         # nothing is lost by leaving now; waiting for the job would make a stop take as
         # long as a cycle.
         os._exit(3 if worker is not None and worker.condition.fatal else 0)
+
+
+def serve_forever(
+    config: Config, store: Store | None, on_reload: Callable[[Config], None] | None = None
+) -> None:
+    """`syndication serve`: the output folder and, with a store, the partners' feeds and API,
+    until SIGINT/SIGTERM. Saving the YAML (or SIGHUP) applies its partners within seconds: a
+    rotated or removed token stops working; a YAML `run` would refuse changes nothing."""
+    s = config.settings
+    partners = PartnerApp(config, store) if store is not None else None
+    held = {"config": config, "stamp": reloading.stamp(config.path)}
+    lock = threading.Lock()
+
+    def reload(why: str) -> None:
+        with lock:
+            old = held["config"]
+            assert isinstance(old, Config)
+            held["stamp"] = reloading.stamp(old.path)
+            new = reloading.read_again(old.path)
+            if isinstance(new, list):
+                log.error("configuration reload (%s) rejected; serving the previous one:", why)
+                for problem in new:
+                    log.error("  %s", problem)
+                return
+            new = reloading.keep_fixed(old, new)
+            held["config"] = new
+            if on_reload is not None:
+                on_reload(new)
+            if partners is not None:
+                partners.configure(new)
+            log.warning("configuration reloaded (%s)", why)
+
+    stop = threading.Event()
+
+    def watch() -> None:
+        while not stop.wait(WATCH_EVERY):
+            old = held["config"]
+            assert isinstance(old, Config)
+            if reloading.stamp(old.path) != held["stamp"]:
+                try:
+                    reload(f"{old.path} changed")
+                except Exception:  # the next save is looked at all the same
+                    log.exception("configuration reload failed")
+
+    server = make_server(config.output, s.serve.host, s.serve.port, partners=partners)
+    threading.Thread(target=watch, name="syndication-config-watch", daemon=True).start()
+    if partners is not None:
+        partners.start()
+    try:
+        serve_until_signal(server, {signal.SIGHUP: lambda: reload("SIGHUP")})
+    finally:
+        stop.set()
+        if partners is not None:
+            partners.stop()
 
 
 def _announce_addresses(config: Config, announce: Announce) -> None:

@@ -12,6 +12,7 @@ it behind.
     translations.py  translations per language, the work due, the translation memory
     published.py     published files, the last publish
     control.py       the worker lock, requests from the command line, remembered settings
+    partners.py      partners' traffic and marks; topic stories and version log they read
 """
 
 from __future__ import annotations
@@ -25,6 +26,13 @@ from syndication.store.articles import (
 )
 from syndication.store.base import check_driver
 from syndication.store.control import ControlMixin
+from syndication.store.partners import (
+    PartnerActivity,
+    PartnerMark,
+    PartnersMixin,
+    StoryVersion,
+    TopicScope,
+)
 from syndication.store.published import PublishedMixin
 from syndication.store.schema import SCHEMA_VERSION
 from syndication.store.sources import SourcesMixin
@@ -36,10 +44,21 @@ __all__ = [
     "ArticleWrite",
     "HeldArticle",
     "LiveStory",
+    "PartnerActivity",
+    "PartnerMark",
     "Store",
+    "StoryVersion",
+    "TopicScope",
     "check_driver",
 ]
 
 
-class Store(SourcesMixin, ArticlesMixin, TranslationsMixin, PublishedMixin, ControlMixin):
+class Store(
+    SourcesMixin,
+    ArticlesMixin,
+    TranslationsMixin,
+    PublishedMixin,
+    ControlMixin,
+    PartnersMixin,
+):
     """A handle on the database; create one per process with `Store.open(url)`."""

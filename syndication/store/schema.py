@@ -156,6 +156,47 @@ worker_lock = Table(
     Column("heartbeat_at", Text, nullable=False),
 )
 
+# Who pulls what (issue 13): requests and 304s per partner by the hour (the last 24 hours are
+# summed for `status`), and per partner the last request, the last API cursor served and the
+# last refusal with the client's address (never a token).
+partner_traffic = Table(
+    "partner_traffic",
+    metadata,
+    Column("partner_id", Text, primary_key=True),
+    Column("hour", Text, primary_key=True),  # 2025-05-05T10 (UTC)
+    _int("requests"),
+    _int("not_modified"),
+)
+
+partner_state = Table(
+    "partner_state",
+    metadata,
+    _key("partner_id"),
+    Column("last_request", Text),
+    _text("last_cursor"),
+    _text("last_cursor_edition"),
+    Column("last_refused", Text),
+    _text("last_refused_from"),
+)
+
+# The story's versions (issues 13 and 14): appended by the publish stage when an edition's
+# item of a story differs from its last version; the ninjs API serves them by `seq`.
+# (The minimal shape the partner API reads, until issue 14's own definition lands.)
+story_versions = Table(
+    "story_versions",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("article_id", Text, nullable=False),
+    Column("edition", Text, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("status", Text, nullable=False),  # usable | canceled
+    Column("digest", Text, nullable=False),
+    Column("at", Text, nullable=False),
+    Index("story_versions_edition", "edition", "seq"),
+    Index("story_versions_article", "article_id", "edition", "version"),
+    sqlite_autoincrement=True,
+)
+
 # The step that takes a store to each version from the one before, as that release shipped
 # it. Every store made by a release began at version 1; a fresh one is created from the
 # tables above at SCHEMA_VERSION instead, so a step only ever runs on an older store. Never
@@ -168,6 +209,24 @@ MIGRATIONS: dict[int, list[str]] = {
         "ALTER TABLE articles ADD COLUMN credits TEXT NOT NULL DEFAULT '[]'",
         "ALTER TABLE articles ADD COLUMN source_feed_id TEXT NOT NULL DEFAULT ''",
         "ALTER TABLE articles ADD COLUMN source_feed_updated TEXT",
+    ],
+    # Issue 14's step (change tracking, story_versions), taken by the lifecycle branch.
+    4: [],
+    # Who pulls what: partners' traffic by the hour and their last request, cursor, refusal.
+    5: [
+        "CREATE TABLE partner_traffic (partner_id TEXT NOT NULL, hour TEXT NOT NULL, "
+        "requests INTEGER DEFAULT 0 NOT NULL, not_modified INTEGER DEFAULT 0 NOT NULL, "
+        "PRIMARY KEY (partner_id, hour))",
+        "CREATE TABLE partner_state (partner_id TEXT, last_request TEXT, "
+        "last_cursor TEXT DEFAULT '' NOT NULL, last_cursor_edition TEXT DEFAULT '' NOT NULL, "
+        "last_refused TEXT, last_refused_from TEXT DEFAULT '' NOT NULL, "
+        "PRIMARY KEY (partner_id))",
+        # Until issue 14's step 4 creates it: the version log the ninjs API reads.
+        "CREATE TABLE story_versions (seq INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT, "
+        "article_id TEXT NOT NULL, edition TEXT NOT NULL, version INTEGER NOT NULL, "
+        "status TEXT NOT NULL, digest TEXT NOT NULL, at TEXT NOT NULL)",
+        "CREATE INDEX story_versions_edition ON story_versions (edition, seq)",
+        "CREATE INDEX story_versions_article ON story_versions (article_id, edition, version)",
     ],
 }
 SCHEMA_VERSION = max(MIGRATIONS)
