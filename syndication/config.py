@@ -395,8 +395,8 @@ def partner_summary(partner: PartnerSettings, editions: list[str]) -> dict[str, 
 def _partner_problems(settings: Settings, problem: Callable[[tuple[Any, ...], str], None]) -> None:
     """Partners naming an edition, source or topic the configuration does not have, and
     repeated partner ids, each at its own line."""
-    sources = {s.id for s in settings.sources}
-    topics = {t.id for t in settings.feeds.topics}
+    sources = [s.id for s in settings.sources]
+    topics = [t.id for t in settings.feeds.topics]
     seen: dict[str, int] = {}
     for index, partner in enumerate(settings.partners):
         where = ("partners", index)
@@ -417,7 +417,7 @@ def _partner_problems(settings: Settings, problem: Callable[[tuple[Any, ...], st
                 problem(
                     (*where, key),
                     f"partners.{index}.{key}: unknown {what} {', '.join(unknown)}; "
-                    f"expected some of {', '.join(sorted(known)) or '(none configured)'}",
+                    f"expected some of {', '.join(known) or '(none configured)'}",
                 )
         if partner.editions is not None and not partner.editions:
             problem((*where, "editions"), f"partners.{index}.editions: an empty list: no feed")
