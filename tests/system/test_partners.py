@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import signal
 import sqlite3
 import statistics
@@ -30,7 +31,7 @@ import httpx
 import pytest
 import yaml
 
-from tests.conftest import OFFLINE_TRANSLATION, REPO, run_cli, write_config
+from tests.conftest import OFFLINE_TRANSLATION, REPO, run_cli, unavailable, write_config
 from tests.fakeprovider import FakeGoogle
 from tests.feedserver import FeedItem, FeedServer, GrowingFeed
 from tests.system.test_operations import Running, wait_until
@@ -247,6 +248,71 @@ def test_serve_applies_a_rotated_token_within_seconds(
     assert server.process.wait(timeout=15) == 0
     _no_token_anywhere([tmp_path / "public", tmp_path / "data"], [tmp_path / "serve.log"],
                        [KHABAR, DESK, ROTATED])  # fmt: skip
+
+
+def _nginx(tmp_path: Path, root: Path, worker_port: int) -> tuple[subprocess.Popen[str], int]:
+    """nginx with deploy/nginx.conf as shipped, but for its port, root and the worker's port."""
+    binary = shutil.which("nginx") or (
+        "/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None
+    )
+    if binary is None:
+        unavailable("nginx is not installed (apt-get install -y nginx-light)")
+    port = _free_port()
+    conf = (REPO / "deploy" / "nginx.conf").read_text(encoding="utf-8")
+    conf = conf.replace("listen 80;", f"listen 127.0.0.1:{port};")
+    conf = conf.replace("root /srv/syndication/public;", f"root {root};")
+    conf = conf.replace(
+        "proxy_pass http://127.0.0.1:8080;", f"proxy_pass http://127.0.0.1:{worker_port};"
+    )
+    (tmp_path / "site.conf").write_text(conf, encoding="utf-8")
+    temp = tmp_path / "nginx-tmp"
+    temp.mkdir()
+    main = tmp_path / "nginx.conf"
+    main.write_text(
+        f"daemon off;\npid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/nginx-error.log;\n"
+        "events {}\nhttp {\n  include /etc/nginx/mime.types;\n"
+        + f"  access_log {tmp_path}/nginx-access.log;\n"
+        + "".join(f"  {kind}_temp_path {temp};\n"
+                  for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
+        + f"  include {tmp_path}/site.conf;\n}}\n",
+        encoding="utf-8",
+    )  # fmt: skip
+    process = subprocess.Popen([binary, "-p", str(tmp_path), "-c", str(main)], text=True)
+    return process, port
+
+
+def test_nginx_proxies_partners_to_the_worker_and_never_serves_them_from_the_output(
+    tmp_path: Path, started: Callable[..., Worker]
+) -> None:
+    port = _free_port()
+    config = write_config(tmp_path, serve={"host": "127.0.0.1", "port": port},
+                          translation=OFFLINE_TRANSLATION, partners=_partners())  # fmt: skip
+    assert run_cli("once", "--config", str(config), env=ENV).code in (0, 1)
+    root = tmp_path / "public"
+    planted = root / "partners" / "khabar" / "kk"
+    planted.mkdir(parents=True)
+    (planted / "rss.xml").write_text("PLANTED", encoding="utf-8")
+    server = started(config, tmp_path / "serve.log", "serve")
+    direct = f"http://127.0.0.1:{port}"
+    wait_until(lambda: _answers(direct, "/partners/khabar/kk/rss.xml", KHABAR), 15,
+               "serve answering", server)  # fmt: skip
+    nginx, nginx_port = _nginx(tmp_path, root, port)
+    try:
+        base = f"http://127.0.0.1:{nginx_port}"
+        wait_until(lambda: _answers(base, "/partners/khabar/kk/rss.xml", KHABAR), 15,
+                   "nginx answering", server)  # fmt: skip
+        expected = _get(direct, "/partners/khabar/kk/rss.xml", KHABAR).content
+        assert _get(base, "/partners/khabar/kk/rss.xml", KHABAR).content == expected
+        assert _get(base, "/partners/khabar/kk/rss.xml", KHABAR, query=True).content == expected
+        refused = _get(base, "/partners/khabar/kk/rss.xml")
+        assert refused.status_code == 401 and b"PLANTED" not in refused.content
+        assert refused.headers["www-authenticate"] == 'Bearer realm="partners"'
+        api = _get(base, "/partners/khabar/api/v1/items?edition=kk", KHABAR)
+        assert api.status_code == 200 and api.json()["next"] == "0"
+    finally:
+        nginx.terminate()
+        nginx.wait(timeout=15)
+    _no_token_anywhere([], [tmp_path / "nginx-access.log", tmp_path / "nginx-error.log"], [KHABAR])
 
 
 def _latencies(base: str, token: str, count: int, offset: int) -> list[float]:
