@@ -12,6 +12,7 @@ request's own time), so neither a slow disk nor a slow log stream holds up an an
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 from collections import deque
@@ -20,9 +21,10 @@ from datetime import UTC, datetime, timedelta
 
 from syndication import metrics
 from syndication.errors import StoreError
+from syndication.logs import ACCESS_LOGGER
 from syndication.store import PartnerMark, Store
 
-log = logging.getLogger("syndication.access")
+log = logging.getLogger(ACCESS_LOGGER)
 log.setLevel(logging.INFO)  # the access log is written whatever the service's log level
 _self_log = logging.getLogger(__name__)
 
@@ -32,9 +34,14 @@ KEEP_HOURS = 48  # traffic by the hour kept in the store (status sums the last 2
 UNKNOWN = "-"  # the partner of a refused request whose id is not configured
 
 
+@functools.lru_cache(maxsize=4)
+def _hour(hours: int) -> str:
+    return datetime.fromtimestamp(hours * 3600, UTC).strftime("%Y-%m-%dT%H")
+
+
 def hour_of(when: datetime) -> str:
     """The hour bucket of a time, as the store keys traffic: 2025-05-05T10 (UTC)."""
-    return when.astimezone(UTC).strftime("%Y-%m-%dT%H")
+    return _hour(int(when.timestamp()) // 3600)
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,6 @@ import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
-from urllib.parse import parse_qsl
 
 from syndication.config import Config, PartnerSettings
 from syndication.errors import SyndicationError
@@ -48,9 +47,9 @@ class Question:
     limit: int
 
 
-def question(query: str) -> Question:
+def question(parameters: list[tuple[str, str]]) -> Question:
     """The parameters of `?edition=kk&after=CURSOR&limit=50`; BadRequest when unreadable."""
-    params = dict(parse_qsl(query, keep_blank_values=True))
+    params = dict(parameters)
     edition = params.get("edition", "")
     if not edition:
         raise BadRequest("edition= is required, e.g. ?edition=kk")

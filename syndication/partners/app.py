@@ -29,7 +29,7 @@ from syndication.negotiate import accepts_gzip, etag_matches
 from syndication.partners.activity import UNKNOWN, Activity, Seen
 from syndication.partners.api import BadRequest, CatchUp, question
 from syndication.partners.feeds import Body, PrivateFeeds
-from syndication.partners.keys import Keyring, token_from, without_token
+from syndication.partners.keys import Keyring, parameters, token_from, without_token
 from syndication.partners.limits import Limits
 from syndication.store import Store
 
@@ -90,6 +90,7 @@ class PartnerApp:
         feed, api = _FEED.match(scope["path"]), _API.match(scope["path"])
         kind = "feed" if feed else "api" if api else "other"
         claimed = (feed or api).group(1) if feed or api else ""  # type: ignore[union-attr]
+        params = parameters(scope.get("query_string", b"").decode("latin-1"))
         authenticated: str | None = None
         try:
             if scope["method"] not in ("GET", "HEAD"):
@@ -97,12 +98,11 @@ class PartnerApp:
             elif feed is None and api is None:
                 await answer.plain(404, "not found\n")
             else:
-                authenticated = await self._handle(scope, answer, feed, api)
+                authenticated = await self._handle(scope, params, answer, feed, api)
         finally:
             # A refusal is the claimed partner's when that id exists (its `status` shows it).
             partner_id = authenticated or (claimed if self.keys.known(claimed) else UNKNOWN)
             client = scope.get("client")
-            query = scope.get("query_string", b"").decode("latin-1")
             self.activity.note(
                 Seen(
                     at=at,
@@ -110,7 +110,7 @@ class PartnerApp:
                     kind=kind,
                     method=scope["method"],
                     path=scope["path"],
-                    query=without_token(query),
+                    query=without_token(params),
                     status=answer.status,
                     size=answer.size,
                     client=client[0] if client else "",
@@ -119,13 +119,17 @@ class PartnerApp:
             )
 
     async def _handle(
-        self, scope: Scope, answer: _Answer, feed: re.Match[str] | None, api: re.Match[str] | None
+        self,
+        scope: Scope,
+        params: list[tuple[str, str]],
+        answer: _Answer,
+        feed: re.Match[str] | None,
+        api: re.Match[str] | None,
     ) -> str | None:
         """Judge and answer the request; the authenticated partner's id, or None."""
         headers = _headers(scope)
-        query = scope.get("query_string", b"").decode("latin-1")
         config, keys = self.config, self.keys
-        partner = keys.check((feed or api).group(1), token_from(headers, query))  # type: ignore[union-attr]
+        partner = keys.check((feed or api).group(1), token_from(headers, params))  # type: ignore[union-attr]
         if partner is None:
             await answer.refuse()
             return None
@@ -134,7 +138,7 @@ class PartnerApp:
             edition = feed.group(2)
         else:
             try:
-                asked = question(query)
+                asked = question(params)
             except BadRequest as exc:
                 await answer.plain(400, f"{exc}\n")
                 return partner.id

@@ -19,34 +19,34 @@ from syndication.config import Config, PartnerSettings
 _NOBODY = hashlib.sha256(b"no partner has this key").digest()
 
 
-def token_from(headers: dict[str, str], query: str) -> str:
+def parameters(query: str) -> list[tuple[str, str]]:
+    """A query string's parameters, in order (read once per request)."""
+    return parse_qsl(query, keep_blank_values=True) if query else []
+
+
+def token_from(headers: dict[str, str], params: list[tuple[str, str]]) -> str:
     """The token a request carries: the Bearer credentials, else the `token` parameter."""
     scheme, _, credentials = headers.get("authorization", "").strip().partition(" ")
     if scheme.lower() == "bearer" and credentials.strip():
         return credentials.strip()
-    for key, value in parse_qsl(query, keep_blank_values=True):
-        if key == "token":
-            return value
-    return ""
+    return next((value for key, value in params if key == "token"), "")
 
 
-def without_token(query: str) -> str:
-    """The query string with any `token` parameter left out (what the access log shows)."""
-    kept = [(k, v) for k, v in parse_qsl(query, keep_blank_values=True) if k != "token"]
-    return "&".join(f"{k}={v}" for k, v in kept)
+def without_token(params: list[tuple[str, str]]) -> str:
+    """The parameters but any `token`, as a query string (what the access log shows)."""
+    return "&".join(f"{key}={value}" for key, value in params if key != "token")
 
 
 class Keyring:
     """The partners' token digests, by partner id."""
 
     def __init__(self, config: Config) -> None:
-        self._partners = {partner.id: partner for partner in config.settings.partners}
+        self._partners = {p.id: (p, p.digest) for p in config.settings.partners}
 
     def check(self, partner_id: str, token: str) -> PartnerSettings | None:
         """The partner whose token this is, or None (unknown id, wrong or missing token)."""
-        partner = self._partners.get(partner_id)
+        partner, expected = self._partners.get(partner_id, (None, _NOBODY))
         offered = hashlib.sha256(token.encode("utf-8", "surrogateescape")).digest()
-        expected = partner.digest if partner is not None else _NOBODY
         matches = hmac.compare_digest(offered, expected)
         return partner if matches and partner is not None and token else None
 
