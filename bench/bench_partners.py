@@ -10,7 +10,8 @@ with If-None-Match (304). The load is bench_serve.py's raw-socket client (proces
 threads, keep-alive). The version log is filled by inserting rows as the publish stage
 appends them.
 
-Run: .venv/bin/python bench/bench_partners.py [--seconds 5] [--procs 2] [--threads 4]
+Run: .venv/bin/python bench/bench_partners.py [--seconds 5] [--rounds 3] [--procs 2] [--threads 4]
+[--log-format human|json]
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import os
 import shutil
 import socket
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -101,6 +103,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--procs", type=int, default=2)
     parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--log-format", default="human", choices=("human", "json"))
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-partners-"))
@@ -128,23 +131,35 @@ def main() -> None:
             ("API, first page (50 ninjs items)",
              f"/partners/bench/api/v1/items?edition=kk&limit=50&{q}", False),
         ]  # fmt: skip
-        for name, path, with_304 in cases:
-            status, headers = _head(port, path)
-            assert status == 200, (name, status)
-            size = int(headers["content-length"])
-            full = load(port, path, "", args.seconds, args.procs, args.threads)
-            cached = (
-                load(port, path, headers["etag"], args.seconds, args.procs, args.threads)
-                if with_304
-                else None
+        runs: dict[str, list[tuple[float, float | None]]] = {name: [] for name, _, _ in cases}
+        sizes: dict[str, int] = {}
+        # Round after round, every case once: a machine whose load changes meanwhile (other
+        # work on two shared cores) weighs on every case alike; the medians are shown.
+        for _ in range(args.rounds):
+            for name, path, with_304 in cases:
+                status, headers = _head(port, path)
+                assert status == 200, (name, status)
+                sizes[name] = int(headers["content-length"])
+                full = load(port, path, "", args.seconds, args.procs, args.threads)
+                cached = (
+                    load(port, path, headers["etag"], args.seconds, args.procs, args.threads)
+                    if with_304
+                    else None
+                )
+                runs[name].append((full, cached))
+        for name, measured in runs.items():
+            full = statistics.median(m[0] for m in measured)
+            cached_runs = [m[1] for m in measured if m[1] is not None]
+            rows.append(
+                (name, sizes[name], full, statistics.median(cached_runs) if cached_runs else None)
             )
-            rows.append((name, size, full, cached))
     finally:
         server.terminate()
         server.wait(timeout=15)
         shutil.rmtree(work, ignore_errors=True)
     print(f"{STORIES} stories; load: {args.procs} processes x {args.threads} keep-alive "
-          f"connections, {args.seconds:g} s per case; {os.cpu_count()} cores; "
+          f"connections, {args.seconds:g} s per case, median of {args.rounds} rounds; "
+          f"{os.cpu_count()} cores; "
           f"`syndication --log-format {args.log_format} serve`, access log on\n")  # fmt: skip
     print("| case | body bytes | 200 req/s | 304 req/s | 200 vs public |")
     print("|---|---:|---:|---:|---:|")
