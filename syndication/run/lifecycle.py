@@ -4,7 +4,9 @@ Owns: `syndication run` once its configuration, store and lock are in hand (the 
 the HTTP server over one store, a first publish of what the store holds, the addresses
 announced), which signal does what (SIGINT/SIGTERM stop, SIGHUP reloads, SIGUSR1 takes up the
 command line's requests at once), and the stop: the lock released, the exit code (0, or 3 when
-the worker had to stop). `syndication serve` uses the same signal handling for its server.
+the worker had to stop). The partners' app answers under /partners/ in both `run` and
+`syndication serve`, which uses the same signal handling and reads its YAML again when the
+file changes (or on SIGHUP), so a partner's rotated or removed token stops working at once.
 """
 
 from __future__ import annotations
@@ -118,56 +120,68 @@ def run_forever(
         os._exit(3 if worker is not None and worker.condition.fatal else 0)
 
 
-def serve_forever(
-    config: Config, store: Store | None, on_reload: Callable[[Config], None] | None = None
-) -> None:
-    """`syndication serve`: the output folder and, with a store, the partners' feeds and API,
-    until SIGINT/SIGTERM. Saving the YAML (or SIGHUP) applies its partners within seconds: a
-    rotated or removed token stops working; a YAML `run` would refuse changes nothing."""
-    s = config.settings
-    partners = PartnerApp(config, store) if store is not None else None
-    held = {"config": config, "stamp": reloading.stamp(config.path)}
-    lock = threading.Lock()
+class _Watched:
+    """`serve`'s configuration, read again when its file changes (or on SIGHUP); what
+    `run` would refuse is logged and changes nothing."""
 
-    def reload(why: str) -> None:
-        with lock:
-            old = held["config"]
-            assert isinstance(old, Config)
-            held["stamp"] = reloading.stamp(old.path)
+    def __init__(self, config: Config, apply: Callable[[Config], None]) -> None:
+        self.config = config
+        self.apply = apply
+        self._stamp = reloading.stamp(config.path)
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+
+    def reload(self, why: str) -> None:
+        with self._lock:
+            old = self.config
+            self._stamp = reloading.stamp(old.path)
             new = reloading.read_again(old.path)
             if isinstance(new, list):
                 log.error("configuration reload (%s) rejected; serving the previous one:", why)
                 for problem in new:
                     log.error("  %s", problem)
                 return
-            new = reloading.keep_fixed(old, new)
-            held["config"] = new
-            if on_reload is not None:
-                on_reload(new)
-            if partners is not None:
-                partners.configure(new)
+            self.config = reloading.keep_fixed(old, new)
+            self.apply(self.config)
             log.warning("configuration reloaded (%s)", why)
 
-    stop = threading.Event()
-
-    def watch() -> None:
-        while not stop.wait(WATCH_EVERY):
-            old = held["config"]
-            assert isinstance(old, Config)
-            if reloading.stamp(old.path) != held["stamp"]:
+    def watch(self) -> None:
+        """Look at the file's stamp every WATCH_EVERY seconds until `stop`."""
+        while not self._stop.wait(WATCH_EVERY):
+            if reloading.stamp(self.config.path) != self._stamp:
                 try:
-                    reload(f"{old.path} changed")
+                    self.reload(f"{self.config.path} changed")
                 except Exception:  # the next save is looked at all the same
                     log.exception("configuration reload failed")
 
+    def stop(self) -> None:
+        self._stop.set()
+
+
+def serve_forever(
+    config: Config, store: Store | None, on_reload: Callable[[Config], None] | None = None
+) -> None:
+    """`syndication serve`: the output folder and, with a store, the partners' feeds and API,
+    until SIGINT/SIGTERM. Saving the YAML (or SIGHUP) applies its partners within seconds: a
+    rotated or removed token stops working."""
+    s = config.settings
+    partners = PartnerApp(config, store) if store is not None else None
+
+    def apply(new: Config) -> None:
+        if on_reload is not None:
+            on_reload(new)
+        if partners is not None:
+            partners.configure(new)
+
+    watched = _Watched(config, apply)
     server = make_server(config.output, s.serve.host, s.serve.port, partners=partners)
-    threading.Thread(target=watch, name="syndication-config-watch", daemon=True).start()
+    threading.Thread(target=watched.watch, name="syndication-config-watch", daemon=True).start()
     if partners is not None:
         partners.start()
     try:
-        serve_until_signal(server, {signal.SIGHUP: lambda: reload("SIGHUP")})
+        serve_until_signal(server, {signal.SIGHUP: lambda: watched.reload("SIGHUP")})
     finally:
-        stop.set()
+        watched.stop()
         if partners is not None:
             partners.stop()
 
