@@ -23,7 +23,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -407,8 +407,13 @@ def test_past_its_rate_a_partner_gets_429_with_retry_after(
 
 
 def _article(n: int, body: str) -> str:
-    return (f"---\ntitle: Мақала {n}\ndate: 2025-06-01T09:{n % 60:02d}:00+05:00\nlanguage: kk\n"
-            f"id: story-{n}\n---\n{body}\n")  # fmt: skip
+    date = (datetime.now(UTC) - timedelta(hours=1) + timedelta(seconds=n)).isoformat()
+    return f"---\ntitle: Мақала {n}\ndate: {date}\nlanguage: kk\nid: story-{n}\n---\n{body}\n"
+
+
+def _logged(store: Path, sql: str) -> list[tuple[Any, ...]]:
+    with sqlite3.connect(store) as conn:
+        return list(conn.execute(sql).fetchall())
 
 
 @pytest.mark.xfail(
@@ -419,17 +424,19 @@ def _article(n: int, body: str) -> str:
 def test_a_client_following_next_gets_every_version_once(
     tmp_path: Path, fake_google: FakeGoogle, started: Callable[..., Worker]
 ) -> None:
+    """200 new stories and 50 corrections (each of a story already published) while a desk
+    follows `next`: every version of the log, each exactly once."""
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
     articles = tmp_path / "articles"
     articles.mkdir()
+    store = tmp_path / "data" / "test.db"
     config = write_config(
         tmp_path,
         serve={"host": "127.0.0.1", "port": port},
         sources=[{"id": "newsroom", "articles": "articles", "language": "kk", "every": "1s"}],
         translation={"chain": ["google"], "providers": {"google": {"base_url": fake_google.url}}},
         publish={"debounce": "0.5s", "every": "60s"},
-        feeds={"items": 500},
         partners=_partners(),
     )
     worker = started(config, tmp_path / "run.log")
@@ -437,51 +444,58 @@ def test_a_client_following_next_gets_every_version_once(
     seen: list[tuple[str, str]] = []
     cursor = ""
     done = threading.Event()
+    failures: list[BaseException] = []
 
     def follow() -> None:
         nonlocal cursor
-        while True:
-            finished = done.is_set()
-            answer = _get(base, f"/partners/khabar/api/v1/items?edition=kk&limit=50"
-                                f"{f'&after={cursor}' if cursor else ''}", KHABAR)  # fmt: skip
-            assert answer.status_code == 200
-            data = answer.json()
-            seen.extend((item["uri"], item["version"]) for item in data["items"])
-            cursor = data["next"]
-            if finished and not data["items"]:
-                return
-            time.sleep(0.1)
+        try:
+            while True:
+                finished = done.is_set()
+                after = f"&after={cursor}" if cursor else ""
+                answer = _get(base, f"/partners/khabar/api/v1/items?edition=kk&limit=50{after}",
+                              KHABAR)  # fmt: skip
+                data = answer.json()
+                seen.extend((item["uri"], item["version"]) for item in data["items"])
+                cursor = data["next"]
+                if finished and not data["items"]:
+                    return
+                time.sleep(0.1)
+        except BaseException as exc:  # shown by the test, not lost in a thread
+            failures.append(exc)
+
+    def versions_of(article: str) -> int:
+        rows = _logged(store, f"SELECT COUNT(*) FROM story_versions WHERE edition = 'kk' "
+                              f"AND article_id = 'newsroom:{article}'")  # fmt: skip
+        return int(rows[0][0])
 
     client = threading.Thread(target=follow)
     client.start()
-    for n in range(200):
-        (articles / f"story-{n}.md").write_text(_article(n, f"Жаңалық {n}."), encoding="utf-8")
-        if n % 4 == 3:  # 50 corrections, each while the stories go on arriving
-            m = n - 3
-            (articles / f"story-{m}.md").write_text(
-                _article(m, f"Жаңалық {m}, түзетілген."), encoding="utf-8"
-            )
-        time.sleep(0.05)
+    try:
+        for n in range(200):
+            (articles / f"story-{n}.md").write_text(_article(n, f"Жаңалық {n}."), "utf-8")
+            if n == 10:  # the log must fill as the worker publishes: else nothing to follow
+                wait_until(lambda: versions_of("story-0") > 0, 30, "story-0's version", worker)
+            if n >= 100 and n % 2 == 0:  # 50 corrections, of stories already published
+                m = (n - 100) // 2
+                wait_until(lambda m=m: versions_of(f"story-{m}") > 0, 30, f"story-{m}", worker)
+                (articles / f"story-{m}.md").write_text(
+                    _article(m, f"Жаңалық {m}, түзетілген."), "utf-8"
+                )
+            time.sleep(0.05)
 
-    def all_published() -> bool:
-        with sqlite3.connect(tmp_path / "data" / "test.db") as conn:
-            corrected = conn.execute(
-                "SELECT COUNT(DISTINCT article_id) FROM story_versions WHERE edition = 'kk' "
-                "AND version >= 2"
-            ).fetchone()[0]
-            stories = conn.execute(
-                "SELECT COUNT(DISTINCT article_id) FROM story_versions WHERE edition = 'kk'"
-            ).fetchone()[0]
-        return bool(corrected >= 50 and stories >= 200)
+        def all_logged() -> bool:
+            rows = _logged(store, "SELECT COUNT(DISTINCT article_id), SUM(version >= 2) FROM "
+                                  "story_versions WHERE edition = 'kk'")  # fmt: skip
+            return bool(rows[0][0] >= 200 and (rows[0][1] or 0) >= 50)
 
-    wait_until(all_published, 120, "200 stories and 50 corrections in the version log", worker)
-    time.sleep(2)
-    done.set()
-    client.join(timeout=60)
-    with sqlite3.connect(tmp_path / "data" / "test.db") as conn:
-        logged = conn.execute(
-            "SELECT article_id, version FROM story_versions WHERE edition = 'kk' ORDER BY seq"
-        ).fetchall()
+        wait_until(all_logged, 120, "200 stories and 50 corrections in the version log", worker)
+    finally:
+        time.sleep(2)
+        done.set()
+        client.join(timeout=60)
+    assert not failures, failures
+    logged = _logged(store, "SELECT article_id, version FROM story_versions "
+                            "WHERE edition = 'kk' ORDER BY seq")  # fmt: skip
     assert len(seen) == len(set(seen)), "a version was served twice"
     expected = [(f"{article_id}/kk", str(version)) for article_id, version in logged]
-    assert sorted((uri.split(",2025:", 1)[1], v) for uri, v in seen) == sorted(expected)
+    assert [(uri.split(",2025:", 1)[1], v) for uri, v in seen] == expected  # oldest first
