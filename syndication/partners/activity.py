@@ -68,7 +68,8 @@ class Activity:
         self._traffic: dict[tuple[str, str], tuple[int, int]] = {}
         self._marks: dict[str, PartnerMark] = {}
         self._lines: deque[Seen] = deque()
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # the counts and marks
+        self._writing = threading.Lock()  # one writer of lines and counts at a time
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -109,18 +110,21 @@ class Activity:
         self.flush()
 
     def flush(self) -> None:
-        """Log the lines held, and add the counts held to the store."""
-        self._log_lines()
-        self._save()
+        """Log the lines held, and add the counts held to the store; when it returns, what
+        was noted before is written (also what the thread was writing meanwhile)."""
+        with self._writing:
+            self._log_lines()
+            self._save()
 
     def _run(self) -> None:
         waited = 0.0
         while not self._stop.wait(LOG_EVERY):
-            self._log_lines()
             waited += LOG_EVERY
-            if waited >= SAVE_EVERY:
-                waited = 0.0
-                self._save()
+            with self._writing:
+                self._log_lines()
+                if waited >= SAVE_EVERY:
+                    waited = 0.0
+                    self._save()
 
     def _log_lines(self) -> None:
         while self._lines:
