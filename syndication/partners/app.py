@@ -2,8 +2,8 @@
 
 Owns: the routes (`/partners/{id}/{edition}/rss.xml|atom.xml|feed.json` and
 `/partners/{id}/api/v1/items`), the order a request is judged in (a route that cannot exist:
-404, whoever asks; then the token; then the edition; then the partner's rate; then the API's
-parameters), the one refusal every failed check gets (401 with `WWW-Authenticate: Bearer`,
+404, whoever asks; then the token; then the API's parameters, 400; then the edition; then the
+partner's rate), the one refusal every failed check gets (401 with `WWW-Authenticate: Bearer`,
 the same bytes whether the id is unknown, the token missing or wrong, or the edition not the
 partner's), 429 with Retry-After, conditional GET (ETag, 304) and gzip, and fairness: the
 work a request needs off the event loop (the store, rendering) runs on a pool of its own,
@@ -69,9 +69,10 @@ class PartnerApp:
     def configure(self, config: Config) -> None:
         """Serve with `config` from the next request on (a reload: tokens rotated or
         removed, entitlements and rates changed)."""
-        keys = Keyring(config)
         self.limits.configure(config)
-        self.config, self.keys = config, keys  # read together by a request: keys last
+        # One reference, so that a request never sees one configuration's keys with another's
+        # entitlements.
+        self.current = (config, Keyring(config))
         ids = {partner.id for partner in config.settings.partners}
         self.feeds.forget(ids)
         self.api.forget(ids)
@@ -88,20 +89,26 @@ class PartnerApp:
         at = datetime.now(UTC)
         answer = _Answer(send, head=scope["method"] == "HEAD")
         feed, api = _FEED.match(scope["path"]), _API.match(scope["path"])
+        match = feed or api
         kind = "feed" if feed else "api" if api else "other"
-        claimed = (feed or api).group(1) if feed or api else ""  # type: ignore[union-attr]
+        claimed = match.group(1) if match else ""
         params = parameters(scope.get("query_string", b"").decode("latin-1"))
+        config, keys = self.current
         authenticated: str | None = None
         try:
             if scope["method"] not in ("GET", "HEAD"):
                 await answer.plain(405, "method not allowed\n", [(b"allow", "GET, HEAD")])
-            elif feed is None and api is None:
+            elif match is None:
                 await answer.plain(404, "not found\n")
             else:
-                authenticated = await self._handle(scope, params, answer, feed, api)
+                partner = keys.check(claimed, token_from(_headers(scope), params))
+                if partner is None:
+                    await answer.refuse()
+                else:
+                    authenticated = await self._handle(scope, config, partner, params, answer, feed)
         finally:
             # A refusal is the claimed partner's when that id exists (its `status` shows it).
-            partner_id = authenticated or (claimed if self.keys.known(claimed) else UNKNOWN)
+            partner_id = authenticated or (claimed if keys.known(claimed) else UNKNOWN)
             client = scope.get("client")
             self.activity.note(
                 Seen(
@@ -121,18 +128,15 @@ class PartnerApp:
     async def _handle(
         self,
         scope: Scope,
+        config: Config,
+        partner: PartnerSettings,
         params: list[tuple[str, str]],
         answer: _Answer,
         feed: re.Match[str] | None,
-        api: re.Match[str] | None,
     ) -> str | None:
-        """Judge and answer the request; the authenticated partner's id, or None."""
+        """Answer an authenticated partner's request (a feed when `feed`, else the API); its
+        id, or None when refused."""
         headers = _headers(scope)
-        config, keys = self.config, self.keys
-        partner = keys.check((feed or api).group(1), token_from(headers, params))  # type: ignore[union-attr]
-        if partner is None:
-            await answer.refuse()
-            return None
         asked = None
         if feed is not None:
             edition = feed.group(2)
