@@ -73,53 +73,72 @@ def usable(
         "firstCreated": rfc3339(item.date),
         "pubStatus": "usable",
         "language": item.language,
-        "headlines": [{"role": "main", "contentType": "text/plain", "value": item.title}],
+        **_text(item),
     }
-    if item.summary:
-        entry["descriptions"] = [
-            {"role": "summary", "contentType": "text/plain", "value": item.summary}
-        ]
-    if item.content:
-        html = item.content_html
-        entry["bodies"] = [
-            {
-                "role": "main",
-                "contentType": "text/html",
-                "value": html,
-                "charCount": len(plain_text(item.content)),
-            }
-        ]
     if item.author:
         entry["by"] = item.author
     if item.categories:
         entry["subjects"] = [{"name": term, "literal": term} for term in item.categories]
-    if item.source_title:
-        entry["copyrightHolder"] = item.source_title
-        entry["copyrightNotice"] = f"© {item.date.year} {item.source_title}"
-        source: dict[str, Any] = {"name": item.source_title, "role": "source"}
-        if item.source_url:
-            source["uri"] = item.source_url
-        entry["infoSources"] = [source]
-    entry["usageTerms"] = USAGE_TERMS[rights]
-    if item.machine_translated_from:
-        entry["edNote"] = (
-            f"Machine translation from {language_name('en', item.machine_translated_from)}"
-            + (f"; original: {item.original_link}" if item.original_link else "")
-        )
+    entry |= _provenance(item, rights)
     entry["altIds"] = _alt_ids(stored)
-    renditions = []
-    if public:  # the story's page in this edition
-        renditions.append({"name": "web", "href": item.link, "contentType": "text/html"})
-    if item.original_link and not item.machine_translated_from:
-        renditions.append(
-            {"name": "original", "href": item.original_link, "contentType": "text/html"}
-        )
+    renditions = _renditions(item, public)
     if renditions:
         entry["renditions"] = renditions
     associations = _associations(item, stored, edition, authority)
     if associations:
         entry["associations"] = associations
     return entry
+
+
+def _text(item: Item) -> dict[str, Any]:
+    """Headline, summary and body, as far as the item (cut to its rights) has them."""
+    text: dict[str, Any] = {
+        "headlines": [{"role": "main", "contentType": "text/plain", "value": item.title}]
+    }
+    if item.summary:
+        text["descriptions"] = [
+            {"role": "summary", "contentType": "text/plain", "value": item.summary}
+        ]
+    if item.content:
+        text["bodies"] = [
+            {
+                "role": "main",
+                "contentType": "text/html",
+                "value": item.content_html,
+                "charCount": len(plain_text(item.content)),
+            }
+        ]
+    return text
+
+
+def _provenance(item: Item, rights: str) -> dict[str, Any]:
+    """Where the story comes from, what may be done with it, and whether it is translated."""
+    found: dict[str, Any] = {}
+    if item.source_title:
+        found["copyrightHolder"] = item.source_title
+        found["copyrightNotice"] = f"© {item.date.year} {item.source_title}"
+        source: dict[str, Any] = {"name": item.source_title, "role": "source"}
+        if item.source_url:
+            source["uri"] = item.source_url
+        found["infoSources"] = [source]
+    found["usageTerms"] = USAGE_TERMS[rights]
+    if item.machine_translated_from:
+        found["edNote"] = (
+            f"Machine translation from {language_name('en', item.machine_translated_from)}"
+            + (f"; original: {item.original_link}" if item.original_link else "")
+        )
+    return found
+
+
+def _renditions(item: Item, public: bool) -> list[dict[str, str]]:
+    """The story's page in this edition (when pages are published), and, for an original,
+    where it was first published."""
+    found = []
+    if public:
+        found.append({"name": "web", "href": item.link, "contentType": "text/html"})
+    if item.original_link and not item.machine_translated_from:
+        found.append({"name": "original", "href": item.original_link, "contentType": "text/html"})
+    return found
 
 
 def _alt_ids(stored: StoredArticle) -> list[dict[str, str]]:
