@@ -250,6 +250,41 @@ def test_serve_applies_a_rotated_token_within_seconds(
                        [KHABAR, DESK, ROTATED])  # fmt: skip
 
 
+def test_private_feeds_pass_the_w3c_validator(
+    tmp_path: Path, started: Callable[..., Worker]
+) -> None:
+    """Every edition's private feeds, full and summary-only, as a partner downloads them."""
+    from tests.system.test_feeds_output import _problems, w3c_validate
+
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    config = write_config(
+        tmp_path,
+        editions=["kk", "zh", "en", "kk-Latn", "zh-Hant"],
+        serve={"host": "127.0.0.1", "port": port},
+        translation={**OFFLINE_TRANSLATION, "untranslated": "original"},
+        partners=_partners(),
+    )
+    assert run_cli("once", "--config", str(config), env=ENV).code in (0, 1)
+    server = started(config, tmp_path / "serve.log", "serve")
+    wait_until(lambda: _answers(base, "/partners/desk/kk/rss.xml", DESK), 15, "serve answering",
+               server)  # fmt: skip
+    downloaded = tmp_path / "downloaded"
+    for partner, token, editions in (("desk", DESK, ["kk", "zh", "en", "kk-Latn", "zh-Hant"]),
+                                     ("khabar", KHABAR, ["kk", "en"])):  # fmt: skip
+        for edition in editions:
+            folder = downloaded / "partners" / partner / edition
+            folder.mkdir(parents=True)
+            for name in ("rss.xml", "atom.xml"):
+                answer = _get(base, f"/partners/{partner}/{edition}/{name}", token)
+                assert answer.status_code == 200
+                (folder / name).write_bytes(answer.content)
+    reports = w3c_validate(downloaded)
+    assert len(reports) == 2 * 7
+    assert b"<entry" in (downloaded / "partners" / "khabar" / "kk" / "atom.xml").read_bytes()
+    assert _problems(reports) == []
+
+
 def _nginx(tmp_path: Path, root: Path, worker_port: int) -> tuple[subprocess.Popen[str], int]:
     """nginx with deploy/nginx.conf as shipped, but for its port, root and the worker's port."""
     binary = shutil.which("nginx") or (
