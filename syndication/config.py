@@ -10,8 +10,10 @@ problems.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
@@ -291,6 +293,8 @@ class PublishSettings(Strict):
     debounce: Duration = 5.0
     # Publish at least this often even with no change (feeds' max_age, a deleted file).
     every: Duration = 900.0
+    # False: no public feed, feed page or article page is written (partners only).
+    public: bool = True
 
 
 # Bucket names as S3 allows them everywhere (lower case, 3-63 characters, no "..").
@@ -353,6 +357,130 @@ class ServeSettings(Strict):
     workers: int = Field(default=1, ge=1, le=64)
 
 
+# -- partners (issue 13): private, entitled feeds and the ninjs API --------------------------
+
+_RATE = re.compile(r"^\s*(\d+)\s*/\s*(s|sec|second|m|min|minute|h|hour)\s*$")
+_RATE_UNITS = {"s": 1.0, "sec": 1.0, "second": 1.0, "m": 60.0, "min": 60.0, "minute": 60.0}
+_RATE_UNITS |= {"h": 3600.0, "hour": 3600.0}
+_SHA256_HEX = re.compile(r"^[0-9a-fA-F]{64}$")
+MIN_TOKEN_LENGTH = 16  # a shorter secret can be guessed through the API
+
+
+def parse_rate(value: str) -> tuple[int, float]:
+    """`120/min` into (requests, per seconds)."""
+    match = _RATE.match(value)
+    if not match or int(match.group(1)) < 1:
+        raise ValueError("expected a request limit such as 120/min, 10/s or 2000/h")
+    return int(match.group(1)), _RATE_UNITS[match.group(2)]
+
+
+def _check_rate(value: str | None) -> str | None:
+    if value is not None:
+        parse_rate(value)
+    return value
+
+
+def _check_digest(value: str | None) -> str | None:
+    if value is not None and not _SHA256_HEX.match(value):
+        raise ValueError("expected the 64 hex digits of the token's SHA-256")
+    return value.lower() if value is not None else None
+
+
+class PartnerSettings(Strict):
+    """A partner newsroom: its key (as SHA-256 only) and what its contract entitles it to."""
+
+    id: UrlSafeId
+    name: str | None = None
+    # `token:` is turned into this at validation (see _digest_only): the secret itself is
+    # never kept in the settings, so nothing that prints or records them can show it.
+    token_sha256: Annotated[str | None, AfterValidator(_check_digest)] = None
+    editions: list[str] | None = None  # None: every edition
+    sources: list[str] = Field(default_factory=list)  # empty: every source
+    topics: list[str] = Field(default_factory=list)  # empty: any story
+    rights: Literal["full", "summary", "title"] | None = None  # a cap on the sources' rights
+    rate: Annotated[str | None, AfterValidator(_check_rate)] = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _digest_only(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or "token" not in data:
+            return data
+        if "token_sha256" in data:
+            raise ValueError("a partner has token: or token_sha256:, not both")
+        token = data["token"]
+        if not isinstance(token, str):
+            raise ValueError("token: expected ${VAR}, a secret from the environment")
+        if len(token) < MIN_TOKEN_LENGTH and not _ENV_REF.fullmatch(token):
+            # (`status` leaves a variable its shell lacks as written: not a short token.)
+            raise ValueError(
+                f"token: the secret is shorter than {MIN_TOKEN_LENGTH} characters; use a "
+                "long random one (python -c 'import secrets; print(secrets.token_urlsafe())')"
+            )
+        rest = {key: value for key, value in data.items() if key != "token"}
+        return rest | {"token_sha256": hashlib.sha256(token.encode("utf-8")).hexdigest()}
+
+    @model_validator(mode="after")
+    def _has_key(self) -> PartnerSettings:
+        if self.token_sha256 is None:
+            raise ValueError("a partner needs token: ${VAR} or token_sha256: <hex>")
+        return self
+
+    @property
+    def digest(self) -> bytes:
+        """The SHA-256 of the partner's token."""
+        assert self.token_sha256 is not None
+        return bytes.fromhex(self.token_sha256)
+
+    @property
+    def rate_limit(self) -> tuple[int, float] | None:
+        """(requests, per seconds), or None: no limit."""
+        return parse_rate(self.rate) if self.rate is not None else None
+
+
+def partner_summary(partner: PartnerSettings, editions: list[str]) -> dict[str, Any]:
+    """What `status` shows of a partner's entitlement."""
+    return {
+        "id": partner.id,
+        "name": partner.name or partner.id,
+        "editions": list(partner.editions if partner.editions is not None else editions),
+        "sources": list(partner.sources),
+        "topics": list(partner.topics),
+        "rights": partner.rights or "full",
+        "rate": partner.rate,
+    }
+
+
+def _partner_problems(settings: Settings, problem: Callable[[tuple[Any, ...], str], None]) -> None:
+    """Partners naming an edition, source or topic the configuration does not have, and
+    repeated partner ids, each at its own line."""
+    sources = [s.id for s in settings.sources]
+    topics = [t.id for t in settings.feeds.topics]
+    seen: dict[str, int] = {}
+    for index, partner in enumerate(settings.partners):
+        where = ("partners", index)
+        if partner.id in seen:
+            problem(
+                (*where, "id"),
+                f"partners.{index}.id: {partner.id!r} is already the id of partners."
+                f"{seen[partner.id]}; ids must be unique",
+            )
+        seen.setdefault(partner.id, index)
+        for key, known, what in (
+            ("editions", settings.editions, "edition"),
+            ("sources", sources, "source"),
+            ("topics", topics, "topic (feeds.topics)"),
+        ):
+            unknown = [v for v in getattr(partner, key) or () if v not in known]
+            if unknown:
+                problem(
+                    (*where, key),
+                    f"partners.{index}.{key}: unknown {what} {', '.join(unknown)}; "
+                    f"expected some of {', '.join(known) or '(none configured)'}",
+                )
+        if partner.editions is not None and not partner.editions:
+            problem((*where, "editions"), f"partners.{index}.editions: an empty list: no feed")
+
+
 _DEFAULT_STORE = "sqlite:///data/syndication.db"
 
 
@@ -368,6 +496,7 @@ class Settings(Strict):
     translation: TranslationSettings = Field(default_factory=TranslationSettings)
     publish: PublishSettings = Field(default_factory=PublishSettings)
     serve: ServeSettings = Field(default_factory=ServeSettings)
+    partners: list[PartnerSettings] = Field(default_factory=list)
 
     @model_validator(mode="before")
     @classmethod
@@ -500,6 +629,8 @@ class Config:
                 }
                 for source in s.sources
             ],
+            # Who may pull what (never a token or its digest), for `status`.
+            "partners": [partner_summary(p, s.editions) for p in s.partners],
         }
 
     def is_secret(self, text: str) -> bool:
@@ -725,6 +856,7 @@ def load(path: Path, *, lenient_env: bool = False) -> Config:
     if not isinstance(data, dict):
         raise ConfigError([f"{name}:1: expected a mapping with editions: and sources:"])
     reader.check_repeated_ids(data)
+    reader.check_partner_tokens(data)
     try:
         settings = Settings.model_validate(data)
     except ValidationError as exc:
@@ -732,6 +864,8 @@ def load(path: Path, *, lenient_env: bool = False) -> Config:
             loc = tuple(error["loc"])
             dotted = ".".join(str(part) for part in loc) or "(top level)"
             reader.problem(loc, f"{dotted}: {_message(error)}")
+    else:
+        _partner_problems(settings, reader.problem)
     if reader.problems:
         raise ConfigError(sorted(set(reader.problems), key=_problem_order))
     base = path.resolve().parent
@@ -779,10 +913,17 @@ _PUBLIC_SECTIONS = frozenset(
 
 
 def _secret_slot(path: tuple[Any, ...]) -> bool:
-    """Where a secret from the environment belongs: a source's location, a provider's keys."""
-    return (len(path) == 3 and path[0] == "sources" and path[2] in ("url", "file", "articles")) or (
-        len(path) >= 3 and path[:2] == ("translation", "providers")
+    """Where a secret from the environment belongs: a source's location, a provider's keys,
+    a partner's token."""
+    return (
+        (len(path) == 3 and path[0] == "sources" and path[2] in ("url", "file", "articles"))
+        or (len(path) >= 3 and path[:2] == ("translation", "providers"))
+        or _partner_token(path)
     )
+
+
+def _partner_token(path: tuple[Any, ...]) -> bool:
+    return len(path) == 3 and path[0] == "partners" and path[2] == "token"
 
 
 def _public(path: tuple[Any, ...], value: str) -> bool:
@@ -803,6 +944,7 @@ class _Reader:
     secrets: set[str] = field(default_factory=set)
     lenient: bool = False  # a missing environment variable is left as `${VAR}`, not an error
     unset: set[str] = field(default_factory=set)
+    tokens_from_env: set[tuple[Any, ...]] = field(default_factory=set)  # partners' tokens
 
     def problem(self, loc: tuple[Any, ...], message: str) -> None:
         self.problems.append(f"{self.name}:{line_for(loc, self.lines)}: {message}")
@@ -842,6 +984,8 @@ class _Reader:
                     "the YAML",
                 )
                 return match.group(0)
+            if _partner_token(path):
+                self.tokens_from_env.add(path)
             if var in os.environ:
                 if len(os.environ[var]) >= 4 and not _public(path, os.environ[var]):
                     self.secrets.add(os.environ[var])
@@ -855,6 +999,25 @@ class _Reader:
             return ""
 
         return _ENV_REF.sub(replace, value)
+
+    def check_partner_tokens(self, data: dict[str, Any]) -> None:
+        """A partner's token written into the YAML itself: it belongs in the environment (or
+        only its SHA-256 in the YAML), where a copy of the file does not carry it."""
+        partners = data.get("partners")
+        if not isinstance(partners, list):
+            return
+        for index, partner in enumerate(partners):
+            path = ("partners", index, "token")
+            if (
+                isinstance(partner, dict)
+                and "token" in partner
+                and path not in self.tokens_from_env
+            ):
+                self.problem(
+                    path,
+                    f"partners.{index}.token: write the secret in the environment and the "
+                    "YAML as token: ${VAR}, or give only its SHA-256 as token_sha256:",
+                )
 
     def check_repeated_ids(self, data: dict[str, Any]) -> None:
         """A repeated source id, reported at the repeating entry's own line."""

@@ -17,11 +17,11 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, replace
 from datetime import datetime
 from html import escape
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from syndication.config import Config
 from syndication.html import web_url, xml_safe
@@ -99,6 +99,18 @@ def digest(item: Item) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
+def id_authority(config: Config, remembered: Callable[[str, str], str]) -> str:
+    """The host named in item ids: the site's host at the first publish, kept for good
+    (`remembered`: the store's, which records a value the first time and returns it ever
+    after).
+
+    Ids must never change once published, so a later move to another domain (a new
+    `site.base_url`) keeps the ids partners already hold.
+    """
+    host = urlsplit(config.settings.site.base_url).hostname or "localhost"
+    return remembered("id_authority", host)
+
+
 def item_id(authority: str, article_id: str, edition: str) -> str:
     """A tag: URI (RFC 4151) per story and edition; the story part is shared by all editions."""
     return f"tag:{authority},2025:{quote(article_id, safe=':/-._~@')}/{edition}"
@@ -140,14 +152,22 @@ def credit_line(edition: str, credit: str) -> tuple[str, str]:
 
 
 def build_item(
-    config: Config, edition: str, story: Story, *, authority: str, carried_by: Collection[str]
+    config: Config,
+    edition: str,
+    story: Story,
+    *,
+    authority: str,
+    carried_by: Collection[str],
+    rights: str | None = None,
 ) -> Item:
     """`story` as an item of `edition`; `carried_by` are the editions that carry the story
-    (their pages are its hreflang alternates), `authority` the host named in item ids."""
+    (their pages are its hreflang alternates), `authority` the host named in item ids,
+    `rights` what may be shown of it (default: its source's rights)."""
     s = config.settings
     article = story.stored.article
     now = utcnow() + FUTURE_TOLERANCE
-    text = _text(config, edition, story)
+    rights = rights or s.rights(article.source_id)
+    text = _text(config, edition, story, rights)
     date = story.stored.date
     updated = _updated(story, text.translated, now)
     source = s.find_source(article.source_id)
@@ -186,7 +206,7 @@ def build_item(
         if source_feed or source_title
         else "",
         source_updated=feed_updated if feed_updated and feed_updated <= now else updated,
-        rights=RIGHTS_TEXT.get(s.rights(article.source_id), ""),
+        rights=RIGHTS_TEXT.get(rights, ""),
         machine_translated_from=article.language if text.translated else "",
         alternates=alternates(config, edition, article.id, carried_by),
         credits=tuple(credit_line(edition, xml_safe(credit)) for credit in text.credits),
@@ -205,9 +225,9 @@ def alternates(
     )
 
 
-def _text(config: Config, edition: str, story: Story) -> _Text:
-    """The translation when it is usable, else the original; cut to the source's rights,
-    marked as a machine translation, and in the script of a derived edition."""
+def _text(config: Config, edition: str, story: Story, rights: str) -> _Text:
+    """The translation when it is usable, else the original; cut to `rights`, marked as a
+    machine translation, and in the script of a derived edition."""
     article, translation = story.stored.article, story.translation
     language = base_language(edition)
     translated = (
@@ -222,7 +242,6 @@ def _text(config: Config, edition: str, story: Story) -> _Text:
     else:
         title, summary, content = article.title, article.summary, article.content
         item_language = article.language
-    rights = config.settings.rights(article.source_id)
     if rights != "full":
         content = ""
     if rights == "title":

@@ -24,7 +24,7 @@ from rich.console import Console
 from rich.logging import RichHandler
 
 # Attributes a log call may set with `extra=` that JSON lines carry as their own keys.
-CONTEXT_KEYS = ("source", "article", "provider", "edition")
+CONTEXT_KEYS = ("source", "article", "provider", "edition", "partner")
 
 
 class LogFormat(StrEnum):
@@ -79,6 +79,24 @@ class JsonFormatter(logging.Formatter):
         # ensure_ascii=False keeps Cyrillic and Han readable and lets a stream-level redaction
         # still recognise a non-ASCII secret.
         return json.dumps(entry, ensure_ascii=False, default=str)
+
+
+# One line per partner request (syndication.partners.activity): written by a handler of its
+# own, a plain line or a JSON object, since Rich's rendering of a line costs more than
+# answering the request it tells of.
+ACCESS_LOGGER = "syndication.access"
+
+
+def access_handler(
+    log_format: LogFormat, *, stream: TextIO, redact: Callable[[str], str] | None = None
+) -> logging.Handler:
+    """The access log's handler: `[2026-05-05 10:04:28] partner …` lines, or JSON lines."""
+    access = logging.StreamHandler(stream)
+    if log_format is LogFormat.json:
+        access.setFormatter(JsonFormatter(redact))
+    else:
+        access.setFormatter(logging.Formatter("[%(asctime)s] %(message)s", "%Y-%m-%d %H:%M:%S"))
+    return access
 
 
 def handler(

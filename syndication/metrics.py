@@ -7,8 +7,8 @@ failures and memory hits, publish timing), and the exposition's content type. Th
 scrape gets, these counters plus gauges read from the store, is
 :func:`syndication.run.health.exposition`'s.
 
-Labels carry source ids, provider names and language tags only, never URLs or keys, so a
-secret in the configuration cannot reach a scrape.
+Labels carry source ids, partner ids, provider names and language tags only, never URLs or
+keys, so a secret in the configuration cannot reach a scrape.
 """
 
 from __future__ import annotations
@@ -77,6 +77,17 @@ LAST_PUBLISH = Gauge(
     "When the last publish finished without raising (Unix time).",
     registry=REGISTRY,
 )
+PARTNER_REQUESTS = Counter(
+    "syndication_partner_requests_total",
+    "Requests to partners' private feeds and API, by partner id (- for an id not configured), "
+    "kind (feed, api) and result (ok, not-modified, refused, limited, bad-request).",
+    ["partner", "kind", "result"],
+    registry=REGISTRY,
+)
+
+
+def partner_request(partner: str, kind: str, result: str) -> None:
+    PARTNER_REQUESTS.labels(partner=partner, kind=kind, result=result).inc()
 
 
 def pair(source: str, target: str) -> str:

@@ -5,10 +5,11 @@ cache of file bytes (plain and gzip) with their ETags, conditional requests (ETa
 Last-Modified, answered with 304), content negotiation for gzip and for a feed opened in a
 browser (the feed folder's ``index.html`` page instead of the feed), media types (from
 ``syndication.media``), ``410 Gone`` for the notice a withdrawn story's page holds, a long
-``Cache-Control`` for closed RFC 5005 archive documents, and the ``/healthz`` and ``/metrics``
-endpoints (their content comes from callables the caller gives). It is a small pure-ASGI app
-run by uvicorn; it never writes files and knows nothing about how they were produced. With no
-root (the output is an object store) it answers only those two endpoints.
+``Cache-Control`` for closed RFC 5005 archive documents, the ``/healthz`` and ``/metrics``
+endpoints (their content comes from callables the caller gives), and handing everything under
+``/partners/`` to the partners' app the caller gives (never to a file). It is a small
+pure-ASGI app run by uvicorn; it never writes files and knows nothing about how they were
+produced. With no root (the output is an object store) it answers only the endpoints.
 
 Public API: :func:`build_app` (the ASGI app), :func:`make_server` (a configured, not yet
 started ``uvicorn.Server``), and :func:`listen` / :func:`fork_servers` / :func:`stop_servers`
@@ -57,6 +58,7 @@ Metrics = Callable[[], tuple[bytes, str]]  # (body, content type), e.g. run.heal
 _Headers = list[tuple[bytes, bytes]]
 
 ALLOWED_METHODS = "GET, HEAD"
+PARTNERS = "/partners/"  # the prefix the partners' app answers (syndication.partners)
 # Feeds are polled; five minutes keeps readers reasonably fresh while letting caches absorb
 # bursts. Revalidation is cheap anyway thanks to the ETag.
 CACHE_CONTROL = "public, max-age=300"
@@ -405,7 +407,11 @@ class StaticApp:
     """
 
     def __init__(
-        self, root: Path | None, health: HealthCheck | None = None, metrics: Metrics | None = None
+        self,
+        root: Path | None,
+        health: HealthCheck | None = None,
+        metrics: Metrics | None = None,
+        partners: ASGIApp | None = None,
     ) -> None:
         # No root: the output is an object store, and only /healthz and /metrics are ours.
         self.serves_files = root is not None
@@ -413,6 +419,9 @@ class StaticApp:
         self._root_prefix = self.root.rstrip(os.sep) + os.sep
         self.health = health
         self.metrics = metrics
+        # Everything under /partners/ is the partners' app (private feeds, the API), never a
+        # file of the output; without one it is not found.
+        self.partners = partners
         self.cache = _FileCache()
         # Request path (raw) -> the file it resolved to, with that file's identity (device,
         # inode), so a hot file costs one stat per request instead of a realpath (an lstat per
@@ -439,7 +448,10 @@ class StaticApp:
             await send(message)
 
         try:
-            await self._handle(scope, tracking_send)
+            if scope["path"].startswith(PARTNERS):
+                await (self.partners or _not_found)(scope, receive, tracking_send)
+            else:
+                await self._handle(scope, tracking_send)
         except Exception:
             # Log the trace for operators; the client only ever sees a plain 500.
             log.exception("serve: error handling %s %r", scope.get("method"), scope.get("path"))
@@ -710,12 +722,19 @@ async def _plain(
     await send({"type": "http.response.body", "body": b"" if head else body})
 
 
+async def _not_found(scope: Scope, receive: Receive, send: Send) -> None:
+    await _plain(send, 404, "not found\n", scope.get("method") == "HEAD")
+
+
 def build_app(
-    root: Path | None, health: HealthCheck | None = None, metrics: Metrics | None = None
+    root: Path | None,
+    health: HealthCheck | None = None,
+    metrics: Metrics | None = None,
+    partners: ASGIApp | None = None,
 ) -> ASGIApp:
-    """The ASGI app serving ``root`` (resolved once, now; None: no files), ``/healthz`` and
-    ``/metrics``."""
-    return StaticApp(root, health, metrics)
+    """The ASGI app serving ``root`` (resolved once, now; None: no files), ``/healthz``,
+    ``/metrics`` and ``partners`` under ``/partners/``."""
+    return StaticApp(root, health, metrics, partners)
 
 
 def make_server(
@@ -725,6 +744,7 @@ def make_server(
     health: HealthCheck | None = None,
     log_level: str = "warning",
     metrics: Metrics | None = None,
+    partners: ASGIApp | None = None,
 ) -> uvicorn.Server:
     """A configured, not yet started uvicorn server for ``root``.
 
@@ -734,7 +754,7 @@ def make_server(
     ``metrics`` (e.g. ``lambda: exposition(store)``) enables ``GET /metrics``.
     """
     config = uvicorn.Config(
-        build_app(root, health, metrics),
+        build_app(root, health, metrics, partners),
         host=host,
         port=port,
         log_level=log_level,
@@ -746,10 +766,11 @@ def make_server(
         # the asyncio loop, never uvloop's policy, which would change every loop of `run`.
         http="httptools",
         loop="asyncio",
-        # A line per request costs more than a 304 itself: only when asked to be verbose.
-        access_log=log_level in ("debug", "trace"),
         ws="none",  # static files only: refuse websocket upgrades at the protocol level
         server_header=False,  # do not advertise the server software and version
+        # Never a line per request: it would quote query strings, where a partner's token
+        # may be, and it costs more than a 304 itself.
+        access_log=False,
         timeout_graceful_shutdown=10,  # a stuck client must not block shutdown forever
     )
     return uvicorn.Server(config)
@@ -766,23 +787,25 @@ def listen(host: str, port: int) -> socket.socket:
     return sock
 
 
-def fork_servers(root: Path, sock: socket.socket, count: int) -> list[int]:
-    """`count` more processes serving `root` on the listening `sock` (the caller serves on it
-    too): each accepts connections itself, so requests use every core, as nginx's workers do.
+def fork_servers(count: int, serve: Callable[[], None]) -> list[int]:
+    """`count` more processes, each running `serve` (a server on a listening socket the
+    caller shares with them, which serves on it too): each accepts connections itself, so
+    requests use every core, as nginx's workers do.
 
-    Call it before the process starts any thread or event loop. A child stops on SIGTERM or
-    SIGINT, and by itself when its parent is gone; `stop_servers` ends them.
+    Call it before the process starts any thread or event loop, or opens a database: `serve`
+    opens its own. A child stops on SIGTERM or SIGINT (as `serve` must), and by itself when
+    its parent is gone; `stop_servers` ends them.
     """
     sys.stdout.flush()
     sys.stderr.flush()
-    host, port = sock.getsockname()[:2]
     children = []
     for _ in range(count):
         pid = os.fork()
         if pid == 0:  # pragma: no cover - runs in the child, which never returns
             status = 1
             try:
-                _serve_child(root, sock, host, port)
+                _watch_parent()
+                serve()
                 status = 0
             finally:
                 os._exit(status)
@@ -790,23 +813,16 @@ def fork_servers(root: Path, sock: socket.socket, count: int) -> list[int]:
     return children
 
 
-def _serve_child(root: Path, sock: socket.socket, host: str, port: int) -> None:
-    server = make_server(root, host, port)
+def _watch_parent() -> None:
+    """Stop this process (as SIGTERM does) once the process that forked it is gone."""
     parent = os.getppid()
 
-    def stop(*_: object) -> None:
-        server.should_exit = True
-
     def watch() -> None:
-        while not server.should_exit:
+        while os.getppid() == parent:
             time.sleep(0.5)
-            if os.getppid() != parent:  # the serving parent is gone: so are we
-                stop()
+        os.kill(os.getpid(), signal.SIGTERM)
 
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, stop)
     threading.Thread(target=watch, name="serve-parent-watch", daemon=True).start()
-    server.run(sockets=[sock])
 
 
 def stop_servers(children: list[int], timeout: float = 10.0) -> None:

@@ -101,6 +101,15 @@ def setup_logging(verbose: bool, quiet: bool = False) -> None:
         redact=lambda text: _stderr.config.redact(text) if _stderr.config else text,
     )
     logging.basicConfig(level=level, handlers=[handler], force=True)
+    access = logging.getLogger(logs.ACCESS_LOGGER)
+    access.handlers = [
+        logs.access_handler(
+            logs.chosen(),
+            stream=_stderr,
+            redact=lambda text: _stderr.config.redact(text) if _stderr.config else text,
+        )
+    ]
+    access.propagate = False
     for noisy in ("httpx", "httpcore", "apscheduler", "urllib3", "uvicorn.error"):
         logging.getLogger(noisy).setLevel(logging.WARNING if verbose else logging.ERROR)
 

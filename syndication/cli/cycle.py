@@ -230,35 +230,33 @@ def run(config: ConfigOption = None, verbose: VerboseOption = False) -> None:
 
 
 def serve(config: ConfigOption = None, verbose: VerboseOption = False) -> None:
-    """Serve the published output folder only (no polling, no translation)."""
-    from syndication.run.lifecycle import serve_until_signal
-    from syndication.serve import fork_servers, listen, make_server, stop_servers
+    """Serve the published output folder and partners' feeds (no polling, no translation)."""
+    from syndication.run.lifecycle import serve_forever
 
     setup_logging(verbose)
     loaded = load(config)
     s = loaded.settings
-    if loaded.folder is None:
+    if loaded.folder is None and not s.partners:
         err.print(
             f"[bold red]nothing to serve:[/] the output is {loaded.output}; readers get the "
             "files from there (or the CDN in front of it)",
             highlight=False,
         )
         raise typer.Exit(EXIT_CONFIG)
-    folder = loaded.folder
-    folder.mkdir(parents=True, exist_ok=True)
-    server = make_server(folder, s.serve.host, s.serve.port)
-    if s.serve.workers == 1:
-        out.print(f"serving {folder} at http://{s.serve.host}:{s.serve.port}/", highlight=False)
-        serve_until_signal(server)
-        return
-    # Several processes on one listening socket, forked before any thread or loop starts.
-    sock = listen(s.serve.host, s.serve.port)
+    if loaded.folder is not None:
+        loaded.folder.mkdir(parents=True, exist_ok=True)
+
+    def open_store() -> Store | None:
+        try:
+            return Store.open(loaded.store_url)
+        except StoreError as exc:
+            # The public files need no store; the partners' feeds are read from it.
+            err.print(f"[yellow]partners' feeds not served:[/] {exc}", highlight=False)
+            return None
+
+    processes = f" ({s.serve.workers} processes)" if s.serve.workers > 1 else ""
+    what = loaded.folder or "the partners' feeds"  # an object store holds the public files
     out.print(
-        f"serving {folder} at http://{s.serve.host}:{s.serve.port}/ ({s.serve.workers} processes)",
-        highlight=False,
+        f"serving {what} at http://{s.serve.host}:{s.serve.port}/{processes}", highlight=False
     )
-    children = fork_servers(folder, sock, s.serve.workers - 1)
-    try:
-        serve_until_signal(server, sockets=[sock])
-    finally:
-        stop_servers(children)
+    serve_forever(loaded, open_store, on_reload=redact_with)

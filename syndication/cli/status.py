@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -104,6 +104,7 @@ class Subject:
     languages: list[str]
     problems: list[str] = field(default_factory=list)
     recorded: str | None = None  # when the sources shown were recorded, if not the YAML's
+    partners: list[dict[str, Any]] = field(default_factory=list)  # cfg.partner_summary()
 
 
 def _subject(path: Path) -> Subject | tuple[cfg.Salvaged, list[str]]:
@@ -124,6 +125,7 @@ def _subject(path: Path) -> Subject | tuple[cfg.Salvaged, list[str]]:
         sources=used["sources"],
         languages=used["languages"],
         problems=loaded.routing_problems(),  # what `run` and `reload` would refuse too
+        partners=used["partners"],
     )
 
 
@@ -150,6 +152,7 @@ def _recorded_subject(salvaged: cfg.Salvaged, problems: list[str], store: Store)
         languages=used.get("languages") or sorted(store.backlog()),
         problems=problems,
         recorded=used.get("recorded"),
+        partners=used.get("partners") or [],
     )
 
 
@@ -218,7 +221,34 @@ def status_data(subject: Subject, store: Store) -> dict[str, Any]:
             for w in store.withdrawn_stories()
         ],
         "embargoed": store.embargoed_count(now),
+        "partners": _partners_data(subject, store),
     }
+
+
+def _partners_data(subject: Subject, store: Store) -> list[dict[str, Any]]:
+    """Each configured partner's entitlement and who pulled what (README, "For partners")."""
+    from syndication.model import utcnow
+
+    since = (utcnow() - timedelta(hours=23)).strftime("%Y-%m-%dT%H")  # this hour and 23 more
+    activity = store.partner_activity(since)
+    found = []
+    for partner in subject.partners:
+        seen = activity.get(partner["id"])
+        found.append(
+            {
+                **partner,
+                "last_request": _iso(seen.last_request) if seen else None,
+                "requests_24h": seen.requests if seen else 0,
+                "not_modified_24h": seen.not_modified if seen else 0,
+                "last_cursor": {"edition": seen.last_cursor_edition, "cursor": seen.last_cursor}
+                if seen and seen.last_cursor
+                else None,
+                "last_refused": {"at": _iso(seen.last_refused), "from": seen.last_refused_from}
+                if seen and seen.last_refused
+                else None,
+            }
+        )
+    return found
 
 
 def _sources_data(subject: Subject, store: Store) -> list[dict[str, Any]]:
@@ -319,6 +349,8 @@ def _print_status(data: dict[str, Any]) -> None:
             language, *(str(c[k]) for k in ("translated", "pending", "stale", "failed"))
         )
     out.print(editions)
+    if data["partners"]:
+        out.print(_partners_table(data["partners"]))
     for waiting in data["waiting"]:
         out.print(f"  [yellow]{waiting['count']} waiting:[/] {waiting['reason']}", highlight=False)
     for t in data["failed"][:10]:
@@ -381,5 +413,36 @@ def _sources_table(sources: list[dict[str, Any]]) -> Table:
             _short(s["next_fetch"]),
             note[:80],
             style="red" if s["health"] == "failing" else "",
+        )
+    return table
+
+
+def _partners_table(partners: list[dict[str, Any]]) -> Table:
+    table = Table(title="partners (last 24 h; times in UTC)", title_justify="left")
+    for column in (
+        "partner",
+        "editions",
+        "rights",
+        "rate",
+        "last request",
+        "requests",
+        "304s",
+        "API cursor",
+        "last 401",
+    ):
+        table.add_column(column)
+    for p in partners:
+        cursor = p["last_cursor"]
+        refused = p["last_refused"]
+        table.add_row(
+            p["id"],
+            " ".join(p["editions"]),
+            p["rights"],
+            p["rate"] or "",
+            _short(p["last_request"]) or "never",
+            str(p["requests_24h"]),
+            str(p["not_modified_24h"]),
+            f"{cursor['edition']} {cursor['cursor']}" if cursor else "",
+            f"{_short(refused['at'])} from {refused['from']}" if refused else "",
         )
     return table

@@ -113,6 +113,7 @@ def output_shape(config: Config) -> str:
         "editions": list(s.editions),
         "feeds": s.feeds.model_dump(mode="json"),
         "untranslated": s.translation.untranslated,
+        "public": s.publish.public,
         "sources": [
             {
                 "id": source.id,

@@ -12,8 +12,8 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
 
+from syndication import items
 from syndication.config import Config, TopicFeed
 from syndication.items import Story
 from syndication.store import Store
@@ -122,10 +122,5 @@ def _fold(text: str) -> str:
 
 
 def id_authority(config: Config, store: Store) -> str:
-    """The host named in item ids: the site's host at the first publish, kept for good.
-
-    Ids must never change once published, so a later move to another domain (a new
-    `site.base_url`) keeps the ids partners already hold.
-    """
-    host = urlsplit(config.settings.site.base_url).hostname or "localhost"
-    return store.remembered("id_authority", host)
+    """The host named in item ids (the rule is the items leaf's: partner feeds share it)."""
+    return items.id_authority(config, store.remembered)

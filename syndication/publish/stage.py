@@ -114,7 +114,11 @@ class _Publish:
         self.added: dict[str, list[Entry]] = {}  # feed -> entries this publish adds, by rank
         self.tombstones: dict[str, list[Tombstone]] = {}  # feed -> its recent withdrawals
         self.dropped: set[str] = set()
-        self.links = links(config, self.feeds)
+        # `publish.public: false`: partners only. Versions and feed entries are kept as ever
+        # (the partners' API and feeds read them); no public feed, feed page or story page is
+        # written, and the site's index and OPML list nothing.
+        self.public = s.publish.public
+        self.links = links(config, self.feeds) if self.public else []
         self.opml: dict[str, str | None] = {}
         self._synced = 0  # ledger entries already sorted into `added`
 
@@ -311,6 +315,8 @@ class _Publish:
     def _pages(self, ids: Sequence[str], editions: Sequence[str] | None = None) -> None:
         """Each story's page in every edition that published it: the story, or the notice
         left where a withdrawn one was; a page no longer shown (and not withdrawn) goes."""
+        if not self.public:
+            return
         self._carried(ids)
         for edition in editions or self.editions:
             found = self.stories.load(ids, edition)
@@ -336,6 +342,8 @@ class _Publish:
 
     def _feed(self, feed: FeedDef, pages: set[int | None]) -> None:
         """Render these documents of `feed` (archive pages first, the current one last)."""
+        if not self.public:
+            return
         paging = self._paging(feed.folder)
         kept = set(paging.kept)
         ordered: list[int | None] = sorted(p for p in pages if p is not None and p in kept)

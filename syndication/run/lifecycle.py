@@ -4,7 +4,9 @@ Owns: `syndication run` once its configuration, store and lock are in hand (the 
 the HTTP server over one store, a first publish of what the store holds, the addresses
 announced), which signal does what (SIGINT/SIGTERM stop, SIGHUP reloads, SIGUSR1 takes up the
 command line's requests at once), and the stop: the lock released, the exit code (0, or 3 when
-the worker had to stop). `syndication serve` uses the same signal handling for its server.
+the worker had to stop). The partners' app answers under /partners/ in both `run` and
+`syndication serve`, which uses the same signal handling and reads its YAML again when the
+file changes (or on SIGHUP), so a partner's rotated or removed token stops working at once.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import socket
 import sys
 import threading
 from collections.abc import Callable
@@ -19,13 +22,17 @@ from typing import Any, NoReturn
 
 from syndication.config import Config
 from syndication.errors import StoreError
+from syndication.partners import PartnerApp
 from syndication.publish import publish
+from syndication.run import reload as reloading
 from syndication.run.health import exposition
 from syndication.run.worker import Announce, Worker
-from syndication.serve import make_server
+from syndication.serve import fork_servers, listen, make_server, stop_servers
 from syndication.store import Store
 
 log = logging.getLogger(__name__)
+
+WATCH_EVERY = 1.0  # seconds between looks at the YAML's mtime by `serve`
 
 
 def serve_until_signal(
@@ -65,14 +72,22 @@ def run_forever(
     (3 when the worker had to stop: its store file was removed or replaced)."""
     s = config.settings
     worker: Worker | None = None
+    partners = PartnerApp(config, store)
+
+    def reloaded(new: Config) -> None:
+        if on_reload is not None:
+            on_reload(new)
+        partners.configure(new)
+
     try:
-        worker = running = Worker(config, store, announce=announce, on_reload=on_reload)
+        worker = running = Worker(config, store, announce=announce, on_reload=reloaded)
         server = make_server(
             config.folder,  # None (an object store): /healthz and /metrics only
             s.serve.host,
             s.serve.port,
             worker.health,
             metrics=lambda: exposition(store, [x.id for x in running.config.settings.sources]),
+            partners=partners,
         )
         worker.on_fatal = lambda: setattr(server, "should_exit", True)
         if config.folder is not None:
@@ -83,6 +98,7 @@ def run_forever(
         except Exception as exc:
             log.warning("initial publish failed: %s", exc)
         worker.start()
+        partners.start()
         _announce_addresses(config, announce)
         serve_until_signal(
             server,
@@ -96,6 +112,7 @@ def run_forever(
     finally:
         if worker is not None:
             worker.stop()
+        partners.stop()  # the requests counted since its last write, and their log lines
         try:
             store.release_lock()
         except StoreError as exc:
@@ -108,6 +125,96 @@ def run_forever(
         # nothing is lost by leaving now; waiting for the job would make a stop take as
         # long as a cycle.
         os._exit(3 if worker is not None and worker.condition.fatal else 0)
+
+
+class _Watched:
+    """`serve`'s configuration, read again when its file changes (or on SIGHUP); what
+    `run` would refuse is logged and changes nothing."""
+
+    def __init__(self, config: Config, apply: Callable[[Config], None]) -> None:
+        self.config = config
+        self.apply = apply
+        self._stamp = reloading.stamp(config.path)
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+
+    def reload(self, why: str) -> None:
+        with self._lock:
+            old = self.config
+            self._stamp = reloading.stamp(old.path)
+            new = reloading.read_again(old.path)
+            if isinstance(new, list):
+                log.error("configuration reload (%s) rejected; serving the previous one:", why)
+                for problem in new:
+                    log.error("  %s", problem)
+                return
+            self.config = reloading.keep_fixed(old, new)
+            self.apply(self.config)
+            log.warning("configuration reloaded (%s)", why)
+
+    def watch(self) -> None:
+        """Look at the file's stamp every WATCH_EVERY seconds until `stop`."""
+        while not self._stop.wait(WATCH_EVERY):
+            if reloading.stamp(self.config.path) != self._stamp:
+                try:
+                    self.reload(f"{self.config.path} changed")
+                except Exception:  # the next save is looked at all the same
+                    log.exception("configuration reload failed")
+
+    def stop(self) -> None:
+        self._stop.set()
+
+
+def serve_forever(
+    config: Config,
+    open_store: Callable[[], Store | None],
+    on_reload: Callable[[Config], None] | None = None,
+) -> None:
+    """`syndication serve`: the output folder and, with a store, the partners' feeds and API,
+    until SIGINT/SIGTERM, from `serve.workers` processes on one port. Saving the YAML (or
+    SIGHUP) applies its partners within seconds in every process: a rotated or removed token
+    stops working. `open_store` is called in each process (a database connection is never
+    shared across a fork)."""
+    s = config.settings
+    if s.serve.workers == 1:
+        _serve(config, open_store(), on_reload, None)
+        return
+    # Several processes on one listening socket, forked before any thread, loop or store.
+    sock = listen(s.serve.host, s.serve.port)
+    children = fork_servers(s.serve.workers - 1, lambda: _serve(config, open_store(), None, [sock]))
+    try:
+        _serve(config, open_store(), on_reload, [sock])
+    finally:
+        stop_servers(children)
+
+
+def _serve(
+    config: Config,
+    store: Store | None,
+    on_reload: Callable[[Config], None] | None,
+    sockets: list[socket.socket] | None,
+) -> None:
+    """One serving process (see `serve_forever`)."""
+    s = config.settings
+    partners = PartnerApp(config, store) if store is not None else None
+
+    def apply(new: Config) -> None:
+        if on_reload is not None:
+            on_reload(new)
+        if partners is not None:
+            partners.configure(new)
+
+    watched = _Watched(config, apply)
+    server = make_server(config.folder, s.serve.host, s.serve.port, partners=partners)
+    threading.Thread(target=watched.watch, name="syndication-config-watch", daemon=True).start()
+    if partners is not None:
+        partners.start()
+    try:
+        serve_until_signal(server, {signal.SIGHUP: lambda: watched.reload("SIGHUP")}, sockets)
+    finally:
+        watched.stop()
+        if partners is not None:
+            partners.stop()
 
 
 def _announce_addresses(config: Config, announce: Announce) -> None:

@@ -48,7 +48,9 @@ log = logging.getLogger(__name__)
 TRANSLATE_EVERY = 60.0  # seconds; a change found by a source job runs it at once as well
 HEARTBEAT_EVERY = 30.0
 PUBLISH_RETRY = 60.0  # seconds before a failed publish is tried again
-HOUSEKEEPING_EVERY = 5.0  # command-line requests and the configuration file's mtime
+# Command-line requests and the configuration file's mtime: a partner's token rotated or
+# removed in the YAML must stop working within 5 s of the save.
+HOUSEKEEPING_EVERY = 2.0
 
 Announce = Callable[[str], None]
 

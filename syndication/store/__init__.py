@@ -15,6 +15,7 @@ it behind.
     counters.py      the change counter every write that changes a story takes a number from
     control.py       the worker lock, requests from the command line, remembered settings
     uploads.py       what an object-store output holds, failed uploads
+    partners.py      partners' traffic and marks; topic stories and version log they read
 """
 
 from __future__ import annotations
@@ -32,6 +33,13 @@ from syndication.store.articles import (
 from syndication.store.base import check_driver
 from syndication.store.control import ControlMixin
 from syndication.store.feeds import CANCELED, USABLE, Entry, FeedsMixin, PublishRecord, Version
+from syndication.store.partners import (
+    PartnerActivity,
+    PartnerMark,
+    PartnersMixin,
+    StoryVersion,
+    TopicScope,
+)
 from syndication.store.published import PublishedMixin
 from syndication.store.schema import SCHEMA_VERSION
 from syndication.store.sources import SourcesMixin
@@ -51,8 +59,12 @@ __all__ = [
     "FailedUpload",
     "HeldArticle",
     "LiveStory",
+    "PartnerActivity",
+    "PartnerMark",
     "PublishRecord",
     "Store",
+    "StoryVersion",
+    "TopicScope",
     "Version",
     "check_driver",
 ]
@@ -66,5 +78,6 @@ class Store(
     FeedsMixin,
     ControlMixin,
     UploadsMixin,
+    PartnersMixin,
 ):
     """A handle on the database; create one per process with `Store.open(url)`."""

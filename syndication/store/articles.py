@@ -476,23 +476,7 @@ class ArticlesMixin(StoreBase):
             conditions.append(articles.c.source_id.in_(list(source_ids)))
         if since is not None:
             conditions.append(articles.c.sort_date >= iso(since))
-        # A topic takes a story with any of its tags OR any of its keywords.
-        matches = [
-            # Categories are stored as a JSON list: match a whole quoted element.
-            articles.c.categories.like(
-                f"%{_like(json.dumps(tag, ensure_ascii=False))}%", escape="\\"
-            )
-            for tag in tags
-        ]
-        fields = (articles.c.title, articles.c.summary, t.c.title, t.c.summary)
-        matches += [
-            field.like(f"%{_like(form)}%", escape="\\")
-            for word in keywords
-            # The database's own case folding is ASCII-only: match the usual spellings of
-            # a Cyrillic or Latin word ourselves (Фестиваль, фестиваль, ФЕСТИВАЛЬ).
-            for form in dict.fromkeys((word, word.lower(), word.capitalize(), word.upper()))
-            for field in fields
-        ]
+        matches = topic_matches(t, tags, keywords)
         if matches:
             conditions.append(or_(*matches))
         query = (
@@ -524,6 +508,27 @@ def _withdraw(
                 change_seq=change,
             )
         )
+
+
+def topic_matches(t: Any, tags: Sequence[str], keywords: Sequence[str]) -> list[Any]:
+    """A topic's conditions, any of which takes a story: one of its tags among the story's
+    categories, or one of its keywords in the title or summary, original or translated (`t`:
+    the translations joined for the edition's language)."""
+    matches = [
+        # Categories are stored as a JSON list: match a whole quoted element.
+        articles.c.categories.like(f"%{_like(json.dumps(tag, ensure_ascii=False))}%", escape="\\")
+        for tag in tags
+    ]
+    fields = (articles.c.title, articles.c.summary, t.c.title, t.c.summary)
+    matches += [
+        field.like(f"%{_like(form)}%", escape="\\")
+        for word in keywords
+        # The database's own case folding is ASCII-only: match the usual spellings of
+        # a Cyrillic or Latin word ourselves (Фестиваль, фестиваль, ФЕСТИВАЛЬ).
+        for form in dict.fromkeys((word, word.lower(), word.capitalize(), word.upper()))
+        for field in fields
+    ]
+    return matches
 
 
 def _like(text: str) -> str:

@@ -228,6 +228,29 @@ uploads = Table(
     Column("failed_at", Text),
 )
 
+# Who pulls what (issue 13): requests and 304s per partner by the hour (the last 24 hours are
+# summed for `status`), and per partner the last request, the last API cursor served and the
+# last refusal with the client's address (never a token).
+partner_traffic = Table(
+    "partner_traffic",
+    metadata,
+    Column("partner_id", Text, primary_key=True),
+    Column("hour", Text, primary_key=True),  # 2025-05-05T10 (UTC)
+    _int("requests"),
+    _int("not_modified"),
+)
+
+partner_state = Table(
+    "partner_state",
+    metadata,
+    _key("partner_id"),
+    Column("last_request", Text),
+    _text("last_cursor"),
+    _text("last_cursor_edition"),
+    Column("last_refused", Text),
+    _text("last_refused_from"),
+)
+
 # The step that takes a store to each version from the one before, as that release shipped
 # it. Every store made by a release began at version 1; a fresh one is created from the
 # tables above at SCHEMA_VERSION instead, so a step only ever runs on an older store. Never
@@ -265,6 +288,16 @@ MIGRATIONS: dict[int, list[str]] = {
         "CREATE INDEX feed_entries_article ON feed_entries (article_id)",
         "CREATE INDEX feed_entries_at ON feed_entries (at)",
         "CREATE INDEX feed_entries_kept ON feed_entries (feed, at, rank)",
+    ],
+    # Who pulls what: partners' traffic by the hour and their last request, cursor, refusal.
+    5: [
+        "CREATE TABLE partner_traffic (partner_id TEXT NOT NULL, hour TEXT NOT NULL, "
+        "requests INTEGER DEFAULT 0 NOT NULL, not_modified INTEGER DEFAULT 0 NOT NULL, "
+        "PRIMARY KEY (partner_id, hour))",
+        "CREATE TABLE partner_state (partner_id TEXT, last_request TEXT, "
+        "last_cursor TEXT DEFAULT '' NOT NULL, last_cursor_edition TEXT DEFAULT '' NOT NULL, "
+        "last_refused TEXT, last_refused_from TEXT DEFAULT '' NOT NULL, "
+        "PRIMARY KEY (partner_id))",
     ],
     # Publishing to an object store (s3:// output): what each key holds, failed uploads.
     7: [
