@@ -115,7 +115,9 @@ translations = Table(
     _text("text_hash"),  # of the article text this translation was made from
     Column("updated_at", Text),
     Column("next_attempt", Text),
+    Column("claimed_by", Text),  # the worker translating it now (workers.id), NULL: nobody
     Index("translations_status", "status", "language"),
+    Index("translations_claimed", "claimed_by"),
 )
 
 memory = Table(
@@ -156,6 +158,32 @@ worker_lock = Table(
     Column("heartbeat_at", Text, nullable=False),
 )
 
+# Every `run` and `once` on the store, live or lately gone: a worker's claims hold while
+# `expires_at` (its last heartbeat plus its lease) is in the future.
+workers = Table(
+    "workers",
+    metadata,
+    _key("id"),
+    Column("holder", Text, nullable=False),
+    Column("host", Text, nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("started_at", Text, nullable=False),
+    Column("heartbeat_at", Text, nullable=False),
+    Column("expires_at", Text, nullable=False),
+    _text("address"),  # where it serves /metrics ("" when it serves nothing)
+)
+
+# What a worker holds now (`source:ID` while it polls it; `publish` while it publishes), and
+# for a source the schedule slot its last poll was for: one poll per slot across the fleet.
+claims = Table(
+    "claims",
+    metadata,
+    _key("name"),
+    Column("worker", Text),  # workers.id; NULL: nobody holds it now
+    Column("slot", Text),
+    Column("taken_at", Text),
+)
+
 # The step that takes a store to each version from the one before, as that release shipped
 # it. Every store made by a release began at version 1; a fresh one is created from the
 # tables above at SCHEMA_VERSION instead, so a step only ever runs on an older store. Never
@@ -168,6 +196,16 @@ MIGRATIONS: dict[int, list[str]] = {
         "ALTER TABLE articles ADD COLUMN credits TEXT NOT NULL DEFAULT '[]'",
         "ALTER TABLE articles ADD COLUMN source_feed_id TEXT NOT NULL DEFAULT ''",
         "ALTER TABLE articles ADD COLUMN source_feed_updated TEXT",
+    ],
+    # Several workers on one store: the registry of workers, their claims, and who is
+    # translating each translation now.
+    6: [
+        "CREATE TABLE workers (id TEXT PRIMARY KEY, holder TEXT NOT NULL, host TEXT NOT NULL, "
+        "pid INTEGER NOT NULL, started_at TEXT NOT NULL, heartbeat_at TEXT NOT NULL, "
+        "expires_at TEXT NOT NULL, address TEXT NOT NULL DEFAULT '')",
+        "CREATE TABLE claims (name TEXT PRIMARY KEY, worker TEXT, slot TEXT, taken_at TEXT)",
+        "ALTER TABLE translations ADD COLUMN claimed_by TEXT",
+        "CREATE INDEX translations_claimed ON translations (claimed_by)",
     ],
 }
 SCHEMA_VERSION = max(MIGRATIONS)
@@ -196,7 +234,8 @@ def migrate(engine: Engine) -> int:
             return SCHEMA_VERSION
     for version in range(current + 1, SCHEMA_VERSION + 1):
         with engine.begin() as conn:
-            for statement in MIGRATIONS[version]:
+            # .get: a branch may hold a later step before the ones numbered below it.
+            for statement in MIGRATIONS.get(version, ()):
                 conn.execute(text(statement))
             _record(conn, version)
     return SCHEMA_VERSION
