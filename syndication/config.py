@@ -290,6 +290,13 @@ class PublishSettings(Strict):
     every: Duration = 900.0
 
 
+class FleetSettings(Strict):
+    # Several workers on one PostgreSQL store: a worker's claims (the source it is polling,
+    # the translations it is doing) outlive its last heartbeat by this long, so a worker that
+    # died is replaced within it. It beats three times per lease.
+    lease: Duration = Field(default=30.0, ge=3.0)
+
+
 class ServeSettings(Strict):
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
@@ -309,6 +316,7 @@ class Settings(Strict):
     translation: TranslationSettings = Field(default_factory=TranslationSettings)
     publish: PublishSettings = Field(default_factory=PublishSettings)
     serve: ServeSettings = Field(default_factory=ServeSettings)
+    fleet: FleetSettings = Field(default_factory=FleetSettings)
 
     @model_validator(mode="before")
     @classmethod
@@ -699,7 +707,7 @@ def line_for(loc: tuple[Any, ...], lines: dict[tuple[Any, ...], int]) -> int:
 # URL, folders, a store URL, whose password the URL rule masks): an environment value there
 # is configuration, not a secret, and masking it would garble every URL `run` prints.
 _PUBLIC_SECTIONS = frozenset(
-    ("serve", "site", "output", "store", "editions", "fetch", "publish", "feeds")
+    ("serve", "site", "output", "store", "editions", "fetch", "publish", "feeds", "fleet")
 )
 
 

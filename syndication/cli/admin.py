@@ -12,6 +12,7 @@ import contextlib
 import json
 import os
 import signal
+import socket
 import time
 from typing import Annotated, Any
 
@@ -72,9 +73,24 @@ def check(config: ConfigOption = None) -> None:
     )
 
 
-def _running_worker(store: Store) -> dict[str, Any] | None:
-    holder = store.lock_holder()
-    return holder if holder and holder["alive"] else None
+def _running_workers(store: Store) -> list[dict[str, Any]]:
+    """The workers that take requests now: the holder of a SQLite store's lock, or every
+    live `run` on a shared store (a `once` there takes none)."""
+    if not store.shared:
+        holder = store.lock_holder()
+        return [{**holder, "id": ""}] if holder and holder["alive"] else []
+    here = socket.gethostname()
+    return [
+        {"id": w.id, "holder": w.holder, "host": w.host, "pid": w.pid, "this_host": w.host == here}
+        for w in store.workers()
+        if w.holder.startswith("syndication run")
+    ]
+
+
+def _who(workers: list[dict[str, Any]]) -> str:
+    if len(workers) == 1:
+        return f"the running worker (pid {workers[0]['pid']} on {workers[0]['host']})"
+    return f"the {len(workers)} running workers"
 
 
 def retry(
@@ -107,26 +123,28 @@ def retry(
                 "(waiting out a provider outage) are tried at once too",
                 highlight=False,
             )
-        worker = _running_worker(store)
-        if worker is not None:
+        workers = _running_workers(store)
+        if workers:
+            # Taken by whichever worker looks first (each request once).
             for source in chosen:
                 store.request("fetch", source.id)
             if failed:
                 store.request("translate")
-            if worker["this_host"]:
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.kill(worker["pid"], signal.SIGUSR1)  # take the request up now
+            for worker in workers:
+                if worker["this_host"]:
+                    with contextlib.suppress(ProcessLookupError, PermissionError):
+                        os.kill(worker["pid"], signal.SIGUSR1)  # take the request up now
             asked = [s.id for s in chosen] + (["failed translations"] if failed else [])
             out.print(
-                f"asked the running worker (pid {worker['pid']} on {worker['host']}) to retry "
-                f"{', '.join(asked)}; `syndication status` shows the outcome",
+                f"asked {_who(workers)} to retry {', '.join(asked)}; `syndication status` "
+                "shows the outcome",
                 highlight=False,
             )
             raise typer.Exit(EXIT_OK)
     except StoreError as exc:
         fatal(exc)
     check_output(loaded)
-    lock(store, f"syndication retry {__version__}")
+    lock(store, f"syndication retry {__version__}", loaded)
     cycle(loaded, store, chosen)
 
 
@@ -137,16 +155,21 @@ def reload(config: ConfigOption = None) -> None:
     environment variable this shell lacks is not a mistake: the worker has its own."""
     loaded = load_checked(config, lenient_env=True)
     store = existing_store(loaded.store_url)
-    worker = _running_worker(store) if store is not None else None
-    if store is None or worker is None:
+    try:
+        workers = _running_workers(store) if store is not None else []
+    except StoreError as exc:
+        fatal(exc)
+    if store is None or not workers:
         err.print("[bold red]no worker is running[/] on this store: nothing to reload")
         raise typer.Exit(EXIT_PARTIAL)
+    worker = workers[0]
     try:
         before = store.setting("last_reload")
-        if worker["this_host"]:
-            os.kill(worker["pid"], signal.SIGHUP)
-        else:  # a worker on another machine takes requests from the shared store
-            store.request("reload")
+        for worker in workers:
+            if worker["this_host"]:
+                os.kill(worker["pid"], signal.SIGHUP)
+            else:  # a worker on another machine takes requests from the shared store
+                store.request("reload", worker["id"])
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline:
             after = store.setting("last_reload")
@@ -163,7 +186,7 @@ def reload(config: ConfigOption = None) -> None:
     except (ProcessLookupError, PermissionError) as exc:
         err.print(f"[bold red]could not signal[/] pid {worker['pid']}: {exc}")
         raise typer.Exit(EXIT_FATAL) from None
-    out.print(f"asked worker pid {worker['pid']} to reload; no answer yet (see its log)")
+    out.print(f"asked {_who(workers)} to reload; no answer yet (see the log)")
     raise typer.Exit(EXIT_PARTIAL)
 
 

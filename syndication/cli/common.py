@@ -15,6 +15,7 @@ import logging
 import os
 import sys
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, NoReturn, TextIO
 
@@ -182,11 +183,24 @@ def check_output(config: cfg.Config) -> None:
         raise typer.Exit(EXIT_FATAL) from None
 
 
-def lock(store: Store, holder: str) -> None:
+def lock(store: Store, holder: str, config: cfg.Config) -> None:
+    """Become a worker of the store: on SQLite, its one worker (a second is refused, exit
+    3); on PostgreSQL, one of many, sharing the work through claims. Either way registered,
+    for `status`, with the lease its claims hold for (`fleet.lease`)."""
     try:
-        store.acquire_lock(holder)
+        if not store.shared:
+            store.acquire_lock(holder)
+        store.register(holder, timedelta(seconds=config.settings.fleet.lease))
     except StoreLocked as exc:
         err.print(f"[bold red]refused:[/] {exc}", highlight=False)
         raise typer.Exit(EXIT_FATAL) from None
     except StoreError as exc:
         fatal(exc)
+
+
+def unlock(store: Store) -> None:
+    """Stop being a worker of the store: claims given up, the lock released."""
+    try:
+        store.unregister()
+    finally:
+        store.release_lock()

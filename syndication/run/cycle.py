@@ -4,6 +4,11 @@ Owns: running the stages in order for `syndication once` and `retry` (and the tr
 step for the worker's job), the progress hooks a front end may listen to, and the cycle report
 (what each source did, what translation did, what was published) from which the CLI derives
 its summary and exit code. No stage calls another; this module only sequences them.
+
+Run by a registered worker on a shared store (`once` beside a fleet), the cycle claims like a
+worker: each source it polls (one a worker is polling this moment is left to it and named in
+the report), the translations it does (the store's work query), and the publish lock (waited
+for: another worker's publish ends in seconds, or with its process).
 """
 
 from __future__ import annotations
@@ -12,10 +17,12 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 
 from syndication.config import Config, SourceSettings
 from syndication.ingest.poll import SourceOutcome, due_sources, poll_sources
 from syndication.publish import PublishReport, publish
+from syndication.run.schedule import slot_for
 from syndication.store import Store
 from syndication.translate.engine import TranslationReport, translate_pending
 from syndication.translate.guard import Guarded
@@ -28,6 +35,7 @@ class CycleReport:
     sources: list[SourceOutcome] = field(default_factory=list)
     translation: TranslationReport = field(default_factory=TranslationReport)
     publish: PublishReport = field(default_factory=PublishReport)
+    elsewhere: dict[str, str] = field(default_factory=dict)  # source → the worker polling it
 
     @property
     def failed_sources(self) -> list[SourceOutcome]:
@@ -100,13 +108,40 @@ def run_cycle(
     """Poll the chosen sources (default: every source), translate what is due, publish."""
     report = CycleReport()
     chosen = list(config.settings.sources) if chosen is None else chosen
-    report.sources = ingest(config, store, chosen, progress)
+    claimed = _claim(store, chosen, report)
+    try:
+        report.sources = ingest(config, store, claimed, progress)
+    finally:
+        if store.worker_id is not None:
+            for source in claimed:
+                store.release_source(source.id)
     # Failed translations keep their retry schedule even in `once`: cron running it every
     # few minutes must not resend every bad answer each time. Pending ones (an outage) go.
-    report.translation = translate(config, store, progress=progress)
+    try:
+        report.translation = translate(config, store, progress=progress)
+    finally:
+        if store.worker_id is not None:
+            store.release_translations()
     if progress:
         progress.stage("publish", 1)
-    report.publish = publish(config, store)
+    with store.publishing(wait=None):
+        report.publish = publish(config, store)
     if progress:
         progress.advance("publish", 1)
     return report
+
+
+def _claim(store: Store, chosen: list[SourceSettings], report: CycleReport) -> list[SourceSettings]:
+    """The chosen sources this cycle may poll now: all of them, but for those another worker
+    is polling this moment (a forced claim: `once` polls now, whatever the schedule; the poll
+    takes the place of the source's next scheduled one fleet-wide)."""
+    if store.worker_id is None:
+        return chosen
+    claimed = []
+    for source in chosen:
+        why = store.claim_source(source.id, partial(slot_for, source), force=True)
+        if why is None:
+            claimed.append(source)
+        else:
+            report.elsewhere[source.id] = why
+    return claimed

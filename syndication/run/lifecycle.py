@@ -1,10 +1,11 @@
 """The worker process's life: start, serve until a signal, stop cleanly.
 
-Owns: `syndication run` once its configuration, store and lock are in hand (the worker and
-the HTTP server over one store, a first publish of what the store holds, the addresses
-announced), which signal does what (SIGINT/SIGTERM stop, SIGHUP reloads, SIGUSR1 takes up the
-command line's requests at once), and the stop: the lock released, the exit code (0, or 3 when
-the worker had to stop). `syndication serve` uses the same signal handling for its server.
+Owns: `syndication run` once its configuration, store and lock (or, on a shared store, its
+place in the registry of workers) are in hand (the worker and the HTTP server over one store,
+a first publish of what the store holds, the addresses announced and recorded for `status`),
+which signal does what (SIGINT/SIGTERM stop, SIGHUP reloads, SIGUSR1 takes up the command
+line's requests at once), and the stop: the lock and claims released, the exit code (0, or 3
+when the worker had to stop). `syndication serve` uses the same signal handling for its server.
 """
 
 from __future__ import annotations
@@ -12,11 +13,14 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import socket
 import sys
 import threading
+import time
 from collections.abc import Callable
 from typing import Any, NoReturn
 
+from syndication import metrics as counters
 from syndication.config import Config
 from syndication.errors import StoreError
 from syndication.publish import publish
@@ -71,13 +75,21 @@ def run_forever(
         )
         worker.on_fatal = lambda: setattr(server, "should_exit", True)
         config.output.mkdir(parents=True, exist_ok=True)
+        if store.worker_id is not None:
+            counters.worker_is(store.worker_id)
         try:
-            # Serve what the store already holds at once, before the first poll finishes.
-            publish(config, store)
+            # Serve what the store already holds at once, before the first poll finishes
+            # (unless another worker is publishing this moment: it does the same).
+            with store.publishing() as ours:
+                if ours:
+                    publish(config, store)
         except Exception as exc:
             log.warning("initial publish failed: %s", exc)
         worker.start()
         _announce_addresses(config, announce)
+        threading.Thread(
+            target=_record_address, args=(server, store), name="syndication-address", daemon=True
+        ).start()
         serve_until_signal(
             server,
             {
@@ -91,6 +103,7 @@ def run_forever(
         if worker is not None:
             worker.stop()
         try:
+            store.unregister()
             store.release_lock()
         except StoreError as exc:
             log.warning("could not release the store lock: %s", exc)
@@ -102,6 +115,24 @@ def run_forever(
         # nothing is lost by leaving now; waiting for the job would make a stop take as
         # long as a cycle.
         os._exit(3 if worker is not None and worker.condition.fatal else 0)
+
+
+def _record_address(server: Any, store: Store) -> None:
+    """Once the server listens, leave where in the registry (`status` lists each worker's
+    /metrics): with `serve.port: 0` only the bound socket knows the port."""
+    deadline = time.monotonic() + 60
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if not server.started or not server.servers or not server.servers[0].sockets:
+        return
+    host, port = server.servers[0].sockets[0].getsockname()[:2]
+    if host in ("0.0.0.0", "::"):  # every interface: the name other hosts know it by
+        host = socket.getfqdn()
+    shown = f"[{host}]" if ":" in host else host
+    try:
+        store.set_address(f"http://{shown}:{port}/")
+    except StoreError as exc:
+        log.warning("could not record this worker's address: %s", exc)
 
 
 def _announce_addresses(config: Config, announce: Announce) -> None:

@@ -4,7 +4,9 @@ Owns: a source's APScheduler trigger (the slots `scheduled_after` gives it, so t
 sources make a steady trickle of polls rather than bursts, or its crontab), when its job first
 runs after a start or a reload (soon, jittered, for a source never polled, overdue or at a new
 location; else its next scheduled time after its last poll or its backoff's end, as the
-schedule in force now says), and its job's id. It decides times; the worker owns the jobs.
+schedule in force now says), the slot a poll made now stands for (what a worker claims: one
+poll per slot across every worker on the store), and its job's id. It decides times; the
+worker owns the jobs.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from syndication.config import SourceSettings
 from syndication.ingest.poll import scheduled_after
 
 FIRST_SPREAD = 10.0  # at most this many seconds of jitter before a source's first poll
+LATE = 2.0  # seconds a poll may start after its slot and still stand for it
 
 
 class Slots(BaseTrigger):
@@ -65,6 +68,16 @@ def first_run(
         # The crontab says when; a backoff ending later makes that run skip (poll_source).
         return trigger.get_next_fire_time(None, now)
     return due
+
+
+def slot_for(source: SourceSettings, now: datetime) -> datetime:
+    """The schedule slot a poll of `source` made at `now` stands for: the slot just passed
+    when the poll is at most a little late for it (a job fires a moment after its time), else
+    the next one. Claiming it fleet-wide makes two polls of a source at least `every` apart
+    (less that lateness) whichever workers make them, and a poll made off the schedule (a
+    first poll, a `retry`, `once`) takes the place of the next scheduled one."""
+    late = LATE if source.cron else min(LATE, source.every / 4)
+    return scheduled_after(source, now - timedelta(seconds=late) - timedelta(microseconds=1))
 
 
 def job_id(source_id: str) -> str:

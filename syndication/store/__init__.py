@@ -11,7 +11,8 @@ it behind.
     articles.py      articles: batch writes, withdrawals, the stories for an edition
     translations.py  translations per language, the work due, the translation memory
     published.py     published files, the last publish
-    control.py       the worker lock, requests from the command line, remembered settings
+    control.py       the worker lock, the workers' registry and claims, requests from the
+                     command line, remembered settings
 """
 
 from __future__ import annotations
@@ -24,19 +25,21 @@ from syndication.store.articles import (
     LiveStory,
 )
 from syndication.store.base import check_driver
-from syndication.store.control import ControlMixin
+from syndication.store.control import ControlMixin, WorkerRecord
 from syndication.store.published import PublishedMixin
 from syndication.store.schema import SCHEMA_VERSION
 from syndication.store.sources import SourcesMixin
-from syndication.store.translations import TranslationsMixin
+from syndication.store.translations import CLAIM_BATCH, TranslationsMixin
 
 __all__ = [
+    "CLAIM_BATCH",
     "SCHEMA_VERSION",
     "ArticleBatch",
     "ArticleWrite",
     "HeldArticle",
     "LiveStory",
     "Store",
+    "WorkerRecord",
     "check_driver",
 ]
 

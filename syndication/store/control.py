@@ -23,9 +23,9 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, and_, func, select
@@ -34,7 +34,14 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from syndication.errors import StoreError, StoreLocked
 from syndication.model import utcnow
 from syndication.store.base import StoreBase, insert_new, iso, parse_iso, upsert
-from syndication.store.schema import claims, meta, translations, worker_lock, workers
+from syndication.store.schema import (
+    claims,
+    meta,
+    sources,
+    translations,
+    worker_lock,
+    workers,
+)
 
 log = logging.getLogger(__name__)
 
@@ -267,31 +274,48 @@ class ControlMixin(StoreBase):
 
     # -- claims: one poll of a source per slot, the publish lock --------------------------
 
-    def claim_source(self, source_id: str, slot: datetime, *, force: bool = False) -> str | None:
-        """Claim the source for a poll standing for schedule slot `slot`; None when it is
-        ours, else why not: a live worker is polling it, or (unless `force`) its poll for
-        this slot (or a later one) was already claimed, by whichever worker."""
+    def claim_source(
+        self,
+        source_id: str,
+        stands_for: Callable[[datetime], datetime],
+        *,
+        location: str | None = None,
+        force: bool = False,
+    ) -> str | None:
+        """Claim the source for a poll now; None when it is ours, else why not: a live
+        worker is polling it, or a poll made since (by whichever worker) stands for the same
+        schedule slot as one made now. `stands_for(t)`: the slot a poll at `t` stands for,
+        by the schedule in force now (so a changed `every:` applies at once). The slot rule
+        is waived when `force`d (`retry`, `once`) and for a `location` the source was never
+        polled at (a new source, an edited URL: polled at once)."""
         me = self._me()
         name = f"{_SOURCE}{source_id}"
-        now = utcnow()
+        now = datetime.now(UTC)  # not utcnow(), whole seconds: a slot may turn on a fraction
+        slot = stands_for(now)
         with self.begin() as conn:
+            if location is not None:
+                polled_at = conn.execute(
+                    select(sources.c.location).where(sources.c.id == source_id)
+                ).scalar()
+                force = force or polled_at != location
             insert_new(conn, claims, [{"name": name}])
             row = conn.execute(
                 select(claims).where(claims.c.name == name).with_for_update(skip_locked=True)
             ).first()
             if row is None:
                 return "another worker is claiming it this moment"
-            if row.worker is not None and row.worker != me:
+            # A SQLite store's one worker holds its lock: any other claim is a dead worker's.
+            if row.worker is not None and row.worker != me and self.shared:
                 holder = self._live(conn, row.worker, now)
                 if holder is not None:
                     return f"being polled by pid {holder.pid} on {holder.host}"
-            wanted = iso(slot) or ""
-            if not force and row.slot is not None and row.slot >= wanted:
+            last = parse_iso(row.taken_at)
+            if not force and last is not None and stands_for(last) >= slot:
                 return "already polled for this slot"
             conn.execute(
                 claims.update()
                 .where(claims.c.name == name)
-                .values(worker=me, slot=max(wanted, row.slot or ""), taken_at=iso(now))
+                .values(worker=me, slot=iso(slot), taken_at=now.isoformat())
             )
         return None
 

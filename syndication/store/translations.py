@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, or_, select, tuple_
+from sqlalchemy import Connection, and_, func, or_, select, true, tuple_
 
 from syndication.model import StoredArticle, Translation, utcnow
 from syndication.store.base import StoreBase, chunks, insert_new, iso
@@ -112,7 +112,8 @@ class TranslationsMixin(StoreBase):
         live = select(workers.c.id).where(workers.c.expires_at > iso(utcnow()))
         free = or_(translations.c.claimed_by.is_(None), translations.c.claimed_by.not_in(live))
         query = (
-            query.where(free)
+            # A SQLite store's one worker holds its lock: any other claim is a dead worker's.
+            query.where(free if self.shared else true())
             .limit(min(limit, CLAIM_BATCH) if self.shared else limit)
             # Rows another worker is claiming this moment are passed over, not waited for.
             .with_for_update(of=translations, skip_locked=True)
