@@ -82,7 +82,7 @@ LAST_PUBLISH = Gauge(
 CLAIMS = Counter(
     "syndication_claims_total",
     "Work this worker tried to claim (kind: source, publish): taken; held by another "
-    "worker; or, for a source, polled already in its schedule slot by one.",
+    "worker; or, for a source, polled: another worker polled it less than its interval ago.",
     ["kind", "result"],
     registry=REGISTRY,
 )

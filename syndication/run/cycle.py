@@ -22,7 +22,7 @@ from functools import partial
 from syndication.config import Config, SourceSettings
 from syndication.ingest.poll import SourceOutcome, due_sources, poll_sources
 from syndication.publish import PublishReport, publish
-from syndication.run.schedule import slot_for
+from syndication.run.schedule import may_follow
 from syndication.store import Store
 from syndication.translate.engine import TranslationReport, translate_pending
 from syndication.translate.guard import Guarded
@@ -139,7 +139,7 @@ def _claim(store: Store, chosen: list[SourceSettings], report: CycleReport) -> l
         return chosen
     claimed = []
     for source in chosen:
-        why = store.claim_source(source.id, partial(slot_for, source), force=True)
+        why = store.claim_source(source.id, partial(may_follow, source), force=True)
         if why is None:
             claimed.append(source)
         else:

@@ -66,6 +66,8 @@ def run_forever(
     worker: Worker | None = None
     try:
         worker = running = Worker(config, store, announce=announce, on_reload=on_reload)
+        # From now on: the first publish may take a while, the lease does not wait.
+        worker.heartbeat.start()
         server = make_server(
             config.output,
             s.serve.host,

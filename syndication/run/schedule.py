@@ -4,8 +4,9 @@ Owns: a source's APScheduler trigger (the slots `scheduled_after` gives it, so t
 sources make a steady trickle of polls rather than bursts, or its crontab), when its job first
 runs after a start or a reload (soon, jittered, for a source never polled, overdue or at a new
 location; else its next scheduled time after its last poll or its backoff's end, as the
-schedule in force now says), the slot a poll made now stands for (what a worker claims: one
-poll per slot across every worker on the store), and its job's id. It decides times; the
+schedule in force now says), whether a poll may follow the last one (what a worker claiming a
+source asks: across every worker on the store, never sooner than the schedule allows), and its
+job's id. It decides times; the
 worker owns the jobs.
 """
 
@@ -21,7 +22,7 @@ from syndication.config import SourceSettings
 from syndication.ingest.poll import scheduled_after
 
 FIRST_SPREAD = 10.0  # at most this many seconds of jitter before a source's first poll
-LATE = 2.0  # seconds a poll may start after its slot and still stand for it
+LATE = 2.0  # seconds a job may fire after its time (a busy machine) and still poll
 
 
 class Slots(BaseTrigger):
@@ -70,14 +71,22 @@ def first_run(
     return due
 
 
-def slot_for(source: SourceSettings, now: datetime) -> datetime:
-    """The schedule slot a poll of `source` made at `now` stands for: the slot just passed
-    when the poll is at most a little late for it (a job fires a moment after its time), else
-    the next one. Claiming it fleet-wide makes two polls of a source at least `every` apart
-    (less that lateness) whichever workers make them, and a poll made off the schedule (a
-    first poll, a `retry`, `once`) takes the place of the next scheduled one."""
-    late = LATE if source.cron else min(LATE, source.every / 4)
-    return scheduled_after(source, now - timedelta(seconds=late) - timedelta(microseconds=1))
+def may_follow(source: SourceSettings, last: datetime, now: datetime) -> bool:
+    """Whether a poll of `source` may begin at `now` after one began at `last` (by any
+    worker): `every` apart, less the few seconds (LATE, at most a quarter of `every`) a job
+    may fire after its time; for a crontab, in a later slot of it. Whichever workers make
+    them, two polls of a source are never closer than that, and a poll made off the schedule
+    (a first poll, a `retry`, `once`) takes the place of the next scheduled one."""
+    late = min(LATE, source.every / 4)
+    if source.cron:
+        return _cron_slot(source, now, late) > _cron_slot(source, last, late)
+    return (now - last).total_seconds() >= source.every - late
+
+
+def _cron_slot(source: SourceSettings, when: datetime, late: float) -> datetime:
+    # The crontab's time a poll at `when` stands for: the one just passed, if `when` is at
+    # most `late` after it, else the next.
+    return scheduled_after(source, when - timedelta(seconds=late) - timedelta(microseconds=1))
 
 
 def job_id(source_id: str) -> str:

@@ -12,8 +12,8 @@ stages; every stage works through the store, so jobs running side by side never 
 here.
 
 With other workers on the same (PostgreSQL) store, a job claims its work first: a source job
-claims the source's poll for its schedule slot (one poll per slot across the fleet; skipped
-when another worker has it), the translation job claims a batch of due translations (the
+claims the source's poll (skipped when another worker polls it, or polled it less than its
+`every` ago: schedule.may_follow), the translation job claims a batch of due translations (the
 store does, in its work query), and the publish job takes the publish lock (another worker
 publishing: this one tries again within `publish.debounce`). A database that stops answering
 makes the jobs stand back and retry with backoff (fleet.py).
@@ -48,7 +48,7 @@ from syndication.run import reload as reloading
 from syndication.run.cycle import translate
 from syndication.run.fleet import Heartbeat, Outage
 from syndication.run.health import Condition, healthz
-from syndication.run.schedule import FIRST_SPREAD, first_run, job_id, slot_for, trigger_for
+from syndication.run.schedule import FIRST_SPREAD, first_run, job_id, may_follow, trigger_for
 from syndication.store import CLAIM_BATCH, Store
 from syndication.translate.engine import TranslationReport, build_providers
 
@@ -135,7 +135,6 @@ class Worker:
             executor="publish",
             next_run_time=now + timedelta(seconds=publish_every),
         )
-        self.heartbeat.start()
         self.scheduler.add_job(
             self.housekeeping,
             IntervalTrigger(seconds=HOUSEKEEPING_EVERY, timezone=UTC),
@@ -264,17 +263,17 @@ class Worker:
         future.add_done_callback(lambda done: self._after.submit(self._polled, source, done))
 
     def _claim(self, source: SourceSettings, *, force: bool) -> bool:
-        """Claim the source's poll for the slot it stands for (always ours when this process
-        is no registered worker: tests driving a Worker directly)."""
+        """Claim the source's poll, due by when any worker last polled it (always ours when
+        this process is no registered worker: tests driving a Worker directly)."""
         if self.store.worker_id is None:
             return True
         why = self.store.claim_source(
-            source.id, partial(slot_for, source), location=source.location, force=force
+            source.id, partial(may_follow, source), location=source.location, force=force
         )
         if why is None:
             metrics.claimed("source", "taken")
             return True
-        metrics.claimed("source", "polled" if why.startswith("already") else "held")
+        metrics.claimed("source", "polled" if why.startswith("polled") else "held")
         log.debug("source %s not polled here: %s", source.id, why, extra={"source": source.id})
         return False
 
@@ -296,7 +295,7 @@ class Worker:
 
     def _done_polling(self, source_id: str, *, release: bool = False) -> None:
         if release and self.store.worker_id is not None:
-            # Else the claim lapses with the lease; the slot is recorded already.
+            # Else the claim lapses with the lease; when the poll began is recorded already.
             with contextlib.suppress(StoreError):
                 self.store.release_source(source_id)
         with self._busy_lock:

@@ -3,7 +3,8 @@
 Owns: the worker lock of a SQLite store (taken, refreshed, taken over from a dead holder,
 released); the registry of workers on any store (registered, heartbeat, unregistered, who is
 alive and what each holds); the claims by which workers on a PostgreSQL store share the work
-(a source claimed for one poll per schedule slot, the publish lock); requests the command line
+(a source's poll, never sooner after the last one than its schedule allows, whichever
+worker made it; the publish lock); requests the command line
 leaves a running worker; and the settings the store remembers (`meta`).
 
 A claim is a lease: it holds while its worker's registration has not expired (`expires_at`,
@@ -272,26 +273,25 @@ class ControlMixin(StoreBase):
             )
         return [w for w in found if w.alive]
 
-    # -- claims: one poll of a source per slot, the publish lock --------------------------
+    # -- claims: a source's poll, the publish lock -----------------------------------------
 
     def claim_source(
         self,
         source_id: str,
-        stands_for: Callable[[datetime], datetime],
+        allowed: Callable[[datetime, datetime], bool],
         *,
         location: str | None = None,
         force: bool = False,
     ) -> str | None:
         """Claim the source for a poll now; None when it is ours, else why not: a live
-        worker is polling it, or a poll made since (by whichever worker) stands for the same
-        schedule slot as one made now. `stands_for(t)`: the slot a poll at `t` stands for,
-        by the schedule in force now (so a changed `every:` applies at once). The slot rule
-        is waived when `force`d (`retry`, `once`) and for a `location` the source was never
-        polled at (a new source, an edited URL: polled at once)."""
+        worker is polling it, or `allowed(last, now)` says a poll now may not follow the last
+        one begun (by whichever worker; its schedule in force now decides, see
+        run/schedule.py). That rule is waived when `force`d (`retry`, `once`) and for a
+        `location` the source was never polled at (a new source, an edited URL: polled at
+        once)."""
         me = self._me()
         name = f"{_SOURCE}{source_id}"
-        now = datetime.now(UTC)  # not utcnow(), whole seconds: a slot may turn on a fraction
-        slot = stands_for(now)
+        now = datetime.now(UTC)  # not utcnow(), whole seconds: the rule may turn on a fraction
         with self.begin() as conn:
             if location is not None:
                 polled_at = conn.execute(
@@ -310,17 +310,17 @@ class ControlMixin(StoreBase):
                 if holder is not None:
                     return f"being polled by pid {holder.pid} on {holder.host}"
             last = parse_iso(row.taken_at)
-            if not force and last is not None and stands_for(last) >= slot:
-                return "already polled for this slot"
+            if not force and last is not None and not allowed(last, now):
+                return f"polled {(now - last).total_seconds():.1f}s ago, not due again yet"
             conn.execute(
                 claims.update()
                 .where(claims.c.name == name)
-                .values(worker=me, slot=iso(slot), taken_at=now.isoformat())
+                .values(worker=me, taken_at=now.isoformat())
             )
         return None
 
     def release_source(self, source_id: str) -> None:
-        """The poll is over (recorded or failed): the claim goes, its slot stays."""
+        """The poll is over (recorded or failed): the claim goes, when it began stays."""
         self._release(f"{_SOURCE}{source_id}")
 
     def release_translations(self) -> None:

@@ -7,6 +7,9 @@ forward with its data (frozen DDL, as each release shipped it).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from sqlalchemy import (
     Column,
     Connection,
@@ -25,6 +28,7 @@ from sqlalchemy import (
 from syndication.errors import StoreError
 
 metadata = MetaData()
+MIGRATE_LOCK_KEY = 0x7379_6E6D  # the advisory lock PostgreSQL migrations take turns on ("synm")
 
 
 def _key(name: str) -> Column[str]:
@@ -174,14 +178,13 @@ workers = Table(
 )
 
 # What a worker holds now (`source:ID` while it polls it; `publish` while it publishes), and
-# for a source the schedule slot its last poll was for: one poll per slot across the fleet.
+# when it was last taken (for a source: when its last poll began, by whichever worker).
 claims = Table(
     "claims",
     metadata,
     _key("name"),
     Column("worker", Text),  # workers.id; NULL: nobody holds it now
-    Column("slot", Text),
-    Column("taken_at", Text),
+    Column("taken_at", Text),  # ISO 8601 to the microsecond
 )
 
 # The step that takes a store to each version from the one before, as that release shipped
@@ -203,7 +206,7 @@ MIGRATIONS: dict[int, list[str]] = {
         "CREATE TABLE workers (id TEXT PRIMARY KEY, holder TEXT NOT NULL, host TEXT NOT NULL, "
         "pid INTEGER NOT NULL, started_at TEXT NOT NULL, heartbeat_at TEXT NOT NULL, "
         "expires_at TEXT NOT NULL, address TEXT NOT NULL DEFAULT '')",
-        "CREATE TABLE claims (name TEXT PRIMARY KEY, worker TEXT, slot TEXT, taken_at TEXT)",
+        "CREATE TABLE claims (name TEXT PRIMARY KEY, worker TEXT, taken_at TEXT)",
         "ALTER TABLE translations ADD COLUMN claimed_by TEXT",
         "CREATE INDEX translations_claimed ON translations (claimed_by)",
     ],
@@ -220,7 +223,26 @@ def version_of(conn: Connection) -> int:
 
 def migrate(engine: Engine) -> int:
     """Bring the schema to SCHEMA_VERSION: create it afresh, or upgrade one step per
-    transaction; refuse a store from a newer program."""
+    transaction; refuse a store from a newer program. Several workers starting at once on a
+    PostgreSQL store take turns: the first migrates, the others find it done."""
+    with _one_at_a_time(engine):
+        return _migrate(engine)
+
+
+@contextmanager
+def _one_at_a_time(engine: Engine) -> Iterator[None]:
+    if engine.dialect.name != "postgresql":
+        yield  # SQLite: a store of one worker
+        return
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(select(func.pg_advisory_lock(MIGRATE_LOCK_KEY)))
+        try:
+            yield
+        finally:
+            conn.execute(select(func.pg_advisory_unlock(MIGRATE_LOCK_KEY)))
+
+
+def _migrate(engine: Engine) -> int:
     with engine.begin() as conn:
         current = version_of(conn)
         if current > SCHEMA_VERSION:
