@@ -57,6 +57,7 @@ class Server:
     folder: Path | None = None  # our own cluster's, when we started it
     _run_as: list[str] = field(default_factory=list)
     _bin: Path | None = None
+    _options: str = ""  # the server's command-line options, for resume()
 
     def database_url(self, name: str) -> str:
         return make_url(self.url).set(database=name).render_as_string(hide_password=False)
@@ -80,6 +81,29 @@ class Server:
                 conn.execute(text(statement))
         finally:
             engine.dispose()
+
+    @property
+    def ours(self) -> bool:
+        """Whether we started this server (and may stop and start it in a test)."""
+        return self.folder is not None
+
+    def pause(self) -> None:
+        """Shut the server down (fast: open connections are cut), keeping its data."""
+        assert self.folder is not None and self._bin is not None
+        subprocess.run(
+            [*self._run_as, str(self._bin / "pg_ctl"), "-D", str(self.folder / "data"),
+             "-m", "fast", "-w", "stop"],
+            capture_output=True, text=True, check=True, timeout=60,
+        )  # fmt: skip
+
+    def resume(self) -> None:
+        """Start it again, on the same port, with its data."""
+        assert self.folder is not None and self._bin is not None
+        subprocess.run(
+            [*self._run_as, str(self._bin / "pg_ctl"), "-D", str(self.folder / "data"), "-l",
+             str(self.folder / "log"), "-w", "-t", "60", "-o", self._options, "start"],
+            capture_output=True, text=True, check=True, timeout=90,
+        )  # fmt: skip
 
     def stop(self) -> None:
         if self.folder is None or self._bin is None:
@@ -134,11 +158,8 @@ def start() -> Server | str:
             f"-c listen_addresses=127.0.0.1 -p {port} -k {folder} -c fsync=off "
             "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
         )
-        subprocess.run(
-            [*run_as, str(found / "pg_ctl"), "-D", str(folder / "data"), "-l",
-             str(folder / "log"), "-w", "-t", "60", "-o", options, "start"],
-            capture_output=True, text=True, check=True, timeout=90,
-        )  # fmt: skip
+        server._options = options
+        server.resume()
     except (subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError) as exc:
         detail = getattr(exc, "stderr", "") or ""
         log = folder / "log"

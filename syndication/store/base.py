@@ -162,6 +162,12 @@ class StoreBase:
         return result
 
 
+def storable(values: dict[str, Any]) -> dict[str, Any]:
+    """`values` without NUL characters in their text: PostgreSQL's text cannot hold one (SQLite
+    would), and no feed or page may carry one anyway."""
+    return {k: v.replace("\x00", "") if isinstance(v, str) else v for k, v in values.items()}
+
+
 def insert_new(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
     """Insert `rows`, leaving any whose key is already held as it is (another worker may
     have inserted it a moment ago: both databases' ON CONFLICT DO NOTHING)."""

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import select
 
 from syndication.model import SourceState
-from syndication.store.base import StoreBase, iso, parse_iso, upsert
+from syndication.store.base import StoreBase, iso, parse_iso, storable, upsert
 from syndication.store.schema import sources
 
 
@@ -54,7 +54,7 @@ class SourcesMixin(StoreBase):
             "notes": json.dumps(list(state.notes), ensure_ascii=False),
         }
         with self.begin() as conn:
-            upsert(conn, sources, {"id": state.source_id, **values}, ["id"])
+            upsert(conn, sources, storable({"id": state.source_id, **values}), ["id"])
 
 
 def _source_state(row: Any) -> SourceState:

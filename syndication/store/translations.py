@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, func, or_, select, true, tuple_
 
 from syndication.model import StoredArticle, Translation, utcnow
-from syndication.store.base import StoreBase, chunks, insert_new, iso
+from syndication.store.base import StoreBase, chunks, insert_new, iso, storable
 from syndication.store.rows import stored_article, translation_of
 from syndication.store.schema import articles, memory, translations, workers
 
@@ -176,7 +176,7 @@ class TranslationsMixin(StoreBase):
                         translations.c.language == translation.language,
                     )
                 )
-                .values(**values)
+                .values(**storable(values))
             )
             if translation.status == "translated":
                 conn.execute(

@@ -36,12 +36,14 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
 import urllib.request
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from lxml import etree
@@ -113,6 +115,8 @@ class FleetReport:
     once_output: str = ""
     status_problems: list[str] = field(default_factory=list)
     metrics: dict[str, dict[str, float]] = field(default_factory=dict)  # worker → figures
+    final_metrics: dict[str, dict[str, float]] = field(default_factory=dict)  # once converged
+    first_poll_after: float | None = None  # seconds from the workers' start
     logs: dict[str, str] = field(default_factory=dict)
 
     def problems(self) -> list[str]:
@@ -452,6 +456,7 @@ def run_fleet(
     pages = Pages(output, 1.0)
     workers: dict[str, FleetWorker] = {}
     everyone: list[FleetWorker] = []
+    started = time.monotonic()
 
     def start(name: str) -> None:
         worker = FleetWorker(config, logs / f"{name}.log", name)
@@ -519,6 +524,9 @@ def run_fleet(
             time.sleep(0.5)
         report.final_missing = gaps
         ended_early(workers, report)
+        if not gaps:  # each worker's own account of what it did, before it stops
+            problems, report.final_metrics = check_status(config, len(workers))
+            report.status_problems += problems
         for worker in workers.values():
             report.exits[worker.name] = worker.stop()
         left = wait_for_no_members({w.pid for w in everyone}, within=5.0)
@@ -539,6 +547,8 @@ def run_fleet(
         server.stop()
         report.logs = {w.name: w.tail() for w in everyone}
     report.polls = defaultdict(list)
+    if server.log:
+        report.first_poll_after = min(r.at for r in server.log) - started
     for request in server.log:
         report.polls[request.path].append(request)
     window = max((r.at for r in server.log), default=0.0) - min(
@@ -569,3 +579,87 @@ def test_three_workers_share_the_work_and_survive_a_killed_one(
     assert report.kills == 2 and len(report.stories) > 2 * plan.partners, report.summary()
     # Polls were made and spread: the close-poll check looked at something.
     assert sum(len(r) for r in report.polls.values()) > plan.partners * 3, report.summary()
+
+
+def _healthz(address: str) -> int:
+    try:
+        with urllib.request.urlopen(f"{address}healthz", timeout=10) as answer:
+            return int(answer.status)
+    except urllib.error.HTTPError as exc:
+        return int(exc.code)
+
+
+def _in_every_edition(output: Path, token: str) -> bool:
+    try:
+        return all(
+            token in (output / edition / "feed.json").read_text(encoding="utf-8")
+            for edition in ("kk", "zh", "en")
+        )
+    except OSError:
+        return False
+
+
+def _until(check: Callable[[], bool], within: float, what: str, worker: FleetWorker) -> None:
+    deadline = time.monotonic() + within
+    while not check():
+        assert worker.process.poll() is None, f"the worker exited:\n{worker.tail()}"
+        assert time.monotonic() < deadline, f"{what} not seen within {within}s:\n{worker.tail()}"
+        time.sleep(0.3)
+
+
+@pytest.mark.timeout(300)
+def test_a_worker_waits_out_the_database_going_away(
+    tmp_path: Path, postgres_url: str, postgres_server: Any
+) -> None:
+    """The database stops under a running worker: /healthz says 503, the log says so once,
+    the worker waits (no exit, no flood of errors), and when the database is back a story
+    the partner published meanwhile is in every edition: nothing lost."""
+    if not postgres_server.ours:
+        pytest.skip("stops and starts PostgreSQL: needs the server the tests started")
+    server = FeedServer().start()
+    translator = FakeGoogle()
+    plan = FleetPlan(partners=3, every=2.0)
+    chosen = partners(plan.partners)
+    feeds = {p: GrowingFeed(server, f"/{p.id}.{p.kind}", kind=p.kind, title=p.id) for p in chosen}
+    config = fleet_config(tmp_path, postgres_url, feeds, translator, plan)
+    desk = Desk(feeds, plan)
+    worker = FleetWorker(config, tmp_path / "run.log", "w1")
+    paused = False
+    try:
+        desk.publish(chosen[0])
+        first = next(iter(desk.snapshot()))
+        output = tmp_path / "public"
+        _until(lambda: _in_every_edition(output, first), 60, "the first story", worker)
+        address = ""
+
+        def known() -> bool:
+            nonlocal address
+            done = run_cli("status", "--json", "--config", str(config), timeout=60)
+            workers = json.loads(done.stdout)["workers"] if done.code == 0 else []
+            address = workers[0]["address"] if workers and workers[0]["address"] else ""
+            return bool(address)
+
+        _until(known, 30, "the worker's address in status", worker)
+        assert _healthz(address) == 200
+
+        postgres_server.pause()
+        paused = True
+        desk.publish(chosen[1])  # while the database is away
+        meanwhile = max(desk.snapshot())
+        _until(lambda: _healthz(address) == 503, 30, "/healthz 503", worker)
+        time.sleep(3 * plan.every)  # several polls' worth of waiting
+        postgres_server.resume()
+        paused = False
+        _until(lambda: _healthz(address) == 200, 90, "/healthz 200 again", worker)
+        _until(lambda: _in_every_edition(output, meanwhile), 60, "the story of meanwhile", worker)
+        assert worker.stop() == 0
+        log = worker.log.read_text(encoding="utf-8", errors="replace")
+        assert log.count("store unreachable") == 1, log[-3000:]
+        assert "store reachable again" in log, log[-3000:]
+    finally:
+        if paused:
+            postgres_server.resume()
+        if worker.process.poll() is None:
+            worker.kill()
+        translator.stop()
+        server.stop()

@@ -30,6 +30,9 @@ from tests.conftest import write_config
 from tests.fakeprovider import FakeGoogle, fake_translate
 from tests.loopback import LoopbackServer, send_json
 
+# The store on each backend: SQLite and PostgreSQL (tests/conftest.py, `store_url`).
+pytestmark = pytest.mark.usefixtures("store_url")
+
 HAN = re.compile(r"[\u4e00-\u9fff]")
 CYRILLIC = re.compile(r"[\u0400-\u04ff]")
 LATIN = re.compile(r"[A-Za-z]")
