@@ -663,3 +663,55 @@ def test_a_worker_waits_out_the_database_going_away(
             worker.kill()
         translator.stop()
         server.stop()
+
+
+@pytest.mark.timeout(240)
+def test_status_reload_and_retry_reach_every_worker(tmp_path: Path, postgres_url: str) -> None:
+    """Two workers on one store: `status` shows both with what they hold, `reload` reaches
+    both (each applies the YAML once), and `retry SOURCE` is one poll, by one of them."""
+    server = FeedServer().start()
+    translator = FakeGoogle()
+    plan = FleetPlan(partners=2, every=300.0)
+    chosen = partners(plan.partners)
+    feeds = {p: GrowingFeed(server, f"/{p.id}.{p.kind}", kind=p.kind, title=p.id) for p in chosen}
+    config = fleet_config(tmp_path, postgres_url, feeds, translator, plan)
+    desk = Desk(feeds, plan)
+    for partner in chosen:
+        desk.publish(partner)
+    workers = [FleetWorker(config, tmp_path / f"w{n}.log", f"w{n}") for n in (1, 2)]
+    try:
+        output = tmp_path / "public"
+        tokens = list(desk.snapshot())
+        _until(lambda: all(_in_every_edition(output, t) for t in tokens), 60, "stories", workers[0])
+        shown: list[str] = []
+
+        def both_listed() -> bool:
+            done = run_cli("status", "--config", str(config), timeout=60)
+            shown[:] = [done.output]
+            return done.code == 0 and all(f" {w.pid} " in done.output for w in workers)
+
+        _until(both_listed, 30, "both workers in status", workers[0])
+        assert "workers (times in UTC)" in shown[0], shown[0]
+        first = chosen[0]
+        polls = len(server.requests_for(f"/{first.id}.{first.kind}"))
+        retried = run_cli("retry", first.id, "--config", str(config), timeout=60)
+        assert retried.code == 0 and "the 2 running workers" in retried.output, retried.output
+        path = f"/{first.id}.{first.kind}"
+        _until(lambda: len(server.requests_for(path)) > polls, 30, "the retried poll", workers[0])
+        time.sleep(3)  # a second poll, had both workers taken the request, would be here now
+        assert len(server.requests_for(path)) == polls + 1
+        reloaded = run_cli("reload", "--config", str(config), timeout=60)
+        assert reloaded.code == 0 and "reloaded" in reloaded.output, reloaded.output
+
+        def both_reloaded() -> bool:
+            return all("configuration reloaded" in w.log.read_text() for w in workers)
+
+        _until(both_reloaded, 30, "the reload in both workers' logs", workers[0])
+        for worker in workers:
+            assert worker.stop() == 0
+    finally:
+        for worker in workers:
+            if worker.process.poll() is None:
+                worker.kill()
+        translator.stop()
+        server.stop()
