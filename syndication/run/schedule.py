@@ -6,8 +6,7 @@ runs after a start or a reload (soon, jittered, for a source never polled, overd
 location; else its next scheduled time after its last poll or its backoff's end, as the
 schedule in force now says), whether a poll may follow the last one (what a worker claiming a
 source asks: across every worker on the store, never sooner than the schedule allows), and its
-job's id. It decides times; the
-worker owns the jobs.
+job's id. It decides times; the worker owns the jobs.
 """
 
 from __future__ import annotations
@@ -74,19 +73,13 @@ def first_run(
 def may_follow(source: SourceSettings, last: datetime, now: datetime) -> bool:
     """Whether a poll of `source` may begin at `now` after one began at `last` (by any
     worker): `every` apart, less the few seconds (LATE, at most a quarter of `every`) a job
-    may fire after its time; for a crontab, in a later slot of it. Whichever workers make
-    them, two polls of a source are never closer than that, and a poll made off the schedule
-    (a first poll, a `retry`, `once`) takes the place of the next scheduled one."""
-    late = min(LATE, source.every / 4)
+    may fire after its time, so that a poll made off the schedule (a first poll, a `retry`,
+    `once`) takes the place of the next scheduled one; for a crontab, once its next time after
+    `last` has come. Whichever workers make them, two polls are never closer than that."""
+    late = timedelta(seconds=min(LATE, source.every / 4))
     if source.cron:
-        return _cron_slot(source, now, late) > _cron_slot(source, last, late)
-    return (now - last).total_seconds() >= source.every - late
-
-
-def _cron_slot(source: SourceSettings, when: datetime, late: float) -> datetime:
-    # The crontab's time a poll at `when` stands for: the one just passed, if `when` is at
-    # most `late` after it, else the next.
-    return scheduled_after(source, when - timedelta(seconds=late) - timedelta(microseconds=1))
+        return now >= scheduled_after(source, last + timedelta(seconds=LATE)) - late
+    return now - last >= timedelta(seconds=source.every) - late
 
 
 def job_id(source_id: str) -> str:
