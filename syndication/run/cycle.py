@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
@@ -23,8 +24,8 @@ from syndication.config import Config, SourceSettings
 from syndication.ingest.poll import SourceOutcome, due_sources, poll_sources
 from syndication.publish import PublishReport, publish
 from syndication.run.schedule import may_follow
-from syndication.store import Store
-from syndication.translate.engine import TranslationReport, translate_pending
+from syndication.store import CLAIM_BATCH, Store
+from syndication.translate.engine import TranslationReport, build_providers, translate_pending
 from syndication.translate.guard import Guarded
 
 log = logging.getLogger(__name__)
@@ -82,8 +83,13 @@ def translate(
     progress: Progress | None = None,
     providers: dict[str, Guarded] | None = None,
 ) -> TranslationReport:
-    """Translate what is due; `providers` kept across calls keep their rate limits and breakers."""
+    """Translate what is due; `providers` kept across calls keep their rate limits and breakers.
+
+    A shared store hands a worker its work a batch (CLAIM_BATCH) at a time: batches follow
+    one another while a full one went well, until none is left or the time budget is spent."""
     progress = progress or Progress()
+    providers = providers or build_providers(config)
+    deadline = time.monotonic() + config.settings.translation.budget
     started = False
 
     def tick(done: int, total: int) -> None:
@@ -93,9 +99,27 @@ def translate(
             started = True
         progress.advance("translate", done)
 
-    return translate_pending(
-        config, store, retry_all=retry_all, on_progress=tick, providers=providers
-    )
+    report = TranslationReport()
+    while True:
+        batch = translate_pending(
+            config, store, retry_all=retry_all, on_progress=tick, providers=providers
+        )
+        _add(report, batch)
+        done = batch.translated + batch.failed + batch.pending
+        if not (store.shared and batch.translated and done >= CLAIM_BATCH):
+            return report
+        if time.monotonic() >= deadline:
+            return report
+
+
+def _add(report: TranslationReport, batch: TranslationReport) -> None:
+    report.translated += batch.translated
+    report.failed += batch.failed
+    report.pending += batch.pending
+    report.requests += batch.requests
+    report.from_memory += batch.from_memory
+    report.reasons.update(batch.reasons)
+    report.failures += batch.failures
 
 
 def run_cycle(

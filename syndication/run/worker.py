@@ -49,7 +49,7 @@ from syndication.run.cycle import translate
 from syndication.run.fleet import Heartbeat, Outage
 from syndication.run.health import Condition, healthz
 from syndication.run.schedule import FIRST_SPREAD, first_run, job_id, may_follow, trigger_for
-from syndication.store import CLAIM_BATCH, Store
+from syndication.store import Store
 from syndication.translate.engine import TranslationReport, build_providers
 
 log = logging.getLogger(__name__)
@@ -327,10 +327,6 @@ class Worker:
         self._log_translation(report)
         if report.translated:
             self.request_publish()
-        # A shared store hands out a batch at a time: a full one that went well means more.
-        done = report.translated + report.failed + report.pending
-        if self.store.shared and report.translated and done >= CLAIM_BATCH:
-            self.request_translate()
 
     def _log_translation(self, report: TranslationReport) -> None:
         if report.translated:

@@ -22,7 +22,7 @@ from syndication.store.schema import articles, memory, translations, workers
 
 # Translations one worker claims at a time on a shared store: enough for a run to pack its
 # requests well, few enough that a big backlog is shared among the workers.
-CLAIM_BATCH = 200
+CLAIM_BATCH = 500
 
 
 def add_pending(conn: Connection, wanted: Sequence[tuple[str, str]], now: datetime) -> None:
