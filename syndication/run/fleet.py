@@ -2,10 +2,11 @@
 
 Owns: the heartbeat thread of a registered worker (`run` or `once`), which keeps its claims'
 lease alive (three beats per lease, on a thread of its own so that busy jobs never delay
-it), and the outage gate of a shared store: when the database stops answering the worker
-says so once, its jobs stand back, and the next one tries again after a backoff (doubling to a
-minute) until the database answers; `/healthz` says 503 meanwhile (see health.py). What is
-claimed and how is the store's (store/control.py); when a poll may be claimed, schedule.py's.
+it), and the outage gate: when the database stops answering (StoreUnreachable: PostgreSQL's
+server gone; a SQLite file is always there) the worker says so once, its jobs stand back, and
+the next one tries again after a backoff (doubling to a minute) until the database answers;
+`/healthz` says 503 meanwhile (see health.py). What is claimed and how is the store's
+(store/control.py); when a poll may be claimed, schedule.py's.
 """
 
 from __future__ import annotations

@@ -40,7 +40,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from syndication import metrics
 from syndication.config import Config, SourceSettings
-from syndication.errors import StoreError
+from syndication.errors import StoreError, StoreUnreachable
 from syndication.ingest.poll import Poller, SourceOutcome, next_poll
 from syndication.model import SourceState, utcnow
 from syndication.publish import publish
@@ -424,7 +424,7 @@ class Worker:
             self._stood_up()
 
     def _failed(self, name: str, exc: Exception) -> None:
-        if isinstance(exc, StoreError) and self.store.shared:
+        if isinstance(exc, StoreUnreachable):
             # The database not answering: said once (fleet.Outage), not by every job.
             self.outage.failed(exc)
             self.condition.last_error = self.condition.failing[name] = str(exc)
@@ -432,12 +432,11 @@ class Worker:
             self.condition.failed(name, exc)
 
     def _standing_back(self) -> bool:
-        """A shared store not answering: jobs wait, one tries again after the backoff."""
-        return self.store.shared and self.outage.waiting()
+        """The database not answering: jobs wait, one tries again after the backoff."""
+        return self.outage.waiting()
 
     def _stood_up(self) -> None:
-        if self.store.shared:
-            self.outage.succeeded()
+        self.outage.succeeded()
 
     # -- reload -------------------------------------------------------------------------
 

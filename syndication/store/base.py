@@ -20,9 +20,9 @@ from typing import Any, Self
 from sqlalchemy import Connection, Engine, Table, create_engine, event, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
 
-from syndication.errors import StoreError
+from syndication.errors import StoreError, StoreUnreachable
 from syndication.store.schema import (
     articles,
     memory,
@@ -113,10 +113,7 @@ class StoreBase:
             with self.engine.begin() as conn:
                 yield conn
         except SQLAlchemyError as exc:
-            # The driver's own words ("database or disk is full"), not the statement and its
-            # parameters (article text) SQLAlchemy appends.
-            cause = getattr(exc, "orig", None) or str(exc).splitlines()[0]
-            raise StoreError(f"store error: {cause}") from exc
+            raise store_error(exc) from exc
 
     def migrate(self) -> int:
         """Bring the schema to SCHEMA_VERSION, one migration per transaction."""
@@ -166,6 +163,25 @@ def storable(values: dict[str, Any]) -> dict[str, Any]:
     """`values` without NUL characters in their text: PostgreSQL's text cannot hold one (SQLite
     would), and no feed or page may carry one anyway."""
     return {k: v.replace("\x00", "") if isinstance(v, str) else v for k, v in values.items()}
+
+
+def store_error(exc: SQLAlchemyError) -> StoreError:
+    """The database's error as ours: the driver's own words ("database or disk is full"), not
+    the statement and its parameters (article text) SQLAlchemy appends; StoreUnreachable when
+    a PostgreSQL server does not answer (the driver's connection errors carry no SQLSTATE,
+    the server's own errors do)."""
+    cause = getattr(exc, "orig", None) or str(exc).splitlines()[0]
+    message = f"store error: {cause}"
+    if isinstance(exc, DBAPIError) and (
+        exc.connection_invalidated
+        or (
+            isinstance(exc, OperationalError | InterfaceError)
+            and type(exc.orig).__module__.startswith("psycopg")
+            and getattr(exc.orig, "sqlstate", None) is None
+        )
+    ):
+        return StoreUnreachable(message)
+    return StoreError(message)
 
 
 def insert_new(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:

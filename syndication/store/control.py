@@ -34,7 +34,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from syndication.errors import StoreError, StoreLocked
 from syndication.model import utcnow
-from syndication.store.base import StoreBase, insert_new, iso, parse_iso, upsert
+from syndication.store.base import StoreBase, insert_new, iso, parse_iso, store_error, upsert
 from syndication.store.schema import (
     claims,
     meta,
@@ -348,7 +348,7 @@ class ControlMixin(StoreBase):
         try:
             conn = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
         except SQLAlchemyError as exc:
-            raise StoreError(f"store error: {getattr(exc, 'orig', None) or exc}") from exc
+            raise store_error(exc) from exc
         got = False
         try:
             deadline = None if wait is None else time.monotonic() + wait
@@ -362,7 +362,7 @@ class ControlMixin(StoreBase):
                 self._claim_publishing()
         except SQLAlchemyError as exc:
             conn.close()
-            raise StoreError(f"store error: {getattr(exc, 'orig', None) or exc}") from exc
+            raise store_error(exc) from exc
         try:
             yield got
         finally:
