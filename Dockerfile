@@ -5,7 +5,9 @@
 #     -e SYNDICATION_BASE_URL=https://feeds.example.kz/ \
 #     -v syndication-data:/data -v syndication-public:/public syndication
 #
-# The store (SQLite) lives on /data and the published output on /public, both volumes. The
+# The store (SQLite) lives on /data and the published output on /public, both volumes. For
+# several workers on one PostgreSQL store (its driver, psycopg, is in the image), set
+# SYNDICATION_STORE=postgresql+psycopg://user:${PASSWORD}@host/db and share /public. The
 # image's default configuration is config/syndication.yaml (the bundled offline sample);
 # mount your own folder over /app/config (it may hold articles/ and feeds/ beside the YAML)
 # or point SYNDICATION_CONFIG at another file. Keep `store:`, `output:` and `serve:` on the

@@ -20,6 +20,8 @@ run: install  ## set up, then run the worker and server on the embedded default 
 once: install  ## one full cycle on the default config, then exit
 	$(BIN)/syndication once
 
+# The PostgreSQL half runs on a throwaway server when PostgreSQL is installed (or at
+# $SYNDICATION_TEST_POSTGRES); the last lines say whether it ran, or why not.
 test: install  ## set up, then run the whole test suite (pytest's "no tests" is a failure)
 	$(BIN)/python -m pytest; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc

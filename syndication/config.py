@@ -349,6 +349,13 @@ class OutputOptions(Strict):
     addressing_style: Literal["auto", "path", "virtual"] = "auto"
 
 
+class FleetSettings(Strict):
+    # Several workers on one PostgreSQL store: a worker's claims (the source it is polling,
+    # the translations it is doing) outlive its last heartbeat by this long, so a worker that
+    # died is replaced within it. It beats three times per lease.
+    lease: Duration = Field(default=30.0, ge=3.0)
+
+
 class ServeSettings(Strict):
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
@@ -497,6 +504,7 @@ class Settings(Strict):
     publish: PublishSettings = Field(default_factory=PublishSettings)
     serve: ServeSettings = Field(default_factory=ServeSettings)
     partners: list[PartnerSettings] = Field(default_factory=list)
+    fleet: FleetSettings = Field(default_factory=FleetSettings)
 
     @model_validator(mode="before")
     @classmethod
@@ -908,7 +916,18 @@ def line_for(loc: tuple[Any, ...], lines: dict[tuple[Any, ...], int]) -> int:
 # URL, folders, a store URL, whose password the URL rule masks): an environment value there
 # is configuration, not a secret, and masking it would garble every URL `run` prints.
 _PUBLIC_SECTIONS = frozenset(
-    ("serve", "site", "output", "output_options", "store", "editions", "fetch", "publish", "feeds")
+    (
+        "serve",
+        "site",
+        "output",
+        "output_options",
+        "store",
+        "editions",
+        "fetch",
+        "publish",
+        "feeds",
+        "fleet",
+    )
 )
 
 

@@ -81,6 +81,11 @@ class StoreError(SyndicationError):
     """The store is unreachable or unusable (fatal for a cycle)."""
 
 
+class StoreUnreachable(StoreError):
+    """The database does not answer (a connection refused, dropped or timed out): a worker
+    waits and tries again."""
+
+
 class StoreLocked(SyndicationError):
     """Another worker holds the store."""
 

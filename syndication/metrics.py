@@ -90,6 +90,30 @@ def partner_request(partner: str, kind: str, result: str) -> None:
     PARTNER_REQUESTS.labels(partner=partner, kind=kind, result=result).inc()
 
 
+CLAIMS = Counter(
+    "syndication_claims_total",
+    "Work this worker tried to claim (kind: source, publish): taken; held by another "
+    "worker; or, for a source, polled: another worker polled it less than its interval ago.",
+    ["kind", "result"],
+    registry=REGISTRY,
+)
+WORKER = Gauge(
+    "syndication_worker_info",
+    "This worker's id in the store's registry of workers (host:pid:random); always 1.",
+    ["worker"],
+    registry=REGISTRY,
+)
+
+
+def claimed(kind: str, result: str) -> None:
+    CLAIMS.labels(kind=kind, result=result).inc()
+
+
+def worker_is(worker_id: str) -> None:
+    WORKER.clear()
+    WORKER.labels(worker=worker_id).set(1)
+
+
 def pair(source: str, target: str) -> str:
     """The `pair` label: our language tags joined, e.g. ``ru-kk``."""
     return f"{source}-{target}"

@@ -1,5 +1,6 @@
 """Shared fixtures: the fake translation provider, the loopback feed server, a way to write a
-configuration and run the real command line against it, and the one way into ../shared.
+configuration and run the real command line against it, the store on each backend (SQLite,
+and PostgreSQL on a throwaway server: `store_url`), and the one way into ../shared.
 
 A fresh clone has no ../shared beside it, so a test reads ../shared only through the `shared`
 fixture, which skips there. An audit hook enforces it: a test that opens or lists anything
@@ -13,6 +14,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +23,7 @@ from typing import Any, NoReturn
 import pytest
 import yaml
 
+from tests import postgres
 from tests.fakeprovider import fake_google  # noqa: F401  (fixture)
 from tests.feedserver import FeedServer
 
@@ -61,14 +64,17 @@ def run_cli(*args: str, timeout: float = 120, env: dict[str, str] | None = None)
 
 
 def write_config(folder: Path, **overrides: Any) -> Path:
-    """A configuration in `folder` (paths relative to it), with sample local articles."""
+    """A configuration in `folder` (paths relative to it), with sample local articles.
+
+    Its store is the running test's PostgreSQL database when the test runs on that backend
+    (the `store_url` fixture), else SQLite in `folder`/data."""
     articles = folder / "articles"
     if not articles.exists():
         shutil.copytree(SAMPLES, articles)
     data: dict[str, Any] = {
         "site": {"base_url": "https://feeds.example.kz/"},
         "editions": ["kk", "zh", "en"],
-        "store": "sqlite:///data/test.db",
+        "store": _postgres_store[-1] if _postgres_store else "sqlite:///data/test.db",
         "output": "public",
         "sources": [{"id": "newsroom", "articles": "articles", "language": "kk"}],
         "translation": {"chain": ["google"], "timeout": "5s", "budget": "60s"},
@@ -94,6 +100,87 @@ def feed_server() -> Iterator[FeedServer]:
     server = FeedServer().start()
     yield server
     server.stop()
+
+
+# -- the store on each backend -----------------------------------------------------------
+
+BACKENDS = [
+    pytest.param("sqlite", id="sqlite"),
+    pytest.param("postgresql", id="postgresql", marks=pytest.mark.postgres),
+]
+_postgres_store: list[str] = []  # the running test's PostgreSQL database, for write_config
+_postgres: dict[str, Any] = {}  # the session's server ("server"), or why none ("missing")
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[postgres.Server]:
+    """A PostgreSQL server for the session: started here (tests/postgres.py) or given by
+    $SYNDICATION_TEST_POSTGRES. Without one the PostgreSQL half skips (fails in CI)."""
+    found = postgres.start()
+    if isinstance(found, str):
+        _postgres["missing"] = found
+        unavailable(f"PostgreSQL half: {found}")
+    _postgres["server"] = found
+    try:
+        yield found
+    finally:
+        found.stop()
+
+
+@pytest.fixture(params=BACKENDS)
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The test's store, once on SQLite (a file in tmp_path) and once on PostgreSQL (a fresh
+    database); `write_config` puts the same one in the YAML. A module whose tests should all
+    run on both says `pytestmark = pytest.mark.usefixtures("store_url")`."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'data' / 'test.db'}"
+        return
+    server: postgres.Server = request.getfixturevalue("postgres_server")
+    url = server.create_database()
+    _postgres_store.append(url)
+    try:
+        yield url
+    finally:
+        _postgres_store.remove(url)
+        server.drop_database(url)
+
+
+@pytest.fixture
+def postgres_url(request: pytest.FixtureRequest) -> Iterator[str]:
+    """A fresh PostgreSQL database, for what only a shared store does (several workers)."""
+    request.node.add_marker(pytest.mark.postgres)
+    server: postgres.Server = request.getfixturevalue("postgres_server")
+    url = server.create_database()
+    try:
+        yield url
+    finally:
+        server.drop_database(url)
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Say whether the PostgreSQL half ran: a skipped half must be seen, not guessed."""
+    outcomes: Counter[str] = Counter()
+    seen: set[str] = set()
+    for outcome in ("failed", "error", "skipped", "passed"):
+        for report in terminalreporter.stats.get(outcome, []):
+            nodeid = getattr(report, "nodeid", "")
+            if "postgres" in getattr(report, "keywords", {}) and nodeid not in seen:
+                seen.add(nodeid)
+                outcomes[outcome] += 1
+    if not seen:
+        return
+    counts = ", ".join(f"{n} {k}" for k, n in outcomes.items())
+    server = _postgres.get("server")
+    if server is not None:
+        where = (
+            f"a server of its own ({server.folder})" if server.folder else f"${postgres.ENV_URL}"
+        )
+        terminalreporter.write_line(
+            f"PostgreSQL half: {counts}, on PostgreSQL {server.version} ({where})"
+        )
+    else:
+        why = _postgres.get("missing", "see the skips above")
+        terminalreporter.write_line(f"PostgreSQL half NOT RUN ({counts}): {why}", yellow=True)
 
 
 @pytest.fixture

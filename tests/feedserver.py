@@ -42,6 +42,7 @@ class Route:
 class Request:
     path: str
     headers: dict[str, str]  # lower-cased names
+    at: float = 0.0  # time.monotonic() when it arrived
 
     def header(self, name: str) -> str | None:
         return self.headers.get(name.lower())
@@ -103,7 +104,11 @@ class FeedServer:
             def do_GET(self) -> None:
                 with server._lock:
                     server.log.append(
-                        Request(self.path, {k.lower(): v for k, v in self.headers.items()})
+                        Request(
+                            self.path,
+                            {k.lower(): v for k, v in self.headers.items()},
+                            time.monotonic(),
+                        )
                     )
                 route = server.routes.get(self.path)
                 if route is None:

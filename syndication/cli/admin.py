@@ -8,12 +8,11 @@ worker runs) or to re-read its configuration (`reload`, waiting for its answer).
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import signal
 import time
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -35,7 +34,10 @@ from syndication.cli.common import (
     open_store,
     out,
     print_problems,
+    running_workers,
     setup_logging,
+    wake,
+    who,
 )
 from syndication.cli.cycle import chosen_sources, cycle
 from syndication.errors import StoreError
@@ -72,11 +74,6 @@ def check(config: ConfigOption = None) -> None:
     )
 
 
-def _running_worker(store: Store) -> dict[str, Any] | None:
-    holder = store.lock_holder()
-    return holder if holder and holder["alive"] else None
-
-
 def retry(
     sources: Annotated[
         list[str] | None, typer.Argument(help="Source ids to fetch now.", show_default=False)
@@ -107,26 +104,25 @@ def retry(
                 "(waiting out a provider outage) are tried at once too",
                 highlight=False,
             )
-        worker = _running_worker(store)
-        if worker is not None:
+        workers = running_workers(store)
+        if workers:
+            # Taken by whichever worker looks first (each request once).
             for source in chosen:
                 store.request("fetch", source.id)
             if failed:
                 store.request("translate")
-            if worker["this_host"]:
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.kill(worker["pid"], signal.SIGUSR1)  # take the request up now
+            wake(workers)
             asked = [s.id for s in chosen] + (["failed translations"] if failed else [])
             out.print(
-                f"asked the running worker (pid {worker['pid']} on {worker['host']}) to retry "
-                f"{', '.join(asked)}; `syndication status` shows the outcome",
+                f"asked {who(workers)} to retry {', '.join(asked)}; `syndication status` "
+                "shows the outcome",
                 highlight=False,
             )
             raise typer.Exit(EXIT_OK)
     except StoreError as exc:
         fatal(exc)
     check_output(loaded)
-    lock(store, f"syndication retry {__version__}")
+    lock(store, f"syndication retry {__version__}", loaded)
     cycle(loaded, store, chosen)
 
 
@@ -137,16 +133,21 @@ def reload(config: ConfigOption = None) -> None:
     environment variable this shell lacks is not a mistake: the worker has its own."""
     loaded = load_checked(config, lenient_env=True)
     store = existing_store(loaded.store_url)
-    worker = _running_worker(store) if store is not None else None
-    if store is None or worker is None:
+    try:
+        workers = running_workers(store) if store is not None else []
+    except StoreError as exc:
+        fatal(exc)
+    if store is None or not workers:
         err.print("[bold red]no worker is running[/] on this store: nothing to reload")
         raise typer.Exit(EXIT_PARTIAL)
+    worker = workers[0]
     try:
         before = store.setting("last_reload")
-        if worker["this_host"]:
-            os.kill(worker["pid"], signal.SIGHUP)
-        else:  # a worker on another machine takes requests from the shared store
-            store.request("reload")
+        for worker in workers:
+            if worker["this_host"]:
+                os.kill(worker["pid"], signal.SIGHUP)
+            else:  # a worker on another machine takes requests from the shared store
+                store.request("reload", worker["id"])
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline:
             after = store.setting("last_reload")
@@ -163,7 +164,7 @@ def reload(config: ConfigOption = None) -> None:
     except (ProcessLookupError, PermissionError) as exc:
         err.print(f"[bold red]could not signal[/] pid {worker['pid']}: {exc}")
         raise typer.Exit(EXIT_FATAL) from None
-    out.print(f"asked worker pid {worker['pid']} to reload; no answer yet (see its log)")
+    out.print(f"asked {who(workers)} to reload; no answer yet (see the log)")
     raise typer.Exit(EXIT_PARTIAL)
 
 

@@ -10,13 +10,17 @@ what a command needs before it works (store, output folder), each refusal said a
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 import os
+import signal
+import socket
 import sys
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, NoReturn, TextIO
+from typing import Annotated, Any, NoReturn, TextIO
 
 import typer
 from rich.console import Console
@@ -207,11 +211,53 @@ def _check_object_store(config: cfg.Config) -> None:
         raise typer.Exit(EXIT_FATAL) from None
 
 
-def lock(store: Store, holder: str) -> None:
+def running_workers(store: Store) -> list[dict[str, Any]]:
+    """The workers that take requests now: the holder of a SQLite store's lock, or every
+    live `run` on a shared store (a `once` there takes none)."""
+    if not store.shared:
+        holder = store.lock_holder()
+        return [{**holder, "id": ""}] if holder and holder["alive"] else []
+    here = socket.gethostname()
+    return [
+        {"id": w.id, "holder": w.holder, "host": w.host, "pid": w.pid, "this_host": w.host == here}
+        for w in store.workers()
+        if w.holder.startswith("syndication run")
+    ]
+
+
+def who(workers: list[dict[str, Any]]) -> str:
+    if len(workers) == 1:
+        return f"the running worker (pid {workers[0]['pid']} on {workers[0]['host']})"
+    return f"the {len(workers)} running workers"
+
+
+def wake(workers: list[dict[str, Any]]) -> None:
+    """Have the workers on this host take up the requests just left in the store now (the
+    others look within seconds)."""
+    for worker in workers:
+        if worker["this_host"]:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(worker["pid"], signal.SIGUSR1)
+
+
+def lock(store: Store, holder: str, config: cfg.Config) -> None:
+    """Become a worker of the store: on SQLite, its one worker (a second is refused, exit
+    3); on PostgreSQL, one of many, sharing the work through claims. Either way registered,
+    for `status`, with the lease its claims hold for (`fleet.lease`)."""
     try:
-        store.acquire_lock(holder)
+        if not store.shared:
+            store.acquire_lock(holder)
+        store.register(holder, timedelta(seconds=config.settings.fleet.lease))
     except StoreLocked as exc:
         err.print(f"[bold red]refused:[/] {exc}", highlight=False)
         raise typer.Exit(EXIT_FATAL) from None
     except StoreError as exc:
         fatal(exc)
+
+
+def unlock(store: Store) -> None:
+    """Stop being a worker of the store: claims given up, the lock released."""
+    try:
+        store.unregister()
+    finally:
+        store.release_lock()

@@ -39,6 +39,7 @@ from syndication.cli.common import (
     out,
     redact_with,
     setup_logging,
+    unlock,
 )
 from syndication.errors import StoreError
 from syndication.store import Store
@@ -61,7 +62,7 @@ def once(
     chosen = chosen_sources(loaded, source)
     check_output(loaded)
     store = open_store(loaded)
-    lock(store, f"syndication once {__version__}")
+    lock(store, f"syndication once {__version__}", loaded)
     cycle(loaded, store, chosen)
 
 
@@ -86,11 +87,14 @@ def chosen_sources(config: cfg.Config, ids: list[str] | None) -> list[cfg.Source
 def cycle(loaded: cfg.Config, store: Store, chosen: list[cfg.SourceSettings] | None) -> NoReturn:
     """Poll `chosen` (None: every source), translate, publish, print the summary, exit.
 
-    The caller holds the store lock; it is released here."""
+    The caller holds the store lock (is a registered worker); it is released here."""
     # Imported here: the stages are not needed by the commands that only look.
     from syndication.run.cycle import Progress as Hooks
     from syndication.run.cycle import run_cycle
+    from syndication.run.fleet import Heartbeat
 
+    # A long cycle keeps its claims (sources, translations) alive, as a worker does.
+    heartbeat = Heartbeat(store, loaded.settings.fleet.lease).start()
     try:
         with Progress(
             TextColumn("{task.description:<10}"),
@@ -123,14 +127,17 @@ def cycle(loaded: cfg.Config, store: Store, chosen: list[cfg.SourceSettings] | N
         logging.getLogger("syndication").info("cycle failed", exc_info=True)
         fatal(f"internal error: {type(exc).__name__}: {exc} (run with --verbose for the traceback)")
     finally:
+        heartbeat.stop()
         with contextlib.suppress(StoreError):
-            store.release_lock()
+            unlock(store)
     _summary(report, loaded)
     raise typer.Exit(EXIT_OK if report.ok else EXIT_PARTIAL)
 
 
 def _summary(report: CycleReport, config: cfg.Config) -> None:
     _sources_table(report, config)
+    for source_id, why in sorted(report.elsewhere.items()):
+        out.print(f"source {source_id}: not polled by this cycle: {why}", highlight=False)
     _translation_lines(report, config)
     p = report.publish
     if not p.rendered:
@@ -216,13 +223,13 @@ def run(config: ConfigOption = None, verbose: VerboseOption = False) -> None:
         loaded = load_checked(config)
         check_output(loaded)
         store = open_store(loaded)
-        lock(store, f"syndication run {__version__}")
+        lock(store, f"syndication run {__version__}", loaded)
         run_forever(loaded, store, announcer(), on_reload=redact_with)
     except KeyboardInterrupt:
         # Stopped while starting: nothing to finish, leave at once and cleanly.
         if store is not None:
             with contextlib.suppress(StoreError):
-                store.release_lock()
+                unlock(store)
         out.print("stopped")
         sys.stdout.flush()
         os._exit(EXIT_OK)

@@ -177,21 +177,14 @@ def status_data(subject: Subject, store: Store) -> dict[str, Any]:
 
     now = utcnow()
     redact = subject.redact
-    holder = store.lock_holder()
+    workers = _workers_data(store)
     return {
         "generated": now.isoformat(),
         "config": str(subject.path),
         "config_problems": subject.problems,
         "store": {"url": redact(store.describe()), "schema": store.version()},
-        "worker": {
-            "running": bool(holder and holder["alive"]),
-            "holder": holder["holder"],
-            "pid": holder["pid"],
-            "host": holder["host"],
-            "heartbeat": _iso(holder["heartbeat"]),
-        }
-        if holder
-        else {"running": False},
+        "worker": _worker_data(store, workers),
+        "workers": workers,
         "last_publish": _iso(store.last_publish()),
         "last_file_change": _iso(store.last_file_change()),
         "sources": _sources_data(subject, store),
@@ -249,6 +242,47 @@ def _partners_data(subject: Subject, store: Store) -> list[dict[str, Any]]:
             }
         )
     return found
+
+
+def _worker_data(store: Store, workers: list[dict[str, Any]]) -> dict[str, Any]:
+    """The worker: a SQLite store's lock holder; on a shared store the longest-running live
+    `run` (all of them are under "workers")."""
+    if store.shared:
+        runs = [w for w in workers if w["holder"].startswith("syndication run")]
+        if not runs:
+            return {"running": False}
+        first = runs[0]
+        return {"running": True, **{k: first[k] for k in ("holder", "pid", "host", "heartbeat")}}
+    holder = store.lock_holder()
+    if not holder:
+        return {"running": False}
+    return {
+        "running": bool(holder["alive"]),
+        "holder": holder["holder"],
+        "pid": holder["pid"],
+        "host": holder["host"],
+        "heartbeat": _iso(holder["heartbeat"]),
+    }
+
+
+def _workers_data(store: Store) -> list[dict[str, Any]]:
+    """Every live worker (`run`, `once`) in the store's registry and what it holds now."""
+    return [
+        {
+            "id": w.id,
+            "holder": w.holder,
+            "host": w.host,
+            "pid": w.pid,
+            "started": _iso(w.started),
+            "heartbeat": _iso(w.heartbeat),
+            "lease_until": _iso(w.expires),
+            "address": w.address or None,
+            "polling": list(w.sources),
+            "translations": w.translations,
+            "publishing": w.publishing,
+        }
+        for w in store.workers()
+    ]
 
 
 def _sources_data(subject: Subject, store: Store) -> list[dict[str, Any]]:
@@ -333,6 +367,8 @@ def _print_status(data: dict[str, Any]) -> None:
         )
     else:
         out.print("worker: not running", highlight=False)
+    if data["workers"]:
+        out.print(_workers_table(data["workers"]))
     out.print(
         f"last publish: {_utc(data['last_publish'])} (a file last changed "
         f"{_utc(data['last_file_change'])}); store schema "
@@ -382,6 +418,28 @@ def _print_failed_uploads(failed: list[dict[str, Any]]) -> None:
         out.print(f"  {f['error']}", markup=False, highlight=False)
     if len(failed) > 5:
         out.print(f"  … and {len(failed) - 5} more (status --json)", highlight=False)
+
+
+def _workers_table(workers: list[dict[str, Any]]) -> Table:
+    table = Table(title="workers (times in UTC)", title_justify="left")
+    for column in ("host", "pid", "holder", "started", "heartbeat", "serves", "holds now"):
+        table.add_column(column)
+    for w in workers:
+        holds = [f"polling {', '.join(w['polling'])}"] if w["polling"] else []
+        if w["translations"]:
+            holds.append(f"{w['translations']} translation(s)")
+        if w["publishing"]:
+            holds.append("publishing")
+        table.add_row(
+            w["host"],
+            str(w["pid"]),
+            w["holder"],
+            _short(w["started"]),
+            _short(w["heartbeat"], with_date=False),
+            w["address"] or "",
+            "; ".join(holds) or "nothing",
+        )
+    return table
 
 
 def _sources_table(sources: list[dict[str, Any]]) -> Table:

@@ -10,8 +10,6 @@ the command publishes itself, holding the store's lock like `once`.
 from __future__ import annotations
 
 import contextlib
-import os
-import signal
 from typing import Annotated
 
 import typer
@@ -31,7 +29,11 @@ from syndication.cli.common import (
     lock,
     open_store,
     out,
+    running_workers,
     setup_logging,
+    unlock,
+    wake,
+    who,
 )
 from syndication.errors import StoreError
 from syndication.store import BY_OPERATOR, Store
@@ -109,34 +111,32 @@ def _unknown(exc: StoreError) -> None:
 def _publish(loaded: cfg.Config, store: Store, *, full: bool) -> None:
     """Ask the running worker to publish, or publish here; exit with the outcome."""
     try:
-        holder = store.lock_holder()
-        if holder is not None and holder["alive"]:
+        workers = running_workers(store)
+        if workers:
+            # Taken by whichever worker looks first; on a shared store it publishes under the
+            # publish lock like any publish.
             store.request("publish", "all" if full else "")
-            if holder["this_host"]:
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.kill(holder["pid"], signal.SIGUSR1)  # take the request up now
-            out.print(
-                f"asked the running worker (pid {holder['pid']} on {holder['host']}) to "
-                "publish; it does within seconds",
-                highlight=False,
-            )
+            wake(workers)
+            out.print(f"asked {who(workers)} to publish; it does within seconds", highlight=False)
             raise typer.Exit(EXIT_OK)
     except StoreError as exc:
         fatal(exc)
     check_output(loaded)
-    lock(store, f"syndication publish {__version__}")
+    lock(store, f"syndication publish {__version__}", loaded)
     # Imported here: commands that only ask a worker need no stage.
     from syndication.publish import publish as publish_now
 
     try:
-        report = publish_now(loaded, store, full=full)
+        # On a shared store another `once` or `publish` may be publishing: wait for it.
+        with store.publishing(wait=None):
+            report = publish_now(loaded, store, full=full)
     except StoreError as exc:
         fatal(exc)
     except OSError as exc:
         fatal(f"cannot write the output: {exc}")
     finally:
         with contextlib.suppress(StoreError):
-            store.release_lock()
+            unlock(store)
     how = f"every file ({report.why})" if report.full else "what changed"
     out.print(
         f"published {how}: {report.rendered} feed document(s) rendered, "

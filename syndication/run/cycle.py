@@ -4,20 +4,28 @@ Owns: running the stages in order for `syndication once` and `retry` (and the tr
 step for the worker's job), the progress hooks a front end may listen to, and the cycle report
 (what each source did, what translation did, what was published) from which the CLI derives
 its summary and exit code. No stage calls another; this module only sequences them.
+
+Run by a registered worker on a shared store (`once` beside a fleet), the cycle claims like a
+worker: each source it polls (one a worker is polling this moment is left to it and named in
+the report), the translations it does (the store's work query), and the publish lock (waited
+for: another worker's publish ends in seconds, or with its process).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 
 from syndication.config import Config, SourceSettings
 from syndication.ingest.poll import SourceOutcome, due_sources, poll_sources
 from syndication.publish import PublishReport, publish
-from syndication.store import Store
-from syndication.translate.engine import TranslationReport, translate_pending
+from syndication.run.schedule import may_follow
+from syndication.store import CLAIM_BATCH, Store
+from syndication.translate.engine import TranslationReport, build_providers, translate_pending
 from syndication.translate.guard import Guarded
 
 log = logging.getLogger(__name__)
@@ -28,6 +36,7 @@ class CycleReport:
     sources: list[SourceOutcome] = field(default_factory=list)
     translation: TranslationReport = field(default_factory=TranslationReport)
     publish: PublishReport = field(default_factory=PublishReport)
+    elsewhere: dict[str, str] = field(default_factory=dict)  # source → the worker polling it
 
     @property
     def failed_sources(self) -> list[SourceOutcome]:
@@ -74,8 +83,13 @@ def translate(
     progress: Progress | None = None,
     providers: dict[str, Guarded] | None = None,
 ) -> TranslationReport:
-    """Translate what is due; `providers` kept across calls keep their rate limits and breakers."""
+    """Translate what is due; `providers` kept across calls keep their rate limits and breakers.
+
+    A shared store hands a worker its work a batch (CLAIM_BATCH) at a time: batches follow
+    one another while a full one went well, until none is left or the time budget is spent."""
     progress = progress or Progress()
+    providers = providers or build_providers(config)
+    deadline = time.monotonic() + config.settings.translation.budget
     started = False
 
     def tick(done: int, total: int) -> None:
@@ -85,9 +99,27 @@ def translate(
             started = True
         progress.advance("translate", done)
 
-    return translate_pending(
-        config, store, retry_all=retry_all, on_progress=tick, providers=providers
-    )
+    report = TranslationReport()
+    while True:
+        batch = translate_pending(
+            config, store, retry_all=retry_all, on_progress=tick, providers=providers
+        )
+        _add(report, batch)
+        done = batch.translated + batch.failed + batch.pending
+        if not (store.shared and batch.translated and done >= CLAIM_BATCH):
+            return report
+        if time.monotonic() >= deadline:
+            return report
+
+
+def _add(report: TranslationReport, batch: TranslationReport) -> None:
+    report.translated += batch.translated
+    report.failed += batch.failed
+    report.pending += batch.pending
+    report.requests += batch.requests
+    report.from_memory += batch.from_memory
+    report.reasons.update(batch.reasons)
+    report.failures += batch.failures
 
 
 def run_cycle(
@@ -100,13 +132,40 @@ def run_cycle(
     """Poll the chosen sources (default: every source), translate what is due, publish."""
     report = CycleReport()
     chosen = list(config.settings.sources) if chosen is None else chosen
-    report.sources = ingest(config, store, chosen, progress)
+    claimed = _claim(store, chosen, report)
+    try:
+        report.sources = ingest(config, store, claimed, progress)
+    finally:
+        if store.worker_id is not None:
+            for source in claimed:
+                store.release_source(source.id)
     # Failed translations keep their retry schedule even in `once`: cron running it every
     # few minutes must not resend every bad answer each time. Pending ones (an outage) go.
-    report.translation = translate(config, store, progress=progress)
+    try:
+        report.translation = translate(config, store, progress=progress)
+    finally:
+        if store.worker_id is not None:
+            store.release_translations()
     if progress:
         progress.stage("publish", 1)
-    report.publish = publish(config, store)
+    with store.publishing(wait=None):
+        report.publish = publish(config, store)
     if progress:
         progress.advance("publish", 1)
     return report
+
+
+def _claim(store: Store, chosen: list[SourceSettings], report: CycleReport) -> list[SourceSettings]:
+    """The chosen sources this cycle may poll now: all of them, but for those another worker
+    is polling this moment (a forced claim: `once` polls now, whatever the schedule; the poll
+    takes the place of the source's next scheduled one fleet-wide)."""
+    if store.worker_id is None:
+        return chosen
+    claimed = []
+    for source in chosen:
+        why = store.claim_source(source.id, partial(may_follow, source), force=True)
+        if why is None:
+            claimed.append(source)
+        else:
+            report.elsewhere[source.id] = why
+    return claimed

@@ -4,8 +4,8 @@ Owns: the worker's condition (which jobs are failing and why, the last cycle and
 it must stop), the `/healthz` document built from it and the store, and the text a `/metrics`
 scrape gets: this process's counters (:mod:`syndication.metrics`) plus gauges read from the
 store at that moment (translation backlog, each source's last success and consecutive
-failures, whether the store answered). Both read the store (blocking): call them off the event
-loop, as the server does.
+failures, the live workers and what this one holds, whether the store answered). Both read
+the store (blocking): call them off the event loop, as the server does.
 
 Labels carry source ids and language tags only, never URLs or keys, so a secret in the
 configuration cannot reach a scrape.
@@ -118,6 +118,7 @@ def _store_families(store: Store, sources: Collection[str] | None) -> Iterator[M
     try:
         backlog = store.backlog()
         states = store.source_states()
+        fleet = store.workers()
     except StoreError as exc:
         # A scrape during an outage must still answer: the outage is what it has to report.
         log.warning("metrics: store unreachable: %s", exc)
@@ -149,5 +150,17 @@ def _store_families(store: Store, sources: Collection[str] | None) -> Iterator[M
         if state.last_success is not None:
             last_success.add_metric([state.source_id], state.last_success.timestamp())
         failures.add_metric([state.source_id], state.failures)
+    workers = GaugeMetricFamily(
+        "syndication_workers", "Live workers registered on the store (this one included)."
+    )
+    workers.add_metric([], len(fleet))
+    held = GaugeMetricFamily(
+        "syndication_worker_claims",
+        "What this worker holds now: sources it is polling, translations it is doing.",
+        labels=["kind"],
+    )
+    mine = next((w for w in fleet if w.id == store.worker_id), None)
+    held.add_metric(["sources"], len(mine.sources) if mine else 0)
+    held.add_metric(["translations"], mine.translations if mine else 0)
     up.add_metric([], 1)
-    yield from (translations, last_success, failures, up)
+    yield from (translations, last_success, failures, workers, held, up)

@@ -1,10 +1,11 @@
 """The worker process's life: start, serve until a signal, stop cleanly.
 
-Owns: `syndication run` once its configuration, store and lock are in hand (the worker and
-the HTTP server over one store, a first publish of what the store holds, the addresses
-announced), which signal does what (SIGINT/SIGTERM stop, SIGHUP reloads, SIGUSR1 takes up the
-command line's requests at once), and the stop: the lock released, the exit code (0, or 3 when
-the worker had to stop). The partners' app answers under /partners/ in both `run` and
+Owns: `syndication run` once its configuration, store and lock (or, on a shared store, its
+place in the registry of workers) are in hand (the worker and the HTTP server over one store,
+a first publish of what the store holds, the addresses announced and recorded for `status`),
+which signal does what (SIGINT/SIGTERM stop, SIGHUP reloads, SIGUSR1 takes up the command
+line's requests at once), and the stop: the lock and claims released, the exit code (0, or 3
+when the worker had to stop). The partners' app answers under /partners/ in both `run` and
 `syndication serve`, which uses the same signal handling and reads its YAML again when the
 file changes (or on SIGHUP), so a partner's rotated or removed token stops working at once.
 """
@@ -17,9 +18,11 @@ import signal
 import socket
 import sys
 import threading
+import time
 from collections.abc import Callable
 from typing import Any, NoReturn
 
+from syndication import metrics as counters
 from syndication.config import Config
 from syndication.errors import StoreError
 from syndication.partners import PartnerApp
@@ -81,6 +84,8 @@ def run_forever(
 
     try:
         worker = running = Worker(config, store, announce=announce, on_reload=reloaded)
+        # From now on: the first publish may take a while, the lease does not wait.
+        worker.heartbeat.start()
         server = make_server(
             config.folder,  # None (an object store): /healthz and /metrics only
             s.serve.host,
@@ -92,14 +97,22 @@ def run_forever(
         worker.on_fatal = lambda: setattr(server, "should_exit", True)
         if config.folder is not None:
             config.folder.mkdir(parents=True, exist_ok=True)
+        if store.worker_id is not None:
+            counters.worker_is(store.worker_id)
         try:
-            # Serve what the store already holds at once, before the first poll finishes.
-            publish(config, store)
+            # Serve what the store already holds at once, before the first poll finishes
+            # (unless another worker is publishing this moment: it does the same).
+            with store.publishing() as ours:
+                if ours:
+                    publish(config, store)
         except Exception as exc:
             log.warning("initial publish failed: %s", exc)
         worker.start()
         partners.start()
         _announce_addresses(config, announce)
+        threading.Thread(
+            target=_record_address, args=(server, store), name="syndication-address", daemon=True
+        ).start()
         serve_until_signal(
             server,
             {
@@ -114,6 +127,7 @@ def run_forever(
             worker.stop()
         partners.stop()  # the requests counted since its last write, and their log lines
         try:
+            store.unregister()
             store.release_lock()
         except StoreError as exc:
             log.warning("could not release the store lock: %s", exc)
@@ -215,6 +229,24 @@ def _serve(
         watched.stop()
         if partners is not None:
             partners.stop()
+
+
+def _record_address(server: Any, store: Store) -> None:
+    """Once the server listens, leave where in the registry (`status` lists each worker's
+    /metrics): with `serve.port: 0` only the bound socket knows the port."""
+    deadline = time.monotonic() + 60
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if not server.started or not server.servers or not server.servers[0].sockets:
+        return
+    host, port = server.servers[0].sockets[0].getsockname()[:2]
+    if host in ("0.0.0.0", "::"):  # every interface: the name other hosts know it by
+        host = socket.getfqdn()
+    shown = f"[{host}]" if ":" in host else host
+    try:
+        store.set_address(f"http://{shown}:{port}/")
+    except StoreError as exc:
+        log.warning("could not record this worker's address: %s", exc)
 
 
 def _announce_addresses(config: Config, announce: Announce) -> None:

@@ -4,7 +4,9 @@ Owns: a source's APScheduler trigger (the slots `scheduled_after` gives it, so t
 sources make a steady trickle of polls rather than bursts, or its crontab), when its job first
 runs after a start or a reload (soon, jittered, for a source never polled, overdue or at a new
 location; else its next scheduled time after its last poll or its backoff's end, as the
-schedule in force now says), and its job's id. It decides times; the worker owns the jobs.
+schedule in force now says), whether a poll may follow the last one (what a worker claiming a
+source asks: across every worker on the store, never sooner than the schedule allows), and its
+job's id. It decides times; the worker owns the jobs.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from syndication.config import SourceSettings
 from syndication.ingest.poll import scheduled_after
 
 FIRST_SPREAD = 10.0  # at most this many seconds of jitter before a source's first poll
+LATE = 2.0  # seconds a job may fire after its time (a busy machine) and still poll
 
 
 class Slots(BaseTrigger):
@@ -65,6 +68,18 @@ def first_run(
         # The crontab says when; a backoff ending later makes that run skip (poll_source).
         return trigger.get_next_fire_time(None, now)
     return due
+
+
+def may_follow(source: SourceSettings, last: datetime, now: datetime) -> bool:
+    """Whether a poll of `source` may begin at `now` after one began at `last` (by any
+    worker): `every` apart, less the few seconds (LATE, at most a quarter of `every`) a job
+    may fire after its time, so that a poll made off the schedule (a first poll, a `retry`,
+    `once`) takes the place of the next scheduled one; for a crontab, once its next time after
+    `last` has come. Whichever workers make them, two polls are never closer than that."""
+    late = timedelta(seconds=min(LATE, source.every / 4))
+    if source.cron:
+        return now >= scheduled_after(source, last + timedelta(seconds=LATE)) - late
+    return now - last >= timedelta(seconds=source.every) - late
 
 
 def job_id(source_id: str) -> str:

@@ -5,12 +5,18 @@ and started on the Poller's event loop; a translation job draining the backlog t
 providers kept across runs, so their rate limits and circuit breakers hold; a publish job
 pulled forward after a change (debounced) and run at least every `publish.every`; no job
 overlapping itself, one asked for while running run once more after; a publish at the time
-the next embargo ends), the store lock's
-heartbeat, requests left in the store by the command line (`retry`, `reload`), applying a
-reload (:mod:`syndication.run.reload` decides what changed; SIGHUP, `syndication reload` or the
-file changing on disk ask for it), and noticing the store file removed under it. Jobs only
-trigger stages; every stage works through the store, so jobs running side by side never share
-state here.
+the next embargo ends), the heartbeat, requests left in the store by the command line
+(`retry`, `reload`), applying a reload (:mod:`syndication.run.reload` decides what changed;
+SIGHUP, `syndication reload` or the file changing on disk ask for it), and noticing the store
+file removed under it. Jobs only trigger stages; every stage works through the store, so jobs
+running side by side never share state here.
+
+With other workers on the same (PostgreSQL) store, a job claims its work first: a source job
+claims the source's poll (skipped when another worker polls it, or polled it less than its
+`every` ago: schedule.may_follow), the translation job claims a batch of due translations (the
+store does, in its work query), and the publish job takes the publish lock (another worker
+publishing: this one tries again within `publish.debounce`). A database that stops answering
+makes the jobs stand back and retry with backoff (fleet.py).
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from collections.abc import Callable
 from concurrent import futures
 from concurrent.futures import Future
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 from apscheduler.events import EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED, JobExecutionEvent
@@ -31,22 +38,23 @@ from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
+from syndication import metrics
 from syndication.config import Config, SourceSettings
-from syndication.errors import StoreError
+from syndication.errors import StoreError, StoreUnreachable
 from syndication.ingest.poll import Poller, SourceOutcome, next_poll
 from syndication.model import SourceState, utcnow
 from syndication.publish import publish
 from syndication.run import reload as reloading
 from syndication.run.cycle import translate
+from syndication.run.fleet import Heartbeat, Outage
 from syndication.run.health import Condition, healthz
-from syndication.run.schedule import FIRST_SPREAD, first_run, job_id, trigger_for
+from syndication.run.schedule import FIRST_SPREAD, first_run, job_id, may_follow, trigger_for
 from syndication.store import Store
 from syndication.translate.engine import TranslationReport, build_providers
 
 log = logging.getLogger(__name__)
 
 TRANSLATE_EVERY = 60.0  # seconds; a change found by a source job runs it at once as well
-HEARTBEAT_EVERY = 30.0
 PUBLISH_RETRY = 60.0  # seconds before a failed publish is tried again
 # Command-line requests and the configuration file's mtime: a partner's token rotated or
 # removed in the YAML must stop working within 5 s of the save.
@@ -72,6 +80,8 @@ class Worker:
         self.on_reload = on_reload
         self.providers = build_providers(config)
         self.condition = Condition()
+        self.outage = Outage()  # a shared store not answering (fleet.py)
+        self.heartbeat = Heartbeat(store, config.settings.fleet.lease, self._beaten)
         self.on_fatal: Callable[[], None] = lambda: None
         self._store_identity = store.file_identity()
         self._reload_lock = threading.Lock()
@@ -129,9 +139,6 @@ class Worker:
             next_run_time=now + timedelta(seconds=publish_every),
         )
         self.scheduler.add_job(
-            self._heartbeat, IntervalTrigger(seconds=HEARTBEAT_EVERY, timezone=UTC), id="heartbeat"
-        )
-        self.scheduler.add_job(
             self.housekeeping,
             IntervalTrigger(seconds=HOUSEKEEPING_EVERY, timezone=UTC),
             id="housekeeping",
@@ -140,6 +147,7 @@ class Worker:
         self._guard("embargo", self._publish_at_next_embargo)
 
     def stop(self) -> None:
+        self.heartbeat.stop()
         if self.scheduler.running:  # a stop may come before the start
             self.scheduler.shutdown(wait=False)
 
@@ -229,12 +237,13 @@ class Worker:
         """
         config = self.config
         source = next((s for s in config.settings.sources if s.id == source_id), None)
-        if source is None:  # removed by a reload while this run waited for a thread
+        if source is None or self._standing_back():  # removed by a reload meanwhile
             return
         with self._busy_lock:
             if source_id in self._busy:
                 return  # still polling (a slow partner, or a `retry` met the schedule)
             self._busy.add(source_id)
+        claimed = False
         try:
             state = self.store.source_state(source.id)
             # A backoff belongs to the location that failed: an edited URL is tried at once.
@@ -245,12 +254,32 @@ class Worker:
                 self._show_next_due(source, backoff)
                 self._done_polling(source_id)
                 return
+            claimed = self._claim(source, force=force)
+            if not claimed:
+                self._done_polling(source_id)
+                return
             future = self.poller.submit(config, self.store, source, state)
         except Exception as exc:
-            self._done_polling(source_id)
-            self.condition.failed(f"source {source_id}", exc)
+            self._done_polling(source_id, release=claimed)
+            self._failed(f"source {source_id}", exc)
             return
+        self._stood_up()
         future.add_done_callback(lambda done: self._after.submit(self._polled, source, done))
+
+    def _claim(self, source: SourceSettings, *, force: bool) -> bool:
+        """Claim the source's poll, due by when any worker last polled it (always ours when
+        this process is no registered worker: tests driving a Worker directly)."""
+        if self.store.worker_id is None:
+            return True
+        why = self.store.claim_source(
+            source.id, partial(may_follow, source), location=source.location, force=force
+        )
+        if why is None:
+            metrics.claimed("source", "taken")
+            return True
+        metrics.claimed("source", "polled" if why.startswith("polled") else "held")
+        log.debug("source %s not polled here: %s", source.id, why, extra={"source": source.id})
+        return False
 
     def _polled(self, source: SourceSettings, done: Future[SourceOutcome]) -> None:
         try:
@@ -264,11 +293,15 @@ class Worker:
             self._show_next_due(source, backoff)
             self.condition.last_cycle = utcnow()
         except Exception as exc:
-            self.condition.failed(f"source {source.id}", exc)
+            self._failed(f"source {source.id}", exc)
         finally:
-            self._done_polling(source.id)
+            self._done_polling(source.id, release=True)
 
-    def _done_polling(self, source_id: str) -> None:
+    def _done_polling(self, source_id: str, *, release: bool = False) -> None:
+        if release and self.store.worker_id is not None:
+            # Else the claim lapses with the lease; when the poll began is recorded already.
+            with contextlib.suppress(StoreError):
+                self.store.release_source(source_id)
         with self._busy_lock:
             self._busy.discard(source_id)
 
@@ -289,7 +322,12 @@ class Worker:
         self._once_at_a_time("translate", self._drain, self.request_translate)
 
     def _drain(self) -> None:
-        report = translate(self.config, self.store, providers=self.providers)
+        try:
+            report = translate(self.config, self.store, providers=self.providers)
+        finally:
+            if self.store.worker_id is not None:
+                with contextlib.suppress(StoreError):  # or they lapse with the lease
+                    self.store.release_translations()
         self._log_translation(report)
         if report.translated:
             self.request_publish()
@@ -315,9 +353,17 @@ class Worker:
             self._trigger("publish", min(PUBLISH_RETRY, self.config.settings.publish.every))
 
     def _publish(self) -> None:
-        started = time.monotonic()
-        full, self._publish_all = self._publish_all, False
-        result = publish(self.config, self.store, full=full)
+        with self.store.publishing() as ours:
+            if not ours:
+                # Another worker is publishing, maybe from before this worker's change: once
+                # more when it may be done (this job is running: `_again`).
+                metrics.claimed("publish", "held")
+                self.request_publish()
+                return
+            metrics.claimed("publish", "taken")
+            started = time.monotonic()
+            full, self._publish_all = self._publish_all, False
+            result = publish(self.config, self.store, full=full)
         self._publish_took = time.monotonic() - started
         self._publish_at_next_embargo()
         self.condition.last_publish = self.condition.last_cycle = utcnow()
@@ -339,8 +385,13 @@ class Worker:
         if job.next_run_time is None or job.next_run_time > target:
             job.modify(next_run_time=target)
 
-    def _heartbeat(self) -> None:
-        self._guard("heartbeat", self.store.heartbeat)
+    def _beaten(self, error: StoreError | None) -> None:
+        """The heartbeat thread's news: its failure is the worker's ill health (503)."""
+        if error is None:
+            self.condition.succeeded("heartbeat")
+            self._stood_up()
+        else:
+            self._failed("heartbeat", error)
 
     def _store_still_there(self) -> bool:
         if self.store.file_identity() == self._store_identity:
@@ -384,12 +435,30 @@ class Worker:
             self.reload(f"{self.config.path} changed")
 
     def _guard(self, name: str, job: Callable[[], None]) -> None:
+        if self._standing_back():
+            return
         try:
             job()
         except Exception as exc:  # a job failure must never kill the scheduler
-            self.condition.failed(name, exc)
+            self._failed(name, exc)
         else:
             self.condition.succeeded(name)
+            self._stood_up()
+
+    def _failed(self, name: str, exc: Exception) -> None:
+        if isinstance(exc, StoreUnreachable):
+            # The database not answering: said once (fleet.Outage), not by every job.
+            self.outage.failed(exc)
+            self.condition.last_error = self.condition.failing[name] = str(exc)
+        else:
+            self.condition.failed(name, exc)
+
+    def _standing_back(self) -> bool:
+        """The database not answering: jobs wait, one tries again after the backoff."""
+        return self.outage.waiting()
+
+    def _stood_up(self) -> None:
+        self.outage.succeeded()
 
     # -- reload -------------------------------------------------------------------------
 

@@ -13,7 +13,8 @@ it behind.
     published.py     published files, the last publish
     feeds.py         what publishing remembers: story versions, each feed's entries, the mark
     counters.py      the change counter every write that changes a story takes a number from
-    control.py       the worker lock, requests from the command line, remembered settings
+    control.py       the worker lock, the workers' registry and claims, requests from the
+                     command line, remembered settings
     uploads.py       what an object-store output holds, failed uploads
     partners.py      partners' traffic and marks; topic stories and version log they read
 """
@@ -31,7 +32,7 @@ from syndication.store.articles import (
     LiveStory,
 )
 from syndication.store.base import check_driver
-from syndication.store.control import ControlMixin
+from syndication.store.control import ControlMixin, WorkerRecord
 from syndication.store.feeds import CANCELED, USABLE, Entry, FeedsMixin, PublishRecord, Version
 from syndication.store.partners import (
     PartnerActivity,
@@ -43,7 +44,7 @@ from syndication.store.partners import (
 from syndication.store.published import PublishedMixin
 from syndication.store.schema import SCHEMA_VERSION
 from syndication.store.sources import SourcesMixin
-from syndication.store.translations import TranslationsMixin
+from syndication.store.translations import CLAIM_BATCH, TranslationsMixin
 from syndication.store.uploads import FailedUpload, UploadsMixin
 
 __all__ = [
@@ -51,6 +52,7 @@ __all__ = [
     "BY_PARTNER",
     "BY_SOURCE",
     "CANCELED",
+    "CLAIM_BATCH",
     "SCHEMA_VERSION",
     "USABLE",
     "ArticleBatch",
@@ -66,6 +68,7 @@ __all__ = [
     "StoryVersion",
     "TopicScope",
     "Version",
+    "WorkerRecord",
     "check_driver",
 ]
 

@@ -36,6 +36,7 @@ from syndication.store.translations import add_pending, ensure_pending, mark_sta
 # Who withdrew a story (articles.withdrawn_by); RESTORED marks a live story the operator
 # brought back, which the source's old withdrawal does not take away again.
 BY_SOURCE, BY_PARTNER, BY_OPERATOR, RESTORED = "source", "partner", "operator", "restored"
+INGEST_LOCK_KEY = 0x73796E69  # the advisory lock serialising batch saves ("syni")
 
 
 @dataclass(frozen=True)
@@ -195,8 +196,15 @@ class ArticleBatch:
 class ArticlesMixin(StoreBase):
     @contextmanager
     def article_batch(self, now: datetime | None = None) -> Iterator[ArticleBatch]:
-        """A batch transaction at `now`: all of it is written, or none (a killed process)."""
+        """A batch transaction at `now`: all of it is written, or none (a killed process).
+
+        On a shared store one batch at a time, fleet-wide: what a batch decides from its
+        reads (is this link already a live story of another source?) must still hold when
+        it writes, or two workers saving the same story from two sources at once would both
+        insert it. Batches are short (parsing happens before); this costs little."""
         with self.begin() as conn:
+            if self.shared:
+                conn.execute(select(func.pg_advisory_xact_lock(INGEST_LOCK_KEY)))
             yield ArticleBatch(conn, now or utcnow())
 
     def withdraw_missing(self, source_id: str, present: Iterable[str]) -> int:
@@ -516,12 +524,13 @@ def topic_matches(t: Any, tags: Sequence[str], keywords: Sequence[str]) -> list[
     the translations joined for the edition's language)."""
     matches = [
         # Categories are stored as a JSON list: match a whole quoted element.
-        articles.c.categories.like(f"%{_like(json.dumps(tag, ensure_ascii=False))}%", escape="\\")
+        # ilike: SQLite's LIKE ignores ASCII case, PostgreSQL's does not.
+        articles.c.categories.ilike(f"%{_like(json.dumps(tag, ensure_ascii=False))}%", escape="\\")
         for tag in tags
     ]
     fields = (articles.c.title, articles.c.summary, t.c.title, t.c.summary)
     matches += [
-        field.like(f"%{_like(form)}%", escape="\\")
+        field.ilike(f"%{_like(form)}%", escape="\\")
         for word in keywords
         # The database's own case folding is ASCII-only: match the usual spellings of
         # a Cyrillic or Latin word ourselves (Фестиваль, фестиваль, ФЕСТИВАЛЬ).

@@ -1,9 +1,11 @@
 """Opening the store, and what every part of it shares.
 
-Owns: the engine (SQLite pragmas, a missing driver named, passwords kept out of messages),
-transactions (`begin`: every database error a StoreError), the schema version on open, the
-store's identity and health (file, integrity, row counts), timestamps as stored
-(`iso`/`parse_iso`) and batched `IN (...)` lookups.
+Owns: the engine and what differs by database (SQLite: pragmas, one file; PostgreSQL: the
+connection pool, READ COMMITTED, connections checked before use so a restarted server is
+survived), a missing driver named, passwords kept out of messages, transactions (`begin`:
+every database error a StoreError), the schema version on open, the store's identity and health
+(file, integrity, row counts), timestamps as stored (`iso`/`parse_iso`), batched `IN (...)`
+lookups, and the inserts both databases spell alike (`insert_new`, `upsert`).
 """
 
 from __future__ import annotations
@@ -15,11 +17,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Self
 
-from sqlalchemy import Connection, Engine, create_engine, event, func, select, text
+from sqlalchemy import Connection, Engine, Table, create_engine, event, func, select, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
 
-from syndication.errors import StoreError
+from syndication.errors import StoreError, StoreUnreachable
 from syndication.store.schema import (
     articles,
     feed_entries,
@@ -33,6 +36,12 @@ from syndication.store.schema import (
 from syndication.store.schema import migrate as migrate_schema
 
 BATCH = 500  # rows per IN(...) lookup: well under every database's parameter limit
+# A worker's connections to PostgreSQL: its jobs' threads (polls, parse results stored,
+# translation, publishing and the lock it holds meanwhile, heartbeat, /healthz and /metrics)
+# seldom need more than five at once; bursts may open ten more, closed again when idle.
+PG_POOL_SIZE = 5
+PG_MAX_OVERFLOW = 10
+PG_CONNECT_TIMEOUT = 10  # seconds: a database that does not answer is an outage, said soon
 
 
 def iso(value: datetime | None) -> str | None:
@@ -58,6 +67,10 @@ class StoreBase:
 
     def __init__(self, engine: Engine):
         self.engine = engine
+        # Several processes may work on a PostgreSQL store at once (claiming their work);
+        # a SQLite store has one worker, which holds its lock.
+        self.shared = engine.dialect.name == "postgresql"
+        self.worker_id: str | None = None  # set once this process registers as a worker
 
     @classmethod
     def open(cls, url: str, *, migrate: bool = True) -> Self:
@@ -69,6 +82,21 @@ class StoreBase:
                 if parsed.database and parsed.database != ":memory:":
                     Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
                 kwargs["connect_args"] = {"timeout": 30}
+            elif parsed.get_backend_name() == "postgresql":
+                kwargs.update(
+                    pool_size=PG_POOL_SIZE,
+                    max_overflow=PG_MAX_OVERFLOW,
+                    # A connection the server dropped (a restart, a failover) is replaced at
+                    # checkout instead of failing the transaction that drew it.
+                    pool_pre_ping=True,
+                    # Each statement sees what was committed before it: the change counter
+                    # row, updated in place under its row lock, numbers commits in order.
+                    isolation_level="READ COMMITTED",
+                    connect_args={
+                        "connect_timeout": PG_CONNECT_TIMEOUT,
+                        "application_name": "syndication",
+                    },
+                )
             engine = create_engine(url, **kwargs)
             if parsed.get_backend_name() == "sqlite":
                 event.listen(engine, "connect", _sqlite_pragmas)
@@ -87,10 +115,7 @@ class StoreBase:
             with self.engine.begin() as conn:
                 yield conn
         except SQLAlchemyError as exc:
-            # The driver's own words ("database or disk is full"), not the statement and its
-            # parameters (article text) SQLAlchemy appends.
-            cause = getattr(exc, "orig", None) or str(exc).splitlines()[0]
-            raise StoreError(f"store error: {cause}") from exc
+            raise store_error(exc) from exc
 
     def migrate(self) -> int:
         """Bring the schema to SCHEMA_VERSION, one migration per transaction."""
@@ -142,6 +167,71 @@ class StoreBase:
                     conn.execute(select(func.count()).select_from(table)).scalar() or 0
                 )
         return result
+
+
+def storable(values: dict[str, Any]) -> dict[str, Any]:
+    """`values` without NUL characters in their text: PostgreSQL's text cannot hold one (SQLite
+    would), and no feed or page may carry one anyway."""
+    return {k: v.replace("\x00", "") if isinstance(v, str) else v for k, v in values.items()}
+
+
+def store_error(exc: SQLAlchemyError) -> StoreError:
+    """The database's error as ours: the driver's own words ("database or disk is full"), not
+    the statement and its parameters (article text) SQLAlchemy appends; StoreUnreachable when
+    a PostgreSQL server does not answer (the driver's connection errors carry no SQLSTATE,
+    the server's own errors do)."""
+    cause = getattr(exc, "orig", None) or str(exc).splitlines()[0]
+    message = f"store error: {cause}"
+    if isinstance(exc, DBAPIError) and (
+        exc.connection_invalidated
+        or (
+            isinstance(exc, OperationalError | InterfaceError)
+            and type(exc.orig).__module__.startswith("psycopg")
+            and getattr(exc.orig, "sqlstate", None) is None
+        )
+    ):
+        return StoreUnreachable(message)
+    return StoreError(message)
+
+
+def insert_new(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert `rows`, leaving any whose key is already held as it is (another worker may
+    have inserted it a moment ago: both databases' ON CONFLICT DO NOTHING)."""
+    if rows:
+        conn.execute(_dialect_insert(conn, table).on_conflict_do_nothing(), list(rows))
+
+
+def upsert(conn: Connection, table: Table, values: dict[str, Any], key: Sequence[str]) -> None:
+    """Insert the row, or update the one holding its `key` columns: one statement, so two
+    workers writing the same row at once never fail on a duplicate key."""
+    changed = {k: v for k, v in values.items() if k not in key}
+    statement = _dialect_insert(conn, table).values(**values)
+    if changed:
+        statement = statement.on_conflict_do_update(index_elements=list(key), set_=changed)
+    else:
+        statement = statement.on_conflict_do_nothing()
+    conn.execute(statement)
+
+
+def upsert_many(
+    conn: Connection, table: Table, rows: Sequence[dict[str, Any]], key: Sequence[str]
+) -> None:
+    """`upsert` of many rows with the same columns: one compiled statement, executed for all
+    (each row's non-key columns taken from the row itself where its key is held)."""
+    if not rows:
+        return
+    statement = _dialect_insert(conn, table)
+    changed = {k: statement.excluded[k] for k in rows[0] if k not in key}
+    statement = statement.on_conflict_do_update(index_elements=list(key), set_=changed)
+    conn.execute(statement, list(rows))
+
+
+def _dialect_insert(conn: Connection, table: Table) -> Any:
+    # ON CONFLICT is spelled the same by SQLite (3.24+) and PostgreSQL, but SQLAlchemy builds
+    # it from each dialect's own insert().
+    if conn.dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
 
 
 def check_driver(url: str) -> str | None:

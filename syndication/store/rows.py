@@ -18,7 +18,7 @@ from syndication.model import (
     effective_date,
     utcnow,
 )
-from syndication.store.base import iso, parse_iso
+from syndication.store.base import iso, parse_iso, storable
 
 
 def article_values(
@@ -26,48 +26,52 @@ def article_values(
 ) -> dict[str, Any]:
     """The row of a live article (`withdrawn` cleared), changed at `now`, in the columns every
     release has had (see `lifecycle_values` for schema 4's)."""
-    return {
-        "id": article.id,
-        "source_id": article.source_id,
-        "guid": article.guid,
-        "link": article.link,
-        "canonical": canonical,
-        "title": article.title,
-        "summary": article.summary,
-        "content": article.content,
-        "author": article.author,
-        "categories": json.dumps(list(article.categories), ensure_ascii=False),
-        "image": article.image,
-        "enclosures": json.dumps(
-            [[e.url, e.type, e.length] for e in article.enclosures], ensure_ascii=False
-        ),
-        "language": article.language,
-        "published": iso(article.published),
-        "updated": iso(article.updated),
-        "source_title": article.source_title,
-        "source_url": article.source_url,
-        "first_seen": iso(first_seen),
-        "sort_date": iso(effective_date(article.published, first_seen)),
-        "content_hash": article.content_hash,
-        "text_hash": article.text_hash,
-        "withdrawn": 0,
-        "changed_at": iso(now),
-        "credits": json.dumps(list(article.credits), ensure_ascii=False),
-        "source_feed_id": article.source_feed_id,
-        "source_feed_updated": iso(article.source_feed_updated),
-    }
+    return storable(
+        {
+            "id": article.id,
+            "source_id": article.source_id,
+            "guid": article.guid,
+            "link": article.link,
+            "canonical": canonical,
+            "title": article.title,
+            "summary": article.summary,
+            "content": article.content,
+            "author": article.author,
+            "categories": json.dumps(list(article.categories), ensure_ascii=False),
+            "image": article.image,
+            "enclosures": json.dumps(
+                [[e.url, e.type, e.length] for e in article.enclosures], ensure_ascii=False
+            ),
+            "language": article.language,
+            "published": iso(article.published),
+            "updated": iso(article.updated),
+            "source_title": article.source_title,
+            "source_url": article.source_url,
+            "first_seen": iso(first_seen),
+            "sort_date": iso(effective_date(article.published, first_seen)),
+            "content_hash": article.content_hash,
+            "text_hash": article.text_hash,
+            "withdrawn": 0,
+            "changed_at": iso(now),
+            "credits": json.dumps(list(article.credits), ensure_ascii=False),
+            "source_feed_id": article.source_feed_id,
+            "source_feed_updated": iso(article.source_feed_updated),
+        }
+    )
 
 
 def lifecycle_values(article: Article, change_seq: int) -> dict[str, Any]:
     """Schema 4's columns of a live article written as change `change_seq`."""
-    return {
-        "change_seq": change_seq,
-        "withdrawn_by": "",
-        "withdrawn_at": None,
-        "withdrawn_reason": "",
-        "embargo": iso(article.embargo),
-        "correction": article.correction,
-    }
+    return storable(
+        {
+            "change_seq": change_seq,
+            "withdrawn_by": "",
+            "withdrawn_at": None,
+            "withdrawn_reason": "",
+            "embargo": iso(article.embargo),
+            "correction": article.correction,
+        }
+    )
 
 
 def stored_article(row: Any) -> StoredArticle:

@@ -7,6 +7,9 @@ forward with its data (frozen DDL, as each release shipped it).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from sqlalchemy import (
     Column,
     Connection,
@@ -25,6 +28,7 @@ from sqlalchemy import (
 from syndication.errors import StoreError
 
 metadata = MetaData()
+MIGRATE_LOCK_KEY = 0x7379_6E6D  # the advisory lock PostgreSQL migrations take turns on ("synm")
 
 
 def _key(name: str) -> Column[str]:
@@ -130,7 +134,9 @@ translations = Table(
     _text("text_hash"),  # of the article text this translation was made from
     Column("updated_at", Text),
     Column("next_attempt", Text),
+    Column("claimed_by", Text),  # the worker translating it now (workers.id), NULL: nobody
     Index("translations_status", "status", "language"),
+    Index("translations_claimed", "claimed_by"),
 )
 
 memory = Table(
@@ -251,12 +257,38 @@ partner_state = Table(
     _text("last_refused_from"),
 )
 
+# Every `run` and `once` on the store, live or lately gone: a worker's claims hold while
+# `expires_at` (its last heartbeat plus its lease) is in the future.
+workers = Table(
+    "workers",
+    metadata,
+    _key("id"),
+    Column("holder", Text, nullable=False),
+    Column("host", Text, nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("started_at", Text, nullable=False),
+    Column("heartbeat_at", Text, nullable=False),
+    Column("expires_at", Text, nullable=False),
+    _text("address"),  # where it serves /metrics ("" when it serves nothing)
+)
+
+# What a worker holds now (`source:ID` while it polls it; `publish` while it publishes), and
+# when it was last taken (for a source: when its last poll began, by whichever worker).
+claims = Table(
+    "claims",
+    metadata,
+    _key("name"),
+    Column("worker", Text),  # workers.id; NULL: nobody holds it now
+    Column("taken_at", Text),  # ISO 8601 to the microsecond
+)
+
 # The step that takes a store to each version from the one before, as that release shipped
 # it. Every store made by a release began at version 1; a fresh one is created from the
 # tables above at SCHEMA_VERSION instead, so a step only ever runs on an older store. Never
 # edit a released step; change a table above AND append a step doing the same to old stores
 # (tests/test_store.py checks the two agree).
-MIGRATIONS: dict[int, list[str]] = {
+# A statement is SQL both databases take, or SQL per dialect where they differ.
+MIGRATIONS: dict[int, list[str | dict[str, str]]] = {
     2: ["CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)"],
     # Photo credits of a story, and the partner feed's id and `updated` it was taken under.
     3: [
@@ -278,9 +310,16 @@ MIGRATIONS: dict[int, list[str]] = {
         "CREATE INDEX articles_embargo ON articles (embargo)",
         "CREATE TABLE counters (name TEXT, value INTEGER DEFAULT 0 NOT NULL, PRIMARY KEY (name))",
         "INSERT INTO counters (name, value) VALUES ('change_seq', 0)",
-        "CREATE TABLE story_versions (seq INTEGER NOT NULL, article_id TEXT NOT NULL, "
-        "edition TEXT NOT NULL, version INTEGER NOT NULL, status TEXT NOT NULL, "
-        "digest TEXT NOT NULL, at TEXT NOT NULL, PRIMARY KEY (seq))",
+        # The seq a version is given as it is inserted: SQLite's INTEGER PRIMARY KEY is the
+        # rowid; PostgreSQL's is a SERIAL, as a fresh store's (the same default, by name).
+        {
+            "sqlite": "CREATE TABLE story_versions (seq INTEGER NOT NULL, "
+            "article_id TEXT NOT NULL, edition TEXT NOT NULL, version INTEGER NOT NULL, "
+            "status TEXT NOT NULL, digest TEXT NOT NULL, at TEXT NOT NULL, PRIMARY KEY (seq))",
+            "postgresql": "CREATE TABLE story_versions (seq SERIAL NOT NULL, "
+            "article_id TEXT NOT NULL, edition TEXT NOT NULL, version INTEGER NOT NULL, "
+            "status TEXT NOT NULL, digest TEXT NOT NULL, at TEXT NOT NULL, PRIMARY KEY (seq))",
+        },
         "CREATE INDEX story_versions_story ON story_versions (article_id, edition, seq)",
         "CREATE INDEX story_versions_edition ON story_versions (edition, seq)",
         "CREATE TABLE feed_entries (feed TEXT NOT NULL, rank INTEGER NOT NULL, "
@@ -298,6 +337,16 @@ MIGRATIONS: dict[int, list[str]] = {
         "last_cursor TEXT DEFAULT '' NOT NULL, last_cursor_edition TEXT DEFAULT '' NOT NULL, "
         "last_refused TEXT, last_refused_from TEXT DEFAULT '' NOT NULL, "
         "PRIMARY KEY (partner_id))",
+    ],
+    # Several workers on one store: the registry of workers, their claims, and who is
+    # translating each translation now.
+    6: [
+        "CREATE TABLE workers (id TEXT PRIMARY KEY, holder TEXT NOT NULL, host TEXT NOT NULL, "
+        "pid INTEGER NOT NULL, started_at TEXT NOT NULL, heartbeat_at TEXT NOT NULL, "
+        "expires_at TEXT NOT NULL, address TEXT NOT NULL DEFAULT '')",
+        "CREATE TABLE claims (name TEXT PRIMARY KEY, worker TEXT, taken_at TEXT)",
+        "ALTER TABLE translations ADD COLUMN claimed_by TEXT",
+        "CREATE INDEX translations_claimed ON translations (claimed_by)",
     ],
     # Publishing to an object store (s3:// output): what each key holds, failed uploads.
     7: [
@@ -318,7 +367,26 @@ def version_of(conn: Connection) -> int:
 
 def migrate(engine: Engine) -> int:
     """Bring the schema to SCHEMA_VERSION: create it afresh, or upgrade one step per
-    transaction; refuse a store from a newer program."""
+    transaction; refuse a store from a newer program. Several workers starting at once on a
+    PostgreSQL store take turns: the first migrates, the others find it done."""
+    with _one_at_a_time(engine):
+        return _migrate(engine)
+
+
+@contextmanager
+def _one_at_a_time(engine: Engine) -> Iterator[None]:
+    if engine.dialect.name != "postgresql":
+        yield  # SQLite: a store of one worker
+        return
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(select(func.pg_advisory_lock(MIGRATE_LOCK_KEY)))
+        try:
+            yield
+        finally:
+            conn.execute(select(func.pg_advisory_unlock(MIGRATE_LOCK_KEY)))
+
+
+def _migrate(engine: Engine) -> int:
     with engine.begin() as conn:
         current = version_of(conn)
         if current > SCHEMA_VERSION:
@@ -335,6 +403,8 @@ def migrate(engine: Engine) -> int:
         with engine.begin() as conn:
             # .get: a branch may hold a later step before the ones numbered below it.
             for statement in MIGRATIONS.get(version, ()):
+                if isinstance(statement, dict):
+                    statement = statement[conn.dialect.name]
                 conn.execute(text(statement))
             _record(conn, version)
     return SCHEMA_VERSION

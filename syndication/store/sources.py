@@ -12,10 +12,10 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import select
 
 from syndication.model import SourceState
-from syndication.store.base import StoreBase, chunks, iso, parse_iso
+from syndication.store.base import StoreBase, iso, parse_iso, storable, upsert_many
 from syndication.store.schema import sources
 
 
@@ -47,20 +47,12 @@ class SourcesMixin(StoreBase):
             return
         rows = {state.source_id: _values(state) for state in states}  # the last one counts
         with self.begin() as conn:
-            held: set[str] = set()
-            for chunk in chunks(list(rows)):
-                held.update(
-                    conn.execute(select(sources.c.id).where(sources.c.id.in_(chunk))).scalars()
-                )
-            known = [{"_id": key, **values} for key, values in rows.items() if key in held]
-            if known:
-                conn.execute(
-                    sources.update().where(sources.c.id == bindparam("_id")),
-                    known,
-                )
-            fresh = [{"id": key, **values} for key, values in rows.items() if key not in held]
-            if fresh:
-                conn.execute(sources.insert(), fresh)
+            upsert_many(
+                conn,
+                sources,
+                [storable({"id": key, **values}) for key, values in rows.items()],
+                ["id"],
+            )
 
 
 def _values(state: SourceState) -> dict[str, Any]:

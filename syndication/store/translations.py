@@ -1,7 +1,8 @@
 """Translations and the translation memory as the store keeps them.
 
 Owns: each story's translation per language (pending, translated, failed, stale) with its
-attempts and next retry, the work due now, the backlog and why it waits, and the memory of
+attempts and next retry, the work due now (claimed by the worker asking, when it is a
+registered worker: see store/control.py), the backlog and why it waits, and the memory of
 segment translations. Which translations an article needs, and when they go stale, the
 ingest stage decides; `add_pending`/`ensure_pending`/`mark_stale` carry it out.
 """
@@ -12,13 +13,17 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, and_, false, func, or_, select, true
+from sqlalchemy import ColumnElement, Connection, and_, false, func, or_, select, true, tuple_
 
 from syndication.model import StoredArticle, Translation, utcnow
-from syndication.store.base import StoreBase, chunks, iso
+from syndication.store.base import StoreBase, chunks, insert_new, iso, storable
 from syndication.store.counters import next_change
 from syndication.store.rows import stored_article, translation_of
-from syndication.store.schema import articles, memory, translations
+from syndication.store.schema import articles, memory, translations, workers
+
+# Translations one worker claims at a time on a shared store: enough for a run to pack its
+# requests well, few enough that a big backlog is shared among the workers.
+CLAIM_BATCH = 500
 
 
 def add_pending(conn: Connection, wanted: Sequence[tuple[str, str]], now: datetime) -> None:
@@ -146,7 +151,11 @@ class TranslationsMixin(StoreBase):
     ) -> list[tuple[StoredArticle, Translation]]:
         """Translations to do now: pending, stale, or failed and due for a retry (only those
         of the language `pairs`, when given), newest story first unless `newest_first` is
-        False (any order: the first found, with no sort over the whole backlog)."""
+        False (any order: the first found, with no sort over the whole backlog).
+
+        Asked by a registered worker, they are claimed for it (up to CLAIM_BATCH on a shared
+        store), giving up what it claimed before: no other worker gets them until it saves
+        each, releases them, or its lease runs out."""
         stamp = iso(now or utcnow())
         query = (
             select(articles, *[c.label(f"t_{c.name}") for c in translations.c])
@@ -159,8 +168,32 @@ class TranslationsMixin(StoreBase):
             query = query.where(_of_pairs(pairs))
         if not newest_first:
             query = query.order_by(None)
+        me = self.worker_id
+        if me is None:
+            with self.begin() as conn:
+                rows = conn.execute(query).all()
+            return [(stored_article(row), translation_of(row, "t_")) for row in rows]
+        live = select(workers.c.id).where(workers.c.expires_at > iso(utcnow()))
+        free = or_(translations.c.claimed_by.is_(None), translations.c.claimed_by.not_in(live))
+        query = (
+            # A SQLite store's one worker holds its lock: any other claim is a dead worker's.
+            query.where(free if self.shared else true())
+            .limit(min(limit, CLAIM_BATCH) if self.shared else limit)
+            # Rows another worker is claiming this moment are passed over, not waited for.
+            .with_for_update(of=translations, skip_locked=True)
+        )
         with self.begin() as conn:
+            conn.execute(
+                translations.update().where(translations.c.claimed_by == me).values(claimed_by=None)
+            )
             rows = conn.execute(query).all()
+            keys = [(row.id, row.t_language) for row in rows]
+            for chunk in chunks(keys):
+                conn.execute(
+                    translations.update()
+                    .where(tuple_(translations.c.article_id, translations.c.language).in_(chunk))
+                    .values(claimed_by=me)
+                )
         return [(stored_article(row), translation_of(row, "t_")) for row in rows]
 
     def translation_due(
@@ -248,10 +281,15 @@ class TranslationsMixin(StoreBase):
         text_hash: str,
         next_attempt: datetime | None = None,
     ) -> bool:
-        """Record a translation attempt; ignored (False) if the article changed meanwhile."""
+        """Record a translation attempt (giving up its claim); ignored (False) if the article
+        changed meanwhile."""
         with self.begin() as conn:
+            # The article row first, as ingest does: two writers taking the article's and its
+            # translations' rows in the same order never deadlock.
             current = conn.execute(
-                select(articles.c.text_hash).where(articles.c.id == translation.article_id)
+                select(articles.c.text_hash)
+                .where(articles.c.id == translation.article_id)
+                .with_for_update()
             ).scalar()
             if current != text_hash:
                 return False
@@ -261,6 +299,7 @@ class TranslationsMixin(StoreBase):
                 "error": translation.error,
                 "attempts": translation.attempts,
                 "next_attempt": iso(next_attempt),
+                "claimed_by": None,
             }
             if translation.status == "translated":
                 # updated_at is when the published text last changed; a failed retry of a
@@ -280,7 +319,7 @@ class TranslationsMixin(StoreBase):
                         translations.c.language == translation.language,
                     )
                 )
-                .values(**values)
+                .values(**storable(values))
             )
             if translation.status == "translated":
                 # A new text in an edition: the publisher finds it by its change number.
@@ -382,8 +421,9 @@ class TranslationsMixin(StoreBase):
                     conn.execute(select(memory.c.key).where(memory.c.key.in_(chunk))).scalars()
                 )
             fresh = {r["key"]: {**r, "created_at": stamp} for r in rows if r["key"] not in held}
+            # Another worker may remember the same segment at the same moment.
             for chunk in chunks(list(fresh.values())):
-                conn.execute(memory.insert(), list(chunk))
+                insert_new(conn, memory, chunk)
 
     def memory_size(self) -> int:
         with self.begin() as conn:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import feedparser
 from lxml import etree
+from sqlalchemy import create_engine, inspect, text
 
 from tests.conftest import OFFLINE_TRANSLATION, PARTNER_FEED, run_cli, snapshot, write_config
 from tests.fakeprovider import FakeGoogle
@@ -48,7 +49,7 @@ def _script_share(text: str, pattern: re.Pattern[str]) -> float:
 
 
 def test_once_publishes_three_translated_editions(
-    tmp_path: Path, feed_server: FeedServer, fake_google: FakeGoogle
+    tmp_path: Path, feed_server: FeedServer, fake_google: FakeGoogle, store_url: str
 ) -> None:
     config = _config(tmp_path, feed_server, fake_google)
     result = run_cli("once", "--config", str(config))
@@ -90,32 +91,34 @@ def test_once_publishes_three_translated_editions(
 
 
 def test_second_once_changes_nothing(
-    tmp_path: Path, feed_server: FeedServer, fake_google: FakeGoogle
+    tmp_path: Path, feed_server: FeedServer, fake_google: FakeGoogle, store_url: str
 ) -> None:
     config = _config(tmp_path, feed_server, fake_google)
     assert run_cli("once", "--config", str(config)).code == 0
     calls = len(fake_google.calls)
     before = snapshot(tmp_path / "public")
-    db = tmp_path / "data" / "test.db"
-    rows_before = _row_counts(db)
+    rows_before = _row_counts(store_url)
     second = run_cli("once", "--config", str(config))
     assert second.code == 0, second.output
     assert len(fake_google.calls) == calls, "the second run asked the provider again"
-    assert _row_counts(db) == rows_before
+    assert _row_counts(store_url) == rows_before
     assert snapshot(tmp_path / "public") == before
     # The partner feed was asked conditionally the second time and answered 304.
     second_request = feed_server.requests_for("/partner.xml")[-1]
     assert second_request.header("If-None-Match") == '"v1"'
 
 
-def _row_counts(db: Path) -> dict[str, int]:
-    with sqlite3.connect(db) as conn:
-        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
-        return {
-            t: conn.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0]
-            for t in tables
-            if t != "worker_lock"
-        }
+def _row_counts(url: str) -> dict[str, int]:
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return {
+                t: int(conn.execute(text(f'SELECT count(*) FROM "{t}"')).scalar() or 0)
+                for t in inspect(conn).get_table_names()
+                if t != "worker_lock"
+            }
+    finally:
+        engine.dispose()
 
 
 def test_offline_translation_is_reported_once_and_kept_pending(tmp_path: Path) -> None:
@@ -179,7 +182,7 @@ def test_check_never_prints_secrets(tmp_path: Path) -> None:
 
 
 def test_edited_file_updates_and_deleted_file_withdraws(
-    tmp_path: Path, fake_google: FakeGoogle
+    tmp_path: Path, fake_google: FakeGoogle, store_url: str
 ) -> None:
     config = write_config(
         tmp_path,

@@ -165,6 +165,9 @@ def test_stories_added_while_running_reach_every_edition(
     second = run_cli("run", "--config", str(config), timeout=30)
     assert second.code == 3, second.output
     assert "holds this store" in second.output
+    # So is a `once` on this SQLite store (on PostgreSQL it claims like a worker: test_fleet).
+    once = run_cli("once", "--config", str(config), timeout=60)
+    assert once.code == 3 and "holds this store" in once.output, once.output
 
     (tmp_path / "articles" / "2025-06-01-new-story.md").write_text(
         ARTICLE.format(n=1), encoding="utf-8"

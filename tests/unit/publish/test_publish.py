@@ -32,6 +32,9 @@ from syndication.store import Store
 from tests.conftest import snapshot, write_config
 from tests.loopback import LoopbackServer
 
+# The store on each backend: SQLite and PostgreSQL (tests/conftest.py, `store_url`).
+pytestmark = pytest.mark.usefixtures("store_url")
+
 EDITIONS = ["kk", "zh", "en", "kk-Latn", "zh-Hant"]
 
 

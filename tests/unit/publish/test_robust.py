@@ -8,6 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import feedparser
+import pytest
 from lxml import etree
 
 from syndication.config import load
@@ -16,6 +17,9 @@ from syndication.model import Article, Enclosure, utcnow
 from syndication.publish import publish
 from syndication.store import Store
 from tests.conftest import write_config
+
+# The store on each backend: SQLite and PostgreSQL (tests/conftest.py, `store_url`).
+pytestmark = pytest.mark.usefixtures("store_url")
 
 LANGS = ["kk", "zh", "en"]
 

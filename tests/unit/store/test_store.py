@@ -10,9 +10,10 @@ import sys
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 
 from syndication.errors import StoreError, StoreLocked
 from syndication.ingest.decide import canonical_link
@@ -43,6 +44,13 @@ def _open(tmp_path: Path) -> Store:
     return Store.open(f"sqlite:///{tmp_path / 'x.db'}")
 
 
+def _sql(store: Store, statement: str) -> list[tuple[object, ...]]:
+    """Run one statement on the store's database, as an operator's SQL shell would."""
+    with store.engine.begin() as conn:
+        result = conn.execute(text(statement))
+        return [tuple(row) for row in result] if result.returns_rows else []
+
+
 def _released_store(path: Path, version: int) -> None:
     """A store as release `version` left it: release 1's DDL, then each later release's step."""
     conn = sqlite3.connect(path)
@@ -58,12 +66,13 @@ def _released_store(path: Path, version: int) -> None:
 
 
 def _shape(store: Store) -> dict[str, object]:
-    """Every table's columns (type, nullability, default, key), indexes and constraints."""
+    """Every table's columns (type, nullability, default, key), indexes and constraints
+    (PostgreSQL's reflection gives no per-column key: get_pk_constraint covers it)."""
     found = inspect(store.engine)
     return {
         table: {
             "columns": [
-                (c["name"], str(c["type"]), c["nullable"], c["default"], c["primary_key"])
+                (c["name"], str(c["type"]), c["nullable"], c["default"], c.get("primary_key"))
                 for c in found.get_columns(table)
             ],
             "primary_key": found.get_pk_constraint(table),
@@ -77,8 +86,8 @@ def _shape(store: Store) -> dict[str, object]:
     }
 
 
-def test_saving_twice_changes_nothing(tmp_path: Path) -> None:
-    store = _open(tmp_path)
+def test_saving_twice_changes_nothing(store_url: str) -> None:
+    store = Store.open(store_url)
     batch = [_article(n) for n in range(50)]
     assert save_articles(store, "s", batch, LANGS) == (50, 0, 0)
     counts = store.count_rows()
@@ -87,8 +96,8 @@ def test_saving_twice_changes_nothing(tmp_path: Path) -> None:
     assert counts["translations"] == 100  # kk and zh for each English story
 
 
-def test_changed_text_marks_translations_stale(tmp_path: Path) -> None:
-    store = _open(tmp_path)
+def test_changed_text_marks_translations_stale(store_url: str) -> None:
+    store = Store.open(store_url)
     article = _article(1)
     save_articles(store, "s", [article], LANGS)
     (_stored, pending), _ = store.translation_work(LANGS)
@@ -105,8 +114,8 @@ def test_changed_text_marks_translations_stale(tmp_path: Path) -> None:
     assert rows and rows[0][1] is not None and rows[0][1].title == "T"
 
 
-def test_translation_for_an_outdated_text_is_not_stored(tmp_path: Path) -> None:
-    store = _open(tmp_path)
+def test_translation_for_an_outdated_text_is_not_stored(store_url: str) -> None:
+    store = Store.open(store_url)
     article = _article(1)
     save_articles(store, "s", [article], LANGS)
     save_articles(store, "s", [replace(article, title="New title")], LANGS)
@@ -116,8 +125,8 @@ def test_translation_for_an_outdated_text_is_not_stored(tmp_path: Path) -> None:
     assert saved is False
 
 
-def test_same_story_from_two_sources_is_kept_once(tmp_path: Path) -> None:
-    store = _open(tmp_path)
+def test_same_story_from_two_sources_is_kept_once(store_url: str) -> None:
+    store = Store.open(store_url)
     save_articles(store, "a", [_article(1, "a", link="https://www.example.org/story/")], LANGS)
     new, _, unchanged = save_articles(
         store, "b", [_article(9, "b", link="http://example.org/story")], LANGS
@@ -128,8 +137,8 @@ def test_same_story_from_two_sources_is_kept_once(tmp_path: Path) -> None:
     assert held is not None and held.sources == ("a", "b")
 
 
-def test_withdrawn_and_restored(tmp_path: Path) -> None:
-    store = _open(tmp_path)
+def test_withdrawn_and_restored(store_url: str) -> None:
+    store = Store.open(store_url)
     save_articles(store, "s", [_article(1), _article(2)], LANGS)
     assert store.withdraw_missing("s", {"s:1"}) == 1
     assert store.article_count() == 1
@@ -138,20 +147,19 @@ def test_withdrawn_and_restored(tmp_path: Path) -> None:
 
 
 def test_migrations_keep_data_and_are_recorded(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    store_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    store = _open(tmp_path)
+    store = Store.open(store_url)
     save_articles(store, "s", [_article(1)], LANGS)
     assert store.version() == SCHEMA_VERSION
     # A future release appends a migration: the next start applies it and keeps the rows.
     extra = ["ALTER TABLE articles ADD COLUMN extra TEXT NOT NULL DEFAULT ''"]
     monkeypatch.setattr(schema, "MIGRATIONS", {**schema.MIGRATIONS, SCHEMA_VERSION + 1: extra})
     monkeypatch.setattr(schema, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
-    upgraded = _open(tmp_path)
+    upgraded = Store.open(store_url)
     assert upgraded.version() == SCHEMA_VERSION + 1
     assert upgraded.article_count() == 1
-    with sqlite3.connect(tmp_path / "x.db") as conn:
-        assert conn.execute("SELECT extra FROM articles").fetchone() == ("",)
+    assert _sql(upgraded, "SELECT extra FROM articles") == [("",)]
 
 
 def test_schema_3_keeps_credits_and_leaves_older_stories_unchanged(tmp_path: Path) -> None:
@@ -256,12 +264,58 @@ def test_a_store_from_any_release_upgrades_to_the_same_schema_as_a_fresh_one(
         assert upgraded.setting("id_authority") == "feeds.example.kz,2025"
 
 
-def test_a_store_from_a_newer_program_is_refused(tmp_path: Path) -> None:
-    _open(tmp_path)
-    with sqlite3.connect(tmp_path / "x.db") as conn:
-        conn.execute("UPDATE schema_version SET version = 999")
+@pytest.mark.postgres
+@pytest.mark.parametrize("release", [1, 2, 3])
+def test_a_store_from_any_release_upgrades_on_postgresql_as_on_sqlite(
+    postgres_server: Any, release: int
+) -> None:
+    """The same frozen DDL and migration steps on PostgreSQL: a store migrated there has the
+    shape of a fresh one, its rows kept (PostgreSQL stores ran no release before this one,
+    but `migrate` must work on both the same way)."""
+    old_url, fresh_url = postgres_server.create_database(), postgres_server.create_database()
+    try:
+        release_ddl = (Path(__file__).parent / "store_v1.sql").read_text(encoding="utf-8")
+        statements = [
+            s.strip()
+            for s in "\n".join(
+                line for line in release_ddl.splitlines() if not line.startswith("--")
+            ).split(";")
+            if s.strip()
+        ]
+        for step in range(2, release + 1):
+            statements += schema.MIGRATIONS[step]
+        old = Store.open(old_url, migrate=False)
+        with old.engine.begin() as conn:
+            for statement in statements:
+                conn.execute(text(statement))
+            conn.execute(text("UPDATE schema_version SET version = :v"), {"v": release})
+            for table, row in _OLD_ROWS.items():
+                if table != "meta" or release >= 2:
+                    conn.execute(
+                        text(
+                            f"INSERT INTO {table} ({', '.join(row)}) "
+                            f"VALUES ({', '.join(':' + k for k in row)})"
+                        ),
+                        row,
+                    )
+        upgraded, fresh = Store.open(old_url), Store.open(fresh_url)
+        assert upgraded.version() == fresh.version() == SCHEMA_VERSION
+        assert _shape(upgraded) == _shape(fresh)
+        assert set(_shape(fresh)) == set(schema.metadata.tables)
+        story = upgraded.get_article("wire:1")
+        assert story is not None and story.sources == ("wire", "other")
+        assert upgraded.recall(["k1"]) == {"k1": "Тақырып"}
+        upgraded.engine.dispose()
+        fresh.engine.dispose()
+    finally:
+        postgres_server.drop_database(old_url)
+        postgres_server.drop_database(fresh_url)
+
+
+def test_a_store_from_a_newer_program_is_refused(store_url: str) -> None:
+    _sql(Store.open(store_url), "UPDATE schema_version SET version = 999")
     with pytest.raises(StoreError, match="newer"):
-        _open(tmp_path)
+        Store.open(store_url)
 
 
 def test_sqlite_runs_in_wal_mode(tmp_path: Path) -> None:
@@ -304,8 +358,8 @@ def test_unusable_store_is_a_store_error(tmp_path: Path) -> None:
         Store.open(f"sqlite:///{blocker / 'sub' / 'x.db'}")
 
 
-def test_a_removed_source_keeps_no_story_from_the_one_that_replaces_it(tmp_path: Path) -> None:
-    store = _open(tmp_path)
+def test_a_removed_source_keeps_no_story_from_the_one_that_replaces_it(store_url: str) -> None:
+    store = Store.open(store_url)
     save_articles(store, "old", [_article(1, "old", link="https://example.org/story")], LANGS)
     new, _, _ = save_articles(
         store,

@@ -31,6 +31,9 @@ from tests.conftest import write_config
 from tests.fakeprovider import FakeGoogle, fake_translate
 from tests.loopback import LoopbackServer, send_json
 
+# The store on each backend: SQLite and PostgreSQL (tests/conftest.py, `store_url`).
+pytestmark = pytest.mark.usefixtures("store_url")
+
 HAN = re.compile(r"[\u4e00-\u9fff]")
 CYRILLIC = re.compile(r"[\u0400-\u04ff]")
 LATIN = re.compile(r"[A-Za-z]")
@@ -380,6 +383,16 @@ def _count_row_writes(store: Store) -> None:
     with store.begin() as conn:
         conn.exec_driver_sql("CREATE TABLE test_row_writes (n INTEGER NOT NULL)")
         conn.exec_driver_sql("INSERT INTO test_row_writes VALUES (0)")
+        if conn.dialect.name == "postgresql":
+            conn.exec_driver_sql(
+                "CREATE FUNCTION test_count_write() RETURNS trigger AS $$ BEGIN "
+                "UPDATE test_row_writes SET n = n + 1; RETURN NULL; END $$ LANGUAGE plpgsql"
+            )
+            conn.exec_driver_sql(
+                "CREATE TRIGGER test_count_writes AFTER INSERT OR UPDATE ON translations "
+                "FOR EACH ROW EXECUTE FUNCTION test_count_write()"
+            )
+            return
         for event in ("INSERT", "UPDATE"):
             conn.exec_driver_sql(
                 f"CREATE TRIGGER test_count_{event.lower()} AFTER {event} ON translations "
