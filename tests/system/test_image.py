@@ -518,31 +518,36 @@ def test_the_image_serves_the_default_config_keeps_its_store_and_stops_cleanly(
     assert _snapshot(engine) == before
 
 
-def test_docker_compose_accepts_the_compose_file(tmp_path: Path) -> None:
+def _compose_config(tmp_path: Path, file: Path, **env: str) -> dict[str, Any]:
+    """What Debian's Compose makes of `file` (its `config`), or the test fails with its words."""
     if not COMPOSE.is_file():
         unavailable(f"{COMPOSE} is missing (apt-get install docker-compose)")
-    data = yaml.safe_load((REPO / "docker-compose.yml").read_text(encoding="utf-8"))
+    data = yaml.safe_load(file.read_text(encoding="utf-8"))
     # Debian's Compose 1.29 predates the top-level `name:` of Compose v2 (`docker compose`,
     # what README shows); it checks everything else, with the same project name.
     name = data.pop("name")
-    copy = tmp_path / "docker-compose.yml"
+    copy = tmp_path / file.name
     copy.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SYNDICATION_", "COMPOSE_"))}
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("SYNDICATION_", "COMPOSE_"))}
     done = subprocess.run(
         [
             str(COMPOSE),
-            f"--project-directory={REPO}",
+            f"--project-directory={file.parent}",
             f"--project-name={name}",
             f"--file={copy}",
             "config",
         ],
         capture_output=True,
         text=True,
-        env=env,
+        env={**clean, **env},
         timeout=120,
     )
     assert done.returncode == 0, done.stderr
-    config = yaml.safe_load(done.stdout)
+    return dict(yaml.safe_load(done.stdout))
+
+
+def test_docker_compose_accepts_the_compose_file(tmp_path: Path) -> None:
+    config = _compose_config(tmp_path, REPO / "docker-compose.yml")
     worker = config["services"]["worker"]
     assert Path(worker["build"]["context"]) == REPO
     assert worker["environment"]["SYNDICATION_BASE_URL"] == "http://127.0.0.1:8080/"
@@ -553,3 +558,37 @@ def test_docker_compose_accepts_the_compose_file(tmp_path: Path) -> None:
     # nginx's bind mounts name files that exist, relative to the project folder.
     binds = [v.split(":")[0] for v in config["services"]["nginx"]["volumes"]]
     assert [Path(b).is_file() for b in binds if b.startswith("/")] == [True]
+
+
+def test_docker_compose_accepts_the_fleet_file(tmp_path: Path) -> None:
+    """deploy/docker-compose.fleet.yml (README, "A fleet"): PostgreSQL and two workers of the
+    image on it, publishing to one bucket. Checked, not run: postgres's image cannot be pulled
+    here (tests/system/test_fleet.py runs the fleet itself on a throwaway PostgreSQL)."""
+    secret = "compose-check-password"
+    config = _compose_config(
+        tmp_path,
+        REPO / "deploy" / "docker-compose.fleet.yml",
+        POSTGRES_PASSWORD=secret,
+        SYNDICATION_BASE_URL="https://feeds.example.kz/",
+        AWS_ACCESS_KEY_ID="k",
+        AWS_SECRET_ACCESS_KEY="s",
+    )
+    services = config["services"]
+    assert set(services) == {"db", "worker-1", "worker-2"}
+    assert Path(services["worker-1"]["build"]["context"]) == REPO
+    for name in ("worker-1", "worker-2"):
+        worker = services[name]
+        env = worker["environment"]
+        assert env["SYNDICATION_STORE"] == (
+            f"postgresql+psycopg://syndication:{secret}@db/syndication"
+        )
+        assert env["SYNDICATION_OUTPUT"].startswith("s3://")
+        assert worker["depends_on"]["db"]["condition"] == "service_healthy"
+        assert worker["image"] == "syndication:latest" and worker["stop_signal"] == "SIGTERM"
+    # Each worker's /healthz and /metrics on loopback only (Compose 1.29 keeps the short form).
+    ports = [services[n]["ports"] for n in ("worker-1", "worker-2")]
+    assert ports == [["127.0.0.1:8080:8080/tcp"], ["127.0.0.1:8082:8080/tcp"]], ports
+    # The store URL the workers get is one `syndication check` accepts (driver installed).
+    from syndication.store import check_driver
+
+    assert check_driver(services["worker-1"]["environment"]["SYNDICATION_STORE"]) is None
