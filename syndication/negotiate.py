@@ -1,12 +1,25 @@
 """What an HTTP request asks of an answer it may already hold: gzip, and conditional GET.
 
-Owns: reading Accept-Encoding for gzip (RFC 9110 §12.5.3, q-values honoured) and
-If-None-Match against an ETag (weak comparison over a list, `*` matching any). A leaf: the
-partner stage answers through it. (serve.py holds the same two rules for the public files;
-they can import them from here once the concurrent edits of serve.py have landed.)
+Owns: a request's header fields as one dict (repeated fields joined), reading
+Accept-Encoding for gzip (RFC 9110 §12.5.3, q-values honoured) and If-None-Match against an
+ETag (weak comparison over a list, `*` matching any). A leaf: the public files (serve.py) and
+the partners' stage answer through it.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterable
+
+
+def request_headers(fields: Iterable[tuple[bytes, bytes]]) -> dict[str, str]:
+    """An ASGI request's header fields by lower-case name; a field sent more than once is
+    joined with ", " (RFC 9110 §5.3), so a list split across lines still parses."""
+    out: dict[str, str] = {}
+    for raw_name, raw_value in fields:
+        name = raw_name.decode("latin-1").lower()
+        value = raw_value.decode("latin-1")
+        out[name] = f"{out[name]}, {value}" if name in out else value
+    return out
 
 
 def accepts_gzip(header: str | None) -> bool:

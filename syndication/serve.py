@@ -44,6 +44,7 @@ import uvicorn
 from syndication.media import NAMED_TYPES as _NAMED_TYPES
 from syndication.media import OCTET_STREAM as _OCTET_STREAM
 from syndication.media import media_type
+from syndication.negotiate import accepts_gzip, etag_matches, request_headers
 from syndication.paging import is_closed_archive
 
 log = logging.getLogger(__name__)
@@ -231,33 +232,6 @@ def _entry(path: str, body: bytes, gz_body: bytes | None, st: os.stat_result) ->
     )
 
 
-def accepts_gzip(header: str | None) -> bool:
-    """Whether an Accept-Encoding value allows gzip (RFC 9110 §12.5.3, q-values honoured)."""
-    if not header:
-        return False
-    gzip_q: float | None = None
-    star_q: float | None = None
-    for part in header.split(","):
-        coding, _, params = part.strip().partition(";")
-        coding = coding.strip().lower()
-        q = 1.0
-        for param in params.split(";"):
-            key, _, value = param.strip().partition("=")
-            if key.strip().lower() == "q":
-                try:
-                    q = float(value.strip())
-                except ValueError:
-                    q = 0.0
-        if coding in ("gzip", "x-gzip"):
-            gzip_q = q if gzip_q is None else max(gzip_q, q)
-        elif coding == "*":
-            star_q = q
-    # An explicit gzip entry wins over the wildcard, so "gzip;q=0, *" refuses gzip.
-    if gzip_q is not None:
-        return gzip_q > 0
-    return star_q is not None and star_q > 0
-
-
 def _accept_ranges(header: str) -> list[tuple[str, float]]:
     ranges = []
     for part in header.split(","):
@@ -322,16 +296,6 @@ def wants_page(headers: dict[str, str], feed_type: str) -> bool:
     return all(_quality(ranges, media)[0] < html_q for media in feed_types)
 
 
-def etag_matches(header: str, etag: str) -> bool:
-    """If-None-Match evaluation: weak comparison over a list, ``*`` matches any (RFC 9110)."""
-    header = header.strip()
-    if header == "*":
-        return True
-    opaque = etag.removeprefix("W/")
-    # Weak comparison ignores the W/ prefix on either side; our ETags contain no commas.
-    return any(c.strip().removeprefix("W/") == opaque for c in header.split(","))
-
-
 def _not_modified_since(header: str, mtime_s: int) -> bool:
     try:
         since = parsedate_to_datetime(header)
@@ -383,16 +347,6 @@ def _wants_page(dest: str, accept: str | None, feed_type: str) -> bool:
     if dest:
         headers["sec-fetch-dest"] = dest
     return wants_page(headers, feed_type)
-
-
-def _headers(scope: Scope) -> dict[str, str]:
-    # Repeated fields are joined per RFC 9110 §5.3 so lists split across lines still parse.
-    out: dict[str, str] = {}
-    for raw_name, raw_value in scope.get("headers", []):
-        name = raw_name.decode("latin-1").lower()
-        value = raw_value.decode("latin-1")
-        out[name] = f"{out[name]}, {value}" if name in out else value
-    return out
 
 
 class _Rejected(Exception):
@@ -504,7 +458,7 @@ class StaticApp:
                 await _plain(send, 301, "moved\n", head, [(b"location", location)])
                 return
             self._remember(key, target, st)
-        headers = _headers(scope)
+        headers = request_headers(scope.get("headers", []))
         negotiated = os.path.basename(target) in _NAMED_TYPES
         page = False
         if negotiated and _wants_page(

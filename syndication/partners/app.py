@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 
 from syndication.config import Config, PartnerSettings
 from syndication.errors import StoreError
-from syndication.negotiate import accepts_gzip, etag_matches
+from syndication.negotiate import accepts_gzip, etag_matches, request_headers
 from syndication.partners.activity import UNKNOWN, Activity, Seen
 from syndication.partners.api import BadRequest, CatchUp, question
 from syndication.partners.feeds import Body, PrivateFeeds
@@ -101,7 +101,9 @@ class PartnerApp:
             elif match is None:
                 await answer.plain(404, "not found\n")
             else:
-                partner = keys.check(claimed, token_from(_headers(scope), params))
+                partner = keys.check(
+                    claimed, token_from(request_headers(scope.get("headers", [])), params)
+                )
                 if partner is None:
                     await answer.refuse()
                 else:
@@ -136,7 +138,7 @@ class PartnerApp:
     ) -> str | None:
         """Answer an authenticated partner's request (a feed when `feed`, else the API); its
         id, or None when refused."""
-        headers = _headers(scope)
+        headers = request_headers(scope.get("headers", []))
         asked = None
         if feed is not None:
             edition = feed.group(2)
@@ -257,13 +259,3 @@ class _Answer:
         sent = b"" if self.head else data
         self.size = len(sent)
         await self._send({"type": "http.response.body", "body": sent})
-
-
-def _headers(scope: Scope) -> dict[str, str]:
-    # Repeated fields are joined per RFC 9110 §5.3 so lists split across lines still parse.
-    out: dict[str, str] = {}
-    for raw_name, raw_value in scope.get("headers", []):
-        name = raw_name.decode("latin-1").lower()
-        value = raw_value.decode("latin-1")
-        out[name] = f"{out[name]}, {value}" if name in out else value
-    return out

@@ -24,7 +24,8 @@ from typing import Any
 import httpx
 import pytest
 
-from syndication.serve import accepts_gzip, etag_matches, make_server, media_type, wants_page
+from syndication.negotiate import accepts_gzip, etag_matches
+from syndication.serve import make_server, media_type, wants_page
 from tests.conftest import REPO, unavailable
 
 SECRET = "TOP-SECRET-do-not-serve"
