@@ -1,15 +1,17 @@
 """The partners' HTTP side: an ASGI app for everything under `/partners/`.
 
-Owns: the routes (`/partners/{id}/{edition}/rss.xml|atom.xml|feed.json` and
-`/partners/{id}/api/v1/items`), the order a request is judged in (a route that cannot exist:
-404, whoever asks; then the token; then the API's parameters, 400; then the edition; then the
-partner's rate), the one refusal every failed check gets (401 with `WWW-Authenticate: Bearer`,
-the same bytes whether the id is unknown, the token missing or wrong, or the edition not the
-partner's), 429 with Retry-After, conditional GET (ETag, 304) and gzip, and fairness: the
-work a request needs off the event loop (the store, rendering) runs on a pool of its own,
-at most `PER_PARTNER` requests of one partner at a time, so one partner's burst queues
-behind itself and not in front of another's requests. Taking a new configuration
-(`configure`) changes keys, entitlements and rates for the next request.
+Owns: the routes (`/partners/{id}/{edition}/rss.xml|atom.xml|feed.json`, the feed's archive
+pages `/partners/{id}/{edition}/archive/{n}/…` and `/partners/{id}/api/v1/items`), the order a
+request is judged in (a route that cannot exist: 404, whoever asks; then the token; then the
+API's parameters, 400; then the edition; then the partner's rate; then whether the archive page
+exists, 404), the one refusal every failed check gets (401 with `WWW-Authenticate: Bearer`, the
+same bytes whether the id is unknown, the token missing or wrong, or the edition not the
+partner's), 429 with Retry-After, conditional GET (ETag, 304), gzip, Cache-Control (a day,
+private, for a closed archive page), and fairness: the work a request needs off the event loop
+(the store, rendering) runs on a pool of its own, at most `PER_PARTNER` requests of one partner
+at a time, so one partner's burst queues behind itself and not in front of another's requests.
+Taking a new configuration (`configure`) changes keys, entitlements and rates for the next
+request.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from typing import Any, TypeVar
 from syndication.config import Config, PartnerSettings
 from syndication.errors import StoreError
 from syndication.negotiate import accepts_gzip, etag_matches
+from syndication.paging import is_closed_archive
 from syndication.partners.activity import UNKNOWN, Activity, Seen
 from syndication.partners.api import BadRequest, CatchUp, question
 from syndication.partners.feeds import Body, PrivateFeeds
@@ -44,10 +47,14 @@ T = TypeVar("T")
 PREFIX = "/partners/"
 PER_PARTNER = 2  # a partner's requests working off the event loop at once
 WORKERS = 8  # threads for all partners' store reads and rendering
+# A feed's current document, or its archive page n (1 the oldest): paging.archive_folder.
 _FEED = re.compile(r"^/partners/([a-z0-9][a-z0-9_-]{0,63})/([A-Za-z]{2,3}(?:-[A-Za-z]{4})?)/"
-                   r"(rss\.xml|atom\.xml|feed\.json)$")  # fmt: skip
+                   r"(?:archive/([1-9][0-9]{0,8})/)?(rss\.xml|atom\.xml|feed\.json)$")  # fmt: skip
 _API = re.compile(r"^/partners/([a-z0-9][a-z0-9_-]{0,63})/api/v1/items$")
 FEED_CACHE_CONTROL = "private, max-age=60"
+# A closed archive document changes only when a story in it is corrected or withdrawn: kept a
+# day, as the public ones (serve.ARCHIVE_CACHE_CONTROL), but only by the partner's own client.
+ARCHIVE_CACHE_CONTROL = "private, max-age=86400"
 API_CACHE_CONTROL = "private, no-cache"
 VARY = "Authorization, Accept-Encoding"
 
@@ -63,7 +70,7 @@ class PartnerApp:
         self.activity = Activity(store)
         self._pool = ThreadPoolExecutor(WORKERS, thread_name_prefix="syndication-partners")
         self._gates: dict[str, asyncio.Semaphore] = {}
-        self._renders: dict[tuple[str, str, str], asyncio.Lock] = {}
+        self._renders: dict[tuple[str, str, str, int | None], asyncio.Lock] = {}
         self.configure(config)
 
     def configure(self, config: Config) -> None:
@@ -159,9 +166,15 @@ class PartnerApp:
             return partner.id
         try:
             if feed is not None:
-                name = feed.group(3)
-                body = await self._feed(config, partner, edition, name)
-                await answer.send(body, headers, FEED_CACHE_CONTROL)
+                name = feed.group(4)
+                page = int(feed.group(3)) - 1 if feed.group(3) else None
+                body = await self._feed(config, partner, edition, page, name)
+                if body is None:
+                    await answer.plain(404, "no such archive page\n")
+                    return partner.id
+                closed = is_closed_archive(scope["path"], body.data)
+                cache = ARCHIVE_CACHE_CONTROL if closed else FEED_CACHE_CONTROL
+                await answer.send(body, headers, cache)
             else:
                 assert asked is not None
                 found = self.api.fresh(config, partner.id, asked) or await self._work(
@@ -177,18 +190,22 @@ class PartnerApp:
         return partner.id
 
     async def _feed(
-        self, config: Config, partner: PartnerSettings, edition: str, name: str
-    ) -> Body:
-        found = self.feeds.fresh(config, partner.id, edition, name)
+        self, config: Config, partner: PartnerSettings, edition: str, page: int | None, name: str
+    ) -> Body | None:
+        """Document `page` of the feed (None: the current one) in format `name`; None when
+        the feed has no such archive page."""
+        found = self.feeds.fresh(config, partner.id, edition, name, page)
         if found is not None:
             return found
-        # One rendering per feed at a time: the requests queued behind it take its result.
-        lock = self._renders.setdefault((partner.id, edition, name), asyncio.Lock())
+        # One rendering per document at a time: the requests queued behind it take its result.
+        lock = self._renders.setdefault((partner.id, edition, name, page), asyncio.Lock())
         async with lock:
-            found = self.feeds.fresh(config, partner.id, edition, name)
+            found = self.feeds.fresh(config, partner.id, edition, name, page)
             if found is not None:
                 return found
-            return await self._work(partner.id, self.feeds.render, config, partner, edition, name)
+            return await self._work(
+                partner.id, self.feeds.archive, config, partner, edition, page, name
+            )
 
     async def _work(self, partner_id: str, work: Callable[..., T], *args: Any) -> T:
         """`work(*args)` on the partners' pool, at most PER_PARTNER of one partner's at once."""
