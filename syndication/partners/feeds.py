@@ -8,10 +8,11 @@ in a current document only those within `feeds.max_age`), each built as publishi
 (`syndication.items`) at the partner's rights and rendered by `syndication.render`, the feed's
 own metadata (its tag: id, self and archive links under `partners/`, the partner's other
 editions as alternates, RFC 6721 tombstones in the current Atom document for its withdrawn
-stories of the last 30 days), and a cache: a feed's ranked stories are read again only when
-the store changed (a new version, a change number) or a minute passed (time moves a feed too:
-`max_age`, tombstones, `feeds.archive`), which is looked at no more than once a `FRESH`
-interval per feed, and each document is rendered once for them. Nothing is written to disk: a
+stories of the last 30 days), and a cache: a feed's ranks are brought up to date (the stories
+that entered since; all of them for a feed of topics) only when the store changed (a new
+version, a change number) or a minute passed (time moves a feed too: `max_age`, tombstones,
+`feeds.archive`), which is looked at no more than once a `FRESH` interval per feed, and each
+document is rendered once for them. Nothing is written to disk: a
 private feed never exists in the public output folder.
 """
 
@@ -88,6 +89,7 @@ class _Ranked:
     mark: tuple[int, int, int]  # (last version seq, last change number, minute)
     checked: float  # monotonic time the store was last asked
     entries: list[PartnerEntry]
+    ranked: frozenset[str]  # the article ids of `entries`
     paging: Paging
     tombstones: tuple[Tombstone, ...]
     now: datetime  # the clock the documents are rendered at
@@ -164,12 +166,25 @@ class PrivateFeeds:
                 return held
         s = config.settings
         now = utcnow()
-        entries = self.store.partner_entries(edition, base_language(edition), rights.scopes)
+        language = base_language(edition)
+        # Stories only ever join the ranks at the end (the version log is append-only, one
+        # publisher at a time), and a scope of sources alone takes a story or not for good: then
+        # only the stories that entered since the last read are read. A topic's tags and
+        # keywords match a story as it is now, so such a feed is read whole.
+        static = all(not (scope.tags or scope.keywords) for scope in rights.scopes)
+        if held is not None and held.config is config and static and mark[0] >= held.mark[0]:
+            newer = self.store.partner_entries(edition, language, rights.scopes, after=held.mark[0])
+            # A story that entered while the last read ran may be in both.
+            newer = [entry for entry in newer if entry.article_id not in held.ranked]
+            entries = held.entries + newer
+            ranked = held.ranked | {entry.article_id for entry in newer}
+        else:
+            entries = self.store.partner_entries(edition, language, rights.scopes)
+            ranked = frozenset(entry.article_id for entry in entries)
         since = now - timedelta(seconds=s.feeds.archive)
         recent = next((rank for rank, e in enumerate(entries) if e.at >= since), None)
         paging = Paging(len(entries), s.feeds.items)
         paging = Paging(paging.total, paging.size, first_kept(paging, recent))
-        ranked = {entry.article_id for entry in entries}
         authority = id_authority(config, self.store.remembered)
         withdrawn = self.store.withdrawn_since(now - timedelta(days=TOMBSTONE_DAYS))
         tombstones = sorted(
@@ -180,7 +195,9 @@ class PrivateFeeds:
             ),
             key=lambda t: (t.when, t.ref),
         )
-        held = _Ranked(config, mark, time.monotonic(), entries, paging, tuple(tombstones), now)
+        held = _Ranked(
+            config, mark, time.monotonic(), entries, ranked, paging, tuple(tombstones), now
+        )
         with self._lock:
             self._cache[key] = held
         return held

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, or_, select
+from sqlalchemy import Connection, and_, exists, func, or_, select
 
 from syndication.model import StoredArticle, Translation
 from syndication.store.articles import topic_matches
@@ -162,24 +162,40 @@ class PartnersMixin(StoreBase):
     # -- what the partner stage reads ----------------------------------------------------
 
     def partner_entries(
-        self, edition: str, language: str, scopes: Sequence[TopicScope]
+        self, edition: str, language: str, scopes: Sequence[TopicScope], *, after: int = 0
     ) -> list[PartnerEntry]:
         """Every story that entered `edition` (it has a version there) and that some scope
         takes, in the order they entered (its first version's seq): a partner's feed ranks
         them so. A withdrawn story keeps its place; an embargoed one has none until released.
-        Topics match the story as it is now (`language`: the edition's translations)."""
+        Topics match the story as it is now (`language`: the edition's translations). With
+        `after`, only the stories that entered after that seq (what a reader who read the
+        rest when the log ended there is missing)."""
         t = translations.alias("t")
         taken = [_takes(t, scope) for scope in scopes if scope.source_ids]
         if not taken:
             return []
         v = story_versions
+        entered = v.c.edition == edition
+        if after:
+            earlier = story_versions.alias("earlier")
+            entered = and_(
+                entered,
+                v.c.seq > after,
+                ~exists().where(
+                    and_(
+                        earlier.c.article_id == v.c.article_id,
+                        earlier.c.edition == edition,
+                        earlier.c.seq <= after,
+                    )
+                ),
+            )
         first = (
             select(
                 v.c.article_id,
                 func.min(v.c.seq).label("seq"),
                 func.min(v.c.at).label("at"),
             )
-            .where(v.c.edition == edition)
+            .where(entered)
             .group_by(v.c.article_id)
             .subquery("first")
         )

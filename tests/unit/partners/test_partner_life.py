@@ -39,6 +39,7 @@ pytestmark = pytest.mark.usefixtures("store_url")
 
 WIRE = "wire-secret-0123456789abcdefgh"
 SUMMARY = "summary-secret-0123456789abcdef"
+TOPICAL = "topical-secret-0123456789abcdef"
 EDITIONS = ["kk", "en"]
 BASE = "https://feeds.example.kz/"
 ATOM = "{http://www.w3.org/2005/Atom}"
@@ -73,6 +74,8 @@ def _story(source: str, n: int, **extra: object) -> Article:
         summary=f"SUMMARY-{source}-{n}-end",
         content=f"<p>BODY-{source}-{n}-end</p>",
         language="en",
+        # Even-numbered wire stories are the "culture" topic's.
+        categories=("culture",) if source == "wire" and n % 2 == 0 else (),
         published=datetime(2025, 3, 1, tzinfo=UTC) + timedelta(hours=n),
         **extra,  # type: ignore[arg-type]
     )
@@ -119,11 +122,15 @@ def life(tmp_path: Path) -> Iterator[Life]:
                 {"id": "wire", "url": "https://wire.example.com/rss", "language": "en"},
                 {"id": "brief", "url": "https://brief.example.com/rss", "rights": "summary"},
             ],
-            feeds={"items": SIZE},
+            feeds={
+                "items": SIZE,
+                "topics": [{"id": "culture", "title": {"en": "Culture"}, "tags": ["culture"]}],
+            },
             translation={"chain": ["google"], "untranslated": "hold"},
             partners=[
                 {"id": "wiredesk", "token_sha256": _sha(WIRE), "sources": ["wire"]},
                 {"id": "summary", "token_sha256": _sha(SUMMARY), "rights": "summary"},
+                {"id": "topical", "token_sha256": _sha(TOPICAL), "topics": ["culture"]},
             ],
         )
     )
@@ -235,27 +242,36 @@ def _stories(ids: list[str]) -> list[str]:
     return [i.split(",2025:", 1)[1].rsplit("/", 1)[0] for i in ids]
 
 
-_WIRE_STORIES = {f"wire:story-{n}" for n in range(9)}
+STORIES = frozenset({f"wire:story-{n}" for n in range(9)} | {f"brief:story-{n}" for n in range(3)})
+# Each partner's token and which stories it is entitled to.
 ENTITLED = {
-    "wiredesk": (WIRE, _WIRE_STORIES),
-    "summary": (SUMMARY, _WIRE_STORIES | {f"brief:story-{n}" for n in range(3)}),
+    "wiredesk": (WIRE, lambda story: story.startswith("wire:")),
+    "summary": (SUMMARY, lambda story: True),
+    "topical": (TOPICAL, lambda story: story.startswith("wire:") and int(story[11:]) % 2 == 0),
 }
 
 
-def _every_walk(life: Life, withdrawn: frozenset[str] = frozenset()) -> dict[str, Walk]:
+def entitled(partner: str, stories: frozenset[str] = STORIES) -> set[str]:
+    return {story for story in stories if ENTITLED[partner][1](story)}
+
+
+def _every_walk(
+    life: Life, withdrawn: frozenset[str] = frozenset(), arrived: frozenset[str] = frozenset()
+) -> dict[str, Walk]:
     """Walk every partner's feeds in every edition and format: every entitled story (but the
     withdrawn) exactly once. The walks of RSS and Atom, by URL."""
     walks = {}
-    for partner, (token, entitled) in ENTITLED.items():
+    for partner, (token, _) in ENTITLED.items():
+        wanted = entitled(partner, STORIES | arrived) - withdrawn
         for edition in EDITIONS:
             for name in ("atom.xml", "rss.xml"):
                 found = walk(life, partner, token, edition, name)
                 stories = _stories(found.ids)
                 assert len(stories) == len(set(stories)), (partner, edition, name, stories)
-                assert set(stories) == entitled - withdrawn, (partner, edition, name)
+                assert set(stories) == wanted, (partner, edition, name)
                 walks[f"{partner}/{edition}/{name}"] = found
             stories = _stories(walk_json(life, partner, token, edition))
-            assert sorted(stories) == sorted(entitled - withdrawn), (partner, edition)
+            assert sorted(stories) == sorted(wanted), (partner, edition)
     return walks
 
 
@@ -294,16 +310,7 @@ def test_closed_partner_archives_stay_the_same_as_stories_arrive(life: Life) -> 
     before = _every_walk(life)
     life.add(*[_story("wire", n) for n in range(9, 13)])
     time.sleep(1.1)  # a partner's feed is looked at again after a second (partners.feeds.FRESH)
-    arrived = {f"wire:story-{n}" for n in range(9, 13)}
-    after_walks = {}
-    for partner, (token, entitled) in ENTITLED.items():
-        for edition in EDITIONS:
-            for name in ("atom.xml", "rss.xml"):
-                found = walk(life, partner, token, edition, name)
-                stories = _stories(found.ids)
-                assert len(stories) == len(set(stories))
-                assert set(stories) == entitled | arrived, (partner, edition, name)
-                after_walks[f"{partner}/{edition}/{name}"] = found
+    after_walks = _every_walk(life, arrived=frozenset(f"wire:story-{n}" for n in range(9, 13)))
     for key, walked in before.items():
         for url in walked.closed:
             assert after_walks[key].documents[url] == walked.documents[url], f"{url} changed"
@@ -339,24 +346,25 @@ def test_a_withdrawn_story_is_in_no_partner_document_and_has_its_tombstone(life:
     # wire 1 entered with the first stories: it is on the oldest page of every feed; brief 2
     # is in the summary partner's current documents only.
     life.store.withdraw("wire:story-1", "Court order Qx")
+    life.store.withdraw("wire:story-0", "Court order Qx")  # the topical partner's too
     life.store.withdraw("brief:story-2", "Retracted Qy")
     publish(life.config, life.store)
     time.sleep(1.1)  # partners.feeds.FRESH
-    gone = frozenset({"wire:story-1", "brief:story-2"})
+    gone = frozenset({"wire:story-0", "wire:story-1", "brief:story-2"})
     after = _every_walk(life, withdrawn=gone)
     for key, walked in after.items():
         text = b"".join(walked.documents.values())
-        for word in _words("wire", 1) + _words("brief", 2):
+        for word in _words("wire", 0) + _words("wire", 1) + _words("brief", 2):
             assert word not in text, (key, word)
         # A withdrawn story keeps its rank: the same documents, no story moved to another.
         assert set(walked.documents) == set(before[key].documents), key
-    for partner, (token, entitled) in ENTITLED.items():
+    for partner, (token, _) in ENTITLED.items():
         for edition in EDITIONS:
             atom = etree.fromstring(
                 life.get(f"{BASE}partners/{partner}/{edition}/atom.xml", token).content
             )
             stones = {t.get("ref", ""): t for t in atom.iter(f"{AT}deleted-entry")}
-            expected = {f"tag:feeds.example.kz,2025:{a}/{edition}" for a in gone & entitled}
+            expected = {f"tag:feeds.example.kz,2025:{a}/{edition}" for a in entitled(partner, gone)}
             assert set(stones) == expected, (partner, edition)
             for ref, stone in stones.items():
                 assert stone.get("when")
@@ -369,13 +377,15 @@ def test_a_withdrawn_story_is_in_no_partner_document_and_has_its_tombstone(life:
     life.store.restore("wire:story-1")
     publish(life.config, life.store)
     time.sleep(1.1)
-    restored = _every_walk(life, withdrawn=frozenset({"brief:story-2"}))
+    restored = _every_walk(life, withdrawn=frozenset({"wire:story-0", "brief:story-2"}))
     for key, walked in restored.items():
         assert walked.documents.keys() == before[key].documents.keys()
-        assert walked.placed["wire:story-1"] == before[key].placed["wire:story-1"], key
-        assert _marker("wire", 1).encode() in walked.documents[walked.placed["wire:story-1"]]
-    atom = life.get(f"{BASE}partners/wiredesk/kk/atom.xml", WIRE).content
-    assert b"deleted-entry" not in atom
+        if "wire:story-1" in before[key].placed:  # a partner entitled to it
+            assert walked.placed["wire:story-1"] == before[key].placed["wire:story-1"], key
+            assert _marker("wire", 1).encode() in walked.documents[walked.placed["wire:story-1"]]
+    atom = etree.fromstring(life.get(f"{BASE}partners/wiredesk/kk/atom.xml", WIRE).content)
+    refs = [t.get("ref", "") for t in atom.iter(f"{AT}deleted-entry")]
+    assert refs == ["tag:feeds.example.kz,2025:wire:story-0/kk"]  # wire 1's is gone
 
 
 def test_json_feed_pages_with_next_url(life: Life) -> None:
