@@ -205,12 +205,45 @@ class PrivateFeeds:
     def _feed(
         self, config: Config, rights: Entitlement, edition: str, held: _Ranked, page: int | None
     ) -> Feed:
-        """Document `page` of the feed (None: the current one): its stories the edition shows
-        now (in a current document, only those within `feeds.max_age`), newest first."""
+        """Document `page` of the feed (None: the current one): its metadata, its links to the
+        other documents, its items, and in the current one its tombstones."""
         s = config.settings
         partner = rights.partner
-        paging = held.paging
-        ranks = paging.current if page is None else paging.page(page)
+        authority = id_authority(config, self.store.remembered)
+        base = s.site.base_url
+        folder = f"partners/{partner.id}/{edition}/"
+        here = folder if page is None else archive_folder(folder, page)
+        return Feed(
+            edition=edition,
+            id=f"tag:{authority},2025:feed/{folder}",
+            title=f"{site_title(config, edition)}: {partner.name or partner.id}",
+            description=site_description(config, edition),
+            home=f"{base}{edition}/index.html" if s.publish.public else base,
+            self_urls=_urls(base, here),
+            items=self._items(config, rights, edition, held, page),
+            author=site_title(config, edition),
+            # The partner's own feeds in its other editions (for the current document: an
+            # archive page has no counterpart of the same stories elsewhere); no hub (a hub
+            # is public).
+            alternates=()
+            if page is not None
+            else tuple(
+                (other, f"{base}partners/{partner.id}/{other}/")
+                for other in rights.editions
+                if other != edition
+            ),
+            archive_links=_archive_links(base, folder, held.paging, page),
+            archive=page is not None,
+            tombstones=held.tombstones if page is None else (),
+        )
+
+    def _items(
+        self, config: Config, rights: Entitlement, edition: str, held: _Ranked, page: int | None
+    ) -> list[Item]:
+        """The items of document `page`: its stories the edition shows now (in a current
+        document, only those within `feeds.max_age`), at the partner's rights, newest first."""
+        s = config.settings
+        ranks = held.paging.current if page is None else held.paging.page(page)
         ids = [held.entries[rank].article_id for rank in ranks]
         stories = self.store.stories(ids, base_language(edition))
         authority = id_authority(config, self.store.remembered)
@@ -243,41 +276,25 @@ class PrivateFeeds:
             )
             items.append(item if s.publish.public else _without_pages(item))
         items.sort(key=lambda item: (-item.date.timestamp(), item.id))
-        base = s.site.base_url
-        folder = f"partners/{partner.id}/{edition}/"
-        here = folder if page is None else archive_folder(folder, page)
-        links: list[tuple[str, dict[str, str]]] = []
-        if page is not None:
-            links.append(("current", _urls(base, folder)))
-        before = paging.prev_archive(page)
-        if before is not None:
-            links.append(("prev-archive", _urls(base, archive_folder(folder, before))))
-        after = paging.next_archive(page) if page is not None else None
-        if after is not None:
-            links.append(("next-archive", _urls(base, archive_folder(folder, after))))
-        return Feed(
-            edition=edition,
-            id=f"tag:{authority},2025:feed/{folder}",
-            title=f"{site_title(config, edition)}: {partner.name or partner.id}",
-            description=site_description(config, edition),
-            home=f"{base}{edition}/index.html" if s.publish.public else base,
-            self_urls=_urls(base, here),
-            items=items,
-            author=site_title(config, edition),
-            # The partner's own feeds in its other editions (for the current document: an
-            # archive page has no counterpart of the same stories elsewhere); no hub (a hub
-            # is public).
-            alternates=()
-            if page is not None
-            else tuple(
-                (other, f"{base}partners/{partner.id}/{other}/")
-                for other in rights.editions
-                if other != edition
-            ),
-            archive_links=tuple(links),
-            archive=page is not None,
-            tombstones=held.tombstones if page is None else (),
-        )
+        return items
+
+
+def _archive_links(
+    base: str, folder: str, paging: Paging, page: int | None
+) -> tuple[tuple[str, dict[str, str]], ...]:
+    """RFC 5005's links of document `page` (None: the current one) of the feed in `folder`:
+    `current` from an archive page, `prev-archive` to the page before, `next-archive` to the
+    page after (as the public feeds link theirs)."""
+    links: list[tuple[str, dict[str, str]]] = []
+    if page is not None:
+        links.append(("current", _urls(base, folder)))
+    before = paging.prev_archive(page)
+    if before is not None:
+        links.append(("prev-archive", _urls(base, archive_folder(folder, before))))
+    after = paging.next_archive(page) if page is not None else None
+    if after is not None:
+        links.append(("next-archive", _urls(base, archive_folder(folder, after))))
+    return tuple(links)
 
 
 def _urls(base: str, folder: str) -> dict[str, str]:
