@@ -101,26 +101,15 @@ class PartnerApp:
         claimed = match.group(1) if match else ""
         params = parameters(scope.get("query_string", b"").decode("latin-1"))
         config, keys = self.current
-        authenticated: str | None = None
-        try:
-            if scope["method"] not in ("GET", "HEAD"):
-                await answer.plain(405, "method not allowed\n", [(b"allow", "GET, HEAD")])
-            elif match is None:
-                await answer.plain(404, "not found\n")
-            else:
-                partner = keys.check(claimed, token_from(_headers(scope), params))
-                if partner is None:
-                    await answer.refuse()
-                else:
-                    authenticated = await self._handle(scope, config, partner, params, answer, feed)
-        finally:
-            # A refusal is the claimed partner's when that id exists (its `status` shows it).
-            partner_id = authenticated or (claimed if keys.known(claimed) else UNKNOWN)
+
+        def note() -> None:
+            # Every answer is the claimed partner's when that id exists, a refusal too (its
+            # `status` shows it): a partner let in is always the one its URL names.
             client = scope.get("client")
             self.activity.note(
                 Seen(
                     at=at,
-                    partner=partner_id,
+                    partner=claimed if keys.known(claimed) else UNKNOWN,
                     kind=kind,
                     method=scope["method"],
                     path=scope["path"],
@@ -132,6 +121,21 @@ class PartnerApp:
                 )
             )
 
+        answer.noting(note)
+        try:
+            if scope["method"] not in ("GET", "HEAD"):
+                await answer.plain(405, "method not allowed\n", [(b"allow", "GET, HEAD")])
+            elif match is None:
+                await answer.plain(404, "not found\n")
+            else:
+                partner = keys.check(claimed, token_from(_headers(scope), params))
+                if partner is None:
+                    await answer.refuse()
+                else:
+                    await self._handle(scope, config, partner, params, answer, feed)
+        finally:
+            answer.noted()  # an answer cut short by an error is counted too
+
     async def _handle(
         self,
         scope: Scope,
@@ -140,9 +144,8 @@ class PartnerApp:
         params: list[tuple[str, str]],
         answer: _Answer,
         feed: re.Match[str] | None,
-    ) -> str | None:
-        """Answer an authenticated partner's request (a feed when `feed`, else the API); its
-        id, or None when refused."""
+    ) -> None:
+        """Answer an authenticated partner's request (a feed when `feed`, else the API)."""
         headers = _headers(scope)
         asked = None
         if feed is not None:
@@ -152,18 +155,18 @@ class PartnerApp:
                 asked = question(params)
             except BadRequest as exc:
                 await answer.plain(400, f"{exc}\n")
-                return partner.id
+                return
             edition = asked.edition
         editions = partner.editions if partner.editions is not None else config.settings.editions
         if edition not in editions:
             await answer.refuse()
-            return None
+            return
         wait = self.limits.retry_after(partner.id)
         if wait:
             await answer.plain(
                 429, f"too many requests: retry after {wait} s\n", [(b"retry-after", str(wait))]
             )
-            return partner.id
+            return
         try:
             if feed is not None:
                 name = feed.group(4)
@@ -171,7 +174,7 @@ class PartnerApp:
                 body = await self._feed(config, partner, edition, page, name)
                 if body is None:
                     await answer.plain(404, "no such archive page\n")
-                    return partner.id
+                    return
                 closed = is_closed_archive(scope["path"], body.data)
                 cache = ARCHIVE_CACHE_CONTROL if closed else FEED_CACHE_CONTROL
                 await answer.send(body, headers, cache)
@@ -187,7 +190,6 @@ class PartnerApp:
             await answer.plain(
                 503, "the store is unavailable; try again\n", [(b"retry-after", "5")]
             )
-        return partner.id
 
     async def _feed(
         self, config: Config, partner: PartnerSettings, edition: str, page: int | None, name: str
@@ -222,6 +224,19 @@ class _Answer:
         self.head = head
         self.status = 500  # until something is sent
         self.size = 0
+        self._note: Callable[[], None] | None = None
+
+    def noting(self, note: Callable[[], None]) -> None:
+        """Call `note` once, when the answer is complete but before its last bytes leave: a
+        client that has the answer finds the request already counted (and `status` shows
+        it)."""
+        self._note = note
+
+    def noted(self) -> None:
+        """Call the note now if it was not called yet."""
+        note, self._note = self._note, None
+        if note is not None:
+            note()
 
     async def refuse(self) -> None:
         """The one refusal: nothing in it says which check failed."""
@@ -273,6 +288,7 @@ class _Answer:
     async def _body(self, data: bytes) -> None:
         sent = b"" if self.head else data
         self.size = len(sent)
+        self.noted()
         await self._send({"type": "http.response.body", "body": sent})
 
 
