@@ -12,8 +12,8 @@ stories of the last 30 days), and a cache: a feed's ranks are brought up to date
 that entered since; all of them for a feed of topics) only when the store changed (a new
 version, a change number) or a minute passed (time moves a feed too: `max_age`, tombstones,
 `feeds.archive`), which is looked at no more than once a `FRESH` interval per feed, and each
-document is rendered once for them. Nothing is written to disk: a
-private feed never exists in the public output folder.
+document is rendered once for them. Nothing is written to disk: a private feed never exists in
+the public output folder.
 """
 
 from __future__ import annotations
