@@ -1,15 +1,17 @@
 """The partners' HTTP side: an ASGI app for everything under `/partners/`.
 
-Owns: the routes (`/partners/{id}/{edition}/rss.xml|atom.xml|feed.json` and
-`/partners/{id}/api/v1/items`), the order a request is judged in (a route that cannot exist:
-404, whoever asks; then the token; then the API's parameters, 400; then the edition; then the
-partner's rate), the one refusal every failed check gets (401 with `WWW-Authenticate: Bearer`,
-the same bytes whether the id is unknown, the token missing or wrong, or the edition not the
-partner's), 429 with Retry-After, conditional GET (ETag, 304) and gzip, and fairness: the
-work a request needs off the event loop (the store, rendering) runs on a pool of its own,
-at most `PER_PARTNER` requests of one partner at a time, so one partner's burst queues
-behind itself and not in front of another's requests. Taking a new configuration
-(`configure`) changes keys, entitlements and rates for the next request.
+Owns: the routes (`/partners/{id}/{edition}/rss.xml|atom.xml|feed.json`, the feed's archive
+pages `/partners/{id}/{edition}/archive/{n}/…` and `/partners/{id}/api/v1/items`), the order a
+request is judged in (a route that cannot exist: 404, whoever asks; then the token; then the
+API's parameters, 400; then the edition; then the partner's rate; then whether the archive page
+exists, 404), the one refusal every failed check gets (401 with `WWW-Authenticate: Bearer`, the
+same bytes whether the id is unknown, the token missing or wrong, or the edition not the
+partner's), 429 with Retry-After, conditional GET (ETag, 304), gzip, Cache-Control (a day,
+private, for a closed archive page), and fairness: the work a request needs off the event loop
+(the store, rendering) runs on a pool of its own, at most `PER_PARTNER` requests of one partner
+at a time, so one partner's burst queues behind itself and not in front of another's requests.
+Taking a new configuration (`configure`) changes keys, entitlements and rates for the next
+request.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from typing import Any, TypeVar
 from syndication.config import Config, PartnerSettings
 from syndication.errors import StoreError
 from syndication.negotiate import accepts_gzip, etag_matches, request_headers
+from syndication.paging import is_closed_archive
 from syndication.partners.activity import UNKNOWN, Activity, Seen
 from syndication.partners.api import BadRequest, CatchUp, question
 from syndication.partners.feeds import Body, PrivateFeeds
@@ -44,10 +47,14 @@ T = TypeVar("T")
 PREFIX = "/partners/"
 PER_PARTNER = 2  # a partner's requests working off the event loop at once
 WORKERS = 8  # threads for all partners' store reads and rendering
+# A feed's current document, or its archive page n (1 the oldest): paging.archive_folder.
 _FEED = re.compile(r"^/partners/([a-z0-9][a-z0-9_-]{0,63})/([A-Za-z]{2,3}(?:-[A-Za-z]{4})?)/"
-                   r"(rss\.xml|atom\.xml|feed\.json)$")  # fmt: skip
+                   r"(?:archive/([1-9][0-9]{0,8})/)?(rss\.xml|atom\.xml|feed\.json)$")  # fmt: skip
 _API = re.compile(r"^/partners/([a-z0-9][a-z0-9_-]{0,63})/api/v1/items$")
 FEED_CACHE_CONTROL = "private, max-age=60"
+# A closed archive document changes only when a story in it is corrected or withdrawn: kept a
+# day, as the public ones (serve.ARCHIVE_CACHE_CONTROL), but only by the partner's own client.
+ARCHIVE_CACHE_CONTROL = "private, max-age=86400"
 API_CACHE_CONTROL = "private, no-cache"
 VARY = "Authorization, Accept-Encoding"
 
@@ -63,7 +70,7 @@ class PartnerApp:
         self.activity = Activity(store)
         self._pool = ThreadPoolExecutor(WORKERS, thread_name_prefix="syndication-partners")
         self._gates: dict[str, asyncio.Semaphore] = {}
-        self._renders: dict[tuple[str, str, str], asyncio.Lock] = {}
+        self._renders: dict[tuple[str, str, str, int | None], asyncio.Lock] = {}
         self.configure(config)
 
     def configure(self, config: Config) -> None:
@@ -94,7 +101,27 @@ class PartnerApp:
         claimed = match.group(1) if match else ""
         params = parameters(scope.get("query_string", b"").decode("latin-1"))
         config, keys = self.current
-        authenticated: str | None = None
+
+        def note() -> None:
+            # Every answer is the claimed partner's when that id exists, a refusal too (its
+            # `status` shows it): a partner let in is always the one its URL names.
+            client = scope.get("client")
+            self.activity.note(
+                Seen(
+                    at=at,
+                    partner=claimed if keys.known(claimed) else UNKNOWN,
+                    kind=kind,
+                    method=scope["method"],
+                    path=scope["path"],
+                    query=without_token(params),
+                    status=answer.status,
+                    size=answer.size,
+                    client=client[0] if client else "",
+                    seconds=time.perf_counter() - started,
+                )
+            )
+
+        answer.noting(note)
         try:
             if scope["method"] not in ("GET", "HEAD"):
                 await answer.plain(405, "method not allowed\n", [(b"allow", "GET, HEAD")])
@@ -107,25 +134,9 @@ class PartnerApp:
                 if partner is None:
                     await answer.refuse()
                 else:
-                    authenticated = await self._handle(scope, config, partner, params, answer, feed)
+                    await self._handle(scope, config, partner, params, answer, feed)
         finally:
-            # A refusal is the claimed partner's when that id exists (its `status` shows it).
-            partner_id = authenticated or (claimed if keys.known(claimed) else UNKNOWN)
-            client = scope.get("client")
-            self.activity.note(
-                Seen(
-                    at=at,
-                    partner=partner_id,
-                    kind=kind,
-                    method=scope["method"],
-                    path=scope["path"],
-                    query=without_token(params),
-                    status=answer.status,
-                    size=answer.size,
-                    client=client[0] if client else "",
-                    seconds=time.perf_counter() - started,
-                )
-            )
+            answer.noted()  # an answer cut short by an error is counted too
 
     async def _handle(
         self,
@@ -135,9 +146,8 @@ class PartnerApp:
         params: list[tuple[str, str]],
         answer: _Answer,
         feed: re.Match[str] | None,
-    ) -> str | None:
-        """Answer an authenticated partner's request (a feed when `feed`, else the API); its
-        id, or None when refused."""
+    ) -> None:
+        """Answer an authenticated partner's request (a feed when `feed`, else the API)."""
         headers = request_headers(scope.get("headers", []))
         asked = None
         if feed is not None:
@@ -147,23 +157,29 @@ class PartnerApp:
                 asked = question(params)
             except BadRequest as exc:
                 await answer.plain(400, f"{exc}\n")
-                return partner.id
+                return
             edition = asked.edition
         editions = partner.editions if partner.editions is not None else config.settings.editions
         if edition not in editions:
             await answer.refuse()
-            return None
+            return
         wait = self.limits.retry_after(partner.id)
         if wait:
             await answer.plain(
                 429, f"too many requests: retry after {wait} s\n", [(b"retry-after", str(wait))]
             )
-            return partner.id
+            return
         try:
             if feed is not None:
-                name = feed.group(3)
-                body = await self._feed(config, partner, edition, name)
-                await answer.send(body, headers, FEED_CACHE_CONTROL)
+                name = feed.group(4)
+                page = int(feed.group(3)) - 1 if feed.group(3) else None
+                body = await self._feed(config, partner, edition, page, name)
+                if body is None:
+                    await answer.plain(404, "no such archive page\n")
+                    return
+                closed = is_closed_archive(scope["path"], body.data)
+                cache = ARCHIVE_CACHE_CONTROL if closed else FEED_CACHE_CONTROL
+                await answer.send(body, headers, cache)
             else:
                 assert asked is not None
                 found = self.api.fresh(config, partner.id, asked) or await self._work(
@@ -176,21 +192,24 @@ class PartnerApp:
             await answer.plain(
                 503, "the store is unavailable; try again\n", [(b"retry-after", "5")]
             )
-        return partner.id
 
     async def _feed(
-        self, config: Config, partner: PartnerSettings, edition: str, name: str
-    ) -> Body:
-        found = self.feeds.fresh(config, partner.id, edition, name)
+        self, config: Config, partner: PartnerSettings, edition: str, page: int | None, name: str
+    ) -> Body | None:
+        """Document `page` of the feed (None: the current one) in format `name`; None when
+        the feed has no such archive page."""
+        found = self.feeds.fresh(config, partner.id, edition, name, page)
         if found is not None:
             return found
-        # One rendering per feed at a time: the requests queued behind it take its result.
-        lock = self._renders.setdefault((partner.id, edition, name), asyncio.Lock())
+        # One rendering per document at a time: the requests queued behind it take its result.
+        lock = self._renders.setdefault((partner.id, edition, name, page), asyncio.Lock())
         async with lock:
-            found = self.feeds.fresh(config, partner.id, edition, name)
+            found = self.feeds.fresh(config, partner.id, edition, name, page)
             if found is not None:
                 return found
-            return await self._work(partner.id, self.feeds.render, config, partner, edition, name)
+            return await self._work(
+                partner.id, self.feeds.archive, config, partner, edition, page, name
+            )
 
     async def _work(self, partner_id: str, work: Callable[..., T], *args: Any) -> T:
         """`work(*args)` on the partners' pool, at most PER_PARTNER of one partner's at once."""
@@ -207,6 +226,19 @@ class _Answer:
         self.head = head
         self.status = 500  # until something is sent
         self.size = 0
+        self._note: Callable[[], None] | None = None
+
+    def noting(self, note: Callable[[], None]) -> None:
+        """Call `note` once, when the answer is complete but before its last bytes leave: a
+        client that has the answer finds the request already counted (and `status` shows
+        it)."""
+        self._note = note
+
+    def noted(self) -> None:
+        """Call the note now if it was not called yet."""
+        note, self._note = self._note, None
+        if note is not None:
+            note()
 
     async def refuse(self) -> None:
         """The one refusal: nothing in it says which check failed."""
@@ -258,4 +290,5 @@ class _Answer:
     async def _body(self, data: bytes) -> None:
         sent = b"" if self.head else data
         self.size = len(sent)
+        self.noted()
         await self._send({"type": "http.response.body", "body": sent})

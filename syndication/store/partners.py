@@ -2,19 +2,20 @@
 
 Owns: recording partners' traffic (requests and 304s by the hour, added to what other
 processes recorded) and their last request, API cursor and refusal; reading them back for
-`status`; the stories of an edition a partner's topics take (each topic's own filter, any of
-them); the languages each story has a usable translation in; and the story versions of an
-edition after a cursor, with the stories as they are now (the ninjs API's read).
+`status`; the stories that entered an edition a partner's scopes take (each topic's own filter,
+any of them), in the order they entered, which its feeds and their archives are paged by; the
+languages each story has a usable translation in; and the story versions of an edition after a
+cursor, with the stories as they are now (the ninjs API's read).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, or_, select
+from sqlalchemy import Connection, and_, exists, func, or_, select
 
 from syndication.model import StoredArticle, Translation
 from syndication.store.articles import topic_matches
@@ -27,6 +28,8 @@ from syndication.store.schema import (
     story_versions,
     translations,
 )
+
+EPOCH = datetime(2000, 1, 1, tzinfo=UTC)  # a version row without its time (never written so)
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,15 @@ class PartnerActivity:
     last_cursor_edition: str
     last_refused: datetime | None
     last_refused_from: str
+
+
+@dataclass(frozen=True, slots=True)
+class PartnerEntry:
+    """A story's place in a partner's feed of an edition: when it entered the edition."""
+
+    article_id: str
+    seq: int  # its first version's seq in the edition
+    at: datetime
 
 
 @dataclass(frozen=True)
@@ -149,34 +161,59 @@ class PartnersMixin(StoreBase):
 
     # -- what the partner stage reads ----------------------------------------------------
 
-    def stories_in_topics(
-        self,
-        language: str,
-        scopes: Sequence[TopicScope],
-        *,
-        limit: int,
-        include_untranslated: bool = False,
-        since: datetime | None = None,
-    ) -> list[tuple[StoredArticle, Translation | None]]:
-        """The newest live stories of an edition of `language` that any of `scopes` takes,
-        each once, newest first: `articles_for_edition` of each scope, merged."""
-        found: dict[str, tuple[StoredArticle, Translation | None]] = {}
-        for scope in scopes:
-            if not scope.source_ids:
-                continue
-            for stored, translation in self.articles_for_edition(  # type: ignore[attr-defined]
-                language,
-                limit=limit,
-                include_untranslated=include_untranslated,
-                source_ids=scope.source_ids,
-                since=since,
-                tags=scope.tags,
-                keywords=scope.keywords,
-            ):
-                found.setdefault(stored.article.id, (stored, translation))
-        merged = sorted(found.values(), key=lambda pair: pair[0].article.id)
-        merged.sort(key=lambda pair: pair[0].date, reverse=True)
-        return merged[:limit]
+    def partner_entries(
+        self, edition: str, language: str, scopes: Sequence[TopicScope], *, after: int = 0
+    ) -> list[PartnerEntry]:
+        """Every story that entered `edition` (it has a version there) and that some scope
+        takes, in the order they entered (its first version's seq): a partner's feed ranks
+        them so. A withdrawn story keeps its place; an embargoed one has none until released.
+        Topics match the story as it is now (`language`: the edition's translations). With
+        `after`, only the stories that entered after that seq (what a reader who read the
+        rest when the log ended there is missing)."""
+        t = translations.alias("t")
+        taken = [_takes(t, scope) for scope in scopes if scope.source_ids]
+        if not taken:
+            return []
+        v = story_versions
+        entered = v.c.edition == edition
+        if after:
+            earlier = story_versions.alias("earlier")
+            entered = and_(
+                entered,
+                v.c.seq > after,
+                ~exists().where(
+                    and_(
+                        earlier.c.article_id == v.c.article_id,
+                        earlier.c.edition == edition,
+                        earlier.c.seq <= after,
+                    )
+                ),
+            )
+        first = (
+            select(
+                v.c.article_id,
+                func.min(v.c.seq).label("seq"),
+                func.min(v.c.at).label("at"),
+            )
+            .where(entered)
+            .group_by(v.c.article_id)
+            .subquery("first")
+        )
+        query = (
+            select(first.c.article_id, first.c.seq, first.c.at)
+            .select_from(
+                first.join(articles, articles.c.id == first.c.article_id).outerjoin(
+                    t, and_(t.c.article_id == first.c.article_id, t.c.language == language)
+                )
+            )
+            .where(or_(*taken))
+            .order_by(first.c.seq)
+        )
+        with self.begin() as conn:
+            return [
+                PartnerEntry(row.article_id, int(row.seq), parse_iso(row.at) or EPOCH)
+                for row in conn.execute(query)
+            ]
 
     def usable_languages(self, article_ids: Sequence[str]) -> dict[str, set[str]]:
         """The languages each story has a translation to show in (translated, or stale)."""

@@ -30,6 +30,7 @@ from typing import Any
 import httpx
 import pytest
 import yaml
+from lxml import etree
 
 from tests.conftest import OFFLINE_TRANSLATION, REPO, run_cli, unavailable, write_config
 from tests.fakeprovider import FakeGoogle
@@ -343,8 +344,9 @@ def test_nginx_proxies_partners_to_the_worker_and_never_serves_them_from_the_out
         assert refused.status_code == 401 and b"PLANTED" not in refused.content
         assert refused.headers["www-authenticate"] == 'Bearer realm="partners"'
         api = _get(base, "/partners/khabar/api/v1/items?edition=kk", KHABAR)
-        assert api.status_code == 200 and api.json()["items"], api.text
-        assert api.json() == _get(direct, "/partners/khabar/api/v1/items?edition=kk", KHABAR).json()
+        direct_api = _get(direct, "/partners/khabar/api/v1/items?edition=kk", KHABAR)
+        assert api.status_code == 200 and api.content == direct_api.content
+        assert api.json()["items"] and int(api.json()["next"]) > 0  # `once` published them
     finally:
         nginx.terminate()
         nginx.wait(timeout=15)
@@ -530,3 +532,141 @@ def test_a_client_following_next_gets_every_version_once(
     assert len(seen) == len(set(seen)), "a version was served twice"
     expected = [(f"{article_id}/kk", str(version)) for article_id, version in logged]
     assert [(uri.split(",2025:", 1)[1], v) for uri, v in seen] == expected  # oldest first
+
+
+# -- a story's life in the partners' feeds -------------------------------------------------------
+
+ATOM_NS = "{http://www.w3.org/2005/Atom}"
+TOMBSTONE = "{http://purl.org/atompub/tombstones/1.0}deleted-entry"
+TOMBSTONE_COMMENT = "{http://purl.org/atompub/tombstones/1.0}comment"
+SITE = "https://feeds.example.kz/"
+
+
+def _documents(base: str, partner: str, token: str, edition: str) -> dict[str, bytes]:
+    """Every document of a partner's feeds of one edition, as a desk walking the archives meets
+    them: `prev-archive` from `atom.xml` and `rss.xml`, `next_url` from `feed.json` (by URL)."""
+    found: dict[str, bytes] = {}
+    for name in ("atom.xml", "rss.xml", "feed.json"):
+        url = f"{SITE}partners/{partner}/{edition}/{name}"
+        while url:
+            assert url.startswith(f"{SITE}partners/{partner}/{edition}/") and url not in found
+            answer = _get(base, "/" + url.removeprefix(SITE), token)
+            assert answer.status_code == 200, (url, answer.status_code)
+            found[url] = answer.content
+            if name == "feed.json":
+                url = answer.json().get("next_url", "")
+                continue
+            root = etree.fromstring(answer.content)
+            parent = root.find("channel") if name == "rss.xml" else root
+            assert parent is not None
+            links = [link.get("href", "") for link in parent.findall(f"{ATOM_NS}link")
+                     if link.get("rel") == "prev-archive"]  # fmt: skip
+            url = links[0] if links else ""
+    assert any("/archive/" in url for url in found), "no archive page to look in"
+    return found
+
+
+def _api(base: str, partner: str, token: str, edition: str, after: str) -> list[dict[str, Any]]:
+    """Every API item after the cursor `after`, following `next` until caught up."""
+    items: list[dict[str, Any]] = []
+    while True:
+        answer = _get(base, f"/partners/{partner}/api/v1/items?edition={edition}&after={after}",
+                      token)  # fmt: skip
+        data = answer.json()
+        if not data["items"]:
+            return items
+        items += data["items"]
+        after = data["next"]
+
+
+def test_a_withdrawn_story_leaves_no_word_in_any_partner_document_and_restore_brings_it_back(
+    tmp_path: Path, fake_google: FakeGoogle, started: Callable[..., Worker]
+) -> None:
+    """Issue 14's must-show, for partners: `syndication withdraw` takes the story out of every
+    partner's every document (current and archive, every format, every edition), each
+    entitled partner's Atom feed carries its tombstone, the API a canceled version; `restore`
+    brings it back."""
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    config = write_config(
+        tmp_path,
+        serve={"host": "127.0.0.1", "port": port},
+        feeds={"items": 2},  # small documents: the story is in an archive page of some feeds
+        translation={"chain": ["google"], "providers": {"google": {"base_url": fake_google.url}},
+                     "timeout": "5s"},
+        partners=_partners(),
+    )  # fmt: skip
+    (tmp_path / "articles" / "zavod.md").write_text(
+        "---\ntitle: Zelvorin zauyty ashyldy\nlanguage: kk\ndate: 2025-05-03T12:00:00+05:00\n"
+        "summary: Qyrmandal ondirisi bastaldy.\n---\n"
+        "Zelvorin zauyty Astanada ashyldy. Onda zhuz adam zhumys isteidi.\n",
+        encoding="utf-8",
+    )
+    chosen = "newsroom:zavod"
+    assert (done := run_cli("once", "--config", str(config), env=ENV)).code == 0, done.output
+    server = started(config, tmp_path / "serve.log", "serve")
+    wait_until(lambda: _answers(base, "/partners/desk/kk/rss.xml", DESK), 15, "serve answering",
+               server)  # fmt: skip
+    desks = {"desk": (DESK, ["kk", "zh", "en"]), "khabar": (KHABAR, ["kk", "en"])}
+    # What each edition showed of the story, in each partner's documents.
+    words: set[str] = set()
+    cursors: dict[tuple[str, str], str] = {}
+    for partner, (token, editions) in desks.items():
+        for edition in editions:
+            for url, data in _documents(base, partner, token, edition).items():
+                if url.endswith("feed.json"):
+                    for item in json.loads(data)["items"]:
+                        if f",2025:{chosen}/" in item["id"]:
+                            words |= {item["title"], item.get("summary", "")} - {""}
+            cursors[(partner, edition)] = _get(
+                base, f"/partners/{partner}/api/v1/items?edition={edition}&limit=200", token
+            ).json()["next"]
+    assert len(words) >= 2 * 3, words  # its title and summary, in each edition
+    # Its body (in its original, Latin letters: told as English), for a partner with full rights.
+    full = b"".join(_documents(base, "desk", DESK, "en").values()).decode("utf-8")
+    assert "Zelvorin zauyty Astanada ashyldy" in full
+
+    done = run_cli("withdraw", chosen, "--reason", "Legal review Qz", "--config", str(config),
+                   env=ENV)  # fmt: skip
+    assert done.code == 0 and "withdrew" in done.stdout, done.output
+    time.sleep(1.1)  # a partner's feed is looked at again after a second (partners.feeds.FRESH)
+    for partner, (token, editions) in desks.items():
+        for edition in editions:
+            documents = _documents(base, partner, token, edition)
+            text = b"\n".join(documents.values()).decode("utf-8")
+            for word in [*words, "Zelvorin", "Qyrmandal"]:
+                assert word not in text, (partner, edition, word)
+            atom = etree.fromstring(documents[f"{SITE}partners/{partner}/{edition}/atom.xml"])
+            (stone,) = [t for t in atom.iter(TOMBSTONE) if f",2025:{chosen}/" in t.get("ref", "")]
+            assert stone.get("ref", "").endswith(f"/{edition}") and stone.get("when")
+            assert stone.findtext(TOMBSTONE_COMMENT) == "Legal review Qz"
+            # The API: a new version, canceled, with no text.
+            after = cursors[(partner, edition)]
+            items = _api(base, partner, token, edition, after)
+            (canceled,) = [i for i in items if f",2025:{chosen}/" in i["uri"]]
+            assert canceled["pubStatus"] == "canceled", canceled
+            assert not {"headlines", "descriptions", "bodies"} & set(canceled)
+            assert not any(word in json.dumps(items, ensure_ascii=False) for word in words)
+
+    done = run_cli("restore", chosen, "--config", str(config), env=ENV)
+    assert done.code == 0 and "restored" in done.stdout, done.output
+    time.sleep(1.1)
+    for partner, (token, editions) in desks.items():
+        for edition in editions:
+            documents = _documents(base, partner, token, edition)
+            text = b"\n".join(documents.values()).decode("utf-8")
+            shown = [w for w in words if w in text]
+            assert shown, (partner, edition, "not back")
+            atom = etree.fromstring(documents[f"{SITE}partners/{partner}/{edition}/atom.xml"])
+            assert not [t for t in atom.iter(TOMBSTONE) if chosen in t.get("ref", "")]
+            items = _api(base, partner, token, edition, cursors[(partner, edition)])
+            latest = [i for i in items if f",2025:{chosen}/" in i["uri"]][-1]
+            assert latest["pubStatus"] == "usable" and latest["headlines"], latest
+    # Every word of every edition is back somewhere in the partners' documents.
+    everything = "".join(
+        data.decode("utf-8")
+        for partner, (token, editions) in desks.items()
+        for edition in editions
+        for data in _documents(base, partner, token, edition).values()
+    )
+    assert all(word in everything for word in words)
