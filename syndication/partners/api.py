@@ -16,14 +16,16 @@ import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
+from datetime import datetime
 
 from syndication.config import Config, PartnerSettings
 from syndication.errors import SyndicationError
 from syndication.items import Story, build_item, id_authority
 from syndication.lang import base_language
+from syndication.model import utcnow
 from syndication.partners.entitle import Entitlement, entitlement
 from syndication.partners.feeds import FRESH, Body, body
-from syndication.partners.ninjs import canceled, usable
+from syndication.partners.ninjs import canceled, usable, withheld
 from syndication.store import Store, StoryVersion
 
 DEFAULT_LIMIT = 50
@@ -63,6 +65,9 @@ def question(parameters: list[tuple[str, str]]) -> Question:
     return Question(edition, after, limit)
 
 
+Mark = tuple[int, int]  # (the version log's last seq, the store's change counter)
+
+
 @dataclass(frozen=True)
 class Answer:
     body: Body
@@ -74,10 +79,12 @@ class CatchUp:
 
     def __init__(self, store: Store) -> None:
         self.store = store
-        self._answers: OrderedDict[tuple[str, Question], tuple[Config, int, Answer]]
+        self._answers: OrderedDict[tuple[str, Question], tuple[Config, Mark, Answer]]
         self._answers = OrderedDict()
         self._bytes = 0
-        self._seq = -1  # the log's newest seq when last asked
+        # The log's newest seq and the store's change counter when last asked: a story
+        # changed without a new version (an embargo put on it) moves the second.
+        self._seq: Mark = (-1, -1)
         self._seq_checked = float("-inf")
         self._lock = threading.Lock()
 
@@ -92,7 +99,8 @@ class CatchUp:
 
     def answer(self, config: Config, partner: PartnerSettings, asked: Question) -> Answer:
         """The answer as the store holds it now. Blocking: call it off the event loop."""
-        seq = self.store.last_version_seq()  # before the rows: a later row only makes it stale
+        # Both before the rows: a later row or change only makes the answer stale.
+        seq = (self.store.last_version_seq(), self.store.change_mark())
         with self._lock:
             self._seq, self._seq_checked = seq, time.monotonic()
             held = self._answers.get((partner.id, asked))
@@ -106,11 +114,15 @@ class CatchUp:
             limit=asked.limit,
             scopes=rights.scopes,
         )
-        items = [self._item(config, rights, row) for row in rows]
+        now = utcnow()
+        items = [self._item(config, rights, row, now) for row in rows]
         cursor = str(rows[-1].seq) if rows else str(asked.after)
         data = json.dumps({"items": items, "next": cursor}, ensure_ascii=False)
         found = Answer(body((data + "\n").encode("utf-8"), CONTENT_TYPE), cursor)
-        self._keep((partner.id, asked), (config, seq, found))
+        # An answer holding a story back changes when its embargo ends, with no change in the
+        # store to say so: never kept.
+        if not any(item["pubStatus"] == "withheld" for item in items):
+            self._keep((partner.id, asked), (config, seq, found))
         return found
 
     def forget(self, partner_ids: set[str]) -> None:
@@ -118,10 +130,16 @@ class CatchUp:
             for key in [k for k in self._answers if k[0] not in partner_ids]:
                 self._drop(key)
 
-    def _item(self, config: Config, rights: Entitlement, row: StoryVersion) -> dict[str, object]:
+    def _item(
+        self, config: Config, rights: Entitlement, row: StoryVersion, now: datetime
+    ) -> dict[str, object]:
         authority = id_authority(config, self.store.remembered)
         if row.withdrawn:
             return canceled(authority, row.stored, row.edition, row.version, row.at)
+        embargo = row.stored.article.embargo
+        if embargo is not None and embargo > now:
+            # Published once, then put under embargo: none of its text until then.
+            return withheld(authority, row.stored, row.edition, row.version, row.at, embargo)
         source = row.stored.article.source_id
         item = build_item(
             config,
@@ -143,7 +161,7 @@ class CatchUp:
             public=config.settings.publish.public,
         )
 
-    def _keep(self, key: tuple[str, Question], entry: tuple[Config, int, Answer]) -> None:
+    def _keep(self, key: tuple[str, Question], entry: tuple[Config, Mark, Answer]) -> None:
         cost = len(entry[2].body.data) + len(entry[2].body.gz or b"")
         with self._lock:
             self._drop(key)

@@ -51,6 +51,23 @@ def canceled(
     }
 
 
+def withheld(
+    authority: str,
+    stored: StoredArticle,
+    edition: str,
+    version: int,
+    at: datetime,
+    until: datetime,
+) -> dict[str, Any]:
+    """A story put under embargo after it was published: its identity, its status and when
+    the embargo ends, none of its text."""
+    return {
+        **canceled(authority, stored, edition, version, at),
+        "pubStatus": "withheld",
+        "embargoedUntil": rfc3339(until),
+    }
+
+
 def usable(
     item: Item,
     stored: StoredArticle,
