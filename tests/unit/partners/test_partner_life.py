@@ -420,7 +420,6 @@ def test_a_story_put_under_embargo_after_it_was_published_is_withheld_by_the_api
     publish(life.config, life.store)
     time.sleep(1.1)
     after = life.get(url, WIRE)
-    assert [i["pubStatus"] for i in after.json()["items"] if i["uri"] == item["uri"]][0] == (
-        "usable"
-    )
+    statuses = [i["pubStatus"] for i in after.json()["items"] if i["uri"] == item["uri"]]
+    assert statuses == ["usable"], statuses
     assert _marker("wire", 4).encode() in after.content
