@@ -301,8 +301,17 @@ def _requests(output: str) -> str:
 
 
 def _published(output: str) -> str:
-    match = re.search(r"published: (\d+) file\(s\) written, (\d+) unchanged", output)
-    return f"{match.group(1)} written, {match.group(2)} unchanged" if match else "?"
+    """What the cycle's publish did, from `once`'s summary line."""
+    if "published: nothing changed" in output:
+        return "0 feeds rendered, 0 files written"
+    match = re.search(
+        r"published [^:]*: (\d+) feed document\(s\) rendered, (\d+) file\(s\) written, "
+        r"(\d+) unchanged",
+        output,
+    )
+    if not match:
+        return "?"
+    return f"{match.group(1)} feeds rendered, {match.group(2)} files written"
 
 
 def main() -> None:
