@@ -297,7 +297,8 @@ class Descendants:
                     cpu = (int(fields[11]) + int(fields[12])) / self._tick
                     if self._descends(pid, me, parents):
                         self.cpu[pid] = cpu
-                        self.hwm[pid] = self._hwm(entry)
+                        # The peak seen: an exiting process (a zombie) has no VmHWM left.
+                        self.hwm[pid] = max(self.hwm.get(pid, 0.0), self._hwm(entry))
 
     def _descends(self, pid: int, root: int, parents: dict[int, int]) -> bool:
         seen = 0
