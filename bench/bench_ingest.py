@@ -267,7 +267,8 @@ class Descendants:
         self.skip = skip
         self.interval = interval
         self.cpu: dict[int, float] = {}  # pid -> utime + stime seen last, s
-        self.hwm: dict[int, float] = {}  # pid -> VmHWM seen last, MB
+        self.hwm: dict[int, float] = {}  # pid -> highest VmHWM seen, MB
+        self.together = 0.0  # the highest VmRSS of all of them at one sample, MB
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._tick = os.sysconf("SC_CLK_TCK")
@@ -284,6 +285,7 @@ class Descendants:
         me = os.getpid()
         while not self._stop.wait(self.interval):
             parents: dict[int, int] = {}
+            now = 0.0
             for entry in Path("/proc").iterdir():
                 if entry.name.isdigit():
                     try:
@@ -297,7 +299,10 @@ class Descendants:
                     cpu = (int(fields[11]) + int(fields[12])) / self._tick
                     if self._descends(pid, me, parents):
                         self.cpu[pid] = cpu
-                        self.hwm[pid] = self._hwm(entry)
+                        # The peak seen: an exiting process (a zombie) has no VmHWM left.
+                        self.hwm[pid] = max(self.hwm.get(pid, 0.0), self._hwm(entry))
+                        now += self._hwm(entry, "VmRSS:")
+            self.together = max(self.together, now)
 
     def _descends(self, pid: int, root: int, parents: dict[int, int]) -> bool:
         seen = 0
@@ -311,10 +316,10 @@ class Descendants:
         return False
 
     @staticmethod
-    def _hwm(entry: Path) -> float:
+    def _hwm(entry: Path, field: str = "VmHWM:") -> float:
         try:
             for line in (entry / "status").read_text().splitlines():
-                if line.startswith("VmHWM:"):
+                if line.startswith(field):
                     return int(line.split()[1]) / 1024
         except OSError:
             pass

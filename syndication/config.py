@@ -850,9 +850,14 @@ def load(path: Path, *, lenient_env: bool = False) -> Config:
         raise ConfigError([f"{name}: no such file"]) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError([f"{name}: cannot read: {exc}"]) from None
-    reader = _Reader(name, yaml.SafeLoader(text), lenient=lenient_env)
+    reader = _Reader(name, _FAST_LOADER(text), lenient=lenient_env)  # type: ignore[arg-type]
     try:
-        node = reader.loader.get_single_node()
+        try:
+            node = reader.loader.get_single_node()
+        except yaml.YAMLError:
+            # Said as the pure-Python parser says it: it names the character or token found.
+            reader.loader = yaml.SafeLoader(text)
+            node = reader.loader.get_single_node()
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{name}:{mark.line + 1}" if mark else name
@@ -949,6 +954,11 @@ def _public(path: tuple[Any, ...], value: str) -> bool:
     # In `store:` only a whole URL is public (its password is masked as a URL's); a value
     # spliced into one (`postgresql://u:${PASSWORD}@db/x`) is the secret itself.
     return bool(path) and path[0] in _PUBLIC_SECTIONS and (path[0] != "store" or "://" in value)
+
+
+# libyaml's parser where PyYAML was built with it: composing the nodes of a YAML of 2,000
+# sources takes 0.02 s instead of 0.19 s (the same nodes and lines; constructing stays Python).
+_FAST_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 @dataclass

@@ -45,7 +45,11 @@ from syndication.errors import StoreError
 from syndication.store import Store
 
 if TYPE_CHECKING:
+    from syndication.ingest.poll import SourceOutcome
     from syndication.run.cycle import CycleReport
+
+# More sources than this answering 304 with nothing to say are summed up in one row.
+QUIET_ROWS = 20
 
 SourceOption = Annotated[
     list[str] | None,
@@ -166,11 +170,24 @@ def _summary(report: CycleReport, config: cfg.Config) -> None:
                 err.print(f"[red]source {failed.source_id}:[/] {note}", highlight=False)
 
 
+def _quiet(s: SourceOutcome) -> bool:
+    """A source that answered 304 and has nothing else to say."""
+    return s.result == "not-modified" and not (
+        s.new or s.updated or s.withdrawn or s.notes or s.redirect
+    )
+
+
 def _sources_table(report: CycleReport, config: cfg.Config) -> None:
     table = Table(title="sources", title_justify="left", show_edge=False)
     for column in ("source", "result", "new", "updated", "unchanged", "note"):
         table.add_column(column)
-    for s in sorted(report.sources, key=lambda o: o.source_id):
+    shown = sorted(report.sources, key=lambda o: o.source_id)
+    quiet = sum(1 for s in shown if _quiet(s))
+    # Many sources answering 304 are one row: the summary says what happened, and a row
+    # each cost ~0.35 ms through Rich (0.7 s of a 2,000-source `once` with nothing new).
+    if quiet > QUIET_ROWS:
+        shown = [s for s in shown if not _quiet(s)]
+    for s in shown:
         style = "red" if s.result == "error" else ""
         note = s.error if s.result == "error" else "; ".join(s.notes[:2])
         if s.redirect:
@@ -183,6 +200,15 @@ def _sources_table(report: CycleReport, config: cfg.Config) -> None:
             str(s.unchanged),
             config.redact(note)[:160],
             style=style,
+        )
+    if quiet > QUIET_ROWS:
+        table.add_row(
+            f"{quiet} more sources" if shown else f"all {quiet} sources",
+            "not-modified",
+            "0",
+            "0",
+            "0",
+            "unchanged since their last poll (syndication status lists each)",
         )
     out.print(table)
 

@@ -137,8 +137,7 @@ def run_cycle(
         report.sources = ingest(config, store, claimed, progress)
     finally:
         if store.worker_id is not None:
-            for source in claimed:
-                store.release_source(source.id)
+            store.release_sources([source.id for source in claimed])
     # Failed translations keep their retry schedule even in `once`: cron running it every
     # few minutes must not resend every bad answer each time. Pending ones (an outage) go.
     try:
@@ -161,9 +160,10 @@ def _claim(store: Store, chosen: list[SourceSettings], report: CycleReport) -> l
     takes the place of the source's next scheduled one fleet-wide)."""
     if store.worker_id is None:
         return chosen
+    answers = store.claim_sources({s.id: partial(may_follow, s) for s in chosen}, force=True)
     claimed = []
     for source in chosen:
-        why = store.claim_source(source.id, partial(may_follow, source), force=True)
+        why = answers[source.id]
         if why is None:
             claimed.append(source)
         else:

@@ -24,7 +24,7 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -49,6 +49,7 @@ log = logging.getLogger(__name__)
 LOCK_STALE_AFTER = timedelta(minutes=2)
 _REQUEST = "request:"  # meta keys holding what the command line asked a running worker
 _SOURCE = "source:"  # claims of a source's poll
+_CLAIM_BATCH = 500  # source claims per statement (well under any bound-parameter limit)
 PUBLISH = "publish"  # the claim row saying who publishes now (the advisory lock decides)
 # The advisory lock key of publishing: any constant of our own ("synd" in ASCII).
 PUBLISH_LOCK_KEY = 0x73796E64
@@ -302,26 +303,96 @@ class ControlMixin(StoreBase):
             row = conn.execute(
                 select(claims).where(claims.c.name == name).with_for_update(skip_locked=True)
             ).first()
-            if row is None:
-                return "another worker is claiming it this moment"
-            # A SQLite store's one worker holds its lock: any other claim is a dead worker's.
-            if row.worker is not None and row.worker != me and self.shared:
-                holder = self._live(conn, row.worker, now)
-                if holder is not None:
-                    return f"being polled by pid {holder.pid} on {holder.host}"
-            last = parse_iso(row.taken_at)
-            if not force and last is not None and not allowed(last, now):
-                return f"polled {(now - last).total_seconds():.1f}s ago, not due again yet"
-            conn.execute(
-                claims.update()
-                .where(claims.c.name == name)
-                .values(worker=me, taken_at=now.isoformat())
-            )
+            why = self._refusal(conn, row, me, now, allowed, force)
+            if why is None:
+                conn.execute(
+                    claims.update()
+                    .where(claims.c.name == name)
+                    .values(worker=me, taken_at=now.isoformat())
+                )
+        return why
+
+    def claim_sources(
+        self, wanted: Mapping[str, Callable[[datetime, datetime], bool]], *, force: bool = False
+    ) -> dict[str, str | None]:
+        """`claim_source` for many sources at once (a cycle polling them all): each source id
+        answered as `claim_source` would (None: ours now), in one transaction and a few
+        statements per batch of sources, not a transaction of three statements per source
+        (on 500 sources that was ~0.25 s of a 2 s warm `once`)."""
+        me = self._me()
+        now = datetime.now(UTC)
+        answers: dict[str, str | None] = {}
+        # Sorted: two workers inserting overlapping batches take the keys in the same order.
+        ids = sorted(wanted)
+        with self.begin() as conn:
+            for start in range(0, len(ids), _CLAIM_BATCH):
+                names = {f"{_SOURCE}{i}": i for i in ids[start : start + _CLAIM_BATCH]}
+                insert_new(conn, claims, [{"name": name} for name in names])
+                rows = {
+                    row.name: row
+                    for row in conn.execute(
+                        select(claims)
+                        .where(claims.c.name.in_(list(names)))
+                        .with_for_update(skip_locked=True)
+                    )
+                }
+                granted = []
+                for name, source_id in names.items():
+                    why = self._refusal(conn, rows.get(name), me, now, wanted[source_id], force)
+                    answers[source_id] = why
+                    if why is None:
+                        granted.append(name)
+                if granted:
+                    conn.execute(
+                        claims.update()
+                        .where(claims.c.name.in_(granted))
+                        .values(worker=me, taken_at=now.isoformat())
+                    )
+        return answers
+
+    def _refusal(
+        self,
+        conn: Connection,
+        row: Any,
+        me: str,
+        now: datetime,
+        allowed: Callable[[datetime, datetime], bool],
+        force: bool,
+    ) -> str | None:
+        """Why this worker may not take the claim `row` (locked for it) now; None: it may."""
+        if row is None:
+            return "another worker is claiming it this moment"
+        # A SQLite store's one worker holds its lock: any other claim is a dead worker's.
+        if row.worker is not None and row.worker != me and self.shared:
+            holder = self._live(conn, row.worker, now)
+            if holder is not None:
+                return f"being polled by pid {holder.pid} on {holder.host}"
+        last = parse_iso(row.taken_at)
+        if not force and last is not None and not allowed(last, now):
+            return f"polled {(now - last).total_seconds():.1f}s ago, not due again yet"
         return None
 
     def release_source(self, source_id: str) -> None:
         """The poll is over (recorded or failed): the claim goes, when it began stays."""
         self._release(f"{_SOURCE}{source_id}")
+
+    def release_sources(self, source_ids: Sequence[str]) -> None:
+        """`release_source` for many sources: one statement per batch of them."""
+        if self.worker_id is None:
+            return
+        names = [f"{_SOURCE}{i}" for i in source_ids]
+        with self.begin() as conn:
+            for start in range(0, len(names), _CLAIM_BATCH):
+                conn.execute(
+                    claims.update()
+                    .where(
+                        and_(
+                            claims.c.name.in_(names[start : start + _CLAIM_BATCH]),
+                            claims.c.worker == self.worker_id,
+                        )
+                    )
+                    .values(worker=None)
+                )
 
     def release_translations(self) -> None:
         """Give up the translations this worker claimed and did not save (a run ended)."""

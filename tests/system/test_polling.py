@@ -112,6 +112,30 @@ def test_unchanged_source_is_not_parsed_again(tmp_path: Path, feed_server: FeedS
     assert second.header("If-Modified-Since") == "Wed, 30 Apr 2025 10:00:00 GMT"
 
 
+def test_many_quiet_sources_are_one_row_of_the_summary(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    urls = [feed_server.add(f"/f{n}.xml", _big_feed(n, 2), etag=f'"e{n}"') for n in range(25)]
+    config = write_config(
+        tmp_path,
+        sources=[{"id": f"p{n:02d}", "url": url} for n, url in enumerate(urls)],
+        translation=OFFLINE_TRANSLATION,
+    )
+
+    def rows(output: str) -> dict[str, str]:
+        cells = [line.split("│") for line in output.splitlines() if "│" in line]
+        return {c[0].strip(): c[1].strip() for c in cells if len(c) > 2}
+
+    first = rows(run_cli("once", "--config", str(config)).output)
+    assert all(first[f"p{n:02d}"] == "ok" for n in range(25))  # every new source has its row
+    feed_server.add("/f7.xml", _big_feed(7, 2), etag='"e7-again"')  # answers 200 again
+    second = run_cli("once", "--config", str(config))
+    found = rows(second.output)
+    # The source with something to say keeps its row; the 24 that answered 304 are one row.
+    assert found == {"p07": "ok", "24 more sources": "not-modified"}
+    assert "syndication status" in second.output
+
+
 def _big_feed(feed: int, entries: int) -> bytes:
     items = "".join(
         f"<item><title>Story number {n} about the regional economy</title>"

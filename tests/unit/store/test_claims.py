@@ -135,6 +135,33 @@ def test_a_source_is_polled_once_per_slot_whichever_worker_asks(store_url: str) 
     assert a.claim_source("wire", always) is None
 
 
+def test_a_cycles_sources_are_claimed_together_as_one_by_one(store_url: str) -> None:
+    a, b = _worker(store_url, "a"), _worker(store_url, "b")
+    schedule = Schedule()
+    assert a.claim_sources({"wire": schedule, "desk": schedule}) == {"wire": None, "desk": None}
+    if b.shared:  # held by A, polling them now; a new source is free
+        held = b.claim_sources({"wire": always, "desk": always, "new": always}, force=True)
+        assert held["new"] is None
+        assert all(f"pid {os.getpid()}" in str(held[k]) for k in ("wire", "desk"))
+        b.release_sources(["new"])
+    a.release_sources(["wire", "desk"])
+    assert {w.holder: w.sources for w in a.workers()} == {"test a": (), "test b": ()}
+    # The poll for this slot happened: not again until the next slot, unless forced.
+    answers = b.claim_sources({"wire": schedule, "desk": schedule})
+    assert _not_due(answers["wire"]) and _not_due(answers["desk"])
+    assert b.claim_sources({"wire": schedule}, force=True) == {"wire": None}
+    schedule.next()
+    assert b.claim_sources({"desk": schedule}) == {"desk": None}
+    assert {w.holder: w.sources for w in a.workers()}["test b"] == ("desk", "wire")
+    b.release_sources(["wire", "desk"])
+    # More sources than one statement takes: every one claimed, every one released.
+    many = {f"s{n}": always for n in range(1234)}
+    assert set(a.claim_sources(many).values()) == {None}
+    assert len({w.holder: w.sources for w in b.workers()}["test a"]) == 1234
+    a.release_sources(list(many))
+    assert {w.holder: w.sources for w in b.workers()}["test a"] == ()
+
+
 def test_a_killed_workers_claims_are_taken_over_after_its_lease(postgres_url: str) -> None:
     store_url = postgres_url
     b = _worker(store_url, "b")
