@@ -81,6 +81,11 @@ class Item:
         return self.content + credit_html(tuple(line for line, _ in self.credits))
 
 
+# How long a withdrawn story's RFC 6721 tombstone stays in every Atom feed it was in (the
+# public feeds' and the partners' alike).
+TOMBSTONE_DAYS = 30
+
+
 @dataclass(frozen=True)
 class Tombstone:
     """An item this feed no longer carries (RFC 6721 `at:deleted-entry`)."""

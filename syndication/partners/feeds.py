@@ -32,7 +32,15 @@ from syndication.lang import base_language
 from syndication.model import utcnow
 from syndication.paging import Paging, archive_folder, first_kept
 from syndication.partners.entitle import Entitlement, entitlement
-from syndication.render import Feed, Item, Tombstone, render_atom, render_json, render_rss
+from syndication.render import (
+    TOMBSTONE_DAYS,
+    Feed,
+    Item,
+    Tombstone,
+    render_atom,
+    render_json,
+    render_rss,
+)
 from syndication.store import Store
 from syndication.store.partners import PartnerEntry
 from syndication.words import site_description, site_title
@@ -45,9 +53,6 @@ FRESH = 1.0
 # tombstone's 30 days, an archive page leaving `feeds.archive`): its stories are read again
 # at least this often (seconds). The bytes, and so the ETag, change only if the feed did.
 TIME_STEP = 60
-# RFC 6721 tombstones stay this long after a withdrawal, as in the public Atom feeds
-# (syndication.publish.changes.TOMBSTONE_DAYS: a stage cannot import another).
-TOMBSTONE_DAYS = 30
 GZIP_MIN_SIZE = 1024
 KINDS = (("rss", "rss.xml"), ("atom", "atom.xml"), ("json", "feed.json"))
 

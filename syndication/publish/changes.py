@@ -18,14 +18,13 @@ from datetime import datetime, timedelta
 
 from syndication.config import Config
 from syndication.model import utcnow
+from syndication.render import TOMBSTONE_DAYS
 from syndication.store import Store
 from syndication.store.base import parse_iso
 
 # Bump when the published files change shape: the first publish after an upgrade then
 # renders every file again on its own.
 FORMAT_VERSION = "archives-1"
-# RFC 6721 tombstones stay in the Atom feeds this long after a withdrawal.
-TOMBSTONE_DAYS = 30
 
 MARK = "publish_seq"  # the last change number published
 SHAPE = "publish_shape"  # the digest of the configuration and format published under

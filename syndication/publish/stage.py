@@ -23,7 +23,7 @@ from syndication.items import item_id, slug
 from syndication.model import utcnow
 from syndication.paging import Paging, first_kept
 from syndication.publish.announce import Ping, announce
-from syndication.publish.changes import AT, MARK, SHAPE, TOMBSTONE_DAYS, Plan, plan
+from syndication.publish.changes import AT, MARK, SHAPE, Plan, plan
 from syndication.publish.render import (
     FEED_FILES,
     document,
@@ -38,7 +38,7 @@ from syndication.publish.select import FeedDef, feeds, id_authority
 from syndication.publish.stories import Stories
 from syndication.publish.versions import Ledger, account, rebuild
 from syndication.publish.write import Folder, Output, Writer
-from syndication.render import Item, Tombstone
+from syndication.render import TOMBSTONE_DAYS, Item, Tombstone
 from syndication.store import USABLE, Entry, PublishRecord, Store
 from syndication.store.base import chunks, iso, parse_iso
 
