@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from html import escape
 
@@ -24,6 +24,7 @@ from lxml import etree
 
 from syndication import __version__
 from syndication.model import Enclosure
+from syndication.paging import Paging, archive_folder
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
 # Our own small vocabulary for what RSS and Atom have no element for: that an item is a
@@ -533,3 +534,35 @@ def _serialise(tree: etree._Element, xsl: str) -> bytes:
     if xsl:
         head += f'<?xml-stylesheet type="text/xsl" href="{xsl}"?>\n'.encode()
     return head + body
+
+
+# The three formats of every feed document, by the link kind that names each.
+FEED_KINDS = (("rss", "rss.xml"), ("atom", "atom.xml"), ("json", "feed.json"))
+
+
+def feed_urls(base: str, folder: str) -> dict[str, str]:
+    """The URL of each format of the document published in `folder`, by kind."""
+    return {kind: f"{base}{folder}{name}" for kind, name in FEED_KINDS}
+
+
+def archive_links(
+    base: str, folder: str, paging: Paging, page: int | None
+) -> tuple[tuple[str, dict[str, str]], ...]:
+    """RFC 5005's links of document `page` (None: the current one) of the feed in `folder`:
+    `current` from an archive page, `prev-archive` to the page before, `next-archive` to the
+    page after. Public and partner feeds link theirs alike."""
+    links: list[tuple[str, dict[str, str]]] = []
+    if page is not None:
+        links.append(("current", feed_urls(base, folder)))
+    before = paging.prev_archive(page)
+    if before is not None:
+        links.append(("prev-archive", feed_urls(base, archive_folder(folder, before))))
+    after = paging.next_archive(page) if page is not None else None
+    if after is not None:
+        links.append(("next-archive", feed_urls(base, archive_folder(folder, after))))
+    return tuple(links)
+
+
+def for_format(feed: Feed, name: str) -> Feed:
+    """The feed with its sibling feeds' URLs pointing at the file of one format."""
+    return replace(feed, alternates=tuple((e, url + name) for e, url in feed.alternates))

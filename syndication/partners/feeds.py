@@ -37,6 +37,9 @@ from syndication.render import (
     Feed,
     Item,
     Tombstone,
+    archive_links,
+    feed_urls,
+    for_format,
     render_atom,
     render_json,
     render_rss,
@@ -54,7 +57,6 @@ FRESH = 1.0
 # at least this often (seconds). The bytes, and so the ETag, change only if the feed did.
 TIME_STEP = 60
 GZIP_MIN_SIZE = 1024
-KINDS = (("rss", "rss.xml"), ("atom", "atom.xml"), ("json", "feed.json"))
 
 FORMATS: dict[str, tuple[Callable[[Feed], bytes], str]] = {
     "rss.xml": (render_rss, "application/rss+xml; charset=utf-8"),
@@ -143,7 +145,7 @@ class PrivateFeeds:
         if feed is None:
             feed = self._feed(config, rights, edition, held, page)
         render, content_type = FORMATS[name]
-        rendered = body(render(_for_format(feed, name)), content_type)
+        rendered = body(render(for_format(feed, name)), content_type)
         with self._lock:
             held.feeds[page] = feed
             held.formats[(page, name)] = rendered
@@ -224,7 +226,7 @@ class PrivateFeeds:
             title=f"{site_title(config, edition)}: {partner.name or partner.id}",
             description=site_description(config, edition),
             home=f"{base}{edition}/index.html" if s.publish.public else base,
-            self_urls=_urls(base, here),
+            self_urls=feed_urls(base, here),
             items=self._items(config, rights, edition, held, page),
             author=site_title(config, edition),
             # The partner's own feeds in its other editions (for the current document: an
@@ -237,7 +239,7 @@ class PrivateFeeds:
                 for other in rights.editions
                 if other != edition
             ),
-            archive_links=_archive_links(base, folder, held.paging, page),
+            archive_links=archive_links(base, folder, held.paging, page),
             archive=page is not None,
             tombstones=held.tombstones if page is None else (),
         )
@@ -282,33 +284,6 @@ class PrivateFeeds:
             items.append(item if s.publish.public else _without_pages(item))
         items.sort(key=lambda item: (-item.date.timestamp(), item.id))
         return items
-
-
-def _archive_links(
-    base: str, folder: str, paging: Paging, page: int | None
-) -> tuple[tuple[str, dict[str, str]], ...]:
-    """RFC 5005's links of document `page` (None: the current one) of the feed in `folder`:
-    `current` from an archive page, `prev-archive` to the page before, `next-archive` to the
-    page after (as the public feeds link theirs)."""
-    links: list[tuple[str, dict[str, str]]] = []
-    if page is not None:
-        links.append(("current", _urls(base, folder)))
-    before = paging.prev_archive(page)
-    if before is not None:
-        links.append(("prev-archive", _urls(base, archive_folder(folder, before))))
-    after = paging.next_archive(page) if page is not None else None
-    if after is not None:
-        links.append(("next-archive", _urls(base, archive_folder(folder, after))))
-    return tuple(links)
-
-
-def _urls(base: str, folder: str) -> dict[str, str]:
-    return {kind: f"{base}{folder}{name}" for kind, name in KINDS}
-
-
-def _for_format(feed: Feed, name: str) -> Feed:
-    """The feed with its sibling feeds' URLs pointing at the file of one format."""
-    return replace(feed, alternates=tuple((e, url + name) for e, url in feed.alternates))
 
 
 def _without_pages(item: Item) -> Item:

@@ -11,7 +11,6 @@ around the feeds (index.html, feeds.opml, stylesheets) through `site`. Pure: no 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
 from datetime import datetime
 
 from syndication.config import Config
@@ -28,11 +27,20 @@ from syndication.publish.site import (
     static_files,
     withdrawn_page,
 )
-from syndication.render import Feed, Item, Tombstone, render_atom, render_json, render_rss
+from syndication.render import (
+    Feed,
+    Item,
+    Tombstone,
+    archive_links,
+    feed_urls,
+    for_format,
+    render_atom,
+    render_json,
+    render_rss,
+)
 from syndication.words import site_description, site_title
 
 FEED_FILES = ("rss.xml", "atom.xml", "feed.json")
-_KINDS = (("rss", "rss.xml"), ("atom", "atom.xml"), ("json", "feed.json"))
 
 
 def document(
@@ -49,22 +57,14 @@ def document(
     s = config.settings
     base, folder = s.site.base_url, feed.folder
     here = folder if page is None else archive_folder(folder, page)
-    links: list[tuple[str, dict[str, str]]] = []
-    if page is not None:
-        links.append(("current", _urls(base, folder)))
-    before = paging.prev_archive(page)
-    if before is not None:
-        links.append(("prev-archive", _urls(base, archive_folder(folder, before))))
-    after = paging.next_archive(page) if page is not None else None
-    if after is not None:
-        links.append(("next-archive", _urls(base, archive_folder(folder, after))))
+    links = archive_links(base, folder, paging, page)
     metadata = Feed(
         edition=feed.edition,
         id=f"tag:{authority},2025:feed/{folder}",
         title=title(config, feed),
         description=site_description(config, feed.edition),
         home=f"{base}{feed.edition}/index.html",
-        self_urls=_urls(base, here),
+        self_urls=feed_urls(base, here),
         items=tuple(items),
         author=site_title(config, feed.edition),
         # A hub and the same feed in the other editions belong to the current document;
@@ -83,8 +83,8 @@ def document(
         tombstones=tuple(tombstones) if page is None else (),
     )
     return {
-        f"{here}rss.xml": render_rss(_with_alternates(metadata, "rss.xml")),
-        f"{here}atom.xml": render_atom(_with_alternates(metadata, "atom.xml")),
+        f"{here}rss.xml": render_rss(for_format(metadata, "rss.xml")),
+        f"{here}atom.xml": render_atom(for_format(metadata, "atom.xml")),
         f"{here}feed.json": render_json(metadata),
     }
 
@@ -93,15 +93,6 @@ def document_paths(folder: str, page: int | None) -> list[str]:
     """The files of one document of the feed published in `folder`."""
     here = folder if page is None else archive_folder(folder, page)
     return [f"{here}{name}" for name in FEED_FILES]
-
-
-def _urls(base: str, folder: str) -> dict[str, str]:
-    return {kind: f"{base}{folder}{name}" for kind, name in _KINDS}
-
-
-def _with_alternates(feed: Feed, name: str) -> Feed:
-    """The feed with its sibling feeds' URLs pointing at the file of one format."""
-    return replace(feed, alternates=tuple((e, url + name) for e, url in feed.alternates))
 
 
 def title(config: Config, feed: FeedDef) -> str:
