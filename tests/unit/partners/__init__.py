@@ -1,0 +1,1 @@
+"""Tests of the partners stage: private feeds, the ninjs API, entitlements."""
