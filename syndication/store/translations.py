@@ -76,10 +76,10 @@ _WITH_ARTICLE = translations.join(articles, articles.c.id == translations.c.arti
 Pair = tuple[str, str]  # (the article's language, the translation's)
 
 
-def _due(languages: Sequence[str], stamp: str | None) -> ColumnElement[bool]:
-    """Translations to do at `stamp`: pending, stale, or failed and due for a retry."""
+def _waiting(languages: Sequence[str], stamp: str | None) -> ColumnElement[bool]:
+    """Translations into `languages` with work at `stamp`: pending, stale, or failed and due
+    for a retry (whatever their story)."""
     return and_(
-        articles.c.withdrawn == 0,
         translations.c.language.in_(list(languages)),
         or_(
             translations.c.status.in_(("pending", "stale")),
@@ -92,6 +92,11 @@ def _due(languages: Sequence[str], stamp: str | None) -> ColumnElement[bool]:
             ),
         ),
     )
+
+
+def _due(languages: Sequence[str], stamp: str | None) -> ColumnElement[bool]:
+    """Translations to do at `stamp`, their story joined: `_waiting`, of a live story."""
+    return and_(articles.c.withdrawn == 0, _waiting(languages, stamp))
 
 
 def _live() -> ColumnElement[bool]:
@@ -103,20 +108,7 @@ def _live() -> ColumnElement[bool]:
 
 def _live_due(languages: Sequence[str], stamp: str | None) -> ColumnElement[bool]:
     """`_due` on the translations table alone."""
-    return and_(
-        _live(),
-        translations.c.language.in_(list(languages)),
-        or_(
-            translations.c.status.in_(("pending", "stale")),
-            and_(
-                translations.c.status == "failed",
-                or_(
-                    translations.c.next_attempt.is_(None),
-                    translations.c.next_attempt <= stamp,
-                ),
-            ),
-        ),
-    )
+    return and_(_live(), _waiting(languages, stamp))
 
 
 def _other_than(keys: Collection[tuple[str, str]]) -> ColumnElement[bool]:
