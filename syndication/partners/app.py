@@ -128,19 +128,19 @@ class PartnerApp:
             elif match is None:
                 await answer.plain(404, "not found\n")
             else:
-                partner = keys.check(
-                    claimed, token_from(request_headers(scope.get("headers", [])), params)
-                )
+                headers = request_headers(scope.get("headers", []))
+                partner = keys.check(claimed, token_from(headers, params))
                 if partner is None:
                     await answer.refuse()
                 else:
-                    await self._handle(scope, config, partner, params, answer, feed)
+                    await self._handle(scope, headers, config, partner, params, answer, feed)
         finally:
             answer.noted()  # an answer cut short by an error is counted too
 
     async def _handle(
         self,
         scope: Scope,
+        headers: dict[str, str],
         config: Config,
         partner: PartnerSettings,
         params: list[tuple[str, str]],
@@ -148,7 +148,6 @@ class PartnerApp:
         feed: re.Match[str] | None,
     ) -> None:
         """Answer an authenticated partner's request (a feed when `feed`, else the API)."""
-        headers = request_headers(scope.get("headers", []))
         asked = None
         if feed is not None:
             edition = feed.group(2)
