@@ -1,9 +1,10 @@
 """Atomic, minimal writes of files: published output and the operator's own YAML.
 
 Owns: writing each file to a temporary file in the same folder and renaming it into place (a
-reader never sees half a feed or half a configuration, even if the process is killed), not
-touching a file whose bytes would not change (so its mtime, ETag and every cache downstream
-stay valid), and clearing what a killed writer left behind. A leaf: it imports nothing of ours.
+reader never sees half a feed or half a configuration, even if the process is killed), many
+files made durable together before any is renamed (`Staged`), not touching a file whose bytes
+would not change (so its mtime, ETag and every cache downstream stay valid), and clearing what
+a killed writer left behind. A leaf: it imports nothing of ours.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import os
 import stat
 import tempfile
 import time
+from collections.abc import Collection
 from pathlib import Path
 
 TEMP_SUFFIX = ".tmp"
@@ -21,16 +23,62 @@ TEMP_SUFFIX = ".tmp"
 ORPHAN_AGE = 60.0
 
 
+def holds(path: Path, data: bytes) -> bool:
+    """Whether `path` holds exactly these bytes already."""
+    try:
+        return path.stat().st_size == len(data) and path.read_bytes() == data
+    except FileNotFoundError:
+        return False
+
+
 def write_if_changed(path: Path, data: bytes) -> bool:
     """Write `data` to `path` atomically unless it already holds exactly these bytes."""
-    try:
-        if path.stat().st_size == len(data) and path.read_bytes() == data:
-            return False
-    except FileNotFoundError:
-        pass
+    if holds(path, data):
+        return False
     path.parent.mkdir(parents=True, exist_ok=True)
     write_atomic(path, data, mode=0o644)
     return True
+
+
+class Staged:
+    """Atomic writes of many files made durable together.
+
+    Each file goes at once to a temporary file beside its target; `commit` puts every staged
+    file on disk with one sync, then renames each into place in the order it was staged. An
+    fsync per file costs a journal commit per file (most of a full publish's time: 12,000
+    files); one sync for a thousand costs about what one fsync does. The guarantee is the same:
+    no file is renamed into place before its bytes are on disk, so even a power cut leaves the
+    old file or the new one, and a reader who follows a link finds what it links to (a story's
+    page is staged before the feeds that link to it).
+    """
+
+    def __init__(self) -> None:
+        self.pending: list[tuple[Path, Path]] = []  # (temporary file, target), in order
+
+    def stage(self, path: Path, data: bytes) -> bool:
+        """Stage `data` for `path` unless it already holds exactly these bytes."""
+        if holds(path, data):
+            return False
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.pending.append((temp_beside(path, data, 0o644, durable=False), path))
+        return True
+
+    def commit(self) -> list[tuple[Path, OSError]]:
+        """Sync, then rename every staged file into place; the targets that failed, why."""
+        pending, self.pending = self.pending, []
+        if not pending:
+            return []
+        # Every file system, not just the output's: Python has no syncfs(), and the sync is
+        # once per batch of files, not once per file.
+        os.sync()
+        failed: list[tuple[Path, OSError]] = []
+        for temp, path in pending:
+            try:
+                os.replace(temp, path)
+            except OSError as exc:
+                temp.unlink(missing_ok=True)
+                failed.append((path, exc))
+        return failed
 
 
 def write_atomic(path: Path, data: bytes, mode: int | None = None) -> None:
@@ -46,9 +94,10 @@ def write_atomic(path: Path, data: bytes, mode: int | None = None) -> None:
         temp.unlink(missing_ok=True)
 
 
-def temp_beside(path: Path, data: bytes, mode: int | None = None) -> Path:
-    """`data` in a hidden temporary file in `path`'s folder, flushed to disk; the caller renames
-    or removes it.
+def temp_beside(path: Path, data: bytes, mode: int | None = None, *, durable: bool = True) -> Path:
+    """`data` in a hidden temporary file in `path`'s folder, flushed to disk (unless not
+    `durable`: then the caller syncs before renaming, see `Staged`); the caller renames or
+    removes it.
 
     Beside the target: os.replace is atomic only within one file system, and a YAML validated
     there resolves its relative paths exactly as the real one will.
@@ -60,8 +109,9 @@ def temp_beside(path: Path, data: bytes, mode: int | None = None) -> Path:
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
+            if durable:
+                handle.flush()
+                os.fsync(handle.fileno())
         os.chmod(temp, mode)
     except BaseException:
         temp.unlink(missing_ok=True)
@@ -82,21 +132,25 @@ def digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def remove_stale(root: Path, keep: set[Path], under: Path) -> list[Path]:
-    """Delete files below `under` that this publish no longer produces (withdrawn pages)."""
-    removed = []
-    if not under.is_dir():
+def remove_stale(root: Path, keep: Collection[str], under: str) -> list[str]:
+    """Delete files below the folder `under` of `root` that this publish no longer produces
+    (withdrawn pages), and the folders left empty; `keep` and what is returned are paths
+    relative to `root`, with "/"."""
+    removed: list[str] = []
+    top = root / under
+    if not top.is_dir():
         return removed
-    for path in under.rglob("*"):
-        if path.is_file() and path not in keep and not path.name.startswith("."):
-            path.unlink()
-            removed.append(path)
-    # Folders left empty (a source, topic or edition no longer configured) go too.
-    for folder in sorted((p for p in under.rglob("*") if p.is_dir()), reverse=True):
-        if not any(folder.iterdir()):
-            folder.rmdir()
-    if not any(under.iterdir()):
-        under.rmdir()
+    # os.walk and strings: Path objects cost more than the walk itself over 12,000 files.
+    for folder, _, names in os.walk(top, topdown=False):
+        relative = os.path.relpath(folder, root).replace(os.sep, "/")
+        for name in names:
+            path = f"{relative}/{name}"
+            if not name.startswith(".") and path not in keep:
+                os.unlink(os.path.join(folder, name))
+                removed.append(path)
+        # Folders left empty (a source, topic or edition no longer configured) go too.
+        if not os.listdir(folder):
+            os.rmdir(folder)
     return removed
 
 

@@ -159,6 +159,9 @@ class S3Output:
     def finish(self) -> None:
         pass
 
+    def flush(self) -> list[tuple[str, OSError]]:
+        return []  # every put is an upload done (or failed) there and then
+
     def has(self, path: str) -> bool:
         if not self._known:
             self._known = self.store.uploaded(self.target)

@@ -1,12 +1,12 @@
 """Write: the rendered files to the output, minimally, as they are rendered.
 
 Owns: the output a publish writes to (`Output`: a folder, through atomic writes that leave an
-unchanged file untouched, or an object store: `publish/s3.py`), writing file by file
-as the stage renders them (the stage renders story pages before the feeds and indexes that
-link to them), one file that cannot be written stopping no other, files a killed publish left
-half-written, removing what a publish no longer produces (named files when it follows the
-changes; a walk of every edition folder on a full publish), and what was written, for the
-store to record.
+unchanged file untouched and are made durable a batch at a time, or an object store:
+`publish/s3.py`), writing file by file as the stage renders them (the stage renders story
+pages before the feeds and indexes that link to them), one file that cannot be written
+stopping no other, files a killed publish left half-written, removing what a publish no longer
+produces (named files when it follows the changes; a walk of every edition folder on a full
+publish), and what was written, for the store to record.
 """
 
 from __future__ import annotations
@@ -16,10 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from syndication.files import digest, remove_orphans, remove_stale, write_if_changed
+from syndication.files import Staged, digest, remove_orphans, remove_stale
 from syndication.lang import BASE_LANGUAGES, DERIVED
 
 RUNNING = ".publishing"
+BATCH = 1000  # files staged in a folder before they are synced and renamed into place
 
 
 class Output(Protocol):
@@ -36,7 +37,11 @@ class Output(Protocol):
         """Whether a file is published at `path`."""
 
     def put(self, path: str, data: bytes) -> bool:
-        """Store `data` at `path` unless it holds those bytes already; True when written."""
+        """Store `data` at `path` unless it holds those bytes already; True when written (or
+        staged: see `flush`)."""
+
+    def flush(self) -> list[tuple[str, OSError]]:
+        """Make every file put so far published; those that could not be, and why."""
 
     def remove(self, path: str) -> bool:
         """Remove the file at `path`; True when there was one."""
@@ -45,11 +50,14 @@ class Output(Protocol):
         """Remove the files below the folder `under` that are not in `keep`; those removed."""
 
 
-@dataclass(frozen=True)
 class Folder:
-    """The output as a local folder (`output:` in the YAML), written atomically."""
+    """The output as a local folder (`output:` in the YAML), written atomically, in the order
+    put, `BATCH` files synced to disk at a time."""
 
-    root: Path
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.staged = Staged()
+        self.failed: list[tuple[str, OSError]] = []
 
     def begin(self, thorough: bool) -> None:
         # A mark left while a publish runs: found at the start of the next, the last one was
@@ -68,7 +76,19 @@ class Folder:
         return (self.root / path).is_file()
 
     def put(self, path: str, data: bytes) -> bool:
-        return write_if_changed(self.root / path, data)
+        written = self.staged.stage(self.root / path, data)
+        if len(self.staged.pending) >= BATCH:
+            self._commit()
+        return written
+
+    def flush(self) -> list[tuple[str, OSError]]:
+        self._commit()
+        failed, self.failed = self.failed, []
+        return failed
+
+    def _commit(self) -> None:
+        for path, exc in self.staged.commit():
+            self.failed.append((path.relative_to(self.root).as_posix(), exc))
 
     def remove(self, path: str) -> bool:
         target = self.root / path
@@ -87,9 +107,7 @@ class Folder:
         return True
 
     def remove_stale(self, keep: Collection[str], under: str) -> list[str]:
-        kept = {self.root / path for path in keep}
-        removed = remove_stale(self.root, kept, self.root / under)
-        return [path.relative_to(self.root).as_posix() for path in removed]
+        return remove_stale(self.root, keep, under)
 
 
 @dataclass
@@ -144,7 +162,13 @@ class Writer:
             self.removed += self.output.remove_stale(wanted, edition)
 
     def check(self) -> None:
-        """Raise OSError when a file could not be written (after every other was)."""
+        """Publish every file put; raise OSError when one could not be written (after every
+        other was)."""
+        lost = dict(self.output.flush())
+        if lost:
+            self.written = [path for path in self.written if path not in lost]
+            self.changed = [change for change in self.changed if change[0] not in lost]
+            self.failed += lost.values()
         if self.failed:
             first = self.failed[0]
             raise OSError(f"{len(self.failed)} file(s) not written, the first: {first}")

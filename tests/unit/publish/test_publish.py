@@ -5,7 +5,8 @@ Owns: what `publish(config, store)` leaves on disk for stories saved with `save_
 its summary or content anywhere, `rights: summary` never its content; photo credits of local
 files and partner items shown as credits in every edition (through the CLI); an unchanged publish
 touches nothing; article pages written before the feeds that link to them (wherever the output
-folder is); a publisher killed with SIGKILL at random moments never leaves a broken or
+folder is); a file that cannot be put in place reported, left out of what is recorded, and
+written by the next publish, while every other file is written; a publisher killed with SIGKILL at random moments never leaves a broken or
 half-written file where a reader looks; `feeds.max_age`; stories of sources gone from the YAML;
 and the WebSub ping to a hub on loopback only after a change.
 """
@@ -123,6 +124,29 @@ def test_pages_are_written_before_the_feeds_wherever_the_output_is(tmp_path: Pat
     pages = [n for n, path in enumerate(written) if "/articles/" in path]
     others = [n for n, path in enumerate(written) if "/articles/" not in path]
     assert pages and others and max(pages) < min(others), written[:5]
+
+
+def test_a_file_that_cannot_be_put_in_place_is_reported_and_written_next_time(
+    tmp_path: Path,
+) -> None:
+    """Files are synced a batch at a time, then renamed into place: a rename that fails (here
+    a folder stands where the JSON feed goes) fails that file alone, and it is not recorded as
+    published, so the next publish writes it."""
+    config, store = _setup(tmp_path, editions=["en"])
+    save_articles(store, "full", [_article("full", 1)], ["en"])
+    publish(config, store)
+    blocked = config.output / "en" / "feed.json"
+    blocked.unlink()
+    blocked.mkdir()  # os.replace cannot put a file where an empty folder is
+    save_articles(store, "full", [_article("full", 2)], ["en"])
+    with pytest.raises(OSError, match=r"1 file\(s\) not written.*feed\.json"):
+        publish(config, store)
+    assert "Headline 2" in (config.output / "en" / "rss.xml").read_text(encoding="utf-8")
+    assert blocked.is_dir() and not list(blocked.parent.glob(".feed.json.*"))  # no temp left
+    blocked.rmdir()
+    report = publish(config, store)
+    assert "en/feed.json" in report.written
+    assert "Headline 2" in blocked.read_text(encoding="utf-8")
 
 
 def test_max_age_and_removed_sources_keep_stories_out(tmp_path: Path) -> None:
