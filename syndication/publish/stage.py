@@ -121,6 +121,7 @@ class _Publish:
         self.links = links(config, self.feeds) if self.public else []
         self.opml: dict[str, str | None] = {}
         self._synced = 0  # ledger entries already sorted into `added`
+        self.pagings: dict[str, Paging] = {}  # feed -> its pages, as its size last was
 
     # -- the phases ---------------------------------------------------------------------
 
@@ -239,7 +240,13 @@ class _Publish:
 
     def _paging(self, folder: str) -> Paging:
         total = self.ledger.size(self.store, folder)
-        return Paging(total, self.size, self._first_kept(folder, total, self.kept_since))
+        # Asked for again by each phase (a query each time), and the same while the feed's
+        # size is: only an entry this publish adds moves a feed's pages.
+        known = self.pagings.get(folder)
+        if known is None or known.total != total:
+            known = Paging(total, self.size, self._first_kept(folder, total, self.kept_since))
+            self.pagings[folder] = known
+        return known
 
     def _first_kept(self, folder: str, total: int, since: datetime) -> int:
         """The oldest archive page of `folder` whose newest story entered at or after `since`."""
