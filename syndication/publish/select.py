@@ -61,6 +61,10 @@ class FeedDef:
         )
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
+    def open_to(self, source_id: str) -> bool:
+        """Whether stories of `source_id` may enter this feed (`takes` then decides)."""
+        return self.scope.source_ids is None or source_id in self.scope.source_ids
+
     def takes(self, story: Story) -> bool:
         """Whether `story` belongs in this feed (its edition aside)."""
         return matches(self.scope, story)

@@ -91,10 +91,16 @@ def account(
                 ledger._add_version(article_id, edition, CANCELED, "")
         newcomers.sort(key=lambda story: (story.stored.date, story.stored.article.id))
         own = [feed for feed in feeds if feed.edition == edition]
+        # The feeds a source's stories may enter, worked out once per source: asking each of
+        # an edition's 500 source feeds about each of 10,000 new stories took a second.
+        open_to: dict[str, list[FeedDef]] = {}
         for story in newcomers:
             article_id = story.stored.article.id
             ledger._add_version(article_id, edition, USABLE, digest(stories.item(story, edition)))
-            for feed in own:
+            source_id = story.stored.article.source_id
+            if source_id not in open_to:
+                open_to[source_id] = [feed for feed in own if feed.open_to(source_id)]
+            for feed in open_to[source_id]:
                 if feed.takes(story):
                     rank = ledger.size(store, feed.folder)
                     ledger.entries.append(Entry(feed.folder, rank, article_id, ledger.now))
