@@ -112,7 +112,7 @@ def sanitise_html(fragment: str, base_url: str = "") -> str:
 
 def _is_tracker(url: str) -> bool:
     host = urlsplit(url).netloc.lower()
-    return any(host.startswith(t) or host == t for t in _TRACKER_HOSTS) or "/~r/" in url
+    return host.startswith(_TRACKER_HOSTS) or "/~r/" in url
 
 
 def _is_picture(img: str) -> bool:
