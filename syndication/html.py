@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 import re
+import threading
 from urllib.parse import urljoin, urlsplit
 
 import nh3
@@ -43,6 +44,7 @@ _SPACE = re.compile(r"\s+")
 # Unicode categories Cc (C0, DEL, C1) and Cs (surrogates), keeping tab, LF and CR: one regex
 # pass instead of a unicodedata lookup per character (that loop was 40% of parsing a feed).
 _CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+_ASCII_CONTROLS = bytes([*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F])
 _IMG = re.compile(r"<img\b[^>]*>", re.I)
 _PIXEL_SIZE = re.compile(r'\s(?:width|height)="[01](?:px)?"', re.I)
 # Block-level boundaries: stripping the tags must not glue "end.</p><p>Next" into "end.Next".
@@ -53,39 +55,53 @@ _BLOCK_END = re.compile(
 )
 _CJK = "\u2e80-\u9fff\uf900-\ufaff\uff00-\uffef"
 # A line break inside Chinese text is not a word space (Markdown keeps soft breaks as "\n").
-_CJK_GAP = re.compile(f"(?<=[{_CJK}])\\s+(?=[{_CJK}])")
+# Applied to text whose whitespace is already collapsed (`_collapse`), where each gap is one
+# space: matching the space first lets the regex engine skip to spaces instead of trying the
+# look-behind at every character (5x faster on text with few gaps).
+_CJK_GAP = re.compile(f" (?<=[{_CJK}] )(?=[{_CJK}])")
 _CJK_CHAR = re.compile(f"[{_CJK}]")
 # A tag as nh3 serialises it: attribute values always in double quotes (`>` escaped anyway).
 _SANITISED_TAG = re.compile(r'<[A-Za-z/][^>"]*(?:"[^"]*"[^>"]*)*>')
 _PRE_NEWLINE = re.compile(r"(<pre\b[^>]*>)\n")
+_ONE_PIXEL = re.compile(r'\s*<img[^>]*(width="1"|height="1")[^>]*>\s*')
+
+
+# The base URL of the fragment this thread is sanitising, for the shared sanitiser's filter.
+_BASE = threading.local()
+
+
+def _attribute_filter(tag: str, attr: str, value: str) -> str | None:
+    if attr in ("href", "src", "cite"):
+        absolute = absolute_url(value, _BASE.url)
+        scheme = urlsplit(absolute).scheme.lower()
+        if scheme not in ("http", "https", "mailto"):
+            return None
+        if tag == "img" and _is_tracker(absolute):
+            return None
+        return absolute
+    return value
+
+
+# Built once: `nh3.clean` builds its whole allow-list (the sets, the map) again at every call,
+# which cost as much as the sanitising itself. A Cleaner keeps no state between calls.
+_SANITISER = nh3.Cleaner(
+    tags=ALLOWED_TAGS,
+    clean_content_tags=DROP_WITH_CONTENT,
+    attributes=ALLOWED_ATTRIBUTES,
+    attribute_filter=_attribute_filter,
+    url_schemes={"http", "https", "mailto"},
+    link_rel="noopener",
+    strip_comments=True,
+)
+_TEXT_ONLY = nh3.Cleaner(tags=set(), clean_content_tags=DROP_WITH_CONTENT)
 
 
 def sanitise_html(fragment: str, base_url: str = "") -> str:
     """Sanitise HTML for republication and make every URL in it absolute."""
     if not fragment:
         return ""
-
-    def attribute_filter(tag: str, attr: str, value: str) -> str | None:
-        if attr in ("href", "src", "cite"):
-            absolute = absolute_url(value, base_url)
-            scheme = urlsplit(absolute).scheme.lower()
-            if scheme not in ("http", "https", "mailto"):
-                return None
-            if tag == "img" and _is_tracker(absolute):
-                return None
-            return absolute
-        return value
-
-    cleaned = nh3.clean(
-        fragment,
-        tags=ALLOWED_TAGS,
-        clean_content_tags=DROP_WITH_CONTENT,
-        attributes=ALLOWED_ATTRIBUTES,
-        attribute_filter=attribute_filter,
-        url_schemes={"http", "https", "mailto"},
-        link_rel="noopener",
-        strip_comments=True,
-    )
+    _BASE.url = base_url
+    cleaned = _SANITISER.clean(fragment)
     # An <img> whose src was refused (tracker, javascript:, data:) is dropped whole, and so is
     # a 1x1 (or 0-sized) image wherever it sits: that is a tracking pixel, not a picture.
     cleaned = _IMG.sub(lambda m: m.group(0) if _is_picture(m.group(0)) else "", cleaned)
@@ -96,7 +112,7 @@ def sanitise_html(fragment: str, base_url: str = "") -> str:
 
 def _is_tracker(url: str) -> bool:
     host = urlsplit(url).netloc.lower()
-    return any(host.startswith(t) or host == t for t in _TRACKER_HOSTS) or "/~r/" in url
+    return host.startswith(_TRACKER_HOSTS) or "/~r/" in url
 
 
 def _is_picture(img: str) -> bool:
@@ -104,7 +120,7 @@ def _is_picture(img: str) -> bool:
 
 
 def _is_one_pixel_only(cleaned: str) -> bool:
-    return bool(re.fullmatch(r'\s*<img[^>]*(width="1"|height="1")[^>]*>\s*', cleaned))
+    return "<img" in cleaned and _ONE_PIXEL.fullmatch(cleaned) is not None
 
 
 def absolute_url(url: str, base: str = "") -> str:
@@ -122,14 +138,24 @@ def plain_text(fragment: str, limit: int | None = None) -> str:
     if not fragment:
         return ""
     if "<" in fragment or "&" in fragment:
-        fragment = _BLOCK_END.sub(r"\1 ", fragment)
-        fragment = nh3.clean(fragment, tags=set(), clean_content_tags=DROP_WITH_CONTENT)
+        # Each block end followed by a space, as _BLOCK_END.sub(r"\1 ") does, without
+        # expanding that template once per tag in Python.
+        parts = _BLOCK_END.split(fragment)
+        parts[1::2] = [tag + " " for tag in parts[1::2]]
+        fragment = _TEXT_ONLY.clean("".join(parts))
         fragment = html.unescape(fragment)
-    # str.split() splits on exactly the characters `\s` matches: same as _SPACE.sub + strip.
-    text = " ".join(_strip_controls(fragment).split())
-    if _CJK_CHAR.search(text):  # the look-behind scan costs; most text has no CJK at all
-        text = _CJK_GAP.sub("", text)
+    text = _collapse(fragment)
     return shorten(text, limit) if limit else text
+
+
+def _collapse(text: str) -> str:
+    """`text` without control characters, its whitespace collapsed, no gap inside CJK text."""
+    # str.split() splits on exactly the characters `\s` matches: same as _SPACE.sub + strip.
+    text = " ".join(_strip_controls(text).split())
+    # The look-behind scan costs; most text has no CJK at all, and ASCII text none for sure.
+    if not text.isascii() and _CJK_CHAR.search(text):
+        text = _CJK_GAP.sub("", text)
+    return text
 
 
 def sanitised_text(cleaned: str) -> str:
@@ -146,15 +172,17 @@ def sanitised_text(cleaned: str) -> str:
     if "<" in cleaned or "&" in cleaned:
         if "<pre" in cleaned:
             cleaned = _PRE_NEWLINE.sub(r"\1", cleaned)
-        cleaned = html.unescape(_SANITISED_TAG.sub("", _BLOCK_END.sub(r"\1 ", cleaned)))
-    text = " ".join(_strip_controls(cleaned).split())
-    if _CJK_CHAR.search(text):
-        text = _CJK_GAP.sub("", text)
-    return text
+        # Every `<` here opens a whole tag, which _SANITISED_TAG would remove: a block end is
+        # replaced by its space at once (as if kept, spaced, then removed with the others).
+        cleaned = html.unescape(_SANITISED_TAG.sub("", _BLOCK_END.sub(" ", cleaned)))
+    return _collapse(cleaned)
 
 
 def _strip_controls(text: str) -> str:
     """`text` without control characters (Unicode Cc, bar tab and newlines) or lone surrogates."""
+    if text.isascii():  # bytes.translate deletes the ASCII ones 5x faster than the regex
+        stripped = text.encode().translate(None, _ASCII_CONTROLS)
+        return text if len(stripped) == len(text) else stripped.decode()
     return _CONTROLS.sub("", text)
 
 

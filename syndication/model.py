@@ -76,7 +76,7 @@ class Article:
             if key in payload:
                 value = payload[key]
                 payload[key] = value.isoformat() if value else None
-        blob = json.dumps(payload, sort_keys=True, ensure_ascii=False, default=str)
+        blob = _HASH_JSON(payload)
         return hashlib.sha256(blob.encode()).hexdigest()
 
     @cached_property
@@ -86,6 +86,9 @@ class Article:
         return hashlib.sha256(blob.encode()).hexdigest()
 
 
+# json.dumps(payload, sort_keys=True, ensure_ascii=False, default=str), without building an
+# encoder at each call as dumps does for any non-default option.
+_HASH_JSON = json.JSONEncoder(sort_keys=True, ensure_ascii=False, default=str).encode
 _HASHED = tuple(
     f.name for f in fields(Article) if f.name not in ("source_feed_id", "source_feed_updated")
 )

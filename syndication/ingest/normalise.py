@@ -77,20 +77,17 @@ def _detector(extra: tuple[str, ...] = ()) -> Any:
 
 def detect_language(text: str, extra: tuple[str, ...] = ()) -> tuple[str | None, float]:
     """The most likely language of `text` and how sure we are (0..1)."""
-    return _detect(plain_text(text)[:2000], extra)
+    return _detect(_Sample(plain_text(text)[:2000]), extra)
 
 
-def _detect(sample: str, extra: tuple[str, ...]) -> tuple[str | None, float]:
-    letters = _letters(sample)
-    if letters < 12:
+def _detect(sample: _Sample, extra: tuple[str, ...]) -> tuple[str | None, float]:
+    if sample.few_letters():
         return None, 0.0
-    if HAN.search(sample) and _count(_HAN_RUNS, sample) > letters * 0.3:
+    if sample.mostly_han():
         return "zh", 0.99
-    if KAZAKH.search(sample):
-        cyr = _count(_CYRILLIC_RUNS, sample)
-        if cyr > letters * 0.5:
-            return "kk", 0.99
-    values = _detector(extra).compute_language_confidence_values(sample)
+    if sample.kazakh_cyrillic():
+        return "kk", 0.99
+    values = _detector(extra).compute_language_confidence_values(sample.text)
     if not values:
         return None, 0.0
     best = values[0]
@@ -107,11 +104,90 @@ def _letters(sample: str) -> int:
 _HAN_RUNS = re.compile(HAN.pattern + "+")
 _CYRILLIC_RUNS = re.compile(CYRILLIC.pattern + "+")
 _LATIN_RUNS = re.compile(LATIN.pattern + "+")
+_ASCII_LETTERS = bytes(range(65, 91)) + bytes(range(97, 123))
+# In UTF-8 exactly the characters U+0400..U+04FF (CYRILLIC) start with a byte 0xD0..0xD3, and
+# no other byte of any character is one of those.
+_NOT_CYRILLIC_LEAD = bytes(b for b in range(256) if not 0xD0 <= b <= 0xD3)
 
 
 def _count(runs: re.Pattern[str], sample: str) -> int:
     """How many characters of `sample` the (single-character class) pattern of `runs` takes."""
     return len(sample) - len(runs.sub("", sample))
+
+
+class _Sample:
+    """The counts the script checks ask of a sample, each taken once and only when asked.
+
+    The exact number of letters (`str.isalpha` over the whole sample) is the costliest count;
+    the sample's length less its spaces bounds it from above, and settles whether a script's
+    share is above a threshold without it in the common case (a text in one script). The
+    answers are always those of the exact counts.
+    """
+
+    __slots__ = ("_cyrillic", "_han", "_kazakh", "_letters", "most", "text")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.most = len(text) - text.count(" ")  # no fewer than the letters
+        self._letters = -1
+        self._han = -1
+        self._cyrillic = -1
+        self._kazakh: bool | None = None
+
+    @property
+    def letters(self) -> int:
+        if self._letters < 0:
+            self._letters = _letters(self.text)
+        return self._letters
+
+    def few_letters(self) -> bool:
+        """Fewer than 12 letters: too few for detection to say anything."""
+        if self.most < 12:
+            return True
+        if self._letters < 0 and _letters(self.text[:48]) >= 12:
+            return False  # a part of the sample has enough already
+        return self.letters < 12
+
+    def above(self, count: int, share: float) -> bool:
+        """`count > letters * share`."""
+        return count > self.most * share or count > self.letters * share
+
+    def at_least(self, count: int, share: float) -> bool:
+        """`not count < letters * share`."""
+        return count >= self.most * share or not count < self.letters * share
+
+    @property
+    def han(self) -> int:
+        if self._han < 0:
+            self._han = _count(_HAN_RUNS, self.text) if HAN.search(self.text) else 0
+        return self._han
+
+    @property
+    def cyrillic(self) -> int:
+        if self._cyrillic < 0:
+            encoded = self.text.encode("utf-8", "surrogatepass")
+            self._cyrillic = len(encoded.translate(None, _NOT_CYRILLIC_LEAD))
+        return self._cyrillic
+
+    @property
+    def latin(self) -> int:
+        if self.text.isascii():
+            return len(self.text) - len(self.text.encode().translate(None, _ASCII_LETTERS))
+        return _count(_LATIN_RUNS, self.text)
+
+    @property
+    def kazakh(self) -> bool:
+        if self._kazakh is None:
+            self._kazakh = KAZAKH.search(self.text) is not None
+        return self._kazakh
+
+    def mostly_han(self) -> bool:
+        """Han makes more than 30% of the letters: `_detect` answers Chinese."""
+        return self.han > 0 and self.above(self.han, 0.3)
+
+    def kazakh_cyrillic(self) -> bool:
+        """Kazakh's own letters, in a text more than half Cyrillic: `_detect` answers Kazakh."""
+        return self.kazakh and self.above(self.cyrillic, 0.5)
 
 
 def choose_language(
@@ -124,12 +200,12 @@ def choose_language(
     when nothing is declared or when the script leaves room for doubt.
     """
     declared = normalise_language(declared)
-    sample = plain_text(text)[:2000]
-    if declared and _script_confirms(declared, sample, text, extra):
-        return declared
     if declared and declared not in (*CORE_LANGUAGES, *extra):
         # The detector only knows our own languages: it cannot confirm or overrule a German
         # or Greek declaration, only mistake it for English. The declaration stands.
+        return declared
+    sample = _Sample(plain_text(text)[:2000])
+    if declared and _script_confirms(declared, sample, text, extra):
         return declared
     if not declared:
         # Nothing declared: ask a detector that also knows the common news languages, so a
@@ -148,7 +224,7 @@ def choose_language(
     return declared or detected or "en"
 
 
-def _script_confirms(declared: str, sample: str, text: str, extra: tuple[str, ...]) -> bool:
+def _script_confirms(declared: str, sample: _Sample, text: str, extra: tuple[str, ...]) -> bool:
     """Whether the sample's script settles it for `declared`, so that lingua could not overrule.
 
     True when detection would find too few letters to say anything; when the declared language
@@ -159,20 +235,19 @@ def _script_confirms(declared: str, sample: str, text: str, extra: tuple[str, ..
     that script (Kazakh counts as no rival to Russian when the sample has none of its letters).
     Anything else, and any candidate language of unknown script, goes to lingua.
     """
-    letters = _letters(sample)
-    if letters < 12:
+    if sample.few_letters():
         return True  # _detect would say nothing, and the declaration stands
-    if HAN.search(sample) and _count(_HAN_RUNS, sample) > letters * 0.3:
+    if sample.mostly_han():
         return declared == "zh"  # what _detect's Han shortcut answers
-    kazakh = KAZAKH.search(sample) is not None
-    if kazakh and _count(_CYRILLIC_RUNS, sample) > letters * 0.5:
+    if sample.kazakh_cyrillic():
         return declared == "kk"  # what _detect's Kazakh shortcut answers
     script = SCRIPTS.get(declared)
     if script is None or script == "han":  # Han text took the shortcut above
         return False
-    runs = _CYRILLIC_RUNS if script == "cyrillic" else _LATIN_RUNS
-    if _count(runs, sample) < letters * 0.8:
+    count = sample.cyrillic if script == "cyrillic" else sample.latin
+    if not sample.at_least(count, 0.8):
         return False
+    kazakh = sample.kazakh
     if declared == "kk":
         # lingua may answer ru for Kazakh without its letters; _compatible keeps kk then.
         return not kazakh and KAZAKH.search(text) is None and _no_rivals("kk", {"ru"}, extra)

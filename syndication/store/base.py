@@ -47,6 +47,9 @@ PG_CONNECT_TIMEOUT = 10  # seconds: a database that does not answer is an outage
 def iso(value: datetime | None) -> str | None:
     if value is None:
         return None
+    if value.tzinfo is UTC and value.year >= 1000:
+        # The same text, 4x faster than strftime (five of these in every article's row).
+        return value.replace(tzinfo=None).isoformat(timespec="seconds") + "Z"
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 

@@ -20,6 +20,14 @@ from syndication.model import (
 )
 from syndication.store.base import iso, parse_iso, storable
 
+# json.dumps(value, ensure_ascii=False) without building an encoder at each call (as dumps does
+# for any non-default option): three lists an article, most of them empty.
+_encode = json.JSONEncoder(ensure_ascii=False).encode
+
+
+def _json(items: list[Any]) -> str:
+    return _encode(items) if items else "[]"
+
 
 def article_values(
     article: Article, *, canonical: str, first_seen: datetime, now: datetime
@@ -37,11 +45,9 @@ def article_values(
             "summary": article.summary,
             "content": article.content,
             "author": article.author,
-            "categories": json.dumps(list(article.categories), ensure_ascii=False),
+            "categories": _json(list(article.categories)),
             "image": article.image,
-            "enclosures": json.dumps(
-                [[e.url, e.type, e.length] for e in article.enclosures], ensure_ascii=False
-            ),
+            "enclosures": _json([[e.url, e.type, e.length] for e in article.enclosures]),
             "language": article.language,
             "published": iso(article.published),
             "updated": iso(article.updated),
@@ -53,7 +59,7 @@ def article_values(
             "text_hash": article.text_hash,
             "withdrawn": 0,
             "changed_at": iso(now),
-            "credits": json.dumps(list(article.credits), ensure_ascii=False),
+            "credits": _json(list(article.credits)),
             "source_feed_id": article.source_feed_id,
             "source_feed_updated": iso(article.source_feed_updated),
         }
