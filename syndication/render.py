@@ -6,7 +6,7 @@ stable ids, dates taken from the content (never the clock, so an unchanged feed 
 byte-identical), photo credits (after the HTML content, and as Media RSS `media:credit`), and
 what feedgen cannot write (Atom entry links with rel/type/hreflang/length, atom:source with
 the partner feed's id, title and updated, the XSL stylesheet instruction), added to its lxml
-tree; RFC 5005 archive links (`current`, `prev-archive`, `next-archive`; atom:link in RSS) and
+tree, as are an RSS item's Dublin Core elements (creator, language, rights); RFC 5005 archive links (`current`, `prev-archive`, `next-archive`; atom:link in RSS) and
 `fh:archive` in archive documents, `next_url` paging in JSON Feed, and RFC 6721 tombstones
 (`at:deleted-entry`) in Atom. A leaf: publishing and partner feeds render through it alike.
 """
@@ -37,6 +37,11 @@ MEDIA_NS = "http://search.yahoo.com/mrss/"
 # RFC 5005 (feed history) and RFC 6721 (tombstones).
 HISTORY_NS = "http://purl.org/syndication/history/1.0"
 TOMBSTONES_NS = "http://purl.org/atompub/tombstones/1.0"
+# Dublin Core: an RSS item's creator, language (when not the feed's) and rights.
+DC_NS = "http://purl.org/dc/elements/1.1/"
+DC_CREATOR = f"{{{DC_NS}}}creator"
+DC_LANGUAGE = f"{{{DC_NS}}}language"
+DC_RIGHTS = f"{{{DC_NS}}}rights"
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 _ATOM_LINK = f"{{{ATOM_NS}}}link"
@@ -139,7 +144,8 @@ def render_rss(feed: Feed) -> bytes:
     fg.link(href=feed.home, rel="alternate")  # RSS <link> comes from the last link given
     fg.description(feed.description or feed.title)
     fg.lastBuildDate(feed.updated)
-    fg.load_extension("dc")
+    # Dublin Core's prefix on the root; its elements are written below, with ours.
+    fg.register_extension("syndication_dc", _DublinCore, atom=False, rss=True)
     for item in feed.items:
         fe = fg.add_entry(order="append")
         fe.guid(item.id, permalink=False)
@@ -152,8 +158,6 @@ def render_rss(feed: Feed) -> bytes:
             # As text, escaped (no CDATA): what readers have always had, since the tree used
             # to be parsed back from feedgen's output and the parse turned CDATA into text.
             fe.content(item.content_html)
-        if item.author:
-            fe.dc.dc_creator(item.author)
         for term in item.categories:
             fe.category(term=term)
         enclosure = _first_enclosure(item)
@@ -161,10 +165,6 @@ def render_rss(feed: Feed) -> bytes:
             fe.enclosure(enclosure.url, str(enclosure.length), enclosure.type or "image/jpeg")
         if item.source_feed:
             fe.source(url=item.source_feed, title=item.source_title or item.source_feed)
-        if item.language != feed.edition:
-            fe.dc.dc_language(item.language)
-        if item.rights:
-            fe.dc.dc_rights(item.rights)
     tree = _rss_tree(fg)
     channel = tree.find("channel")
     assert channel is not None
@@ -179,6 +179,14 @@ def render_rss(feed: Feed) -> bytes:
     if feed.archive:
         _before_items(channel, etree.Element(f"{{{HISTORY_NS}}}archive"))
     for element, item in zip(channel.iter("item"), feed.items, strict=True):
+        # What feedgen's dc extension wrote, in its order, last of what feedgen writes: the
+        # extension cost a tenth of the RSS (an object per item, fifteen fields read each).
+        if item.author:
+            etree.SubElement(element, DC_CREATOR).text = item.author
+        if item.language != feed.edition:
+            etree.SubElement(element, DC_LANGUAGE).text = item.language
+        if item.rights:
+            etree.SubElement(element, DC_RIGHTS).text = item.rights
         # The same story in the other editions, as in Atom (see _language_versions).
         for edition, url in _language_versions(item, feed.edition):
             link = etree.SubElement(element, f"{{{ATOM_NS}}}link")
@@ -395,6 +403,13 @@ def _json_extension(item: Item) -> dict[str, object]:
         # JSON Feed has no credit field: the lines as shown, in our extension.
         extension["credits"] = [line for line, _ in item.credits]
     return extension
+
+
+class _DublinCore(BaseExtension):
+    """The `dc` prefix declared on the RSS root, where feedgen's dc extension declared it."""
+
+    def extend_ns(self) -> dict[str, str]:
+        return {"dc": DC_NS}
 
 
 class _Keep(BaseExtension):
