@@ -89,8 +89,8 @@ class Item:
     def content_html(self) -> str:
         """The HTML body as feeds carry it: the story, then its credits (never without a body:
         a summary-only item keeps its credits in `media:credit`)."""
-        if not self.content:
-            return ""
+        if not self.content or not self.credits:
+            return self.content
         return self.content + credit_html(tuple(line for line, _ in self.credits))
 
 
@@ -462,8 +462,10 @@ def _language_versions(item: Item, edition: str) -> list[tuple[str, str]]:
 
 
 def _first_enclosure(item: Item) -> Enclosure | None:
-    enclosures = _enclosures(item)
-    return enclosures[0] if enclosures else None
+    """`_enclosures(item)[0]` (None: none), without making the others."""
+    if item.enclosures:
+        return item.enclosures[0]
+    return Enclosure(url=item.image, type=_image_type(item.image)) if item.image else None
 
 
 def _enclosures(item: Item) -> list[Enclosure]:
