@@ -6,9 +6,10 @@ its summary or content anywhere, `rights: summary` never its content; photo cred
 files and partner items shown as credits in every edition (through the CLI); an unchanged publish
 touches nothing; article pages written before the feeds that link to them (wherever the output
 folder is); a file that cannot be put in place reported, left out of what is recorded, and
-written by the next publish, while every other file is written; a publisher killed with SIGKILL at random moments never leaves a broken or
-half-written file where a reader looks; `feeds.max_age`; stories of sources gone from the YAML;
-and the WebSub ping to a hub on loopback only after a change.
+written by the next publish, while every other file is written; a publisher killed with
+SIGKILL at random moments never leaves a broken or half-written file where a reader looks;
+`feeds.max_age`; stories of sources gone from the YAML; and the WebSub ping to a hub on
+loopback only after a change.
 """
 
 from __future__ import annotations
