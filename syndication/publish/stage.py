@@ -35,7 +35,7 @@ from syndication.publish.render import (
     story_page,
 )
 from syndication.publish.select import FeedDef, feeds, id_authority
-from syndication.publish.stories import Stories
+from syndication.publish.stories import KEPT, Stories
 from syndication.publish.versions import Ledger, account, rebuild
 from syndication.publish.write import Folder, Output, Writer
 from syndication.render import TOMBSTONE_DAYS, Item, Tombstone
@@ -183,7 +183,9 @@ class _Publish:
                 rebuild(self.ledger, self.store, self.stories, feed)
         self._sync()
         self.dropped = self.store.entered_feeds() - set(self.by_folder)
-        for chunk in chunks(self.store.ids_by_date(), CHUNK):
+        every = self.store.ids_by_date()
+        self.stories.keep = len(every) <= KEPT
+        for chunk in chunks(every, CHUNK):
             self._account(list(chunk))
             self.stories.forget()
         self._tombstones()

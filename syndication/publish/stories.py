@@ -4,9 +4,9 @@ Owns: loading stories by id from the store (with their translation into an editi
 language), whether a story is shown in an edition now (`syndication.items.in_edition`, and its
 source still in the YAML) and in a current document (`feeds.max_age`), and its item in an
 edition, built once per publish (`syndication.items.build_item`) with its links to the editions
-that carry it added when it is rendered. A full publish reads the store a page at a time and
-keeps what it read for its later phases up to `KEPT` stories, then forgets it (`forget`), so
-memory does not grow with the store.
+that carry it added when it is rendered. A full publish reads the store a page at a time; it
+keeps what it read for its later phases in a store of up to `KEPT` stories, and in a bigger one
+forgets it between pages (`forget`), so memory does not grow with the store.
 """
 
 from __future__ import annotations
@@ -21,11 +21,13 @@ from syndication.lang import base_language
 from syndication.render import Item
 from syndication.store import Store
 
-# Stories a full publish keeps between its phases. Each story is needed by four of them (its
-# versions, its page, its edition's feed, its source's feed): kept, it is read and built once
-# (a third of a first publish's time was reading and building the same stories again). Past
-# this many, what was read is dropped between pages, and memory stays flat however big the
-# store: 10,000 stories with their items in one edition held 57 MB (bench/bench_once.py's).
+# The most stories a full publish keeps between its phases. Each story is needed by four of
+# them (its versions, its page, its edition's feed, its source's feed): kept, it is read and
+# built once (a third of a first publish's time was reading and building the same stories
+# again). 10,000 stories with their items in one edition hold 57 MB (bench/bench_once.py's).
+# A bigger store is read a page at a time in every phase and nothing is kept: the phases walk
+# it from its oldest story, so whatever part of it were kept would be the part read last,
+# never asked for again before being dropped, and memory stays flat however big the store.
 KEPT = 20_000
 
 
@@ -43,6 +45,7 @@ class Stories:
         self.fresh_since = now - timedelta(seconds=s.feeds.max_age) if s.feeds.max_age else None
         self._loaded: dict[str, dict[str, Story]] = {}  # base language -> id -> story
         self._items: dict[tuple[str, str], Item] = {}  # (id, edition) -> item, no alternates
+        self.keep = False  # keep what was read between the pages of a full publish
 
     def load(self, ids: Iterable[str], edition: str) -> dict[str, Story]:
         """The stories with these ids (those in the store), read for `edition`."""
@@ -55,9 +58,8 @@ class Stories:
         return {i: held[i] for i in ids if i in held}
 
     def forget(self) -> None:
-        """Between pages of a full publish: drop what was read once it is more than `KEPT`
-        stories."""
-        if sum(len(held) for held in self._loaded.values()) > KEPT:
+        """Between pages of a full publish: drop what was read (unless it is all kept)."""
+        if not self.keep:
             self._loaded.clear()
             self._items.clear()
 

@@ -15,6 +15,7 @@ loopback only after a change.
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from collections.abc import Iterator
 from datetime import timedelta
@@ -29,7 +30,7 @@ from lxml import etree
 from syndication.config import Config, load
 from syndication.ingest.save import save_articles
 from syndication.model import Article, Enclosure, Translation, utcnow
-from syndication.publish import publish
+from syndication.publish import publish, stage
 from syndication.store import Store
 from tests.conftest import snapshot, write_config
 from tests.loopback import LoopbackServer
@@ -148,6 +149,29 @@ def test_a_file_that_cannot_be_put_in_place_is_reported_and_written_next_time(
     report = publish(config, store)
     assert "en/feed.json" in report.written
     assert "Headline 2" in blocked.read_text(encoding="utf-8")
+
+
+def test_a_store_too_big_to_keep_in_memory_publishes_the_same_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A full publish keeps the stories it read between its phases only in a store of up to
+    `KEPT` stories; a bigger one is read a page at a time in every phase (the pages made
+    small here, so the tests' store counts as big): the files are the same either way."""
+    config, store = _setup(tmp_path)
+    for source in ("full", "brief", "heads"):
+        save_articles(store, source, [_article(source, n) for n in range(7)], ["kk", "zh", "en"])
+    publish(config, store)
+
+    def everything() -> dict[str, bytes]:
+        shutil.rmtree(config.output)
+        assert publish(config, store, full=True).written
+        return {path: data for path, (data, _) in snapshot(config.output).items()}
+
+    kept = everything()
+    monkeypatch.setattr(stage, "KEPT", 5)
+    monkeypatch.setattr(stage, "CHUNK", 4)
+    paged = everything()
+    assert len(kept) > 50 and paged == kept
 
 
 def test_max_age_and_removed_sources_keep_stories_out(tmp_path: Path) -> None:
