@@ -43,10 +43,11 @@ def write_if_changed(path: Path, data: bytes) -> bool:
 class Staged:
     """Atomic writes of many files made durable together.
 
-    Each file goes at once to a temporary file beside its target; `commit` puts every staged
-    file on disk with one sync, then renames each into place in the order it was staged. An
-    fsync per file costs a journal commit per file (most of a full publish's time: 12,000
-    files); one sync for a thousand costs about what one fsync does. The guarantee is the same:
+    Each file goes at once to a temporary file beside its target; `commit` flushes every
+    staged file to disk, then renames each into place in the order it was staged. Written one
+    by one, each file waited for its own flush before the next was written (a third of a full
+    publish's time: 12,000 files); flushed together they cost about a third less, and
+    nothing waits between them. The guarantee is the same:
     no file is renamed into place before its bytes are on disk, so even a power cut leaves the
     old file or the new one, and a reader who follows a link finds what it links to (a story's
     page is staged before the feeds that link to it).
@@ -64,21 +65,39 @@ class Staged:
         return True
 
     def commit(self) -> list[tuple[Path, OSError]]:
-        """Sync, then rename every staged file into place; the targets that failed, why."""
+        """Flush every staged file to disk, then rename each into place; the targets that
+        failed, and why."""
         pending, self.pending = self.pending, []
         if not pending:
             return []
-        # Every file system, not just the output's: Python has no syncfs(), and the sync is
-        # once per batch of files, not once per file.
-        os.sync()
+        # Every file written first, then each flushed: the kernel writes them back together
+        # and each flush finds its bytes mostly on their way. Never os.sync(): it waits for
+        # every dirty page of the machine (another program's gigabytes), not just ours.
         failed: list[tuple[Path, OSError]] = []
+        flushed: list[tuple[Path, Path]] = []
         for temp, path in pending:
+            try:
+                _flush(temp)
+            except OSError as exc:
+                temp.unlink(missing_ok=True)
+                failed.append((path, exc))
+            else:
+                flushed.append((temp, path))
+        for temp, path in flushed:
             try:
                 os.replace(temp, path)
             except OSError as exc:
                 temp.unlink(missing_ok=True)
                 failed.append((path, exc))
         return failed
+
+
+def _flush(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def write_atomic(path: Path, data: bytes, mode: int | None = None) -> None:

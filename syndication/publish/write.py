@@ -20,7 +20,7 @@ from syndication.files import Staged, digest, remove_orphans, remove_stale
 from syndication.lang import BASE_LANGUAGES, DERIVED
 
 RUNNING = ".publishing"
-BATCH = 1000  # files staged in a folder before they are synced and renamed into place
+BATCH = 1000  # files staged in a folder before they are flushed and renamed into place
 
 
 class Output(Protocol):
@@ -52,7 +52,7 @@ class Output(Protocol):
 
 class Folder:
     """The output as a local folder (`output:` in the YAML), written atomically, in the order
-    put, `BATCH` files synced to disk at a time."""
+    put, `BATCH` files flushed to disk at a time."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
