@@ -55,12 +55,12 @@ def plan(
     store: Store,
     *,
     full: bool = False,
-    output_empty: bool = False,
+    missing: str = "",
     now: datetime | None = None,
 ) -> Plan:
     """What this publish must do: everything (asked for, the first publish, a new
-    configuration or output format, an output folder emptied by hand), or what changed since
-    the mark."""
+    configuration or output format, a front file of the output removed by hand: `missing`),
+    or what changed since the mark."""
     now = now or utcnow()
     previous = parse_iso(store.setting(AT))
     if previous is not None and previous > now:  # a clock set back: start the windows again
@@ -75,8 +75,8 @@ def plan(
         why = "first publish"
     elif not why and store.setting(SHAPE) != shape:
         why = "configuration or output format changed"
-    elif not why and output_empty:
-        why = "the output has no index.html"
+    elif not why and missing:
+        why = f"the output has no {missing}"
     if why:
         return Plan(now, previous, True, why, mark, (), frozenset(), shape)
     since = int(store.setting(MARK) or 0)

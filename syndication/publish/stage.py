@@ -75,9 +75,19 @@ def publish(
     this publish is recorded then but the files written, and the next one does it again.
     """
     output = output_for(config, store)
-    # An output emptied by hand (or a new `output:` folder) is written whole again.
-    planned = plan(config, store, full=full, output_empty=not output.has("index.html"))
+    # An output emptied or damaged by hand (or a new `output:` folder) is written whole again:
+    # else a publish with nothing changed would never notice, nor restore, a removed edition.
+    missing = next((path for path in front_files(config) if not output.has(path)), "")
+    planned = plan(config, store, full=full, missing=missing)
     return _Publish(config, store, planned, output).run(ping)
+
+
+def front_files(config: Config) -> list[str]:
+    """The files every complete output has: the site's index and, when the site is public,
+    each edition's feed."""
+    s = config.settings
+    editions = s.editions if s.publish.public else []
+    return ["index.html", *(f"{e}/{name}" for e in editions for name in FEED_FILES)]
 
 
 def output_for(config: Config, store: Store) -> Output:

@@ -19,6 +19,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from lxml import etree
 
 from syndication.config import Config, load
@@ -185,3 +186,26 @@ def test_an_emptied_output_is_written_whole_again(tmp_path: Path) -> None:
     again = publish(config, store)  # nothing changed in the store
     assert again.full and again.why == "the output has no index.html"
     assert sorted(again.written) == sorted(first.written)
+
+
+def test_an_edition_removed_by_hand_is_written_again_though_nothing_changed(
+    tmp_path: Path,
+) -> None:
+    """An idle publish renders nothing, but still notices an edition's feeds gone: an operator
+    who removes a folder (or a disk that lost it) gets it back, and a folder that cannot be
+    written fails the publish (the worker's health says so) instead of passing unnoticed."""
+    config, store = _setup(tmp_path)
+    save_articles(store, "full", [_article("full", n) for n in range(3)], LANGS)
+    publish(config, store)
+    assert publish(config, store).rendered == 0  # idle
+    kk = config.output / "kk"
+    before = {p: p.read_bytes() for p in kk.rglob("*") if p.is_file()}
+    shutil.rmtree(kk)
+    kk.write_text("a file where the kk folder should be\n", encoding="utf-8")
+    with pytest.raises(OSError):
+        publish(config, store)
+    kk.unlink()
+    again = publish(config, store)
+    assert again.full and again.why == "the output has no kk/rss.xml"
+    assert {p: p.read_bytes() for p in kk.rglob("*") if p.is_file()} == before
+    assert publish(config, store).rendered == 0  # and idle again
