@@ -17,6 +17,7 @@ import os
 import signal
 import socket
 import sys
+import tempfile
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -191,9 +192,10 @@ def check_output(config: cfg.Config) -> None:
         return
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        probe = folder / ".write-test"
-        probe.write_bytes(b"")
-        probe.unlink()
+        # A name of its own: workers of a fleet start together on one folder, and one's probe
+        # must not be the file another removes.
+        with tempfile.TemporaryFile(dir=folder, prefix=".write-test."):
+            pass
     except OSError as exc:
         err.print(f"[bold red]fatal:[/] output folder {folder} is not writable: {exc}")
         raise typer.Exit(EXIT_FATAL) from None
