@@ -66,6 +66,16 @@ _PRE_NEWLINE = re.compile(r"(<pre\b[^>]*>)\n")
 _ONE_PIXEL = re.compile(r'\s*<img[^>]*(width="1"|height="1")[^>]*>\s*')
 
 
+# Not allowed anywhere in a URI or IRI (RFC 3986, RFC 3987): spaces of any script (a narrow
+# no-break space in a file name, as macOS names screenshots) and controls, these delimiters,
+# invisible formatting characters, and a `%` not starting an escape. Other non-ASCII letters
+# are an IRI's own and stay.
+_WRAPPING = str.maketrans("", "", "\t\n\r")
+_NOT_IN_URI = re.compile(
+    r'[\s\x00-\x1f"<>\\^`{|}\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff]'
+    r"|%(?![0-9A-Fa-f]{2})"
+)
+
 # The base URL of the fragment this thread is sanitising, for the shared sanitiser's filter.
 _BASE = threading.local()
 
@@ -218,6 +228,18 @@ def xml_safe(text: str) -> str:
 
 
 def web_url(url: str) -> str:
-    """The URL if it is http(s), else nothing: only web links reach partners and readers."""
-    url = xml_safe(url)
-    return url if urlsplit(url).scheme.lower() in ("http", "https") else ""
+    """The URL if it is http(s), else nothing: only web links reach partners and readers.
+
+    Characters no URI may hold, as feeds send them (a space in an image's file name, a `%`
+    that escapes nothing), are percent-encoded, as a browser does before it asks: an RSS
+    `enclosure` or Atom `href` holding them is invalid, and some readers drop the item.
+    """
+    # Tabs and line breaks inside a URL are wrapping, not part of it: browsers drop them.
+    url = xml_safe(url).translate(_WRAPPING)
+    if urlsplit(url).scheme.lower() not in ("http", "https"):
+        return ""
+    return _NOT_IN_URI.sub(_percent, url) if _NOT_IN_URI.search(url) else url
+
+
+def _percent(match: re.Match[str]) -> str:
+    return "".join(f"%{byte:02X}" for byte in match.group().encode())

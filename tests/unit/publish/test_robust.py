@@ -88,6 +88,34 @@ def test_only_web_urls_are_published(tmp_path: Path) -> None:
     assert "https://ok/a.mp3" in text
 
 
+def test_urls_with_characters_no_uri_may_hold_are_published_escaped(tmp_path: Path) -> None:
+    """A real feed (TIME's) names an image file with a narrow no-break space in it (as macOS
+    names screenshots); a URL may hold plain spaces, or a `%` that escapes nothing. Such an
+    enclosure is invalid RSS and Atom (the W3C validator: InvalidURLAttribute, InvalidUriChar):
+    they go out percent-encoded, as a browser would ask for them, and the same everywhere."""
+    path, store = _setup(tmp_path)
+    shot = "https://partner.example.org/uploads/Screenshot at 2.27.01\u202fPM.png"
+    story = _story(
+        1,
+        link="https://partner.example.org/news/a {b}|c",
+        image="https://partner.example.org/img/100%.jpg",
+        enclosures=(Enclosure(shot, "image/png"),),
+    )
+    save_articles(store, "p", [story], LANGS)
+    publish(load(path), store)
+    escaped = "https://partner.example.org/uploads/Screenshot%20at%202.27.01%E2%80%AFPM.png"
+    root = tmp_path / "public" / "en"
+    rss = etree.parse(str(root / "rss.xml"))
+    assert rss.find(".//item/enclosure").get("url") == escaped
+    atom = feedparser.parse((root / "atom.xml").read_bytes()).entries[0]
+    assert escaped in [link.href for link in atom.links if link.rel == "enclosure"]
+    text = "".join(p.read_text(encoding="utf-8") for p in root.rglob("*.*"))
+    assert "https://partner.example.org/img/100%25.jpg" in text
+    assert "https://partner.example.org/news/a%20%7Bb%7D%7Cc" in text
+    assert " at 2.27" not in text and "\u202fPM" not in text
+    assert "100%." not in text and "a {b}" not in text
+
+
 def test_a_story_dated_in_the_future_is_filed_when_first_seen(tmp_path: Path) -> None:
     path, store = _setup(tmp_path)
     future = utcnow().replace(year=2099)
