@@ -579,6 +579,12 @@ def test_w3c_validator_passes_what_every_corpus_feed_publishes(
     assert result.code in (0, 1), result.output  # 1: translations kept for retry
     assert "failed" not in result.output.split("translation:")[0], result.output
     root = tmp_path / "public"
+    validator = jsonschema.Draft202012Validator(
+        JSON_FEED_SCHEMA, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
+    )
+    for path in root.rglob("feed.json"):
+        errors = [e.message for e in validator.iter_errors(json.loads(path.read_bytes()))]
+        assert not errors, (path, errors)
     reports = w3c_validate(root)
     assert len(reports) == 2 * len(list(root.rglob("atom.xml"))) > 2 * 2 * len(feeds)
     assert _problems(reports) == []
