@@ -9,6 +9,7 @@ stage may import it; it imports nothing of ours.
 
 from __future__ import annotations
 
+import contextlib
 import html
 import re
 import threading
@@ -66,15 +67,11 @@ _PRE_NEWLINE = re.compile(r"(<pre\b[^>]*>)\n")
 _ONE_PIXEL = re.compile(r'\s*<img[^>]*(width="1"|height="1")[^>]*>\s*')
 
 
-# Not allowed anywhere in a URI or IRI (RFC 3986, RFC 3987): spaces of any script (a narrow
-# no-break space in a file name, as macOS names screenshots) and controls, these delimiters,
-# invisible formatting characters, and a `%` not starting an escape. Other non-ASCII letters
-# are an IRI's own and stay.
+# What a URI may not hold as it is (RFC 3986): anything outside printable ASCII (spaces of
+# any script, controls, and every other non-ASCII character: an IRI's letters are valid in
+# Atom but not in an RSS `enclosure`), these delimiters, and a `%` not starting an escape.
 _WRAPPING = str.maketrans("", "", "\t\n\r")
-_NOT_IN_URI = re.compile(
-    r'[\s\x00-\x1f"<>\\^`{|}\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff]'
-    r"|%(?![0-9A-Fa-f]{2})"
-)
+_NOT_IN_URI = re.compile(r'[^\x21-\x7e]|["<>\\^`{|}]|%(?![0-9A-Fa-f]{2})')
 
 # The base URL of the fragment this thread is sanitising, for the shared sanitiser's filter.
 _BASE = threading.local()
@@ -230,15 +227,33 @@ def xml_safe(text: str) -> str:
 def web_url(url: str) -> str:
     """The URL if it is http(s), else nothing: only web links reach partners and readers.
 
-    Characters no URI may hold, as feeds send them (a space in an image's file name, a `%`
-    that escapes nothing), are percent-encoded, as a browser does before it asks: an RSS
-    `enclosure` or Atom `href` holding them is invalid, and some readers drop the item.
+    Written as a URI, as a browser asks for it: a space in an image's file name (a real
+    partner's screenshots have one), Chinese letters in a path, a `%` that escapes nothing
+    are percent-encoded (UTF-8), a host in another script is written in IDNA. An RSS
+    `enclosure` or Atom `href` holding them as they are is invalid, and some readers drop
+    the item. A URL that needs none of it (nearly all) is returned as it is.
     """
     # Tabs and line breaks inside a URL are wrapping, not part of it: browsers drop them.
     url = xml_safe(url).translate(_WRAPPING)
-    if urlsplit(url).scheme.lower() not in ("http", "https"):
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in ("http", "https"):
         return ""
-    return _NOT_IN_URI.sub(_percent, url) if _NOT_IN_URI.search(url) else url
+    if not _NOT_IN_URI.search(url):
+        return url
+    cut = url.index(parts.netloc) + len(parts.netloc) if parts.netloc else len(parts.scheme) + 1
+    head = url[:cut]
+    if not head.isascii():
+        head = head[: cut - len(parts.netloc)] + _ascii_host(parts.netloc)
+    return _NOT_IN_URI.sub(_percent, head) + _NOT_IN_URI.sub(_percent, url[cut:])
+
+
+def _ascii_host(netloc: str) -> str:
+    """`user@host:port` with the host in IDNA (its user name is left to percent-encoding)."""
+    user, at, hostport = netloc.rpartition("@")
+    host, colon, port = hostport.partition(":")
+    with contextlib.suppress(UnicodeError):  # a name IDNA cannot write: percent-encoded
+        host = host.encode("idna").decode("ascii")
+    return f"{user}{at}{host}{colon}{port}"
 
 
 def _percent(match: re.Match[str]) -> str:

@@ -90,16 +90,20 @@ def test_only_web_urls_are_published(tmp_path: Path) -> None:
 
 def test_urls_with_characters_no_uri_may_hold_are_published_escaped(tmp_path: Path) -> None:
     """A real feed (TIME's) names an image file with a narrow no-break space in it (as macOS
-    names screenshots); a URL may hold plain spaces, or a `%` that escapes nothing. Such an
-    enclosure is invalid RSS and Atom (the W3C validator: InvalidURLAttribute, InvalidUriChar):
-    they go out percent-encoded, as a browser would ask for them, and the same everywhere."""
+    names screenshots); a URL may hold plain spaces, Chinese letters, a host in Cyrillic, or a
+    `%` that escapes nothing. As they are, they make an invalid RSS enclosure or Atom link
+    (the W3C validator: InvalidURLAttribute, InvalidUriChar): they go out as URIs, as a
+    browser would ask for them, and the same everywhere."""
     path, store = _setup(tmp_path)
     shot = "https://partner.example.org/uploads/Screenshot at 2.27.01\u202fPM.png"
     story = _story(
         1,
         link="https://partner.example.org/news/a {b}|c",
         image="https://partner.example.org/img/100%.jpg",
-        enclosures=(Enclosure(shot, "image/png"),),
+        enclosures=(
+            Enclosure(shot, "image/png"),
+            Enclosure("https://мысал.қаз/суреттер/划词翻译.gif", "image/gif"),
+        ),
     )
     save_articles(store, "p", [story], LANGS)
     publish(load(path), store)
@@ -111,6 +115,9 @@ def test_urls_with_characters_no_uri_may_hold_are_published_escaped(tmp_path: Pa
     assert escaped in [link.href for link in atom.links if link.rel == "enclosure"]
     text = "".join(p.read_text(encoding="utf-8") for p in root.rglob("*.*"))
     assert "https://partner.example.org/img/100%25.jpg" in text
+    # A path in another script in UTF-8 escapes, a host in another script in IDNA.
+    gif = "https://xn--80awbu3c.xn--80ao21a/%D1%81%D1%83%D1%80%D0%B5%D1%82%D1%82%D0%B5%D1%80/"
+    assert f'href="{gif}%E5%88%92%E8%AF%8D%E7%BF%BB%E8%AF%91.gif"' in text
     assert "https://partner.example.org/news/a%20%7Bb%7D%7Cc" in text
     assert " at 2.27" not in text and "\u202fPM" not in text
     assert "100%." not in text and "a {b}" not in text
