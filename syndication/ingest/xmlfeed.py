@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from html import unescape
 from typing import Any
+from xml.sax import SAXParseException
 
 import feedparser
 from lxml import etree
@@ -50,6 +51,7 @@ _get = dict.get
 _HTML_START = re.compile(rb"^\s*(<!--.*?-->\s*)*(<!doctype\s+html|<html|<head|<body)", re.I | re.S)
 _FIRST_IMG = re.compile(r'<img[^>]+src="([^"]+)"', re.I)
 _TITLE = re.compile(rb"<title[^>]*>(.*?)</title>", re.I | re.S)
+_BARE_AMPERSAND = re.compile(rb"&(?![A-Za-z_][\w.-]*;|#[0-9]+;|#[xX][0-9A-Fa-f]+;)")
 TOMBSTONES_NS = "http://purl.org/atompub/tombstones/1.0"
 # Entities are never expanded and nothing is fetched; a sloppy document is read as far as it
 # goes (feedparser has read its entries already).
@@ -81,19 +83,23 @@ def parse_xml_feed(body: bytes, headers: dict[str, str], source: SourceInfo) -> 
         "content-location": source.url,
         "content-type": f"{mime}; charset=utf-8",
     }
-    # We sanitise with nh3 and resolve links ourselves: feedparser's own pass costs half its time.
-    parsed = feedparser.parse(
-        body,
-        response_headers=response_headers,
-        sanitize_html=False,
-        resolve_relative_uris=False,
-    )
+    parsed = _feedparse(body, response_headers)
+    mended = ""
+    if _ill_formed(parsed) and _BARE_AMPERSAND.search(body):
+        # A bare `&` (a query string pasted into a <link>: WeChat's end in `&lang=zh_CN`)
+        # makes the document ill-formed, and feedparser's loose reading takes `&lang` for
+        # the entity 〈 and `&para=` for ¶=: the links break. Read with each such `&`
+        # escaped, as its author meant it; entities (`&nbsp;`, `&#38;`) are left as they are.
+        parsed = _feedparse(_BARE_AMPERSAND.sub(b"&amp;", body), response_headers)
+        mended = "an `&` that starts no entity read as a literal `&`"
     entries = parsed.get("entries", [])
     version = parsed.get("version", "")
     if not version and not entries:
         raise SourceError(source.id, _not_a_feed_reason(body, parsed))
     notes: list[str] = [encoding_note] if encoding_note else []
     notes.extend(_parser_notes(parsed, mime, headers))
+    if mended:
+        notes.append(f"feed is not well-formed XML: {mended}")
     origin = _origin(parsed.get("feed", {}), source)
     stories = [entry for entry in entries if not _is_empty(entry)]
     if len(stories) < len(entries):
@@ -141,12 +147,34 @@ def _tombstones(body: bytes, source: SourceInfo) -> list[Withdrawal]:
     return list(found.values())
 
 
+def _feedparse(body: bytes, response_headers: dict[str, str]) -> Any:
+    # We sanitise with nh3 and resolve links ourselves: feedparser's own pass costs half its time.
+    return feedparser.parse(
+        body, response_headers=response_headers, sanitize_html=False, resolve_relative_uris=False
+    )
+
+
+def _ill_formed(parsed: Any) -> bool:
+    """Whether feedparser fell back to its loose parser: the XML is not well-formed."""
+    return isinstance(parsed.get("bozo_exception"), SAXParseException)
+
+
+def _problem(exc: BaseException | None) -> str:
+    """feedparser's complaint in one line; an XML error says its line and column (expat names
+    the document `<unknown>`)."""
+    if exc is None:
+        return "unknown problem"
+    if isinstance(exc, SAXParseException):
+        return f"line {exc.getLineNumber()}, column {exc.getColumnNumber()}: {exc.getMessage()}"
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+
+
 def _parser_notes(parsed: Any, mime: str, headers: dict[str, str]) -> list[str]:
     """What feedparser found wrong with a document it could still read."""
     if not parsed.get("bozo"):
         return []
     exc = parsed.get("bozo_exception")
-    reason = str(exc).splitlines()[0] if exc else "unknown problem"
+    reason = _problem(exc)
     # Encoding is decided (and noted) by to_utf8; feedparser's view of it is stale.
     if not isinstance(exc, feedparser.CharacterEncodingOverride | feedparser.NonXMLContentType):
         return [f"feed parsed with problems ({type(exc).__name__}): {reason}"]
@@ -190,7 +218,7 @@ def _not_a_feed_reason(body: bytes, parsed: Any) -> str:
     if sum(b < 9 or 13 < b < 32 for b in head) > len(head) // 10:
         return "not a feed: the body is binary data"
     exc = parsed.get("bozo_exception")
-    detail = f" ({str(exc).splitlines()[0]})" if exc else ""
+    detail = f" ({_problem(exc)})" if exc else ""
     return f"not a feed: no RSS or Atom document found{detail}"
 
 

@@ -270,3 +270,21 @@ def test_script_and_handlers_removed_from_hostile_content(
         assert parsed.articles, name
         for article in parsed.articles:
             assert payload not in article.content, f"{name}: {article.content!r}"
+
+
+def test_a_bare_ampersand_in_a_link_keeps_the_link_whole(
+    feed_server: FeedServer, corpus: Path
+) -> None:
+    """OSCHINA's feed pastes a WeChat link with its raw `&`s (`…&token=…&lang=zh_CN#rd`): not
+    well-formed, so feedparser reads it loosely, and took `&lang` for the entity 〈. The link
+    and the guid must be the ones the feed meant."""
+    path = corpus / "hostile" / "oschina-news_rss2_zh_unescaped-ampersand-in-link.xml"
+    if not path.is_file():
+        pytest.skip(f"{path.name} is not in ../shared/corpus")
+    parsed = _within_deadline(feed_server, path)
+    assert not isinstance(parsed, SourceError), str(parsed)
+    (wechat,) = [a for a in parsed.articles if "mp.weixin.qq.com" in a.link]
+    assert wechat.link.endswith("&token=1682840778&lang=zh_CN#rd"), wechat.link
+    assert wechat.guid == wechat.link
+    assert not any("\u2329" in a.link + a.guid for a in parsed.articles)
+    assert any("read as a literal `&`" in note for note in parsed.notes), parsed.notes

@@ -224,3 +224,24 @@ def test_rfc6721_tombstones_withdraw_entries_feedparser_drops() -> None:
     assert second.article_id == "partner:urn:story:3" and second.at is None
     # A feed without the namespace is not parsed a second time and has none.
     assert parse(rss("<item><title>A</title><link>https://p.kz/a</link></item>")).withdrawn == []
+
+
+def test_bare_ampersands_in_a_sloppy_feed_stay_ampersands() -> None:
+    """A query string pasted into <link> with raw `&`s makes the XML ill-formed; read loosely,
+    `&lang=` became `〈=` and `&copy=` `©=`. Each `&` that starts no entity is read as
+    itself; real entities (`&amp;`, `&#233;`, an HTML one like `&nbsp;`) keep their meaning."""
+    link = "https://mp.weixin.qq.com/s?__biz=MjM5&mid=26&idx=2&copy=1&lang=zh_CN#rd"
+    feed = rss(
+        f"<item><title>Caf&#233; &amp; co</title><link>{link}</link>"
+        "<description>&lt;p&gt;A&amp;nbsp;b&lt;/p&gt;</description></item>"
+    )
+    parsed = parse(feed)
+    (article,) = parsed.articles
+    assert article.link == link and article.guid == link
+    assert article.title == "Café & co"
+    assert "A\xa0b" in article.content or "A&nbsp;b" in article.content
+    assert any("read as a literal `&`" in note for note in parsed.notes)
+    # A well-formed feed is read once, as it is.
+    escaped = rss(f"<item><title>t</title><link>{link.replace('&', '&amp;')}</link></item>")
+    clean = parse(escaped)
+    assert clean.articles[0].link == link and clean.notes == []
