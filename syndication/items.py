@@ -21,7 +21,7 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass, replace
 from datetime import datetime
 from html import escape
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
 from syndication.config import Config
 from syndication.html import web_url, xml_safe
@@ -287,8 +287,22 @@ def _source_feed_id(config: Config, article: Article, edition: str, authority: s
     for candidate in (article.source_feed_id, article.source_url):
         candidate = xml_safe(candidate)
         if candidate and _IRI.match(candidate) and not _secret(config, candidate):
-            return candidate
+            return _normal_form(candidate)
     return f"tag:{authority},2025:feed/{edition}/sources/{article.source_id}/"
+
+
+def _normal_form(uri: str) -> str:
+    """An http(s) id as RFC 3986 (6.2.2, 6.2.3) writes it: scheme and host in lower case, no
+    default port, an empty path as "/". Partners give `https://www.giantbomb.com`; the W3C
+    validator warns of every entry carrying it (NonCanonicalURI). Others are left as given."""
+    parts = urlsplit(uri)
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https") or not parts.netloc:
+        return uri
+    user, at, host = parts.netloc.rpartition("@")
+    host = host.lower().removesuffix(":80" if scheme == "http" else ":443")
+    path = parts.path or "/"
+    return urlunsplit((scheme, f"{user}{at}{host}", path, parts.query, parts.fragment))
 
 
 def _public(config: Config, url: str) -> str:
