@@ -154,7 +154,10 @@ def render_rss(feed: Feed) -> bytes:
         fe.link(href=item.link)
         fe.published(item.date)
         if item.summary:
-            fe.description(item.summary)
+            # An RSS description is HTML to every reader; the summary is plain text, so a
+            # `<` or `&` in it is escaped as HTML (a summary quoting `ssh -L 8888:<HOST>:22`
+            # lost `<HOST>` to the reader's HTML parser and drew the validator's NotHtml).
+            fe.description(escape(item.summary, quote=False))
         if item.content:
             # As text, escaped (no CDATA): what readers have always had, since the tree used
             # to be parsed back from feedgen's output and the parse turned CDATA into text.

@@ -3,6 +3,7 @@ cannot carry, non-web URLs, dates in the future, a domain move, an id given twic
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
@@ -121,6 +122,22 @@ def test_urls_with_characters_no_uri_may_hold_are_published_escaped(tmp_path: Pa
     assert "https://partner.example.org/news/a%20%7Bb%7D%7Cc" in text
     assert " at 2.27" not in text and "\u202fPM" not in text
     assert "100%." not in text and "a {b}" not in text
+
+
+def test_a_summary_reads_the_same_in_a_feed_reader(tmp_path: Path) -> None:
+    """The summary is plain text; an RSS description is HTML to every reader. A summary that
+    quotes `<HOST>` or says `AT&T` must reach the reader as written, not as a tag it drops."""
+    path, store = _setup(tmp_path)
+    summary = "Tunnel with ssh -L 8888:<HOST>:22 via AT&T &amp; co."
+    save_articles(store, "p", [_story(1, summary=summary, content="")], LANGS)
+    publish(load(path), store)
+    root = tmp_path / "public" / "en"
+    rss = feedparser.parse((root / "rss.xml").read_bytes()).entries[0]
+    assert rss.summary == "Tunnel with ssh -L 8888:&lt;HOST&gt;:22 via AT&amp;T &amp;amp; co."
+    atom = feedparser.parse((root / "atom.xml").read_bytes()).entries[0]
+    assert atom.summary == summary  # Atom says its summary is text
+    feed = json.loads((root / "feed.json").read_text(encoding="utf-8"))
+    assert feed["items"][0]["summary"] == summary
 
 
 def test_a_story_dated_in_the_future_is_filed_when_first_seen(tmp_path: Path) -> None:
