@@ -51,7 +51,11 @@ _get = dict.get
 _HTML_START = re.compile(rb"^\s*(<!--.*?-->\s*)*(<!doctype\s+html|<html|<head|<body)", re.I | re.S)
 _FIRST_IMG = re.compile(r'<img[^>]+src="([^"]+)"', re.I)
 _TITLE = re.compile(rb"<title[^>]*>(.*?)</title>", re.I | re.S)
-_BARE_AMPERSAND = re.compile(rb"&(?![A-Za-z_][\w.-]*;|#[0-9]+;|#[xX][0-9A-Fa-f]+;)")
+# An `&` that starts no entity or character reference; CDATA sections are matched whole, to
+# be left alone (an `&` is literal there).
+_BARE_AMPERSAND = re.compile(
+    rb"<!\[CDATA\[.*?\]\]>|&(?![A-Za-z_][\w.-]*;|#[0-9]+;|#[xX][0-9A-Fa-f]+;)", re.S
+)
 TOMBSTONES_NS = "http://purl.org/atompub/tombstones/1.0"
 # Entities are never expanded and nothing is fetched; a sloppy document is read as far as it
 # goes (feedparser has read its entries already).
@@ -84,22 +88,20 @@ def parse_xml_feed(body: bytes, headers: dict[str, str], source: SourceInfo) -> 
         "content-type": f"{mime}; charset=utf-8",
     }
     parsed = _feedparse(body, response_headers)
-    mended = ""
-    if _ill_formed(parsed) and _BARE_AMPERSAND.search(body):
+    mended = _escape_bare_ampersands(body) if _ill_formed(parsed) else None
+    if mended is not None:
         # A bare `&` (a query string pasted into a <link>: WeChat's end in `&lang=zh_CN`)
         # makes the document ill-formed, and feedparser's loose reading takes `&lang` for
-        # the entity 〈 and `&para=` for ¶=: the links break. Read with each such `&`
-        # escaped, as its author meant it; entities (`&nbsp;`, `&#38;`) are left as they are.
-        parsed = _feedparse(_BARE_AMPERSAND.sub(b"&amp;", body), response_headers)
-        mended = "an `&` that starts no entity read as a literal `&`"
+        # the entity 〈 and `&para=` for ¶=: the links break. Read as its author meant it.
+        parsed = _feedparse(mended, response_headers)
     entries = parsed.get("entries", [])
     version = parsed.get("version", "")
     if not version and not entries:
         raise SourceError(source.id, _not_a_feed_reason(body, parsed))
     notes: list[str] = [encoding_note] if encoding_note else []
     notes.extend(_parser_notes(parsed, mime, headers))
-    if mended:
-        notes.append(f"feed is not well-formed XML: {mended}")
+    if mended is not None:
+        notes.append("feed is not well-formed XML: an `&` that starts no entity read as an `&`")
     origin = _origin(parsed.get("feed", {}), source)
     stories = [entry for entry in entries if not _is_empty(entry)]
     if len(stories) < len(entries):
@@ -152,6 +154,22 @@ def _feedparse(body: bytes, response_headers: dict[str, str]) -> Any:
     return feedparser.parse(
         body, response_headers=response_headers, sanitize_html=False, resolve_relative_uris=False
     )
+
+
+def _escape_bare_ampersands(body: bytes) -> bytes | None:
+    """`body` with each bare `&` outside CDATA escaped (entities such as `&nbsp;` or `&#38;`
+    kept); None when it has none."""
+    found = False
+
+    def escaped(match: re.Match[bytes]) -> bytes:
+        nonlocal found
+        if match.group().startswith(b"<"):
+            return match.group()
+        found = True
+        return b"&amp;"
+
+    mended = _BARE_AMPERSAND.sub(escaped, body)
+    return mended if found else None
 
 
 def _ill_formed(parsed: Any) -> bool:

@@ -240,7 +240,16 @@ def test_bare_ampersands_in_a_sloppy_feed_stay_ampersands() -> None:
     assert article.link == link and article.guid == link
     assert article.title == "Café & co"
     assert "A\xa0b" in article.content or "A&nbsp;b" in article.content
-    assert any("read as a literal `&`" in note for note in parsed.notes)
+    assert any("read as an `&`" in note for note in parsed.notes)
+    # In CDATA an `&` is literal already: left as it is.
+    cdata = rss(
+        f"<item><title><![CDATA[Tom & Jerry &amp; co]]></title><link>{link}</link>"
+        '<description><![CDATA[<a href="https://a.kz/?x=1&amp;y=2">A &amp; B</a>]]>'
+        "</description></item>"
+    )
+    (article,) = parse(cdata).articles
+    assert article.title == "Tom & Jerry & co" and article.link == link
+    assert 'href="https://a.kz/?x=1&amp;y=2"' in article.content and "A &amp; B" in article.content
     # A well-formed feed is read once, as it is.
     escaped = rss(f"<item><title>t</title><link>{link.replace('&', '&amp;')}</link></item>")
     clean = parse(escaped)
