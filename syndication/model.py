@@ -162,15 +162,20 @@ class SourceState:
 
 
 FUTURE_TOLERANCE = timedelta(days=1)
+# Before this, a story's date is a placeholder, not news: feeds send the Unix epoch
+# (1970-01-01) for "no date", and `0001-01-01` or a three-digit year from a typo.
+EARLIEST = datetime(1971, 1, 1, tzinfo=UTC)
 
 
 def effective_date(published: datetime | None, first_seen: datetime) -> datetime:
-    """The date a story is filed under: its own, unless missing or in the future.
+    """The date a story is filed under: its own, unless missing, in the future or earlier
+    than any news (`EARLIEST`).
 
-    A partner's clock (or a typo: 2099) must not pin a story to the top of every feed and
-    push every feed's `updated` into the future; such a story is dated when we first saw it.
+    A partner's clock (or a typo: 2099, 0025) must not pin a story to the top of every feed
+    and push every feed's `updated` into the future, nor bury it at the bottom of the oldest
+    archive page; such a story is dated when we first saw it.
     """
-    if published is None or published > first_seen + FUTURE_TOLERANCE:
+    if published is None or published > first_seen + FUTURE_TOLERANCE or published < EARLIEST:
         return first_seen
     return published
 

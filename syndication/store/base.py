@@ -11,6 +11,7 @@ lookups, and the inserts both databases spell alike (`insert_new`, `upsert`).
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -47,17 +48,29 @@ PG_CONNECT_TIMEOUT = 10  # seconds: a database that does not answer is an outage
 def iso(value: datetime | None) -> str | None:
     if value is None:
         return None
-    if value.tzinfo is UTC and value.year >= 1000:
-        # The same text, 4x faster than strftime (five of these in every article's row).
-        return value.replace(tzinfo=None).isoformat(timespec="seconds") + "Z"
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    if value.tzinfo is not UTC:
+        value = value.astimezone(UTC)
+    # isoformat, not strftime: 4x faster (five of these in every article's row), and its year
+    # always has four digits (glibc's %Y writes the year 999 as "999", which nothing reads).
+    return value.replace(tzinfo=None).isoformat(timespec="seconds") + "Z"
 
 
 def parse_iso(value: str | None) -> datetime | None:
     if not value:
         return None
     # fromisoformat is many times faster than strptime, and status reads thousands of these.
-    return datetime.fromisoformat(value)
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        # A year written with fewer than four digits, as this store wrote years before 1000
+        # until 2026-12: read as it was meant, not refused at every read of its row.
+        padded = _SHORT_YEAR.sub(lambda m: m.group(1).zfill(4), value)
+        if padded == value:
+            raise
+        return datetime.fromisoformat(padded)
+
+
+_SHORT_YEAR = re.compile(r"^(\d{1,3})(?=-)")
 
 
 def chunks(items: Sequence[Any], size: int = BATCH) -> Iterator[Sequence[Any]]:

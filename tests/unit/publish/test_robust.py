@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import feedparser
@@ -17,12 +17,13 @@ from syndication.ingest.save import save_articles
 from syndication.model import Article, Enclosure, utcnow
 from syndication.publish import publish
 from syndication.store import Store
-from tests.conftest import write_config
+from tests.conftest import run_cli, write_config
 
 # The store on each backend: SQLite and PostgreSQL (tests/conftest.py, `store_url`).
 pytestmark = pytest.mark.usefixtures("store_url")
 
 LANGS = ["kk", "zh", "en"]
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # what feeds send for "no date"
 
 
 def _setup(folder: Path, base_url: str = "https://feeds.example.kz/") -> tuple[Path, Store]:
@@ -151,6 +152,38 @@ def test_a_story_dated_in_the_future_is_filed_when_first_seen(tmp_path: Path) ->
     assert feed.feed.updated_parsed.tm_year < 2099
     assert all(e.published_parsed.tm_year < 2099 for e in feed.entries)
     assert all(e.updated_parsed.tm_year < 2099 for e in feed.entries)
+
+
+def test_a_story_dated_before_any_news_is_filed_when_first_seen(tmp_path: Path) -> None:
+    """`0001-01-01`, a year of three digits (a typo) or the Unix epoch are no dates: such a
+    story is dated when first seen, as one from the future is, and the store reads them
+    back (a year before 1000 was once stored as `1-01-01`, which stopped every publish)."""
+    path, store = _setup(tmp_path)
+    dates = [datetime(1, 1, 1, tzinfo=UTC), datetime(999, 5, 1, tzinfo=UTC), EPOCH]
+    stories = [_story(n, published=when) for n, when in enumerate(dates, 1)]
+    save_articles(store, "p", stories, LANGS)
+    publish(load(path), store)
+    assert publish(load(path), store, full=True).full  # read back from the store, whole
+    feed = feedparser.parse((tmp_path / "public" / "en" / "atom.xml").read_bytes())
+    assert len(feed.entries) == 3
+    assert all(e.published_parsed.tm_year >= 2026 for e in feed.entries)
+
+
+def test_a_feed_dated_in_year_one_is_published_by_once(tmp_path: Path) -> None:
+    """The same through the command line: a partner item with `pubDate` in year 1."""
+    path, _ = _setup(tmp_path)
+    (tmp_path / "p.xml").write_text(
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>P</title>'
+        "<link>https://partner.example.org/</link><item><title>Old clock</title>"
+        "<link>https://partner.example.org/1</link><guid>1</guid>"
+        "<pubDate>Mon, 01 Jan 0001 00:00:00 GMT</pubDate><description>Text.</description>"
+        "</item></channel></rss>",
+        encoding="utf-8",
+    )
+    for _ in range(2):  # the second cycle reads the stored date back
+        result = run_cli("once", "--config", str(path))
+        assert result.code in (0, 1) and "internal error" not in result.output, result.output
+    assert "Old clock" in (tmp_path / "public" / "en" / "rss.xml").read_text(encoding="utf-8")
 
 
 def test_item_ids_survive_a_move_to_another_domain(tmp_path: Path) -> None:
