@@ -25,6 +25,7 @@ from typing import Any, NoReturn
 from syndication import metrics as counters
 from syndication.config import Config
 from syndication.errors import StoreError
+from syndication.model import utcnow
 from syndication.partners import PartnerApp
 from syndication.publish import publish
 from syndication.run import reload as reloading
@@ -105,9 +106,13 @@ def run_forever(
             with store.publishing() as ours:
                 if ours:
                     publish(config, store)
+                    worker.condition.last_publish = utcnow()
         except Exception as exc:
-            log.warning("initial publish failed: %s", exc)
+            # A failure like any publish's: /healthz says so, and it is tried again soon.
+            worker.condition.failed("publish", exc)
         worker.start()
+        if "publish" in worker.condition.failing:
+            worker.request_publish()
         partners.start()
         _announce_addresses(config, announce)
         threading.Thread(

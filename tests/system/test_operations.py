@@ -629,6 +629,44 @@ def test_health_says_when_the_output_cannot_be_written_and_when_it_can_again(
     assert worker.stop()[0] == 0
 
 
+def test_health_says_when_the_first_publish_of_run_fails(
+    tmp_path: Path, running: Callable[..., Running]
+) -> None:
+    """`run` publishes what the store holds before its first poll; when that fails, /healthz
+    says so from the start (it said ok, with no publish ever done), and it is tried again."""
+    port = _free_port()
+    config = write_config(
+        tmp_path,
+        serve={"host": "127.0.0.1", "port": port},
+        translation=OFFLINE_TRANSLATION,
+        publish={"debounce": "0.5s", "every": "1h"},
+    )
+    assert run_cli("once", "--config", str(config)).code in (0, 1)
+    kk = tmp_path / "public" / "kk"
+    shutil.rmtree(kk)
+    kk.write_text("a file where the kk folder should be\n", encoding="utf-8")
+    worker = running(config, tmp_path / "run.log")
+    health = f"http://127.0.0.1:{port}/healthz"
+
+    def answer() -> httpx.Response:
+        return httpx.get(health, timeout=5)
+
+    def unhealthy() -> bool:
+        try:
+            return answer().status_code == 503
+        except httpx.TransportError:
+            return False  # not listening yet
+
+    wait_until(unhealthy, 30, "an unhealthy answer", worker)
+    assert "publish" in answer().json()["failing"]
+    kk.unlink()
+    # Tried again within a minute by itself; `syndication publish` asks for it now.
+    assert run_cli("publish", "--config", str(config)).code == 0
+    wait_until(lambda: answer().status_code == 200, 30, "health again", worker)
+    assert (kk / "rss.xml").exists()
+    assert worker.stop()[0] == 0
+
+
 def test_a_store_removed_under_the_worker_stops_it(
     tmp_path: Path, running: Callable[..., Running]
 ) -> None:
