@@ -469,7 +469,9 @@ def _state_after(
         last_attempt=now,
         last_success=now if not failed else (previous.last_success if previous else None),
         result=outcome.result,
-        error=outcome.error,
+        # Masked before it is stored: `status` may run where the secrets' variables are unset
+        # (an operator's shell), and could not mask them then.
+        error=config.redact(outcome.error),
         new=outcome.new,
         updated=outcome.updated,
         unchanged=outcome.unchanged,

@@ -38,6 +38,11 @@ def test_secrets_in_urls_are_never_printed_nor_published(
     ]
     assert all("VERYSECRET" not in output for output in outputs), outputs
     assert "***" in outputs[1]
+    # An operator's shell lacks the variables the worker had: what the store recorded (the
+    # failed source's error names its URL) was masked when it was written.
+    for command in (["status"], ["status", "--json"]):
+        shown = run_cli(*command, "--config", str(config)).output
+        assert "VERYSECRET" not in shown and "gone" in shown, shown
     published = [p.read_bytes() for p in (tmp_path / "public").rglob("*") if p.is_file()]
     assert published and not any(b"VERYSECRET" in data for data in published)
     # The token really was sent: the partner saw it.
