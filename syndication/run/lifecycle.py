@@ -77,6 +77,7 @@ def run_forever(
     s = config.settings
     worker: Worker | None = None
     partners = PartnerApp(config, store)
+    cannot_listen = False
 
     def reloaded(new: Config) -> None:
         if on_reload is not None:
@@ -84,6 +85,15 @@ def run_forever(
         partners.configure(new)
 
     try:
+        try:
+            # Bound before anything starts: a port another program holds is fatal (exit 3),
+            # said in one line; uvicorn alone logged it and the worker stopped with exit 0,
+            # which a supervisor takes for a clean stop and does not restart.
+            sock = listen(s.serve.host, s.serve.port)
+        except OSError as exc:
+            cannot_listen = True
+            log.error("fatal: cannot listen on %s:%s: %s", s.serve.host, s.serve.port, exc)
+            return
         worker = running = Worker(config, store, announce=announce, on_reload=reloaded)
         # From now on: the first publish may take a while, the lease does not wait.
         worker.heartbeat.start()
@@ -124,6 +134,7 @@ def run_forever(
                 signal.SIGHUP: lambda: running.reload("SIGHUP"),
                 signal.SIGUSR1: running.housekeeping,
             },
+            [sock],
         )
     except KeyboardInterrupt:
         pass  # SIGINT/SIGTERM before the server took the signals over: stop all the same
@@ -143,7 +154,7 @@ def run_forever(
         # Every store write is one transaction and every file is renamed into place, so
         # nothing is lost by leaving now; waiting for the job would make a stop take as
         # long as a cycle.
-        os._exit(3 if worker is not None and worker.condition.fatal else 0)
+        os._exit(3 if cannot_listen or (worker is not None and worker.condition.fatal) else 0)
 
 
 class _Watched:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -155,3 +156,19 @@ def test_status_without_a_worker_reads_the_store_despite_a_broken_yaml(tmp_path:
     config.unlink()
     missing = run_cli("status", "--config", str(config))
     assert missing.code == 2 and "no such file" in missing.output
+
+
+def test_run_on_a_port_another_program_holds_is_fatal(tmp_path: Path) -> None:
+    """`run` exits 3 naming the address, as `serve` does, before it polls or publishes
+    anything: exit 0 would tell systemd (`Restart=on-failure`) all is well."""
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        config = write_config(
+            tmp_path, serve={"host": "127.0.0.1", "port": port}, translation=OFFLINE_TRANSLATION
+        )
+        result = run_cli("run", "--config", str(config), timeout=60)
+    assert result.code == 3, result.output
+    assert f"cannot listen on 127.0.0.1:{port}" in result.output
+    assert not (tmp_path / "public" / "index.html").exists()  # nothing started
