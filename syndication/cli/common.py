@@ -217,8 +217,11 @@ def running_workers(store: Store) -> list[dict[str, Any]]:
     """The workers that take requests now: the holder of a SQLite store's lock, or every
     live `run` on a shared store (a `once` there takes none)."""
     if not store.shared:
+        # Only `run` takes requests: a `once` or `publish` holding the lock does not (asked,
+        # it would never answer: the command waits for the lock instead).
         holder = store.lock_holder()
-        return [{**holder, "id": ""}] if holder and holder["alive"] else []
+        takes = holder and holder["alive"] and holder["holder"].startswith("syndication run")
+        return [{**holder, "id": ""}] if takes else []
     here = socket.gethostname()
     return [
         {"id": w.id, "holder": w.holder, "host": w.host, "pid": w.pid, "this_host": w.host == here}

@@ -172,3 +172,37 @@ def test_run_on_a_port_another_program_holds_is_fatal(tmp_path: Path) -> None:
     assert result.code == 3, result.output
     assert f"cannot listen on 127.0.0.1:{port}" in result.output
     assert not (tmp_path / "public" / "index.html").exists()  # nothing started
+
+
+def test_a_killed_command_is_not_taken_for_a_running_worker(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    """A `once` killed with SIGKILL mid-cycle (and not yet reaped by its parent: a zombie
+    still answers signal 0) holds no store: `publish` publishes itself, rather than asking a
+    dead process to and exiting 0 with nothing done."""
+    url = feed_server.add("/slow.xml", PARTNER_FEED.read_bytes(), delay=30)
+    config = write_config(
+        tmp_path,
+        sources=[{"id": "slow", "url": url}],
+        translation=OFFLINE_TRANSLATION,
+    )
+    killed = subprocess.Popen(
+        [sys.executable, "-m", "syndication", "once", "--config", str(config)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        cwd=REPO,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not feed_server.requests_for("/slow.xml"):  # it holds the lock, mid-poll
+            assert time.monotonic() < deadline and killed.poll() is None
+            time.sleep(0.1)
+        os.kill(killed.pid, signal.SIGKILL)
+        time.sleep(0.5)  # dead, and not reaped: a zombie
+        published = run_cli("publish", "--config", str(config))
+        assert published.code == 0, published.output
+        assert "asked the running worker" not in published.output
+        assert (tmp_path / "public" / "index.html").exists()
+    finally:
+        killed.kill()
+        killed.wait()
