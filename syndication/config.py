@@ -808,10 +808,15 @@ def salvage(path: Path) -> Salvaged:
         secrets = _secrets_by_line(text)
     if not isinstance(raw, str) or not raw:
         return Salvaged(path, None, "store: is not a URL", secrets)
-    unset = sorted({match.group(1) for match in _ENV_REF.finditer(raw)})  # left as written
+    unset = unset_variables(raw)
     if unset:
         return Salvaged(path, None, f"store: needs {', '.join(unset)}, not set here", secrets)
     return Salvaged(path, resolve_store_url(raw, path.resolve().parent), secrets=secrets)
+
+
+def unset_variables(text: str) -> list[str]:
+    """The `${VAR}`s left as written in `text`: a lenient load leaves those this shell lacks."""
+    return sorted({match.group(1) for match in _ENV_REF.finditer(text)})
 
 
 def _secrets_by_line(text: str) -> frozenset[str]:

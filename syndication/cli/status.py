@@ -48,6 +48,12 @@ def status(config: ConfigOption = None, as_json: JsonOption = False) -> None:
     found = _subject(path)
     if isinstance(found, Subject):
         store_url, problems = found.store_url, found.problems
+        unset = cfg.unset_variables(store_url)
+        if unset:  # the worker's environment has them; without them the store is unknown
+            err.print(
+                f"(no status: store: needs {', '.join(unset)}, not set here)", highlight=False
+            )
+            raise typer.Exit(EXIT_CONFIG)
     else:
         salvaged, problems = found
         if salvaged.store_url is None:  # nothing to report on: the problems alone

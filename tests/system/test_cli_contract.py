@@ -206,3 +206,14 @@ def test_a_killed_command_is_not_taken_for_a_running_worker(
     finally:
         killed.kill()
         killed.wait()
+
+
+def test_status_without_the_variable_its_store_needs_says_so(tmp_path: Path) -> None:
+    """`store: sqlite:///${DATA}/…` where this shell lacks DATA: the store is unknown, not
+    empty. Exit 2 naming the variable (it said "no store yet … run once first", exit 0)."""
+    config = write_config(tmp_path, store="sqlite:///${SYNDICATION_TEST_DATA}/s.db")
+    for command in (["status"], ["status", "--json"]):
+        result = run_cli(*command, "--config", str(config))
+        assert result.code == 2, result.output
+        assert "needs SYNDICATION_TEST_DATA, not set here" in result.output
+        assert "run `syndication once` first" not in result.output
