@@ -16,6 +16,7 @@ import json
 import sys
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 import typer
 import yaml
@@ -170,6 +171,16 @@ def _exported(loaded: cfg.Config, raw: list[dict[str, Any]]) -> list[dict[str, s
             )
             continue
         attributes = outline_attributes(source, written)
+        url = attributes["xmlUrl"]
+        password = urlsplit(url).password if "@" in url else None
+        if password and "${" not in password:
+            # Written in the YAML itself: an OPML is handed around, a password must not be.
+            attributes["xmlUrl"] = url.replace(f":{password}@", ":***@", 1)
+            _say(
+                f"note: {source.id}: its URL's password is not exported (it is written in the "
+                "YAML itself); give it as ${VAR} to carry it, or add it where it is imported",
+                error=True,
+            )
         if "${" in attributes["xmlUrl"]:
             _say(
                 f"note: {source.id}: URL exported as written, its ${{…}} unexpanded; set the "

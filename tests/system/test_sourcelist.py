@@ -263,6 +263,20 @@ def test_a_secret_url_is_exported_as_its_template_never_its_value(tmp_path: Path
     assert outline.get("xmlUrl") == "https://reader:${FEED_PW}@example.kz/rss?t=${TOKEN}"
 
 
+def test_a_password_written_in_the_yaml_is_not_exported(tmp_path: Path) -> None:
+    """An OPML is handed to others; a URL password typed into the YAML itself stays there,
+    masked with a note saying how to carry it (`${VAR}`), as every other output masks it."""
+    config = write_config(
+        tmp_path, sources=[{"id": "partner", "url": "https://reader:hunter2pw@example.kz/rss"}]
+    )
+    result = run_cli("sources", "export", "--config", str(config))
+    assert result.code == 0, result.output
+    assert "hunter2pw" not in result.output
+    outline = etree.fromstring(result.stdout.encode()).find("body/outline")
+    assert outline is not None and outline.get("xmlUrl") == "https://reader:***@example.kz/rss"
+    assert "partner: its URL's password is not exported" in result.stderr
+
+
 def test_import_keeps_the_operators_yaml_around_what_it_adds(tmp_path: Path) -> None:
     write_config(tmp_path)  # the sample articles
     config = tmp_path / "syndication.yaml"
