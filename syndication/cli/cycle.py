@@ -20,7 +20,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from syndication import __version__
+from syndication import __version__, logs
 from syndication import config as cfg
 from syndication.cli.common import (
     EXIT_CONFIG,
@@ -55,6 +55,8 @@ SourceOption = Annotated[
     list[str] | None,
     typer.Option("--source", "-s", help="Only this source (repeat for more).", show_default=False),
 ]
+
+log = logging.getLogger(__name__)
 
 
 def once(
@@ -159,15 +161,20 @@ def _summary(report: CycleReport, config: cfg.Config) -> None:
         err.print(f"[red]feed not published:[/] {error}", highlight=False)
     if p.hub_error:
         out.print(f"  [yellow]{p.hub_error}[/]", highlight=False)
+    as_json = logs.chosen() is logs.LogFormat.json
     for failed in report.failed_sources:
-        if failed.result == "error":
-            err.print(
-                f"[red]source {failed.source_id} failed:[/] {config.redact(failed.error)}",
-                highlight=False,
-            )
-        else:  # a folder whose other files went in: one line per unreadable file
-            for note in failed.notes:
-                err.print(f"[red]source {failed.source_id}:[/] {note}", highlight=False)
+        lines = (
+            [f"source {failed.source_id} failed: {config.redact(failed.error)}"]
+            if failed.result == "error"
+            # a folder whose other files went in: one line per unreadable file
+            else [f"source {failed.source_id}: {note}" for note in failed.notes]
+        )
+        for line in lines:
+            if as_json:  # `--log-format json`: what a log collector parses, one object a line
+                log.error("%s", line, extra={"source": failed.source_id})
+            else:
+                source, _, rest = line.partition(": ")
+                err.print(f"[red]{source}:[/] {rest}", highlight=False)
 
 
 def _quiet(s: SourceOutcome) -> bool:

@@ -217,3 +217,20 @@ def test_status_without_the_variable_its_store_needs_says_so(tmp_path: Path) -> 
         assert result.code == 2, result.output
         assert "needs SYNDICATION_TEST_DATA, not set here" in result.output
         assert "run `syndication once` first" not in result.output
+
+
+def test_once_with_json_logs_says_a_failed_source_as_json(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    """`--log-format json once` (cron, into a log collector): every line on stderr is one
+    JSON object, a failed source's with its `source` (it was a console line)."""
+    missing = feed_server.add("/missing.xml", b"", status=404)
+    config = write_config(
+        tmp_path, sources=[{"id": "gone", "url": missing}], translation=OFFLINE_TRANSLATION
+    )
+    result = run_cli("--log-format", "json", "once", "--config", str(config))
+    assert result.code == 1, result.output
+    lines = [json.loads(line) for line in result.stderr.splitlines() if line.strip()]
+    assert any(entry.get("source") == "gone" and "404" in entry["message"] for entry in lines), (
+        result.stderr
+    )
