@@ -3,7 +3,8 @@
 Owns: the allow-list a partner newsroom can republish safely (nh3), relative URLs made
 absolute, trackers and one-pixel images dropped, plain text from HTML (entities decoded, block
 boundaries kept as spaces, Chinese line breaks not turned into spaces), shortening at a word,
-a title from a first sentence, and text and URLs made safe to put into XML. A leaf: every
+a title from a first sentence, the correction note's paragraph, and text and URLs made safe
+to put into XML. A leaf: every
 stage may import it; it imports nothing of ours.
 """
 
@@ -73,6 +74,12 @@ _ONE_PIXEL = re.compile(r'\s*<img[^>]*(width="1"|height="1")[^>]*>\s*')
 _WRAPPING = str.maketrans("", "", "\t\n\r")
 _NOT_IN_URI = re.compile(r'[^\x21-\x7e]|["<>\\^`{|}]|%(?![0-9A-Fa-f]{2})')
 
+# A correction note (see `correction_note`); sanitising drops the class, so the publisher
+# puts the paragraph back together from the note's text.
+CORRECTION_OPEN = '<p class="correction">'
+_OPENING_P = re.compile(r"\s*(<p\b[^>]*>)(.*?)</p\s*>", re.S | re.I)
+_LEADING_STRONG = re.compile(r"^\s*<strong\b[^>]*>.*?</strong\s*>", re.S | re.I)
+
 # The base URL of the fragment this thread is sanitising, for the shared sanitiser's filter.
 _BASE = threading.local()
 
@@ -115,6 +122,23 @@ def sanitise_html(fragment: str, base_url: str = "") -> str:
     if _is_one_pixel_only(cleaned):
         return ""
     return cleaned.strip()
+
+
+def correction_note(label: str, note_html: str) -> str:
+    """The paragraph that opens a corrected story: the fixed label in the language of the text
+    (never machine-translated) and the note (`note_html`: HTML-escaped text)."""
+    return f"{CORRECTION_OPEN}<strong>{html.escape(label)}</strong> {note_html}</p>"
+
+
+def opening_note(content: str) -> tuple[str, str, str] | None:
+    """(the opening paragraph's start tag, the note after its `<strong>` label, the rest) of
+    `content`, or None when it does not open with a paragraph. The caller knows the paragraph
+    is a correction note (the story has one); sanitised HTML nests no paragraph in another."""
+    match = _OPENING_P.match(content)
+    if match is None:
+        return None
+    note = _LEADING_STRONG.sub("", match.group(2), count=1).strip()
+    return match.group(1), note, content[match.end() :]
 
 
 def _is_tracker(url: str) -> bool:

@@ -1,11 +1,12 @@
 """A stored story as an item of one edition: what every feed of that edition carries of it.
 
 Owns: the item's stable id (a tag: URI) and its page's URL, which text an edition shows (the
-translation when there is a usable one, else the original), what a source's rights allow
-(full text, summary, headline), the machine-translation attribution, the kk-Latn / zh-Hant
-script of derived editions, credits as each edition words them, the links to the same story
-in the other editions (hreflang), `updated` from stored times only (a correction moves it),
-and atom:source (the partner feed's id, title and updated; never a URL carrying a secret).
+translation when there is a usable one, else the original), what a source's rights allow (full
+text, summary, headline), the machine-translation attribution, the kk-Latn / zh-Hant script of
+derived editions, credits as each edition words them, a correction note's paragraph (its class
+and the edition's own label, whatever a translator made of them), the links to the same story
+in the other editions (hreflang), `updated` from stored times only (a correction moves it), and
+atom:source (the partner feed's id, title and updated; never a URL carrying a secret).
 Also whether a story is in an edition at all (`in_edition`: not withdrawn, not under embargo,
 in the edition's language or translated, or the policy shows originals) and the digest of what
 a reader of an edition sees of it (`digest`: a new digest is a new version).
@@ -24,7 +25,7 @@ from html import escape
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from syndication.config import Config
-from syndication.html import web_url, xml_safe
+from syndication.html import CORRECTION_OPEN, correction_note, opening_note, web_url, xml_safe
 from syndication.lang import DERIVED, base_language, derive_html, derive_text
 from syndication.model import FUTURE_TOLERANCE, Article, StoredArticle, Translation, utcnow
 from syndication.render import Item
@@ -259,7 +260,30 @@ def _text(config: Config, edition: str, story: Story, rights: str) -> _Text:
         content = derive_html(content, edition)
         credits = tuple(derive_text(credit, edition) for credit in credits)
         item_language = edition
+    if content and article.correction:
+        # A translation made before the note had a paragraph of its own lost the class (and
+        # got a translated label); one of the story's current text still opens with it.
+        legacy = translated and translation is not None and translation.status == "translated"
+        content = _with_note(content, item_language, legacy=legacy and _opens_with_note(article))
     return _Text(title, summary, content, credits, item_language, translated)
+
+
+def _opens_with_note(article: Article) -> bool:
+    return bool(article.correction) and article.content.startswith(CORRECTION_OPEN)
+
+
+def _with_note(content: str, language: str, *, legacy: bool) -> str:
+    """`content` opening with its correction note as every edition shows it: the paragraph
+    with class `correction` and the fixed label of the text's `language`, whatever label a
+    translation made of it (`legacy`: the opening paragraph is the note though it lost its
+    class)."""
+    if not (content.startswith(CORRECTION_OPEN) or legacy):
+        return content
+    opening = opening_note(content)
+    if opening is None or not opening[1]:
+        return content
+    _, note, rest = opening
+    return correction_note(word(language, "correction"), note) + rest
 
 
 def _updated(story: Story, translated: bool, now: datetime) -> datetime:

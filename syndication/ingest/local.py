@@ -24,7 +24,14 @@ import markdown
 import yaml
 
 from syndication.errors import ArticleFileError
-from syndication.html import absolute_url, first_sentence, plain_text, sanitise_html, shorten
+from syndication.html import (
+    absolute_url,
+    correction_note,
+    first_sentence,
+    plain_text,
+    sanitise_html,
+    shorten,
+)
 from syndication.ingest.normalise import choose_language
 from syndication.lang import normalise_language
 from syndication.model import Article, Withdrawal, article_id
@@ -403,8 +410,7 @@ def _corrected(content: str, meta: dict[str, Any], language: str) -> tuple[str, 
     note = plain_text(str(meta.get("correction") or ""), 1000)
     if not note:
         return "", content
-    label = escape(word(language, "correction"))
-    return note, f'<p class="correction"><strong>{label}</strong> {escape(note)}</p>{content}'
+    return note, correction_note(word(language, "correction"), escape(note)) + content
 
 
 def _credit(line: str) -> str:

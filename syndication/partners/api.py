@@ -1,12 +1,14 @@
 """The catch-up API: every new version of every entitled story of an edition since a cursor.
 
 Owns: the request's parameters (`edition`, `after`, `limit`) and their refusals, the answer
-`{"items": [...], "next": CURSOR}` (the version log's rows after the cursor, oldest first,
-only the partner's stories, each a ninjs 3.1 item rendered from the story as it is now at the
-partner's rights; `next` is the last row's seq, or the cursor itself when there is none, so a
-client that stores it gets each version once and `{"items": [], "next": <same>}` when caught
-up), and a cache of answers that holds while the version log has no new row (looked at no more
-than once a `FRESH` interval) and the configuration is the same.
+`{"items": [...], "next": CURSOR}` (the version log's rows after the cursor, oldest first, only
+the partner's stories, each a ninjs 3.1 item with the status the log recorded for that version:
+a canceled one with no text, a usable one rendered from the story as it is now at the partner's
+rights (no older text is stored), and with no text while the story is withdrawn); `next` is the
+last row's seq, or the cursor itself when there is none, so a client that stores it gets each
+version once and `{"items": [], "next": <same>}` when caught up), and a cache of answers that
+holds while the version log has no new row (looked at no more than once a `FRESH` interval) and
+the configuration is the same.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from syndication.lang import base_language
 from syndication.model import utcnow
 from syndication.partners.entitle import Entitlement, entitlement
 from syndication.partners.feeds import FRESH, Body, body
-from syndication.partners.ninjs import canceled, usable, withheld
+from syndication.partners.ninjs import canceled, retracted, usable, withheld
 from syndication.store import Store, StoryVersion
 
 DEFAULT_LIMIT = 50
@@ -134,8 +136,14 @@ class CatchUp:
         self, config: Config, rights: Entitlement, row: StoryVersion, now: datetime
     ) -> dict[str, object]:
         authority = id_authority(config, self.store.remembered)
-        if row.withdrawn:
+        # Each version keeps the status the log recorded for it (a story withdrawn and
+        # restored is usable, canceled, usable), not the story's status now.
+        if row.status == "canceled":
             return canceled(authority, row.stored, row.edition, row.version, row.at)
+        if row.withdrawn:
+            # A usable version of a story withdrawn since: a withdrawal takes its text out
+            # of everything, so the version comes with its status and identity only.
+            return retracted(authority, row.stored, row.edition, row.version, row.at)
         embargo = row.stored.article.embargo
         if embargo is not None and embargo > now:
             # Published once, then put under embargo: none of its text until then.

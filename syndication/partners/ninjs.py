@@ -6,8 +6,9 @@ rights) and its version row to ninjs: `uri` (the item's stable tag: id), `versio
 bodies with their roles and media types, `by`, categories as `subjects`, the source as
 `infoSources` and `copyrightHolder`/`copyrightNotice`, the rights as `usageTerms`, the
 story's ids as `altIds`, its page as a rendition, its picture and, for a translation (or a
-derived script), its original story and language as `associations`. A withdrawn story is
-`pubStatus: canceled` with no text. Pure: no store, no HTTP.
+derived script), its original story and language as `associations`. A canceled version is
+`pubStatus: canceled` with no text; a usable version of a story withdrawn since keeps
+`pubStatus: usable` but has no text either (`edNote` says why). Pure: no store, no HTTP.
 """
 
 from __future__ import annotations
@@ -48,6 +49,18 @@ def canceled(
         "pubStatus": "canceled",
         "language": edition,
         "altIds": _alt_ids(stored),
+    }
+
+
+def retracted(
+    authority: str, stored: StoredArticle, edition: str, version: int, at: datetime
+) -> dict[str, Any]:
+    """A version published usable, of a story withdrawn since: its identity and its own status,
+    none of its text (a withdrawal takes the text out of everything); `edNote` says why."""
+    return {
+        **canceled(authority, stored, edition, version, at),
+        "pubStatus": "usable",
+        "edNote": "The story has since been withdrawn; its text is no longer served.",
     }
 
 

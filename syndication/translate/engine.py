@@ -1,12 +1,12 @@
 """The translation stage: drain pending translations from the store, honestly.
 
 Owns: the stage in its phases: plan (each (article, language) due now, its title, summary and
-content cut into segments as the source's rights allow, grouped by language pair), translate
-(each pair's segments through the `Chain`: whole blocks, then text nodes one by one, then
-plain text, each level one round of requests), and save (each story's outcome per language:
-`translated`, or `pending`/`failed` with the reason and when it is tried again; a text a
-provider refused on its own judged last). Also the providers a configuration names, each
-behind its guard, and the report of a run.
+content cut into segments as the source's rights allow, a correction note on its own, grouped
+by language pair), translate (each pair's segments through the `Chain`: whole blocks, then text
+nodes one by one, then plain text, each level one round of requests), and save (each story's
+outcome per language: `translated`, or `pending`/`failed` with the reason and when it is tried
+again; a text a provider refused on its own judged last). Also the providers a configuration
+names, each behind its guard, and the report of a run.
 """
 
 from __future__ import annotations
@@ -19,14 +19,15 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from syndication.config import Config, ProviderSettings, TranslationSettings
-from syndication.html import sanitise_html
-from syndication.model import StoredArticle, Translation, utcnow
+from syndication.html import CORRECTION_OPEN, correction_note, opening_note, sanitise_html
+from syndication.model import Article, StoredArticle, Translation, utcnow
 from syndication.store import Store
 from syndication.translate import outages
 from syndication.translate.chain import BUDGET, NOT_TRANSLATED, Chain, Failure
 from syndication.translate.guard import Guarded
 from syndication.translate.providers import PROVIDERS
 from syndication.translate.segment import Document, Glossary, Segment, split_html, split_text
+from syndication.words import word
 
 
 @dataclass(frozen=True)
@@ -81,12 +82,25 @@ class _Job:
     title: Document
     summary: Document
     content: Document
+    # A local article's correction note, translated on its own: its paragraph (class, fixed
+    # label) is put back around it, never sent to a provider (see `_save_translated`).
+    note: Document
 
     def segments(self) -> list[Segment]:
-        return [*self.title.segments, *self.summary.segments, *self.content.segments]
+        return [
+            *self.title.segments,
+            *self.summary.segments,
+            *self.note.segments,
+            *self.content.segments,
+        ]
 
     def documents(self) -> tuple[tuple[str, Document], ...]:
-        return (("title", self.title), ("summary", self.summary), ("content", self.content))
+        return (
+            ("title", self.title),
+            ("summary", self.summary),
+            ("note", self.note),
+            ("content", self.content),
+        )
 
 
 @dataclass
@@ -285,7 +299,7 @@ class _Stage:
         is no outage), saved as a failed attempt would be."""
         self.handled[_pair(stored, translation)] += 1
         self.seen.add((stored.article.id, translation.language))
-        job = _Job(stored, translation, Document([]), Document([]), Document([]))
+        job = _Job(stored, translation, Document([]), Document([]), Document([]), Document([]))
         t = self.config.settings.translation
         _save_failure(self.store, job, failure, self.chain, t.retry_after, self.report)
         self._advance(1)
@@ -320,7 +334,9 @@ def _pair(stored: StoredArticle, translation: Translation) -> Pair:
 
 # Segmenting is the costly part of planning: each story version is segmented once per
 # target language and kept (a story retried after a failure is not segmented again).
-_SEGMENTED: OrderedDict[tuple[object, ...], tuple[Document, Document, Document]] = OrderedDict()
+_SEGMENTED: OrderedDict[tuple[object, ...], tuple[Document, Document, Document, Document]] = (
+    OrderedDict()
+)
 _SEGMENTED_MAX = 4096
 
 
@@ -335,18 +351,32 @@ def _plan(
     key = (article.id, article.text_hash, translation.language, rights, tuple(pairs))
     documents = _SEGMENTED.get(key)
     if documents is None:
+        content, note = article.content, ""
+        opening = _note(article)
+        if opening is not None:
+            note, content = opening
         documents = (
             split_text(article.title, pairs),
             split_text(article.summary, pairs) if rights != "title" else Document([]),
-            split_html(article.content, pairs) if rights == "full" else Document([]),
+            split_html(content, pairs) if rights == "full" else Document([]),
+            split_html(note, pairs) if rights == "full" else Document([]),
         )
         _SEGMENTED[key] = documents
         if len(_SEGMENTED) > _SEGMENTED_MAX:
             _SEGMENTED.popitem(last=False)
     else:
         _SEGMENTED.move_to_end(key)
-    title, summary, content = documents
-    return _Job(stored, translation, title, summary, content)
+    title, summary, content, note = documents
+    return _Job(stored, translation, title, summary, content, note)
+
+
+def _note(article: Article) -> tuple[str, str] | None:
+    """(the correction note as HTML text, the rest of the body) when the body opens with the
+    note's paragraph (`ingest.local`); None otherwise."""
+    if not article.correction or not article.content.startswith(CORRECTION_OPEN):
+        return None
+    opening = opening_note(article.content)
+    return None if opening is None else (opening[1], opening[2])
 
 
 # -- translate ---------------------------------------------------------------------------
@@ -511,6 +541,16 @@ def _save_failure(
         report.pending += 1
 
 
+def _content(fields: dict[str, str], language: str) -> str:
+    """The translated body, opening with the translated correction note (if any) in its
+    paragraph, with the fixed label of `language`."""
+    content = sanitise_html(fields.get("content", ""))
+    note = sanitise_html(fields.get("note", "")).strip()
+    if not note:
+        return content
+    return correction_note(word(language, "correction"), note) + content
+
+
 def _save_translated(
     store: Store, job: _Job, fields: dict[str, str], chain: Chain, report: TranslationReport
 ) -> None:
@@ -524,7 +564,7 @@ def _save_translated(
             status="translated",
             title=html.unescape(fields["title"]).strip() or article.title,
             summary=html.unescape(fields.get("summary", "")).strip(),
-            content=sanitise_html(fields.get("content", "")),
+            content=_content(fields, previous.language),
             provider=",".join(sorted(used)),
             attempts=previous.attempts + 1,
         ),

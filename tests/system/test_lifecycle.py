@@ -527,20 +527,31 @@ def test_a_correction_reaches_every_edition_with_the_same_id_and_the_note(
         after = entry(edition)
         assert after.findtext(f"{ATOM}id") == before[edition][0]
         assert (after.findtext(f"{ATOM}updated") or "") > (before[edition][1] or ""), edition
-        # The note opens the story, in the edition's language (the fake provider's "language"
-        # for the translated editions).
-        note = "Correction: An earlier version misspelt the mayor's name."
-        shown = note if edition == "en" else fake_translate(note, "en", edition)
+        # The note opens the story as `<p class="correction"><strong>{label}</strong> …`: the
+        # edition's own fixed label (never machine-translated) and the note in the edition's
+        # language (the fake provider's "language" for the translated editions).
+        note = "An earlier version misspelt the mayor's name."
+        label = {"kk": "Түзету:", "zh": "更正：", "en": "Correction:"}[edition]
+        shown = f"{label} {note if edition == 'en' else fake_translate(note, 'en', edition)}"
         content = lxml_html.fragment_fromstring(
             after.findtext(f"{ATOM}content") or "", create_parent="div"
         )
-        first = content.find("p")
-        assert first is not None and first.text_content() == shown, edition
         page = lxml_html.fromstring(
             (public / edition / "articles" / f"{_slug('newsroom:mayor')}.html").read_bytes()
         )
-        opening = page.find(".//article/p[2]")  # after the date line
-        assert opening is not None and opening.text_content() == shown, edition
+        feed = json.loads((public / edition / "feed.json").read_text(encoding="utf-8"))
+        (item,) = [i for i in feed["items"] if "newsroom:mayor/" in i["id"]]
+        for where, first in (
+            ("atom", content.find("p")),
+            (
+                "json",
+                lxml_html.fragment_fromstring(item["content_html"], create_parent="div").find("p"),
+            ),
+            ("page", page.find(".//article/p[2]")),  # after the date line
+        ):
+            assert first is not None and first.text_content() == shown, (edition, where)
+            assert first.get("class") == "correction", (edition, where)
+            assert first.findtext("strong") == label, (edition, where)
     assert "Petrenko" in (entry("en").findtext(f"{ATOM}content") or "")
     versions = _versions(tmp_path, "newsroom:mayor")
     assert sorted(v for e, v, _ in versions if e == "en") == [1, 2]

@@ -423,3 +423,45 @@ def test_a_story_put_under_embargo_after_it_was_published_is_withheld_by_the_api
     statuses = [i["pubStatus"] for i in after.json()["items"] if i["uri"] == item["uri"]]
     assert statuses == ["usable"], statuses
     assert _marker("wire", 4).encode() in after.content
+
+
+def test_the_api_gives_each_version_its_own_status_not_the_storys_current_one(
+    life: Life,
+) -> None:
+    """Withdrawn then restored, a story's log is usable, canceled, usable: the API gives each
+    version as the log recorded it (a canceled one with no text, a usable one with the text
+    served now); while the story is withdrawn, an earlier usable version stays `usable` but
+    carries none of its text (a withdrawal takes it out of everything)."""
+    url = f"{BASE}partners/wiredesk/api/v1/items?edition=kk&limit=200"
+    uri = "tag:feeds.example.kz,2025:wire:story-3/kk"
+
+    def versions() -> list[dict[str, object]]:
+        time.sleep(1.1)  # the API's last look at the store holds for a second (FRESH)
+        answer = life.get(url, WIRE)
+        assert answer.status_code == 200, answer.text
+        return [i for i in answer.json()["items"] if i["uri"] == uri]
+
+    life.store.withdraw("wire:story-3", "Court order Qz")
+    publish(life.config, life.store)
+    withdrawn = versions()
+    assert [(i["version"], i["pubStatus"]) for i in withdrawn] == [
+        ("1", "usable"),
+        ("2", "canceled"),
+    ], withdrawn
+    for item in withdrawn:
+        assert not {"headlines", "descriptions", "bodies"} & set(item), item
+        assert all(word.decode() not in json.dumps(item) for word in _words("wire", 3))
+
+    life.store.restore("wire:story-3")
+    publish(life.config, life.store)
+    restored = versions()
+    assert [(i["version"], i["pubStatus"]) for i in restored] == [
+        ("1", "usable"),
+        ("2", "canceled"),
+        ("3", "usable"),
+    ], restored
+    assert not {"headlines", "descriptions", "bodies"} & set(restored[1]), restored[1]
+    for item in (restored[0], restored[2]):
+        assert item["headlines"] and "МӘТІН wire:story-3" in json.dumps(
+            item["bodies"], ensure_ascii=False
+        ), item

@@ -353,9 +353,14 @@ def test_every_api_item_is_valid_ninjs(site: Site, shared: Path) -> None:
     own = full_kk["newsroom:story-0/kk"]
     assert own["language"] == "kk"
     assert [a["name"] for a in own["associations"]] == ["picture"]  # no original: it is one
-    # Withdrawn: canceled, whichever version row, and no text at all.
-    for item in (i for i in items if "wire:story-1/" in i["uri"]):
-        assert item["pubStatus"] == "canceled"
+    # Withdrawn: each version row keeps its own status (the usable version 1 stays usable, the
+    # canceled version 2 is canceled), and none has any text at all.
+    withdrawn = [i for i in items if "wire:story-1/" in i["uri"]]
+    assert {(i["version"], i["pubStatus"]) for i in withdrawn} == {
+        ("1", "usable"),
+        ("2", "canceled"),
+    }
+    for item in withdrawn:
         assert not {"headlines", "descriptions", "bodies"} & set(item)
     # A summary partner never receives a body; a derived script points at its base edition.
     assert all(

@@ -255,3 +255,54 @@ def test_websub_hub_is_linked_and_pinged_only_after_a_change(tmp_path: Path, hub
     assert "https://feeds.example.kz/en/sources/brief/atom.xml" in hub.pings[2]["hub.url"]
     publish(config, store)
     assert len(hub.pings) == 3, "a delivered ping was sent again"
+
+
+def test_a_correction_note_opens_every_edition_with_its_class_and_own_label(
+    tmp_path: Path,
+) -> None:
+    """Translations stored before the note was translated on its own lost its class and got a
+    machine-translated label; every edition still opens with `<p class="correction">`, the
+    edition's own fixed label and the translated note."""
+    from syndication.words import word
+
+    config, store = _setup(tmp_path)
+    story = Article(
+        id="full:park",
+        source_id="full",
+        guid="park",
+        title="Алматыда жаңа саябақ ашылды",
+        summary="Алматыда жаңа саябақ ашылды.",
+        content='<p class="correction"><strong>Түзету:</strong> Саябақтың ауданы түзетілді.</p>'
+        "<p>Оның ауданы елу гектар.</p>",
+        language="kk",
+        published=utcnow() - timedelta(hours=1),
+        correction="Саябақтың ауданы түзетілді.",
+    )
+    save_articles(store, "full", [story], EDITIONS)
+    notes = {"en": ("Fix:", "The park's area was corrected."), "zh": ("修正：", "公园面积已更正。")}
+    for language, (label, note) in notes.items():
+        store.save_translation(
+            Translation(
+                story.id, language, "translated", title=f"{language} title",
+                summary=f"{language} summary", provider="google",
+                content=f"<p><strong>{label}</strong> {note}</p><p>{language} body</p>",
+            ),
+            story.text_hash,
+        )  # fmt: skip
+    publish(config, store)
+    expected = {
+        "kk": ("Түзету:", "Саябақтың ауданы түзетілді."),
+        "kk-Latn": (word("kk-Latn", "correction"), None),
+        "en": ("Correction:", notes["en"][1]),
+        "zh": ("更正：", notes["zh"][1]),
+        "zh-Hant": ("更正：", None),
+    }
+    for edition, (label, note) in expected.items():
+        feed = json.loads((config.output / edition / "feed.json").read_text(encoding="utf-8"))  # type: ignore[operator]
+        (item,) = feed["items"]
+        first = etree.HTML(item["content_html"]).find(".//p")
+        assert first is not None and first.get("class") == "correction", (edition, item)
+        assert first.findtext("strong") == label, (edition, item["content_html"])
+        if note is not None:
+            assert "".join(first.itertext()) == f"{label} {note}", edition
+        assert item["content_html"].count('class="correction"') == 1, edition

@@ -810,3 +810,29 @@ def test_the_next_provider_in_the_chain_answers_when_the_first_is_down(
 
 
 # -- configuration ----------------------------------------------------------------------------
+
+
+def test_a_correction_note_is_translated_on_its_own_and_keeps_its_paragraph(
+    tmp_path: Path, fake_google: FakeGoogle
+) -> None:
+    """The note's label is a fixed word of each edition, never sent to a provider; the note
+    is, and each translation opens with `<p class="correction">`, the target's label and it."""
+    config, store = _setup(tmp_path, fake_google.url)
+    note = "Саябақтың ауданы түзетілді."
+    body = "<p>Алматыда жаңа саябақ ашылды. Оның ауданы елу гектар.</p>"
+    story = replace(
+        _article("wire", "park", "kk", "Алматыда жаңа саябақ ашылды", body),
+        content=f'<p class="correction"><strong>Түзету:</strong> {note}</p>{body}',
+        correction=note,
+    )
+    _save(store, story)
+    assert translate_pending(config, store).translated == 2
+    sent = [unit for _, _, unit in _units(fake_google.calls)]
+    assert note in sent and not any("Түзету" in unit for unit in sent), sent
+    labels = {"en": "Correction:", "zh": "更正："}
+    for language, translation in _translations(store, story.id).items():
+        opening = f'<p class="correction"><strong>{labels[language]}</strong> '
+        assert translation.content.startswith(
+            opening + fake_translate(note, "kk", language) + "</p><p>"
+        ), translation.content
+        assert fake_translate("Оның ауданы елу гектар.", "kk", language) in translation.content
