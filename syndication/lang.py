@@ -3,9 +3,10 @@
 Owns: the edition table (the base languages we translate into, and the script variants derived
 from one of them without any translation call), an edition's base language, language tags as
 partners write them (`en-US`, `zh-CN`, `kz`) into our short tags, which script a text is
-written in, and the derivations themselves: ``kk-Latn`` (Kazakh Cyrillic -> the 2021 Kazakh
-Latin alphabet, with our own letter table) and ``zh-Hant`` (Simplified -> Traditional Chinese
-through OpenCC), for plain text and for HTML fragments. In HTML only text nodes change; tags,
+written in (Kazakh in either of its Latin alphabets included), and the derivations themselves:
+``kk-Latn`` (Kazakh Cyrillic -> the 2021 Kazakh Latin alphabet, with our own letter table) and
+``zh-Hant`` (Simplified -> Traditional Chinese through OpenCC), for plain text and for HTML
+fragments. In HTML only text nodes change; tags,
 attribute values, comments, entities and the content of ``<code>``/``<pre>`` (and raw-text
 ``<script>``/``<style>``) are copied byte for byte, so links, image URLs and code samples
 survive the conversion.
@@ -86,6 +87,14 @@ def provider_code(provider: str, language: str) -> str | None:
     return code
 
 
+def known_languages() -> frozenset[str]:
+    """Every language tag some provider has a code for: what a story may be translated from."""
+    from deep_translator.constants import GOOGLE_LANGUAGES_TO_CODES
+
+    tags = {tag for codes in PROVIDER_CODES.values() for tag in codes}
+    return frozenset(tags | set(GOOGLE_LANGUAGES_TO_CODES.values()))
+
+
 def provider_supports(provider: str, source: str, target: str) -> bool:
     return (
         provider_code(provider, source) is not None and provider_code(provider, target) is not None
@@ -100,6 +109,43 @@ CYRILLIC = re.compile(r"[\u0400-\u04ff]")
 LATIN = re.compile(r"[A-Za-z\u00c0-\u024f]")
 #: The script each language we detect by default is written in.
 SCRIPTS = {"en": "latin", "ru": "cyrillic", "kk": "cyrillic", "zh": "han"}
+
+
+# Kazakh written in Latin letters: the 2018 alphabet (á ǵ ı ń ó ú ý, sh, ch) or the 2021 one
+# (ä ğ ı ñ ö ū ü ş). lingua has no Latin Kazakh model (it reads it as Turkish or English), so
+# the letters decide: the Kazakh marks, the Turkic ı ğ ş, and a q not followed by u (Qazaqstan,
+# aqparat) are its evidence; what no Kazakh Latin alphabet writes (c outside ch, w, x, ə, and the
+# accents of the European languages) is evidence against it.
+_KAZAKH_LATIN_MARKS = re.compile("[áǵńóúýäñūÁǴŃÓÚÝÄÑŪ]")
+_TURKIC_LATIN = re.compile("[ıİğĞşŞ]")
+_BARE_Q = re.compile("[qQ](?![uU])")
+_NOT_KAZAKH_LATIN = re.compile(
+    "[cC](?![hH])|[wWxXəƏéèêëàâãåíìîïòôõøùûçÇłŁąĄęĘśŚźŹżŻćĆčČřŘšŠžŽěĚůŮßœæ]"
+)
+_KAZAKH_LETTERS_LATIN = re.compile("[áǵńóúýäñūıİğĞşŞÁǴŃÓÚÝÄÑŪ]")
+
+
+def kazakh_latin_letters(text: str) -> bool:
+    """Whether a Latin-script `text` writes Kazakh in one of its Latin alphabets.
+
+    It must show two kinds of Kazakh evidence (the Kazakh marks, the Turkic ı ğ ş, a bare q),
+    or the ǵ no other language writes, and more than twice as many Kazakh marks and bare q's as
+    letters Kazakh Latin never uses. Turkish (ı ğ ş, but c and ç and no q), Spanish or Czech
+    (á ó ú, but c, í, č), Polish (ń ó, but ł ą ę) and Azerbaijani (ı q, but ə) each lack one
+    kind or carry their own letters.
+    """
+    # A bare q alone is one kind of evidence: a text with neither a Kazakh mark nor ı ğ ş
+    # (every ASCII text, so English at the cost of one check) is never Kazakh.
+    if text.isascii() or _KAZAKH_LETTERS_LATIN.search(text) is None:
+        return False
+    marks = len(_KAZAKH_LATIN_MARKS.findall(text))
+    turkic = len(_TURKIC_LATIN.findall(text))
+    bare_q = len(_BARE_Q.findall(text))
+    kinds = (marks > 0) + (turkic > 0) + (bare_q > 0)
+    if kinds < 2 and "ǵ" not in text and "Ǵ" not in text:
+        return False
+    # ı ğ ş are Turkish too: they make a kind of evidence, not a count against the rest.
+    return marks + bare_q > 2 * len(_NOT_KAZAKH_LATIN.findall(text))
 
 
 def script_of(text: str) -> dict[str, int]:

@@ -810,3 +810,24 @@ def test_the_next_provider_in_the_chain_answers_when_the_first_is_down(
 
 
 # -- configuration ----------------------------------------------------------------------------
+
+
+def test_a_story_in_a_language_no_provider_translates_says_what_to_do(
+    tmp_path: Path, fake_mymemory: FakeMyMemory
+) -> None:
+    # MyMemory has no Turkish code: a partner's Turkish story cannot be translated, and the
+    # operator reads why and what to change (declare the source's language, or a provider).
+    config, store = _setup(
+        tmp_path,
+        fake_mymemory.url,
+        chain=["mymemory"],
+        providers={"mymemory": {"base_url": fake_mymemory.url}},
+    )
+    story = _article("wire", "tr", "tr", "Yeni demiryolu açıldı", "<p>Yolcular memnun.</p>")
+    _save(store, story)
+    report = translate_pending(config, store)
+    assert report.translated == 0 and report.failed == 3, report
+    for translation in _translations(store, story.id).values():
+        assert translation.status == "failed"
+        assert "no provider in the chain translates tr→" in (translation.error or "")
+        assert "`language:`" in (translation.error or "")
