@@ -37,7 +37,14 @@ from pydantic import (
 
 from syndication.errors import ConfigError
 from syndication.http import USER_AGENT
-from syndication.lang import BASE_LANGUAGES, DERIVED, EDITIONS, PROVIDER_CODES, provider_supports
+from syndication.lang import (
+    BASE_LANGUAGES,
+    DERIVED,
+    EDITIONS,
+    PROVIDER_CODES,
+    known_languages,
+    provider_supports,
+)
 
 DEFAULT_CONFIG = Path("config/syndication.yaml")
 ENV_CONFIG = "SYNDICATION_CONFIG"
@@ -584,6 +591,23 @@ class Settings(Strict):
     def languages(self) -> list[str]:
         """The languages stories are translated into (derived editions need none of their own)."""
         return [e for e in self.editions if e in BASE_LANGUAGES]
+
+    @cached_property
+    def translatable(self) -> frozenset[str]:
+        """The languages a story may be in and still reach every edition: each pair into a
+        base edition has a provider in its chain (routes included) that translates it."""
+        return frozenset(
+            language
+            for language in known_languages()
+            if all(
+                any(
+                    provider_supports(p, language, target)
+                    for p in self.translation.chain_for(language, target)
+                )
+                for target in self.languages
+                if target != language
+            )
+        )
 
     def source(self, source_id: str) -> SourceSettings:
         return self._sources_by_id[source_id]

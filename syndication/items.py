@@ -3,9 +3,10 @@
 Owns: the item's stable id (a tag: URI) and its page's URL, which text an edition shows (the
 translation when there is a usable one, else the original), what a source's rights allow (full
 text, summary, headline), the machine-translation attribution, the kk-Latn / zh-Hant script of
-derived editions, credits as each edition words them, a correction note's paragraph (its class
-and the edition's own label, whatever a translator made of them), the links to the same story
-in the other editions (hreflang), `updated` from stored times only (a correction moves it), and
+derived editions (and a Traditional Chinese original shown Simplified in `zh`, as written in
+`zh-Hant`), credits as each edition words them, a correction note's paragraph (its class and
+the edition's own label, whatever a translator made of them), the links to the same story in
+the other editions (hreflang), `updated` from stored times only (a correction moves it), and
 atom:source (the partner feed's id, title and updated; never a URL carrying a secret).
 Also whether a story is in an edition at all (`in_edition`: not withdrawn, not under embargo,
 in the edition's language or translated, or the policy shows originals) and the digest of what
@@ -26,7 +27,15 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 from syndication.config import Config
 from syndication.html import CORRECTION_OPEN, correction_note, opening_note, web_url, xml_safe
-from syndication.lang import DERIVED, base_language, derive_html, derive_text
+from syndication.lang import (
+    DERIVED,
+    base_language,
+    convert_html,
+    derive_html,
+    derive_text,
+    is_traditional,
+    simplified_chinese,
+)
 from syndication.model import FUTURE_TOLERANCE, Article, StoredArticle, Translation, utcnow
 from syndication.render import Item
 from syndication.words import language_name, word
@@ -243,6 +252,14 @@ def _text(config: Config, edition: str, story: Story, rights: str) -> _Text:
     else:
         title, summary, content = article.title, article.summary, article.content
         item_language = article.language
+    # A Chinese original may be Traditional: `zh` is the Simplified edition, so it is shown
+    # there converted (OpenCC t2s), and `zh-Hant` shows it as written rather than through
+    # the s2t round trip, which would lose its own spelling (臺灣 -> 台湾 -> 台灣).
+    traditional = (
+        not translated
+        and item_language == "zh" == language
+        and is_traditional(f"{title} {summary}"[:200])
+    )
     if rights != "full":
         content = ""
     if rights == "title":
@@ -254,7 +271,13 @@ def _text(config: Config, edition: str, story: Story, rights: str) -> _Text:
             edition, "translated", language=language_name(edition, article.language)
         )
     credits = article.credits
-    if edition in DERIVED and item_language == language:
+    if traditional and edition == "zh":
+        title, summary = simplified_chinese(title), simplified_chinese(summary)
+        content = convert_html(content, simplified_chinese)
+        credits = tuple(simplified_chinese(credit) for credit in credits)
+    elif traditional:
+        item_language = edition
+    elif edition in DERIVED and item_language == language:
         title = derive_text(title, edition)
         summary = derive_text(summary, edition)
         content = derive_html(content, edition)

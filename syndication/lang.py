@@ -3,9 +3,11 @@
 Owns: the edition table (the base languages we translate into, and the script variants derived
 from one of them without any translation call), an edition's base language, language tags as
 partners write them (`en-US`, `zh-CN`, `kz`) into our short tags, which script a text is
-written in, and the derivations themselves: ``kk-Latn`` (Kazakh Cyrillic -> the 2021 Kazakh
-Latin alphabet, with our own letter table) and ``zh-Hant`` (Simplified -> Traditional Chinese
-through OpenCC), for plain text and for HTML fragments. In HTML only text nodes change; tags,
+written in (Kazakh in either of its Latin alphabets included), and the derivations themselves:
+``kk-Latn`` (Kazakh Cyrillic -> the 2021 Kazakh Latin alphabet, with our own letter table) and
+``zh-Hant`` (Simplified -> Traditional Chinese through OpenCC), for plain text and for HTML
+fragments; and the way back for a Traditional Chinese original, which the Simplified ``zh``
+edition shows converted (OpenCC t2s). In HTML only text nodes change; tags,
 attribute values, comments, entities and the content of ``<code>``/``<pre>`` (and raw-text
 ``<script>``/``<style>``) are copied byte for byte, so links, image URLs and code samples
 survive the conversion.
@@ -16,7 +18,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Callable
-from functools import cache
+from functools import cache, lru_cache
 
 from opencc import OpenCC
 
@@ -86,6 +88,14 @@ def provider_code(provider: str, language: str) -> str | None:
     return code
 
 
+def known_languages() -> frozenset[str]:
+    """Every language tag some provider has a code for: what a story may be translated from."""
+    from deep_translator.constants import GOOGLE_LANGUAGES_TO_CODES
+
+    tags = {tag for codes in PROVIDER_CODES.values() for tag in codes}
+    return frozenset(tags | set(GOOGLE_LANGUAGES_TO_CODES.values()))
+
+
 def provider_supports(provider: str, source: str, target: str) -> bool:
     return (
         provider_code(provider, source) is not None and provider_code(provider, target) is not None
@@ -100,6 +110,43 @@ CYRILLIC = re.compile(r"[\u0400-\u04ff]")
 LATIN = re.compile(r"[A-Za-z\u00c0-\u024f]")
 #: The script each language we detect by default is written in.
 SCRIPTS = {"en": "latin", "ru": "cyrillic", "kk": "cyrillic", "zh": "han"}
+
+
+# Kazakh written in Latin letters: the 2018 alphabet (á ǵ ı ń ó ú ý, sh, ch) or the 2021 one
+# (ä ğ ı ñ ö ū ü ş). lingua has no Latin Kazakh model (it reads it as Turkish or English), so
+# the letters decide: the Kazakh marks, the Turkic ı ğ ş, and a q not followed by u (Qazaqstan,
+# aqparat) are its evidence; what no Kazakh Latin alphabet writes (c outside ch, w, x, ə, and the
+# accents of the European languages) is evidence against it.
+_KAZAKH_LATIN_MARKS = re.compile("[áǵńóúýäñūÁǴŃÓÚÝÄÑŪ]")
+_TURKIC_LATIN = re.compile("[ıİğĞşŞ]")
+_BARE_Q = re.compile("[qQ](?![uU])")
+_NOT_KAZAKH_LATIN = re.compile(
+    "[cC](?![hH])|[wWxXəƏéèêëàâãåíìîïòôõøùûçÇłŁąĄęĘśŚźŹżŻćĆčČřŘšŠžŽěĚůŮßœæ]"
+)
+_KAZAKH_LETTERS_LATIN = re.compile("[áǵńóúýäñūıİğĞşŞÁǴŃÓÚÝÄÑŪ]")
+
+
+def kazakh_latin_letters(text: str) -> bool:
+    """Whether a Latin-script `text` writes Kazakh in one of its Latin alphabets.
+
+    It must show two kinds of Kazakh evidence (the Kazakh marks, the Turkic ı ğ ş, a bare q),
+    or the ǵ no other language writes, and more than twice as many Kazakh marks and bare q's as
+    letters Kazakh Latin never uses. Turkish (ı ğ ş, but c and ç and no q), Spanish or Czech
+    (á ó ú, but c, í, č), Polish (ń ó, but ł ą ę) and Azerbaijani (ı q, but ə) each lack one
+    kind or carry their own letters.
+    """
+    # A bare q alone is one kind of evidence: a text with neither a Kazakh mark nor ı ğ ş
+    # (every ASCII text, so English at the cost of one check) is never Kazakh.
+    if text.isascii() or _KAZAKH_LETTERS_LATIN.search(text) is None:
+        return False
+    marks = len(_KAZAKH_LATIN_MARKS.findall(text))
+    turkic = len(_TURKIC_LATIN.findall(text))
+    bare_q = len(_BARE_Q.findall(text))
+    kinds = (marks > 0) + (turkic > 0) + (bare_q > 0)
+    if kinds < 2 and "ǵ" not in text and "Ǵ" not in text:
+        return False
+    # ı ğ ş are Turkish too: they make a kind of evidence, not a count against the rest.
+    return marks + bare_q > 2 * len(_NOT_KAZAKH_LATIN.findall(text))
 
 
 def script_of(text: str) -> dict[str, int]:
@@ -241,6 +288,27 @@ def traditional_chinese(text: str, variant: str = "s2t") -> str:
     return _opencc(variant).convert(text)
 
 
+def simplified_chinese(text: str) -> str:
+    """Convert Traditional Chinese to Simplified with OpenCC (``t2s``); the rest is kept."""
+    return _opencc("t2s").convert(text) if text else text
+
+
+@lru_cache(maxsize=4096)  # every publish asks again of the same stories' originals
+def is_traditional(text: str) -> bool:
+    """Whether Chinese `text` is written in Traditional characters.
+
+    OpenCC's t2s changes a good share of the Han characters of a Traditional text (臺灣的鐵路建設:
+    4 of 7) and next to none of a Simplified one; a Traditional name quoted in a Simplified
+    story stays under the threshold.
+    """
+    han = len(HAN.findall(text))
+    if han == 0:
+        return False
+    converted = simplified_chinese(text)
+    changed = sum(a != b for a, b in zip(text, converted, strict=False))
+    return changed >= 2 and changed >= 0.05 * han
+
+
 _CONVERTERS: dict[str, Callable[[str], str]] = {
     "kk-Latn": kazakh_latin,
     "zh-Hant": traditional_chinese,
@@ -292,7 +360,14 @@ def derive_html(fragment: str, edition: str) -> str:
     URLs, and a converted URL is a broken link. Editions that are not derived are unchanged.
     """
     convert = _CONVERTERS.get(edition)
-    if convert is None or not fragment:
+    if convert is None:
+        return fragment
+    return convert_html(fragment, convert)
+
+
+def convert_html(fragment: str, convert: Callable[[str], str]) -> str:
+    """`fragment` with `convert` applied to its text nodes only, as `derive_html` does."""
+    if not fragment:
         return fragment
     out: list[str] = []
     verbatim_depth = 0

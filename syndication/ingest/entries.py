@@ -30,6 +30,9 @@ class SourceInfo:
     language: str | None = None
     title: str = ""
     languages: tuple[str, ...] = ()  # extra languages the detector may answer
+    # Languages the translation chains take into every edition (None: no fallback to the
+    # declared language for a text that reads as another; see choose_language).
+    translatable: frozenset[str] | None = None
 
 
 @dataclass

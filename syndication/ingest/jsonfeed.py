@@ -106,7 +106,11 @@ def _item_to_article(item: dict[str, Any], source: SourceInfo, feed: _Feed) -> A
     )
     declared = normalise_language(item.get("language")) or feed.language
     language = choose_language(
-        declared, f"{title}. {body_text}", source.languages, where=f"{source.id}: {guid}"
+        declared,
+        f"{title}. {body_text}",
+        source.languages,
+        where=f"{source.id}: {guid}",
+        translatable=source.translatable,
     )
     tags = item.get("tags") if isinstance(item.get("tags"), list) else []
     return Article(

@@ -101,6 +101,7 @@ class LocalSource:
     language: str | None = None
     base_url: str = ""  # site base for relative links in local articles
     languages: tuple[str, ...] = ()
+    translatable: frozenset[str] | None = None  # as SourceInfo.translatable
 
 
 @dataclass
@@ -444,7 +445,13 @@ def _article(
     declared = normalise_language(str(meta.get("language") or meta.get("lang") or "")) or (
         normalise_language(source.language)
     )
-    language = choose_language(declared, f"{title}. {body_text}", source.languages, where=str(path))
+    language = choose_language(
+        declared,
+        f"{title}. {body_text}",
+        source.languages,
+        where=str(path),
+        translatable=source.translatable,
+    )
     explicit_id = str(meta.get("id") or "").strip()
     guid = explicit_id or guid
     notes: list[str] = list(meta.get("_notes") or [])

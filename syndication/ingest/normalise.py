@@ -2,7 +2,9 @@
 
 Owns: dates from feedparser, ISO or RFC 822 text into aware UTC; a content-derived guid for an
 item that has neither guid nor link; and the language check (a declared language confirmed or
-overruled by lingua and by Kazakh's own letters, a language found when none is declared).
+overruled by lingua and by Kazakh's own letters, Cyrillic or Latin, a language found when none
+is declared, and the declaration kept when the text reads as a language no translation chain
+takes).
 """
 
 from __future__ import annotations
@@ -11,12 +13,21 @@ import email.utils
 import hashlib
 import logging
 import re
+from collections.abc import Collection
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
 from syndication.html import plain_text
-from syndication.lang import CYRILLIC, HAN, KAZAKH, LATIN, SCRIPTS, normalise_language
+from syndication.lang import (
+    CYRILLIC,
+    HAN,
+    KAZAKH,
+    LATIN,
+    SCRIPTS,
+    kazakh_latin_letters,
+    normalise_language,
+)
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +98,8 @@ def _detect(sample: _Sample, extra: tuple[str, ...]) -> tuple[str | None, float]
         return "zh", 0.99
     if sample.kazakh_cyrillic():
         return "kk", 0.99
+    if sample.kazakh_latin():
+        return "kk", 0.95
     values = _detector(extra).compute_language_confidence_values(sample.text)
     if not values:
         return None, 0.0
@@ -124,7 +137,7 @@ class _Sample:
     answers are always those of the exact counts.
     """
 
-    __slots__ = ("_cyrillic", "_han", "_kazakh", "_letters", "most", "text")
+    __slots__ = ("_cyrillic", "_han", "_kazakh", "_kazakh_latin", "_letters", "most", "text")
 
     def __init__(self, text: str) -> None:
         self.text = text
@@ -133,6 +146,7 @@ class _Sample:
         self._han = -1
         self._cyrillic = -1
         self._kazakh: bool | None = None
+        self._kazakh_latin: bool | None = None
 
     @property
     def letters(self) -> int:
@@ -189,17 +203,53 @@ class _Sample:
         """Kazakh's own letters, in a text more than half Cyrillic: `_detect` answers Kazakh."""
         return self.kazakh and self.above(self.cyrillic, 0.5)
 
+    def kazakh_latin(self) -> bool:
+        """Kazakh in one of its Latin alphabets, in a text at least 80% Latin: `_detect` answers
+        Kazakh (lingua would say Turkish or English)."""
+        if self._kazakh_latin is None:
+            self._kazakh_latin = kazakh_latin_letters(self.text) and self.at_least(self.latin, 0.8)
+        return self._kazakh_latin
+
 
 def choose_language(
-    declared: str | None, text: str, extra: tuple[str, ...] = (), *, where: str = ""
+    declared: str | None,
+    text: str,
+    extra: tuple[str, ...] = (),
+    *,
+    where: str = "",
+    translatable: Collection[str] | None = None,
 ) -> str:
     """The declared language unless the text confidently says otherwise; `en` if unknown.
 
     A declaration the text's script already confirms (see `_script_confirms`) is kept without
     running lingua, whose statistical model costs about a millisecond per story; lingua runs
     when nothing is declared or when the script leaves room for doubt.
+
+    `translatable`, when given, holds the languages the configured chains translate into every
+    edition. A text that reads as another language would reach no edition but its own (and
+    fail translation at every retry): the declaration, when it is translatable, is kept
+    instead, and either way the log says so.
     """
     declared = normalise_language(declared)
+    chosen = _choose(declared, text, extra, where)
+    if translatable is None or chosen in translatable or chosen == declared:
+        return chosen
+    if declared and declared in translatable:
+        log.warning(
+            "%s: the text reads as %s, which no provider of the translation chain translates: "
+            "kept the declared language %s",
+            where, chosen, declared,
+        )  # fmt: skip
+        return declared
+    log.warning(
+        "%s: the text reads as %s, which no provider of the translation chain translates; "
+        "declare the source's language: or add a provider that translates %s",
+        where, chosen, chosen,
+    )  # fmt: skip
+    return chosen
+
+
+def _choose(declared: str | None, text: str, extra: tuple[str, ...], where: str) -> str:
     if declared and declared not in (*CORE_LANGUAGES, *extra):
         # The detector only knows our own languages: it cannot confirm or overrule a German
         # or Greek declaration, only mistake it for English. The declaration stands.
@@ -241,6 +291,8 @@ def _script_confirms(declared: str, sample: _Sample, text: str, extra: tuple[str
         return declared == "zh"  # what _detect's Han shortcut answers
     if sample.kazakh_cyrillic():
         return declared == "kk"  # what _detect's Kazakh shortcut answers
+    if sample.kazakh_latin():
+        return declared == "kk"  # what _detect's Latin Kazakh shortcut answers
     script = SCRIPTS.get(declared)
     if script is None or script == "han":  # Han text took the shortcut above
         return False

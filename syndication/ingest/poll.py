@@ -297,6 +297,7 @@ async def _ingest_feed(
         language=source.language,
         title=source.title or "",
         languages=tuple(config.settings.languages),
+        translatable=config.settings.translatable,
     )
     max_bytes = config.settings.fetch.max_bytes
 
@@ -341,6 +342,7 @@ def _ingest_folder(config: Config, store: Store, source: SourceSettings) -> Sour
         language=source.language,
         base_url=config.settings.site.base_url,
         languages=tuple(config.settings.languages),
+        translatable=config.settings.translatable,
     )
     try:
         scanned = scan_folder(local)

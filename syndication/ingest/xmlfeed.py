@@ -295,6 +295,7 @@ def _entry_to_article(entry: Any, source: SourceInfo, origin: _Origin) -> Articl
         f"{title}. {body_text}",
         source.languages,
         where=f"{source.id}: {guid}",
+        translatable=source.translatable,
     )
     return Article(
         id=article_id(source.id, guid),

@@ -114,7 +114,12 @@ class Chain:
         todo = list(dict.fromkeys(u for u in units if u.strip()))
         providers = self.candidates(source, target)
         if not providers:
-            missing = Failure(f"no provider in the chain translates {source}→{target}")
+            # The story was taken to be in `source` at ingestion; say how to change either.
+            missing = Failure(
+                f"no provider in the chain translates {source}→{target}: give the source a "
+                f"`language:` if its stories are not in {source}, or add a provider that "
+                f"translates {source} (google covers most languages)"
+            )
             return {}, dict.fromkeys(todo, missing)
         for provider in providers:
             if not todo:

@@ -11,6 +11,7 @@ import re
 import time
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import feedparser
 import pytest
@@ -19,6 +20,7 @@ from syndication.model import utcnow
 from syndication.translate.engine import translate_pending
 from tests.conftest import run_cli, write_config
 from tests.fakeprovider import FakeGoogle
+from tests.feedserver import FeedServer
 from tests.unit.translate.test_engine import (
     CYRILLIC,
     KK_TEXT,
@@ -199,3 +201,81 @@ def test_check_reports_a_language_pair_no_provider_in_the_chain_translates(
     assert result.code == 2, result.output
     assert "kk→zh" in result.output and "kk→en" in result.output, result.output
     assert "zh→en" not in result.output
+
+
+MIXED_RSS = """<?xml version="1.0" encoding="utf-8"?>
+<rss version="2.0"><channel><title>Mixed</title><link>{base}/</link><description>mixed</description>
+<item><guid>m3</guid><title>臺灣的鐵路建設取得新進展</title><link>{base}/m3</link>
+<description>臺灣南部開通了新的鐵路線，乘客們非常高興。這條鐵路將大大縮短旅行時間。</description>
+<pubDate>Thu, 03 Dec 2026 12:00:00 +0800</pubDate></item>
+<item><guid>m5</guid><title>Qazaqstanda jańa temirjol salyndy</title><link>{base}/m5</link>
+<description>Qazaqstannyń ońtústiginde jańa temirjol jelisi paıdalanýǵa berildi. Jolaýshylar
+qýanyshty.</description><pubDate>Thu, 03 Dec 2026 14:00:00 +0500</pubDate></item>
+<item><guid>m7</guid><title>上海举行新年音乐会</title><link>{base}/m7</link>
+<description>上海举行了盛大的新年音乐会，数千名观众到场观看演出。</description>
+<pubDate>Thu, 03 Dec 2026 15:00:00 +0800</pubDate></item>
+</channel></rss>"""
+
+KAZAKH_ATOM = """<?xml version="1.0" encoding="utf-8"?>
+<feed xmlns="http://www.w3.org/2005/Atom" xml:lang="kk"><title>Kazakh Atom</title>
+<id>urn:kz:feed</id><updated>2026-12-01T00:00:00Z</updated>
+<entry><id>urn:kz:3</id><title>Qazaqstan latyn jazuy: Astanada jańa kitaphana</title>
+<updated>2026-11-30T00:00:00Z</updated><link href="{base}/story3.html"/>
+<summary>Astanada jańa kitaphana ashyldy, oqyrmandar qýanyshty.</summary></entry>
+</feed>"""
+
+
+def test_latin_kazakh_and_traditional_chinese_originals_reach_every_edition_right(
+    tmp_path: Path, fake_google: FakeGoogle, feed_server: FeedServer
+) -> None:
+    mixed = feed_server.add("/mixed.xml", MIXED_RSS.format(base=feed_server.base).encode())
+    atom = feed_server.add("/kk.xml", KAZAKH_ATOM.format(base=feed_server.base).encode())
+    config = write_config(
+        tmp_path,
+        editions=["kk", "zh", "en", "kk-Latn", "zh-Hant"],
+        sources=[{"id": "mixed", "url": mixed}, {"id": "kazakh", "url": atom}],
+        translation={
+            "chain": ["google"],
+            "providers": {"google": {"base_url": fake_google.url}},
+            "timeout": "5s",
+        },
+    )
+    done = run_cli("once", "--config", str(config))
+    assert done.code == 0, done.output
+
+    def items(edition: str) -> dict[str, dict[str, Any]]:
+        feed = json.loads((tmp_path / "public" / edition / "feed.json").read_text("utf-8"))
+        return {item["external_url"].rsplit("/", 1)[1]: item for item in feed["items"]}
+
+    # Latin Kazakh is Kazakh (it was read as Turkish, or as English when the feed said kk):
+    # translated from kk, shown as written in the Kazakh editions.
+    sent_as = {
+        c.source for c in fake_google.calls if "Qazaqstan" in c.text or "kitaphana" in c.text
+    }
+    assert sent_as == {"kk"}, sent_as
+    for edition in ("kk", "kk-Latn"):
+        found = items(edition)
+        assert found["m5"]["title"] == "Qazaqstanda jańa temirjol salyndy", edition
+        assert found["story3.html"]["language"] == edition
+    english = items("en")
+    titles = {
+        "m5": "Qazaqstanda jańa temirjol salyndy",
+        "story3.html": "Qazaqstan latyn jazuy: Astanada jańa kitaphana",
+    }
+    for story, original in titles.items():  # machine-translated, not shown as written
+        assert english[story]["title"] != original, english[story]
+        assert english[story]["language"] == "en", english[story]
+
+    # A Traditional original is Simplified in zh, and as written in zh-Hant.
+    simplified, traditional = items("zh"), items("zh-Hant")
+    assert simplified["m3"]["title"] == "台湾的铁路建设取得新进展"
+    assert "臺灣" not in json.dumps(simplified["m3"], ensure_ascii=False)
+    assert "这条铁路" in simplified["m3"]["content_html"]
+    assert simplified["m3"]["language"] == "zh"
+    assert traditional["m3"]["title"] == "臺灣的鐵路建設取得新進展"
+    assert traditional["m3"]["language"] == "zh-Hant"
+    # A Simplified original is untouched in zh and converted in zh-Hant, as before.
+    assert simplified["m7"]["title"] == "上海举行新年音乐会"
+    assert traditional["m7"]["title"] == "上海舉行新年音樂會"
+    # Chinese originals are never sent to be translated into Chinese.
+    assert not [c for c in fake_google.calls if c.target.startswith("zh") and "臺灣" in c.text]

@@ -13,9 +13,12 @@ from syndication.lang import (
     DERIVED,
     EDITIONS,
     base_language,
+    convert_html,
     derive_html,
     derive_text,
+    is_traditional,
     kazakh_latin,
+    simplified_chinese,
     traditional_chinese,
 )
 
@@ -171,6 +174,32 @@ def test_traditional_chinese_variants_differ_in_vocabulary() -> None:
 def test_traditional_chinese_leaves_non_chinese_alone() -> None:
     text = "Astana 2024 — Қазақстан, “quoted” & <b>"
     assert traditional_chinese(text) == text
+
+
+@pytest.mark.parametrize(
+    ("text", "traditional"),
+    [
+        ("臺灣的鐵路建設取得新進展", True),
+        ("臺灣南部開通了新的鐵路線，乘客們非常高興。這條鐵路將大大縮短旅行時間。", True),
+        ("上海举行了盛大的新年音乐会，数千名观众到场观看演出。", False),
+        ("中国与哈萨克斯坦合拍的纪录片在阿斯塔纳首映，著名导演出席。", False),
+        # A Traditional name quoted in a long Simplified story does not make it Traditional.
+        ("据《聯合報》报道，上海举行了盛大的新年音乐会，数千名观众到场观看演出，"
+         "演出持续了三个小时，观众反响热烈。", False),
+        ("Astana 2024 — Қазақстан", False),
+        ("", False),
+    ],
+)  # fmt: skip
+def test_a_traditional_original_is_told_from_a_simplified_one(text: str, traditional: bool) -> None:
+    assert is_traditional(text) is traditional
+
+
+def test_simplified_chinese_converts_text_nodes_only() -> None:
+    assert simplified_chinese("臺灣的鐵路建設取得新進展") == "台湾的铁路建设取得新进展"
+    html = '<p title="鐵路">臺灣的<a href="https://x.tw/鐵路">鐵路</a><code>鐵</code></p>'
+    assert convert_html(html, simplified_chinese) == (
+        '<p title="鐵路">台湾的<a href="https://x.tw/鐵路">铁路</a><code>鐵</code></p>'
+    )
 
 
 def test_traditional_chinese_rejects_unknown_variant() -> None:

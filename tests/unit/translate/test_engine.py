@@ -836,3 +836,24 @@ def test_a_correction_note_is_translated_on_its_own_and_keeps_its_paragraph(
             opening + fake_translate(note, "kk", language) + "</p><p>"
         ), translation.content
         assert fake_translate("Оның ауданы елу гектар.", "kk", language) in translation.content
+
+
+def test_a_story_in_a_language_no_provider_translates_says_what_to_do(
+    tmp_path: Path, fake_mymemory: FakeMyMemory
+) -> None:
+    # MyMemory has no Turkish code: a partner's Turkish story cannot be translated, and the
+    # operator reads why and what to change (declare the source's language, or a provider).
+    config, store = _setup(
+        tmp_path,
+        fake_mymemory.url,
+        chain=["mymemory"],
+        providers={"mymemory": {"base_url": fake_mymemory.url}},
+    )
+    story = _article("wire", "tr", "tr", "Yeni demiryolu açıldı", "<p>Yolcular memnun.</p>")
+    _save(store, story)
+    report = translate_pending(config, store)
+    assert report.translated == 0 and report.failed == 3, report
+    for translation in _translations(store, story.id).values():
+        assert translation.status == "failed"
+        assert "no provider in the chain translates tr→" in (translation.error or "")
+        assert "`language:`" in (translation.error or "")
