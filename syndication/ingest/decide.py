@@ -5,16 +5,18 @@ cross-source dedupe (a story already held live from another source is kept once,
 recorded beside it), new / changed / unchanged, and the translations that follow (a new
 story: one pending per other language; changed text: the old ones stale until redone). A story
 the operator withdrew stays withdrawn whatever its source sends; one its source withdrew comes
-back when the source sends it again.
+back when the source sends it again. And which id a story its feed lists under a guid that
+other stories share keeps: the one the store holds it under, whatever the feed's order.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from syndication.model import Article
+from syndication.ingest.entries import SharedGuid, distinct_guids
+from syndication.model import Article, article_id
 from syndication.store import BY_OPERATOR, ArticleWrite, HeldArticle, LiveStory
 
 
@@ -49,6 +51,108 @@ def canonical_link(link: str) -> str:
 def one_per_id(batch: Sequence[Article]) -> list[Article]:
     """The batch with each id once (its first copy): one id twice must never abort a batch."""
     return list({a.id: a for a in reversed(batch)}.values())[::-1]
+
+
+def _groups(
+    batch: Sequence[Article], shared: Sequence[SharedGuid]
+) -> list[tuple[str, list[Article], bool]]:
+    """The batch by the guid its feed gave: (guid, its stories in feed order, whether the feed
+    gave it to more than one story)."""
+    by_id = {a.id: a for a in batch}
+    grouped: set[str] = set()
+    groups: list[tuple[str, list[Article], bool]] = []
+    for group in shared:
+        stories = [by_id[i] for i in group.ids if i in by_id]
+        if stories:
+            groups.append((group.guid, stories, True))
+            grouped.update(a.id for a in stories)
+    groups.extend((a.guid, [a], False) for a in batch if a.id not in grouped)
+    return groups
+
+
+def shared_ids_to_look_up(
+    batch: Sequence[Article], shared: Sequence[SharedGuid], held: Mapping[str, HeldArticle]
+) -> list[str]:
+    """The ids, besides the batch's own, whose stored stories settle which story keeps which
+    id: every one a story sharing its guid may hold, and the distinct ones of a story alone
+    under a guid the store holds another story by (its sibling that had the bare guid left
+    the feed)."""
+    wanted: list[str] = []
+    for guid, stories, is_shared in _groups(batch, shared):
+        for story in stories:
+            bare = held.get(article_id(story.source_id, guid))
+            if is_shared or (
+                bare is not None
+                and bare.content_hash != story.content_hash
+                and (bare.title, bare.link) != (story.title, story.link)
+            ):
+                options = (guid, *distinct_guids(guid, story))
+                wanted.extend(article_id(story.source_id, g) for g in options)
+    return sorted(set(wanted) - set(held))
+
+
+def settle_shared_guids(
+    batch: Sequence[Article], shared: Sequence[SharedGuid], held: Mapping[str, HeldArticle]
+) -> list[Article]:
+    """The batch with each story under the id it is published by (`held` answers for every id
+    `shared_ids_to_look_up` named).
+
+    Among stories sharing a guid, who a story is is what it says, never where the feed lists
+    it: a story the store holds unchanged keeps that id; one whose text was edited, the id of
+    the stored story with its title and link. The rest are new: at a guid's first sight the
+    first of them takes the bare guid (what was always published), later each takes the guid
+    made distinct by its own title and link (a story with no sibling in the store is not
+    another's correction). A story alone under its guid is that guid's story, unless the store
+    holds it under a distinct guid from when it had siblings.
+    """
+    settled: dict[str, Article] = {}
+    for guid, stories, is_shared in _groups(batch, shared):
+        ids = [a.id for a in stories]
+        settled.update(zip(ids, _settle(guid, stories, is_shared, held), strict=True))
+    return [settled.get(a.id, a) for a in batch]  # in the feed's order, as before
+
+
+def _settle(
+    guid: str, stories: list[Article], is_shared: bool, held: Mapping[str, HeldArticle]
+) -> list[Article]:
+    """The stories a feed lists under `guid`, each under the id it keeps."""
+    bare = article_id(stories[0].source_id, guid)
+    options = [(guid, *distinct_guids(guid, story)) for story in stories]
+    chosen: dict[int, str] = {}
+    taken: set[str] = set()
+
+    def under(index: int, new_guid: str) -> Article:
+        story = stories[index]
+        if new_guid == story.guid:
+            return story
+        return replace(story, guid=new_guid, id=article_id(story.source_id, new_guid))
+
+    def unchanged(index: int, option: str, found: HeldArticle) -> bool:
+        return found.content_hash == under(index, option).content_hash
+
+    def edited(index: int, option: str, found: HeldArticle) -> bool:
+        return (found.title, found.link) == (stories[index].title, stories[index].link)
+
+    for same in (unchanged, edited):
+        for index in range(len(stories)):
+            for option in options[index]:
+                found = held.get(article_id(stories[index].source_id, option))
+                if index in chosen or found is None or found.id in taken:
+                    continue
+                if same(index, option, found):
+                    chosen[index] = option
+                    taken.add(found.id)
+    for index, story in enumerate(stories):
+        if index in chosen:
+            continue
+        if not is_shared or (bare not in held and bare not in taken):
+            option = guid
+        else:
+            free = [g for g in options[index][1:] if article_id(story.source_id, g) not in taken]
+            option = free[0] if free else story.guid
+        chosen[index] = option
+        taken.add(article_id(story.source_id, option))
+    return [under(i, chosen[i]) for i in range(len(stories))]
 
 
 def links_to_match(batch: Sequence[Article], held: Mapping[str, HeldArticle]) -> list[str]:

@@ -3,8 +3,10 @@
 Owns: what a parser is told about the source a body came from (`SourceInfo`) and what a parse
 gives back (`ParsedFeed`); an item's guid when it has none of its own; plain text as HTML
 paragraphs; a size field read as a count of bytes; and merging the items of one feed that
-repeat a guid (true duplicates once, distinct stories kept apart). Duplicates across sources
-are not this module's concern.
+repeat a guid (true duplicates once, distinct stories kept apart and listed as sharing it, with
+the guids such a story may hold, made from what it says). Which of them keeps the bare guid is
+settled against the store (ingest/decide.py); duplicates across sources are not this module's
+concern.
 """
 
 from __future__ import annotations
@@ -35,6 +37,16 @@ class SourceInfo:
     translatable: frozenset[str] | None = None
 
 
+@dataclass(frozen=True)
+class SharedGuid:
+    """Distinct stories one feed lists under one guid: `ids` are the ids parsing gave them, in
+    feed order (the first has the bare guid, each other one a guid made distinct by what it
+    says: `distinct_guids`)."""
+
+    guid: str
+    ids: tuple[str, ...]
+
+
 @dataclass
 class ParsedFeed:
     articles: list[Article]
@@ -44,6 +56,8 @@ class ParsedFeed:
     entries_found: int = 0
     # Items the feed says are deleted (RFC 6721 tombstones): withdrawn everywhere.
     withdrawn: list[Withdrawal] = field(default_factory=list)
+    # Guids the feed gives to more than one distinct story.
+    shared: list[SharedGuid] = field(default_factory=list)
 
 
 def item_guid(given: str, link: str, raw_title: str, date: str, content: str) -> str:
@@ -77,9 +91,22 @@ def byte_count(value: Any) -> int:
         return 0
 
 
-def merge_repeated_guids(articles: list[Article], notes: list[str]) -> list[Article]:
-    """Merge items that repeat a guid: true duplicates once, distinct stories kept apart."""
+def distinct_guids(guid: str, article: Article) -> tuple[str, str]:
+    """The guids a story sharing `guid` with other stories of its feed may hold: one made
+    distinct by its title and link, and one by its content too (for stories whose title and
+    link are the same). Derived from what the story says, never from where the feed lists it."""
+    named = content_guid(article.title, article.link)[7:]
+    told = content_guid(article.title, article.link, article.content)[7:]
+    return f"{guid}#{named}", f"{guid}#{told}"
+
+
+def merge_repeated_guids(
+    articles: list[Article], notes: list[str]
+) -> tuple[list[Article], list[SharedGuid]]:
+    """Merge items that repeat a guid: true duplicates once, distinct stories kept apart (and
+    listed as sharing it, for the save to settle which one holds the bare guid)."""
     seen: dict[str, Article] = {}
+    groups: dict[str, list[str]] = {}
     merged = 0
     for article in articles:
         held = seen.get(article.id)
@@ -89,16 +116,15 @@ def merge_repeated_guids(articles: list[Article], notes: list[str]) -> list[Arti
         if (held.title, held.link, held.content) == (article.title, article.link, article.content):
             merged += 1
             continue
-        # Same guid, different story: keep both, the later one under a guid made distinct
-        # by its title and link (ids published before stay as they were), or, when those
-        # are the same too (items with neither), by its content; so none is lost and each
-        # id is the same at every poll.
-        named = (article.title, article.link)
-        for parts in (named, (*named, article.content)):
-            guid = f"{article.guid}#{content_guid(*parts)[7:]}"
+        # Same guid, different story: keep both, the later one under a guid made distinct by
+        # what it says. These ids are what a feed seen for the first time is stored under;
+        # at every later poll the save keeps each story under the id the store holds it by
+        # (ingest/decide.py, settle_shared_guids), whatever order the feed lists them in.
+        for guid in distinct_guids(article.guid, article):
             distinct = replace(article, guid=guid, id=article_id(article.source_id, guid))
             if distinct.id not in seen:
                 seen[distinct.id] = distinct
+                groups.setdefault(article.guid, [article.id]).append(distinct.id)
                 break
         else:  # the very same story a third time: a true duplicate
             merged += 1
@@ -106,4 +132,5 @@ def merge_repeated_guids(articles: list[Article], notes: list[str]) -> list[Arti
         notes.append(f"guid {article.guid!r} is used by more than one item; kept each story")
     if merged:
         notes.append(f"{merged} duplicate item(s) merged")
-    return list(seen.values())
+    shared = [SharedGuid(guid, tuple(ids)) for guid, ids in groups.items()]
+    return list(seen.values()), shared

@@ -72,8 +72,10 @@ def parse_json_feed(body: bytes, source: SourceInfo) -> ParsedFeed:
             notes.append(f"item {index} is not an object; skipped")
             continue
         articles.append(_item_to_article(item, source, feed))
+    articles, shared = merge_repeated_guids(articles, notes)
     return ParsedFeed(
-        articles=merge_repeated_guids(articles, notes),
+        articles=articles,
+        shared=shared,
         title=feed.title,
         link=feed.link,
         notes=notes,

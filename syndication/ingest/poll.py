@@ -28,6 +28,7 @@ from syndication import metrics
 from syndication.config import Config, FetchSettings, SourceSettings
 from syndication.errors import ArticleFileError, SourceError, StoreError
 from syndication.ingest import schedule
+from syndication.ingest.entries import SharedGuid
 from syndication.ingest.fetch import Fetcher, FetchResult, read_feed_file
 from syndication.ingest.local import LocalSource, scan_folder
 from syndication.ingest.parse import ParsedFeed, SourceInfo, parse_feed
@@ -303,7 +304,7 @@ async def _ingest_feed(
 
     def parse_and_save() -> tuple[ParsedFeed, tuple[int, int, int]]:
         parsed = parse_feed(fetched.body, fetched.headers, info, max_bytes)
-        return parsed, _save(config, store, source, parsed.articles)
+        return parsed, _save(config, store, source, parsed.articles, parsed.shared)
 
     def withdraw(parsed: ParsedFeed) -> int:
         return store.withdraw_from_source(source.id, parsed.withdrawn, BY_PARTNER)
@@ -315,7 +316,7 @@ async def _ingest_feed(
     if pool is not None and pool.use(len(fetched.body)):
         parsed = await pool.parse(fetched.body, fetched.headers, info, max_bytes)
         new, updated, unchanged = await loop.run_in_executor(
-            worker, _save, config, store, source, parsed.articles
+            worker, _save, config, store, source, parsed.articles, parsed.shared
         )
     else:
         parsed, (new, updated, unchanged) = await loop.run_in_executor(worker, parse_and_save)
@@ -374,12 +375,21 @@ def _ingest_folder(config: Config, store: Store, source: SourceSettings) -> Sour
 
 
 def _save(
-    config: Config, store: Store, source: SourceSettings, articles: list[Article]
+    config: Config,
+    store: Store,
+    source: SourceSettings,
+    articles: list[Article],
+    shared: Sequence[SharedGuid] = (),
 ) -> tuple[int, int, int]:
     """The save phase of a feed or a folder: its articles into the store; (new, updated,
     unchanged)."""
     return save_articles(
-        store, source.id, articles, config.settings.languages, live_sources=_source_ids(config)
+        store,
+        source.id,
+        articles,
+        config.settings.languages,
+        live_sources=_source_ids(config),
+        shared=shared,
     )
 
 

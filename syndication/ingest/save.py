@@ -10,7 +10,14 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from datetime import datetime
 
-from syndication.ingest.decide import links_to_match, one_per_id, plan_batch
+from syndication.ingest.decide import (
+    links_to_match,
+    one_per_id,
+    plan_batch,
+    settle_shared_guids,
+    shared_ids_to_look_up,
+)
+from syndication.ingest.entries import SharedGuid
 from syndication.model import Article, utcnow
 from syndication.store import Store
 
@@ -23,17 +30,25 @@ def save_articles(
     now: datetime | None = None,
     *,
     live_sources: Collection[str] | None = None,
+    shared: Sequence[SharedGuid] = (),
 ) -> tuple[int, int, int]:
     """Store a source's articles; return (new, updated, unchanged).
 
     Only a live story of one of `live_sources` (the configured ones, when given) counts as
     the same story held from another source, so a source removed or renamed in the YAML
-    never keeps another's stories out of every feed.
+    never keeps another's stories out of every feed. `shared`: the guids the feed gave to
+    more than one story (ParsedFeed.shared); each such story keeps the id the store holds it
+    by, whatever the feed's order.
     """
     now = now or utcnow()
     batch = one_per_id(batch)
     with store.article_batch(now) as stored:
         held = stored.held([a.id for a in batch])
+        more = shared_ids_to_look_up(batch, shared, held)
+        if more:
+            held = {**held, **stored.held(more)}
+        if more or shared:
+            batch = one_per_id(settle_shared_guids(batch, shared, held))
         elsewhere = stored.live_by_canonical(
             links_to_match(batch, held), other_than=source_id, sources=live_sources
         )

@@ -107,7 +107,7 @@ def parse_xml_feed(body: bytes, headers: dict[str, str], source: SourceInfo) -> 
     if len(stories) < len(entries):
         # e.g. a stray `<item />` nested inside another item: nothing to publish.
         notes.append(f"{len(entries) - len(stories)} empty item(s) skipped")
-    articles = merge_repeated_guids(
+    articles, shared = merge_repeated_guids(
         [_entry_to_article(entry, source, origin) for entry in stories], notes
     )
     if withdrawn:
@@ -121,6 +121,7 @@ def parse_xml_feed(body: bytes, headers: dict[str, str], source: SourceInfo) -> 
         notes=notes,
         entries_found=len(entries),
         withdrawn=withdrawn,
+        shared=shared,
     )
 
 

@@ -49,6 +49,9 @@ class HeldArticle:
     withdrawn: bool
     first_seen: datetime
     withdrawn_by: str = ""
+    # Who the story is when its feed gives its guid to other stories too (ingest/decide.py).
+    title: str = ""
+    link: str = ""
 
 
 @dataclass(frozen=True)
@@ -88,6 +91,8 @@ _HELD = select(
     articles.c.withdrawn,
     articles.c.first_seen,
     articles.c.withdrawn_by,
+    articles.c.title,
+    articles.c.link,
 ).where(articles.c.id.in_(bindparam("ids", expanding=True)))
 # Only the canonical key in SQL, the rest tested in live_by_canonical: given `withdrawn = 0` or
 # the source list too, SQLite's planner walks the `articles_sort (withdrawn, …)` index over every
@@ -129,6 +134,8 @@ class ArticleBatch:
                     withdrawn=bool(row.withdrawn),
                     first_seen=parse_iso(row.first_seen) or self.now,
                     withdrawn_by=row.withdrawn_by,
+                    title=row.title,
+                    link=row.link,
                 )
         return found
 

@@ -3,6 +3,7 @@ sources back off, moved feeds are reported, and a killed run loses and duplicate
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sqlite3
@@ -11,6 +12,8 @@ import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+import pytest
 
 from syndication.config import load
 from syndication.ingest.poll import due_sources
@@ -201,3 +204,78 @@ def test_the_schedule_in_force_now_says_when_a_source_is_due(
         translation=OFFLINE_TRANSLATION,
     )
     assert [s.id for s in due_sources(load(path), store, now=soon)] == ["good", "flaky"]
+
+
+# Two distinct stories a partner lists under one guid ("j1"), and a third with its own.
+_SHARED_GUID = [
+    ("j1", "/one", "Shanghai port handles record cargo", "Throughput hit a record."),
+    ("j2", "/two", "Taipei mayor announces a transport policy", "Residents welcomed it."),
+    ("j1", "/one-dup", "Duplicate id j1 second copy", "A different story."),
+]
+
+
+def _shared_guid_feed(kind: str, items: list[tuple[str, str, str, str]]) -> bytes:
+    if kind == "json":
+        return json.dumps(
+            {
+                "version": "https://jsonfeed.org/version/1.1",
+                "title": "Partner",
+                "home_page_url": "https://partner.example.org/",
+                "items": [
+                    {"id": g, "url": f"https://partner.example.org{p}", "title": t,
+                     "content_text": x}
+                    for g, p, t, x in items
+                ],
+            }
+        ).encode()  # fmt: skip
+    entries = "".join(
+        f"<item><guid isPermaLink='false'>{g}</guid><link>https://partner.example.org{p}</link>"
+        f"<title>{t}</title><description>{x}</description></item>"
+        for g, p, t, x in items
+    )
+    return (
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>Partner'
+        f"</title><link>https://partner.example.org/</link>{entries}</channel></rss>"
+    ).encode()
+
+
+def _titles_by_id(db: Path, source: str) -> dict[str, str]:
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute("SELECT id, title FROM articles WHERE source_id = ?", (source,))
+        return dict(rows.fetchall())
+
+
+@pytest.mark.parametrize("kind", ["json", "rss"])
+def test_stories_sharing_a_guid_keep_their_ids_when_the_feed_reorders_them(
+    tmp_path: Path, feed_server: FeedServer, kind: str
+) -> None:
+    """An item's id never changes once published: not when the partner swaps two items that
+    share a guid, nor when a new one joins them at the top (a feed whose every item carries
+    the same guid), nor when one of them leaves the feed."""
+    url = feed_server.add("/dupg", _shared_guid_feed(kind, _SHARED_GUID))
+    config = write_config(
+        tmp_path, sources=[{"id": "dupg", "url": url}], translation=OFFLINE_TRANSLATION
+    )
+    db = tmp_path / "data" / "test.db"
+    run_cli("once", "--config", str(config))
+    first = _titles_by_id(db, "dupg")
+    assert sorted(first.values()) == sorted(t for _, _, t, _ in _SHARED_GUID)
+
+    one, two, dup = _SHARED_GUID
+    for items in ([dup, two, one], [("j1", "/new", "Newest story", "Just in."), dup, two, one]):
+        feed_server.add("/dupg", _shared_guid_feed(kind, items))
+        result = run_cli("once", "--config", str(config))
+        assert "Traceback" not in result.output
+        now = _titles_by_id(db, "dupg")
+        assert {i: now[i] for i in first} == first  # no story moved to another id
+        assert len(set(now.values())) == len(now)  # and none is held twice
+        state = Store.open(load(config).store_url).source_state("dupg")
+        assert state is not None and state.updated == 0, result.output
+    assert len(now) == 4
+
+    # The story holding the bare guid leaves the feed: its sibling keeps its own id.
+    feed_server.add("/dupg", _shared_guid_feed(kind, [dup, two]))
+    run_cli("once", "--config", str(config))
+    assert _titles_by_id(db, "dupg") == now
+    state = Store.open(load(config).store_url).source_state("dupg")
+    assert state is not None and (state.new, state.updated) == (0, 0)
