@@ -32,6 +32,7 @@ from syndication.store import Store, StoryVersion
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
+MAX_CURSOR = 2**63 - 1  # a version's seq is a 64-bit integer in every database
 CONTENT_TYPE = "application/json; charset=utf-8"
 # Answers kept: a desk polling at the head of the log asks the same question again and again.
 CACHE_ENTRIES = 2048
@@ -62,8 +63,11 @@ def question(parameters: list[tuple[str, str]]) -> Question:
         limit = int(params.get("limit") or DEFAULT_LIMIT)
     except ValueError:
         raise BadRequest("after= takes the `next` of an earlier answer; limit= a number") from None
-    if after < 0 or not 1 <= limit <= MAX_LIMIT:
-        raise BadRequest(f"after= is 0 or more; limit= between 1 and {MAX_LIMIT}")
+    if not 0 <= after <= MAX_CURSOR or not 1 <= limit <= MAX_LIMIT:
+        raise BadRequest(
+            f"after= takes the `next` of an earlier answer (0 or more); limit= between 1 and "
+            f"{MAX_LIMIT}"
+        )
     return Question(edition, after, limit)
 
 
@@ -108,6 +112,13 @@ class CatchUp:
             held = self._answers.get((partner.id, asked))
             if held is not None and held[0] is config and held[1] == seq:
                 return held[2]
+        if asked.after > seq[0]:
+            # Never handed out: a store restored from an older backup, or a made-up number.
+            # An empty answer would leave the client waiting for versions it already missed.
+            raise BadRequest(
+                f"after={asked.after} is past the newest version ({seq[0]}): ask again with "
+                f"after={seq[0]}, or without after= to start from the oldest story kept"
+            )
         rights = entitlement(config, partner)
         rows = self.store.partner_versions_after(
             asked.edition,

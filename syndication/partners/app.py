@@ -181,9 +181,13 @@ class PartnerApp:
                 await answer.send(body, headers, cache)
             else:
                 assert asked is not None
-                found = self.api.fresh(config, partner.id, asked) or await self._work(
-                    partner.id, self.api.answer, config, partner, asked
-                )
+                try:
+                    found = self.api.fresh(config, partner.id, asked) or await self._work(
+                        partner.id, self.api.answer, config, partner, asked
+                    )
+                except BadRequest as exc:
+                    await answer.plain(400, f"{exc}\n")
+                    return
                 self.activity.served_cursor(partner.id, edition, found.next)
                 await answer.send(found.body, headers, API_CACHE_CONTROL)
         except StoreError as exc:

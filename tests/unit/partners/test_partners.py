@@ -417,9 +417,32 @@ def test_following_next_gets_each_version_once(site: Site) -> None:
 
 
 def test_bad_api_parameters_are_told_to_the_partner(site: Site) -> None:
-    for query in ("", "edition=kk&after=x", "edition=kk&limit=0", "edition=kk&limit=100000"):
+    queries = (
+        "",
+        "edition=kk&after=x",
+        "edition=kk&limit=0",
+        "edition=kk&limit=100000",
+        "edition=kk&after=99999999999999999999999",  # past any database's integer: was a 500
+    )
+    for query in queries:
         answer = site.get(f"/partners/full/api/v1/items?{query}", token=FULL)
         assert answer.status_code == 400, query
+
+
+def test_a_cursor_past_the_newest_version_is_refused_saying_where_the_log_ends(
+    site: Site,
+) -> None:
+    """A cursor never handed out (a store restored from an older backup): an empty answer
+    would leave the partner waiting for versions it has already missed."""
+    newest = site.get("/partners/full/api/v1/items?edition=kk&limit=200", token=FULL).json()
+    end = int(newest["next"])
+    ahead = site.get(f"/partners/full/api/v1/items?edition=kk&after={end + 1000}", token=FULL)
+    assert ahead.status_code == 400
+    assert "is past the newest version (" in ahead.text
+    assert site.get(f"/partners/full/api/v1/items?edition=kk&after={end}", token=FULL).json() == {
+        "items": [],
+        "next": str(end),
+    }
 
 
 def test_a_new_configuration_applies_at_the_next_request(
