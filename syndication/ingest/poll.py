@@ -350,6 +350,17 @@ def _ingest_folder(config: Config, store: Store, source: SourceSettings) -> Sour
     except ArticleFileError as exc:
         raise SourceError(source.id, str(exc)) from None
     found, errors = scanned.articles, scanned.errors
+    if not found and not errors and not scanned.withdrawn:
+        live = store.live_count(source.id)
+        if live:
+            # An unmounted share or a folder moved away reads as empty: withdrawing every
+            # story at once on that is never what the newsroom meant.
+            raise SourceError(
+                source.id,
+                f"{source.articles} holds no article files, but {live} of its stories are "
+                "published: none withdrawn (an unmounted or moved folder?). To take them "
+                "down, mark their files `status: withdrawn` or run `syndication withdraw ID`",
+            )
     new, updated, unchanged = _save(config, store, source, found)
     # A file that failed to read still exists: its article must not be withdrawn for that.
     present = {a.id for a in found} | {w.article_id for w in scanned.withdrawn}

@@ -218,6 +218,16 @@ class ArticlesMixin(StoreBase):
                 conn.execute(select(func.pg_advisory_xact_lock(INGEST_LOCK_KEY)))
             yield ArticleBatch(conn, now or utcnow())
 
+    def live_count(self, source_id: str) -> int:
+        """How many of the source's stories are not withdrawn."""
+        with self.begin() as conn:
+            found = conn.execute(
+                select(func.count())
+                .select_from(articles)
+                .where(and_(articles.c.source_id == source_id, articles.c.withdrawn == 0))
+            ).scalar()
+        return int(found or 0)
+
     def withdraw_missing(self, source_id: str, present: Iterable[str]) -> int:
         """Withdraw the source's articles not in `present` (their files were deleted)."""
         keep = set(present)

@@ -212,3 +212,29 @@ def test_edited_file_updates_and_deleted_file_withdraws(
     en = feedparser.parse((tmp_path / "public" / "en" / "atom.xml").read_bytes())
     weather_entry = next(e for e in en.entries if "weather" in e.id)
     assert "loose scaffolding" in weather_entry.content[0].value
+
+
+def test_an_emptied_articles_folder_withdraws_nothing(tmp_path: Path) -> None:
+    """An unmounted share or a folder moved away reads as empty: every story of the source
+    withdrawn at once is never what the newsroom meant. The source fails, naming the folder
+    and what to do; the stories stay published; files coming back change nothing."""
+    config = write_config(tmp_path, translation=OFFLINE_TRANSLATION)
+    assert run_cli("once", "--config", str(config)).code in (0, 1)
+    before = {
+        edition: (tmp_path / "public" / edition / "atom.xml").read_bytes()
+        for edition in ("kk", "zh", "en")
+    }
+    articles = tmp_path / "articles"
+    held = tmp_path / "held"
+    articles.rename(held)
+    articles.mkdir()  # the mount point, with the share gone
+    result = run_cli("once", "--config", str(config))
+    assert result.code == 1, result.output
+    said = " ".join(result.output.split())
+    assert "holds no article files, but 4 of its stories are published: none withdrawn" in said
+    for edition, atom in before.items():  # not a story withdrawn: the feeds as they were
+        assert (tmp_path / "public" / edition / "atom.xml").read_bytes() == atom
+    articles.rmdir()
+    held.rename(articles)
+    back = run_cli("once", "--config", str(config))
+    assert back.code in (0, 1) and "withdrawn" not in back.output.split("translation:")[0]
