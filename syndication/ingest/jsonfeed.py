@@ -85,25 +85,36 @@ def parse_json_feed(body: bytes, source: SourceInfo) -> ParsedFeed:
 
 def _author(obj: dict[str, Any]) -> str:
     authors = obj.get("authors") or ([obj["author"]] if isinstance(obj.get("author"), dict) else [])
-    names = [str(a.get("name")) for a in authors if isinstance(a, dict) and a.get("name")]
+    names = [a["name"] for a in authors if isinstance(a, dict) and isinstance(a.get("name"), str)]
     return ", ".join(names)
 
 
+def _text(obj: dict[str, Any], key: str) -> str:
+    """A string field as given; a number as its digits (ids often are); anything else (a list,
+    an object, true) is not text at all: empty, never its Python spelling (`['a']`)."""
+    value = obj.get(key)
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    return ""
+
+
 def _item_to_article(item: dict[str, Any], source: SourceInfo, feed: _Feed) -> Article:
-    link = absolute_url(str(item.get("url") or item.get("external_url") or ""), feed.link)
+    link = absolute_url(_text(item, "url") or _text(item, "external_url"), feed.link)
     base = link or feed.link
-    if item.get("content_html"):
-        content = sanitise_html(str(item["content_html"]), base)
+    if _text(item, "content_html"):
+        content = sanitise_html(_text(item, "content_html"), base)
     else:
-        content = paragraphs_html(str(item.get("content_text") or ""))
+        content = paragraphs_html(_text(item, "content_text"))
     body_text = sanitised_text(content)
-    title = plain_text(str(item.get("title") or ""), 300) or first_sentence(body_text)
-    summary = shorten(plain_text(str(item.get("summary") or "")) or body_text, SUMMARY_CHARS)
+    title = plain_text(_text(item, "title"), 300) or first_sentence(body_text)
+    summary = shorten(plain_text(_text(item, "summary")) or body_text, SUMMARY_CHARS)
     guid = item_guid(
-        str(item.get("id") or ""),
+        _text(item, "id"),
         link,
-        str(item.get("title") or ""),
-        str(item.get("date_published") or ""),
+        _text(item, "title"),
+        _text(item, "date_published"),
         content,
     )
     declared = normalise_language(item.get("language")) or feed.language
@@ -124,8 +135,10 @@ def _item_to_article(item: dict[str, Any], source: SourceInfo, feed: _Feed) -> A
         summary=summary,
         content=content,
         author=_author(item) or feed.author,
-        categories=tuple(dict.fromkeys(plain_text(str(t), 80) for t in tags if t)),
-        image=absolute_url(str(item.get("image") or item.get("banner_image") or ""), base),
+        categories=tuple(
+            dict.fromkeys(plain_text(str(t), 80) for t in tags if isinstance(t, str | int) and t)
+        ),
+        image=absolute_url(_text(item, "image") or _text(item, "banner_image"), base),
         enclosures=_attachments(item, base),
         language=language,
         published=to_utc(item.get("date_published")) or to_utc(item.get("date_modified")),

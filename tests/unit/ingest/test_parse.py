@@ -254,3 +254,32 @@ def test_bare_ampersands_in_a_sloppy_feed_stay_ampersands() -> None:
     escaped = rss(f"<item><title>t</title><link>{link.replace('&', '&amp;')}</link></item>")
     clean = parse(escaped)
     assert clean.articles[0].link == link and clean.notes == []
+
+
+def test_json_feed_fields_of_the_wrong_type_are_not_published_as_python() -> None:
+    """A JSON Feed whose title is a list or whose content_html is an object: no text, never
+    "['a']"; a numeric id is its digits; tags and author names that are not text are left."""
+    body = json.dumps(
+        {
+            "version": "https://jsonfeed.org/version/1.1",
+            "title": "Partner",
+            "items": [
+                {
+                    "id": 7,
+                    "title": ["a"],
+                    "content_html": {"p": "x"},
+                    "content_text": "Plain words of the story.",
+                    "summary": None,
+                    "tags": ["economy", {"x": 1}, ["y"]],
+                    "authors": [{"name": ["n"]}, {"name": "Desk"}],
+                    "image": {"url": "https://x/a.jpg"},
+                }
+            ],
+        }
+    ).encode()
+    (article,) = parse(body, "application/feed+json").articles
+    assert article.guid == "7"
+    assert article.title == "Plain words of the story"  # its first sentence
+    assert "Plain words of the story." in article.content and "{" not in article.content
+    assert article.categories == ("economy",)
+    assert article.author == "Desk" and article.image == ""
