@@ -368,6 +368,16 @@ def _parse_date(value: Any, path: Path, line: int) -> datetime | None:
     return parsed.astimezone(UTC)
 
 
+def _names(value: Any) -> str:
+    """`author:` as written: a name, a list of names, or `{name: …}` (as JSON Feed and
+    Hugo write it); never the Python spelling of a mapping."""
+    if isinstance(value, dict):
+        value = value.get("name")
+    if isinstance(value, list):
+        return ", ".join(n for n in (_names(v) for v in value) if n)
+    return str(value) if isinstance(value, str | int | float) and value is not True else ""
+
+
 def _front_line(text_key: str, meta: dict[str, Any]) -> int:
     return int(meta.get(f"_{text_key}_line", 2))
 
@@ -469,7 +479,7 @@ def _article(
         link=link,
         summary=shorten(summary, SUMMARY_CHARS),
         content=content,
-        author=plain_text(str(meta.get("author") or ""), 200),
+        author=plain_text(_names(meta.get("author")), 200),
         categories=tuple(dict.fromkeys(plain_text(str(t), 80) for t in tags if t)),
         image=image,
         language=language,

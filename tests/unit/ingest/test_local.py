@@ -128,6 +128,21 @@ def test_plain_text_headers_with_colons(tmp_path: Path) -> None:
     assert article.published == datetime(2025, 5, 1, 5, 0, tzinfo=UTC)
 
 
+def test_an_author_given_as_a_mapping_or_a_list_is_names(tmp_path: Path) -> None:
+    """`author: {name: …}` (as Hugo or JSON Feed write it) or a list: the names, never the
+    Python spelling of a mapping in the published byline."""
+    body = "\n\nElordada jańa mektep ashyldy. Oqushylar quanyshty.\n"
+    folder = _folder(
+        tmp_path,
+        {
+            "a.md": f"---\ntitle: A\nauthor: {{name: Aigerim Nurlanqyzy}}\n---{body}".encode(),
+            "b.md": f"---\ntitle: B\nauthor: [Desk, {{name: Wire}}]\n---{body}".encode(),
+        },
+    )
+    found = {a.title: a.author for a in scan(LocalSource("newsroom", folder))[0]}
+    assert found == {"A": "Aigerim Nurlanqyzy", "B": "Desk, Wire"}
+
+
 def test_unreadable_file_is_reported_not_raised(tmp_path: Path) -> None:
     folder = _folder(tmp_path, {"ok.md": b"Fine story. Yes.\n"})
     (folder / "dir.md").mkdir()  # a folder named like an article: read_bytes fails
