@@ -10,7 +10,9 @@ the command publishes itself, holding the store's lock like `once`.
 from __future__ import annotations
 
 import contextlib
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, NoReturn, TypeVar
+from urllib.parse import unquote
 
 import typer
 
@@ -38,8 +40,13 @@ from syndication.cli.common import (
 from syndication.errors import StoreError
 from syndication.store import BY_OPERATOR, Store
 
+T = TypeVar("T")
+
 ArticleId = Annotated[
-    str, typer.Argument(help="The story's id, SOURCE:GUID (as in `status` and the item ids).")
+    str,
+    typer.Argument(
+        help="The story's id: SOURCE:GUID as `status` shows it, or its item id in a feed."
+    ),
 ]
 
 
@@ -55,10 +62,7 @@ def withdraw(
     setup_logging(verbose, quiet=not verbose)
     loaded = load_checked(config)
     store = open_store(loaded)
-    try:
-        story = store.withdraw(article, reason)
-    except StoreError as exc:
-        _unknown(exc)
+    article, story = _found(article, lambda given: store.withdraw(given, reason))
     out.print(
         f"withdrew {article} ({story.article.title[:60]!r})" + (f": {reason}" if reason else ""),
         highlight=False,
@@ -73,10 +77,7 @@ def restore(
     setup_logging(verbose, quiet=not verbose)
     loaded = load_checked(config)
     store = open_store(loaded)
-    try:
-        before = store.restore(article)
-    except StoreError as exc:
-        _unknown(exc)
+    article, before = _found(article, store.restore)
     if not before.withdrawn:
         out.print(f"{article} is not withdrawn: nothing to restore", highlight=False)
         raise typer.Exit(EXIT_OK)
@@ -103,7 +104,37 @@ def publish(
     _publish(loaded, store, full=every)
 
 
-def _unknown(exc: StoreError) -> None:
+def _found(given: str, act: Callable[[str], T]) -> tuple[str, T]:
+    """`act` on the story `given` names: its id as `status` shows it (SOURCE:GUID), or as a
+    feed shows it (an item id, `tag:…:SOURCE:GUID/EDITION`, its GUID percent-encoded), so an
+    operator may paste either; exit 2 when no story has it."""
+    tried: list[str] = []
+    first: StoreError | None = None
+    for candidate in _spellings(given):
+        if candidate in tried:
+            continue
+        tried.append(candidate)
+        try:
+            return candidate, act(candidate)
+        except StoreError as exc:
+            first = first or exc
+    assert first is not None
+    _unknown(first)
+
+
+def _spellings(given: str) -> list[str]:
+    """The ids `given` may stand for, as given first."""
+    found = [given]
+    if given.startswith("tag:") and given.count(":") >= 3:
+        # tag:AUTHORITY,2025:SOURCE:GUID/EDITION (items.item_id)
+        story = given.split(":", 2)[2].rpartition("/")[0]
+        found += [unquote(story), story]
+    if "%" in given:
+        found.append(unquote(given))
+    return found
+
+
+def _unknown(exc: StoreError) -> NoReturn:
     err.print(f"[bold red]unknown story:[/] {exc}", highlight=False)
     raise typer.Exit(EXIT_CONFIG)
 

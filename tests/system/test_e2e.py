@@ -238,3 +238,31 @@ def test_an_emptied_articles_folder_withdraws_nothing(tmp_path: Path) -> None:
     held.rename(articles)
     back = run_cli("once", "--config", str(config))
     assert back.code in (0, 1) and "withdrawn" not in back.output.split("translation:")[0]
+
+
+def test_withdraw_takes_the_id_a_feed_shows(tmp_path: Path) -> None:
+    """The operator pastes a story's id from a feed: `tag:…:SOURCE:GUID/EDITION`, its guid
+    percent-encoded (`a%231`), or SOURCE:GUID as `status` shows it; each names the story."""
+    (tmp_path / "p.xml").write_text(
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>P</title>'
+        "<link>https://partner.example.org/</link><language>en</language>"
+        "<item><title>Hash guid</title><link>https://partner.example.org/1</link>"
+        '<guid isPermaLink="false">a#1</guid><description>Text one.</description></item>'
+        "</channel></rss>",
+        encoding="utf-8",
+    )
+    config = write_config(
+        tmp_path,
+        sources=[{"id": "p", "file": "p.xml"}],
+        translation={**OFFLINE_TRANSLATION, "untranslated": "original"},
+    )
+    assert run_cli("once", "--config", str(config)).code in (0, 1)
+    atom = feedparser.parse((tmp_path / "public" / "en" / "atom.xml").read_bytes())
+    (item_id,) = [e.id for e in atom.entries]
+    assert item_id.endswith(":p:a%231/en")
+    for given, command in ((item_id, "withdraw"), ("p:a%231", "restore"), ("p:a#1", "withdraw")):
+        result = run_cli(command, given, "--config", str(config))
+        assert result.code == 0, (given, result.output)
+        assert "p:a#1" in result.output
+    unknown = run_cli("withdraw", "tag:feeds.example.kz,2025:p:nope/en", "--config", str(config))
+    assert unknown.code == 2 and "no story" in unknown.output
