@@ -137,7 +137,9 @@ class Fetcher:
             )
         if response.status_code in (429, 503):
             wait = parse_retry_after(response.headers.get("retry-after"))
-            hint = f"; retry after {wait:.0f}s" if wait is not None else ""
+            # Said as it will be kept: the schedule waits no longer than fetch.max_backoff.
+            shown = min(wait, self.settings.max_backoff) if wait is not None else None
+            hint = f"; retry after {shown:.0f}s" if shown is not None else ""
             raise SourceError(
                 source_id,
                 f"HTTP {response.status_code} from {url}{hint}",

@@ -86,6 +86,20 @@ def test_failing_source_backs_off_and_recovers(tmp_path: Path, feed_server: Feed
     assert state is not None and state.failures == 0 and state.result == "ok" and state.new == 3
 
 
+def test_a_retry_after_past_the_backoff_cap_is_said_as_kept(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    """A partner asking for 99999999999999 s is waited for `fetch.max_backoff` (6 h), and the
+    note says the wait that is kept, not one no one will wait."""
+    url = feed_server.add("/busy.xml", b"", status=429, headers={"Retry-After": "99999999999999"})
+    config_path = write_config(
+        tmp_path, sources=[{"id": "busy", "url": url}], translation=OFFLINE_TRANSLATION
+    )
+    result = run_cli("once", "--config", str(config_path))
+    assert "retry after 21600s" in " ".join(result.output.split()), result.output
+    assert "99999999999999" not in result.output
+
+
 def test_permanent_redirect_is_reported(tmp_path: Path, feed_server: FeedServer) -> None:
     target = feed_server.add("/new.xml", PARTNER_FEED.read_bytes())
     old = feed_server.add("/old.xml", b"", status=301, headers={"Location": "/new.xml"})
