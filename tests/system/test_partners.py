@@ -47,7 +47,7 @@ RATE = "100000/min"  # the burst test's: a burst within its rate, every request 
 # The burst test's connections: its requests queue LANES / PER_PARTNER deep behind their own,
 # while the other partner's wait only for a turn at the interpreter (a few ms, however fast
 # an answer is made), so the two stand well apart, on a loaded machine too.
-LANES = 24
+LANES = 32
 
 
 def _sha(token: str) -> str:
@@ -374,8 +374,8 @@ def test_one_partners_burst_does_not_slow_another(
     tmp_path: Path, started: Callable[..., Worker]
 ) -> None:
     """Measured, with a margin: while one partner sends a burst of questions that each need
-    the store and rendering, another's answers take about as long as they do alone (a
-    partner's requests queue behind its own, never in front of another's)."""
+    the store, another's answers take about as long as they do alone (a partner's requests
+    queue behind its own, never in front of another's)."""
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
     partners = _partners()
@@ -397,7 +397,9 @@ def test_one_partners_burst_does_not_slow_another(
             n = 0
             while not stop.is_set():
                 n += 1
-                after = lane * 1000 + n  # a new question each time: never from the cache
+                # A new question each time, never from the cache: a cursor past the newest
+                # version, which the store is read to refuse (400), off the event loop.
+                after = (lane + 1) * 1_000_000 + n
                 started = time.perf_counter()
                 asked = client.get(f"/partners/khabar/api/v1/items?edition=kk&after={after}")
                 bursting.append(time.perf_counter() - started)
@@ -417,7 +419,7 @@ def test_one_partners_burst_does_not_slow_another(
              f"during khabar's burst of {len(answers)} requests on {LANES} connections, whose own "
              f"median was {theirs * 1000:.1f} ms")  # fmt: skip
     print(shown)
-    assert answers.count(200) == len(answers) > 100, shown
+    assert answers.count(400) == len(answers) > 100, shown
     # The burst waits behind itself: at the same moment, on the same machine, the other
     # partner's answers come much sooner than the bursting one's (without the per-partner
     # limit on work off the event loop, both wait in one queue and take about as long) ...
