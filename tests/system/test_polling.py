@@ -17,6 +17,7 @@ import pytest
 
 from syndication.config import load
 from syndication.ingest.poll import due_sources
+from syndication.ingest.schedule import scheduled_after
 from syndication.store import Store
 from tests.conftest import OFFLINE_TRANSLATION, PARTNER_FEED, REPO, run_cli, write_config
 from tests.feedserver import FeedServer
@@ -203,7 +204,14 @@ def test_the_schedule_in_force_now_says_when_a_source_is_due(
     run_cli("once", "--config", str(path))
     store = Store.open(load(path).store_url)
     soon = datetime.now(UTC) + timedelta(seconds=5)
-    assert due_sources(load(path), store, now=soon) == []  # 10 min; 2 min Retry-After
+    # Before the healthy source's next slot of its 10 minutes (its phase may put that slot a
+    # few seconds after the poll: then 5 s later it is due, rightly), and within the 2 min
+    # of the failing one's Retry-After, neither is due.
+    polled = store.source_state("good")
+    assert polled is not None and polled.last_attempt is not None
+    slot = scheduled_after(load(path).settings.sources[0], polled.last_attempt)
+    before = min(soon, slot - timedelta(microseconds=1))
+    assert due_sources(load(path), store, now=before) == []
     # Polled every second from now on: the healthy source is due a second after its last
     # poll, whatever next time that poll recorded; the failing one waits out its backoff …
     path = write_config(
