@@ -256,6 +256,9 @@ class Worker:
                 return
             claimed = self._claim(source, force=force)
             if not claimed:
+                # Polled lately (a `once`, another worker): that poll took this run's place,
+                # and `status` must not keep showing this run's time once it has passed.
+                self._show_next_due(source, None)
                 self._done_polling(source_id)
                 return
             future = self.poller.submit(config, self.store, source, state)
@@ -310,7 +313,11 @@ class Worker:
         job = self.scheduler.get_job(job_id(source.id))
         if job is None or job.next_run_time is None:
             return
-        when = job.next_run_time
+        when, now = job.next_run_time, utcnow()
+        if when <= now:
+            # The run under way: the scheduler moves the job to its next run only after
+            # handing this one to a thread, so the trigger says when that is.
+            when = job.trigger.get_next_fire_time(when, now) or when
         if backoff is not None and backoff > when:
             when = backoff
             if not source.cron:  # an interval job need not wake up only to skip

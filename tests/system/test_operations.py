@@ -25,6 +25,7 @@ import httpx
 import pytest
 import yaml
 
+from syndication.ingest import schedule
 from tests.conftest import OFFLINE_TRANSLATION, REPO, run_cli, write_config
 from tests.fakeprovider import FakeGoogle
 from tests.feedserver import FeedItem, FeedServer, GrowingFeed
@@ -811,6 +812,49 @@ def test_polls_of_many_sources_are_spread_over_their_interval(
         "every source's next fetch in its place",
         worker,
     )
+    assert worker.stop()[0] == 0
+
+
+def test_a_slot_taken_by_once_shows_the_next_one_not_a_past_time(
+    tmp_path: Path, running: Callable[..., Running]
+) -> None:
+    """A `once` just before a source's place in its interval takes that place: the worker
+    started after it does not poll again, and `status` shows the next place, never the run
+    it skipped (that showed a time in the past until the next poll, an interval later)."""
+    (tmp_path / "feeds").mkdir()
+    (tmp_path / "feeds" / "quiet.xml").write_text(EMPTY_FEED, encoding="utf-8")
+    every = 60
+    # A source whose place in the minute comes a few seconds from now.
+    now = time.time()
+    name = next(
+        f"wire-{n}"
+        for n in range(100_000)
+        if 5 <= (int(schedule.phase(f"wire-{n}") * every) - now) % every <= 8
+    )
+    port = _free_port()
+    config = write_config(
+        tmp_path,
+        serve={"host": "127.0.0.1", "port": port},
+        sources=[{"id": name, "file": "feeds/quiet.xml", "every": f"{every}s"}],
+        translation=OFFLINE_TRANSLATION,
+    )
+    assert run_cli("once", "--config", str(config)).code == 0
+    polled = _sources_shown(config)[name]
+    slot = datetime.fromisoformat(polled["next_fetch"])
+    # Its place (a minute later at most, on a slow machine) passes before the worker starts.
+    while time.time() < slot.timestamp() + 0.5:
+        time.sleep(0.1)
+    worker = running(config, tmp_path / "run.log")
+    _wait_for_index(f"http://127.0.0.1:{port}/", worker.process)
+    following = (slot.timestamp() + every) % 86_400
+
+    def shown_next() -> bool:
+        source = _sources_shown(config)[name]
+        assert source["last_fetch"] == polled["last_fetch"], "polled again within its interval"
+        return datetime.fromisoformat(source["next_fetch"]).timestamp() % 86_400 == following
+
+    # The worker's first run of the job comes within 10 s of its start (jittered).
+    wait_until(shown_next, 30, f"next fetch at {slot} + {every}s", worker)
     assert worker.stop()[0] == 0
 
 
