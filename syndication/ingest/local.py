@@ -438,7 +438,11 @@ def _article(
 ) -> Article:
     # "Photo credit: …" lines are not part of the story (nor its title or summary), so
     # _plain_text and _markdown set them aside; they are published as its credits.
-    content = sanitise_html(body_html, source.base_url)
+    notes: list[str] = list(meta.get("_notes") or [])
+    link = _web_url(meta, "link", source.base_url, notes)
+    # A relative link in the text (or `image:`) points into the site the article lives on:
+    # its own `link:` (the newsroom's page) when it has one; else the site publishing it.
+    content = sanitise_html(body_html, link or source.base_url)
     body_text = plain_text(sanitise_html(body_html))
     title = plain_text(str(meta.get("title") or ""), 300) or first_sentence(body_text)
     if not title and not content:
@@ -464,9 +468,7 @@ def _article(
     )
     explicit_id = str(meta.get("id") or "").strip()
     guid = explicit_id or guid
-    notes: list[str] = list(meta.get("_notes") or [])
-    link = _web_url(meta, "link", source.base_url, notes)
-    image = _web_url(meta, "image", source.base_url, notes)
+    image = _web_url(meta, "image", link or source.base_url, notes)
     # Notes are not errors: the story goes in, and the newsroom reads why in the log.
     for note in notes:
         log.warning("%s: %s", path, note)

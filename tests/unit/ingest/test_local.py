@@ -37,7 +37,7 @@ def test_bundled_samples_read_cleanly() -> None:
     # A soft line break inside Chinese text is not a space.
     assert "《丝路新篇》今晚在阿斯塔纳首映" in film.summary
     storm = by_guid["2025-05-04-weather-advisory"]
-    assert 'href="https://example.kz/advisories/2025-05-04"' in storm.content  # made absolute
+    assert 'href="https://www.kazhydromet.kz/en/"' in storm.content
     rail = by_guid["2025-05-05-rail-freight"]
     assert rail.published == datetime(2025, 5, 5, tzinfo=UTC)
     assert rail.title.startswith("Trains carrying grain from Kostanay")
@@ -375,6 +375,26 @@ def test_image_and_link_must_be_web_urls(
     notes = [r.getMessage() for r in caplog.records if "bad.md" in r.getMessage()]
     assert any("image" in n and "line 3" in n for n in notes)
     assert any("link" in n and "line 4" in n for n in notes)
+
+
+def test_relative_links_point_into_the_articles_own_site(tmp_path: Path) -> None:
+    """Relative to the article's `link:` (the newsroom's own page) when it has one, else to
+    the site publishing it; the bundled sample's `/advisories/…` was a 404 on ours."""
+    folder = _folder(
+        tmp_path,
+        {
+            "own.md": b"---\ntitle: Own\nlink: https://newsroom.kz/news/own\nimage: /i/a.jpg\n"
+            b"---\nSee <a href='/advisories/1'>it</a> and <a href='more'>more</a>.\n",
+            "ours.md": b"---\ntitle: Ours\n---\nSee <a href='/advisories/1'>it</a>.\n",
+        },
+    )
+    articles, errors = scan(LocalSource("newsroom", folder, base_url=BASE))
+    assert errors == []
+    by_guid = {a.guid: a for a in articles}
+    assert 'href="https://newsroom.kz/advisories/1"' in by_guid["own"].content
+    assert 'href="https://newsroom.kz/news/more"' in by_guid["own"].content
+    assert by_guid["own"].image == "https://newsroom.kz/i/a.jpg"
+    assert 'href="https://example.kz/advisories/1"' in by_guid["ours"].content
 
 
 def test_a_storys_life_in_front_matter(tmp_path: Path) -> None:
