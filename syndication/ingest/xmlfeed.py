@@ -41,8 +41,12 @@ from syndication.ingest.entries import (
     paragraphs_html,
 )
 from syndication.ingest.normalise import choose_language, to_utc
+from syndication.ingest.zones import regional_date
 from syndication.lang import normalise_language
 from syndication.model import Article, Enclosure, Withdrawal, article_id
+
+# `pubDate … ALMT` and the like: feedparser would read the region's zones as UTC.
+feedparser.registerDateHandler(regional_date)
 
 # dict.get on feedparser's dicts: FeedParserDict.get maps aliases and derives a few keys
 # ("enclosures" from links, "url" as "href", "updated"/"updated_parsed", "category", "license")

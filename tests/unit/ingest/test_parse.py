@@ -256,6 +256,24 @@ def test_bare_ampersands_in_a_sloppy_feed_stay_ampersands() -> None:
     assert clean.articles[0].link == link and clean.notes == []
 
 
+@pytest.mark.parametrize(
+    ("written", "utc"),
+    [
+        ("Mon, 05 May 2025 10:00:00 ALMT", "2025-05-05 05:00"),  # UTC+5 since March 2024
+        ("Fri, 05 May 2023 10:00:00 ALMT", "2023-05-05 04:00"),  # UTC+6 before
+        ("Mon, 05 May 2025 10:00 msk", "2025-05-05 07:00"),
+        ("Mon, 05 May 2025 10:00:00 BJT", "2025-05-05 02:00"),
+        ("Mon, 05 May 2025 10:00:00 +0600", "2025-05-05 04:00"),
+        ("Mon, 05 May 2025 10:00:00 GMT", "2025-05-05 10:00"),
+    ],
+)
+def test_the_regions_time_zones_in_a_pubdate_are_applied(written: str, utc: str) -> None:
+    """feedparser reads a zone abbreviation it does not know as UTC: hours off for ALMT."""
+    (article,) = parse(rss(f"<item><title>t</title><pubDate>{written}</pubDate></item>")).articles
+    assert article.published is not None
+    assert article.published.strftime("%Y-%m-%d %H:%M") == utc
+
+
 def test_json_feed_fields_of_the_wrong_type_are_not_published_as_python() -> None:
     """A JSON Feed whose title is a list or whose content_html is an object: no text, never
     "['a']"; a numeric id is its digits; tags and author names that are not text are left."""
