@@ -638,6 +638,12 @@ class Config:
     settings: Settings
     secrets: frozenset[str] = frozenset()  # values taken from the environment
     lines: dict[tuple[Any, ...], int] = field(default_factory=dict, compare=False, repr=False)
+    name: str = field(default="", compare=False)  # the path as the operator wrote it
+
+    @property
+    def shown(self) -> str:
+        """The file as problems name it: as the operator gave it, like load()'s own."""
+        return self.name or str(self.path)
 
     def redact(self, text: str) -> str:
         """`text` with every environment-given value and URL password masked."""
@@ -675,19 +681,29 @@ class Config:
         """Language pairs the configured chains cannot translate, and routes that can never
         apply: errors, not surprises."""
         s = self.settings
-        sources = {src.language for src in s.sources if src.language} | set(s.languages)
+        # A language only a source declares is that source's mistake as likely as the
+        # chain's: the problem is placed at its `language:` line.
+        declared: dict[str, int] = {}
+        for index, src in enumerate(s.sources):
+            if src.language and src.language not in s.languages:
+                declared.setdefault(src.language, index)
         problems = self._dead_routes()
-        for source in sorted(sources):
+        for source in sorted(set(declared) | set(s.languages)):
+            if source in declared:
+                loc: tuple[Any, ...] = ("sources", declared[source], "language")
+                where = f"sources.{declared[source]}.language: {source}"
+            else:
+                loc, where = ("translation", "chain"), "translation"
             for target in s.languages:
                 if source == target:
                     continue
                 chain = s.translation.chain_for(source, target)
                 if not any(provider_supports(p, source, target) for p in chain):
                     problems.append(
-                        f"{self.path}:{self.line('translation', 'chain')}: translation: no "
-                        f"provider in [{', '.join(chain)}] translates {source}→{target}; add "
-                        "one that does to translation.chain or translation.routes (google "
-                        "covers kk, zh, en, ru and more)"
+                        f"{self.shown}:{self.line(*loc)}: {where}: no provider in "
+                        f"[{', '.join(chain)}] translates {source}→{target}; add one that "
+                        "does to translation.chain or translation.routes (google covers kk, "
+                        "zh, en, ru and more)"
                     )
         return problems
 
@@ -703,7 +719,7 @@ class Config:
             def problem(key: str | None, message: str, index: int = index) -> None:
                 loc = ("translation", "routes", index) + ((key,) if key else ())
                 dotted = ".".join(str(part) for part in loc)
-                problems.append(f"{self.path}:{self.line(*loc)}: {dotted}: {message}")
+                problems.append(f"{self.shown}:{self.line(*loc)}: {dotted}: {message}")
 
             wrong = [t for t in route.to if t != "*" and t not in s.languages]
             for target in wrong:
@@ -899,6 +915,7 @@ def load(path: Path, *, lenient_env: bool = False) -> Config:
         raise ConfigError([f"{name}:1: expected a mapping with editions: and sources:"])
     reader.check_repeated_ids(data)
     reader.check_partner_tokens(data)
+    settings: Settings | None = None
     try:
         settings = Settings.model_validate(data)
     except ValidationError as exc:
@@ -908,14 +925,20 @@ def load(path: Path, *, lenient_env: bool = False) -> Config:
             reader.problem(loc, f"{dotted}: {_message(error)}")
     else:
         _partner_problems(settings, reader.problem)
-    if reader.problems:
-        raise ConfigError(sorted(set(reader.problems), key=_problem_order))
     base = path.resolve().parent
+    if reader.problems:
+        if settings is not None:
+            # Every mistake at once: the chain's gaps too, which the caller asks for after.
+            shaped = Config(path.resolve(), settings, lines=reader.lines, name=name)
+            reader.problems.extend(shaped.routing_problems())
+        raise ConfigError(sorted(set(reader.problems), key=_problem_order))
+    assert settings is not None  # a validation error is a problem
     return Config(
         path=path.resolve(),
         settings=_resolve_paths(settings, base),
         secrets=frozenset(reader.secrets),
         lines=reader.lines,
+        name=name,
     )
 
 
@@ -1054,7 +1077,8 @@ class _Reader:
                 self.unset.add(var)
                 return match.group(0)
             self.problem(path, f"{dotted}: environment variable {var} is not set")
-            return ""
+            # A partner's token stays `${VAR}`: "not set" is the problem, not its length.
+            return match.group(0) if _partner_token(path) else ""
 
         return _ENV_REF.sub(replace, value)
 

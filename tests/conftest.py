@@ -49,8 +49,11 @@ class Result:
         return self.stdout + self.stderr
 
 
-def run_cli(*args: str, timeout: float = 120, env: dict[str, str] | None = None) -> Result:
-    """The real command line in a child process, exactly as an operator runs it."""
+def run_cli(
+    *args: str, timeout: float = 120, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> Result:
+    """The real command line in a child process, exactly as an operator runs it (from the
+    repository's folder unless `cwd`)."""
     full_env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1", **(env or {})}
     done = subprocess.run(
         [sys.executable, "-m", "syndication", *args],
@@ -58,7 +61,7 @@ def run_cli(*args: str, timeout: float = 120, env: dict[str, str] | None = None)
         text=True,
         timeout=timeout,
         env=full_env,
-        cwd=REPO,
+        cwd=cwd or REPO,
     )
     return Result(done.returncode, done.stdout, done.stderr)
 

@@ -277,6 +277,33 @@ def test_check_refuses_routes_that_can_never_apply(tmp_path: Path) -> None:
     assert len(problems) == 5, problems
 
 
+def test_check_places_every_mistake_at_its_own_line_at_once(tmp_path: Path) -> None:
+    """A source language no provider translates is that source's line, named as the operator
+    named the file; an unset partner token is "not set", not also "too short"; and the
+    chain's gaps come with the other mistakes, not after they are fixed."""
+    _write(
+        tmp_path,
+        "editions: [kk, en]\n"
+        "sources:\n"
+        "  - id: newsroom\n"
+        "    articles: articles\n"
+        "    language: xx\n"
+        "partners:\n"
+        "  - id: acme\n"
+        "    token: ${SYNDICATION_TEST_UNSET_TOKEN}\n"
+        "    editions: [en]\n",
+    )
+    result = run_cli("check", "--config", "conf/syndication.yaml", cwd=tmp_path)
+    assert result.code == 2, result.output
+    problems = [line.strip() for line in result.stderr.splitlines() if ".yaml:" in line]
+    assert all(p.startswith("conf/syndication.yaml:") for p in problems), problems
+    by_line = {int(p.split(":")[1]): p for p in problems if "translates" not in p}
+    assert "SYNDICATION_TEST_UNSET_TOKEN is not set" in by_line.pop(8), problems
+    assert by_line == {}, problems
+    gaps = [p for p in problems if "translates" in p]
+    assert len(gaps) == 2 and all(":5: sources.0.language: xx" in p for p in gaps), gaps
+
+
 def test_an_s3_output_with_its_options(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("S3_ENDPOINT", "http://127.0.0.1:8333")
     text = (
