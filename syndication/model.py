@@ -159,6 +159,9 @@ class SourceState:
     last_modified: str = ""
     redirect: str = ""  # a permanent redirect target the operator should copy to the YAML
     notes: tuple[str, ...] = field(default_factory=tuple)
+    # Until when the partner asked not to be polled (its Retry-After, capped at max_backoff):
+    # the worker's backoff keeps to it, and so does a `once` of every source.
+    wait_until: datetime | None = None
 
 
 FUTURE_TOLERANCE = timedelta(days=1)

@@ -144,6 +144,16 @@ def _summary(report: CycleReport, config: cfg.Config) -> None:
     _sources_table(report, config)
     for source_id, why in sorted(report.elsewhere.items()):
         out.print(f"source {source_id}: not polled by this cycle: {why}", highlight=False)
+    for source_id, until in sorted(report.waiting.items()):
+        line = (
+            f"source {source_id}: not polled: its partner asked to wait until "
+            f"{until:%Y-%m-%d %H:%M:%S} UTC (Retry-After); `syndication once --source "
+            f"{source_id}` polls it now"
+        )
+        if logs.chosen() is logs.LogFormat.json:
+            log.warning("%s", line, extra={"source": source_id})
+        else:
+            err.print(f"[yellow]{line}[/]", highlight=False)
     _translation_lines(report, config)
     p = report.publish
     if not p.rendered:

@@ -21,7 +21,7 @@ import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from syndication import metrics
@@ -510,6 +510,11 @@ def _state_after(
         last_modified=last_modified,
         redirect=outcome.redirect or (previous.redirect if previous and failed else ""),
         notes=tuple(outcome.notes[:20]),
+        wait_until=(
+            now + timedelta(seconds=min(retry_after, config.settings.fetch.max_backoff))
+            if failed and retry_after is not None
+            else None
+        ),
     )
 
 

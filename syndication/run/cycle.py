@@ -18,10 +18,12 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import partial
 
 from syndication.config import Config, SourceSettings
 from syndication.ingest.poll import SourceOutcome, due_sources, poll_sources
+from syndication.model import utcnow
 from syndication.publish import PublishReport, publish
 from syndication.run.schedule import may_follow
 from syndication.store import CLAIM_BATCH, Store
@@ -37,6 +39,7 @@ class CycleReport:
     translation: TranslationReport = field(default_factory=TranslationReport)
     publish: PublishReport = field(default_factory=PublishReport)
     elsewhere: dict[str, str] = field(default_factory=dict)  # source → the worker polling it
+    waiting: dict[str, datetime] = field(default_factory=dict)  # source → its partner's wait
 
     @property
     def failed_sources(self) -> list[SourceOutcome]:
@@ -45,7 +48,13 @@ class CycleReport:
 
     @property
     def ok(self) -> bool:
-        return not self.failed_sources and self.translation.ok and not self.publish.errors
+        # A source whose partner asks us to wait is still a failing one (429, 503).
+        return (
+            not self.failed_sources
+            and not self.waiting
+            and self.translation.ok
+            and not self.publish.errors
+        )
 
 
 @dataclass
@@ -129,9 +138,11 @@ def run_cycle(
     chosen: list[SourceSettings] | None = None,
     progress: Progress | None = None,
 ) -> CycleReport:
-    """Poll the chosen sources (default: every source), translate what is due, publish."""
+    """Poll the chosen sources (default: every source but those whose partner asked us to
+    wait: a source named is polled whatever it asked), translate what is due, publish."""
     report = CycleReport()
-    chosen = list(config.settings.sources) if chosen is None else chosen
+    if chosen is None:
+        chosen = _not_waiting(config, store, report)
     claimed = _claim(store, chosen, report)
     try:
         report.sources = ingest(config, store, claimed, progress)
@@ -152,6 +163,27 @@ def run_cycle(
     if progress:
         progress.advance("publish", 1)
     return report
+
+
+def _not_waiting(config: Config, store: Store, report: CycleReport) -> list[SourceSettings]:
+    """Every source, less those whose partner's Retry-After has not passed (at the location
+    it was said for: an edited URL is polled at once). Polling every source is what `once`
+    is for, but a partner that answered 429 or 503 asking for an hour must not be asked
+    again by each run of a cron job meanwhile."""
+    now = utcnow()
+    waits = {
+        state.source_id: (state.location, state.wait_until)
+        for state in store.source_states()
+        if state.wait_until is not None and state.wait_until > now
+    }
+    chosen = []
+    for source in config.settings.sources:
+        location, until = waits.get(source.id, ("", None))
+        if until is not None and location == source.location:
+            report.waiting[source.id] = until
+        else:
+            chosen.append(source)
+    return chosen
 
 
 def _claim(store: Store, chosen: list[SourceSettings], report: CycleReport) -> list[SourceSettings]:

@@ -67,6 +67,7 @@ sources = Table(
     Column("next_due", Text),
     _text("redirect"),
     _text("notes", "[]"),
+    Column("wait_until", Text),  # a partner's Retry-After: not polled before, even by `once`
 )
 
 articles = Table(
@@ -354,6 +355,8 @@ MIGRATIONS: dict[int, list[str | dict[str, str]]] = {
         "sha256 TEXT NOT NULL DEFAULT '', size INTEGER NOT NULL DEFAULT 0, uploaded_at TEXT, "
         "error TEXT NOT NULL DEFAULT '', failed_at TEXT, PRIMARY KEY (target, path))",
     ],
+    # Until when a partner asked (Retry-After) not to be polled: `once` keeps to it too.
+    8: ["ALTER TABLE sources ADD COLUMN wait_until TEXT"],
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 

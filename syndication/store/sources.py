@@ -72,6 +72,7 @@ def _values(state: SourceState) -> dict[str, Any]:
         "next_due": iso(state.next_due),
         "redirect": state.redirect,
         "notes": json.dumps(list(state.notes), ensure_ascii=False),
+        "wait_until": iso(state.wait_until),
     }
 
 
@@ -93,4 +94,5 @@ def _source_state(row: Any) -> SourceState:
         last_modified=row.last_modified,
         redirect=row.redirect,
         notes=tuple(json.loads(row.notes)),
+        wait_until=parse_iso(row.wait_until),
     )

@@ -71,7 +71,8 @@ def test_failing_source_backs_off_and_recovers(tmp_path: Path, feed_server: Feed
         translation=OFFLINE_TRANSLATION,
     )
     run_cli("once", "--config", str(config_path))
-    run_cli("once", "--config", str(config_path))
+    # Named, it is polled whatever the partner asked (a plain `once` waits: the next test).
+    run_cli("once", "--source", "flaky", "--config", str(config_path))
     config = load(config_path)
     store = Store.open(config.store_url)
     state = store.source_state("flaky")
@@ -79,12 +80,47 @@ def test_failing_source_backs_off_and_recovers(tmp_path: Path, feed_server: Feed
     assert "retry after 120s" in state.error
     assert state.next_due is not None and state.last_attempt is not None
     assert state.next_due - state.last_attempt >= timedelta(seconds=120)
-    # Not due yet for the scheduler (backoff), though `once` polls it anyway.
+    # Not due yet for the scheduler (backoff), though `once --source` polls it anyway.
     assert due_sources(config, store, now=datetime.now(UTC)) == []
     feed_server.add("/flaky.xml", PARTNER_FEED.read_bytes())
-    assert run_cli("once", "--config", str(config_path)).code == 1  # translations only
+    assert run_cli("once", "--source", "flaky", "--config", str(config_path)).code == 1
     state = store.source_state("flaky")
     assert state is not None and state.failures == 0 and state.result == "ok" and state.new == 3
+
+
+def test_once_keeps_to_a_partners_retry_after(tmp_path: Path, feed_server: FeedServer) -> None:
+    """A cron job running `once` every few minutes does not ask again a partner that
+    answered 429 with Retry-After before that time: it says so (exit 1: the source is
+    failing), polls every other source, and polls it when named or once the wait is over."""
+    busy = feed_server.add("/busy.xml", b"", status=429, headers={"Retry-After": "60"})
+    good = feed_server.add("/good.xml", PARTNER_FEED.read_bytes())
+    config = write_config(
+        tmp_path,
+        sources=[{"id": "busy", "url": busy}, {"id": "good", "url": good}],
+        translation=OFFLINE_TRANSLATION,
+    )
+    first = run_cli("once", "--config", str(config))
+    assert first.code == 1 and "retry after 60s" in " ".join(first.output.split())
+    assert len(feed_server.requests_for("/busy.xml")) == 1
+    again = run_cli("once", "--config", str(config))
+    assert again.code == 1
+    said = " ".join(again.output.split())
+    assert "source busy: not polled: its partner asked to wait until" in said, said
+    assert "`syndication once --source busy` polls it now" in said
+    assert len(feed_server.requests_for("/busy.xml")) == 1  # not asked again
+    assert len(feed_server.requests_for("/good.xml")) == 2  # the rest as ever
+    # Named, it is polled now (and asks for 2 s this time).
+    feed_server.add("/busy.xml", b"", status=429, headers={"Retry-After": "2"})
+    assert run_cli("once", "--source", "busy", "--config", str(config)).code == 1
+    assert len(feed_server.requests_for("/busy.xml")) == 2
+    # Once the wait is over, a plain `once` polls it again, and it recovers.
+    feed_server.add("/busy.xml", PARTNER_FEED.read_bytes())
+    time.sleep(2.5)
+    last = run_cli("once", "--config", str(config))
+    assert "not polled" not in last.output, last.output
+    assert len(feed_server.requests_for("/busy.xml")) == 3
+    shown = json.loads(run_cli("status", "--json", "--config", str(config)).stdout)
+    assert {s["id"]: s["result"] for s in shown["sources"]}["busy"] == "ok"
 
 
 def test_a_retry_after_past_the_backoff_cap_is_said_as_kept(
