@@ -28,6 +28,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    PrivateAttr,
     SecretStr,
     ValidationError,
     ValidationInfo,
@@ -152,6 +153,8 @@ class SourceSettings(Strict):
     every: Duration = 600.0
     cron: Annotated[str | None, AfterValidator(_check_cron)] = None
     rights: Literal["full", "summary", "title"] = "full"
+    # Set by load() when the location holds a secret from the environment.
+    _stored_location: str = PrivateAttr(default="")
 
     @model_validator(mode="after")
     def _one_location(self) -> SourceSettings:
@@ -169,6 +172,13 @@ class SourceSettings(Strict):
     @property
     def location(self) -> str:
         return str(self.url or self.file or self.articles)
+
+    @property
+    def stored_location(self) -> str:
+        """The location as the store records it, to tell when it changed: the secrets in it
+        masked (a store, its backups and a shared PostgreSQL hold no token), with a digest
+        of the whole, so that a changed secret is a changed location too."""
+        return self._stored_location or self.location
 
     @property
     def schedule(self) -> str:
@@ -933,10 +943,17 @@ def load(path: Path, *, lenient_env: bool = False) -> Config:
             reader.problems.extend(shaped.routing_problems())
         raise ConfigError(sorted(set(reader.problems), key=_problem_order))
     assert settings is not None  # a validation error is a problem
+    settings = _resolve_paths(settings, base)
+    secrets = frozenset(reader.secrets)
+    for source in settings.sources:
+        masked = _redact(source.location, secrets)
+        if masked != source.location:
+            digest = hashlib.sha256(source.location.encode("utf-8")).hexdigest()[:16]
+            source._stored_location = f"{masked} (sha256 {digest})"
     return Config(
         path=path.resolve(),
-        settings=_resolve_paths(settings, base),
-        secrets=frozenset(reader.secrets),
+        settings=settings,
+        secrets=secrets,
         lines=reader.lines,
         name=name,
     )

@@ -35,6 +35,13 @@ class SourceInfo:
     # Languages the translation chains take into every edition (None: no fallback to the
     # declared language for a text that reads as another; see choose_language).
     translatable: frozenset[str] | None = None
+    secret: bool = False  # `url` carries a secret (a token in its query, a password)
+
+    @property
+    def public_url(self) -> str:
+        """The feed's link and id when it gives none: `url`, unless it carries a secret (the
+        store keeps these, and feeds show them): then none."""
+        return "" if self.secret else self.url
 
 
 @dataclass(frozen=True)

@@ -59,11 +59,11 @@ def parse_json_feed(body: bytes, source: SourceInfo) -> ParsedFeed:
     if not isinstance(items, list):
         raise SourceError(source.id, "not a feed: JSON Feed without an items list")
     feed = _Feed(
-        link=absolute_url(str(data.get("home_page_url") or ""), source.url) or source.url,
+        link=absolute_url(str(data.get("home_page_url") or ""), source.url) or source.public_url,
         title=plain_text(str(data.get("title") or "")) or source.title,
         language=normalise_language(data.get("language")) or normalise_language(source.language),
         author=_author(data),
-        id=absolute_url(str(data.get("feed_url") or ""), source.url) or source.url,
+        id=absolute_url(str(data.get("feed_url") or ""), source.url) or source.public_url,
     )
     notes: list[str] = []
     articles: list[Article] = []

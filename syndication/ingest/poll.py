@@ -23,6 +23,7 @@ from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 from syndication import metrics
 from syndication.config import Config, FetchSettings, SourceSettings
@@ -267,7 +268,7 @@ async def _fetch(
     config: Config, source: SourceSettings, fetcher: Fetcher, state: SourceState | None
 ) -> FetchResult:
     # Validators belong to the location they came from: a URL edited in the YAML starts fresh.
-    same = state is not None and state.location == source.location
+    same = state is not None and state.location == source.stored_location
     etag = state.etag if same and state else ""
     last_modified = state.last_modified if same and state else ""
     if source.url is not None:
@@ -292,9 +293,13 @@ async def _ingest_feed(
     """Parse → save a fetched feed body (nothing to do when it was not modified)."""
     if fetched.status == "not-modified":
         return SourceOutcome(source.id, "not-modified", redirect=fetched.permanent_redirect)
+    read = fetched.url if source.url else ""
     info = SourceInfo(
         id=source.id,
-        url=fetched.url if source.url else "",
+        # The base of relative links has no user:password: a link made from it must not
+        # carry them (a `?token=` in the query is not carried by a relative link).
+        url=_without_userinfo(read),
+        secret=config.is_secret(read),
         language=source.language,
         title=source.title or "",
         languages=tuple(config.settings.languages),
@@ -404,6 +409,13 @@ def _save(
     )
 
 
+def _without_userinfo(url: str) -> str:
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+
+
 def _source_ids(config: Config) -> list[str]:
     return [s.id for s in config.settings.sources]
 
@@ -488,7 +500,7 @@ def _state_after(
     return SourceState(
         source_id=source.id,
         kind=source.kind,
-        location=source.location,
+        location=source.stored_location,
         last_attempt=now,
         last_success=now if not failed else (previous.last_success if previous else None),
         result=outcome.result,

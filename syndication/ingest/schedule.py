@@ -59,7 +59,7 @@ def next_poll(
     a new crontab) applies at once. A failing source waits out the backoff it was given (it
     doubles from the interval, or follows the partner's Retry-After), capped at
     `fetch.max_backoff` as it is now."""
-    if state is None or state.last_attempt is None or state.location != source.location:
+    if state is None or state.last_attempt is None or state.location != source.stored_location:
         return None
     if state.failures and state.next_due is not None:
         return min(state.next_due, state.last_attempt + timedelta(seconds=max_backoff))
@@ -85,7 +85,7 @@ def due(
 def failures_in_a_row(source: SourceSettings, previous: SourceState | None, failed: bool) -> int:
     """The source's failures in a row after this attempt (0 when it succeeded)."""
     # Failures in a row count at one location; an edited URL starts again from the interval.
-    before = previous.failures if previous and previous.location == source.location else 0
+    before = previous.failures if previous and previous.location == source.stored_location else 0
     return before + 1 if failed else 0
 
 

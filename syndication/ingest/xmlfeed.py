@@ -208,7 +208,7 @@ def _parser_notes(parsed: Any, mime: str, headers: dict[str, str]) -> list[str]:
 
 def _origin(feed: Any, source: SourceInfo) -> _Origin:
     return _Origin(
-        link=absolute_url(feed.get("link", ""), source.url) or source.url,
+        link=absolute_url(feed.get("link", ""), source.url) or source.public_url,
         title=plain_text(feed.get("title", "")) or source.title,
         language=normalise_language(feed.get("language")) or normalise_language(source.language),
         id=_feed_id(feed, source),
@@ -223,7 +223,7 @@ def _feed_id(feed: Any, source: SourceInfo) -> str:
     for link in feed.get("links", []) or []:
         if link.get("rel") == "self" and link.get("href"):
             return absolute_url(link["href"], source.url)
-    return source.url
+    return source.public_url
 
 
 def _is_empty(entry: Any) -> bool:

@@ -179,7 +179,7 @@ def _not_waiting(config: Config, store: Store, report: CycleReport) -> list[Sour
     chosen = []
     for source in config.settings.sources:
         location, until = waits.get(source.id, ("", None))
-        if until is not None and location == source.location:
+        if until is not None and location == source.stored_location:
             report.waiting[source.id] = until
         else:
             chosen.append(source)

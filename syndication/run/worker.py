@@ -247,7 +247,9 @@ class Worker:
         try:
             state = self.store.source_state(source.id)
             # A backoff belongs to the location that failed: an edited URL is tried at once.
-            failing = state is not None and state.failures and state.location == source.location
+            failing = (
+                state is not None and state.failures and state.location == source.stored_location
+            )
             due = next_poll(source, state, config.settings.fetch.max_backoff)
             backoff = due if failing else None
             if not force and backoff is not None and backoff > utcnow():
@@ -275,7 +277,7 @@ class Worker:
         if self.store.worker_id is None:
             return True
         why = self.store.claim_source(
-            source.id, partial(may_follow, source), location=source.location, force=force
+            source.id, partial(may_follow, source), location=source.stored_location, force=force
         )
         if why is None:
             metrics.claimed("source", "taken")

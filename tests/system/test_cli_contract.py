@@ -19,7 +19,8 @@ from tests.feedserver import FeedServer
 def test_secrets_in_urls_are_never_printed_nor_published(
     tmp_path: Path, feed_server: FeedServer
 ) -> None:
-    url = feed_server.add("/feed.xml", PARTNER_FEED.read_bytes())
+    # (The server's routes are whole paths: the query with the token is part of it.)
+    url = feed_server.add("/feed.xml?token=tok-VERYSECRET", PARTNER_FEED.read_bytes(), etag='"v1"')
     host = url.split("//", 1)[1].split("/", 1)[0]
     config = write_config(
         tmp_path,
@@ -48,6 +49,18 @@ def test_secrets_in_urls_are_never_printed_nor_published(
     assert published and not any(b"VERYSECRET" in data for data in published)
     # The token really was sent: the partner saw it.
     assert feed_server.requests_for("/feed.xml?token=tok-VERYSECRET")
+    # Nor does the store hold one (its backups, a PostgreSQL others read): the location it
+    # keeps, to tell an edited URL, is masked, with a digest of the whole; the same URL is
+    # still the same location (a conditional GET), and a new secret is a new one.
+    assert run_cli("once", "--config", str(config), env=env).code == 1  # `gone` fails
+    asked = feed_server.requests_for("/feed.xml?token=tok-VERYSECRET")
+    assert len(asked) == 2 and asked[-1].header("If-None-Match") == '"v1"'
+    env["FEED_TOKEN"] = "tok-NEWSECRET"
+    run_cli("once", "--config", str(config), env=env)
+    (fresh,) = feed_server.requests_for("/feed.xml?token=tok-NEWSECRET")
+    assert fresh.header("If-None-Match") is None
+    stored = b"".join(p.read_bytes() for p in (tmp_path / "data").iterdir() if p.is_file())
+    assert stored and b"VERYSECRET" not in stored and b"NEWSECRET" not in stored
 
 
 def test_missing_database_driver_is_a_clear_refusal(tmp_path: Path) -> None:
