@@ -97,7 +97,9 @@ class Changes:
         ]
         if self.sections:
             parts.append(f"settings changed: {', '.join(self.sections)}")
-        return "; ".join(parts) if parts else "nothing changed"
+        # The worker applies a saved file by itself within seconds: a `reload` right after
+        # saving finds it in force already, which "nothing changed" alone made look ignored.
+        return "; ".join(parts) if parts else "nothing changed: the worker runs this file already"
 
 
 def changes(old: Config, new: Config) -> Changes:

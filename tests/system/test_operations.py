@@ -254,6 +254,10 @@ def test_sighup_adds_a_source_and_a_broken_yaml_keeps_the_old_one(
     assert answer.output.startswith("reloaded: ")
     output = worker.output()
     assert "added added-again" in output and "removed added" in output
+    # Asked again with nothing new: it says the worker runs this file, not just "nothing".
+    again = run_cli("reload", "--config", str(config))
+    assert again.code == 0, again.output
+    assert "nothing changed: the worker runs this file already" in again.output
     code, took = worker.stop()
     assert code == 0 and took < 10
 
