@@ -520,8 +520,10 @@ def _state_after(
         ),
         etag=etag,
         last_modified=last_modified,
-        redirect=outcome.redirect or (previous.redirect if previous and failed else ""),
-        notes=tuple(outcome.notes[:20]),
+        # (The redirect's target keeps the query it was given: a token in it too.)
+        redirect=config.redact(outcome.redirect)
+        or (previous.redirect if previous and failed else ""),
+        notes=tuple(config.redact(note) for note in outcome.notes[:20]),
         wait_until=(
             now + timedelta(seconds=min(retry_after, config.settings.fetch.max_backoff))
             if failed and retry_after is not None

@@ -22,6 +22,13 @@ def test_secrets_in_urls_are_never_printed_nor_published(
     # (The server's routes are whole paths: the query with the token is part of it.)
     url = feed_server.add("/feed.xml?token=tok-VERYSECRET", PARTNER_FEED.read_bytes(), etag='"v1"')
     host = url.split("//", 1)[1].split("/", 1)[0]
+    # A partner that moved its feed keeps the query: the token is in the new address too.
+    feed_server.add(
+        "/moved.xml?token=tok-VERYSECRET",
+        status=301,
+        headers={"Location": "/feed2.xml?token=tok-VERYSECRET"},
+    )
+    feed_server.add("/feed2.xml?token=tok-VERYSECRET", PARTNER_FEED.read_bytes())
     config = write_config(
         tmp_path,
         sources=[
@@ -30,6 +37,7 @@ def test_secrets_in_urls_are_never_printed_nor_published(
                 "url": f"http://reader:{'${FEED_PW}'}@{host}/feed.xml?token=${{FEED_TOKEN}}",
             },
             {"id": "gone", "url": f"http://{host}/missing.xml?token=${{FEED_TOKEN}}"},
+            {"id": "moved", "url": f"http://{host}/moved.xml?token=${{FEED_TOKEN}}"},
         ],
         translation=OFFLINE_TRANSLATION,
     )
@@ -45,6 +53,7 @@ def test_secrets_in_urls_are_never_printed_nor_published(
     for command in (["status"], ["status", "--json"]):
         shown = run_cli(*command, "--config", str(config)).output
         assert "VERYSECRET" not in shown and "gone" in shown, shown
+        assert "feed2.xml?token=***" in " ".join(shown.split()), shown  # where it moved
     published = [p.read_bytes() for p in (tmp_path / "public").rglob("*") if p.is_file()]
     assert published and not any(b"VERYSECRET" in data for data in published)
     # The token really was sent: the partner saw it.
