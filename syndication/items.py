@@ -46,6 +46,13 @@ RIGHTS_TEXT = {
     "title": "Headline only: read the story at the original link.",
 }
 _IRI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:[^\s<>\"{}|\\^`]+$")
+# What an atom:id of these schemes must look like (else readers and validators reject the
+# document): RFC 2141's `urn:NID:NSS` (a UUID in its 8-4-4-4-12 form), RFC 4151's
+# `tag:authority,date:specific`, and a web address with a host.
+_URN = re.compile(r"^urn:[a-z0-9][a-z0-9-]{1,31}:([a-z0-9()+,.:=@;$_!*'-]|%[0-9a-f]{2})+$", re.I)
+_UUID = re.compile(r"^urn:uuid:[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}$", re.I)
+_TAG = re.compile(r"^tag:([a-z0-9._-]+@)?[a-z0-9.-]+,\d{4}(-\d{2}(-\d{2})?)?:\S*$")
+_WEB = re.compile(r"^(https?|ftp)://[^/]", re.I)
 
 
 @dataclass(frozen=True)
@@ -333,9 +340,25 @@ def _source_feed_id(config: Config, article: Article, edition: str, authority: s
     for a story of our own (a local article), the id of its source's feed in this edition."""
     for candidate in (article.source_feed_id, article.source_url):
         candidate = xml_safe(candidate)
-        if candidate and _IRI.match(candidate) and not _secret(config, candidate):
+        if candidate and _well_formed_id(candidate) and not _secret(config, candidate):
             return _normal_form(candidate)
     return f"tag:{authority},2025:feed/{edition}/sources/{article.source_id}/"
+
+
+def _well_formed_id(candidate: str) -> bool:
+    """Whether a partner's feed id may stand as our atom:source/id: an IRI, and for urn:,
+    tag: and web ids, one of the shape their RFCs give (a partner's `urn:tomb` is not)."""
+    if not _IRI.match(candidate):
+        return False
+    scheme = candidate.split(":", 1)[0].lower()
+    if scheme == "urn":
+        uuid = candidate.lower().startswith("urn:uuid:")
+        return bool(_UUID.match(candidate) if uuid else _URN.match(candidate))
+    if scheme == "tag":
+        return bool(_TAG.match(candidate))
+    if scheme in ("http", "https", "ftp"):
+        return bool(_WEB.match(candidate))
+    return True
 
 
 def _normal_form(uri: str) -> str:

@@ -223,3 +223,31 @@ def test_an_edition_dropped_from_the_yaml_is_unpublished(tmp_path: Path) -> None
     publish(load(path), store)
     assert not (tmp_path / "public" / "en").exists()
     assert (tmp_path / "public" / "kk" / "rss.xml").exists()
+
+
+@pytest.mark.parametrize(
+    ("given", "kept"),
+    [
+        ("urn:tomb", False),  # no namespace id: not a URN
+        ("urn:uuid:not-a-uuid", False),
+        ("tag:partner.kz:feed", False),  # no date
+        ("http:/partner.kz", False),  # no host
+        ("urn:uuid:60a76c80-d399-11d9-b93c-0003939e0af6", True),
+        ("urn:isbn:0451450523", True),
+        ("tag:partner.kz,2025:feed", True),
+        ("https://partner.kz/feed", True),
+    ],
+)
+def test_a_partners_feed_id_is_kept_as_atom_source_id_only_when_well_formed(
+    tmp_path: Path, given: str, kept: bool
+) -> None:
+    """A partner's `<id>urn:tomb</id>` copied into atom:source made our Atom invalid (the W3C
+    validator: "id is not a valid URN"); such an id gives way to the feed's link."""
+    path, store = _setup(tmp_path)
+    story = _story(1, source_feed_id=given, source_url="https://partner.kz/")
+    save_articles(store, "p", [story], LANGS)
+    publish(load(path), store)
+    atom = etree.parse(str(tmp_path / "public" / "en" / "atom.xml"))
+    ns = {"a": "http://www.w3.org/2005/Atom"}
+    source_id = atom.find(".//a:entry/a:source/a:id", ns).text
+    assert source_id == (given if kept else "https://partner.kz/")
