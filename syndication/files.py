@@ -173,21 +173,27 @@ def remove_stale(root: Path, keep: Collection[str], under: str) -> list[str]:
     return removed
 
 
-def remove_orphans(root: Path, older_than: float = ORPHAN_AGE) -> list[Path]:
-    """Delete temporary files a killed publisher left behind (hidden `.name.*.tmp` files).
+def remove_orphans(root: Path, older_than: float = ORPHAN_AGE) -> tuple[list[Path], int]:
+    """Delete temporary files a killed publisher left behind (hidden `.name.*.tmp` files):
+    those removed, and how many were spared as too young.
 
     Only files older than `older_than` seconds go, so a publisher still running elsewhere
     (the worker lock normally rules that out) never loses a file it is about to rename.
     """
-    removed = []
+    removed: list[Path] = []
+    spared = 0
     if not root.is_dir():
-        return removed
+        return removed, spared
     cutoff = time.time() - older_than
     for path in root.rglob(f".*{TEMP_SUFFIX}"):
         try:
-            if path.is_file() and path.stat().st_mtime < cutoff:
+            if not path.is_file():
+                continue
+            if path.stat().st_mtime < cutoff:
                 path.unlink()
                 removed.append(path)
+            else:
+                spared += 1
         except FileNotFoundError:  # renamed or removed meanwhile
             continue
-    return removed
+    return removed, spared

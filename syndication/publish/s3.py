@@ -159,6 +159,9 @@ class S3Output:
     def finish(self) -> None:
         pass
 
+    def tidy(self) -> None:
+        pass  # nothing is ever half-written in an object store
+
     def flush(self) -> list[tuple[str, OSError]]:
         return []  # every put is an upload done (or failed) there and then
 

@@ -138,6 +138,7 @@ class _Publish:
     def run(self, ping: Ping | None) -> PublishReport:
         if self.plan.idle and not self._redo():
             # Nothing changed and no time event: nothing is rendered. The clock moves on.
+            self.writer.tidy()
             self.store.record_publish(PublishRecord(settings=self._settings()))
             self.report.hub_error = announce(self.config, self.store, [], ping=ping)
             return self.report

@@ -33,6 +33,9 @@ class Output(Protocol):
     def finish(self) -> None:
         """The publish wrote everything it meant to."""
 
+    def tidy(self) -> None:
+        """A publish with nothing to write: remove what a killed one left, if it did."""
+
     def has(self, path: str) -> bool:
         """Whether a file is published at `path`."""
 
@@ -58,6 +61,7 @@ class Folder:
         self.root = root
         self.staged = Staged()
         self.failed: list[tuple[str, OSError]] = []
+        self.spared = 0  # a killed publish's temporary files too young to remove yet
 
     def begin(self, thorough: bool) -> None:
         # A mark left while a publish runs: found at the start of the next, the last one was
@@ -65,12 +69,21 @@ class Folder:
         # that follows change from costing O(files). Hidden: never served.
         mark = self.root / RUNNING
         if thorough or mark.exists():
-            remove_orphans(self.root)
+            self.spared = remove_orphans(self.root)[1]
         self.root.mkdir(parents=True, exist_ok=True)
         mark.write_bytes(b"")
 
     def finish(self) -> None:
-        (self.root / RUNNING).unlink(missing_ok=True)
+        # A restart within ORPHAN_AGE of the kill (systemd's RestartSec) finds the killed
+        # publish's files too young to be sure of: the mark stays, and a later publish
+        # sweeps again until none is left.
+        if not self.spared:
+            (self.root / RUNNING).unlink(missing_ok=True)
+
+    def tidy(self) -> None:
+        if (self.root / RUNNING).exists():
+            self.spared = remove_orphans(self.root)[1]
+            self.finish()
 
     def has(self, path: str) -> bool:
         return (self.root / path).is_file()
@@ -127,6 +140,9 @@ class Writer:
 
     def finish(self) -> None:
         self.output.finish()
+
+    def tidy(self) -> None:
+        self.output.tidy()
 
     def put(self, files: dict[str, bytes]) -> None:
         """Write each file whose bytes changed; a file that cannot be written stops no other."""
