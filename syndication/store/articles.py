@@ -104,6 +104,7 @@ _LIVE_BY_CANONICAL = select(
     articles.c.source_id,
     articles.c.also_from,
     articles.c.withdrawn,
+    articles.c.withdrawn_by,
 ).where(articles.c.canonical.in_(bindparam("keys", expanding=True)))
 
 
@@ -143,12 +144,14 @@ class ArticleBatch:
         self, keys: Sequence[str], *, other_than: str, sources: Collection[str] | None = None
     ) -> dict[str, LiveStory]:
         """A live story held under each of `keys` from a source other than `other_than`
-        (and, when `sources` is given, one of them)."""
+        (and, when `sources` is given, one of them). A story the operator withdrew counts
+        as held: it stays withdrawn whatever source brings it, until `restore`."""
         found: dict[str, LiveStory] = {}
         live = set(sources) if sources is not None else None
         for chunk in chunks(list(keys)):
             for row in self.conn.execute(_LIVE_BY_CANONICAL, {"keys": list(chunk)}).all():
-                if row.withdrawn or row.source_id == other_than:
+                withdrawn = row.withdrawn and row.withdrawn_by != BY_OPERATOR
+                if withdrawn or row.source_id == other_than:
                     continue
                 if live is not None and row.source_id not in live:
                     continue

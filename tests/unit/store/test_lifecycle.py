@@ -90,6 +90,28 @@ def test_operator_withdrawal_outlasts_the_source_and_restore_holds(tmp_path: Pat
     assert store.withdraw_from_source("t", [Withdrawal("s:2")], BY_SOURCE) == 0
 
 
+def test_an_operators_withdrawal_holds_against_another_source_carrying_the_story(
+    tmp_path: Path,
+) -> None:
+    """A second source bringing the withdrawn story (the same link) is not a way back for
+    it: the copy is recorded as also carried, never published under an id of its own, and
+    `restore` brings back one story, not two. A partner's own tombstone is no such ban."""
+    store = _open(tmp_path)
+    save_articles(store, "a", [_article(1, source="a"), _article(2, source="a")], LANGS)
+    store.withdraw("a:1", "Legal request")
+    save_articles(store, "b", [_article(1, source="b")], LANGS)
+    assert store.get_article("b:1") is None
+    held = store.get_article("a:1")
+    assert held is not None and held.withdrawn and "b" in held.sources
+    store.restore("a:1")
+    live = [s.article.id for s, _ in store.articles_for_edition("en", limit=10)]
+    assert sorted(live) == ["a:1", "a:2"]
+    # Withdrawn by its partner (a tombstone), another partner's copy is that one's to give.
+    assert store.withdraw_from_source("a", [Withdrawal("a:2", "gone")], BY_PARTNER) == 1
+    save_articles(store, "b", [_article(2, source="b")], LANGS)
+    assert store.get_article("b:2") is not None
+
+
 def test_an_embargo_ending_takes_a_number_once(tmp_path: Path) -> None:
     store = _open(tmp_path)
     now = utcnow()
