@@ -920,7 +920,13 @@ def load(path: Path, *, lenient_env: bool = False) -> Config:
         raise ConfigError([f"{where}: invalid YAML: {problem}"]) from None
     if node is None:
         raise ConfigError([f"{name}:1: the file is empty; expected editions: and sources:"])
-    data = reader.python(node, ())
+    try:
+        data = reader.python(node, ())
+    except yaml.YAMLError as exc:  # a tag no safe loader constructs (`!custom`), a bad merge
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{name}:{mark.line + 1}" if mark else name
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError([f"{where}: invalid YAML: {problem}"]) from None
     if not isinstance(data, dict):
         raise ConfigError([f"{name}:1: expected a mapping with editions: and sources:"])
     reader.check_repeated_ids(data)
@@ -1050,10 +1056,19 @@ class _Reader:
     def python(self, node: yaml.Node, path: tuple[Any, ...]) -> Any:
         self.lines[path] = node.start_mark.line + 1
         if isinstance(node, yaml.MappingNode):
+            # `<<: *anchor` merges (YAML 1.1, as every PyYAML loader reads them): the
+            # entries the mapping takes from the anchor come first, its own keys winning.
+            own = sum(1 for key, _ in node.value if key.tag != "tag:yaml.org,2002:merge")
+            self.loader.flatten_mapping(node)
+            merged = {
+                self.loader.construct_object(key) for key, _ in node.value[: len(node.value) - own]
+            }
             result: dict[Any, Any] = {}
             for key_node, value_node in node.value:
                 key = self.loader.construct_object(key_node)
-                if key in result:
+                if key in result and key in merged:
+                    merged.discard(key)  # its own value overrides the anchor's
+                elif key in result:
                     line = key_node.start_mark.line + 1
                     self.problems.append(f"{self.name}:{line}: {key}: repeated key")
                 result[key] = self.python(value_node, (*path, key))

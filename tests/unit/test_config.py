@@ -304,6 +304,32 @@ def test_check_places_every_mistake_at_its_own_line_at_once(tmp_path: Path) -> N
     assert len(gaps) == 2 and all(":5: sources.0.language: xx" in p for p in gaps), gaps
 
 
+def test_yaml_merge_keys_are_read_and_custom_tags_are_mistakes_at_their_line(
+    tmp_path: Path,
+) -> None:
+    """`<<: *anchor` (sources sharing settings) is YAML every PyYAML loader reads; a tag no
+    safe loader constructs is a mistake at its line, exit 2, never a traceback."""
+    path = _write(
+        tmp_path,
+        "editions: [kk]\n"
+        "sources:\n"
+        "  - &wire\n"
+        "    id: a\n"
+        "    articles: articles\n"
+        "    every: 30m\n"
+        "  - <<: *wire\n"
+        "    id: b\n",
+    )
+    sources = load(path).settings.sources
+    assert [(s.id, s.every) for s in sources] == [("a", 1800.0), ("b", 1800.0)]
+    path.write_text(MINIMAL + "    title: !custom Newsroom\n", encoding="utf-8")
+    for command in (["check"], ["status", "--json"], ["once"]):
+        result = run_cli(*command, "--config", str(path))
+        assert result.code == 2, result.output
+        assert "Traceback" not in result.output
+        assert f"{path}:5: invalid YAML" in result.output, result.output
+
+
 def test_an_s3_output_with_its_options(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("S3_ENDPOINT", "http://127.0.0.1:8333")
     text = (
