@@ -4,12 +4,16 @@ Owns: Markdown with YAML front matter (rendered with Python-Markdown) and plain-
 with `key value` (or `key: value`) header lines, including the messy real shape where
 headers and the first paragraph share one line (` date 2025-04-25 Speaking at …`). Photo
 credit lines are taken out of the body in both formats and kept as the story's credits. A bad
-file (or an empty one, or one whose id another file already has) is reported with its path and
-line and skipped; the rest of the folder goes on.
+file (or an empty one, or one whose id another file already has, or one with a misspelt key
+such as `embrago:`) is reported with its path and line and skipped, its story held as it was;
+the rest of the folder goes on. A symlink to another article of the folder is not a second
+story.
 """
 
 from __future__ import annotations
 
+import contextlib
+import difflib
 import logging
 import re
 from collections.abc import Iterator
@@ -58,6 +62,14 @@ FRONT_KEYS = {
     "embargo",
     "correction",
 }
+# Misspelt or in the wrong case, these would be ignored: a story published before its embargo,
+# or a withdrawn one still out. So a near miss of any key we know holds the file.
+_KNOWN_KEYS = tuple(sorted(FRONT_KEYS))
+_NEAR_MISS = 0.8  # difflib ratio: embrago, stauts, corection, langauge, titel
+_TEXT_HEADERS = "date, language, title, author, id"
+# Plain text has no header for these; written there, they must not become the first words of a
+# story published at once.
+_LIFE_KEYS = ("embargo", "status")
 STATUSES = ("published", "withdrawn")
 SUMMARY_CHARS = 400
 MAX_FILE_BYTES = 5 * 1024 * 1024
@@ -112,6 +124,9 @@ class FolderScan:
     articles: list[Article] = field(default_factory=list)
     errors: list[ArticleFileError] = field(default_factory=list)
     withdrawn: list[Withdrawal] = field(default_factory=list)
+    # The ids the unreadable files may hold (the path's, and the file's `id:` when it could be
+    # read): those stories stay as they are, neither changed nor withdrawn.
+    held: list[str] = field(default_factory=list)
 
 
 def scan(source: LocalSource) -> tuple[list[Article], list[ArticleFileError]]:
@@ -124,18 +139,26 @@ def scan_folder(source: LocalSource) -> FolderScan:
     """Every article file in the folder: live, withdrawn, or a file that could not be read.
 
     Two files with one id (front matter `id:` repeated, or `a.md` beside `a.txt`) would be one
-    story twice: the first in sorted path order is kept and each later one reported.
+    story twice: the first in sorted path order is kept and each later one reported. A symlink
+    to a file the scan reads anyway (another article of the folder, or a file an earlier link
+    already reads) is skipped with a note.
     """
+    if source.folder.is_file():
+        raise ArticleFileError(
+            str(source.folder), "is a file, not a folder (use file: for a feed file)"
+        )
     if not source.folder.is_dir():
         raise ArticleFileError(str(source.folder), "no such folder")
     result = FolderScan()
     found, errors = result.articles, result.errors
     owners: dict[str, Path] = {}
-    for path in _files(source.folder):
+    for path in _unlinked(list(_files(source.folder))):
+        meta: dict[str, Any] = {}
         try:
-            article, id_line, withdrawn = _read(path, source)
+            article, id_line, withdrawn = _read(path, source, meta)
         except ArticleFileError as exc:
             errors.append(exc)
+            result.held.extend(_held_ids(path, source, meta))
             continue
         owner = owners.setdefault(article.id, path)
         if owner != path:
@@ -144,6 +167,7 @@ def scan_folder(source: LocalSource) -> FolderScan:
                     str(path), f"id {article.guid!r} is already used by {owner}", id_line
                 )
             )
+            result.held.append(article_id(source.id, _path_guid(path, source)))
             continue
         if withdrawn is not None:
             result.withdrawn.append(Withdrawal(article.id, withdrawn))
@@ -162,29 +186,73 @@ def _files(folder: Path) -> Iterator[Path]:
             yield path
 
 
+def _unlinked(paths: list[Path]) -> Iterator[Path]:
+    """`paths` but the symlinks to a file read anyway: a real article file of the folder (its
+    own id wins, whichever sorts first), or the target of an earlier link."""
+    readers: dict[Path, Path] = {}
+    for path in paths:
+        if not path.is_symlink():
+            readers[path.resolve()] = path
+    for path in paths:
+        if path.is_symlink():
+            try:
+                target = path.resolve()
+            except (OSError, RuntimeError):  # a loop of links: read_bytes reports it
+                target = None
+            if target is not None and target.is_file():
+                reader = readers.setdefault(target, path)
+                if reader != path:
+                    if reader.is_symlink():
+                        why = f"a link to the file {reader} links to (read there)"
+                    else:
+                        why = f"a link to {reader}, an article of this folder (read as itself)"
+                    log.warning("%s: %s; skipped", path, why)
+                    continue
+        yield path
+
+
 def read_article(path: Path, source: LocalSource) -> Article:
     """One article file as an Article; ArticleFileError (path, line) if it cannot be one."""
-    return _read(path, source)[0]
+    return _read(path, source, {})[0]
 
 
-def _read(path: Path, source: LocalSource) -> tuple[Article, int | None, str | None]:
+def _path_guid(path: Path, source: LocalSource) -> str:
+    return path.relative_to(source.folder).with_suffix("").as_posix()
+
+
+def _held_ids(path: Path, source: LocalSource, meta: dict[str, Any]) -> list[str]:
+    """The ids a file that could not be read may have published its story under."""
+    ids = [article_id(source.id, _path_guid(path, source))]
+    explicit = str(meta.get("id") or "").strip()
+    if explicit:
+        ids.append(article_id(source.id, explicit))
+    return ids
+
+
+def _read(
+    path: Path, source: LocalSource, meta: dict[str, Any]
+) -> tuple[Article, int | None, str | None]:
     """The article, the line of its explicit `id` header (None when the id is the path), and
-    why it is withdrawn (None: it is not)."""
+    why it is withdrawn (None: it is not). `meta` is filled with the headers as they are read,
+    so that when the file fails the caller still knows the `id:` it declared."""
     try:
         raw = path.read_bytes()
     except OSError as exc:
         raise ArticleFileError(str(path), f"cannot read: {exc.strerror or exc}") from None
     if len(raw) > MAX_FILE_BYTES:
         raise ArticleFileError(str(path), f"file is over {MAX_FILE_BYTES:,} bytes")
-    text = _decode(raw, path)
+    try:
+        text = _decode(raw, path)
+    except ArticleFileError:
+        # Its story, if published, is held under the `id:` the file still shows.
+        with contextlib.suppress(ArticleFileError):
+            _parse(_lines(raw.decode("utf-8-sig", errors="replace")), path, meta)
+        raise
     if not text.strip():
         # Not a story titled after its file name: most likely a save that went wrong.
         raise ArticleFileError(str(path), "empty article")
-    guid = path.relative_to(source.folder).with_suffix("").as_posix()
-    if SUFFIXES[path.suffix.lower()] == "markdown":
-        meta, body_html = _markdown(text, path)
-    else:
-        meta, body_html = _plain_text(text, path)
+    guid = _path_guid(path, source)
+    body_html = _parse(text, path, meta)
     article = _article(meta, body_html, guid, path, source)
     explicit = article.guid != guid
     return article, (_front_line("id", meta) if explicit else None), _withdrawn(meta, path)
@@ -198,11 +266,63 @@ def _decode(raw: bytes, path: Path) -> str:
         raise ArticleFileError(
             str(path), f"not UTF-8 text (byte 0x{raw[exc.start]:02x}); save it as UTF-8", line
         ) from None
+    return _lines(text)
+
+
+def _lines(text: str) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
-def _markdown(text: str, path: Path) -> tuple[dict[str, Any], str]:
-    meta: dict[str, Any] = {}
+def _parse(text: str, path: Path, meta: dict[str, Any]) -> str:
+    """The body as HTML; `meta` gets the front matter or header lines."""
+    if SUFFIXES[path.suffix.lower()] == "markdown":
+        return _markdown(text, path, meta)
+    return _plain_text(text, path, meta)
+
+
+def _meant(key: str) -> str | None:
+    """The key we know that `key` is a case variant or a misspelling of, if any."""
+    lowered = key.lower()
+    if lowered in FRONT_KEYS:
+        return lowered
+    if "embargo" in lowered:  # embargoed, embargo_until: meant as one, never to be ignored
+        return "embargo"
+    close = difflib.get_close_matches(lowered, _KNOWN_KEYS, n=1, cutoff=_NEAR_MISS)
+    return close[0] if close else None
+
+
+def _unknown_keys(loaded: dict[Any, Any], key_lines: dict[str, int], path: Path) -> list[str]:
+    """Notes on the keys we do not know (a CMS's `slug`, `layout`); ArticleFileError at the
+    first one that is a near miss of a key we do know."""
+    notes: list[str] = []
+    for key in loaded:
+        name = str(key)
+        if name in FRONT_KEYS:
+            continue
+        line = key_lines.get(name, 2)
+        meant = _meant(name)
+        if meant is not None:
+            raise ArticleFileError(
+                str(path), f"unknown key {name!r} (did you mean {meant!r}?)", line
+            )
+        notes.append(f"line {line}: unknown key {name!r} ignored")
+    return notes
+
+
+def _id_of_broken_front(front: str) -> dict[str, Any]:
+    """`{"id": …}` from front matter YAML cannot load, if its `id:` line is fine by itself."""
+    for line in front.split("\n"):
+        if re.match(r"id\s*:", line):
+            try:
+                loaded = yaml.safe_load(line)
+            except (yaml.YAMLError, ValueError):
+                return {}
+            return loaded if isinstance(loaded, dict) else {}
+    return {}
+
+
+def _markdown(text: str, path: Path, meta: dict[str, Any]) -> str:
+    """The body as HTML; `meta` gets the front matter."""
     body = text
     offset = 0
     if text.startswith("---\n"):
@@ -220,24 +340,24 @@ def _markdown(text: str, path: Path) -> tuple[dict[str, Any], str]:
         try:
             loaded = yaml.safe_load(front) or {}
         except yaml.YAMLError as exc:
+            meta.update(_id_of_broken_front(front))
             mark = getattr(exc, "problem_mark", None)
             line = mark.line + 1 + offset if mark else 1
             problem = getattr(exc, "problem", None) or "invalid YAML"
             raise ArticleFileError(str(path), f"front matter: {problem}", line) from None
         except ValueError as exc:
             # PyYAML builds `date: 2025-13-45` as a date and lets datetime's ValueError out.
+            meta.update(_id_of_broken_front(front))
             line = key_lines.get("date", 2)
             raise ArticleFileError(str(path), f"front matter: bad date: {exc}", line) from None
         if not isinstance(loaded, dict):
             raise ArticleFileError(str(path), "front matter must be a mapping of key: value", 2)
         # Keys starting with "_" are our bookkeeping (`_date_line`, `_notes`): a file's own
         # `_notes:` must not stand in for them, so it only counts as an unknown key.
-        meta = {k: v for k, v in loaded.items() if not str(k).startswith("_")}
+        meta.update({k: v for k, v in loaded.items() if not str(k).startswith("_")})
         for key, line in key_lines.items():
             meta[f"_{key}_line"] = line
-        unknown = sorted({str(k) for k in loaded} - FRONT_KEYS)
-        if unknown:
-            meta["_notes"] = [f"unknown front matter key(s): {', '.join(unknown)}"]
+        meta["_notes"] = _unknown_keys(loaded, key_lines, path)
     body, meta["_credits"] = _without_credits(body)
     html = markdown.markdown(body, extensions=["extra", "sane_lists"], output_format="html")
     if not str(meta.get("title") or "").strip():
@@ -247,7 +367,7 @@ def _markdown(text: str, path: Path) -> tuple[dict[str, Any], str]:
         if heading and plain_text(heading.group(2)):
             meta["title"] = heading.group(2)
             html = html[heading.end() :]
-    return meta, html
+    return html
 
 
 def _without_credits(body: str) -> tuple[str, list[str]]:
@@ -309,8 +429,29 @@ def _take_header(text: str, number: int, path: Path) -> tuple[str, str, str] | N
     return key, rest.strip(), ""
 
 
-def _plain_text(text: str, path: Path) -> tuple[dict[str, Any], str]:
-    meta: dict[str, Any] = {}
+def _not_a_life_key(text: str, number: int, path: Path) -> None:
+    """ArticleFileError if `text`, where a header may stand, opens with `embargo:` or
+    `status:` (in any case, or misspelt): plain text has no such header."""
+    match = _FRONT_KEY.match(text)
+    if match is None or _CREDIT.match(text):
+        return
+    key = match.group(1)
+    meant = _meant(key)
+    # Not shorter than the key: "Stats: …" opening a story is prose, not `status` misspelt.
+    if meant not in _LIFE_KEYS or len(key) < len(meant):
+        return
+    if key.lower() == meant:
+        message = (
+            f"{key!r} is not a header of a plain-text article ({_TEXT_HEADERS}): write the "
+            "story as Markdown with front matter"
+        )
+    else:
+        message = f"unknown key {key!r} (did you mean {meant!r}?)"
+    raise ArticleFileError(str(path), message, number)
+
+
+def _plain_text(text: str, path: Path, meta: dict[str, Any]) -> str:
+    """The body as HTML; `meta` gets the header lines."""
     lines = text.split("\n")
     index = 0
     # Headers at the top of the file, several to a line if need be; the first text that is
@@ -323,6 +464,7 @@ def _plain_text(text: str, path: Path) -> tuple[dict[str, Any], str]:
             meta[f"_{key}_line"] = index + 1
             rest = rest.strip()
         if rest:
+            _not_a_life_key(rest, index + 1, path)
             lines[index] = rest
             break
         index += 1
@@ -342,8 +484,7 @@ def _plain_text(text: str, path: Path) -> tuple[dict[str, Any], str]:
     if not paragraphs:
         raise ArticleFileError(str(path), "no body text", index + 1)
     meta["_credits"] = credits
-    html = "".join(f"<p>{escape(p)}</p>" for p in paragraphs)
-    return meta, html
+    return "".join(f"<p>{escape(p)}</p>" for p in paragraphs)
 
 
 def _parse_date(value: Any, path: Path, line: int) -> datetime | None:

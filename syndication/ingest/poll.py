@@ -22,7 +22,6 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from syndication import metrics
@@ -367,12 +366,10 @@ def _ingest_folder(config: Config, store: Store, source: SourceSettings) -> Sour
                 "down, mark their files `status: withdrawn` or run `syndication withdraw ID`",
             )
     new, updated, unchanged = _save(config, store, source, found)
-    # A file that failed to read still exists: its article must not be withdrawn for that.
+    # A file that failed to read still exists: its article must not be withdrawn for that
+    # (under its path's id, or the `id:` it declares).
     present = {a.id for a in found} | {w.article_id for w in scanned.withdrawn}
-    for error in errors:
-        stem = _stem_id(source, error.path)
-        if stem:
-            present.add(stem)
+    present.update(scanned.held)
     withdrawn = store.withdraw_missing(source.id, present)
     withdrawn += store.withdraw_from_source(source.id, scanned.withdrawn, BY_SOURCE)
     notes = [str(e) for e in errors]
@@ -418,15 +415,6 @@ def _without_userinfo(url: str) -> str:
 
 def _source_ids(config: Config) -> list[str]:
     return [s.id for s in config.settings.sources]
-
-
-def _stem_id(source: SourceSettings, path: str) -> str:
-    assert source.articles is not None
-    try:
-        relative = Path(path).relative_to(source.articles).with_suffix("").as_posix()
-    except ValueError:
-        return ""
-    return f"{source.id}:{relative}"
 
 
 # -- record ------------------------------------------------------------------------------

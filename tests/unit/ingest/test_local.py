@@ -431,3 +431,177 @@ def test_a_storys_life_in_front_matter(tmp_path: Path) -> None:
     # The old entry point still gives the live stories and the errors.
     articles, errors = scan(LocalSource("newsroom", folder, language="en"))
     assert {a.guid for a in articles} == {"live", "later", "fixed"} and len(errors) == 1
+
+
+@pytest.mark.parametrize(
+    ("key", "meant"),
+    [
+        ("embrago", "embargo"),
+        ("Embargo", "embargo"),
+        ("EMBARGO", "embargo"),
+        ("embargoed", "embargo"),
+        ("embargo_until", "embargo"),
+        ("stauts", "status"),
+        ("Status", "status"),
+        ("corection", "correction"),
+        ("langauge", "language"),
+    ],
+)
+def test_a_near_miss_of_a_known_key_holds_the_file(tmp_path: Path, key: str, meant: str) -> None:
+    """`embrago: 2030-…` ignored would publish an embargoed story at once: a key that is a
+    case variant or a misspelling of one we know is the file's mistake, at its line."""
+    folder = _folder(
+        tmp_path,
+        {
+            "held.md": f"---\ntitle: Held\nlanguage: en\n{key}: 2030-01-01T00:00:00Z\n---\n"
+            "Not before its time. Truly.\n".encode(),
+            "fine.md": b"---\ntitle: Fine\n---\nA fine story. Yes.\n",
+        },
+    )
+    scanned = scan_folder(LocalSource("newsroom", folder, language="en"))
+    assert [a.guid for a in scanned.articles] == ["fine"]
+    assert scanned.withdrawn == []
+    (error,) = scanned.errors
+    assert Path(error.path).name == "held.md" and error.line == 4
+    assert error.message == f"unknown key {key!r} (did you mean {meant!r}?)"
+    assert str(error) == f"{folder / 'held.md'}:4: {error.message}"
+
+
+def test_other_unknown_keys_are_notes_at_their_line(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A CMS's own keys (`slug`, `layout`, `draft`, …) are not ours: the story goes out and
+    the log says which key, where."""
+    folder = _folder(
+        tmp_path,
+        {
+            "cms.md": b"---\ntitle: From the CMS\nslug: from-the-cms\nlanguage: en\nlayout: post\n"
+            b"draft: false\n---\nExported as it was. Fine.\n",
+        },
+    )
+    with caplog.at_level("WARNING", logger="syndication.ingest.local"):
+        articles, errors = scan(LocalSource("newsroom", folder))
+    assert errors == [] and [a.title for a in articles] == ["From the CMS"]
+    notes = [r.getMessage() for r in caplog.records]
+    where = folder / "cms.md"
+    for line, key in ((3, "slug"), (5, "layout"), (6, "draft")):
+        assert f"{where}: line {line}: unknown key {key!r} ignored" in notes
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "message"),
+    [
+        (
+            "Embargo: 2030-01-01T00:00:00Z\n\nNot before its time. Truly.\n",
+            1,
+            "'Embargo' is not a header of a plain-text article (date, language, title, author, "
+            "id): write the story as Markdown with front matter",
+        ),
+        (
+            "title Held\nstatus: withdrawn\n\nGone story. Truly.\n",
+            2,
+            "'status' is not a header of a plain-text article (date, language, title, author, "
+            "id): write the story as Markdown with front matter",
+        ),
+        (
+            "date 2025-05-01 embrago: 2030-01-01 Not before its time. Truly.\n",
+            1,
+            "unknown key 'embrago' (did you mean 'embargo'?)",
+        ),
+    ],
+)
+def test_a_life_key_in_a_plain_text_header_holds_the_file(
+    tmp_path: Path, text: str, line: int, message: str
+) -> None:
+    """Plain text has no `embargo` or `status` header: one written there must not become the
+    first words of a story published at once."""
+    folder = _folder(tmp_path, {"held.txt": text.encode(), "fine.txt": b"A fine story. Yes.\n"})
+    articles, errors = scan(LocalSource("newsroom", folder, language="en"))
+    assert [a.guid for a in articles] == ["fine"]
+    (error,) = errors
+    assert (Path(error.path).name, error.line, error.message) == ("held.txt", line, message)
+
+
+def test_prose_opening_like_a_header_stays_prose(tmp_path: Path) -> None:
+    folder = _folder(
+        tmp_path,
+        {
+            "a.txt": b"Update: the bridge reopened on Monday. Traffic flows.\n",
+            "b.txt": b"Statistics: grain exports rose. A third more.\n",
+            "c.txt": b"Stats: Kairat scored twice. The team won.\n",
+        },
+    )
+    articles, errors = scan(LocalSource("newsroom", folder, language="en"))
+    assert errors == []
+    assert sorted(a.title for a in articles) == [
+        "Statistics: grain exports rose",
+        "Stats: Kairat scored twice",
+        "Update: the bridge reopened on Monday",
+    ]
+
+
+def test_a_file_that_cannot_be_read_holds_its_story_under_its_own_id(tmp_path: Path) -> None:
+    """A stored story whose file turns bad is neither changed nor withdrawn: the scan names
+    every id such a file may hold (its path, and its `id:` when it has one), so the story
+    with `id: story-x` is not taken for a deleted one."""
+    folder = _folder(
+        tmp_path,
+        {
+            "x.md": b"---\ntitle: X\nid: story-x\nembrago: 2030-01-01\n---\nBody. Yes.\n",
+            "y.md": b"---\ntitle: Y\nid: 'story-y'\ntags: [unclosed\n---\nBody. Yes.\n",
+            "z.txt": b"id story-z\ndate 2025-02-31\n\nBody. Yes.\n",
+            "w.md": b"---\ntitle: W\n---\nBody. Yes.\n\xff\n",
+            "v.md": b"---\ntitle: V\nid: story-v\n---\nJ\xfcrgen said so. Yes.\n",
+        },
+    )
+    scanned = scan_folder(LocalSource("newsroom", folder, language="en"))
+    assert scanned.articles == [] and len(scanned.errors) == 5
+    assert sorted(scanned.held) == [
+        "newsroom:story-v", "newsroom:story-x", "newsroom:story-y", "newsroom:story-z",
+        "newsroom:v", "newsroom:w", "newsroom:x", "newsroom:y", "newsroom:z",
+    ]  # fmt: skip
+
+
+def test_a_symlink_to_another_article_of_the_folder_is_not_a_second_story(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """`ln -s ../a1.md sub/link-to-a1.md` is one story (a1), whichever sorts first; a link to
+    a file outside the folder is read as one story (however many links); a linked folder is
+    not entered."""
+    folder = _folder(tmp_path, {"a1.md": b"---\ntitle: Alpha\n---\nThe alpha story. Yes.\n"})
+    (folder / "sub").mkdir()
+    (folder / "sub" / "link-to-a1.md").symlink_to("../a1.md")
+    (folder / "0-first.md").symlink_to(folder / "a1.md")  # sorts before a1.md
+    (folder / "sub" / "chain.txt").symlink_to("link-to-a1.md")  # a link to the link
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "o.md").write_bytes(b"---\ntitle: Outside\n---\nFrom elsewhere. Yes.\n")
+    (outside / "p.md").write_bytes(b"---\ntitle: Under a linked folder\n---\nNo. Never.\n")
+    (folder / "ext.md").symlink_to(outside / "o.md")
+    (folder / "sub" / "ext-again.md").symlink_to(outside / "o.md")
+    (folder / "linked").symlink_to(outside, target_is_directory=True)
+    with caplog.at_level("WARNING", logger="syndication.ingest.local"):
+        scanned = scan_folder(LocalSource("newsroom", folder, language="en"))
+    assert scanned.errors == []
+    assert sorted((a.guid, a.title) for a in scanned.articles) == [
+        ("a1", "Alpha"),
+        ("ext", "Outside"),
+    ]
+    notes = [r.getMessage() for r in caplog.records]
+    for link in ("0-first.md", "sub/link-to-a1.md", "sub/chain.txt"):
+        assert (
+            f"{folder / link}: a link to {folder / 'a1.md'}, an article of this folder "
+            "(read as itself); skipped"
+        ) in notes
+    assert (
+        f"{folder / 'sub/ext-again.md'}: a link to the file {folder / 'ext.md'} links to "
+        "(read there); skipped"
+    ) in notes
+
+
+def test_a_file_given_as_the_folder_says_so(tmp_path: Path) -> None:
+    feed = tmp_path / "p.xml"
+    feed.write_bytes(b"<rss/>")
+    with pytest.raises(ArticleFileError) as caught:
+        scan(LocalSource("newsroom", feed))
+    assert str(caught.value) == f"{feed}: is a file, not a folder (use file: for a feed file)"

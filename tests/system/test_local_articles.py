@@ -1,0 +1,82 @@
+"""A folder of local articles through the command line, as a newsroom runs it.
+
+Owns: a misspelt or miscased front-matter key (`embrago:`) holding its story back with the
+file's line in `once`'s output, a CMS's own keys published with a note; a stored story whose
+file turns bad kept as it was (not withdrawn, not changed), under its path's id or its own
+`id:`; a symlink to another article of the folder not a second story in the feeds; and
+`articles:` naming a file rather than a folder.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.conftest import run_cli, write_config
+
+EN = {"language": "en"}
+
+
+def _write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+
+
+def _story(title: str, *keys: str) -> str:
+    front = "".join(f"{key}\n" for key in keys)
+    return f"---\ntitle: {title}\nlanguage: en\n{front}---\nThe {title} story happened. Yes.\n"
+
+
+def _feed(tmp_path: Path) -> dict[str, str]:
+    """The English feed's stories: id → title."""
+    feed = json.loads((tmp_path / "public" / "en" / "feed.json").read_text(encoding="utf-8"))
+    return {item["id"]: item["title"] for item in feed["items"]}
+
+
+def test_a_folder_of_articles_end_to_end(tmp_path: Path) -> None:
+    articles = tmp_path / "articles"
+    _write(articles / "a1.md", _story("Alpha"))
+    _write(articles / "x.md", _story("Ex", "id: story-x"))
+    _write(articles / "cms.md", _story("Exported", "slug: exported", "layout: post"))
+    _write(articles / "held.md", _story("Held", "embrago: 2030-01-01T00:00:00Z"))
+    (articles / "sub").mkdir()
+    (articles / "sub" / "link-to-a1.md").symlink_to("../a1.md")
+    config = write_config(
+        tmp_path, editions=["en"], sources=[{"id": "newsroom", "articles": "articles", **EN}]
+    )
+
+    done = run_cli("once", "--verbose", "--config", str(config))
+    assert done.code == 1, done.output  # a file could not be read: the cycle says so
+    said = " ".join(done.output.split())
+    assert f"{articles / 'held.md'}:4: unknown key 'embrago' (did you mean 'embargo'?)" in said
+    # The notes (the story goes out all the same), in the log `--verbose` (or `run`) shows.
+    assert f"{articles / 'cms.md'}: line 4: unknown key 'slug' ignored" in said
+    assert f"{articles / 'cms.md'}: line 5: unknown key 'layout' ignored" in said
+    link = articles / "sub" / "link-to-a1.md"
+    assert f"{link}: a link to {articles / 'a1.md'}, an article of this folder" in said
+    feed = _feed(tmp_path)
+    assert sorted(feed.values()) == ["Alpha", "Ex", "Exported"]
+    assert not [i for i in feed if "link-to-a1" in i or "held" in i]
+
+    # The stored stories' files turn bad: each stays as published, neither withdrawn nor
+    # changed (the one with `id: story-x` too, whose id is not its path: it was withdrawn).
+    _write(articles / "a1.md", _story("Alpha changed", "Embargo: 2030-01-01"))
+    _write(articles / "x.md", _story("Ex changed", "id: story-x", "status: draft"))
+    _write(articles / "cms.md", _story("Exported changed", "stauts: withdrawn"))
+    done = run_cli("once", "--config", str(config))
+    assert done.code == 1, done.output
+    assert feed == _feed(tmp_path)
+    status = run_cli("status", "--json", "--config", str(config))
+    assert status.code == 0, status.output
+    assert json.loads(status.stdout)["withdrawn"] == []
+
+
+def test_articles_naming_a_file_says_so(tmp_path: Path) -> None:
+    _write(tmp_path / "p.xml", "<rss version='2.0'><channel></channel></rss>")
+    config = write_config(
+        tmp_path, editions=["en"], sources=[{"id": "newsroom", "articles": "p.xml", **EN}]
+    )
+    done = run_cli("once", "--config", str(config))
+    assert done.code == 1, done.output
+    message = f"{tmp_path / 'p.xml'}: is a file, not a folder (use file: for a feed file)"
+    assert message in " ".join(done.output.split())
