@@ -179,6 +179,14 @@ def plain_text(fragment: str, limit: int | None = None) -> str:
     return shorten(text, limit) if limit else text
 
 
+def literal_text(text: str, limit: int | None = None) -> str:
+    """Text that is plain already (Atom `type="text"`, JSON Feed's title and summary), as
+    written: controls stripped and whitespace collapsed as `plain_text` does, but nothing in it
+    read as markup or as an entity (`<script>` and `&amp;` are the words the author wrote)."""
+    text = _collapse(text) if text else ""
+    return shorten(text, limit) if limit else text
+
+
 def _collapse(text: str) -> str:
     """`text` without control characters, its whitespace collapsed, no gap inside CJK text."""
     # str.split() splits on exactly the characters `\s` matches: same as _SPACE.sub + strip.

@@ -2,16 +2,17 @@
 
 Owns: what a parser is told about the source a body came from (`SourceInfo`) and what a parse
 gives back (`ParsedFeed`); an item's guid when it has none of its own; plain text as HTML
-paragraphs; a size field read as a count of bytes; and merging the items of one feed that
-repeat a guid (true duplicates once, distinct stories kept apart and listed as sharing it, with
-the guids such a story may hold, made from what it says). Which of them keeps the bare guid is
-settled against the store (ingest/decide.py); duplicates across sources are not this module's
-concern.
+paragraphs; a title that shows nothing (zero-width characters) taken for none; a size field
+read as a count of bytes; and merging the items of one feed that repeat a guid (true
+duplicates once, distinct stories kept apart and listed as sharing it, with the guids such a
+story may hold, made from what it says). Which of them keeps the bare guid is settled against
+the store (ingest/decide.py); duplicates across sources are not this module's concern.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, field, replace
 from html import escape
 from typing import Any
@@ -21,6 +22,11 @@ from syndication.ingest.normalise import content_guid
 from syndication.model import Article, Withdrawal, article_id
 
 SUMMARY_CHARS = 400
+# What shows nothing on a page: format characters (zero-width space and joiners, BOM, bidi
+# marks), spaces and separators, controls, combining marks with no letter to sit on, and the
+# blank "letters" of Hangul and Braille.
+_INVISIBLE_CATEGORIES = frozenset({"Cf", "Zs", "Zl", "Zp", "Cc", "Mn", "Me"})
+_BLANK_LETTERS = frozenset("\u115f\u1160\u2800\u3164\uffa0")
 
 
 @dataclass(frozen=True)
@@ -82,6 +88,14 @@ def item_guid(given: str, link: str, raw_title: str, date: str, content: str) ->
         return content_guid(title, date)
     body_text = sanitised_text(content)
     return content_guid(body_text) if body_text else content_guid(content, date)
+
+
+def visible(text: str) -> str:
+    """`text`, or "" when none of it shows (a title of zero-width spaces is no title)."""
+    for char in text:  # nearly always ends at the first character
+        if char not in _BLANK_LETTERS and unicodedata.category(char) not in _INVISIBLE_CATEGORIES:
+            return text
+    return ""
 
 
 def paragraphs_html(text: str) -> str:

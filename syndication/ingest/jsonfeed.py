@@ -1,9 +1,9 @@
 """JSON Feed 1.0 and 1.1 into Articles.
 
-Owns: reading a JSON Feed document (refusing JSON that is not one, with the reason), and
-mapping each item onto an Article: link, HTML or text content, title, summary, guid,
-language, authors, tags, image and attachments. Hand-written because feedparser (6.0) reads
-no JSON Feed.
+Owns: reading a JSON Feed document (refusing JSON that is not one, with the reason), skipping
+items with nothing to publish, and mapping each item onto an Article: link, HTML or text
+content, title and summary (plain text, as written), guid, language, authors, tags, image and
+attachments. Hand-written because feedparser (6.0) reads no JSON Feed.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from syndication.errors import SourceError
 from syndication.html import (
     absolute_url,
     first_sentence,
+    literal_text,
     plain_text,
     sanitise_html,
     sanitised_text,
@@ -29,6 +30,7 @@ from syndication.ingest.entries import (
     item_guid,
     merge_repeated_guids,
     paragraphs_html,
+    visible,
 )
 from syndication.ingest.normalise import choose_language, to_utc
 from syndication.lang import normalise_language
@@ -60,18 +62,23 @@ def parse_json_feed(body: bytes, source: SourceInfo) -> ParsedFeed:
         raise SourceError(source.id, "not a feed: JSON Feed without an items list")
     feed = _Feed(
         link=absolute_url(str(data.get("home_page_url") or ""), source.url) or source.public_url,
-        title=plain_text(str(data.get("title") or "")) or source.title,
+        title=literal_text(_text(data, "title")) or source.title,
         language=normalise_language(data.get("language")) or normalise_language(source.language),
         author=_author(data),
         id=absolute_url(str(data.get("feed_url") or ""), source.url) or source.public_url,
     )
     notes: list[str] = []
     articles: list[Article] = []
+    empty = 0
     for index, item in enumerate(items):
         if not isinstance(item, dict):
             notes.append(f"item {index} is not an object; skipped")
-            continue
-        articles.append(_item_to_article(item, source, feed))
+        elif _is_empty(item):
+            empty += 1
+        else:
+            articles.append(_item_to_article(item, source, feed))
+    if empty:
+        notes.append(f"{empty} empty item(s) skipped")  # as RSS and Atom say it
     articles, shared = merge_repeated_guids(articles, notes)
     return ParsedFeed(
         articles=articles,
@@ -100,6 +107,30 @@ def _text(obj: dict[str, Any], key: str) -> str:
     return ""
 
 
+def _is_empty(item: dict[str, Any]) -> bool:
+    """An item with no title, link, text or media is not a story (its id alone is none)."""
+    if visible(literal_text(_text(item, "title"))):
+        return False
+    keys = ("content_html", "content_text", "summary", "url", "external_url", "image")
+    return not any(_text(item, key).strip() for key in (*keys, "banner_image")) and not (
+        _attachments(item, "")
+    )
+
+
+def _tags(item: dict[str, Any]) -> tuple[str, ...]:
+    """The item's tags; a single tag given as a string (not a list) is that tag."""
+    tags = item.get("tags")
+    listed = [tags] if isinstance(tags, str) else tags if isinstance(tags, list) else []
+    return tuple(
+        dict.fromkeys(
+            tag
+            for t in listed
+            if isinstance(t, str | int) and not isinstance(t, bool)
+            if (tag := plain_text(str(t), 80))
+        )
+    )
+
+
 def _item_to_article(item: dict[str, Any], source: SourceInfo, feed: _Feed) -> Article:
     link = absolute_url(_text(item, "url") or _text(item, "external_url"), feed.link)
     base = link or feed.link
@@ -108,8 +139,12 @@ def _item_to_article(item: dict[str, Any], source: SourceInfo, feed: _Feed) -> A
     else:
         content = paragraphs_html(_text(item, "content_text"))
     body_text = sanitised_text(content)
-    title = plain_text(_text(item, "title"), 300) or first_sentence(body_text)
-    summary = shorten(plain_text(_text(item, "summary")) or body_text, SUMMARY_CHARS)
+    # JSON Feed's title and summary are plain text: `<script>` in one is what it says.
+    given_summary = literal_text(_text(item, "summary"))
+    title = visible(literal_text(_text(item, "title"), 300)) or first_sentence(
+        body_text or given_summary
+    )
+    summary = shorten(given_summary or body_text, SUMMARY_CHARS)
     guid = item_guid(
         _text(item, "id"),
         link,
@@ -125,7 +160,6 @@ def _item_to_article(item: dict[str, Any], source: SourceInfo, feed: _Feed) -> A
         where=f"{source.id}: {guid}",
         translatable=source.translatable,
     )
-    tags = item.get("tags") if isinstance(item.get("tags"), list) else []
     return Article(
         id=article_id(source.id, guid),
         source_id=source.id,
@@ -135,9 +169,7 @@ def _item_to_article(item: dict[str, Any], source: SourceInfo, feed: _Feed) -> A
         summary=summary,
         content=content,
         author=_author(item) or feed.author,
-        categories=tuple(
-            dict.fromkeys(plain_text(str(t), 80) for t in tags if isinstance(t, str | int) and t)
-        ),
+        categories=_tags(item),
         image=absolute_url(_text(item, "image") or _text(item, "banner_image"), base),
         enclosures=_attachments(item, base),
         language=language,
@@ -149,6 +181,12 @@ def _item_to_article(item: dict[str, Any], source: SourceInfo, feed: _Feed) -> A
     )
 
 
+def _listed(obj: dict[str, Any], key: str) -> list[Any]:
+    """A list field; anything else (a number, an object) holds no entries."""
+    value = obj.get(key)
+    return value if isinstance(value, list) else []
+
+
 def _attachments(item: dict[str, Any], base: str) -> tuple[Enclosure, ...]:
     return tuple(
         Enclosure(
@@ -156,6 +194,6 @@ def _attachments(item: dict[str, Any], base: str) -> tuple[Enclosure, ...]:
             type=str(a.get("mime_type") or ""),
             length=byte_count(a.get("size_in_bytes")),
         )
-        for a in item.get("attachments") or []
+        for a in _listed(item, "attachments")
         if isinstance(a, dict) and a.get("url")
     )

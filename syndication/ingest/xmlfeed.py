@@ -2,9 +2,10 @@
 
 Owns: calling feedparser on bytes already decided to be UTF-8 (see `encoding`), telling a feed
 from an HTML page or binary junk, the notes a sloppy feed earns, and mapping each feedparser
-entry onto an Article: its link (FeedBurner's original one), richest content and xml:base,
-title, summary, guid, declared language, enclosures, image, categories, credits and the
-partner feed it came from (atom:source); and the entries the feed says are deleted (RFC 6721
+entry onto an Article: its link (FeedBurner's original one), richest content and xml:base
+(content that is not text or HTML skipped), title and summary (Atom's type="text" as written,
+the others read as HTML), guid, declared language, enclosures, image, categories, credits and
+the partner feed it came from (atom:source); and the entries the feed says are deleted (RFC 6721
 `at:deleted-entry`), which feedparser does not keep (kurtmckee/feedparser#149), read from the
 XML with lxml, entities and the network off.
 """
@@ -25,6 +26,7 @@ from syndication.errors import SourceError
 from syndication.html import (
     absolute_url,
     first_sentence,
+    literal_text,
     plain_text,
     sanitise_html,
     sanitised_text,
@@ -39,6 +41,7 @@ from syndication.ingest.entries import (
     item_guid,
     merge_repeated_guids,
     paragraphs_html,
+    visible,
 )
 from syndication.ingest.normalise import choose_language, to_utc
 from syndication.ingest.zones import regional_date
@@ -52,6 +55,9 @@ feedparser.registerDateHandler(regional_date)
 # ("enclosures" from links, "url" as "href", "updated"/"updated_parsed", "category", "license")
 # in Python at every lookup; for any other key it answers as dict.get does, 3x slower.
 _get = dict.get
+# An entry's content of another type (a PDF in base64, an XML document, `src=` pointing
+# elsewhere) is not a story's body.
+_BODY_TYPES = frozenset({"text/html", "application/xhtml+xml", "text/plain"})
 _HTML_START = re.compile(rb"^\s*(<!--.*?-->\s*)*(<!doctype\s+html|<html|<head|<body)", re.I | re.S)
 _FIRST_IMG = re.compile(r'<img[^>]+src="([^"]+)"', re.I)
 _TITLE = re.compile(rb"<title[^>]*>(.*?)</title>", re.I | re.S)
@@ -106,13 +112,16 @@ def parse_xml_feed(body: bytes, headers: dict[str, str], source: SourceInfo) -> 
     notes.extend(_parser_notes(parsed, mime, headers))
     if mended is not None:
         notes.append("feed is not well-formed XML: an `&` that starts no entity read as an `&`")
-    origin = _origin(parsed.get("feed", {}), source)
+    # Atom says which text is plain (type="text", its default); RSS does not, and its titles
+    # often carry escaped markup.
+    atom = version.startswith("atom")
+    origin = _origin(parsed.get("feed", {}), source, atom)
     stories = [entry for entry in entries if not _is_empty(entry)]
     if len(stories) < len(entries):
         # e.g. a stray `<item />` nested inside another item: nothing to publish.
         notes.append(f"{len(entries) - len(stories)} empty item(s) skipped")
     articles, shared = merge_repeated_guids(
-        [_entry_to_article(entry, source, origin) for entry in stories], notes
+        [_entry_to_article(entry, source, origin, atom) for entry in stories], notes
     )
     if withdrawn:
         # An entry the feed both lists and tombstones is deleted: the tombstone wins.
@@ -206,10 +215,10 @@ def _parser_notes(parsed: Any, mime: str, headers: dict[str, str]) -> list[str]:
     return []
 
 
-def _origin(feed: Any, source: SourceInfo) -> _Origin:
+def _origin(feed: Any, source: SourceInfo, atom: bool) -> _Origin:
     return _Origin(
         link=absolute_url(feed.get("link", ""), source.url) or source.public_url,
-        title=plain_text(feed.get("title", "")) or source.title,
+        title=_text(feed, "title", atom) or source.title,
         language=normalise_language(feed.get("language")) or normalise_language(source.language),
         id=_feed_id(feed, source),
         updated=_date(feed, "updated_parsed") or _date(feed, "published_parsed"),
@@ -224,6 +233,30 @@ def _feed_id(feed: Any, source: SourceInfo) -> str:
         if link.get("rel") == "self" and link.get("href"):
             return absolute_url(link["href"], source.url)
     return source.public_url
+
+
+def _text(entry: Any, key: str, atom: bool, limit: int | None = None) -> str:
+    """An entry's (or feed's) title or summary as text. Atom's plain text is kept as written
+    (`Use the <script> tag` has those words); HTML, and RSS's text that may hold escaped
+    markup, are read as HTML."""
+    detail = _summary_detail(entry) if key == "summary" else _get(entry, f"{key}_detail") or {}
+    if detail is None:
+        return ""
+    value = _get(entry, key) or ""
+    if atom and _get(detail, "type") == "text/plain":
+        return literal_text(value, limit)
+    return plain_text(value, limit)
+
+
+def _summary_detail(entry: Any) -> Any:
+    """The type and base of an entry's summary ({} when it has none), or None when it is not
+    to be published: feedparser gives an entry without a summary its first content as one,
+    also content that is kept elsewhere (`src=`)."""
+    detail = _get(entry, "summary_detail")
+    if detail is None and _get(entry, "summary") and _get(entry, "content"):
+        copied = entry["content"][0]
+        return copied if _is_body(copied) else None
+    return detail or {}
 
 
 def _is_empty(entry: Any) -> bool:
@@ -247,7 +280,7 @@ def _not_a_feed_reason(body: bytes, parsed: Any) -> str:
 
 def _pick_content(entry: Any) -> tuple[str, str]:
     """The richest body of an entry and the base URL it declared (xml:base)."""
-    contents = _get(entry, "content") or []
+    contents = [c for c in _get(entry, "content") or [] if _is_body(c)]
     best = None
     for item in contents:
         if best is None or (
@@ -256,11 +289,19 @@ def _pick_content(entry: Any) -> tuple[str, str]:
             best = item
     if best is not None and _get(best, "value"):
         return _as_html(best), _get(best, "base", "")
-    detail = _get(entry, "summary_detail") or {}
+    detail = _summary_detail(entry)
+    if detail is None:
+        return "", ""
     summary = _get(entry, "summary", "")
     return _as_html({"value": summary, "type": _get(detail, "type", "text/html")}), _get(
         detail, "base", ""
     )
+
+
+def _is_body(content: Any) -> bool:
+    """Whether an entry's content is text or HTML given in the feed (Atom also allows any
+    other media type, and content kept elsewhere: `src=`)."""
+    return not _get(content, "src") and (_get(content, "type") or "text/plain") in _BODY_TYPES
 
 
 def _as_html(detail: Any) -> str:
@@ -270,7 +311,7 @@ def _as_html(detail: Any) -> str:
     return value
 
 
-def _entry_to_article(entry: Any, source: SourceInfo, origin: _Origin) -> Article:
+def _entry_to_article(entry: Any, source: SourceInfo, origin: _Origin, atom: bool) -> Article:
     feed_link = origin.link
     # FeedBurner rewrites links to a tracking redirect and keeps the real one in origLink.
     link = absolute_url(_get(entry, "feedburner_origlink") or _get(entry, "link", ""), feed_link)
@@ -284,8 +325,8 @@ def _entry_to_article(entry: Any, source: SourceInfo, origin: _Origin) -> Articl
     content = sanitise_html(raw_content, base)
     enclosures = entry.get("enclosures", [])  # built from the links at each lookup: once
     body_text = sanitised_text(content)
-    title = plain_text(_get(entry, "title", ""), 300) or first_sentence(body_text)
-    summary = plain_text(_get(entry, "summary", ""))
+    title = visible(_text(entry, "title", atom, 300)) or first_sentence(body_text)
+    summary = _text(entry, "summary", atom)
     if not summary or summary == body_text:
         summary = body_text
     guid = item_guid(
