@@ -50,6 +50,7 @@ FRONT_KEYS = {
     "language",
     "lang",
     "author",
+    "authors",  # JSON Feed 1.1's word for it, as CMS exports write it: a list of names
     "tags",
     "image",
     "id",
@@ -63,8 +64,10 @@ FRONT_KEYS = {
     "correction",
 }
 # Misspelt or in the wrong case, these would be ignored: a story published before its embargo,
-# or a withdrawn one still out. So a near miss of any key we know holds the file.
+# or a withdrawn one still out. So a near miss of one of them holds the file; a near miss of
+# another key (`Title`, `titel`, `tag`) is a note, as an unknown key is.
 _KNOWN_KEYS = tuple(sorted(FRONT_KEYS))
+_HOLDING_KEYS = frozenset({"status", "reason", "embargo", "correction"})
 _NEAR_MISS = 0.8  # difflib ratio: embrago, stauts, corection, langauge, titel
 _TEXT_HEADERS = "date, language, title, author, id"
 # Plain text has no header for these; written there, they must not become the first words of a
@@ -301,11 +304,12 @@ def _unknown_keys(loaded: dict[Any, Any], key_lines: dict[str, int], path: Path)
             continue
         line = key_lines.get(name, 2)
         meant = _meant(name)
-        if meant is not None:
+        if meant in _HOLDING_KEYS:
             raise ArticleFileError(
                 str(path), f"unknown key {name!r} (did you mean {meant!r}?)", line
             )
-        notes.append(f"line {line}: unknown key {name!r} ignored")
+        hint = f" (did you mean {meant!r}?)" if meant else ""
+        notes.append(f"line {line}: unknown key {name!r} ignored{hint}")
     return notes
 
 
@@ -622,7 +626,7 @@ def _article(
         link=link,
         summary=shorten(summary, SUMMARY_CHARS),
         content=content,
-        author=plain_text(_names(meta.get("author")), 200),
+        author=plain_text(_names(meta.get("author") or meta.get("authors")), 200),
         categories=tuple(dict.fromkeys(plain_text(str(t), 80) for t in tags if t)),
         image=image,
         language=language,

@@ -444,7 +444,7 @@ def test_a_storys_life_in_front_matter(tmp_path: Path) -> None:
         ("stauts", "status"),
         ("Status", "status"),
         ("corection", "correction"),
-        ("langauge", "language"),
+        ("Reason", "reason"),
     ],
 )
 def test_a_near_miss_of_a_known_key_holds_the_file(tmp_path: Path, key: str, meant: str) -> None:
@@ -486,6 +486,36 @@ def test_other_unknown_keys_are_notes_at_their_line(
     where = folder / "cms.md"
     for line, key in ((3, "slug"), (5, "layout"), (6, "draft")):
         assert f"{where}: line {line}: unknown key {key!r} ignored" in notes
+
+
+def test_a_near_miss_of_a_key_outside_a_storys_life_is_a_note_and_authors_are_read(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Only the keys of a story's life hold a file (ignored, they publish too soon); a CMS
+    export's `Title:`, `tag:` or `langauge:` is a note with what was meant, and `authors:`
+    (JSON Feed 1.1's word, a list) names the authors."""
+    folder = _folder(
+        tmp_path,
+        {
+            "cms.md": b"---\nTitle: Exported\ntag: culture\nlangauge: en\n"
+            b"authors: [Aliya Nur, Li Wei]\n---\nExported as it was. Fine.\n",
+        },
+    )
+    with caplog.at_level("WARNING", logger="syndication.ingest.local"):
+        articles, errors = scan(LocalSource("newsroom", folder))
+    assert errors == []
+    (article,) = articles
+    assert article.author == "Aliya Nur, Li Wei"
+    notes = [r.getMessage() for r in caplog.records]
+    where = folder / "cms.md"
+    for line, key, meant in (
+        (2, "Title", "title"),
+        (3, "tag", "tags"),
+        (4, "langauge", "language"),
+    ):
+        assert (
+            f"{where}: line {line}: unknown key {key!r} ignored (did you mean {meant!r}?)" in notes
+        )
 
 
 @pytest.mark.parametrize(
