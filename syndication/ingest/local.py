@@ -68,6 +68,7 @@ FRONT_KEYS = {
 # another key (`Title`, `titel`, `tag`) is a note, as an unknown key is.
 _KNOWN_KEYS = tuple(sorted(FRONT_KEYS))
 _HOLDING_KEYS = frozenset({"status", "reason", "embargo", "correction"})
+_TEXT_KEYS = ("title", "summary", "status", "reason", "correction", "language", "lang", "id")
 _NEAR_MISS = 0.8  # difflib ratio: embrago, stauts, corection, langauge, titel
 _TEXT_HEADERS = "date, language, title, author, id"
 # Plain text has no header for these; written there, they must not become the first words of a
@@ -362,6 +363,13 @@ def _markdown(text: str, path: Path, meta: dict[str, Any]) -> str:
         for key, line in key_lines.items():
             meta[f"_{key}_line"] = line
         meta["_notes"] = _unknown_keys(loaded, key_lines, path)
+        for key in _TEXT_KEYS:
+            if isinstance(loaded.get(key), list | dict):
+                # Else published as Python wrote it: "Correction: ['a', 'b']".
+                kind = "a list" if isinstance(loaded[key], list) else "a mapping"
+                raise ArticleFileError(
+                    str(path), f"{key}: expected text, not {kind}", key_lines.get(key, 2)
+                )
     body, meta["_credits"] = _without_credits(body)
     html = markdown.markdown(body, extensions=["extra", "sane_lists"], output_format="html")
     if not str(meta.get("title") or "").strip():

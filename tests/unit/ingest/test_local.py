@@ -635,3 +635,15 @@ def test_a_file_given_as_the_folder_says_so(tmp_path: Path) -> None:
     with pytest.raises(ArticleFileError) as caught:
         scan(LocalSource("newsroom", feed))
     assert str(caught.value) == f"{feed}: is a file, not a folder (use file: for a feed file)"
+
+
+@pytest.mark.parametrize("key", ["correction", "title", "reason", "summary"])
+def test_a_list_where_text_belongs_is_the_files_mistake(tmp_path: Path, key: str) -> None:
+    """`correction: [a, b]` was published as "Түзету: ['a', 'b']"."""
+    folder = _folder(
+        tmp_path, {"a.md": f"---\nlanguage: en\n{key}: [a, b]\n---\nBody. Yes.\n".encode()}
+    )
+    articles, errors = scan(LocalSource("newsroom", folder))
+    assert articles == []
+    (error,) = errors
+    assert error.line == 3 and error.message == f"{key}: expected text, not a list"
