@@ -1021,6 +1021,14 @@ def _secret_slot(path: tuple[Any, ...]) -> bool:
     )
 
 
+def _published_text(path: tuple[Any, ...]) -> bool:
+    """Words of those sections that are published as they are: the site's and the topic
+    feeds' titles and descriptions, a topic's keywords and tags."""
+    if path[:1] == ("site",):
+        return len(path) >= 2 and path[1] in ("title", "description")
+    return path[:2] == ("feeds", "topics") and len(path) >= 4 and path[3] != "sources"
+
+
 def _partner_token(path: tuple[Any, ...]) -> bool:
     return len(path) == 3 and path[0] == "partners" and path[2] == "token"
 
@@ -1086,15 +1094,17 @@ class _Reader:
         def replace(match: re.Match[str]) -> str:
             var, default = match.group(1), match.group(2)
             dotted = ".".join(str(p) for p in path)
-            if not (path and path[0] in _PUBLIC_SECTIONS) and not _secret_slot(path):
+            settings = bool(path) and path[0] in _PUBLIC_SECTIONS and not _published_text(path)
+            if not settings and not _secret_slot(path):
                 # Anything else is published or printed (a title, a glossary entry): an
                 # environment value there would leak the very secrets `${…}` is for.
                 self.problem(
                     path,
                     f"{dotted}: ${{{var}}}: environment values are read only in a source's "
                     "url/file/articles, translation.providers and the site, serve, store, "
-                    "output, output_options, fetch and feeds settings; write this value in "
-                    "the YAML",
+                    "output, output_options, fetch and feeds settings (not a title, a "
+                    "description or a topic's words, which are published); write this value "
+                    "in the YAML",
                 )
                 return match.group(0)
             if _partner_token(path):

@@ -186,6 +186,45 @@ def test_environment_values_only_where_they_are_not_published(
     assert f"{path}:" in problem and "supersecret123" not in problem
 
 
+def test_environment_values_are_not_published_as_site_or_topic_words(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`site` and `feeds` take settings from the environment (base_url, items), but their
+    titles, descriptions and a topic's words are published: `${DB_PASSWORD}` there was."""
+    monkeypatch.setenv("DB_PASSWORD", "supersecret123")
+    monkeypatch.setenv("ITEMS", "50")
+    path = write_config(
+        tmp_path,
+        site={
+            "base_url": "https://feeds.example.kz/",
+            "title": {"en": "News ${DB_PASSWORD}"},
+            "description": {"en": "About ${DB_PASSWORD}"},
+        },
+        feeds={
+            "items": "${ITEMS}",
+            "topics": [
+                {
+                    "id": "t",
+                    "title": {"en": "Topic ${DB_PASSWORD}"},
+                    "keywords": ["${DB_PASSWORD}"],
+                    "tags": ["${DB_PASSWORD}"],
+                }
+            ],
+        },
+    )
+    with pytest.raises(ConfigError) as caught:
+        load(path)
+    wrong = sorted(p.split(": ")[1] for p in caught.value.problems)
+    assert wrong == [
+        "feeds.topics.0.keywords.0",
+        "feeds.topics.0.tags.0",
+        "feeds.topics.0.title.en",
+        "site.description.en",
+        "site.title.en",
+    ], caught.value.problems
+    assert not any("supersecret123" in p for p in caught.value.problems)
+
+
 def test_every_or_cron_not_both(tmp_path: Path) -> None:
     both = write_config(
         tmp_path,
