@@ -11,10 +11,11 @@ stamp by which a change on disk is noticed. The worker applies; this module deci
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
 import logging
+import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -83,7 +84,8 @@ class Changes:
     removed: list[str]
     changed: list[str]
     rescheduled: list[str]  # added, or polled on a new schedule or at a new location
-    sections: list[str]  # the settings other than `sources` that differ
+    sections: list[str]  # the settings other than `sources` that differ, applied
+    restart: list[str] = dataclasses.field(default_factory=list)  # FIXED ones that differ
 
     def summary(self) -> str:
         parts = [
@@ -97,6 +99,8 @@ class Changes:
         ]
         if self.sections:
             parts.append(f"settings changed: {', '.join(self.sections)}")
+        if self.restart:
+            parts.append(f"{', '.join(self.restart)} changed: takes effect after a restart")
         # The worker applies a saved file by itself within seconds: a `reload` right after
         # saving finds it in force already, which "nothing changed" alone made look ignored.
         return "; ".join(parts) if parts else "nothing changed: the worker runs this file already"
@@ -126,7 +130,12 @@ def changes(old: Config, new: Config) -> Changes:
         sections=[
             name
             for name in type(new.settings).model_fields
-            if name != "sources" and getattr(new.settings, name) != getattr(old.settings, name)
+            if name != "sources"
+            and name not in FIXED
+            and getattr(new.settings, name) != getattr(old.settings, name)
+        ],
+        restart=[
+            name for name in FIXED if getattr(new.settings, name) != getattr(old.settings, name)
         ],
     )
 
@@ -139,6 +148,15 @@ def record_in_use(store: Store, config: Config) -> None:
 
 def tell(store: Store, why: str, **outcome: Any) -> None:
     """Leave the outcome in the store, where `syndication reload` waits for it."""
-    record = {"at": utcnow().isoformat(), "why": why, **outcome}
-    with contextlib.suppress(StoreError):
-        store.set_setting("last_reload", json.dumps(record, ensure_ascii=False))
+    # Each answer its own: two reloads in one second with the same outcome wrote the same
+    # record, and the command waiting for a new one saw none ("no answer yet", exit 1).
+    record = {"at": utcnow().isoformat(), "answer": uuid.uuid4().hex, "why": why, **outcome}
+    # A write waits behind a publish's (SQLite has one writer): tried a few times, since the
+    # command waiting for this answer otherwise says "no answer yet" and exits 1.
+    for attempt in range(3):
+        try:
+            store.set_setting("last_reload", json.dumps(record, ensure_ascii=False))
+            return
+        except StoreError:
+            if attempt < 2:
+                time.sleep(1.0)

@@ -480,8 +480,8 @@ class Worker:
             if isinstance(new, list):
                 reloading.rejected(self.store, why, new)
                 return False
+            changes = reloading.changes(old, new)  # what needs a restart too
             new = reloading.keep_fixed(old, new)
-            changes = reloading.changes(old, new)
             self.config = new
             with contextlib.suppress(StoreError):  # only `status` would miss it
                 reloading.record_in_use(self.store, new)

@@ -256,8 +256,15 @@ def test_sighup_adds_a_source_and_a_broken_yaml_keeps_the_old_one(
     assert "added added-again" in output and "removed added" in output
     # Asked again with nothing new: it says the worker runs this file, not just "nothing".
     again = run_cli("reload", "--config", str(config))
-    assert again.code == 0, again.output
+    assert again.code == 0, again.output + worker.output()
     assert "nothing changed: the worker runs this file already" in again.output
+    # A setting the running worker holds on to (its socket) is said to need a restart.
+    moved = yaml.safe_load(config.read_text(encoding="utf-8"))
+    moved["serve"]["port"] = _free_port()
+    config.write_text(yaml.safe_dump(moved, allow_unicode=True), encoding="utf-8")
+    restart = run_cli("reload", "--config", str(config))
+    assert restart.code == 0, restart.output + worker.output()
+    assert "serve changed: takes effect after a restart" in restart.output
     code, took = worker.stop()
     assert code == 0 and took < 10
 
