@@ -386,3 +386,19 @@ def test_a_date_that_cannot_be_read_is_no_date_and_is_noted() -> None:
         "1 item(s) with a date that could not be read ('2025-13-45T99:00:00Z'): "
         "filed when first seen"
     ]
+
+
+def test_spaces_between_chinese_clauses_are_kept_in_titles_and_summaries() -> None:
+    """A space typed between two Chinese clauses is the author's; only a line break of the
+    source between CJK characters is no space."""
+    feed = rss(
+        "<item><title>北京举行新闻发布会 介绍经济形势</title>"
+        "<description>会见哈萨克斯坦总统\u3000双方就合作交换意见。会谈在\n友好气氛中举行。"
+        "</description></item>"
+    )
+    (article,) = parse(feed).articles
+    assert article.title == "北京举行新闻发布会 介绍经济形势"
+    assert article.summary in (
+        "会见哈萨克斯坦总统\u3000双方就合作交换意见。会谈在友好气氛中举行。",
+        "会见哈萨克斯坦总统 双方就合作交换意见。会谈在友好气氛中举行。",
+    )
