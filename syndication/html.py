@@ -55,12 +55,14 @@ _BLOCK_END = re.compile(
     r"|caption|table|ul|ol|dl|section|article)\s*>)",
     re.I,
 )
-_CJK = "\u2e80-\u9fff\uf900-\ufaff\uff00-\uffef"
-# A line break inside Chinese text is not a word space (Markdown keeps soft breaks as "\n").
-# Applied to text whose whitespace is already collapsed (`_collapse`), where each gap is one
-# space: matching the space first lets the regex engine skip to spaces instead of trying the
-# look-behind at every character (5x faster on text with few gaps).
-_CJK_GAP = re.compile(f" (?<=[{_CJK}] )(?=[{_CJK}])")
+# CJK characters, bar the ideographic space U+3000 (whitespace, which `str.split` collapses).
+_CJK = "\u2e80-\u2fff\u3001-\u9fff\uf900-\ufaff\uff00-\uffef"
+# A line break inside Chinese text is not a word space (Markdown and HTML sources wrap a
+# sentence with a soft "\n"; a block end or <br> counts as one): whitespace with a line break
+# between two CJK characters goes. A space or U+3000 typed between two clauses is the author's,
+# and stays (U+3000 as a space, as `_collapse` makes every gap).
+_LINE_BREAKS = "\r\n\u2028\u2029"
+_CJK_GAP = re.compile(f"(?<=[{_CJK}])[^\\S{_LINE_BREAKS}]*[{_LINE_BREAKS}]\\s*(?=[{_CJK}])")
 _CJK_CHAR = re.compile(f"[{_CJK}]")
 # A tag as nh3 serialises it: attribute values always in double quotes (`>` escaped anyway).
 _SANITISED_TAG = re.compile(r'<[A-Za-z/][^>"]*(?:"[^"]*"[^>"]*)*>')
@@ -169,10 +171,10 @@ def plain_text(fragment: str, limit: int | None = None) -> str:
     if not fragment:
         return ""
     if "<" in fragment or "&" in fragment:
-        # Each block end followed by a space, as _BLOCK_END.sub(r"\1 ") does, without
+        # Each block end followed by a line break, as _BLOCK_END.sub("\\1\\n") does, without
         # expanding that template once per tag in Python.
         parts = _BLOCK_END.split(fragment)
-        parts[1::2] = [tag + " " for tag in parts[1::2]]
+        parts[1::2] = [tag + "\n" for tag in parts[1::2]]
         fragment = _TEXT_ONLY.clean("".join(parts))
         fragment = html.unescape(fragment)
     text = _collapse(fragment)
@@ -188,13 +190,19 @@ def literal_text(text: str, limit: int | None = None) -> str:
 
 
 def _collapse(text: str) -> str:
-    """`text` without control characters, its whitespace collapsed, no gap inside CJK text."""
-    # str.split() splits on exactly the characters `\s` matches: same as _SPACE.sub + strip.
-    text = " ".join(_strip_controls(text).split())
-    # The look-behind scan costs; most text has no CJK at all, and ASCII text none for sure.
-    if not text.isascii() and _CJK_CHAR.search(text):
+    """`text` without control characters, its whitespace collapsed, no line break inside CJK
+    text."""
+    text = _strip_controls(text)
+    # The look-behind scan costs; most text has no CJK at all, ASCII text none for sure, and
+    # a text on one line no break to drop.
+    if (
+        not text.isascii()
+        and ("\n" in text or "\r" in text or "\u2028" in text or "\u2029" in text)
+        and _CJK_CHAR.search(text)
+    ):
         text = _CJK_GAP.sub("", text)
-    return text
+    # str.split() splits on exactly the characters `\s` matches: same as _SPACE.sub + strip.
+    return " ".join(text.split())
 
 
 def sanitised_text(cleaned: str) -> str:
@@ -212,8 +220,8 @@ def sanitised_text(cleaned: str) -> str:
         if "<pre" in cleaned:
             cleaned = _PRE_NEWLINE.sub(r"\1", cleaned)
         # Every `<` here opens a whole tag, which _SANITISED_TAG would remove: a block end is
-        # replaced by its space at once (as if kept, spaced, then removed with the others).
-        cleaned = html.unescape(_SANITISED_TAG.sub("", _BLOCK_END.sub(" ", cleaned)))
+        # replaced by its line break at once (as if kept, followed by one, then removed).
+        cleaned = html.unescape(_SANITISED_TAG.sub("", _BLOCK_END.sub("\n", cleaned)))
     return _collapse(cleaned)
 
 

@@ -22,6 +22,7 @@ from syndication.html import (
     sanitised_text,
     shorten,
 )
+from syndication.ingest.dates import read_date, unread_dates_note
 from syndication.ingest.entries import (
     SUMMARY_CHARS,
     ParsedFeed,
@@ -32,7 +33,7 @@ from syndication.ingest.entries import (
     paragraphs_html,
     visible,
 )
-from syndication.ingest.normalise import choose_language, to_utc
+from syndication.ingest.normalise import choose_language
 from syndication.lang import normalise_language
 from syndication.model import Article, Enclosure, article_id
 
@@ -70,15 +71,21 @@ def parse_json_feed(body: bytes, source: SourceInfo) -> ParsedFeed:
     notes: list[str] = []
     articles: list[Article] = []
     empty = 0
+    unread_dates: list[str] = []
     for index, item in enumerate(items):
         if not isinstance(item, dict):
             notes.append(f"item {index} is not an object; skipped")
-        elif _is_empty(item):
+            continue
+        if _is_empty(item):
             empty += 1
-        else:
-            articles.append(_item_to_article(item, source, feed))
+            continue
+        articles.append(_item_to_article(item, source, feed))
+        written = item.get("date_published") or item.get("date_modified")
+        if articles[-1].published is None and written:
+            unread_dates.append(str(written))
     if empty:
         notes.append(f"{empty} empty item(s) skipped")  # as RSS and Atom say it
+    notes.extend(unread_dates_note(unread_dates))
     articles, shared = merge_repeated_guids(articles, notes)
     return ParsedFeed(
         articles=articles,
@@ -173,8 +180,8 @@ def _item_to_article(item: dict[str, Any], source: SourceInfo, feed: _Feed) -> A
         image=absolute_url(_text(item, "image") or _text(item, "banner_image"), base),
         enclosures=_attachments(item, base),
         language=language,
-        published=to_utc(item.get("date_published")) or to_utc(item.get("date_modified")),
-        updated=to_utc(item.get("date_modified")),
+        published=read_date(item.get("date_published")) or read_date(item.get("date_modified")),
+        updated=read_date(item.get("date_modified")),
         source_title=feed.title,
         source_url=feed.link,
         source_feed_id=feed.id,

@@ -32,6 +32,7 @@ from syndication.html import (
     sanitised_text,
     shorten,
 )
+from syndication.ingest.dates import read_date, unread_dates_note
 from syndication.ingest.encoding import to_utf8
 from syndication.ingest.entries import (
     SUMMARY_CHARS,
@@ -44,12 +45,8 @@ from syndication.ingest.entries import (
     visible,
 )
 from syndication.ingest.normalise import choose_language, to_utc
-from syndication.ingest.zones import regional_date
 from syndication.lang import normalise_language
 from syndication.model import Article, Enclosure, Withdrawal, article_id
-
-# `pubDate … ALMT` and the like: feedparser would read the region's zones as UTC.
-feedparser.registerDateHandler(regional_date)
 
 # dict.get on feedparser's dicts: FeedParserDict.get maps aliases and derives a few keys
 # ("enclosures" from links, "url" as "href", "updated"/"updated_parsed", "category", "license")
@@ -120,9 +117,18 @@ def parse_xml_feed(body: bytes, headers: dict[str, str], source: SourceInfo) -> 
     if len(stories) < len(entries):
         # e.g. a stray `<item />` nested inside another item: nothing to publish.
         notes.append(f"{len(entries) - len(stories)} empty item(s) skipped")
-    articles, shared = merge_repeated_guids(
-        [_entry_to_article(entry, source, origin, atom) for entry in stories], notes
+    read = [_entry_to_article(entry, source, origin, atom) for entry in stories]
+    notes.extend(
+        unread_dates_note(
+            [
+                _get(entry, "published") or _get(entry, "updated")
+                for entry, article in zip(stories, read, strict=True)
+                if article.published is None
+                and (_get(entry, "published") or _get(entry, "updated"))
+            ]
+        )
     )
+    articles, shared = merge_repeated_guids(read, notes)
     if withdrawn:
         # An entry the feed both lists and tombstones is deleted: the tombstone wins.
         gone = {w.article_id for w in withdrawn}
@@ -221,7 +227,7 @@ def _origin(feed: Any, source: SourceInfo, atom: bool) -> _Origin:
         title=_text(feed, "title", atom) or source.title,
         language=normalise_language(feed.get("language")) or normalise_language(source.language),
         id=_feed_id(feed, source),
-        updated=_date(feed, "updated_parsed") or _date(feed, "published_parsed"),
+        updated=_date(feed, "updated") or _date(feed, "published"),
     )
 
 
@@ -356,8 +362,8 @@ def _entry_to_article(entry: Any, source: SourceInfo, origin: _Origin, atom: boo
         image=_image(entry, enclosures, content, base),
         enclosures=_enclosures(enclosures, base),
         language=language,
-        published=_date(entry, "published_parsed") or _date(entry, "updated_parsed"),
-        updated=_date(entry, "updated_parsed") or _date(entry, "published_parsed"),
+        published=_date(entry, "published") or _date(entry, "updated"),
+        updated=_date(entry, "updated") or _date(entry, "published"),
         source_title=origin.title,
         source_url=feed_link,
         credits=_credits(entry),
@@ -425,6 +431,8 @@ def _image(entry: Any, enclosures: list[Any], content: str, base: str) -> str:
 
 
 def _date(entry: Any, key: str) -> datetime | None:
+    """The date `key` (published, updated) of an entry or feed, read from what it says: not
+    feedparser's `*_parsed`, which misreads the forms `dates` knows."""
     # dict.get: FeedParserDict's own lookup silently swaps published/updated (with a warning).
     value = dict.get(entry, key)
-    return to_utc(value) if value else None
+    return read_date(value) if value else None

@@ -11,7 +11,14 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from syndication.html import absolute_url, first_sentence, plain_text, sanitise_html, shorten
+from syndication.html import (
+    absolute_url,
+    first_sentence,
+    plain_text,
+    sanitise_html,
+    sanitised_text,
+    shorten,
+)
 from syndication.ingest.normalise import choose_language, content_guid, detect_language, to_utc
 from syndication.lang import normalise_language, script_of
 from syndication.model import article_id
@@ -75,7 +82,26 @@ def test_plain_text_keeps_words_apart_and_decodes_entities() -> None:
     assert plain_text("<p>One.</p><p>Two&amp;three</p><br>Four") == "One. Two&three Four"
     assert plain_text("<script>x()</script>Text\x08 here") == "Text here"
     assert plain_text("中国\n哈萨克斯坦") == "中国哈萨克斯坦"
+    assert plain_text("<p>中国 \n  哈萨克斯坦</p><p>合作。</p>") == "中国哈萨克斯坦合作。"
     assert plain_text("one two three four", 10) == "one two…"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("北京举行新闻发布会 介绍经济形势", {"北京举行新闻发布会 介绍经济形势"}),
+        ("总统\u3000双方", {"总统\u3000双方", "总统 双方"}),
+        ("总统 \u3000 双方", {"总统\u3000双方", "总统 双方"}),
+        ("总统\u3000\n双方", {"总统双方"}),
+        ("<p>总统 &lt;b&gt; 双方</p>", {"总统 <b> 双方"}),
+        ("中国\r\n哈萨克斯坦 2025 年", {"中国哈萨克斯坦 2025 年"}),
+    ],
+)
+def test_a_space_typed_between_chinese_clauses_stays(text: str, expected: set[str]) -> None:
+    """Only a line break of the source between CJK characters is no space; a space or an
+    ideographic space (U+3000) the author typed there is kept, by both text readers."""
+    assert plain_text(text) in expected
+    assert sanitised_text(sanitise_html(text, BASE)) in expected
 
 
 def test_shorten_and_first_sentence() -> None:

@@ -301,3 +301,104 @@ def test_json_feed_fields_of_the_wrong_type_are_not_published_as_python() -> Non
     assert "Plain words of the story." in article.content and "{" not in article.content
     assert article.categories == ("economy",)
     assert article.author == "Desk" and article.image == ""
+
+
+@pytest.mark.parametrize(
+    ("written", "utc"),
+    [
+        ("2020/1/10 14:33:00", "2020-01-10 14:33"),  # feedparser: 2020-12-01 00:00
+        ("2020/01/10", "2020-01-10 00:00"),
+        ("2025年6月1日 10:00", "2025-06-01 10:00"),  # feedparser: 2025-12-01 00:00
+        ("2025年06月01日10:00:30", "2025-06-01 10:00"),
+        ("2025年6月1日", "2025-06-01 00:00"),
+        ("01.06.2025 10:00", "2025-06-01 10:00"),
+        ("1748772000", "2025-06-01 10:00"),  # feedparser: the year 1748
+        ("1748772000123", "2025-06-01 10:00"),
+        ("Вс, 01 июн 2025 10:00:00 +0300", "2025-06-01 07:00"),  # feedparser: no date
+        ("1 июня 2025 10:00 +0500", "2025-06-01 05:00"),
+        ("Пт, 05 Мая 2023 10:00:00 MSK", "2023-05-05 07:00"),
+        ("Жс, 01 мау 2025 10:00:00 ALMT", "2025-06-01 05:00"),
+        ("01 Маусым 2025 10:00:00 +0500", "2025-06-01 05:00"),
+        ("5 қаз 2025 10:00:00 +0500", "2025-10-05 05:00"),
+        ("2025-06-01T10:00:00+0600", "2025-06-01 04:00"),
+        ("2025-06-01 10:00:00", "2025-06-01 10:00"),
+        ("Sun, 01 Jun 25 10:00:00 +0000", "2025-06-01 10:00"),
+        ("Sun, 01 Jun 2025 10:00:00 +0500 (ALMT)", "2025-06-01 05:00"),
+        ("Sun Jun  1 10:00:00 2025", "2025-06-01 10:00"),
+        ("Wes, 18 Aug 2021 17:00:00 +0800", "2021-08-18 09:00"),  # a corpus feed's weekday
+    ],
+)
+def test_dates_feedparser_misreads_are_read_as_written(written: str, utc: str) -> None:
+    """feedparser's lenient ISO 8601 handler reads `2020/1/10 14:33:00` as 2020-12-01 and a
+    Unix timestamp as the year 1748, and it reads no Russian or Kazakh month; without a zone a
+    date is UTC, as feedparser takes it."""
+    for feed in (
+        rss(f"<item><title>t</title><pubDate>{written}</pubDate></item>"),
+        json.dumps(
+            {
+                "version": "https://jsonfeed.org/version/1.1",
+                "items": [{"id": "1", "content_text": "t", "date_published": written}],
+            }
+        ).encode(),
+    ):
+        (article,) = parse(feed).articles
+        assert article.published is not None, written
+        assert article.published.strftime("%Y-%m-%d %H:%M") == utc
+        assert article.published.utcoffset() is not None and not article.published.utcoffset()
+        assert parse(feed).notes == []
+
+
+def test_a_date_that_cannot_be_read_is_no_date_and_is_noted() -> None:
+    """An impossible date (month 13, hour 99) was read as the next January by feedparser, a
+    Russian one as nothing at all, silently: now no date (the story is filed when first seen)
+    and the source's notes name what was written."""
+    items = "".join(
+        f"<item><guid>g{i}</guid><title>t{i}</title><pubDate>{date}</pubDate></item>"
+        for i, date in enumerate(
+            ["2025-13-45T99:00:00Z", "2025-13-45T99:00:00Z", "Sun, 31 Feb 2025 10:00:00 +0000",
+             "2025/6/1 10:00:00", ""]
+        )
+    )  # fmt: skip
+    parsed = parse(rss(items))
+    published = [a.published for a in parsed.articles]
+    assert published[:3] == [None, None, None]
+    assert published[3] is not None and published[4] is None
+    assert parsed.notes == [
+        "3 item(s) with a date that could not be read ('2025-13-45T99:00:00Z', "
+        "'Sun, 31 Feb 2025 10:00:00 +0000'): filed when first seen"
+    ]
+    # An entry's readable updated date stands in for an unreadable published one: no note.
+    atom = b"""<feed xmlns="http://www.w3.org/2005/Atom"><title>t</title><id>urn:f</id>
+    <entry><id>urn:1</id><title>x</title><published>2025-13-01T00:00:00Z</published>
+    <updated>2025-06-01T10:00:00Z</updated></entry></feed>"""
+    parsed = parse(atom)
+    assert parsed.articles[0].published == parsed.articles[0].updated
+    assert parsed.articles[0].published is not None and parsed.notes == []
+    json_feed = json.dumps(
+        {
+            "version": "https://jsonfeed.org/version/1.1",
+            "items": [{"id": "1", "content_text": "t", "date_published": "2025-13-45T99:00:00Z"}],
+        }
+    ).encode()
+    parsed = parse(json_feed)
+    assert parsed.articles[0].published is None
+    assert parsed.notes == [
+        "1 item(s) with a date that could not be read ('2025-13-45T99:00:00Z'): "
+        "filed when first seen"
+    ]
+
+
+def test_spaces_between_chinese_clauses_are_kept_in_titles_and_summaries() -> None:
+    """A space typed between two Chinese clauses is the author's; only a line break of the
+    source between CJK characters is no space."""
+    feed = rss(
+        "<item><title>北京举行新闻发布会 介绍经济形势</title>"
+        "<description>会见哈萨克斯坦总统\u3000双方就合作交换意见。会谈在\n友好气氛中举行。"
+        "</description></item>"
+    )
+    (article,) = parse(feed).articles
+    assert article.title == "北京举行新闻发布会 介绍经济形势"
+    assert article.summary in (
+        "会见哈萨克斯坦总统\u3000双方就合作交换意见。会谈在友好气氛中举行。",
+        "会见哈萨克斯坦总统 双方就合作交换意见。会谈在友好气氛中举行。",
+    )
