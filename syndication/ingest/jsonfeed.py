@@ -64,7 +64,7 @@ def parse_json_feed(body: bytes, source: SourceInfo) -> ParsedFeed:
     feed = _Feed(
         link=absolute_url(str(data.get("home_page_url") or ""), source.url) or source.public_url,
         title=literal_text(_text(data, "title")) or source.title,
-        language=normalise_language(data.get("language")) or normalise_language(source.language),
+        language=normalise_language(source.language) or normalise_language(data.get("language")),
         author=_author(data),
         id=absolute_url(str(data.get("feed_url") or ""), source.url) or source.public_url,
     )
@@ -159,7 +159,13 @@ def _item_to_article(item: dict[str, Any], source: SourceInfo, feed: _Feed) -> A
         _text(item, "date_published"),
         content,
     )
-    declared = normalise_language(item.get("language")) or feed.language
+    # The operator's `language:` for the source first: the YAML says what the feed is in
+    # when the feed's own declaration is wrong (README, "A story's language").
+    declared = (
+        normalise_language(source.language)
+        or normalise_language(item.get("language"))
+        or feed.language
+    )
     language = choose_language(
         declared,
         f"{title}. {body_text}",

@@ -373,11 +373,12 @@ def _entry_to_article(entry: Any, source: SourceInfo, origin: _Origin, atom: boo
 
 
 def _declared_language(entry: Any, source: SourceInfo, origin: _Origin) -> str | None:
-    """The entry's own xml:lang (its content's, else its title's), else the feed's."""
-    declared = None
+    """The source's `language:` (the operator's word, for a feed that declares the wrong
+    one), else the entry's own xml:lang (its content's, else its title's), else the feed's."""
+    declared = normalise_language(source.language)
     for detail in (_get(entry, "content") or [{}])[0], _get(entry, "title_detail") or {}:
         declared = declared or normalise_language(_get(detail, "language"))
-    return declared or origin.language or normalise_language(source.language)
+    return declared or origin.language
 
 
 def _enclosures(enclosures: list[Any], base: str) -> tuple[Enclosure, ...]:

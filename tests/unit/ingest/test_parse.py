@@ -9,6 +9,7 @@ from __future__ import annotations
 import gzip
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -402,3 +403,25 @@ def test_spaces_between_chinese_clauses_are_kept_in_titles_and_summaries() -> No
         "会见哈萨克斯坦总统\u3000双方就合作交换意见。会谈在友好气氛中举行。",
         "会见哈萨克斯坦总统 双方就合作交换意见。会谈在友好气氛中举行。",
     )
+
+
+def test_the_sources_language_in_the_yaml_wins_over_what_the_feed_declares() -> None:
+    """A feed declaring `es-ES` for English stories, a source the operator declared `en`: the
+    YAML's word stands (the feed's sent every story to "no provider translates es→en")."""
+    source = replace(SOURCE, language="en", translatable=frozenset({"en", "kk", "zh"}))
+    feed = (
+        b'<rss version="2.0"><channel><title>P</title><language>es-ES</language>'
+        b"<item><title>Storm warning</title><link>https://p.kz/1</link></item>"
+        b"</channel></rss>"
+    )
+    json_feed = json.dumps(
+        {
+            "version": "https://jsonfeed.org/version/1.1",
+            "title": "P",
+            "language": "es-ES",
+            "items": [{"id": "1", "title": "Storm warning", "language": "es"}],
+        }
+    ).encode()
+    for body in (feed, json_feed):
+        (article,) = parse_feed(body, {}, source, 5_000_000).articles
+        assert article.language == "en", body
