@@ -94,7 +94,8 @@ def _attribute_filter(tag: str, attr: str, value: str) -> str | None:
             return None
         if tag == "img" and _is_tracker(absolute):
             return None
-        return absolute
+        # In the text as in an enclosure: a URI (a Chinese path, a host in another script).
+        return absolute if scheme == "mailto" else web_url(absolute)
     return value
 
 

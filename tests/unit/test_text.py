@@ -175,3 +175,16 @@ def test_ids_and_scripts() -> None:
     assert content_guid("t", "b") == content_guid("t", "b") != content_guid("t", "c")
     assert content_guid("t", "b").startswith("sha256-")
     assert script_of("Abc Қаз 中") == {"han": 1, "cyrillic": 3, "latin": 3}
+
+
+def test_links_and_images_in_the_text_are_uris_as_enclosures_are() -> None:
+    """A partner's body with `<img src="http://例子.中国/图片.jpg">` kept it raw while its
+    enclosures went out in IDNA and percent-encoded (README: "What partners send")."""
+    body = (
+        '<p><img src="http://例子.中国/图片.jpg" width="300" height="200">'
+        '<a href="/новости/1 2">Read</a> <a href="mailto:desk@partner.kz">Mail</a></p>'
+    )
+    cleaned = sanitise_html(body, "https://partner.kz/rss")
+    assert 'src="http://xn--fsqu00a.xn--fiqs8s/%E5%9B%BE%E7%89%87.jpg"' in cleaned
+    assert 'href="https://partner.kz/%D0%BD%D0%BE%D0%B2%D0%BE%D1%81%D1%82%D0%B8/1%202"' in cleaned
+    assert 'href="mailto:desk@partner.kz"' in cleaned
