@@ -24,7 +24,7 @@ from syndication.store.base import parse_iso
 
 # Bump when the published files change shape: the first publish after an upgrade then
 # renders every file again on its own.
-FORMAT_VERSION = "uris-2"  # 2: links, enclosures and images written as URIs (web_url)
+FORMAT_VERSION = "ids-3"  # 2: URIs (web_url); 3: atom:source ids well formed or none
 
 MARK = "publish_seq"  # the last change number published
 SHAPE = "publish_shape"  # the digest of the configuration and format published under
