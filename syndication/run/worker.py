@@ -122,6 +122,10 @@ class Worker:
         states = {state.source_id: state for state in self.store.source_states()}
         for source in self.config.settings.sources:
             self._schedule_source(source, states.get(source.id))
+        # /healthz's last cycle across a restart: the store's last poll, not null until the
+        # next one (which, for sources polled hourly, may be most of an hour away).
+        polled = [s.last_attempt for s in states.values() if s.last_attempt is not None]
+        self.condition.last_cycle = max(polled, default=None)
         publish_every = self.config.settings.publish.every
         # Whatever a stopped or killed worker left pending is taken up at once.
         self.scheduler.add_job(

@@ -102,6 +102,14 @@ def test_health_endpoint_reports_backlog(tmp_path: Path) -> None:
         assert health["last_cycle"]
         # kk, zh and two English samples: kk needs 3 (zh, en, en), zh 3 (kk, en, en), en 2.
         assert health["backlog"] == {"zh": 3, "en": 2, "kk": 3}, health
+        # Restarted, it says when the store was last polled at once, not null until its
+        # sources are next due (minutes here, an hour for hourly ones).
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=10)
+        process = _start(config)
+        _wait_for_index(f"http://127.0.0.1:{port}/", process)
+        again = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).json()
+        assert again["last_cycle"] is not None and again["last_cycle"] >= health["last_cycle"]
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=10)
