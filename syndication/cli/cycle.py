@@ -156,7 +156,7 @@ def _summary(report: CycleReport, config: cfg.Config) -> None:
             err.print(f"[yellow]{line}[/]", highlight=False)
     _translation_lines(report, config)
     p = report.publish
-    if not p.rendered:
+    if not p.rendered and not p.written:
         out.print("published: nothing changed since the last publish", highlight=False)
     else:
         # Only the feeds a change touched are rendered: the items of the main feeds among them.

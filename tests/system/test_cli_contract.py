@@ -256,3 +256,14 @@ def test_once_with_json_logs_says_a_failed_source_as_json(
     assert any(entry.get("source") == "gone" and "404" in entry["message"] for entry in lines), (
         result.stderr
     )
+
+
+def test_a_partners_only_first_publish_says_what_it_wrote(tmp_path: Path) -> None:
+    """With `publish: {public: false}` no feed is rendered, but the first publish writes the
+    site's files: it said "nothing changed since the last publish" when there was none."""
+    config = write_config(tmp_path, publish={"public": False}, translation=OFFLINE_TRANSLATION)
+    first = run_cli("once", "--config", str(config))
+    assert "nothing changed" not in first.output, first.output
+    assert "file(s) written" in " ".join(first.output.split())
+    again = run_cli("once", "--config", str(config))
+    assert "published: nothing changed since the last publish" in again.output
