@@ -95,7 +95,10 @@ def _attribute_filter(tag: str, attr: str, value: str) -> str | None:
         if tag == "img" and _is_tracker(absolute):
             return None
         # In the text as in an enclosure: a URI (a Chinese path, a host in another script).
-        return absolute if scheme == "mailto" else web_url(absolute)
+        # Nearly every URL is one already: the search alone (0.3 µs, not web_url's 4).
+        if scheme == "mailto" or not _NOT_IN_URI.search(absolute):
+            return absolute
+        return web_url(absolute)
     return value
 
 
