@@ -79,6 +79,8 @@ Duration = Annotated[float, BeforeValidator(parse_duration)]
 
 
 def _check_http_url(value: str) -> str:
+    if _ENV_REF.fullmatch(value):
+        return value  # a variable a lenient load left as written (see `load`)
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.netloc or " " in value:
         raise ValueError("expected an http(s) URL such as https://example.kz/rss")
@@ -892,12 +894,21 @@ def config_path(option: Path | None) -> Path:
     return Path(env) if env else DEFAULT_CONFIG
 
 
-def load(path: Path, *, lenient_env: bool = False) -> Config:
+#: How `load` takes an environment variable this shell lacks: an error (False), left as
+#: `${VAR}` anywhere (True), or left so only where a secret belongs ("secrets").
+Leniency = bool | Literal["secrets"]
+
+
+def load(path: Path, *, lenient_env: Leniency = False) -> Config:
     """Read, expand and validate the YAML at `path`; raise ConfigError listing every mistake.
 
     `lenient_env`: for commands that only look (status, sources list): an environment
     variable that is not set stays `${VAR}` in the value instead of being an error (the
-    worker's environment, not the operator's shell, holds the secrets)."""
+    worker's environment, not the operator's shell, holds the secrets). "secrets": for
+    commands that publish from the store without fetching or translating (withdraw, restore,
+    publish): lenient only in a source's url/file/articles, translation.providers and a
+    partner's token, which the published files never carry; a variable any other setting
+    needs (site.base_url, store, output…) is still an error."""
     name = str(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -1054,7 +1065,8 @@ class _Reader:
     lines: dict[tuple[Any, ...], int] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
     secrets: set[str] = field(default_factory=set)
-    lenient: bool = False  # a missing environment variable is left as `${VAR}`, not an error
+    # A missing environment variable is left as `${VAR}`, not an error (see `Leniency`).
+    lenient: Leniency = False
     unset: set[str] = field(default_factory=set)
     tokens_from_env: set[tuple[Any, ...]] = field(default_factory=set)  # partners' tokens
 
@@ -1115,8 +1127,12 @@ class _Reader:
                 return os.environ[var]
             if default is not None:
                 return default
-            if self.lenient:
+            if self.lenient is True or (self.lenient == "secrets" and _secret_slot(path)):
                 self.unset.add(var)
+                if self.lenient == "secrets":
+                    # Kept from print and publish as the value would have been: an atom:source
+                    # link holding `${VAR}` is as wrong as one holding the secret.
+                    self.secrets.add(match.group(0))
                 return match.group(0)
             self.problem(path, f"{dotted}: environment variable {var} is not set")
             # A partner's token stays `${VAR}`: "not set" is the problem, not its length.
