@@ -142,9 +142,7 @@ def load(path: Path | None, *, lenient_env: cfg.Leniency = False) -> cfg.Config:
         raise typer.Exit(EXIT_CONFIG) from None
 
 
-def load_checked(
-    path: Path | None, *, lenient_env: cfg.Leniency = False
-) -> cfg.Config:
+def load_checked(path: Path | None, *, lenient_env: cfg.Leniency = False) -> cfg.Config:
     """The configuration, refused (exit 2) when `check` would refuse it."""
     loaded = load(path, lenient_env=lenient_env)
     problems = loaded.routing_problems()
