@@ -79,6 +79,8 @@ Duration = Annotated[float, BeforeValidator(parse_duration)]
 
 
 def _check_http_url(value: str) -> str:
+    if _ENV_REF.fullmatch(value):
+        return value  # a variable a lenient load left as written (see `load`)
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.netloc or " " in value:
         raise ValueError("expected an http(s) URL such as https://example.kz/rss")
@@ -474,35 +476,99 @@ def partner_summary(partner: PartnerSettings, editions: list[str]) -> dict[str, 
     }
 
 
-def _partner_problems(settings: Settings, problem: Callable[[tuple[Any, ...], str], None]) -> None:
-    """Partners naming an edition, source or topic the configuration does not have, and
-    repeated partner ids, each at its own line."""
-    sources = [s.id for s in settings.sources]
-    topics = [t.id for t in settings.feeds.topics]
-    seen: dict[str, int] = {}
-    for index, partner in enumerate(settings.partners):
-        where = ("partners", index)
-        if partner.id in seen:
+Problem = Callable[[tuple[Any, ...], str], None]
+
+
+def _entries(data: Any, *keys: str) -> list[tuple[int, dict[str, Any]]]:
+    """The mappings of the list at `keys` in the raw YAML data, with their index (anything
+    of the wrong shape is the model's to report)."""
+    for key in keys:
+        data = data.get(key) if isinstance(data, dict) else None
+    if not isinstance(data, list):
+        return []
+    return [(i, entry) for i, entry in enumerate(data) if isinstance(entry, dict)]
+
+
+def _names(value: Any) -> list[str]:
+    return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
+
+
+def reference_problems(data: dict[str, Any], problem: Problem) -> None:
+    """What one part of the YAML names and another does not have, each at its own line:
+    topics' and partners' sources, topics and editions, repeated topic and partner ids, the
+    site's and topics' words for an edition not configured, a glossary's unknown language.
+
+    Read from the YAML as written, not the validated settings, so that these are reported
+    in the same run as any other mistake (validation stops at the first failing model)."""
+    editions = list(dict.fromkeys(e for e in _names(data.get("editions")) if e in EDITIONS))
+    sources = list(dict.fromkeys(str(s["id"]) for _, s in _entries(data, "sources") if "id" in s))
+    topics = _entries(data, "feeds", "topics")
+    topic_ids = list(dict.fromkeys(str(t["id"]) for _, t in topics if "id" in t))
+
+    def unknown(where: tuple[Any, ...], values: Any, known: list[str], what: str) -> None:
+        missing = [v for v in _names(values) if v not in known]
+        if missing:
             problem(
-                (*where, "id"),
-                f"partners.{index}.id: {partner.id!r} is already the id of partners."
-                f"{seen[partner.id]}; ids must be unique",
+                where,
+                f"{'.'.join(map(str, where))}: unknown {what} {', '.join(missing)}; "
+                f"expected some of {', '.join(known) or '(none configured)'}",
             )
-        seen.setdefault(partner.id, index)
-        for key, known, what in (
-            ("editions", settings.editions, "edition"),
-            ("sources", sources, "source"),
-            ("topics", topics, "topic (feeds.topics)"),
-        ):
-            unknown = [v for v in getattr(partner, key) or () if v not in known]
-            if unknown:
+
+    def repeated(section: tuple[str, ...], entries: list[tuple[int, dict[str, Any]]]) -> None:
+        seen: dict[Any, int] = {}
+        dotted = ".".join(section)
+        for index, entry in entries:
+            eid = entry.get("id")
+            if not isinstance(eid, str):
+                continue
+            if eid in seen:
+                problem(
+                    (*section, index, "id"),
+                    f"{dotted}.{index}.id: {eid!r} is already the id of {dotted}."
+                    f"{seen[eid]}; ids must be unique",
+                )
+            seen.setdefault(eid, index)
+
+    def per_edition(where: tuple[Any, ...], words: Any) -> None:
+        if not isinstance(words, dict) or not isinstance(data.get("editions"), list):
+            return  # (editions: that is no list is reported as such, once)
+        for key in words:
+            if key not in editions:
                 problem(
                     (*where, key),
-                    f"partners.{index}.{key}: unknown {what} {', '.join(unknown)}; "
-                    f"expected some of {', '.join(known) or '(none configured)'}",
+                    f"{'.'.join(map(str, (*where, key)))}: {key!r} is not an edition here; "
+                    f"expected some of {', '.join(editions) or '(none configured)'}",
                 )
-        if partner.editions is not None and not partner.editions:
+
+    site = data.get("site")
+    if isinstance(site, dict):
+        for key in ("title", "description"):
+            per_edition(("site", key), site.get(key))
+    for index, topic in topics:
+        unknown(("feeds", "topics", index, "sources"), topic.get("sources"), sources, "source")
+        per_edition(("feeds", "topics", index, "title"), topic.get("title"))
+    repeated(("feeds", "topics"), topics)
+    languages = known_languages()
+    for index, entry in _entries(data, "translation", "glossary"):
+        for key in entry:
+            # A form under any language a story may be in (ru: Kazakh news spells Russian
+            # names so); a key that is none of them is a typo that matches nothing.
+            if key not in languages:
+                problem(
+                    ("translation", "glossary", index, key),
+                    f"translation.glossary.{index}.{key}: not a language tag a story may be "
+                    "in; expected tags such as kk, ru, zh or en",
+                )
+    partners = _entries(data, "partners")
+    for index, partner in partners:
+        where = ("partners", index)
+        if isinstance(data.get("editions"), list):
+            unknown((*where, "editions"), partner.get("editions"), editions, "edition")
+        unknown((*where, "sources"), partner.get("sources"), sources, "source")
+        unknown((*where, "topics"), partner.get("topics"), topic_ids, "topic (feeds.topics)")
+        if partner.get("editions") == []:
             problem((*where, "editions"), f"partners.{index}.editions: an empty list: no feed")
+    repeated(("partners",), partners)
 
 
 _DEFAULT_STORE = "sqlite:///data/syndication.db"
@@ -574,28 +640,26 @@ class Settings(Strict):
     @field_validator("editions")
     @classmethod
     def _editions(cls, editions: list[str]) -> list[str]:
+        # Every mistake of the line in one message: fixing one must not reveal the next.
         known = EDITIONS
+        mistakes = []
         bad = [e for e in editions if e not in known]
         if bad:
-            raise ValueError(f"unknown edition {', '.join(bad)}; expected some of {known}")
+            mistakes.append(
+                f"unknown edition {', '.join(bad)}; expected some of {', '.join(known)}"
+            )
         for derived, base in DERIVED.items():
             if derived in editions and base not in editions:
-                raise ValueError(f"edition {derived} is derived from {base}: add {base} too")
-        if not editions or len(set(editions)) != len(editions):
-            raise ValueError("expected a list of distinct editions such as [kk, zh, en]")
+                mistakes.append(f"edition {derived} is derived from {base}: add {base} too")
+        repeated = sorted({e for e in editions if editions.count(e) > 1})
+        if not editions or repeated:
+            mistakes.append(
+                "expected a list of distinct editions such as [kk, zh, en]"
+                + (f" ({', '.join(repeated)} repeated)" if repeated else "")
+            )
+        if mistakes:
+            raise ValueError("; ".join(mistakes))
         return editions
-
-    @model_validator(mode="after")
-    def _references(self) -> Settings:
-        ids = [s.id for s in self.sources]
-        for topic in self.feeds.topics:
-            unknown = sorted(set(topic.sources) - set(ids))
-            if unknown:
-                raise ValueError(f"feeds.topics {topic.id}: unknown source(s) {', '.join(unknown)}")
-        topics = [t.id for t in self.feeds.topics]
-        if len(set(topics)) != len(topics):
-            raise ValueError("feeds.topics ids must be unique")
-        return self
 
     @property
     def languages(self) -> list[str]:
@@ -892,12 +956,21 @@ def config_path(option: Path | None) -> Path:
     return Path(env) if env else DEFAULT_CONFIG
 
 
-def load(path: Path, *, lenient_env: bool = False) -> Config:
+#: How `load` takes an environment variable this shell lacks: an error (False), left as
+#: `${VAR}` anywhere (True), or left so only where a secret belongs ("secrets").
+Leniency = bool | Literal["secrets"]
+
+
+def load(path: Path, *, lenient_env: Leniency = False) -> Config:
     """Read, expand and validate the YAML at `path`; raise ConfigError listing every mistake.
 
     `lenient_env`: for commands that only look (status, sources list): an environment
     variable that is not set stays `${VAR}` in the value instead of being an error (the
-    worker's environment, not the operator's shell, holds the secrets)."""
+    worker's environment, not the operator's shell, holds the secrets). "secrets": for
+    commands that publish from the store without fetching or translating (withdraw, restore,
+    publish): lenient only in a source's url/file/articles, translation.providers and a
+    partner's token, which the published files never carry; a variable any other setting
+    needs (site.base_url, store, output…) is still an error."""
     name = str(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -939,8 +1012,7 @@ def load(path: Path, *, lenient_env: bool = False) -> Config:
             loc = tuple(error["loc"])
             dotted = ".".join(str(part) for part in loc) or "(top level)"
             reader.problem(loc, f"{dotted}: {_message(error)}")
-    else:
-        _partner_problems(settings, reader.problem)
+    reference_problems(data, reader.problem)
     base = path.resolve().parent
     if reader.problems:
         if settings is not None:
@@ -1054,7 +1126,8 @@ class _Reader:
     lines: dict[tuple[Any, ...], int] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
     secrets: set[str] = field(default_factory=set)
-    lenient: bool = False  # a missing environment variable is left as `${VAR}`, not an error
+    # A missing environment variable is left as `${VAR}`, not an error (see `Leniency`).
+    lenient: Leniency = False
     unset: set[str] = field(default_factory=set)
     tokens_from_env: set[tuple[Any, ...]] = field(default_factory=set)  # partners' tokens
 
@@ -1115,8 +1188,12 @@ class _Reader:
                 return os.environ[var]
             if default is not None:
                 return default
-            if self.lenient:
+            if self.lenient is True or (self.lenient == "secrets" and _secret_slot(path)):
                 self.unset.add(var)
+                if self.lenient == "secrets":
+                    # Kept from print and publish as the value would have been: an atom:source
+                    # link holding `${VAR}` is as wrong as one holding the secret.
+                    self.secrets.add(match.group(0))
                 return match.group(0)
             self.problem(path, f"{dotted}: environment variable {var} is not set")
             # A partner's token stays `${VAR}`: "not set" is the problem, not its length.

@@ -129,7 +129,7 @@ def announcer() -> Callable[[str], None]:
     return lambda line: out.print(line, highlight=False)
 
 
-def load(path: Path | None, *, lenient_env: bool = False) -> cfg.Config:
+def load(path: Path | None, *, lenient_env: cfg.Leniency = False) -> cfg.Config:
     """The configuration, or exit 2 listing its problems; `lenient_env` for commands that
     only look (see cfg.load)."""
     chosen = config_path(path)
@@ -142,7 +142,7 @@ def load(path: Path | None, *, lenient_env: bool = False) -> cfg.Config:
         raise typer.Exit(EXIT_CONFIG) from None
 
 
-def load_checked(path: Path | None, *, lenient_env: bool = False) -> cfg.Config:
+def load_checked(path: Path | None, *, lenient_env: cfg.Leniency = False) -> cfg.Config:
     """The configuration, refused (exit 2) when `check` would refuse it."""
     loaded = load(path, lenient_env=lenient_env)
     problems = loaded.routing_problems()

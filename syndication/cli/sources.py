@@ -61,13 +61,21 @@ def _say(line: str, *, error: bool = False) -> None:
 
 
 @sources_app.callback()
-def _default(ctx: typer.Context, config: ConfigOption = None) -> None:
+def _default(
+    ctx: typer.Context,
+    config: ConfigOption = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="No sub-command: print the list as a JSON array.")
+    ] = False,
+) -> None:
     """List, import and export the configured sources (no sub-command: list them)."""
     if config is not None:
         # `sources --config X import …` must edit X, never fall back to the default file.
         remember_config(config)
     if ctx.invoked_subcommand is None:
-        list_sources(config)
+        list_sources(config, as_json=as_json)
+    elif as_json:
+        raise typer.BadParameter("--json belongs to `sources list`", param_hint="--json")
 
 
 @sources_app.command("list")

@@ -12,9 +12,10 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable
 from typing import Annotated, NoReturn, TypeVar
-from urllib.parse import unquote
+from urllib.parse import unquote, urlsplit
 
 import typer
+from rich.markup import escape
 
 from syndication import __version__
 from syndication import config as cfg
@@ -60,9 +61,9 @@ def withdraw(
 ) -> None:
     """Withdraw a story from every feed, page and edition; it stays withdrawn until `restore`."""
     setup_logging(verbose, quiet=not verbose)
-    loaded = load_checked(config)
+    loaded = load_checked(config, lenient_env="secrets")
     store = open_store(loaded)
-    article, story = _found(article, lambda given: store.withdraw(given, reason))
+    article, story = _found(article, lambda given: store.withdraw(given, reason), loaded, store)
     out.print(
         f"withdrew {article} ({story.article.title[:60]!r})" + (f": {reason}" if reason else ""),
         highlight=False,
@@ -75,9 +76,9 @@ def restore(
 ) -> None:
     """Bring a withdrawn story back into every edition it was in."""
     setup_logging(verbose, quiet=not verbose)
-    loaded = load_checked(config)
+    loaded = load_checked(config, lenient_env="secrets")
     store = open_store(loaded)
-    article, before = _found(article, store.restore)
+    article, before = _found(article, store.restore, loaded, store)
     if not before.withdrawn:
         out.print(f"{article} is not withdrawn: nothing to restore", highlight=False)
         raise typer.Exit(EXIT_OK)
@@ -99,15 +100,17 @@ def publish(
 ) -> None:
     """Publish now: what changed since the last publish, or with --all every file."""
     setup_logging(verbose, quiet=not verbose)
-    loaded = load_checked(config)
+    loaded = load_checked(config, lenient_env="secrets")
     store = open_store(loaded)
     _publish(loaded, store, full=every)
 
 
-def _found(given: str, act: Callable[[str], T]) -> tuple[str, T]:
+def _found(given: str, act: Callable[[str], T], loaded: cfg.Config, store: Store) -> tuple[str, T]:
     """`act` on the story `given` names: its id as `status` shows it (SOURCE:GUID), or as a
     feed shows it (an item id, `tag:…:SOURCE:GUID/EDITION`, its GUID percent-encoded), so an
-    operator may paste either; exit 2 when no story has it."""
+    operator may paste either; exit 2 when no story has it, or when the item id is not one
+    of ours (another site's authority, an edition this site does not publish)."""
+    _check_ours(given, loaded, store)
     tried: list[str] = []
     first: StoreError | None = None
     for candidate in _spellings(given):
@@ -120,6 +123,36 @@ def _found(given: str, act: Callable[[str], T]) -> tuple[str, T]:
             first = first or exc
     assert first is not None
     _unknown(first)
+
+
+def _check_ours(given: str, loaded: cfg.Config, store: Store) -> None:
+    """Refuse an item id another site minted, or naming an edition not configured: the
+    SOURCE:GUID inside it may well match one of our stories, but not the one meant."""
+    if not (given.startswith("tag:") and given.count(":") >= 3):
+        return
+    authority = given[len("tag:") :].partition(",")[0]
+    try:
+        # The authority first published, kept by the store (items.id_authority); before any
+        # publish, the one the site's address would give.
+        ours = store.setting("id_authority")
+    except StoreError as exc:
+        fatal(exc)
+    ours = ours or urlsplit(loaded.settings.site.base_url).hostname or "localhost"
+    if authority.lower() != ours.lower():
+        err.print(
+            f"[bold red]not our story:[/] {escape(given)} was minted by {escape(authority)}; "
+            f"this site's item ids are tag:{ours},…",
+            highlight=False,
+        )
+        raise typer.Exit(EXIT_CONFIG)
+    edition = given.rpartition("/")[2]
+    if edition not in loaded.settings.editions:
+        err.print(
+            f"[bold red]not our story:[/] {escape(given)} names edition "
+            f"{escape(repr(edition))}; this site publishes {', '.join(loaded.settings.editions)}",
+            highlight=False,
+        )
+        raise typer.Exit(EXIT_CONFIG)
 
 
 def _spellings(given: str) -> list[str]:

@@ -438,3 +438,54 @@ def test_archives_are_kept_90_days_unless_feeds_archive_says(tmp_path: Path) -> 
         load(_write(tmp_path, MINIMAL + "feeds:\n  items: 20\n  archive: forever\n"))
     (problem,) = caught.value.problems
     assert ":7:" in problem and "duration" in problem, problem
+
+
+def test_cross_references_are_each_reported_at_their_own_line_in_one_run(tmp_path: Path) -> None:
+    text = (
+        "site:\n"
+        "  title: {kk: Жаңалықтар, xx: bad}\n"  # 2: an edition not configured
+        "editions: [kk, kk-Latn, zh-Hant, en, en]\n"  # 3: zh-Hant without zh; en twice
+        "feeds:\n"
+        "  topics:\n"
+        "    - {id: t1, tags: [a], sources: [nosuch]}\n"  # 6: unknown source
+        "    - {id: t1, tags: [b], title: {zh: 文化}}\n"  # 7: repeated id; zh not an edition
+        "sources:\n"
+        "  - id: a\n"
+        "    articles: articles\n"
+        "translation:\n"
+        "  glossary:\n"
+        "    - {kk: Тоқаев, ru: Токаев, fr: Tokaïev}\n"  # ru and fr: source forms, fine
+        "    - {kk: Астана,\n"
+        "       xx: Astana}\n"  # 15: not a language
+        "partners:\n"
+        "  - id: p\n"
+        "    token_sha256: " + "ab" * 32 + "\n"
+        "    sources: [nosuch2]\n"  # 19
+        "    topics: [t9]\n"  # 20
+        "    editions: []\n"  # 21
+        "  - id: q\n"
+        "    token_sha256: " + "ab" * 32 + "\n"
+        "    editions: [kk, fr]\n"  # 24
+        "    rate: often\n"  # 25: a field mistake does not hide the others
+    )
+    with pytest.raises(ConfigError) as caught:
+        load(_write(tmp_path, text))
+    problems = caught.value.problems
+    by_line: dict[int, list[str]] = {}
+    for problem in problems:
+        by_line.setdefault(int(problem.split(":")[1]), []).append(problem)
+    assert sorted(by_line) == [2, 3, 6, 7, 15, 19, 20, 21, 24, 25], problems
+    assert "site.title.xx: " in by_line[2][0] and "kk, kk-Latn, zh-Hant, en" in by_line[2][0]
+    editions = " ".join(by_line[3])
+    assert "zh-Hant is derived from zh: add zh too" in editions and "(en repeated)" in editions
+    assert "feeds.topics.0.sources: unknown source nosuch" in by_line[6][0]
+    assert any(
+        "feeds.topics.1.id: 't1' is already the id of feeds.topics.0" in p for p in by_line[7]
+    )
+    assert any("feeds.topics.1.title.zh: " in p for p in by_line[7])
+    assert "translation.glossary.1.xx: " in by_line[15][0]
+    assert "partners.0.sources: unknown source nosuch2" in by_line[19][0]
+    assert "partners.0.topics: unknown topic (feeds.topics) t9" in by_line[20][0]
+    assert "partners.0.editions: an empty list: no feed" in by_line[21][0]
+    assert "partners.1.editions: unknown edition fr" in by_line[24][0]
+    assert not any(":1: (top level)" in p for p in problems)
