@@ -454,6 +454,29 @@ def test_a_story_put_under_embargo_after_it_was_published_is_withheld_by_the_api
     assert every[0]["headlines"] and "embargoedUntil" not in every[0]
 
 
+def test_a_story_withdrawn_under_embargo_is_canceled_and_withheld_again_when_restored(
+    life: Life,
+) -> None:
+    """Withdrawn while under embargo: a canceled version; restored with the embargo still
+    ahead: a withheld one again (never usable before its time)."""
+    url = f"{BASE}partners/wiredesk/api/v1/items?edition=kk&limit=200"
+    uri = "tag:feeds.example.kz,2025:wire:story-5/kk"
+    embargo = utcnow().replace(microsecond=0) + timedelta(hours=1)
+    life.add(_story("wire", 5, embargo=embargo))
+    life.store.withdraw("wire:story-5", "Court order Qw")
+    publish(life.config, life.store)
+    life.store.restore("wire:story-5")
+    publish(life.config, life.store)
+    time.sleep(1.1)  # the API's last look at the store holds for a second (FRESH)
+    answer = life.get(url, WIRE)
+    items = [i for i in answer.json()["items"] if i["uri"] == uri]
+    assert [(i["version"], i["pubStatus"]) for i in items] == [
+        ("1", "usable"), ("2", "withheld"), ("3", "canceled"), ("4", "withheld")
+    ], items  # fmt: skip
+    assert items[3]["embargoedUntil"] == embargo.strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert all(word not in answer.content for word in _words("wire", 5))
+
+
 def test_the_api_gives_each_version_its_own_status_not_the_storys_current_one(
     life: Life,
 ) -> None:
