@@ -27,6 +27,7 @@ from lxml import etree
 from syndication import __version__
 from syndication.model import Enclosure
 from syndication.paging import Paging, archive_folder
+from syndication.words import withdrawal_reason
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
 # Our own small vocabulary for what RSS and Atom have no element for: that an item is a
@@ -254,17 +255,19 @@ def render_atom(feed: Feed) -> bytes:
     for entry, item in zip(tree.iter(f"{{{ATOM_NS}}}entry"), feed.items, strict=True):
         _complete_entry(entry, item, feed.edition)
     for tombstone in feed.tombstones:
-        _deleted_entry(tree, tombstone)
+        _deleted_entry(tree, tombstone, feed.edition)
     return _serialise(tree, feed.xsl, _vocabularies(feed, atom=True))
 
 
-def _deleted_entry(tree: etree._Element, tombstone: Tombstone) -> None:
-    """RFC 6721: `<at:deleted-entry ref when><at:comment>` after the entries."""
+def _deleted_entry(tree: etree._Element, tombstone: Tombstone, edition: str) -> None:
+    """RFC 6721: `<at:deleted-entry ref when><at:comment>` after the entries (a reason the
+    program itself gave, in the feed's language)."""
     element = etree.SubElement(tree, f"{{{TOMBSTONES_NS}}}deleted-entry")
     element.set("ref", tombstone.ref)
     element.set("when", tombstone.when.astimezone(UTC).isoformat())
     if tombstone.comment:
-        etree.SubElement(element, f"{{{TOMBSTONES_NS}}}comment").text = tombstone.comment
+        comment = withdrawal_reason(edition, tombstone.comment)
+        etree.SubElement(element, f"{{{TOMBSTONES_NS}}}comment").text = comment
 
 
 def _complete_entry(entry: etree._Element, item: Item, edition: str) -> None:

@@ -1,10 +1,11 @@
 """The words each edition shows a reader, in its own language and script.
 
 Owns: the few words of interface text per edition ("News", "Original", "Photo", the
-machine-translation line …), the names of languages and of editions as each edition writes
-them, and the site's title and description in an edition (from `site.title` /
-`site.description`, derived into kk-Latn / zh-Hant when only the base language is given).
-A leaf: publishing and partner feeds both word their feeds, items and pages from here.
+machine-translation line, the reasons the program itself gives for a withdrawal …), the names
+of languages and of editions as each edition writes them, and the site's title and
+description in an edition (from `site.title` / `site.description`, derived into kk-Latn /
+zh-Hant when only the base language is given). A leaf: publishing and partner feeds both word
+their feeds, items and pages from here.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ WORDS = {
         "photo": "Фото",
         "correction": "Түзету:",
         "withdrawn": "Бұл жаңалық жарияланымнан алынып тасталды.",
+        "file_removed": "Жаңалықтың файлы жойылды.",
         "subscribe": "Бұл жаңалықтарды арна оқырманында (RSS reader) оқу үшін мына "
         "мекенжайлардың бірін соған көшіріңіз:",
     },
@@ -43,6 +45,7 @@ WORDS = {
         "photo": "图片",
         "correction": "更正：",
         "withdrawn": "此新闻已撤回。",
+        "file_removed": "此新闻的文件已被删除。",
         "subscribe": "这是新闻订阅源。要在阅读器（RSS 阅读器）中订阅，请复制以下任一地址：",
     },
     "en": {
@@ -56,9 +59,17 @@ WORDS = {
         "photo": "Photo",
         "correction": "Correction:",
         "withdrawn": "This story has been withdrawn.",
+        "file_removed": "Its file was removed.",
         "subscribe": "This is a news feed. To follow it in a feed reader, copy one of these "
         "addresses into it:",
     },
+}
+# The reasons the program itself records for a withdrawal (in English, as the store keeps
+# them and `status` shows them), and the word each edition shows instead. Anyone else's reason
+# (an operator's `--reason`, a file's `reason:`, a partner's tombstone comment) is shown as
+# written.
+SYSTEM_REASONS = {
+    "its file was removed": "file_removed",  # syndication.store.articles.withdraw_missing
 }
 EDITION_NAMES = {
     "kk": "Қазақша",
@@ -72,6 +83,13 @@ EDITION_NAMES = {
 def word(edition: str, key: str, **values: str) -> str:
     text = WORDS.get(base_language(edition), WORDS["en"])[key].format(**values)
     return derive_text(text, edition)
+
+
+def withdrawal_reason(edition: str, reason: str) -> str:
+    """Why a story was withdrawn, as `edition` shows it: a reason the program recorded in the
+    edition's own words, anyone else's as written."""
+    key = SYSTEM_REASONS.get(reason)
+    return reason if key is None else word(edition, key)
 
 
 def language_name(edition: str, language: str) -> str:

@@ -3,8 +3,10 @@
 Owns: the request's parameters (`edition`, `after`, `limit`) and their refusals, the answer
 `{"items": [...], "next": CURSOR}` (the version log's rows after the cursor, oldest first, only
 the partner's stories, each a ninjs 3.1 item with the status the log recorded for that version:
-a canceled one with no text, a usable one rendered from the story as it is now at the partner's
-rights (no older text is stored), and with no text while the story is withdrawn); `next` is the
+a canceled one with no text, a withheld one (put under embargo after it was published) with its
+`embargoedUntil` and no text, a usable one rendered from the story as it is now at the partner's
+rights (no older text is stored), and with no text while the story is withdrawn or under
+embargo); `next` is the
 last row's seq, or the cursor itself when there is none, so a client that stores it gets each
 version once and `{"items": [], "next": <same>}` when caught up), and a cache of answers that
 holds while the version log has no new row (looked at no more than once a `FRESH` interval) and
@@ -27,8 +29,9 @@ from syndication.lang import base_language
 from syndication.model import utcnow
 from syndication.partners.entitle import Entitlement, entitlement
 from syndication.partners.feeds import FRESH, Body, body
-from syndication.partners.ninjs import canceled, retracted, usable, withheld
-from syndication.store import Store, StoryVersion
+from syndication.partners.ninjs import canceled, held_back, retracted, usable, withheld
+from syndication.store import CANCELED, USABLE, WITHHELD, Store, StoryVersion
+from syndication.store.base import parse_iso
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
@@ -132,9 +135,9 @@ class CatchUp:
         cursor = str(rows[-1].seq) if rows else str(asked.after)
         data = json.dumps({"items": items, "next": cursor}, ensure_ascii=False)
         found = Answer(body((data + "\n").encode("utf-8"), CONTENT_TYPE), cursor)
-        # An answer holding a story back changes when its embargo ends, with no change in the
-        # store to say so: never kept.
-        if not any(item["pubStatus"] == "withheld" for item in items):
+        # An answer holding a usable version's text back changes when its embargo ends, with
+        # no change in the store to say so: never kept.
+        if not any(_embargoed(row, now) for row in rows if row.status == USABLE):
             self._keep((partner.id, asked), (config, seq, found))
         return found
 
@@ -149,16 +152,20 @@ class CatchUp:
         authority = id_authority(config, self.store.remembered)
         # Each version keeps the status the log recorded for it (a story withdrawn and
         # restored is usable, canceled, usable), not the story's status now.
-        if row.status == "canceled":
+        if row.status == CANCELED:
             return canceled(authority, row.stored, row.edition, row.version, row.at)
+        if row.status == WITHHELD:
+            until = parse_iso(row.digest) or row.stored.article.embargo or row.at
+            return withheld(authority, row.stored, row.edition, row.version, row.at, until)
         if row.withdrawn:
             # A usable version of a story withdrawn since: a withdrawal takes its text out
             # of everything, so the version comes with its status and identity only.
             return retracted(authority, row.stored, row.edition, row.version, row.at)
-        embargo = row.stored.article.embargo
-        if embargo is not None and embargo > now:
-            # Published once, then put under embargo: none of its text until then.
-            return withheld(authority, row.stored, row.edition, row.version, row.at, embargo)
+        embargo = _embargoed(row, now)
+        if embargo is not None:
+            # A usable version of a story put under embargo since: its own status, none of
+            # its text until then (the withheld version that follows says so too).
+            return held_back(authority, row.stored, row.edition, row.version, row.at, embargo)
         source = row.stored.article.source_id
         item = build_item(
             config,
@@ -195,3 +202,9 @@ class CatchUp:
         old = self._answers.pop(key, None)
         if old is not None:
             self._bytes -= len(old[2].body.data) + len(old[2].body.gz or b"")
+
+
+def _embargoed(row: StoryVersion, now: datetime) -> datetime | None:
+    """When the story's embargo ends, if it is under one now."""
+    embargo = row.stored.article.embargo
+    return embargo if embargo is not None and embargo > now and not row.withdrawn else None

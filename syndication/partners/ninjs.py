@@ -7,8 +7,10 @@ bodies with their roles and media types, `by`, categories as `subjects`, the sou
 `infoSources` and `copyrightHolder`/`copyrightNotice`, the rights as `usageTerms`, the
 story's ids as `altIds`, its page as a rendition, its picture and, for a translation (or a
 derived script), its original story and language as `associations`. A canceled version is
-`pubStatus: canceled` with no text; a usable version of a story withdrawn since keeps
-`pubStatus: usable` but has no text either (`edNote` says why). Pure: no store, no HTTP.
+`pubStatus: canceled` with no text, a withheld one (put under embargo after it was published)
+`pubStatus: withheld` with `embargoedUntil` and no text; a usable version of a story withdrawn
+or put under embargo since keeps `pubStatus: usable` but has no text either (`edNote` says why;
+`embargoedUntil` when the embargo ends). Pure: no store, no HTTP.
 """
 
 from __future__ import annotations
@@ -78,6 +80,25 @@ def withheld(
         **canceled(authority, stored, edition, version, at),
         "pubStatus": "withheld",
         "embargoedUntil": rfc3339(until),
+    }
+
+
+def held_back(
+    authority: str,
+    stored: StoredArticle,
+    edition: str,
+    version: int,
+    at: datetime,
+    until: datetime,
+) -> dict[str, Any]:
+    """A version published usable, of a story put under embargo since: its identity, its own
+    status and when the embargo ends, none of its text until then; `edNote` says why."""
+    return {
+        **canceled(authority, stored, edition, version, at),
+        "pubStatus": "usable",
+        "embargoedUntil": rfc3339(until),
+        "edNote": "The story has since been put under embargo; its text is served again when "
+        "the embargo ends.",
     }
 
 

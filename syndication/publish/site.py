@@ -17,7 +17,7 @@ from importlib.resources import files as package_files
 
 from syndication.lang import base_language
 from syndication.render import Item, credit_html
-from syndication.words import EDITION_NAMES, word
+from syndication.words import EDITION_NAMES, withdrawal_reason, word
 
 FORMATS = (
     ("rss", "rss.xml", "application/rss+xml", "RSS"),
@@ -230,7 +230,7 @@ def withdrawn_page(*, edition: str, when: datetime, reason: str, home_title: str
     """What is left at a withdrawn story's page: a notice, when, why; no word of the story."""
     notice = escape(word(edition, "withdrawn"))
     stamp = when.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    why = f"<p>{escape(reason)}</p>\n" if reason else ""
+    why = f"<p>{escape(withdrawal_reason(edition, reason))}</p>\n" if reason else ""
     head = ['<meta name="robots" content="noindex">', WITHDRAWN_MARK]
     body = (
         f'<article>\n<h1>{notice}</h1>\n<p class="meta">{stamp}</p>\n{why}</article>\n'

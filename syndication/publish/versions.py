@@ -1,7 +1,8 @@
 """Versions: what each edition carries of each story, and the order stories entered each feed.
 
 Owns: a story's item in an edition compared with its last version (a new digest or a change of
-status is a new version: `usable`, or `canceled` for a withdrawn story), a story entering an
+status is a new version: `usable`, `canceled` for a withdrawn story, or `withheld` for one put
+under embargo after it was published, its digest the embargo's end), a story entering an
 edition (its first version; not when it is already older than `feeds.max_age`) and, in that
 order, every feed of the edition it belongs in (the next rank there), the entries of a feed
 worked out again from the versions when what decides its membership changed, and which feeds
@@ -17,8 +18,8 @@ from datetime import datetime
 from syndication.items import Story, digest
 from syndication.publish.select import FeedDef
 from syndication.publish.stories import Stories
-from syndication.store import CANCELED, USABLE, Entry, Store, Version
-from syndication.store.base import chunks
+from syndication.store import CANCELED, USABLE, WITHHELD, Entry, Store, Version
+from syndication.store.base import chunks, iso
 
 
 @dataclass
@@ -87,8 +88,17 @@ def account(
                 seen = digest(stories.item(story, edition))
                 if held.status != USABLE or held.digest != seen:
                     ledger._add_version(article_id, edition, USABLE, seen)
-            elif story.stored.withdrawn and held is not None and held.status == USABLE:
-                ledger._add_version(article_id, edition, CANCELED, "")
+            elif held is None:
+                continue  # never published in this edition: nothing to take back
+            elif story.stored.withdrawn:
+                if held.status != CANCELED:
+                    ledger._add_version(article_id, edition, CANCELED, "")
+            elif (until := _embargo_end(story, stories.now)) is not None and (
+                held.status != WITHHELD or held.digest != until
+            ):
+                # Put under embargo after it was published: partners following the log learn
+                # it (and a new end) from a version of its own; the earlier ones keep theirs.
+                ledger._add_version(article_id, edition, WITHHELD, until)
         newcomers.sort(key=lambda story: (story.stored.date, story.stored.article.id))
         own = [feed for feed in feeds if feed.edition == edition]
         # The feeds a source's stories may enter, worked out once per source: asking each of
@@ -107,6 +117,12 @@ def account(
                     ledger.sizes[feed.folder] = rank + 1
                     if not ledger.full:
                         ledger.touched.setdefault(feed.folder, set()).add(rank)
+
+
+def _embargo_end(story: Story, now: datetime) -> str | None:
+    """When the story's embargo ends (as a withheld version records it), if it is under one."""
+    embargo = story.stored.article.embargo
+    return iso(embargo) if embargo is not None and embargo > now else None
 
 
 def rebuild(ledger: Ledger, store: Store, stories: Stories, feed: FeedDef) -> None:

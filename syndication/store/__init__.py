@@ -33,7 +33,15 @@ from syndication.store.articles import (
 )
 from syndication.store.base import check_driver
 from syndication.store.control import ControlMixin, WorkerRecord
-from syndication.store.feeds import CANCELED, USABLE, Entry, FeedsMixin, PublishRecord, Version
+from syndication.store.feeds import (
+    CANCELED,
+    USABLE,
+    WITHHELD,
+    Entry,
+    FeedsMixin,
+    PublishRecord,
+    Version,
+)
 from syndication.store.partners import (
     PartnerActivity,
     PartnerMark,
@@ -55,6 +63,7 @@ __all__ = [
     "CLAIM_BATCH",
     "SCHEMA_VERSION",
     "USABLE",
+    "WITHHELD",
     "ArticleBatch",
     "ArticleWrite",
     "Entry",

@@ -1,8 +1,9 @@
 """What publishing remembers between publishes: versions, each feed's stories, the mark.
 
-Owns: `story_versions` (each version of a story in an edition as first published: usable or
-canceled, with the digest of what a reader saw), `feed_entries` (the stories of each feed in the
-order they entered it, the ranks archive pages are cut from; see `syndication.paging`), and the
+Owns: `story_versions` (each version of a story in an edition as first published: usable,
+canceled or withheld, with the digest of what a reader saw), `feed_entries` (the stories of
+each feed in the order they entered it, the ranks archive pages are cut from; see
+`syndication.paging`), and the
 record of one publish written in one transaction: the versions and entries it added, the files
 it wrote (one batched upsert) and removed, and its mark (the last change number it accounts
 for, and the settings it ran under). What a version or a page is, the publish stage decides.
@@ -23,6 +24,9 @@ from syndication.store.base import StoreBase, chunks, iso, parse_iso
 from syndication.store.schema import feed_entries, meta, published_files, story_versions
 
 USABLE, CANCELED = "usable", "canceled"
+# Put under embargo after it was published: the version's digest is when the embargo ends
+# (ISO 8601), so a new end is a new version.
+WITHHELD = "withheld"
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,7 +36,7 @@ class Version:
     article_id: str
     edition: str
     version: int
-    status: str  # usable | canceled
+    status: str  # usable | canceled | withheld
     digest: str
     seq: int
     at: datetime

@@ -80,7 +80,8 @@ class StoryVersion:
     seq: int
     edition: str
     version: int
-    status: str  # usable | canceled, as the log recorded it
+    status: str  # usable | canceled | withheld, as the log recorded it
+    digest: str  # of a withheld version: when its embargo ends (ISO 8601)
     at: datetime
     stored: StoredArticle
     translation: Translation | None
@@ -254,6 +255,7 @@ class PartnersMixin(StoreBase):
                 v.c.edition,
                 v.c.version,
                 v.c.status,
+                v.c.digest,
                 v.c.at,
                 articles,
                 *[c.label(f"t_{c.name}") for c in t.c],
@@ -275,6 +277,7 @@ class PartnersMixin(StoreBase):
                 edition=row.edition,
                 version=int(row.version),
                 status=row.status,
+                digest=row.digest,
                 at=parse_iso(row.at) or parse_iso(row.first_seen),  # type: ignore[arg-type]
                 stored=stored_article(row),
                 translation=translation_of(row, "t_") if row.t_status is not None else None,

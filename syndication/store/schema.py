@@ -178,8 +178,9 @@ counters = Table(
 )
 
 # Each version of a story in an edition, as the publisher first published it (append-only):
-# `seq` orders them all (a story enters a feed with its first version); `status` is usable or
-# canceled (withdrawn); `digest` is of what a reader of that edition sees.
+# `seq` orders them all (a story enters a feed with its first version); `status` is usable,
+# canceled (withdrawn) or withheld (put under embargo after it was published); `digest` is of
+# what a reader of that edition sees (of a withheld version: when its embargo ends).
 story_versions = Table(
     "story_versions",
     metadata,

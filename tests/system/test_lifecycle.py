@@ -556,3 +556,63 @@ def test_a_correction_reaches_every_edition_with_the_same_id_and_the_note(
     versions = _versions(tmp_path, "newsroom:mayor")
     assert sorted(v for e, v, _ in versions if e == "en") == [1, 2]
     assert sorted(v for e, v, _ in versions if e == "zh") == [1, 2]
+
+
+# -- the reasons a withdrawn story's page gives -----------------------------------------------
+
+
+def test_a_reason_the_program_gives_is_in_each_editions_language_an_operators_as_written(
+    tmp_path: Path, fake_google: FakeGoogle
+) -> None:
+    """A local article's file removed: its page in each edition (and its tombstone in each
+    edition's Atom) gives the reason in that edition's words and script; the operator's own
+    `--reason` stays as written everywhere."""
+    editions = ["kk", "kk-Latn", "zh", "zh-Hant", "en"]
+    config = write_config(
+        tmp_path,
+        editions=editions,
+        sources=[{"id": "newsroom", "articles": "articles", "language": "kk"}],
+        translation={"chain": ["google"], "providers": {"google": {"base_url": fake_google.url}},
+                     "timeout": "5s"},
+    )  # fmt: skip
+    articles = tmp_path / "articles"
+    for name in ("zavod", "kopir", "mektep"):
+        (articles / f"{name}.md").write_text(
+            f"---\ntitle: Zelvorin {name} ashyldy\nlanguage: kk\ndate: 2025-05-06\n---\n"
+            f"Zelvorin {name} Astanada ashyldy.\n",
+            encoding="utf-8",
+        )
+    assert (done := run_cli("once", "--config", str(config))).code == 0, done.output
+    (articles / "zavod.md").unlink()
+    assert (done := run_cli("once", "--config", str(config))).code == 0, done.output
+    done = run_cli("withdraw", "newsroom:kopir", "--reason", "Sot sheshimi Qz", "--config",
+                   str(config))  # fmt: skip
+    assert done.code == 0, done.output
+    public = tmp_path / "public"
+    expected = {
+        "kk": "Жаңалықтың файлы жойылды.",
+        "kk-Latn": "Jañalyqtyñ faily joiyldy.",
+        "zh": "此新闻的文件已被删除。",
+        "zh-Hant": "此新聞的文件已被刪除。",
+        "en": "Its file was removed.",
+    }
+    for edition in editions:
+        page = (public / edition / "articles" / f"{_slug('newsroom:zavod')}.html").read_text(
+            encoding="utf-8"
+        )
+        assert 'content="withdrawn"' in page, edition
+        assert expected[edition] in page, (edition, page)
+        assert "its file was removed" not in page, (edition, page)
+        operator = (public / edition / "articles" / f"{_slug('newsroom:kopir')}.html").read_text(
+            encoding="utf-8"
+        )
+        assert "Sot sheshimi Qz" in operator, (edition, operator)
+        atom = etree.fromstring((public / edition / "atom.xml").read_bytes())
+        comments = {
+            t.get("ref", "").rsplit(",2025:", 1)[1]: t.findtext(f"{AT}comment")
+            for t in atom.iter(f"{AT}deleted-entry")
+        }
+        assert comments == {
+            f"newsroom:zavod/{edition}": expected[edition],
+            f"newsroom:kopir/{edition}": "Sot sheshimi Qz",
+        }, edition

@@ -676,3 +676,68 @@ def test_a_withdrawn_story_leaves_no_word_in_any_partner_document_and_restore_br
         for data in _documents(base, partner, token, edition).values()
     )
     assert all(word in everything for word in words)
+
+
+def test_an_embargo_put_on_a_published_story_is_a_version_a_caught_up_desk_is_given(
+    tmp_path: Path, fake_google: FakeGoogle, started: Callable[..., Worker]
+) -> None:
+    """`embargo:` added to a published article's front matter: the next `once` records a new
+    version in every edition, `withheld` with `embargoedUntil` and no text, which a desk
+    caught up at the head of the log is given (version 1 keeps its status); the first `once`
+    after the embargo records a usable version with the text again."""
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    config = write_config(
+        tmp_path,
+        serve={"host": "127.0.0.1", "port": port},
+        translation={"chain": ["google"], "providers": {"google": {"base_url": fake_google.url}},
+                     "timeout": "5s"},
+        partners=_partners(),
+    )  # fmt: skip
+    front = "---\ntitle: Zelvorin zauyty ashyldy\nlanguage: kk\ndate: 2025-05-03T12:00:00+05:00\n"
+    body = "---\nZelvorin zauyty Astanada ashyldy.\n"
+    article = tmp_path / "articles" / "zavod.md"
+    article.write_text(front + body, encoding="utf-8")
+    chosen = "newsroom:zavod"
+    assert (done := run_cli("once", "--config", str(config), env=ENV)).code == 0, done.output
+    server = started(config, tmp_path / "serve.log", "serve")
+    wait_until(lambda: _answers(base, "/partners/desk/kk/rss.xml", DESK), 15, "serve answering",
+               server)  # fmt: skip
+    editions = ["kk", "zh", "en"]
+    asked = "/partners/desk/api/v1/items?limit=200&edition="
+    cursors = {edition: _get(base, asked + edition, DESK).json()["next"] for edition in editions}
+    embargo = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=20)
+    article.write_text(front + f"embargo: {embargo.isoformat()}\n" + body, encoding="utf-8")
+    assert (done := run_cli("once", "--config", str(config), env=ENV)).code == 0, done.output
+    time.sleep(1.1)  # the API's last look at the store holds for a second (partners.feeds.FRESH)
+    assert datetime.now(UTC) < embargo, "the machine was too slow to look before the embargo"
+    logged = _logged(tmp_path / "data" / "test.db", "SELECT edition, version, status FROM "
+                     f"story_versions WHERE article_id = '{chosen}' ORDER BY seq")  # fmt: skip
+    assert sorted(logged) == sorted(
+        [(e, 1, "usable") for e in editions] + [(e, 2, "withheld") for e in editions]
+    ), logged
+    until = embargo.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    for edition in editions:
+        items = _api(base, "desk", DESK, edition, cursors[edition])
+        assert [(i["version"], i["pubStatus"], i.get("embargoedUntil")) for i in items] == [
+            ("2", "withheld", until)
+        ], (edition, items)
+        assert not {"headlines", "descriptions", "bodies"} & set(items[0]), items[0]
+        assert "Zelvorin" not in json.dumps(items, ensure_ascii=False)
+        everything = _api(base, "desk", DESK, edition, "0")
+        first = [i for i in everything if i["version"] == "1" and chosen in i["uri"]]
+        assert [i["pubStatus"] for i in first] == ["usable"], first
+        assert not {"headlines", "descriptions", "bodies"} & set(first[0]), first[0]
+        assert "Zelvorin" not in json.dumps(everything, ensure_ascii=False)
+        feed = _get(base, f"/partners/desk/{edition}/feed.json", DESK).text
+        assert "Zelvorin" not in feed, edition
+    while datetime.now(UTC) <= embargo:
+        time.sleep(0.5)
+    assert (done := run_cli("once", "--config", str(config), env=ENV)).code == 0, done.output
+    time.sleep(1.1)
+    for edition in editions:
+        items = _api(base, "desk", DESK, edition, cursors[edition])
+        assert [(i["version"], i["pubStatus"]) for i in items] == [
+            ("2", "withheld"), ("3", "usable")
+        ], (edition, items)  # fmt: skip
+        assert items[1]["headlines"] and "embargoedUntil" not in items[1], items[1]

@@ -399,30 +399,82 @@ def test_json_feed_pages_with_next_url(life: Life) -> None:
 def test_a_story_put_under_embargo_after_it_was_published_is_withheld_by_the_api(
     life: Life,
 ) -> None:
-    """The feeds drop it; the API, which serves the version log from older cursors too, gives
-    its item as `withheld` with `embargoedUntil` and none of its text until the embargo ends
-    (a story changed without a new version must not be served from a kept answer)."""
+    """The feeds drop it; the version log gets a new version, `withheld` with `embargoedUntil`
+    and none of its text, which a partner caught up at the head of the log is given; the
+    earlier version keeps its own status (`usable`) but carries no text until the embargo
+    ends (a story changed without a new version must not be served from a kept answer). A
+    new end is a new withheld version; when the embargo ends, a new usable version."""
     url = f"{BASE}partners/wiredesk/api/v1/items?edition=en&limit=200"
     before = life.get(url, WIRE).json()
     (item,) = [i for i in before["items"] if i["uri"].endswith(":wire:story-4/en")]
-    assert item["pubStatus"] == "usable"
-    embargo = utcnow().replace(microsecond=0) + timedelta(seconds=3)
+    assert (item["version"], item["pubStatus"]) == ("1", "usable")
+    caught_up = before["next"]
+
+    def versions_after(cursor: str) -> tuple[list[dict[str, object]], str, bytes]:
+        time.sleep(1.1)  # the API's last look at the store holds for a second (FRESH)
+        answer = life.get(f"{url}&after={cursor}", WIRE)
+        assert answer.status_code == 200, answer.text
+        data = answer.json()
+        return [i for i in data["items"] if i["uri"] == item["uri"]], data["next"], answer.content
+
+    embargo = utcnow().replace(microsecond=0) + timedelta(seconds=4)
     life.add(_story("wire", 4, embargo=embargo))
-    time.sleep(1.1)  # the API's last look at the store holds for a second (partners.feeds.FRESH)
+    new, cursor, body = versions_after(caught_up)
     assert utcnow() < embargo, "the machine was too slow to look before the embargo"
-    held = life.get(url, WIRE)
-    items = [i for i in held.json()["items"] if i["uri"] == item["uri"]]
-    assert [i["pubStatus"] for i in items] == ["withheld"], items
-    assert items[0]["embargoedUntil"] == embargo.strftime("%Y-%m-%dT%H:%M:%SZ")
-    assert all(word not in held.content for word in _words("wire", 4))
+    assert [(i["version"], i["pubStatus"]) for i in new] == [("2", "withheld")], new
+    assert new[0]["embargoedUntil"] == embargo.strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert cursor != caught_up
+    assert all(word not in body for word in _words("wire", 4))
+    # From the start of the log: version 1 is still usable, with no text until the embargo ends.
+    every, _, body = versions_after("0")
+    assert [(i["version"], i["pubStatus"]) for i in every] == [("1", "usable"), ("2", "withheld")]
+    assert not {"headlines", "descriptions", "bodies"} & set(every[0]), every[0]
+    assert every[0]["embargoedUntil"] == new[0]["embargoedUntil"]
+    assert all(word not in body for word in _words("wire", 4))
+    # Publishing again with nothing changed adds nothing; a later end is a new version.
+    publish(life.config, life.store)
+    assert versions_after(cursor)[0] == []
+    embargo += timedelta(seconds=2)
+    life.add(_story("wire", 4, embargo=embargo))
+    later, cursor, _ = versions_after(cursor)
+    assert utcnow() < embargo, "the machine was too slow to look before the embargo"
+    assert [(i["version"], i["pubStatus"], i["embargoedUntil"]) for i in later] == [
+        ("3", "withheld", embargo.strftime("%Y-%m-%dT%H:%M:%SZ"))
+    ], later
     while utcnow() <= embargo:
         time.sleep(0.2)
     publish(life.config, life.store)
-    time.sleep(1.1)
-    after = life.get(url, WIRE)
-    statuses = [i["pubStatus"] for i in after.json()["items"] if i["uri"] == item["uri"]]
-    assert statuses == ["usable"], statuses
-    assert _marker("wire", 4).encode() in after.content
+    released, _, body = versions_after(cursor)
+    assert [(i["version"], i["pubStatus"]) for i in released] == [("4", "usable")], released
+    assert _marker("wire", 4).encode() in body and "embargoedUntil" not in released[0]
+    every, _, _ = versions_after("0")
+    assert [(i["version"], i["pubStatus"]) for i in every] == [
+        ("1", "usable"), ("2", "withheld"), ("3", "withheld"), ("4", "usable")
+    ]  # fmt: skip
+    assert every[0]["headlines"] and "embargoedUntil" not in every[0]
+
+
+def test_a_story_withdrawn_under_embargo_is_canceled_and_withheld_again_when_restored(
+    life: Life,
+) -> None:
+    """Withdrawn while under embargo: a canceled version; restored with the embargo still
+    ahead: a withheld one again (never usable before its time)."""
+    url = f"{BASE}partners/wiredesk/api/v1/items?edition=kk&limit=200"
+    uri = "tag:feeds.example.kz,2025:wire:story-5/kk"
+    embargo = utcnow().replace(microsecond=0) + timedelta(hours=1)
+    life.add(_story("wire", 5, embargo=embargo))
+    life.store.withdraw("wire:story-5", "Court order Qw")
+    publish(life.config, life.store)
+    life.store.restore("wire:story-5")
+    publish(life.config, life.store)
+    time.sleep(1.1)  # the API's last look at the store holds for a second (FRESH)
+    answer = life.get(url, WIRE)
+    items = [i for i in answer.json()["items"] if i["uri"] == uri]
+    assert [(i["version"], i["pubStatus"]) for i in items] == [
+        ("1", "usable"), ("2", "withheld"), ("3", "canceled"), ("4", "withheld")
+    ], items  # fmt: skip
+    assert items[3]["embargoedUntil"] == embargo.strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert all(word not in answer.content for word in _words("wire", 5))
 
 
 def test_the_api_gives_each_version_its_own_status_not_the_storys_current_one(
