@@ -6,12 +6,14 @@ recorded beside it), new / changed / unchanged, and the translations that follow
 story: one pending per other language; changed text: the old ones stale until redone). A story
 the operator withdrew stays withdrawn whatever its source sends; one its source withdrew comes
 back when the source sends it again. And which id a story its feed lists under a guid that
-other stories share keeps: the one the store holds it under, whatever the feed's order.
+other stories share keeps: the one the store holds it under, whatever the feed's order; and
+one whose guid its partner changed (the old guid gone from the feed, a new one with the same
+link): the id it was published under.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
@@ -153,6 +155,59 @@ def _settle(
         chosen[index] = option
         taken.add(article_id(story.source_id, option))
     return [under(i, chosen[i]) for i in range(len(stories))]
+
+
+def renamed_guids(
+    batch: Sequence[Article],
+    held: Mapping[str, HeldArticle],
+    own: Mapping[str, Sequence[HeldArticle]],
+    listed: Collection[str] = (),
+) -> tuple[list[Article], dict[str, str]]:
+    """The batch with each story whose guid its partner changed under the id it was published
+    by, and which ids those were (the batch's id → the stored one).
+
+    A story new by its id is the source's stored story with its canonical link (`own`: the
+    source's stories under the batch's new canonical keys) whose id is not in the batch: its
+    old guid left the feed as the new one came (another guid style, http:// become https://,
+    a guid made absolute against a moved feed's URL). Two items the feed lists at once stay
+    two stories, whatever link they share; an item with no link is never another. A link the
+    source gave more than one story (a section page, a live blog) is no name: under it a story
+    is only one unchanged or with the same title (else a new story on a section page would
+    overwrite the one that left the feed); under a story's own link, edited text is a
+    correction too. Unchanged ones are paired first, then by title. `listed`: the ids the
+    source names beside the batch (its tombstones, its unreadable files): still there, so
+    never another's old name.
+    """
+    in_feed = {a.id for a in batch} | set(listed)
+    fresh = [a for a in batch if a.id not in held and canonical_link(a.link)]
+    chosen: dict[str, HeldArticle] = {}
+    taken: set[str] = set()
+
+    def under(story: Article, found: HeldArticle) -> Article:
+        return replace(story, id=found.id, guid=found.guid)
+
+    def unchanged(story: Article, found: HeldArticle) -> bool:
+        return found.content_hash == under(story, found).content_hash
+
+    def titled(story: Article, found: HeldArticle) -> bool:
+        return found.title == story.title
+
+    def alone(story: Article, found: HeldArticle) -> bool:
+        key = canonical_link(story.link)
+        return len(own[key]) == 1 and sum(canonical_link(a.link) == key for a in fresh) == 1
+
+    for same in (unchanged, titled, alone):
+        for story in fresh:
+            if story.id in chosen:
+                continue
+            for found in own.get(canonical_link(story.link), ()):
+                if found.id in in_feed or found.id in taken or not same(story, found):
+                    continue
+                chosen[story.id] = found
+                taken.add(found.id)
+                break
+    renamed = [under(a, chosen[a.id]) if a.id in chosen else a for a in batch]
+    return renamed, {story_id: found.id for story_id, found in chosen.items()}
 
 
 def links_to_match(batch: Sequence[Article], held: Mapping[str, HeldArticle]) -> list[str]:

@@ -308,7 +308,7 @@ async def _ingest_feed(
 
     def parse_and_save() -> tuple[ParsedFeed, tuple[int, int, int]]:
         parsed = parse_feed(fetched.body, fetched.headers, info, max_bytes)
-        return parsed, _save(config, store, source, parsed.articles, parsed.shared)
+        return parsed, _save(config, store, source, parsed.articles, parsed.shared, _ids(parsed))
 
     def withdraw(parsed: ParsedFeed) -> int:
         return store.withdraw_from_source(source.id, parsed.withdrawn, BY_PARTNER)
@@ -320,7 +320,7 @@ async def _ingest_feed(
     if pool is not None and pool.use(len(fetched.body)):
         parsed = await pool.parse(fetched.body, fetched.headers, info, max_bytes)
         new, updated, unchanged = await loop.run_in_executor(
-            worker, _save, config, store, source, parsed.articles, parsed.shared
+            worker, _save, config, store, source, parsed.articles, parsed.shared, _ids(parsed)
         )
     else:
         parsed, (new, updated, unchanged) = await loop.run_in_executor(worker, parse_and_save)
@@ -365,10 +365,14 @@ def _ingest_folder(config: Config, store: Store, source: SourceSettings) -> Sour
                 "published: none withdrawn (an unmounted or moved folder?). To take them "
                 "down, mark their files `status: withdrawn` or run `syndication withdraw ID`",
             )
-    new, updated, unchanged = _save(config, store, source, found)
+    renamed: dict[str, str] = {}
+    listed = [w.article_id for w in scanned.withdrawn] + list(scanned.held)
+    new, updated, unchanged = _save(config, store, source, found, (), listed, renamed)
     # A file that failed to read still exists: its article must not be withdrawn for that
-    # (under its path's id, or the `id:` it declares).
+    # (under its path's id, or the `id:` it declares). A file moved with its `link:` is the
+    # story it was (kept under that id), not a deleted one.
     present = {a.id for a in found} | {w.article_id for w in scanned.withdrawn}
+    present.update(renamed.values())
     present.update(scanned.held)
     withdrawn = store.withdraw_missing(source.id, present)
     withdrawn += store.withdraw_from_source(source.id, scanned.withdrawn, BY_SOURCE)
@@ -393,9 +397,11 @@ def _save(
     source: SourceSettings,
     articles: list[Article],
     shared: Sequence[SharedGuid] = (),
+    listed: Sequence[str] = (),
+    renamed: dict[str, str] | None = None,
 ) -> tuple[int, int, int]:
     """The save phase of a feed or a folder: its articles into the store; (new, updated,
-    unchanged)."""
+    unchanged). `listed`, `renamed`: as in save_articles."""
     return save_articles(
         store,
         source.id,
@@ -403,7 +409,14 @@ def _save(
         config.settings.languages,
         live_sources=_source_ids(config),
         shared=shared,
+        listed=listed,
+        renamed=renamed,
     )
+
+
+def _ids(parsed: ParsedFeed) -> list[str]:
+    """The stories a feed's tombstones name."""
+    return [w.article_id for w in parsed.withdrawn]
 
 
 def _without_userinfo(url: str) -> str:

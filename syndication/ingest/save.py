@@ -14,6 +14,7 @@ from syndication.ingest.decide import (
     links_to_match,
     one_per_id,
     plan_batch,
+    renamed_guids,
     settle_shared_guids,
     shared_ids_to_look_up,
 )
@@ -31,6 +32,8 @@ def save_articles(
     *,
     live_sources: Collection[str] | None = None,
     shared: Sequence[SharedGuid] = (),
+    listed: Collection[str] = (),
+    renamed: dict[str, str] | None = None,
 ) -> tuple[int, int, int]:
     """Store a source's articles; return (new, updated, unchanged).
 
@@ -38,7 +41,10 @@ def save_articles(
     the same story held from another source, so a source removed or renamed in the YAML
     never keeps another's stories out of every feed. `shared`: the guids the feed gave to
     more than one story (ParsedFeed.shared); each such story keeps the id the store holds it
-    by, whatever the feed's order.
+    by, whatever the feed's order. A story whose guid its partner changed keeps the id it was
+    published under; `renamed`, when given, is told each (the batch's id → the stored one),
+    so the caller does not take the stored one for gone. `listed`: the ids the source names
+    beside the batch (tombstones, unreadable files), which no other item is a new name of.
     """
     now = now or utcnow()
     batch = one_per_id(batch)
@@ -49,6 +55,12 @@ def save_articles(
             held = {**held, **stored.held(more)}
         if more or shared:
             batch = one_per_id(settle_shared_guids(batch, shared, held))
+        own = stored.own_by_canonical(links_to_match(batch, held), source_id)
+        if own:
+            batch, kept = renamed_guids(batch, held, own, listed)
+            held = {**held, **{h.id: h for stories in own.values() for h in stories}}
+            if renamed is not None:
+                renamed.update(kept)
         elsewhere = stored.live_by_canonical(
             links_to_match(batch, held), other_than=source_id, sources=live_sources
         )

@@ -52,6 +52,8 @@ class HeldArticle:
     # Who the story is when its feed gives its guid to other stories too (ingest/decide.py).
     title: str = ""
     link: str = ""
+    # The guid its source gave it, which its id is made of (`model.article_id`).
+    guid: str = ""
 
 
 @dataclass(frozen=True)
@@ -82,7 +84,7 @@ class ArticleWrite:
     keep_withdrawn: bool = False
 
 
-# The two reads of every batch, built once: built at each call, a statement costs more to
+# The reads of every batch, built once: built at each call, a statement costs more to
 # construct and key for SQLAlchemy's cache than SQLite takes to answer it (~90 us each).
 _HELD = select(
     articles.c.id,
@@ -93,7 +95,13 @@ _HELD = select(
     articles.c.withdrawn_by,
     articles.c.title,
     articles.c.link,
+    articles.c.guid,
 ).where(articles.c.id.in_(bindparam("ids", expanding=True)))
+# A source's own stories under canonical keys (a guid its partner changed): by the canonical
+# index alone, the source tested in own_by_canonical, as for _LIVE_BY_CANONICAL below.
+_OWN_BY_CANONICAL = select(
+    *_HELD.selected_columns, articles.c.canonical, articles.c.source_id
+).where(articles.c.canonical.in_(bindparam("keys", expanding=True)))
 # Only the canonical key in SQL, the rest tested in live_by_canonical: given `withdrawn = 0` or
 # the source list too, SQLite's planner walks the `articles_sort (withdrawn, …)` index over every
 # live story instead of the canonical index, one scan per source polled (20 ms a source at
@@ -128,17 +136,33 @@ class ArticleBatch:
         found: dict[str, HeldArticle] = {}
         for chunk in chunks(list(ids)):
             for row in self.conn.execute(_HELD, {"ids": list(chunk)}):
-                found[row.id] = HeldArticle(
-                    id=row.id,
-                    content_hash=row.content_hash,
-                    text_hash=row.text_hash,
-                    withdrawn=bool(row.withdrawn),
-                    first_seen=parse_iso(row.first_seen) or self.now,
-                    withdrawn_by=row.withdrawn_by,
-                    title=row.title,
-                    link=row.link,
-                )
+                found[row.id] = self._held(row)
         return found
+
+    def own_by_canonical(self, keys: Sequence[str], source_id: str) -> dict[str, list[HeldArticle]]:
+        """What is held of `source_id`'s own stories under each of `keys`, withdrawn or not,
+        the first seen first."""
+        found: dict[str, list[HeldArticle]] = {}
+        for chunk in chunks(list(keys)):
+            for row in self.conn.execute(_OWN_BY_CANONICAL, {"keys": list(chunk)}):
+                if row.source_id == source_id:
+                    found.setdefault(row.canonical, []).append(self._held(row))
+        for stories in found.values():
+            stories.sort(key=lambda held: (held.first_seen, held.id))
+        return found
+
+    def _held(self, row: Any) -> HeldArticle:
+        return HeldArticle(
+            id=row.id,
+            content_hash=row.content_hash,
+            text_hash=row.text_hash,
+            withdrawn=bool(row.withdrawn),
+            first_seen=parse_iso(row.first_seen) or self.now,
+            withdrawn_by=row.withdrawn_by,
+            title=row.title,
+            link=row.link,
+            guid=row.guid,
+        )
 
     def live_by_canonical(
         self, keys: Sequence[str], *, other_than: str, sources: Collection[str] | None = None
