@@ -94,9 +94,8 @@ def held_back(
     """A version published usable, of a story put under embargo since: its identity, its own
     status and when the embargo ends, none of its text until then; `edNote` says why."""
     return {
-        **canceled(authority, stored, edition, version, at),
+        **withheld(authority, stored, edition, version, at, until),
         "pubStatus": "usable",
-        "embargoedUntil": rfc3339(until),
         "edNote": "The story has since been put under embargo; its text is served again when "
         "the embargo ends.",
     }
