@@ -54,6 +54,9 @@ class HeldArticle:
     link: str = ""
     # The guid its source gave it, which its id is made of (`model.article_id`).
     guid: str = ""
+    # Its dates as stored: a story whose dates alone moved is not a new version of it.
+    published: datetime | None = None
+    updated: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -96,6 +99,8 @@ _HELD = select(
     articles.c.title,
     articles.c.link,
     articles.c.guid,
+    articles.c.published,
+    articles.c.updated,
 ).where(articles.c.id.in_(bindparam("ids", expanding=True)))
 # A source's own stories under canonical keys (a guid its partner changed): by the canonical
 # index alone, the source tested in own_by_canonical, as for _LIVE_BY_CANONICAL below.
@@ -162,6 +167,8 @@ class ArticleBatch:
             title=row.title,
             link=row.link,
             guid=row.guid,
+            published=parse_iso(row.published),
+            updated=parse_iso(row.updated),
         )
 
     def live_by_canonical(

@@ -143,3 +143,22 @@ def test_stories_by_id_carry_their_life(tmp_path: Path) -> None:
     ((stored, translation),) = store.stories(["s:1"], "kk").values()
     assert stored.article.embargo == at and stored.article.correction == "Fixed."
     assert translation is not None and translation.status == "pending"
+
+
+def test_a_story_whose_dates_alone_moved_is_no_new_version(tmp_path: Path) -> None:
+    """A feed stamping every item with the time it was fetched (`pubDate` of "now") made
+    each story "updated", a new version for API partners, at every poll, for the same text.
+    The stored dates stay; a change of text with its date is an update as ever."""
+    store = _open(tmp_path)
+    first = datetime(2025, 6, 1, 10, tzinfo=UTC)
+    assert save_articles(store, "s", [_article(1, published=first)], LANGS) == (1, 0, 0)
+    mark = store.change_mark()
+    later = first + timedelta(hours=3)
+    moved = _article(1, published=later, updated=later)
+    assert save_articles(store, "s", [moved], LANGS) == (0, 0, 1)
+    kept = store.get_article("s:1")
+    assert kept is not None and kept.article.published == first
+    assert store.changed_since(mark) == []
+    edited = _article(1, title="Story 1, corrected", published=later, updated=later)
+    assert save_articles(store, "s", [edited], LANGS) == (0, 1, 0)
+    assert store.changed_since(mark) == ["s:1"]
