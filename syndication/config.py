@@ -20,6 +20,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import (
@@ -131,6 +132,20 @@ def _check_language(value: str | None) -> str | None:
 LanguageTag = Annotated[str | None, AfterValidator(_check_language)]
 
 
+def _check_zone(value: str | None) -> str | None:
+    if value is not None:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown time zone {value!r} (an IANA name such as Asia/Almaty or UTC)"
+            ) from None
+    return value
+
+
+ZoneName = Annotated[str | None, AfterValidator(_check_zone)]
+
+
 def _check_cron(value: str | None) -> str | None:
     if value is not None:
         from apscheduler.triggers.cron import CronTrigger
@@ -155,6 +170,8 @@ class SourceSettings(Strict):
     every: Duration = 600.0
     cron: Annotated[str | None, AfterValidator(_check_cron)] = None
     rights: Literal["full", "summary", "title"] = "full"
+    # The zone of times an articles folder's files write without one (its newsroom's clock).
+    timezone: ZoneName = None
     # Set by load() when the location holds a secret from the environment.
     _stored_location: str = PrivateAttr(default="")
 
@@ -165,6 +182,9 @@ class SourceSettings(Strict):
             raise ValueError("a source needs exactly one of url:, file: or articles:")
         if self.cron is not None and "every" in self.model_fields_set:
             raise ValueError("a source is polled on every: or on cron:, not both")
+        if self.timezone is not None and self.articles is None:
+            # A feed's dates carry their own zone (RFC 822, RFC 3339); a guess would move them.
+            raise ValueError("timezone: is for an articles: folder (a feed's dates carry a zone)")
         return self
 
     @property

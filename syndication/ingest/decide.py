@@ -222,9 +222,11 @@ def plan_batch(
     held: Mapping[str, HeldArticle],
     elsewhere: Mapping[str, LiveStory],
     now: datetime,
+    dates_by_hand: bool = False,
 ) -> BatchPlan:
     """Decide each article of `batch` (one per id) against what is `held` of it and the live
-    stories of other sources under its canonical key (`elsewhere`)."""
+    stories of other sources under its canonical key (`elsewhere`). `dates_by_hand`: the
+    source's dates are written by people (article files), so a date moved alone is an edit."""
     plan = BatchPlan()
     for article in batch:
         canonical = canonical_link(article.link)
@@ -239,9 +241,10 @@ def plan_batch(
             others = tuple(lang for lang in languages if lang != article.language)
             plan.inserts.append(ArticleWrite(article, canonical, now, translate_into=others))
             plan.new += 1
-        elif _same_but_dates(before, article) and (
-            not before.withdrawn or before.withdrawn_by == BY_OPERATOR
-        ):
+        elif (
+            before.content_hash == article.content_hash
+            or (not dates_by_hand and _same_but_dates(before, article))
+        ) and (not before.withdrawn or before.withdrawn_by == BY_OPERATOR):
             plan.unchanged += 1
         else:
             # Changed text is translated again; the old translations stay published (stale)

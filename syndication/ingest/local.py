@@ -18,7 +18,7 @@ import logging
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, tzinfo
 from html import escape
 from pathlib import Path
 from typing import Any
@@ -118,6 +118,9 @@ class LocalSource:
     base_url: str = ""  # site base for relative links in local articles
     languages: tuple[str, ...] = ()
     translatable: frozenset[str] | None = None  # as SourceInfo.translatable
+    # The newsroom's clock: a time written without a zone (`embargo: 2025-06-10 09:00`) is
+    # its local time, not UTC (an embargo read as UTC would end hours early west of it).
+    zone: tzinfo = UTC
 
 
 @dataclass
@@ -499,7 +502,7 @@ def _plain_text(text: str, path: Path, meta: dict[str, Any]) -> str:
     return "".join(f"<p>{escape(p)}</p>" for p in paragraphs)
 
 
-def _parse_date(value: Any, path: Path, line: int) -> datetime | None:
+def _parse_date(value: Any, path: Path, line: int, zone: tzinfo = UTC) -> datetime | None:
     if value is None or value == "":
         return None
     if isinstance(value, datetime):
@@ -517,7 +520,7 @@ def _parse_date(value: Any, path: Path, line: int) -> datetime | None:
                 line,
             ) from None
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
+        parsed = parsed.replace(tzinfo=zone)
     return parsed.astimezone(UTC)
 
 
@@ -638,8 +641,8 @@ def _article(
         categories=tuple(dict.fromkeys(plain_text(str(t), 80) for t in tags if t)),
         image=image,
         language=language,
-        published=_parse_date(meta.get("date"), path, _front_line("date", meta)),
+        published=_parse_date(meta.get("date"), path, _front_line("date", meta), source.zone),
         credits=tuple(dict.fromkeys(_credit(line) for line in meta.get("_credits") or [])),
-        embargo=_parse_date(meta.get("embargo"), path, _front_line("embargo", meta)),
+        embargo=_parse_date(meta.get("embargo"), path, _front_line("embargo", meta), source.zone),
         correction=correction,
     )

@@ -21,8 +21,9 @@ import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit, urlunsplit
+from zoneinfo import ZoneInfo
 
 from syndication import metrics
 from syndication.config import Config, FetchSettings, SourceSettings
@@ -348,6 +349,7 @@ def _ingest_folder(config: Config, store: Store, source: SourceSettings) -> Sour
         base_url=config.settings.site.base_url,
         languages=tuple(config.settings.languages),
         translatable=config.settings.translatable,
+        zone=ZoneInfo(source.timezone) if source.timezone else UTC,
     )
     try:
         scanned = scan_folder(local)
@@ -411,6 +413,8 @@ def _save(
         shared=shared,
         listed=listed,
         renamed=renamed,
+        # An article file's `date:` is typed by an editor: moved alone, it is a correction.
+        dates_by_hand=source.kind == "articles",
     )
 
 

@@ -34,6 +34,7 @@ def save_articles(
     shared: Sequence[SharedGuid] = (),
     listed: Collection[str] = (),
     renamed: dict[str, str] | None = None,
+    dates_by_hand: bool = False,
 ) -> tuple[int, int, int]:
     """Store a source's articles; return (new, updated, unchanged).
 
@@ -45,6 +46,7 @@ def save_articles(
     published under; `renamed`, when given, is told each (the batch's id → the stored one),
     so the caller does not take the stored one for gone. `listed`: the ids the source names
     beside the batch (tombstones, unreadable files), which no other item is a new name of.
+    `dates_by_hand`: as in plan_batch.
     """
     now = now or utcnow()
     batch = one_per_id(batch)
@@ -64,7 +66,7 @@ def save_articles(
         elsewhere = stored.live_by_canonical(
             links_to_match(batch, held), other_than=source_id, sources=live_sources
         )
-        plan = plan_batch(source_id, batch, languages, held, elsewhere, now)
+        plan = plan_batch(source_id, batch, languages, held, elsewhere, now, dates_by_hand)
         for article_id in plan.also_from:
             stored.add_source(article_id, source_id)
         stored.update(plan.updates)

@@ -10,7 +10,9 @@ file turns bad kept as it was (not withdrawn, not changed), under its path's id 
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from tests.conftest import run_cli, write_config
 
@@ -80,3 +82,62 @@ def test_articles_naming_a_file_says_so(tmp_path: Path) -> None:
     assert done.code == 1, done.output
     message = f"{tmp_path / 'p.xml'}: is a file, not a folder (use file: for a feed file)"
     assert message in " ".join(done.output.split())
+
+
+def test_times_without_a_zone_are_the_newsrooms_own(tmp_path: Path) -> None:
+    """`timezone: Asia/Almaty` on the folder: an embargo written as Almaty's wall clock ends
+    at that moment, not hours later as UTC, and a zone-less `date:` is that moment too."""
+    almaty = ZoneInfo("Asia/Almaty")
+    now = datetime.now(UTC)
+    # Two hours ahead on the wall clock of UTC, yet past in Almaty (UTC+5).
+    written = (now + timedelta(hours=2)).strftime("%Y-%m-%d %H:%M:%S")
+    dated = "2025-06-10 09:00:00"
+    articles = tmp_path / "articles"
+    _write(articles / "due.md", _story("Due", f"embargo: '{written}'", f"date: '{dated}'"))
+    source = {"id": "newsroom", "articles": "articles", **EN}
+    config = write_config(tmp_path, editions=["en"], sources=[source])
+    done = run_cli("once", "--config", str(config))
+    assert done.code == 0, done.output
+    assert list(_feed(tmp_path).values()) == []  # read as UTC: two hours to go
+
+    config = write_config(
+        tmp_path, editions=["en"], sources=[{**source, "timezone": "Asia/Almaty"}]
+    )
+    done = run_cli("once", "--config", str(config))
+    assert done.code == 0, done.output
+    feed = json.loads((tmp_path / "public" / "en" / "feed.json").read_text(encoding="utf-8"))
+    (item,) = feed["items"]
+    assert item["title"] == "Due"
+    published = datetime.fromisoformat(item["date_published"])
+    assert published == datetime(2025, 6, 10, 9, 0, tzinfo=almaty)
+
+
+def test_a_timezone_is_checked(tmp_path: Path) -> None:
+    _write(tmp_path / "articles" / "a.md", _story("A"))
+    sources = [
+        {"id": "newsroom", "articles": "articles", "timezone": "Asia/Almaati"},
+        {"id": "feed", "file": "p.xml", "timezone": "Asia/Almaty"},
+    ]
+    config = write_config(tmp_path, editions=["en"], sources=sources)
+    done = run_cli("check", "--config", str(config))
+    assert done.code == 2, done.output
+    said = " ".join(done.output.split())
+    assert "unknown time zone 'Asia/Almaati'" in said
+    assert "timezone: is for an articles: folder" in said
+
+
+def test_a_date_edited_alone_in_a_file_is_published(tmp_path: Path) -> None:
+    """An editor fixing a story's `date:` (a typo of the year) is a correction, although a
+    feed's dates moving alone (stamped with the fetch time) are no new version."""
+    articles = tmp_path / "articles"
+    _write(articles / "a.md", _story("Alpha", "date: 2052-06-10T09:00:00Z"))
+    config = write_config(
+        tmp_path, editions=["en"], sources=[{"id": "newsroom", "articles": "articles", **EN}]
+    )
+    assert run_cli("once", "--config", str(config)).code == 0
+    _write(articles / "a.md", _story("Alpha", "date: 2025-06-10T09:00:00Z"))
+    done = run_cli("once", "--config", str(config))
+    assert done.code == 0, done.output
+    feed = json.loads((tmp_path / "public" / "en" / "feed.json").read_text(encoding="utf-8"))
+    (item,) = feed["items"]
+    assert item["date_published"].startswith("2025-06-10T09:00:00")
