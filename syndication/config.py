@@ -1227,18 +1227,31 @@ class _Reader:
         partners = data.get("partners")
         if not isinstance(partners, list):
             return
+        holders: dict[str, int] = {}
         for index, partner in enumerate(partners):
+            if not isinstance(partner, dict):
+                continue
             path = ("partners", index, "token")
-            if (
-                isinstance(partner, dict)
-                and "token" in partner
-                and path not in self.tokens_from_env
-            ):
+            if "token" in partner and path not in self.tokens_from_env:
                 self.problem(
                     path,
                     f"partners.{index}.token: write the secret in the environment and the "
                     "YAML as token: ${VAR}, or give only its SHA-256 as token_sha256:",
                 )
+            key = _partner_digest(partner)
+            if key is None:
+                continue
+            if key in holders:
+                # One key for two partners opens each one's entitled feeds to the other.
+                name = "token_sha256" if "token_sha256" in partner else "token"
+                first = line_for(("partners", holders[key]), self.lines)
+                self.problem(
+                    ("partners", index, name),
+                    f"partners.{index}.{name}: the same token as the partner on line {first}; "
+                    "each partner needs a token of its own",
+                )
+            else:
+                holders[key] = index
 
     def check_repeated_ids(self, data: dict[str, Any]) -> None:
         """A repeated source id, reported at the repeating entry's own line."""
@@ -1259,6 +1272,14 @@ class _Reader:
                 )
             else:
                 seen[sid] = index
+
+
+def _partner_digest(partner: dict[str, Any]) -> str | None:
+    """The SHA-256 (hex) of a partner's token as the YAML gives it, if it gives one."""
+    token, digest = partner.get("token"), partner.get("token_sha256")
+    if isinstance(token, str) and token:
+        return hashlib.sha256(token.encode("utf-8")).hexdigest()
+    return digest.lower() if isinstance(digest, str) and digest else None
 
 
 def _resolve_paths(settings: Settings, base: Path) -> Settings:

@@ -3,7 +3,9 @@ relative to the file, secrets from the environment and never printed."""
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -464,7 +466,7 @@ def test_cross_references_are_each_reported_at_their_own_line_in_one_run(tmp_pat
         "    topics: [t9]\n"  # 20
         "    editions: []\n"  # 21
         "  - id: q\n"
-        "    token_sha256: " + "ab" * 32 + "\n"
+        "    token_sha256: " + "cd" * 32 + "\n"
         "    editions: [kk, fr]\n"  # 24
         "    rate: often\n"  # 25: a field mistake does not hide the others
     )
@@ -489,3 +491,31 @@ def test_cross_references_are_each_reported_at_their_own_line_in_one_run(tmp_pat
     assert "partners.0.editions: an empty list: no feed" in by_line[21][0]
     assert "partners.1.editions: unknown edition fr" in by_line[24][0]
     assert not any(":1: (top level)" in p for p in problems)
+
+
+def test_two_partners_with_one_token_are_refused(tmp_path: Path, monkeypatch: Any) -> None:
+    """One key for two partners opens each one's entitled feeds to the other."""
+    monkeypatch.setenv("DESK_TOKEN", "a-long-random-secret-of-the-desk")
+    monkeypatch.setenv("WIRE_TOKEN", "a-long-random-secret-of-the-desk")
+    digest = hashlib.sha256(b"a-long-random-secret-of-the-desk").hexdigest()
+    text = (
+        "editions: [en]\n"
+        "sources:\n"
+        "  - {id: a, articles: articles}\n"
+        "partners:\n"
+        "  - id: desk\n"  # 5
+        "    token: ${DESK_TOKEN}\n"
+        "  - id: wire\n"
+        "    token: ${WIRE_TOKEN}\n"  # 8
+        "  - id: third\n"
+        "    token_sha256: " + digest.upper() + "\n"  # 10
+        "  - id: own\n"
+        "    token_sha256: " + "ab" * 32 + "\n"
+    )
+    with pytest.raises(ConfigError) as caught:
+        load(_write(tmp_path, text))
+    problems = caught.value.problems
+    assert len(problems) == 2, problems
+    assert ":8: partners.1.token: the same token as the partner on line 5" in problems[0]
+    assert ":10: partners.2.token_sha256: the same token as the partner on line 5" in problems[1]
+    assert "a-long-random" not in " ".join(problems)

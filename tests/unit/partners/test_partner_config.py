@@ -100,7 +100,7 @@ def test_references_to_what_is_not_configured(tmp_path: Path) -> None:
     path = _yaml(
         tmp_path,
         f"  - id: a\n    token_sha256: {digest}\n    editions: [kk, fr]\n    sources: [wire]\n"
-        f"    topics: [sport]\n  - id: a\n    token_sha256: {digest}\n",
+        f"    topics: [sport]\n  - id: a\n    token_sha256: {'cd' * 32}\n",
         topics="    - id: culture\n      tags: [culture]\n",
     )
     problems = _problems(path)
