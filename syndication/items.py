@@ -36,7 +36,14 @@ from syndication.lang import (
     is_traditional,
     simplified_chinese,
 )
-from syndication.model import FUTURE_TOLERANCE, Article, StoredArticle, Translation, utcnow
+from syndication.model import (
+    FUTURE_TOLERANCE,
+    SHOWN_STATUSES,
+    Article,
+    StoredArticle,
+    Translation,
+    utcnow,
+)
 from syndication.render import Item
 from syndication.words import language_name, word
 
@@ -87,9 +94,7 @@ def in_edition(story: Story, edition: str, *, untranslated: str, now: datetime) 
     if stored.article.language == language or untranslated == "original":
         return True
     return (
-        translation is not None
-        and translation.status in ("translated", "stale")
-        and bool(translation.title)
+        translation is not None and translation.status in SHOWN_STATUSES and bool(translation.title)
     )
 
 
@@ -250,7 +255,7 @@ def _text(config: Config, edition: str, story: Story, rights: str) -> _Text:
     translated = (
         article.language != language
         and translation is not None
-        and translation.status in ("translated", "stale")
+        and translation.status in SHOWN_STATUSES
         and bool(translation.title)
     )
     if translated and translation is not None:
@@ -323,13 +328,17 @@ def _updated(story: Story, translated: bool, now: datetime) -> datetime:
     future (a wrong clock, a typo) is ignored, like a future publication date, so it never
     becomes the feed's `updated`."""
     article, date = story.stored.article, story.stored.date
+    translation = story.translation
+    if translated and translation is not None and translation.status != "translated":
+        # The edition still shows the translation of the text before a correction (kept so
+        # the story never drops out): nothing new for its readers until the new one lands.
+        return max(date, translation.updated_at or date)
     partner_updated = article.updated if article.updated and article.updated <= now else None
     updated = max(date, partner_updated or date)
     # A correction at the source (its text changed after we first stored it) is news too.
     revised = story.stored.revised_at
     if revised is not None and revised <= now:
         updated = max(updated, revised)
-    translation = story.translation
     if translated and translation is not None and translation.updated_at is not None:
         updated = max(updated, translation.updated_at)
     return updated

@@ -15,6 +15,10 @@ from functools import cached_property
 from typing import Literal
 
 TranslationStatus = Literal["pending", "translated", "failed", "stale"]
+# A translation with a text to show (a title): translated; stale (its story was corrected
+# since); or failed on a retry after a correction, which keeps the earlier text. A story
+# never drops out of an edition while its new translation is awaited.
+SHOWN_STATUSES = ("translated", "stale", "failed")
 
 
 @dataclass(frozen=True)

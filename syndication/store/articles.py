@@ -21,7 +21,14 @@ from typing import Any
 from sqlalchemy import Connection, and_, bindparam, func, or_, select
 
 from syndication.errors import StoreError
-from syndication.model import Article, StoredArticle, Translation, Withdrawal, utcnow
+from syndication.model import (
+    SHOWN_STATUSES,
+    Article,
+    StoredArticle,
+    Translation,
+    Withdrawal,
+    utcnow,
+)
 from syndication.store.base import StoreBase, chunks, iso, parse_iso
 from syndication.store.counters import current_change, next_change
 from syndication.store.rows import (
@@ -532,7 +539,7 @@ class ArticlesMixin(StoreBase):
             conditions.append(
                 or_(
                     articles.c.language == language,
-                    and_(t.c.status.in_(("translated", "stale")), t.c.title != ""),
+                    and_(t.c.status.in_(SHOWN_STATUSES), t.c.title != ""),
                 )
             )
         if source_ids is not None:

@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, exists, func, or_, select
 
-from syndication.model import StoredArticle, Translation
+from syndication.model import SHOWN_STATUSES, StoredArticle, Translation
 from syndication.store.articles import topic_matches
 from syndication.store.base import StoreBase, chunks, iso, parse_iso
 from syndication.store.rows import stored_article, translation_of
@@ -217,14 +217,14 @@ class PartnersMixin(StoreBase):
             ]
 
     def usable_languages(self, article_ids: Sequence[str]) -> dict[str, set[str]]:
-        """The languages each story has a translation to show in (translated, or stale)."""
+        """The languages each story has a translation to show in (SHOWN_STATUSES, a title)."""
         found: dict[str, set[str]] = {}
         with self.begin() as conn:
             for chunk in chunks(list(article_ids)):
                 query = select(translations.c.article_id, translations.c.language).where(
                     and_(
                         translations.c.article_id.in_(chunk),
-                        translations.c.status.in_(("translated", "stale")),
+                        translations.c.status.in_(SHOWN_STATUSES),
                         translations.c.title != "",
                     )
                 )
