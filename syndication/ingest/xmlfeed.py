@@ -68,10 +68,12 @@ _PERMALINK = re.compile(rb"""\bispermalink\s*=\s*(?:"([^"]*)"|'([^']*)')""", re.
 # What only feedparser given the feed's URL reads as it was always read: a base of the
 # document's own (xml:base, or feedparser's reading of a plain `base=`), which feedparser with
 # none misapplies (a nested relative one ignored, an absolute one kept past its element's end),
-# and an Atom enclosure link in another format (resolved by feedparser, unlike <enclosure
-# url>). Both searched case-sensitively, as XML names are: ten times faster.
+# an Atom enclosure link in another format and a <media:thumbnail> with its URL as text (both
+# resolved by feedparser, unlike <enclosure url> and <media:thumbnail url>). Searched
+# case-sensitively, as XML names are: ten times faster.
 _OWN_BASE = re.compile(rb"base\s*=\s*[\"']")
 _LINKED_ENCLOSURE = re.compile(rb":link\b[^>]*\brel\s*=\s*[\"']?enclosure")
+_TEXT_THUMBNAIL = re.compile(rb"thumbnail>\s*[^<\s]")
 # An `&` that starts no entity or character reference; CDATA sections are matched whole, to
 # be left alone (an `&` is literal there).
 _BARE_AMPERSAND = re.compile(
@@ -188,7 +190,7 @@ def _tombstones(body: bytes, source: SourceInfo) -> list[Withdrawal]:
 
 
 def _needs_base(body: bytes) -> bool:
-    return bool(_OWN_BASE.search(body) or _LINKED_ENCLOSURE.search(body))
+    return any(p.search(body) for p in (_OWN_BASE, _LINKED_ENCLOSURE, _TEXT_THUMBNAIL))
 
 
 def _permalinks(body: bytes) -> dict[str, set[bool]]:

@@ -249,3 +249,16 @@ def test_a_feed_file_has_no_url_to_resolve_against() -> None:
     """A `file:` source: relative links mean the feed's own <link>, guids stay as written."""
     story = only(parse(rss(item("<guid>ep-3</guid><link>story/1</link>")), SourceInfo("f", "")))
     assert (story.guid, story.link) == ("ep-3", "https://partner.kz/story/1")
+
+
+def test_media_thumbnails_by_attribute_and_by_text() -> None:
+    """feedparser resolved a thumbnail's URL given as text against the feed's URL, and left
+    one given as `url=` to us (relative to the item's page)."""
+    body = rss(
+        item("<link>s/1</link><media:thumbnail url='t/1.jpg'/>", "One")
+        + item("<link>s/2</link><media:thumbnail>t/2.jpg</media:thumbnail>", "Two"),
+        rss_attrs=' xmlns:media="http://search.yahoo.com/mrss/"',
+    )
+    one, two = parse(body).articles
+    assert one.image == "https://partner.kz/news/s/t/1.jpg"
+    assert two.image == "https://partner.kz/news/t/2.jpg"
