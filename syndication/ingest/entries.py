@@ -42,6 +42,14 @@ class SourceInfo:
     # declared language for a text that reads as another; see choose_language).
     translatable: frozenset[str] | None = None
     secret: bool = False  # `url` carries a secret (a token in its query, a password)
+    # The URL the operator configured (before any redirect; "": `url`): the base of a relative
+    # guid, which must not follow the feed to where a redirect led (see xmlfeed._names).
+    configured_url: str = ""
+
+    @property
+    def id_base(self) -> str:
+        """What a relative guid is made absolute against: the configured URL, else `url`."""
+        return self.configured_url or self.url
 
     @property
     def public_url(self) -> str:

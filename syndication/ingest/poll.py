@@ -299,6 +299,7 @@ async def _ingest_feed(
         # The base of relative links has no user:password: a link made from it must not
         # carry them (a `?token=` in the query is not carried by a relative link).
         url=_without_userinfo(read),
+        configured_url=_without_userinfo(source.url or ""),
         secret=config.is_secret(read),
         language=source.language,
         title=source.title or "",

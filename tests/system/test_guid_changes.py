@@ -95,6 +95,59 @@ def test_a_feed_reached_through_a_redirect_keeps_its_stories(
     assert store.article_count("cdn", include_withdrawn=True) == 3
 
 
+def _guid_only_feed(episodes: int) -> bytes:
+    """Items with no <link>: only a guid that is no URL (isPermaLink left at its default, so
+    feedparser makes it absolute against the feed's URL, and takes it for the link too)."""
+    items = "".join(
+        f"<item><guid>ep-{n}</guid><title>Episode {n}</title>"
+        f"<description>What episode {n} says.</description>"
+        f"<pubDate>Mon, 0{n} Dec 2025 10:00:00 GMT</pubDate></item>"
+        for n in range(1, episodes + 1)
+    )
+    return (
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>Pod</title>'
+        f"<language>en</language>{items}</channel></rss>"
+    ).encode()
+
+
+def test_a_moved_feed_keeps_the_stories_of_its_guid_only_items(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    """A partner moves its feed (a permanent redirect, then the operator copies the new URL
+    into the YAML as `status` tells): items known only by a guid such as `ep-3` keep their
+    ids and are never published twice."""
+    body = _guid_only_feed(3)
+    url = feed_server.add("/www/feed.xml", body)
+    config = write_config(
+        tmp_path,
+        sources=[{"id": "pod", "url": url, "language": "en"}],
+        translation=OFFLINE_TRANSLATION,
+    )
+    run_cli("once", "--config", str(config))
+    public = tmp_path / "public"
+    before = _published_ids(public, "en")
+    assert len(before) == 3
+    store = Store.open(load(config).store_url)
+    stored = store.article_count("pod", include_withdrawn=True)
+    assert stored == 3
+    moved = feed_server.add("/news/feed.xml", body)
+    feed_server.add("/www/feed.xml", status=301, headers={"Location": "/news/feed.xml"})
+    run_cli("once", "--config", str(config))
+    assert len(feed_server.requests_for("/news/feed.xml")) == 1
+    assert store.article_count("pod", include_withdrawn=True) == 3
+    assert _published_ids(public, "en") == before
+    config = write_config(
+        tmp_path,
+        sources=[{"id": "pod", "url": moved, "language": "en"}],
+        translation=OFFLINE_TRANSLATION,
+    )
+    run_cli("once", "--config", str(config))
+    assert len(feed_server.requests_for("/news/feed.xml")) == 2
+    assert store.article_count("pod", include_withdrawn=True) == 3
+    assert _published_ids(public, "en") == before
+    assert _published_ids(public, "en/sources/pod") == before
+
+
 def test_a_moved_article_file_with_its_link_stays_published(tmp_path: Path) -> None:
     """A newsroom renames an article's file: the story (its `link:` unchanged) keeps its id
     and is not withdrawn as a deleted file."""
