@@ -1046,3 +1046,25 @@ def test_an_llm_preamble_before_the_translation_is_refused(
         for lang, translation in _translations(store, story.id).items():
             assert translation.title == fake_translate(story.title, story.language, lang)
 
+
+def test_each_story_is_failed_for_its_own_reason_quoting_no_other_story(
+    tmp_path: Path, fake_google: FakeGoogle
+) -> None:
+    # Google answers a page without a translation: deep-translator's error quotes the text it
+    # was sent. Packed with another story's text, a story must not be failed for that text.
+    fake_google.mode = "empty"
+    config, store = _setup(tmp_path, fake_google.url, keep=["Kazinform"])
+    _save(store, BUDGET, SCHOOL)
+    translate_pending(config, store)
+    texts = {
+        story.id: [story.title, *re.split(r"<[^>]+>|\. ", story.content)]
+        for story in (BUDGET, SCHOOL)
+    }
+    for story in (BUDGET, SCHOOL):
+        for lang, translation in _translations(store, story.id).items():
+            assert translation.status in ("failed", "pending") and translation.error
+            for other, pieces in texts.items():
+                if other == story.id:
+                    continue
+                quoted = [p for p in pieces if len(p) > 8 and p.strip() in translation.error]
+                assert not quoted, (story.id, lang, translation.error)
