@@ -1068,3 +1068,28 @@ def test_each_story_is_failed_for_its_own_reason_quoting_no_other_story(
                     continue
                 quoted = [p for p in pieces if len(p) > 8 and p.strip() in translation.error]
                 assert not quoted, (story.id, lang, translation.error)
+
+
+def test_no_part_of_a_packed_answer_refused_as_a_whole_is_used_or_remembered(
+    tmp_path: Path, mangled_google: MangledGoogle
+) -> None:
+    # A preamble on a paragraph of its own, and the last paragraph dropped: the answer still
+    # splits into as many parts as units were sent, each part the translation of the unit
+    # before it. Nothing of it may be taken for any unit.
+    def shifted(text: str, source: str, target: str) -> str:
+        paragraphs = re.split(r"\n\s*\n", text)
+        return "\n\n".join(["Here is the translation:", *paragraphs[:-1]])
+
+    mangled_google.mangle = shifted
+    config, store = _setup(tmp_path, mangled_google.url, keep=["Kazinform"])
+    _save(store, BUDGET, SCHOOL)
+    translate_pending(config, store)
+    assert any(len(re.split(r"\n\s*\n", c.text)) > 2 for c in mangled_google.calls)
+    for text, answer in _memory_rows(store):
+        assert answer in {
+            fake_translate(text, s, t) for s in ("en", "kk") for t in ("kk", "zh", "en")
+        }, (text, answer)
+    for story in (BUDGET, SCHOOL):
+        for lang, translation in _translations(store, story.id).items():
+            if translation.status == "translated":
+                assert translation.title == fake_translate(story.title, story.language, lang)
