@@ -417,6 +417,12 @@ class TranslationsMixin(StoreBase):
             for chunk in chunks(list(fresh.values())):
                 insert_new(conn, memory, chunk)
 
+    def forget(self, keys: Sequence[str]) -> None:
+        """Drop remembered segment translations (an answer found bad when read back)."""
+        with self.begin() as conn:
+            for chunk in chunks(list(dict.fromkeys(keys))):
+                conn.execute(memory.delete().where(memory.c.key.in_(chunk)))
+
     def memory_size(self) -> int:
         with self.begin() as conn:
             return int(conn.execute(select(func.count()).select_from(memory)).scalar() or 0)

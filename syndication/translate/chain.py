@@ -2,10 +2,11 @@
 
 Owns: `Chain`: for one language pair, each provider of the chain in turn is asked only for the
 units still unanswered, after its translation memory; units longer than its limit cut into
-pieces and the rest packed into as few requests as its limit allows; an answer split back
-into its units and each checked (`checks`); a refused request halved until the units the
-provider refuses are found, so one story's text holds back no other; and `Failure`, why a unit
-has no answer (an outage, a bad answer, or a text the provider refuses alone).
+pieces and the rest packed into as few requests as its limit allows; an answer checked as a
+whole, then split back into its units and each checked (`checks`): only answers the checks
+accept are used and remembered; a refused request halved until the units the provider refuses
+are found, so one story's text holds back no other; and `Failure`, why a unit has no answer
+(an outage, a bad answer, markup lost, or a text the provider refuses alone).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from syndication import metrics
 from syndication.errors import TranslationError
 from syndication.store import Store
 from syndication.translate import memory
-from syndication.translate.checks import check_answer
+from syndication.translate.checks import MarkupLost, check_answer, check_request
 from syndication.translate.guard import Guarded
 from syndication.translate.providers import RequestRefused
 from syndication.translate.segment import join_pieces, join_units, pack, split_answer, split_long
@@ -32,12 +33,14 @@ class Failure:
     next cycle (`pending`); otherwise the answer was bad and the story fails (retried on a
     schedule that backs off). `alone`: the named provider refused this unit's own request;
     when the cycle ends, that is the text's own failure if the provider is answering other
-    requests, and `outage` decides as usual if it is not.
+    requests, and `outage` decides as usual if it is not. `markup`: the answer lost or moved a
+    placeholder, so the unit's text nodes (or its plain text) may still be asked for alone.
     """
 
     reason: str
     outage: bool = False
     alone: str = ""
+    markup: bool = False
 
 
 # Failures that say the provider is unavailable rather than the answer bad.
@@ -59,6 +62,11 @@ Answers = tuple[dict[str, str], dict[str, Failure]]  # (answers, why each other 
 
 def _failure(reason: str, alone: str = "") -> Failure:
     return Failure(reason, outage=any(marker in reason for marker in _OUTAGE), alone=alone)
+
+
+def _refused(exc: TranslationError) -> Failure:
+    """Why a unit whose own answer the checks refused has none."""
+    return Failure(str(exc), markup=isinstance(exc, MarkupLost))
 
 
 def _down(provider: Guarded) -> Failure:
@@ -170,10 +178,18 @@ class Chain:
                 break
         for unit in units:
             pieces = pieces_of[unit]
-            if all(p in piece_answers for p in pieces):
-                got[unit] = join_pieces((piece_answers[p] for p in pieces), target)
-            else:
+            if not all(p in piece_answers for p in pieces):
                 failed[unit] = next((failed[p] for p in pieces if p in failed), NOT_TRANSLATED)
+                continue
+            answer = join_pieces((piece_answers[p] for p in pieces), target)
+            try:
+                if len(pieces) > 1:
+                    # Judged as memory will judge it when it is read back.
+                    check_answer(unit, answer, source, target, provider.name)
+            except TranslationError as exc:
+                failed[unit] = _refused(exc)
+            else:
+                got[unit] = answer
         return got, failed
 
     def _send(self, provider: Guarded, batch: list[str], source: str, target: str) -> Answers:
@@ -269,11 +285,21 @@ class Chain:
 
         Raises TranslationError when the request itself failed. An answer that fails the
         sanity check fails only its own unit, so one bad paragraph does not sink its
-        neighbours (the failed unit may still be answered by the next provider).
+        neighbours (the failed unit may still be answered by the next provider). An answer
+        that is no translation as a whole (an error page, a preamble) is used for no unit:
+        with a preamble or a page in front, the parts it splits into may belong to other
+        units; each unit is asked for on its own instead.
         """
+        request = join_units(batch)
         answer = provider.translate(
-            join_units(batch), source, target, refused_retries=refused_retries, counted=counted
+            request, source, target, refused_retries=refused_retries, counted=counted
         )
+        try:
+            check_request(request, answer, provider.name)
+        except TranslationError as exc:
+            if len(batch) > 1:
+                return self._one_by_one(provider, batch, source, target)
+            return {}, {batch[0]: _refused(exc)}
         parts = split_answer(answer, len(batch))
         if parts is None:
             if len(batch) > 1:
@@ -284,14 +310,15 @@ class Chain:
             try:
                 check_answer(unit, part, source, target, provider.name)
             except TranslationError as exc:
-                bad[unit] = Failure(str(exc))
+                bad[unit] = _refused(exc)
             else:
                 good[unit] = part
         return good, bad
 
     def _one_by_one(self, provider: Guarded, batch: list[str], source: str, target: str) -> Answers:
         """Each unit of a batch asked for on its own: the provider merged or split the
-        paragraphs of the packed request, so its answer cannot be cut back into units."""
+        paragraphs of the packed request, or answered it with something else than a
+        translation, so its answer cannot be cut back into units."""
         good: dict[str, str] = {}
         bad: dict[str, Failure] = {}
         for unit in batch:

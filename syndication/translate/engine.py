@@ -395,14 +395,14 @@ def _translate_segments(
     by_nodes: list[Segment] = []
     for seg in segments:
         whole = seg.whole()
-        if whole not in answers:
-            results[id(seg)] = _Outcome(failure=errors.get(whole, NOT_TRANSLATED))
-            continue
-        restored = seg.restore(answers[whole])
-        if restored is None:
+        failure = errors.get(whole, NOT_TRANSLATED)
+        restored = seg.restore(answers[whole]) if whole in answers else None
+        if restored is not None:
+            results[id(seg)] = _Outcome(restored)
+        elif whole in answers or failure.markup:
             by_nodes.append(seg)  # the provider lost or moved an inline-tag placeholder
         else:
-            results[id(seg)] = _Outcome(restored)
+            results[id(seg)] = _Outcome(failure=failure)
     if not by_nodes:
         return results
     as_plain = _translate_nodes(chain, by_nodes, source, target, results)
@@ -422,9 +422,14 @@ def _translate_nodes(
     )
     as_plain: list[Segment] = []
     for seg in segments:
-        missing = [text for _, text in nodes[id(seg)] if text not in answers]
-        if missing:
-            results[id(seg)] = _Outcome(failure=errors.get(missing[0], NOT_TRANSLATED))
+        unanswered = [text for _, text in nodes[id(seg)] if text not in answers]
+        missing = [errors.get(text, NOT_TRANSLATED) for text in unanswered]
+        failure = next((f for f in missing if not f.markup), None)
+        if failure is not None:
+            results[id(seg)] = _Outcome(failure=failure)
+            continue
+        if missing:  # only markers lost: the plain text may still come back
+            as_plain.append(seg)
             continue
         restored = seg.restore_nodes({i: answers[text] for i, text in nodes[id(seg)]})
         if restored is None:

@@ -2,7 +2,9 @@
 
 Owns: the key of a unit (its text with white space folded, NFC, the language pair and the
 provider), recalling the answers the store holds for a batch of units, and remembering new
-answers (the store keeps the first answer under a key).
+answers (the store keeps the first answer under a key). Only answers the checks accepted are
+remembered; one read back that the checks refuse (remembered before a check existed) is
+forgotten, so the unit is asked for again and its new answer remembered.
 """
 
 from __future__ import annotations
@@ -11,7 +13,9 @@ import hashlib
 import unicodedata
 from collections.abc import Sequence
 
+from syndication.errors import TranslationError
 from syndication.store import Store
+from syndication.translate.checks import check_answer
 
 
 def memory_key(text: str, source: str, target: str, provider: str) -> str:
@@ -23,10 +27,24 @@ def memory_key(text: str, source: str, target: str, provider: str) -> str:
 def recall(
     store: Store, units: Sequence[str], source: str, target: str, provider: str
 ) -> dict[str, str]:
-    """The answers `provider` gave before for any of `units` (unit -> answer)."""
+    """The answers `provider` gave before for any of `units` (unit -> answer) that the checks
+    still accept; those they refuse are forgotten."""
     keys = {unit: memory_key(unit, source, target, provider) for unit in units}
     held = store.recall(list(keys.values()))
-    return {unit: held[key] for unit, key in keys.items() if key in held}
+    found: dict[str, str] = {}
+    refused: list[str] = []
+    for unit, key in keys.items():
+        if key not in held:
+            continue
+        try:
+            check_answer(unit, held[key], source, target, provider)
+        except TranslationError:
+            refused.append(key)
+        else:
+            found[unit] = held[key]
+    if refused:
+        store.forget(refused)
+    return found
 
 
 def remember(

@@ -121,9 +121,12 @@ class DeepTranslatorProvider:
             ) from exc
         except (dt.BaseError, ValueError, KeyError, AttributeError, TypeError) as exc:
             # deep-translator raises these on an answer it cannot read (no result element,
-            # a JSON shape it does not expect): a bad answer, worth another try later.
+            # a JSON shape it does not expect): a bad answer, worth another try later. Its own
+            # errors quote the text sent (`val`), and the reason may be told of other stories
+            # (the provider's last error): only the message is kept.
+            detail = exc.message if isinstance(exc, dt.BaseError) else short_reason(exc)
             raise RequestRefused(
-                f"{self.name}: unusable answer ({short_reason(exc)})", provider=self.name
+                f"{self.name}: unusable answer ({detail})", provider=self.name
             ) from exc
         if not isinstance(answer, str) or not answer.strip():
             raise RequestRefused(f"{self.name}: empty answer", provider=self.name)

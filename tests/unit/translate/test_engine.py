@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import parse_qs, quote, urlsplit
 
 import feedparser
@@ -862,3 +862,234 @@ def test_a_story_in_a_language_no_provider_translates_says_what_to_do(
         assert translation.status == "failed"
         assert "no provider in the chain translates tr→" in (translation.error or "")
         assert "`language:`" in (translation.error or "")
+
+
+# -- answers refused: never remembered, never published, each story its own reason ----------
+
+BUDGET = _article(
+    "desk", "budget", "en", "Parliament approves 2026 budget & tax code",
+    "<p>The Mazhilis approved the <strong>2026 budget</strong> on Tuesday, the president "
+    'said in <a href="https://akorda.kz/en/statement-1">a statement</a>.</p>'
+    '<p>Read more at <a href="https://example.kz/budget">the ministry site</a>. Kazinform '
+    "reported the vote.</p>",
+)  # fmt: skip
+SCHOOL = _article(
+    "wire", "school", "kk", "Астанада жаңа мектеп ашылды",
+    "<p>Астана қаласында жаңа мектеп ашылды. Мектепте 900 оқушы білім алады.</p>"
+    '<p>Бұл жоба туралы Kazinform ақпараты <a href="https://edu.kz/news/1">мына жерде</a>.</p>',
+)  # fmt: skip
+ERROR_PAGE = "<html><body>Error 42 <script>alert(1)</script></body></html>"
+BAD_ANSWERS = {
+    # The provider drops the bracketed markers (and any tag) from its answers.
+    "dropmarkup": lambda text, source, target: re.sub(r"\[/?\d+\]|<[^>]+>", "", text),
+    # A proxy's error page, served with status 200 in place of the translation.
+    "garbage": lambda text, source, target: ERROR_PAGE,
+}
+
+
+def _memory_rows(store: Store) -> list[tuple[str, str]]:
+    from sqlalchemy import select
+
+    from syndication.store.schema import memory
+
+    with store.begin() as conn:
+        return [(r.source_text, r.target_text) for r in conn.execute(select(memory))]
+
+
+def _markers(text: str) -> list[str]:
+    return sorted(re.findall(r"\[/?\d+\]", text))
+
+
+@pytest.mark.parametrize("bad", list(BAD_ANSWERS))
+def test_a_refused_answer_is_never_remembered_and_the_story_translates_once_healthy(
+    tmp_path: Path, mangled_google: MangledGoogle, bad: str
+) -> None:
+    mangled_google.mangle = BAD_ANSWERS[bad]
+    config, store = _setup(tmp_path, mangled_google.url, keep=["Kazinform"])
+    _save(store, BUDGET, SCHOOL)
+    report = translate_pending(config, store)
+    assert report.translated == 0 and report.failed == 4, report
+    for text, answer in _memory_rows(store):
+        assert "<html" not in answer and "Error 42" not in answer, (text, answer)
+        assert _markers(answer) == _markers(text), (text, answer)
+    # The provider is healthy again: the operator's `retry --failed` translates every story.
+    mangled_google.mangle = lambda text, source, target: text
+    report = translate_pending(config, store, retry_all=True)
+    assert report.translated == 4 and report.failed == 0, report
+    for story in (BUDGET, SCHOOL):
+        for lang, translation in _translations(store, story.id).items():
+            assert translation.status == "translated", (lang, translation.error)
+            assert translation.title == fake_translate(story.title, story.language, lang)
+            assert "Error 42" not in translation.content
+            assert translation.content.count('<a href="https://') == story.content.count("<a ")
+
+
+def test_an_answer_remembered_before_the_checks_refused_it_is_dropped_and_asked_again(
+    tmp_path: Path, fake_google: FakeGoogle
+) -> None:
+    # A store written by an earlier version holds bad answers for this story's title (an
+    # error page) and first paragraph (its markers lost): they are asked for again.
+    from syndication.translate.memory import remember
+
+    config, store = _setup(tmp_path, fake_google.url)
+    _save(store, SCHOOL)
+    paragraph = "Бұл жоба туралы Kazinform ақпараты [1]мына жерде[/1]."
+    remember(store, {SCHOOL.title: ERROR_PAGE, paragraph: "Bul joba turaly mina jerde."},
+             "kk", "en", "google")  # fmt: skip
+    report = translate_pending(config, store)
+    assert report.translated == 2, report
+    en = _translations(store, SCHOOL.id)["en"]
+    assert en.title == fake_translate(SCHOOL.title, "kk", "en"), en.title
+    assert '<a href="https://edu.kz/news/1" rel="noopener">' in en.content, en.content
+    sent = {unit for _, _, unit in _units(fake_google.calls)}
+    assert {SCHOOL.title, paragraph} <= sent, sent
+    remembered = dict(_memory_rows(store))
+    assert remembered[SCHOOL.title] != ERROR_PAGE, "the bad answer is still remembered"
+    assert _markers(remembered[paragraph]) == _markers(paragraph), remembered[paragraph]
+    # Remembered right this time: the next story with the same title costs no request.
+    before = len(fake_google.calls)
+    _save(store, replace(SCHOOL, id="wire:school-2", guid="school-2", link=SCHOOL.link + "-2"))
+    assert translate_pending(config, store).translated == 2
+    assert SCHOOL.title not in {u for _, _, u in _units(fake_google.calls[before:])}
+
+
+def test_an_html_error_page_served_with_status_200_is_never_published(
+    tmp_path: Path, mangled_google: MangledGoogle
+) -> None:
+    mangled_google.mangle = BAD_ANSWERS["garbage"]
+    config, store = _setup(tmp_path, mangled_google.url)
+    story = _article(
+        "wire", "plain", "kk", "Астанада жаңа мектеп ашылды",
+        "<p>Астана қаласында жаңа мектеп ашылды. Мектепте 900 оқушы білім алады.</p>",
+    )  # fmt: skip
+    _save(store, story)
+    report = translate_pending(config, store)
+    assert report.translated == 0 and report.failed == 2, report
+    for translation in _translations(store, story.id).values():
+        assert translation.status == "failed" and "HTML" in translation.error, translation
+    publish(config, store)
+    for edition in ("en", "zh"):
+        feed = (tmp_path / "public" / edition / "rss.xml").read_text(encoding="utf-8")
+        assert "Error 42" not in feed and "&lt;html" not in feed, feed
+
+
+class FakeChat:
+    """An OpenAI-compatible `POST /v1/chat/completions` on 127.0.0.1 translating like the fake
+    Google (`fake_translate`), each answer opened with `preamble[target]` (an LLM's habit)."""
+
+    NAMES: ClassVar[dict[str, str]] = {
+        "Kazakh": "kk", "Simplified Chinese": "zh", "English": "en", "Russian": "ru"
+    }  # fmt: skip
+
+    def __init__(self) -> None:
+        self.preamble: dict[str, str] = {}
+        self.calls: list[str] = []
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *_args: object) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                import json
+
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                prompt, text = (m["content"] for m in body["messages"])
+                found = re.search(r"from (.+?) to (.+?)\. Keep", prompt)
+                assert found, prompt
+                source, target = (fake.NAMES[name] for name in found.groups())
+                fake.calls.append(text)
+                answer = fake.preamble.get(target, "") + fake_translate(text, source, target)
+                send_json(self, 200, {"choices": [{"message": {"content": answer}}]})
+
+        self._server = LoopbackServer(Handler)
+
+    @property
+    def url(self) -> str:
+        return self._server.url("/v1/")
+
+    def stop(self) -> None:
+        self._server.stop()
+
+
+@pytest.fixture
+def fake_chat() -> Iterator[FakeChat]:
+    server = FakeChat()
+    yield server
+    server.stop()
+
+
+PREAMBLES = {"en": "Here is the translation: ", "zh": "以下是翻译：", "kk": "Аударма: "}
+
+
+def test_an_llm_preamble_before_the_translation_is_refused(
+    tmp_path: Path, fake_chat: FakeChat
+) -> None:
+    fake_chat.preamble = PREAMBLES
+    config, store = _setup(
+        tmp_path,
+        fake_chat.url,
+        chain=["openai"],
+        providers={"openai": {"base_url": fake_chat.url, "model": "m"}},
+    )
+    _save(store, BUDGET, SCHOOL)
+    report = translate_pending(config, store)
+    assert report.translated == 0 and report.failed == 4, report
+    for story in (BUDGET, SCHOOL):
+        for translation in _translations(store, story.id).values():
+            assert "preamble" in translation.error, translation
+    for text, answer in _memory_rows(store):
+        assert not any(p.strip() in answer for p in PREAMBLES.values()), (text, answer)
+    fake_chat.preamble = {}
+    assert translate_pending(config, store, retry_all=True).translated == 4
+    for story in (BUDGET, SCHOOL):
+        for lang, translation in _translations(store, story.id).items():
+            assert translation.title == fake_translate(story.title, story.language, lang)
+
+
+def test_each_story_is_failed_for_its_own_reason_quoting_no_other_story(
+    tmp_path: Path, fake_google: FakeGoogle
+) -> None:
+    # Google answers a page without a translation: deep-translator's error quotes the text it
+    # was sent. Packed with another story's text, a story must not be failed for that text.
+    fake_google.mode = "empty"
+    config, store = _setup(tmp_path, fake_google.url, keep=["Kazinform"])
+    _save(store, BUDGET, SCHOOL)
+    translate_pending(config, store)
+    texts = {
+        story.id: [story.title, *re.split(r"<[^>]+>|\. ", story.content)]
+        for story in (BUDGET, SCHOOL)
+    }
+    for story in (BUDGET, SCHOOL):
+        for lang, translation in _translations(store, story.id).items():
+            assert translation.status in ("failed", "pending") and translation.error
+            for other, pieces in texts.items():
+                if other == story.id:
+                    continue
+                quoted = [p for p in pieces if len(p) > 8 and p.strip() in translation.error]
+                assert not quoted, (story.id, lang, translation.error)
+
+
+def test_no_part_of_a_packed_answer_refused_as_a_whole_is_used_or_remembered(
+    tmp_path: Path, mangled_google: MangledGoogle
+) -> None:
+    # A preamble on a paragraph of its own, and the last paragraph dropped: the answer still
+    # splits into as many parts as units were sent, each part the translation of the unit
+    # before it. Nothing of it may be taken for any unit.
+    def shifted(text: str, source: str, target: str) -> str:
+        paragraphs = re.split(r"\n\s*\n", text)
+        return "\n\n".join(["Here is the translation:", *paragraphs[:-1]])
+
+    mangled_google.mangle = shifted
+    config, store = _setup(tmp_path, mangled_google.url, keep=["Kazinform"])
+    _save(store, BUDGET, SCHOOL)
+    translate_pending(config, store)
+    assert any(len(re.split(r"\n\s*\n", c.text)) > 2 for c in mangled_google.calls)
+    for text, answer in _memory_rows(store):
+        assert answer in {
+            fake_translate(text, s, t) for s in ("en", "kk") for t in ("kk", "zh", "en")
+        }, (text, answer)
+    for story in (BUDGET, SCHOOL):
+        for lang, translation in _translations(store, story.id).items():
+            if translation.status == "translated":
+                assert translation.title == fake_translate(story.title, story.language, lang)
