@@ -45,6 +45,15 @@ _PREAMBLE = re.compile(
 _MARKER = re.compile(r"[\[［]\s*(/?)\s*(\d+)\s*[\]］]")
 
 
+def _already_in(target: str, counts: dict[str, int]) -> bool:
+    """Whether a text is already written in `target`'s own script, so that a provider rightly
+    gives it back as it is (an English correction note or quote in a Kazakh story, into
+    English). Cyrillic is both Kazakh's and Russian's: there an unchanged answer is an echo."""
+    own = {"en": "latin", "zh": "han"}.get(target)
+    letters = sum(counts.values())
+    return own is not None and letters > 0 and counts[own] / letters >= 0.9
+
+
 def check_request(request: str, answer: str, provider: str) -> None:
     """Raise TranslationError when the answer to a whole request is no translation at all
     (an HTML page, a preamble): then none of its parts may be used or remembered."""
@@ -61,7 +70,11 @@ def check_answer(original: str, answer: str, source: str, target: str, provider:
     counts = script_of(answer)
     letters = sum(counts.values())
     source_counts = script_of(original)
-    if sum(source_counts.values()) >= 12 and answer.strip() == original.strip():
+    if (
+        sum(source_counts.values()) >= 12
+        and answer.strip() == original.strip()
+        and not _already_in(target, source_counts)
+    ):
         raise TranslationError(
             f"{provider}: answer is the source text unchanged", provider=provider
         )

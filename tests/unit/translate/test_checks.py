@@ -17,6 +17,13 @@ REFUSED = [
      "</html>", "kk", "en", "HTML"),
     ("Астанада жаңа мектеп ашылды", "<!DOCTYPE html><title>502 Bad Gateway</title>",
      "kk", "en", "HTML"),
+    # An echo: Cyrillic given back for Kazakh (it may be Russian), or another script's text.
+    ("Парламент бюджетті бекітті бүгін", "Парламент бюджетті бекітті бүгін", "ru", "kk",
+     "unchanged"),
+    ("Парламент бюджетті бекітті бүгін", "Парламент бюджетті бекітті бүгін", "kk", "en",
+     "unchanged"),
+    ("Parliament approved the budget", "Parliament approved the budget", "en", "zh",
+     "unchanged"),
     ("Парламент бюджетті бекітті", "Here is the translation: Parliament approved the budget",
      "kk", "en", "preamble"),
     ("Парламент бюджетті бекітті", "Sure! Here is the English translation:\n\nParliament "
@@ -36,6 +43,10 @@ REFUSED = [
 ]  # fmt: skip
 
 ACCEPTED = [
+    # Already in the target's language (an English correction note in a Kazakh story, a
+    # Chinese quote): given back as it is.
+    ("The number of pupils was wrong.", "The number of pupils was wrong.", "kk", "en"),
+    ("习近平会见托卡耶夫总统并举行会谈", "习近平会见托卡耶夫总统并举行会谈", "kk", "zh"),
     # A story that opens the same way in its own language is translated with its opening.
     ("Аударма: Абай өлеңдері ағылшын тілінде", "Translation: Abai's poems in English",
      "kk", "en"),
