@@ -333,6 +333,10 @@ class Document:
     def segments(self) -> list[Segment]:
         return [p for p in self.parts if isinstance(p, Segment)] + self.attributes
 
+    def is_attribute(self, segment: Segment) -> bool:
+        """Whether `segment` holds an alt/title attribute's words (not the text itself)."""
+        return any(segment is held for held in self.attributes)
+
     def render(self, translated: dict[int, str]) -> str:
         """Markup with each segment (by position in `segments`) replaced by its translation."""
         out: list[str] = []

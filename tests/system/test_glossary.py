@@ -9,8 +9,16 @@ import re
 from pathlib import Path
 from typing import Any
 
+from syndication.translate.engine import translate_pending
 from tests.conftest import run_cli, write_config
-from tests.fakeprovider import FakeGoogle
+from tests.fakeprovider import FakeGoogle, fake_translate
+from tests.unit.translate.test_engine import (
+    MangledGoogle,
+    _article,
+    _save,
+    _setup,
+    _translations,
+)
 
 GLOSSARY: list[dict[str, str]] = [
     # kk-Latn and zh-Hant: spellings an original in that script uses besides the derived ones.
@@ -237,3 +245,30 @@ def test_a_source_language_is_read_as_ingest_reads_it_and_mistakes_are_named(
     listed = run_cli("sources", "--json", "--config", str(fixed))
     languages = [s["language"] for s in json.loads(listed.stdout)]
     assert languages == ["zh-TW", "kk-Latn", "kk", "zh-Hant"], languages
+
+
+def test_alt_text_a_provider_will_not_translate_keeps_its_words(tmp_path: Path) -> None:
+    """An image described by a product name comes back unchanged, in Latin letters: a bad
+    answer for a Kazakh paragraph, but no reason to hold back the story it illustrates."""
+    alt = "Apple iPhone Pro Max"
+    google = MangledGoogle()
+    try:
+        # The provider returns the alt text as it was sent (its script check refuses that).
+        google.mangle = lambda text, source, target: text.replace(
+            fake_translate(alt, source, target), alt
+        )
+        config, store = _setup(tmp_path, google.url)
+        story = _article(
+            "desk", "phone", "en", "A new phone goes on sale in Almaty",
+            f'<p>The phone went on sale on Monday. <img src="https://example.kz/p.jpg" '
+            f'alt="{alt}"></p>',
+        )  # fmt: skip
+        _save(store, story)
+        report = translate_pending(config, store)
+        assert report.translated == 2 and report.failed == 0, report
+        for language in ("kk", "zh"):
+            content = _translations(store, story.id)[language].content
+            assert f'alt="{alt}"' in content, content
+            assert "Monday" not in content, content  # the paragraph itself is translated
+    finally:
+        google.stop()
