@@ -304,13 +304,28 @@ def _as_list(value: Any) -> Any:
     return [value] if isinstance(value, str) else value
 
 
+def _route_from(tags: list[str]) -> list[str]:
+    return [t if t == "*" else normalise_language(t) or t for t in tags]
+
+
+def _route_to(tags: list[str]) -> list[str]:
+    return [t if t == "*" else canonical_tag(t) for t in tags]
+
+
 class Route(Strict):
     """A provider chain for some language pairs (`from`/`to`: a tag, a list, or `*`)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
-    source: Annotated[list[str], BeforeValidator(_as_list)] = Field(default=["*"], alias="from")
-    to: Annotated[list[str], BeforeValidator(_as_list)] = Field(default=["*"])
+    # Read as stories are tagged (`from: kk-Latn` or `KK` is kk, `zh-TW` zh), else a route
+    # would silently never match; `to:` in its conventional case (`kk-latn` is the derived
+    # kk-Latn, which `check` refuses as a target).
+    source: Annotated[list[str], BeforeValidator(_as_list), AfterValidator(_route_from)] = Field(
+        default=["*"], alias="from"
+    )
+    to: Annotated[list[str], BeforeValidator(_as_list), AfterValidator(_route_to)] = Field(
+        default=["*"]
+    )
     chain: Chain
 
     def matches(self, source: str, target: str) -> bool:
@@ -1028,7 +1043,7 @@ def _raw_routes(data: dict[str, Any]) -> list[tuple[list[str], list[str]] | None
             continue
         ends = [_as_list(route.get(key, ["*"])) for key in ("from", "to")]
         if all(isinstance(e, list) and all(isinstance(t, str) for t in e) for e in ends):
-            found.append((ends[0], ends[1]))
+            found.append((_route_from(ends[0]), _route_to(ends[1])))
         else:
             found.append(None)
     return found
@@ -1191,8 +1206,9 @@ def load(path: Path, *, lenient_env: Leniency = False) -> Config:
             # Every mistake at once: the chain's gaps too, which the caller asks for after.
             shaped = Config(path.resolve(), settings, lines=reader.lines, name=name)
             reader.problems.extend(shaped.routing_problems())
-        else:
-            # The routes as written: which ones can never apply needs no valid chain.
+        elif isinstance(data.get("editions"), list):
+            # The routes as written: which ones can never apply needs no valid chain (but the
+            # editions, or every `to:` would read as no edition).
             editions = [e for e in _names(data.get("editions")) if e in EDITIONS]
             dead_routes(_raw_routes(data), editions, reader.problem)
         raise ConfigError(sorted(set(reader.problems), key=_problem_order))

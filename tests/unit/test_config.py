@@ -552,3 +552,29 @@ def test_two_keys_of_one_language_in_an_entry_are_a_mistake(tmp_path: Path) -> N
         load(_write(tmp_path, text))
     (problem,) = caught.value.problems
     assert ":8: translation.glossary.0.KK: a second form in kk" in problem, problem
+
+
+def test_route_tags_are_read_as_stories_are_tagged(tmp_path: Path) -> None:
+    """`from: KK` or `kk-Latn` is Kazakh (a story is tagged kk), `to: ZH` is zh: written any
+    other way the route would never match, silently."""
+    text = (
+        "editions: [kk, zh, en, kk-Latn]\n"
+        "sources:\n"
+        "  - {id: n, articles: articles}\n"
+        "translation:\n"
+        "  routes:\n"
+        "    - {from: KK, to: ZH, chain: [mymemory]}\n"
+        "    - {from: kk-Latn, to: zh, chain: [google]}\n"  # 7: all taken by routes.0
+        "    - {from: en, to: kk-latn, chain: [google]}\n"  # 8: derived
+    )
+    path = _write(tmp_path, text)
+    result = run_cli("check", "--config", str(path))
+    assert result.code == 2, result.output
+    problems = [line.strip() for line in result.stderr.splitlines() if f"{path}:" in line]
+    assert len(problems) == 2, problems
+    assert ":7: translation.routes.1: every pair it matches is taken by routes.0" in problems[0]
+    assert ":8: translation.routes.2.to: kk-Latn is derived from kk" in problems[1]
+    text = text.replace("    - {from: kk-Latn, to: zh, chain: [google]}\n", "")
+    text = text.replace("    - {from: en, to: kk-latn, chain: [google]}\n", "")
+    routes = load(_write(tmp_path, text)).settings.translation
+    assert routes.chain_for("kk", "zh") == ["mymemory"]
