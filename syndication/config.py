@@ -41,10 +41,14 @@ from syndication.errors import ConfigError
 from syndication.http import USER_AGENT
 from syndication.lang import (
     BASE_LANGUAGES,
+    COUNTRY_CODES,
     DERIVED,
     EDITIONS,
     PROVIDER_CODES,
+    canonical_tag,
+    glossary_language,
     known_languages,
+    normalise_language,
     provider_supports,
 )
 
@@ -124,9 +128,31 @@ class SiteSettings(Strict):
 
 
 def _check_language(value: str | None) -> str | None:
-    if value is not None and not _LANGUAGE_TAG.match(value):
+    """A BCP 47 tag, in its conventional case (`KK` is `kk`, `zh-hant` is `zh-Hant`): what
+    the YAML, `sources list` and an OPML export show. Its stories are in the language
+    `normalise_language` makes of it (`kk-Latn` Kazakh, `zh-TW` and `zh-Hant` Chinese; their
+    script is what the derived editions show as written)."""
+    if value is None:
+        return value
+    if not _LANGUAGE_TAG.match(value):
         raise ValueError("expected a language tag such as kk, ru, zh or en")
-    return value
+    tag = canonical_tag(value)
+    primary = tag.split("-")[0]
+    if primary in COUNTRY_CODES:
+        raise ValueError(_country_code(value))
+    if normalise_language(tag) not in known_languages():
+        raise ValueError(
+            f"{value}: no provider translates this language (expected a tag such as kk, ru, "
+            "zh or en)"
+        )
+    return tag
+
+
+def _country_code(value: str) -> str:
+    primary = canonical_tag(value).split("-")[0]
+    return (
+        f"{value} is not a language tag but a country code (did you mean {COUNTRY_CODES[primary]}?)"
+    )
 
 
 LanguageTag = Annotated[str | None, AfterValidator(_check_language)]
@@ -278,13 +304,28 @@ def _as_list(value: Any) -> Any:
     return [value] if isinstance(value, str) else value
 
 
+def _route_from(tags: list[str]) -> list[str]:
+    return [t if t == "*" else normalise_language(t) or t for t in tags]
+
+
+def _route_to(tags: list[str]) -> list[str]:
+    return [t if t == "*" else canonical_tag(t) for t in tags]
+
+
 class Route(Strict):
     """A provider chain for some language pairs (`from`/`to`: a tag, a list, or `*`)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
-    source: Annotated[list[str], BeforeValidator(_as_list)] = Field(default=["*"], alias="from")
-    to: Annotated[list[str], BeforeValidator(_as_list)] = Field(default=["*"])
+    # Read as stories are tagged (`from: kk-Latn` or `KK` is kk, `zh-TW` zh), else a route
+    # would silently never match; `to:` in its conventional case (`kk-latn` is the derived
+    # kk-Latn, which `check` refuses as a target).
+    source: Annotated[list[str], BeforeValidator(_as_list), AfterValidator(_route_from)] = Field(
+        default=["*"], alias="from"
+    )
+    to: Annotated[list[str], BeforeValidator(_as_list), AfterValidator(_route_to)] = Field(
+        default=["*"]
+    )
     chain: Chain
 
     def matches(self, source: str, target: str) -> bool:
@@ -293,12 +334,31 @@ class Route(Strict):
         )
 
 
+def _glossary_keys(value: Any) -> Any:
+    """Each entry's keys as `glossary_language` reads them (a key it cannot read is left as
+    written: `reference_problems` reports it)."""
+    if not isinstance(value, list):
+        return value
+    return [
+        {
+            (glossary_language(key) or key) if isinstance(key, str) else key: form
+            for key, form in entry.items()
+        }
+        if isinstance(entry, dict)
+        else entry
+        for entry in value
+    ]
+
+
 class TranslationSettings(Strict):
     chain: Chain = Field(default_factory=lambda: ["google"])
     routes: list[Route] = Field(default_factory=list)
     providers: dict[str, ProviderSettings] = Field(default_factory=dict)
     untranslated: Literal["hold", "original"] = "hold"
-    glossary: list[dict[str, str]] = Field(default_factory=list)
+    # Keys as stories are tagged (`KK` is `kk`, `zh-TW` is `zh-Hant`; see `glossary_language`).
+    glossary: Annotated[list[dict[str, str]], BeforeValidator(_glossary_keys)] = Field(
+        default_factory=list
+    )
     keep: list[str] = Field(default_factory=list)
     timeout: Duration = 20.0
     retry_after: Duration = 900.0
@@ -513,7 +573,9 @@ def _names(value: Any) -> list[str]:
     return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
 
 
-def reference_problems(data: dict[str, Any], problem: Problem) -> None:
+def reference_problems(
+    data: dict[str, Any], problem: Problem, line: Callable[[tuple[Any, ...]], int]
+) -> None:
     """What one part of the YAML names and another does not have, each at its own line:
     topics' and partners' sources, topics and editions, repeated topic and partner ids, the
     site's and topics' words for an edition not configured, a glossary's unknown language.
@@ -568,17 +630,7 @@ def reference_problems(data: dict[str, Any], problem: Problem) -> None:
         unknown(("feeds", "topics", index, "sources"), topic.get("sources"), sources, "source")
         per_edition(("feeds", "topics", index, "title"), topic.get("title"))
     repeated(("feeds", "topics"), topics)
-    languages = known_languages()
-    for index, entry in _entries(data, "translation", "glossary"):
-        for key in entry:
-            # A form under any language a story may be in (ru: Kazakh news spells Russian
-            # names so); a key that is none of them is a typo that matches nothing.
-            if key not in languages:
-                problem(
-                    ("translation", "glossary", index, key),
-                    f"translation.glossary.{index}.{key}: not a language tag a story may be "
-                    "in; expected tags such as kk, ru, zh or en",
-                )
+    glossary_problems(data, problem, line)
     partners = _entries(data, "partners")
     for index, partner in partners:
         where = ("partners", index)
@@ -589,6 +641,81 @@ def reference_problems(data: dict[str, Any], problem: Problem) -> None:
         if partner.get("editions") == []:
             problem((*where, "editions"), f"partners.{index}.editions: an empty list: no feed")
     repeated(("partners",), partners)
+
+
+def glossary_problems(
+    data: dict[str, Any], problem: Problem, line: Callable[[tuple[Any, ...]], int]
+) -> None:
+    """What in `translation.glossary` and `keep` would match nothing or damage a translation:
+    a key that is no language a story may be in (nor `kk-Latn`/`zh-Hant`), an empty form (the
+    name would go out in the source's script), a form two entries give (the first would win,
+    silently), an empty `keep` word; each at its own line."""
+    seen: dict[tuple[str, str], int] = {}  # (language, form) -> the entry that gave it
+    entries = _entries(data, "translation", "glossary")
+    forms_of: dict[int, dict[str, str]] = {}
+    for index, entry in entries:
+        where = f"translation.glossary.{index}"
+        forms: dict[str, str] = {}
+        for key, form in entry.items():
+            language = glossary_language(key) if isinstance(key, str) else None
+            if language is None:
+                # A form under any language a story may be in (ru: Kazakh news spells Russian
+                # names so); a key that is none of them is a typo that matches nothing.
+                country = isinstance(key, str) and canonical_tag(key).split("-")[0] in COUNTRY_CODES
+                problem(
+                    ("translation", "glossary", index, key),
+                    f"{where}.{key}: "
+                    + (
+                        _country_code(key)
+                        if country
+                        else "not a language tag a story may be in; expected tags such as "
+                        "kk, ru, zh or en (kk-Latn, zh-Hant: forms an original in that script "
+                        "writes)"
+                    ),
+                )
+            elif language in forms:
+                problem(
+                    ("translation", "glossary", index, key),
+                    f"{where}.{key}: a second form in {language}; give one",
+                )
+            elif isinstance(form, str) and not form.strip():
+                problem(
+                    ("translation", "glossary", index, key),
+                    f"{where}.{key}: an empty form (the name would be published as the "
+                    f"story writes it); give its form in {language}, or leave {key} out",
+                )
+            elif isinstance(form, str):
+                forms[language] = form.strip()
+        forms_of[index] = forms
+        for language, form in forms.items():
+            first = seen.get((language, form))
+            if first is None:
+                continue
+            other = forms_of[first]
+            differ = [
+                f"{lang} {other[lang]} there, {forms[lang]} here"
+                for lang in forms
+                if lang in other and other[lang] != forms[lang]
+            ]
+            problem(
+                ("translation", "glossary", index),
+                f"{where}: {form} ({language}) is the name of translation.glossary.{first} "
+                f"(line {line(('translation', 'glossary', first))}) too"
+                + (f" ({'; '.join(differ)})" if differ else "")
+                + ": a name has one entry, with its one form per language; merge them",
+            )
+            break
+        for language, form in forms.items():
+            seen.setdefault((language, form), index)
+    translation = data.get("translation")
+    keep = translation.get("keep") if isinstance(translation, dict) else None
+    for index, word in enumerate(keep if isinstance(keep, list) else []):
+        if isinstance(word, str) and not word.strip():
+            problem(
+                ("translation", "keep", index),
+                f"translation.keep.{index}: an empty word; give a word never to translate, or "
+                "leave the entry out",
+            )
 
 
 _DEFAULT_STORE = "sqlite:///data/syndication.db"
@@ -773,100 +900,49 @@ class Config:
 
     def routing_problems(self) -> list[str]:
         """Language pairs the configured chains cannot translate, and routes that can never
-        apply: errors, not surprises."""
+        apply: errors, not surprises. In line order, one line per source language."""
         s = self.settings
+        problems: list[str] = []
+
+        def problem(loc: tuple[Any, ...], message: str) -> None:
+            problems.append(f"{self.shown}:{self.line(*loc)}: {message}")
+
+        dead_routes(
+            [(route.source, route.to) for route in s.translation.routes], s.editions, problem
+        )
         # A language only a source declares is that source's mistake as likely as the
-        # chain's: the problem is placed at its `language:` line.
-        declared: dict[str, int] = {}
+        # chain's: the problem is placed at its `language:` line. A source's tag is read as
+        # ingest reads it (`kk-Latn` is Kazakh, `zh-TW` Chinese).
+        declared: dict[str, tuple[int, str]] = {}
         for index, src in enumerate(s.sources):
-            if src.language and src.language not in s.languages:
-                declared.setdefault(src.language, index)
-        problems = self._dead_routes()
+            language = normalise_language(src.language)
+            if language and language not in s.languages:
+                declared.setdefault(language, (index, src.language or language))
         for source in sorted(set(declared) | set(s.languages)):
             if source in declared:
-                loc: tuple[Any, ...] = ("sources", declared[source], "language")
-                where = f"sources.{declared[source]}.language: {source}"
+                index, written = declared[source]
+                loc: tuple[Any, ...] = ("sources", index, "language")
+                where = f"sources.{index}.language: {written}"
             else:
                 loc, where = ("translation", "chain"), "translation"
-            for target in s.languages:
-                if source == target:
-                    continue
-                chain = s.translation.chain_for(source, target)
-                if not any(provider_supports(p, source, target) for p in chain):
-                    problems.append(
-                        f"{self.shown}:{self.line(*loc)}: {where}: no provider in "
-                        f"[{', '.join(chain)}] translates {source}→{target}; add one that "
-                        "does to translation.chain or translation.routes (google covers kk, "
-                        "zh, en, ru and more)"
-                    )
-        return problems
-
-    def _dead_routes(self) -> list[str]:
-        """Routes no translation can ever take. Their pairs are (from, to) with `to` a language
-        stories are translated into; a `from:` no source declares is fine (a partner's feed
-        may be in any language), a `to:` that is not such a language is a mistake."""
-        s = self.settings
-        problems = []
-        routes = s.translation.routes
-        for index, route in enumerate(routes):
-
-            def problem(key: str | None, message: str, index: int = index) -> None:
-                loc = ("translation", "routes", index) + ((key,) if key else ())
-                dotted = ".".join(str(part) for part in loc)
-                problems.append(f"{self.shown}:{self.line(*loc)}: {dotted}: {message}")
-
-            wrong = [t for t in route.to if t != "*" and t not in s.languages]
-            for target in wrong:
-                if target in DERIVED:
-                    base = DERIVED[target]
-                    problem(
-                        "to",
-                        f"{target} is derived from {base} without translation (never a "
-                        f"translation target): route to {base} instead",
-                    )
-                else:
-                    problem(
-                        "to",
-                        f"{target} is not an edition (editions: {', '.join(s.editions)}): "
-                        "nothing is ever translated into it",
-                    )
-            for key, values in (("from", route.source), ("to", route.to)):
-                if not values:
-                    problem(key, "an empty list matches no language: this route never applies")
-            if wrong or not route.source or not route.to:
-                continue
-            targets = s.languages if "*" in route.to else route.to
-            if "*" not in route.source and all(
-                a == b for a in route.source for b in targets
-            ):  # only X→X: a story is never translated into its own language
-                problem(
-                    None,
-                    f"{route.source[0]}→{targets[0]} is never translated: this route never applies",
-                )
-                continue
-            # First match wins: a route whose every pair an earlier one matches is dead.
-            pairs = [
-                (src, target)
-                for target in targets
-                for src in (["*"] if "*" in route.source else route.source)
-                if src != target
+            missing = [
+                (target, chain)
+                for target in s.languages
+                if target != source
+                for chain in [s.translation.chain_for(source, target)]
+                if not any(provider_supports(p, source, target) for p in chain)
             ]
-            taken: set[int] = set()
-            for src, target in pairs:
-                first = next(
-                    (i for i, r in enumerate(routes[:index]) if _covers(r, src, target)), None
+            if missing:
+                gaps = ", ".join(
+                    f"{source}→{target} [{', '.join(chain)}]" for target, chain in missing
                 )
-                if first is None:
-                    break
-                taken.add(first)
-            else:
-                shown = ", ".join(f"routes.{i}" for i in sorted(taken))
                 problem(
-                    None,
-                    f"every pair it matches is taken by {shown} before it (the first matching "
-                    "route wins): this route never applies",
+                    loc,
+                    f"{where}: no provider in the chain translates {gaps}; add one that does "
+                    "to translation.chain or translation.routes (google covers kk, zh, en, ru "
+                    "and more)",
                 )
-        return problems
+        return sorted(problems, key=_problem_order)
 
     @property
     def output(self) -> Path | S3Location:
@@ -884,11 +960,102 @@ class Config:
         return self.settings.store
 
 
-def _covers(route: Route, source: str, target: str) -> bool:
-    """Whether `route` matches source→target; `source` "*" stands for every language."""
+def dead_routes(
+    routes: list[tuple[list[str], list[str]] | None], editions: list[str], problem: Problem
+) -> None:
+    """Routes no translation can ever take, given as (from, to) per route (None: a route too
+    malformed to say; it takes no pair). Their pairs are (from, to) with `to` a language
+    stories are translated into; a `from:` no source declares is fine (a partner's feed may
+    be in any language), a `to:` that is not such a language is a mistake."""
+    languages = [e for e in editions if e in BASE_LANGUAGES]
+    for index, route in enumerate(routes):
+        if route is None:
+            continue
+        sources, tos = route
+
+        def say(key: str | None, message: str, index: int = index) -> None:
+            loc = ("translation", "routes", index) + ((key,) if key else ())
+            problem(loc, f"{'.'.join(str(part) for part in loc)}: {message}")
+
+        wrong = [t for t in tos if t != "*" and t not in languages]
+        for target in wrong:
+            if target in DERIVED:
+                base = DERIVED[target]
+                say(
+                    "to",
+                    f"{target} is derived from {base} without translation (never a "
+                    f"translation target): route to {base} instead",
+                )
+            else:
+                say(
+                    "to",
+                    f"{target} is not an edition (editions: {', '.join(editions)}): "
+                    "nothing is ever translated into it",
+                )
+        for key, values in (("from", sources), ("to", tos)):
+            if not values:
+                say(key, "an empty list matches no language: this route never applies")
+        if wrong or not sources or not tos:
+            continue
+        targets = languages if "*" in tos else tos
+        if "*" not in sources and all(a == b for a in sources for b in targets):
+            # only X→X: a story is never translated into its own language
+            say(None, f"{sources[0]}→{targets[0]} is never translated: this route never applies")
+            continue
+        # First match wins: a route whose every pair an earlier one matches is dead.
+        pairs = [
+            (src, target)
+            for target in targets
+            for src in (["*"] if "*" in sources else sources)
+            if src != target
+        ]
+        taken: set[int] = set()
+        for src, target in pairs:
+            first = next(
+                (
+                    i
+                    for i, r in enumerate(routes[:index])
+                    if r is not None and _covers(r, src, target)
+                ),
+                None,
+            )
+            if first is None:
+                break
+            taken.add(first)
+        else:
+            shown = ", ".join(f"routes.{i}" for i in sorted(taken))
+            say(
+                None,
+                f"every pair it matches is taken by {shown} before it (the first matching "
+                "route wins): this route never applies",
+            )
+
+
+def _raw_routes(data: dict[str, Any]) -> list[tuple[list[str], list[str]] | None]:
+    """`translation.routes` as written, for `dead_routes` when the settings do not validate:
+    each route's from/to as lists of tags, None for a route whose from/to is malformed."""
+    translation = data.get("translation")
+    routes = translation.get("routes") if isinstance(translation, dict) else None
+    found: list[tuple[list[str], list[str]] | None] = []
+    for route in routes if isinstance(routes, list) else []:
+        if not isinstance(route, dict):
+            found.append(None)
+            continue
+        ends = [_as_list(route.get(key, ["*"])) for key in ("from", "to")]
+        if all(isinstance(e, list) and all(isinstance(t, str) for t in e) for e in ends):
+            found.append((_route_from(ends[0]), _route_to(ends[1])))
+        else:
+            found.append(None)
+    return found
+
+
+def _covers(route: Route | tuple[list[str], list[str]], source: str, target: str) -> bool:
+    """Whether `route` (from, to) matches source→target; `source` "*" stands for every
+    language."""
+    sources, tos = (route.source, route.to) if isinstance(route, Route) else route
     if source == "*":
-        return "*" in route.source and ("*" in route.to or target in route.to)
-    return route.matches(source, target)
+        return "*" in sources and ("*" in tos or target in tos)
+    return ("*" in sources or source in sources) and ("*" in tos or target in tos)
 
 
 IN_USE = "config_in_use"  # the store's record of `Config.in_use()`
@@ -1032,13 +1199,18 @@ def load(path: Path, *, lenient_env: Leniency = False) -> Config:
             loc = tuple(error["loc"])
             dotted = ".".join(str(part) for part in loc) or "(top level)"
             reader.problem(loc, f"{dotted}: {_message(error)}")
-    reference_problems(data, reader.problem)
+    reference_problems(data, reader.problem, lambda loc: line_for(loc, reader.lines))
     base = path.resolve().parent
     if reader.problems:
         if settings is not None:
             # Every mistake at once: the chain's gaps too, which the caller asks for after.
             shaped = Config(path.resolve(), settings, lines=reader.lines, name=name)
             reader.problems.extend(shaped.routing_problems())
+        elif isinstance(data.get("editions"), list):
+            # The routes as written: which ones can never apply needs no valid chain (but the
+            # editions, or every `to:` would read as no edition).
+            editions = [e for e in _names(data.get("editions")) if e in EDITIONS]
+            dead_routes(_raw_routes(data), editions, reader.problem)
         raise ConfigError(sorted(set(reader.problems), key=_problem_order))
     assert settings is not None  # a validation error is a problem
     settings = _resolve_paths(settings, base)

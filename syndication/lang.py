@@ -2,15 +2,16 @@
 
 Owns: the edition table (the base languages we translate into, and the script variants derived
 from one of them without any translation call), an edition's base language, language tags as
-partners write them (`en-US`, `zh-CN`, `kz`) into our short tags, which script a text is
-written in (Kazakh in either of its Latin alphabets included), and the derivations themselves:
-``kk-Latn`` (Kazakh Cyrillic -> the 2021 Kazakh Latin alphabet, with our own letter table) and
-``zh-Hant`` (Simplified -> Traditional Chinese through OpenCC), for plain text and for HTML
-fragments; and the way back for a Traditional Chinese original, which the Simplified ``zh``
-edition shows converted (OpenCC t2s). In HTML only text nodes change; tags,
-attribute values, comments, entities and the content of ``<code>``/``<pre>`` (and raw-text
-``<script>``/``<style>``) are copied byte for byte, so links, image URLs and code samples
-survive the conversion.
+partners write them (`en-US`, `zh-CN`, `kz`) into our short tags, tags in their conventional
+case, what a glossary key names (a language, or the script a derived edition writes), which
+script a text is written in (Kazakh in either of its Latin alphabets included), and the
+derivations themselves: ``kk-Latn`` (Kazakh Cyrillic -> the 2021 Kazakh Latin alphabet, with our
+own letter table) and ``zh-Hant`` (Simplified -> Traditional Chinese through OpenCC), for plain
+text, a name's forms and HTML fragments; and the way back for a Traditional Chinese original,
+which the Simplified ``zh`` edition shows converted (OpenCC t2s). In HTML only text nodes and
+the words of ``alt``/``title`` attributes change; tags, other attribute values, comments,
+entities and the content of ``<code>``/``<pre>`` (and raw-text ``<script>``/``<style>``) are
+copied byte for byte, so links, image URLs and code samples survive the conversion.
 """
 
 from __future__ import annotations
@@ -57,6 +58,64 @@ def normalise_language(tag: str | None) -> str | None:
     return LANGUAGE_ALIASES.get(primary, primary)
 
 
+# Country codes written where a language tag belongs. None is an ISO 639 language code, so
+# an operator's YAML that says one means the language in the comment, and is told so; a
+# partner's feed saying `kz` is still read as Kazakh (LANGUAGE_ALIASES).
+COUNTRY_CODES: dict[str, str] = {
+    "kz": "kk", "cn": "zh", "jp": "ja", "ua": "uk", "cz": "cs", "dk": "da", "gr": "el",
+    "by": "be",
+}  # fmt: skip
+# Chinese tags that say Traditional characters (by script, or by a region that writes them).
+_TRADITIONAL_TAGS = frozenset({"zh-hant", "zh-tw", "zh-hk", "zh-mo"})
+
+
+def canonical_tag(tag: str) -> str:
+    """A BCP 47 tag in its conventional case (tags are case-insensitive): the language lower
+    case, a script title case, a region upper case (`KK` -> `kk`, `zh-hant` -> `zh-Hant`,
+    `zh-tw` -> `zh-TW`); `_` read as `-`."""
+    parts = tag.strip().replace("_", "-").split("-")
+    out = [parts[0].lower()]
+    for part in parts[1:]:
+        if len(part) == 4 and part.isalpha():
+            out.append(part.title())
+        elif (len(part) == 2 and part.isalpha()) or (len(part) == 3 and part.isdigit()):
+            out.append(part.upper())
+        else:
+            out.append(part.lower())
+    return "-".join(out)
+
+
+def glossary_language(key: str) -> str | None:
+    """What a glossary key names, as stories are tagged: a language a story may be in (`kk`,
+    `ru`, `zh`…; `en-US` is `en`), or the script a derived edition writes its base language in
+    (`kk-Latn`; `zh-Hant`, also as `zh-TW`/`zh-HK`): forms an original in that script uses.
+    None for anything else (a typo, a country code such as `kz`)."""
+    tag = canonical_tag(key)
+    lower = tag.lower()
+    if lower.startswith("kk-latn"):
+        return "kk-Latn"
+    if lower in _TRADITIONAL_TAGS or lower.startswith("zh-hant-"):
+        return "zh-Hant"
+    if tag.split("-")[0] in COUNTRY_CODES:
+        return None
+    short = normalise_language(tag)
+    return short if short is not None and short in known_languages() else None
+
+
+def script_forms(form: str, language: str) -> list[str]:
+    """How an original written in another script spells a name given in `language`'s own:
+    Kazakh in the 2021 Latin alphabet (as `kk-Latn` derives it), Chinese in Traditional
+    characters (as `zh-Hant` derives it; also with Taiwan and Hong Kong glyphs). Forms that
+    come out the same as `form` are left out."""
+    if language == "kk":
+        forms = [kazakh_latin(form)]
+    elif language == "zh":
+        forms = [traditional_chinese(form, variant) for variant in ("s2t", "s2tw", "s2hk")]
+    else:
+        return []
+    return [f for f in dict.fromkeys(forms) if f and f != form]
+
+
 # -- what each translation provider calls our languages ----------------------------------
 
 # Our tags -> each provider's codes. A pair is supported when both ends have a code.
@@ -88,6 +147,7 @@ def provider_code(provider: str, language: str) -> str | None:
     return code
 
 
+@cache
 def known_languages() -> frozenset[str]:
     """Every language tag some provider has a code for: what a story may be translated from."""
     from deep_translator.constants import GOOGLE_LANGUAGES_TO_CODES
@@ -354,10 +414,10 @@ def _convert_text_node(raw: str, convert: Callable[[str], str]) -> str:
 
 
 def derive_html(fragment: str, edition: str) -> str:
-    """HTML fragment for ``edition``: text nodes converted, all markup copied byte for byte.
-
-    Attribute values (including alt/title text) are deliberately left alone; they are mostly
-    URLs, and a converted URL is a broken link. Editions that are not derived are unchanged.
+    """HTML fragment for ``edition``: text nodes and the words of `alt`/`title` attributes
+    converted, every other part of the markup copied byte for byte (the other attribute
+    values are mostly URLs, and a converted URL is a broken link). Editions that are not
+    derived are unchanged.
     """
     convert = _CONVERTERS.get(edition)
     if convert is None:
@@ -365,8 +425,22 @@ def derive_html(fragment: str, edition: str) -> str:
     return convert_html(fragment, convert)
 
 
+# The attributes that hold words a reader sees (an image's description, a tooltip), in
+# double quotes as our sanitiser writes every attribute.
+_WORDS_ATTRIBUTE = re.compile(r'(\s(?:alt|title)=")([^"]*)(")', re.IGNORECASE)
+
+
+def _convert_tag(tag: str, convert: Callable[[str], str]) -> str:
+    if "=" not in tag:
+        return tag
+    return _WORDS_ATTRIBUTE.sub(
+        lambda m: m.group(1) + _convert_text_node(m.group(2), convert) + m.group(3), tag
+    )
+
+
 def convert_html(fragment: str, convert: Callable[[str], str]) -> str:
-    """`fragment` with `convert` applied to its text nodes only, as `derive_html` does."""
+    """`fragment` with `convert` applied to its text nodes and `alt`/`title` words only, as
+    `derive_html` does."""
     if not fragment:
         return fragment
     out: list[str] = []
@@ -382,11 +456,12 @@ def convert_html(fragment: str, convert: Callable[[str], str]) -> str:
         if match is None:
             break
         tag = match.group()
-        out.append(tag)
         pos = match.end()
         name_match = _TAG_NAME.match(tag)
-        if name_match is None:
+        if name_match is None:  # a comment, doctype or CDATA: as written
+            out.append(tag)
             continue
+        out.append(tag if verbatim_depth else _convert_tag(tag, convert))
         closing, name = name_match.group(1) == "/", name_match.group(2).lower()
         if name in _VERBATIM:
             # Nested <pre><code> is common; a stray closing tag must not go negative.

@@ -463,7 +463,9 @@ def _render(doc: Document, results: Results) -> tuple[str | None, Failure | None
     for index, seg in enumerate(doc.segments):
         outcome = results.get(id(seg), _Outcome())
         if outcome.html is None:
-            return None, outcome.failure
+            if outcome.failure.outage or not doc.is_attribute(seg):
+                return None, outcome.failure
+            continue  # alt/title words refused (a product name back unchanged): kept as written
         rendered[index] = outcome.html
     return doc.render(rendered), None
 

@@ -2,17 +2,21 @@
 
 Owns: splitting sanitised HTML into block segments (p, h1-h6, li, blockquote, figcaption, td …)
 with inline tags, URLs, glossary terms and do-not-translate words replaced by numbered
-placeholders (`[1]`, `[/1]`) that must all come back; the fallbacks (text nodes one by one,
-then plain text); never sending `pre`, `code`, URLs or number-only text; and packing units
-into requests under a provider's size limit.
+placeholders (`[1]`, `[/1]`) that must all come back; the words of `alt`/`title` attributes
+as segments of their own; which forms of a glossary name a story's text may hold (its
+language's, and the other script that language is written in) and matching them as whole
+words; the fallbacks (text nodes one by one, then plain text); never sending `pre`, `code`,
+URLs or number-only text; and packing units into requests under a provider's size limit.
 """
 
 from __future__ import annotations
 
 import html
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+
+from syndication.lang import DERIVED, script_forms
 
 BLOCK_TAGS = {
     "p",
@@ -66,20 +70,83 @@ class Glossary:
 
     terms: tuple[dict[str, str], ...] = ()
     keep: tuple[str, ...] = ()
+    _pairs: dict[tuple[str, str], list[tuple[str, str]]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     def pairs(self, source: str, target: str) -> list[tuple[str, str]]:
-        """(form in the source text, form to put in the translation), longest first."""
-        found: list[tuple[str, str]] = []
+        """(form in the source text, form to put in the translation), longest first; a form
+        two entries give is the first one's (`check` refuses such a repeat)."""
+        cached = self._pairs.get((source, target))
+        if cached is not None:
+            return cached
+        found: dict[str, str] = {}
         for entry in self.terms:
-            # A source form may be given under the source language, or, for Kazakh, under
-            # Russian as well (Kazakh news often spells Russian-style names).
-            forms = [entry.get(source)] + ([entry.get("ru")] if source == "kk" else [])
-            wanted = entry.get(target) or entry.get(source)
-            for form in forms:
-                if form and wanted:
-                    found.append((form, wanted))
-        found.extend((word, word) for word in self.keep if word)
-        return sorted(set(found), key=lambda pair: -len(pair[0]))
+            wanted = entry.get(target)
+            for form, fallback in _source_forms(entry, source):
+                put = wanted or fallback
+                if form and put:
+                    found.setdefault(form, put)
+        for word in self.keep:
+            if word:
+                found.setdefault(word, word)
+        # sorted() is stable: among forms of one length the first given stays first.
+        pairs = sorted(found.items(), key=lambda pair: -len(pair[0]))
+        self._pairs[(source, target)] = pairs
+        return pairs
+
+
+def _source_forms(entry: dict[str, str], source: str) -> list[tuple[str, str | None]]:
+    """The forms a story in `source` may write an entry's name in, each with what to put in a
+    translation with no form of its own: the entry's form in `source`; for Kazakh, the Russian
+    form too (Kazakh news often spells Russian-style names); and the name in the other script
+    an original of that language may be written in (Latin Kazakh, Traditional Chinese): the
+    entry's own `kk-Latn`/`zh-Hant` form, and the one derived from its `kk`/`zh` form as the
+    derived editions derive it. A form in another script is kept as the story writes it."""
+    own = entry.get(source)
+    forms: list[tuple[str, str | None]] = [(own, own)] if own else []
+    if source == "kk" and entry.get("ru"):
+        forms.append((entry["ru"], own))
+    for derived, base in DERIVED.items():
+        if base != source:
+            continue
+        written = [entry[derived]] if entry.get(derived) else []
+        written += script_forms(own, source) if own else []
+        forms += [(form, form) for form in written]
+    return forms
+
+
+# A letter or digit of a script that separates words by spaces. A glossary name or a `keep`
+# word that starts or ends with one matches only where no such character touches it there:
+# `a` is no word inside "Parliament", Kazinform is in "Kazinform's" and "新华社Kazinform报道".
+# Chinese and Japanese write no spaces: a name in their script matches inside a run of text.
+# (Checked in Python at each occurrence: a regex per form with this class took 4 ms to
+# compile, a second for a glossary of 500 names.)
+_SPACELESS = re.compile("[\u2e80-\u9fff\uf900-\ufaff\U00020000-\U0003ffff]")
+
+
+def _word_char(ch: str) -> bool:
+    return (ch.isalnum() or ch == "_") and _SPACELESS.match(ch) is None
+
+
+def _replace_whole_words(text: str, form: str, hold: Callable[[], str]) -> str:
+    """`text` with each whole-word occurrence of `form` replaced by what `hold` returns."""
+    before, after = _word_char(form[0]), _word_char(form[-1])
+    out: list[str] = []
+    start = 0
+    pos = text.find(form)
+    while pos != -1:
+        end = pos + len(form)
+        if (not before or pos == 0 or not _word_char(text[pos - 1])) and (
+            not after or end == len(text) or not _word_char(text[end])
+        ):
+            out += (text[start:pos], hold())
+            start = end
+            pos = text.find(form, end)
+        else:
+            pos = text.find(form, pos + 1)
+    out.append(text[start:])
+    return "".join(out)
 
 
 def protect(
@@ -88,8 +155,8 @@ def protect(
     """Replace URLs, glossary terms and literal "[n]" in plain `text` by new placeholders.
 
     Every occurrence gets a placeholder of its own, so an answer is checked occurrence by
-    occurrence. `tokens` receives placeholder -> HTML to put back; returns the text and the
-    last number.
+    occurrence; a term matches as a whole word (see `_word_char`). `tokens` receives
+    placeholder -> HTML to put back; returns the text and the last number.
     """
 
     def hold(replacement_html: str) -> str:
@@ -107,8 +174,7 @@ def protect(
             # One placeholder per occurrence: a name repeats in almost every story, and each
             # placeholder must come back exactly once (see restore_placeholders).
             replacement = html.escape(target_form, quote=False)
-            pieces = text.split(source_form)
-            text = pieces[0] + "".join(hold(replacement) + piece for piece in pieces[1:])
+            text = _replace_whole_words(text, source_form, lambda r=replacement: hold(r))
     return text, counter
 
 
@@ -256,13 +322,20 @@ class Segment:
 
 @dataclass
 class Document:
-    """An HTML fragment as literal markup interleaved with translatable segments."""
+    """An HTML fragment as literal markup interleaved with translatable segments, and the
+    words of its tags' `alt`/`title` attributes, each a segment of its own whose translation
+    goes back into its tag (held there by a numbered slot meanwhile)."""
 
     parts: list[str | Segment]
+    attributes: list[Segment] = field(default_factory=list)  # by slot number
 
     @property
     def segments(self) -> list[Segment]:
-        return [p for p in self.parts if isinstance(p, Segment)]
+        return [p for p in self.parts if isinstance(p, Segment)] + self.attributes
+
+    def is_attribute(self, segment: Segment) -> bool:
+        """Whether `segment` holds an alt/title attribute's words (not the text itself)."""
+        return any(segment is held for held in self.attributes)
 
     def render(self, translated: dict[int, str]) -> str:
         """Markup with each segment (by position in `segments`) replaced by its translation."""
@@ -274,7 +347,43 @@ class Document:
                 index += 1
             else:
                 out.append(part)
-        return "".join(out)
+        rendered = "".join(out)
+        if not self.attributes:
+            return rendered
+
+        def fill(match: re.Match[str]) -> str:
+            slot = int(match.group(1))
+            words = translated.get(index + slot)
+            if words is None:  # untranslated: the words as they were
+                words = self.attributes[slot].plain()
+            # An attribute value in double quotes, as the sanitiser writes every one.
+            return html.escape(html.unescape(words).strip(), quote=True)
+
+        return _SLOT.sub(fill, rendered)
+
+
+# The attributes whose words a reader sees (an image's description, a tooltip), in double
+# quotes as our sanitiser writes every attribute; while the rest is translated their values
+# are private-use slots, which no sanitised story holds (a story that does keeps its words).
+_WORDS_ATTRIBUTE = re.compile(r'(\s(?:alt|title)=")([^"]*)(")', re.IGNORECASE)
+_SLOT_OPEN, _SLOT_CLOSE = "\ue000", "\ue001"
+_SLOT = re.compile(f"{_SLOT_OPEN}(\\d+){_SLOT_CLOSE}")
+
+
+def _hold_attributes(tag: str, glossary: list[tuple[str, str]], attributes: list[Segment]) -> str:
+    """`tag` with the words of its alt/title attributes held as slots, each a segment."""
+
+    def hold(match: re.Match[str]) -> str:
+        words = html.unescape(match.group(2)).strip()
+        if not has_letters(words):
+            return match.group(0)
+        attributes.append(
+            Segment(nodes=[html.escape(_SPACE.sub(" ", words), quote=False)], glossary=glossary)
+        )
+        slot = f"{_SLOT_OPEN}{len(attributes) - 1}{_SLOT_CLOSE}"
+        return match.group(1) + slot + match.group(3)
+
+    return _WORDS_ATTRIBUTE.sub(hold, tag)
 
 
 def tag_name(token: str) -> str:
@@ -285,9 +394,11 @@ def tag_name(token: str) -> str:
 def split_html(fragment: str, glossary: list[tuple[str, str]]) -> Document:
     """Split sanitised HTML into literal markup and block segments."""
     parts: list[str | Segment] = []
+    attributes: list[Segment] = []
     run: list[str] = []
     literal_depth = 0
     literal: list[str] = []
+    slots = _SLOT_OPEN not in fragment
 
     def flush() -> None:
         if not run:
@@ -336,6 +447,8 @@ def split_html(fragment: str, glossary: list[tuple[str, str]]) -> Document:
                     # Inline code stays inside its sentence, as one opaque placeholder.
                     run.append(block)
             continue
+        if name and slots and "=" in token:
+            token = _hold_attributes(token, glossary, attributes)
         if name in BLOCK_TAGS:
             flush()
             parts.append(token)
@@ -344,7 +457,7 @@ def split_html(fragment: str, glossary: list[tuple[str, str]]) -> Document:
     if literal:
         run.extend(literal)
     flush()
-    return Document(parts)
+    return Document(parts, attributes)
 
 
 def split_text(text: str, glossary: list[tuple[str, str]]) -> Document:

@@ -90,15 +90,20 @@ def test_a_store_url_that_is_not_a_url_is_a_config_error(tmp_path: Path) -> None
 
 
 def test_once_refuses_what_check_refuses(tmp_path: Path) -> None:
+    # A language the chain's one provider does not translate (a language no provider knows,
+    # such as tlh, is refused when the YAML is read, before any chain is asked).
     config = write_config(
         tmp_path,
-        sources=[{"id": "n", "articles": "articles", "language": "tlh"}],
-        translation=OFFLINE_TRANSLATION,
+        sources=[{"id": "n", "articles": "articles", "language": "de"}],
+        translation={
+            "chain": ["mymemory"],
+            "providers": {"mymemory": {"base_url": "http://127.0.0.1:9/get"}},
+        },
     )
     check = run_cli("check", "--config", str(config))
     once = run_cli("once", "--config", str(config))
     assert check.code == once.code == 2
-    assert "tlh→kk" in once.output and not (tmp_path / "public").exists()
+    assert "de→kk" in once.output and not (tmp_path / "public").exists()
 
 
 def test_sigterm_while_starting_stops_cleanly(tmp_path: Path) -> None:

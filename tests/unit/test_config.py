@@ -319,20 +319,23 @@ def test_check_refuses_routes_that_can_never_apply(tmp_path: Path) -> None:
 
 
 def test_check_places_every_mistake_at_its_own_line_at_once(tmp_path: Path) -> None:
-    """A source language no provider translates is that source's line, named as the operator
-    named the file; an unset partner token is "not set", not also "too short"; and the
-    chain's gaps come with the other mistakes, not after they are fixed."""
+    """A source language no provider of the chain translates is that source's line (one
+    line for every edition it cannot reach), named as the operator named the file; an unset
+    partner token is "not set", not also "too short"; and the chain's gaps come with the
+    other mistakes, not after they are fixed."""
     _write(
         tmp_path,
-        "editions: [kk, en]\n"
+        "editions: [zh, en]\n"
         "sources:\n"
         "  - id: newsroom\n"
         "    articles: articles\n"
-        "    language: xx\n"
+        "    language: de\n"
         "partners:\n"
         "  - id: acme\n"
         "    token: ${SYNDICATION_TEST_UNSET_TOKEN}\n"
-        "    editions: [en]\n",
+        "    editions: [en]\n"
+        "translation:\n"
+        "  chain: [deepl]\n",
     )
     result = run_cli("check", "--config", "conf/syndication.yaml", cwd=tmp_path)
     assert result.code == 2, result.output
@@ -342,7 +345,8 @@ def test_check_places_every_mistake_at_its_own_line_at_once(tmp_path: Path) -> N
     assert "SYNDICATION_TEST_UNSET_TOKEN is not set" in by_line.pop(8), problems
     assert by_line == {}, problems
     gaps = [p for p in problems if "translates" in p]
-    assert len(gaps) == 2 and all(":5: sources.0.language: xx" in p for p in gaps), gaps
+    assert len(gaps) == 1 and ":5: sources.0.language: de" in gaps[0], gaps
+    assert "de→zh [deepl], de→en [deepl]" in gaps[0], gaps
 
 
 def test_yaml_merge_keys_are_read_and_custom_tags_are_mistakes_at_their_line(
@@ -519,3 +523,58 @@ def test_two_partners_with_one_token_are_refused(tmp_path: Path, monkeypatch: An
     assert ":8: partners.1.token: the same token as the partner on line 5" in problems[0]
     assert ":10: partners.2.token_sha256: the same token as the partner on line 5" in problems[1]
     assert "a-long-random" not in " ".join(problems)
+
+
+def test_glossary_keys_and_source_languages_are_read_as_stories_are_tagged(
+    tmp_path: Path,
+) -> None:
+    text = (
+        "editions: [kk, zh, en, kk-Latn, zh-Hant]\n"
+        "sources:\n"
+        "  - {id: a, articles: articles, language: KK}\n"
+        "  - {id: b, articles: articles, language: zh-hant}\n"
+        "  - {id: c, articles: articles, language: kk-latn}\n"
+        "translation:\n"
+        "  glossary:\n"
+        "    - {KK: Астана, kk-latn: Nur-Sultan, zh-TW: 阿斯坦納, zh-CN: 阿斯塔纳, en: Astana}\n"
+    )
+    settings = load(_write(tmp_path, text)).settings
+    assert [s.language for s in settings.sources] == ["kk", "zh-Hant", "kk-Latn"]
+    assert settings.translation.glossary == [
+        {"kk": "Астана", "kk-Latn": "Nur-Sultan", "zh-Hant": "阿斯坦納", "zh": "阿斯塔纳",
+         "en": "Astana"}
+    ]  # fmt: skip
+
+
+def test_two_keys_of_one_language_in_an_entry_are_a_mistake(tmp_path: Path) -> None:
+    text = MINIMAL + "translation:\n  glossary:\n    - {kk: Астана,\n       KK: Астана2}\n"
+    with pytest.raises(ConfigError) as caught:
+        load(_write(tmp_path, text))
+    (problem,) = caught.value.problems
+    assert ":8: translation.glossary.0.KK: a second form in kk" in problem, problem
+
+
+def test_route_tags_are_read_as_stories_are_tagged(tmp_path: Path) -> None:
+    """`from: KK` or `kk-Latn` is Kazakh (a story is tagged kk), `to: ZH` is zh: written any
+    other way the route would never match, silently."""
+    text = (
+        "editions: [kk, zh, en, kk-Latn]\n"
+        "sources:\n"
+        "  - {id: n, articles: articles}\n"
+        "translation:\n"
+        "  routes:\n"
+        "    - {from: KK, to: ZH, chain: [mymemory]}\n"
+        "    - {from: kk-Latn, to: zh, chain: [google]}\n"  # 7: all taken by routes.0
+        "    - {from: en, to: kk-latn, chain: [google]}\n"  # 8: derived
+    )
+    path = _write(tmp_path, text)
+    result = run_cli("check", "--config", str(path))
+    assert result.code == 2, result.output
+    problems = [line.strip() for line in result.stderr.splitlines() if f"{path}:" in line]
+    assert len(problems) == 2, problems
+    assert ":7: translation.routes.1: every pair it matches is taken by routes.0" in problems[0]
+    assert ":8: translation.routes.2.to: kk-Latn is derived from kk" in problems[1]
+    text = text.replace("    - {from: kk-Latn, to: zh, chain: [google]}\n", "")
+    text = text.replace("    - {from: en, to: kk-latn, chain: [google]}\n", "")
+    routes = load(_write(tmp_path, text)).settings.translation
+    assert routes.chain_for("kk", "zh") == ["mymemory"]

@@ -13,11 +13,14 @@ from syndication.lang import (
     DERIVED,
     EDITIONS,
     base_language,
+    canonical_tag,
     convert_html,
     derive_html,
     derive_text,
+    glossary_language,
     is_traditional,
     kazakh_latin,
+    script_forms,
     simplified_chinese,
     traditional_chinese,
 )
@@ -196,9 +199,10 @@ def test_a_traditional_original_is_told_from_a_simplified_one(text: str, traditi
 
 def test_simplified_chinese_converts_text_nodes_only() -> None:
     assert simplified_chinese("臺灣的鐵路建設取得新進展") == "台湾的铁路建设取得新进展"
+    # The words of a title (a tooltip) are text a reader sees; a URL is not.
     html = '<p title="鐵路">臺灣的<a href="https://x.tw/鐵路">鐵路</a><code>鐵</code></p>'
     assert convert_html(html, simplified_chinese) == (
-        '<p title="鐵路">台湾的<a href="https://x.tw/鐵路">铁路</a><code>鐵</code></p>'
+        '<p title="铁路">台湾的<a href="https://x.tw/鐵路">铁路</a><code>鐵</code></p>'
     )
 
 
@@ -294,7 +298,7 @@ def test_derive_html_keeps_entities_attributes_comments_and_pre() -> None:
         "<pre><code>қала = 1</code> шығыс</pre><CODE>Шы</CODE><p>Шығыс</p>"
     )
     assert derive_html(fragment, "kk-Latn") == (
-        '<figure><img src="/media/Қала.jpg" alt="Қала"><figcaption title=\'a > b\'>'
+        '<figure><img src="/media/Қала.jpg" alt="Qala"><figcaption title=\'a > b\'>'
         "Qala &amp; dala&nbsp;&#1179;</figcaption></figure><!-- Қала -->"
         "<pre><code>қала = 1</code> шығыс</pre><CODE>Шы</CODE><p>Şyğys</p>"
     )
@@ -331,10 +335,42 @@ def test_derive_html_keeps_the_same_markup(edition: str) -> None:
     )
     result = derive_html(fragment, edition)
     assert result != fragment
-    assert _markup(result) == _markup(fragment)
+    # The same markup but for the alt text's words, which are in the edition's script.
+    alt = derive_text("丝路", edition)
+    assert _markup(result) == _markup(fragment.replace('alt="丝路"', f'alt="{alt}"'))
 
 
 @pytest.mark.parametrize("edition", ["kk", "zh", "en", "ru"])
 def test_derive_html_other_editions_are_unchanged(edition: str) -> None:
     fragment = '<p>Қазақстан <a href="/丝路">丝路</a></p>'
     assert derive_html(fragment, edition) == fragment
+
+
+@pytest.mark.parametrize(
+    ("tag", "canonical"),
+    [("KK", "kk"), ("zh-hant", "zh-Hant"), ("zh_tw", "zh-TW"), ("KK-LATN", "kk-Latn"),
+     ("es-419", "es-419"), ("en-us", "en-US")],
+)  # fmt: skip
+def test_tags_are_case_insensitive_and_written_in_their_conventional_case(
+    tag: str, canonical: str
+) -> None:
+    assert canonical_tag(tag) == canonical
+
+
+@pytest.mark.parametrize(
+    ("key", "language"),
+    [("kk", "kk"), ("KK", "kk"), ("ru", "ru"), ("en-US", "en"), ("zh-CN", "zh"),
+     ("kk-Latn", "kk-Latn"), ("kk-latn", "kk-Latn"), ("zh-Hant", "zh-Hant"),
+     ("zh-TW", "zh-Hant"), ("zh-hk", "zh-Hant"), ("kz", None), ("cn", None), ("xx", None),
+     ("Tokayev", None)],
+)  # fmt: skip
+def test_a_glossary_key_is_read_as_stories_are_tagged(key: str, language: str | None) -> None:
+    assert glossary_language(key) == language
+
+
+def test_script_forms_are_derived_as_the_derived_editions_derive_them() -> None:
+    assert script_forms("Тоқаев", "kk") == ["Toqaev"]
+    assert script_forms("阿斯塔纳", "zh") == ["阿斯塔納"]
+    assert script_forms("台湾", "zh") == ["臺灣", "台灣"]  # OpenCC standard, Taiwan glyphs
+    assert script_forms("托卡耶夫", "zh") == []  # the same in both scripts
+    assert script_forms("Tokayev", "en") == []

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from syndication.translate.segment import (
+    Glossary,
     pack,
     split_answer,
     split_html,
@@ -163,3 +164,82 @@ def test_a_name_repeated_in_a_block_gets_a_placeholder_per_occurrence() -> None:
     assert plain == "[1] сөйледі, [4] жазды: [2] келді, [3] кетті, [5]."
     restored = seg.restore_plain("[1] spoke, [4] wrote: [2] came, [3] left, [5].")  # type: ignore[attr-defined]
     assert restored == expected.replace("<em>Tokayev</em>", "Tokayev")
+
+
+TERMS = (
+    {"kk": "Тоқаев", "ru": "Токаев", "zh": "托卡耶夫", "en": "Tokayev"},
+    {
+        "kk": "Астана",
+        "kk-Latn": "Nur-Sultan",
+        "zh": "阿斯塔纳",
+        "zh-Hant": "阿斯坦納",
+        "en": "Astana",
+    },
+)
+
+
+def test_a_name_is_matched_in_the_other_script_its_language_is_written_in() -> None:
+    glossary = Glossary(TERMS, ("Kazinform",))
+    kk_en = dict(glossary.pairs("kk", "en"))
+    # Cyrillic, Russian-style, derived Latin (Тоқаев -> Toqaev) and the entry's own kk-Latn.
+    assert kk_en["Тоқаев"] == kk_en["Токаев"] == kk_en["Toqaev"] == "Tokayev"
+    assert kk_en["Astana"] == kk_en["Nur-Sultan"] == "Astana"
+    zh_en = dict(glossary.pairs("zh", "en"))
+    # Simplified, derived Traditional (阿斯塔纳 -> 阿斯塔納) and the entry's own zh-Hant.
+    assert zh_en["阿斯塔纳"] == zh_en["阿斯塔納"] == zh_en["阿斯坦納"] == "Astana"
+    assert zh_en["Kazinform"] == "Kazinform"
+    # A form in another script with no form in the target is kept as the story writes it.
+    assert dict(Glossary(({"kk": "Астана"},)).pairs("kk", "zh"))["Astana"] == "Astana"
+    # English has no other script: only its own forms.
+    assert [form for form, _ in glossary.pairs("en", "kk")] == ["Kazinform", "Tokayev", "Astana"]
+
+
+def test_the_first_entry_giving_a_form_wins_whatever_the_order_of_equal_lengths() -> None:
+    glossary = Glossary(({"kk": "Астана", "en": "Astana"}, {"kk": "Астана", "en": "Nursult"}))
+    assert dict(glossary.pairs("kk", "en"))["Астана"] == "Astana"
+
+
+@pytest.mark.parametrize(
+    ("text", "sent"),
+    [
+        ("Parliament approves a budget", "Parliament approves [1] budget"),
+        ("A vote, a (big) one: a.", "A vote, [1] (big) one: [2]."),
+        (
+            "Kazinform's reporter, Kazinform2 and XKazinform",
+            "[1]'s reporter, Kazinform2 and XKazinform",
+        ),
+        ("新华社Kazinform报道", "新华社[1]报道"),  # no spaces in Chinese: a name inside a run
+        ("总统托卡耶夫表示", "总统[1]表示"),
+        ("Тоқаевтың сөзі: Тоқаев", "Тоқаевтың сөзі: [1]"),
+    ],
+)
+def test_names_and_keep_words_match_whole_words_except_in_chinese(text: str, sent: str) -> None:
+    glossary = Glossary(({"kk": "Тоқаев", "zh": "托卡耶夫", "en": "Tokayev"},), ("a", "Kazinform"))
+    source = "zh" if "总统" in text else ("kk" if "Тоқаев" in text else "en")
+    (seg,) = split_text(text, glossary.pairs(source, "en")).segments
+    assert seg.whole() == sent
+
+
+def test_alt_and_title_words_are_segments_of_their_own_put_back_into_their_tag() -> None:
+    fragment = (
+        '<p>Сурет: <img src="https://e.kz/a.jpg" alt="Тоқаев &amp; &quot;Астана&quot;" '
+        'title="Түнгі қала"> <a href="https://e.kz/x" title="Толығырақ">мына жерде</a></p>'
+        '<p><img src="https://e.kz/b.jpg" alt="2025"></p>'
+    )
+    doc = split_html(fragment, GLOSSARY)
+    sent = [seg.whole() for seg in doc.segments]
+    assert sent == [
+        "Сурет: [1] [2]мына жерде[/2]",
+        '[1] & "Астана"',  # the glossary holds in alt text too
+        "Түнгі қала",
+        "Толығырақ",
+    ], sent
+    answers = ["Photo: [1] [2]here[/2]", '[1] & "Astana"', "City at night", "More"]
+    rendered = doc.render(
+        {i: seg.restore(a) for i, (seg, a) in enumerate(zip(doc.segments, answers, strict=True))}
+    )
+    assert rendered == (
+        '<p>Photo: <img src="https://e.kz/a.jpg" alt="Tokayev &amp; &quot;Astana&quot;" '
+        'title="City at night"> <a href="https://e.kz/x" title="More">here</a></p>'
+        '<p><img src="https://e.kz/b.jpg" alt="2025"></p>'
+    )
