@@ -78,7 +78,12 @@ class TranslationError(SyndicationError):
 
 
 class StoreError(SyndicationError):
-    """The store is unreachable or unusable (fatal for a cycle)."""
+    """The store is unreachable or unusable (fatal for a cycle); `store` names it where the
+    error concerns the database itself (the SQLite file, or the URL with its password masked)."""
+
+    def __init__(self, message: str, *, store: str = ""):
+        super().__init__(message)
+        self.store = store
 
 
 class StoreUnreachable(StoreError):

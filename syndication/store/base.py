@@ -2,14 +2,16 @@
 
 Owns: the engine and what differs by database (SQLite: pragmas, one file; PostgreSQL: the
 connection pool, READ COMMITTED, connections checked before use so a restarted server is
-survived), a missing driver named, passwords kept out of messages, transactions (`begin`:
-every database error a StoreError), the schema version on open, the store's identity and health
+survived), a missing driver named, transactions (`begin`: every database error a StoreError
+naming the store, its password masked, and saying what to do: a SQLite file locked by another
+process, damaged, or not SQLite), the schema version on open, the store's identity and health
 (file, integrity, row counts), timestamps as stored (`iso`/`parse_iso`), batched `IN (...)`
 lookups, and the inserts both databases spell alike (`insert_new`, `upsert`).
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from collections.abc import Iterator, Sequence
@@ -20,7 +22,7 @@ from typing import Any, Self
 
 from sqlalchemy import Connection, Engine, Table, create_engine, event, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
 
 from syndication.errors import StoreError, StoreUnreachable
@@ -43,6 +45,10 @@ BATCH = 500  # rows per IN(...) lookup: well under every database's parameter li
 PG_POOL_SIZE = 5
 PG_MAX_OVERFLOW = 10
 PG_CONNECT_TIMEOUT = 10  # seconds: a database that does not answer is an outage, said soon
+# Seconds a SQLite statement waits for another process's lock on the file before it fails:
+# the store URL's `?timeout=` (SQLAlchemy's own parameter for SQLite) sets it.
+SQLITE_TIMEOUT = 30.0
+BACKUPS = "restore it from a backup (README: Backups)"
 
 
 def iso(value: datetime | None) -> str | None:
@@ -97,7 +103,7 @@ class StoreBase:
             if parsed.get_backend_name() == "sqlite":
                 if parsed.database and parsed.database != ":memory:":
                     Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-                kwargs["connect_args"] = {"timeout": 30}
+                kwargs["connect_args"] = {"timeout": sqlite_timeout(parsed)}
             elif parsed.get_backend_name() == "postgresql":
                 kwargs.update(
                     pool_size=PG_POOL_SIZE,
@@ -115,15 +121,24 @@ class StoreBase:
                 )
             engine = create_engine(url, **kwargs)
             if parsed.get_backend_name() == "sqlite":
-                event.listen(engine, "connect", _sqlite_pragmas)
+                pragmas = functools.partial(_sqlite_pragmas, timeout=sqlite_timeout(parsed))
+                event.listen(engine, "connect", pragmas)
             store = cls(engine)
             if migrate:
                 store.migrate()
             return store
         except ImportError as exc:
             raise StoreError(_missing_driver(url, exc)) from None
-        except (SQLAlchemyError, OSError, ValueError) as exc:
-            raise StoreError(f"store {_safe_url(url)} is unusable: {exc}") from exc
+        except SQLAlchemyError as exc:
+            raise store_error(exc, url) from exc
+        except StoreError as exc:  # the schema's own refusal ("newer than this program's")
+            if exc.store:
+                raise
+            where = store_name(url)
+            raise StoreError(f"store {where}: {exc}", store=where) from exc
+        except (OSError, ValueError) as exc:
+            where = store_name(url)
+            raise StoreError(f"store {where} is unusable: {exc}", store=where) from exc
 
     @contextmanager
     def begin(self) -> Iterator[Connection]:
@@ -131,7 +146,7 @@ class StoreBase:
             with self.engine.begin() as conn:
                 yield conn
         except SQLAlchemyError as exc:
-            raise store_error(exc) from exc
+            raise store_error(exc, self.engine.url) from exc
 
     def migrate(self) -> int:
         """Bring the schema to SCHEMA_VERSION, one migration per transaction."""
@@ -191,23 +206,126 @@ def storable(values: dict[str, Any]) -> dict[str, Any]:
     return {k: v.replace("\x00", "") if isinstance(v, str) else v for k, v in values.items()}
 
 
-def store_error(exc: SQLAlchemyError) -> StoreError:
-    """The database's error as ours: the driver's own words ("database or disk is full"), not
-    the statement and its parameters (article text) SQLAlchemy appends; StoreUnreachable when
-    a PostgreSQL server does not answer (the driver's connection errors carry no SQLSTATE,
-    the server's own errors do)."""
-    cause = getattr(exc, "orig", None) or str(exc).splitlines()[0]
-    message = f"store error: {cause}"
+def store_error(exc: SQLAlchemyError, url: URL | str) -> StoreError:
+    """The database's error as ours, naming the store at `url`: the driver's own words
+    ("database or disk is full"), not the statement and its parameters (article text) nor the
+    "Background on this error" link SQLAlchemy appends; for a SQLite file locked by another
+    process, who holds it and how long we waited, for one damaged or not SQLite, to restore a
+    backup. StoreUnreachable when a PostgreSQL server does not answer (the driver's connection
+    errors carry no SQLSTATE, the server's own errors do)."""
+    orig = getattr(exc, "orig", None)
+    cause = _one_line(str(orig) if orig is not None else str(exc).splitlines()[0])
+    where = store_name(url)
+    name = str(getattr(orig, "sqlite_errorname", ""))
+    if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
+        message = _locked(where, url, name, cause)
+    elif name.startswith("SQLITE_CORRUPT"):
+        message = f"store {where} is damaged ({cause}): {BACKUPS}"
+    elif name == "SQLITE_NOTADB":
+        message = (
+            f"store {where} is damaged or not a SQLite database ({cause}): {BACKUPS}, or "
+            "point store: at the right file"
+        )
+    else:
+        message = f"store {where}: {cause}"
     if isinstance(exc, DBAPIError) and (
         exc.connection_invalidated
         or (
             isinstance(exc, OperationalError | InterfaceError)
-            and type(exc.orig).__module__.startswith("psycopg")
-            and getattr(exc.orig, "sqlstate", None) is None
+            and type(orig).__module__.startswith("psycopg")
+            and getattr(orig, "sqlstate", None) is None
         )
     ):
-        return StoreUnreachable(message)
-    return StoreError(message)
+        return StoreUnreachable(message, store=where)
+    return StoreError(message, store=where)
+
+
+def store_name(url: URL | str) -> str:
+    """How messages name a store: a SQLite store by its file, any other by its URL with the
+    password masked."""
+    try:
+        parsed = make_url(url)
+    except Exception:
+        return "(unparsable URL)"
+    if parsed.get_backend_name() == "sqlite":
+        return parsed.database or ":memory:"
+    return parsed.render_as_string(hide_password=True)
+
+
+def sqlite_timeout(url: URL) -> float:
+    """Seconds a SQLite statement waits for a lock: the URL's `?timeout=`, else 30."""
+    value = url.query.get("timeout")
+    if value is None:
+        return SQLITE_TIMEOUT
+    try:
+        seconds = float(value if isinstance(value, str) else value[-1])
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds <= 86400:  # also refuses nan
+        raise ValueError(f"timeout={value!r} in the store URL is not a number of seconds")
+    return seconds
+
+
+def _locked(where: str, url: URL | str, name: str, cause: str) -> str:
+    holders = _lock_holders(where)
+    who = f" ({', '.join(holders)})" if holders else ""
+    if name == "SQLITE_BUSY_SNAPSHOT":  # no wait: another process wrote since this one read
+        return f"store {where} was written by another process{who} meanwhile ({cause}): try again"
+    return (
+        f"store {where} is locked by another process{who}: waited "
+        f"{sqlite_timeout(make_url(url)):g} s for it ({cause}); "
+        "try again once it is done, or give the store URL ?timeout=SECONDS to wait longer"
+    )
+
+
+def _lock_holders(path: str) -> list[str]:
+    """The other processes holding a write lock on the SQLite file or its -wal or -shm file,
+    as "pid N (name)", from Linux's /proc/locks (elsewhere, or when none is seen: none)."""
+    files: set[tuple[int, int, int]] = set()
+    for name in (path, f"{path}-wal", f"{path}-shm"):
+        try:
+            info = os.stat(name)
+        except OSError:
+            continue
+        files.add((os.major(info.st_dev), os.minor(info.st_dev), info.st_ino))
+    try:
+        lines = Path("/proc/locks").read_text().splitlines()
+    except OSError:
+        return []
+    pids: set[int] = set()
+    for line in lines:
+        # "1: POSIX  ADVISORY  WRITE 14005 fe:00:2155049 120 120"; "1: -> …" a waiter's line
+        fields = line.split()
+        if len(fields) < 6 or fields[1] == "->" or fields[3] != "WRITE":
+            continue
+        try:
+            pid = int(fields[4])
+            major, minor, inode = fields[5].split(":")
+            key = (int(major, 16), int(minor, 16), int(inode))
+        except ValueError:
+            continue
+        if key in files and pid > 0 and pid != os.getpid():
+            pids.add(pid)
+    return [f"pid {pid} ({_process_name(pid)})" for pid in sorted(pids)]
+
+
+def _process_name(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip() or "?"
+    except OSError:
+        return "?"
+
+
+def _one_line(text: str) -> str:
+    """A driver's message on one line: libpq's hint on a line of its own joined as a sentence,
+    runs of spaces ("FATAL:  database …") closed up."""
+    parts = [" ".join(line.split()) for line in text.splitlines()]
+    joined = ""
+    for part in filter(None, parts):
+        if joined:
+            joined += " " if joined[-1] in ".;:?!" else ". "
+        joined += part
+    return joined
 
 
 def insert_new(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
@@ -251,20 +369,26 @@ def _dialect_insert(conn: Connection, table: Table) -> Any:
 
 
 def check_driver(url: str) -> str | None:
-    """Why the store URL cannot be used on this machine (its driver is missing), or None."""
+    """Why the store URL cannot be used on this machine (its driver is missing, its
+    `?timeout=` no number), or None."""
     try:
-        create_engine(url).dispose()
+        engine = create_engine(url)
+        if engine.dialect.name == "sqlite":
+            sqlite_timeout(engine.url)
+        engine.dispose()
     except ImportError as exc:
         return _missing_driver(url, exc)
-    except (SQLAlchemyError, ValueError) as exc:
+    except SQLAlchemyError as exc:
+        return str(store_error(exc, url))
+    except ValueError as exc:
         return f"store {_safe_url(url)}: {exc}"
     return None
 
 
-def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any, *, timeout: float = SQLITE_TIMEOUT) -> None:
     cursor = dbapi_conn.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
 

@@ -420,7 +420,7 @@ class ControlMixin(StoreBase):
         try:
             conn = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
         except SQLAlchemyError as exc:
-            raise store_error(exc) from exc
+            raise store_error(exc, self.engine.url) from exc
         got = False
         try:
             deadline = None if wait is None else time.monotonic() + wait
@@ -434,7 +434,7 @@ class ControlMixin(StoreBase):
                 self._claim_publishing()
         except SQLAlchemyError as exc:
             conn.close()
-            raise store_error(exc) from exc
+            raise store_error(exc, self.engine.url) from exc
         try:
             yield got
         finally:
