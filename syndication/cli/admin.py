@@ -35,6 +35,7 @@ from syndication.cli.common import (
     out,
     print_problems,
     running_workers,
+    safe,
     setup_logging,
     wake,
     who,
@@ -63,12 +64,12 @@ def check(config: ConfigOption = None) -> None:
         if path is not None and not path.exists():
             line = loaded.line("sources", index, "file" if source.file else "articles")
             err.print(
-                f"[yellow]warning:[/] {loaded.path}:{line}: source {source.id}: {path} does "
-                "not exist (yet)",
+                f"[yellow]warning:[/] {safe(loaded.path)}:{line}: source {safe(source.id)}: "
+                f"{safe(path)} does not exist (yet)",
                 highlight=False,
             )
     out.print(
-        f"[green]ok[/] {loaded.path}: {len(s.sources)} source(s), editions "
+        f"[green]ok[/] {safe(loaded.path)}: {len(s.sources)} source(s), editions "
         f"{', '.join(s.editions)}, translation chain {' → '.join(s.translation.chain)}",
         highlight=False,
     )
@@ -154,7 +155,7 @@ def reload(config: ConfigOption = None) -> None:
             if after and after != before:
                 result = json.loads(after)
                 if result["ok"]:
-                    out.print(f"reloaded: {result['summary']}", highlight=False)
+                    out.print(f"reloaded: {result['summary']}", markup=False, highlight=False)
                     raise typer.Exit(EXIT_OK)
                 print_problems(result["problems"])
                 raise typer.Exit(EXIT_CONFIG)
@@ -162,7 +163,7 @@ def reload(config: ConfigOption = None) -> None:
     except StoreError as exc:
         fatal(exc)
     except (ProcessLookupError, PermissionError) as exc:
-        err.print(f"[bold red]could not signal[/] pid {worker['pid']}: {exc}")
+        err.print(f"[bold red]could not signal[/] pid {worker['pid']}: {safe(exc)}")
         raise typer.Exit(EXIT_FATAL) from None
     out.print(f"asked {who(workers)} to reload; no answer yet (see the log)")
     raise typer.Exit(EXIT_PARTIAL)
