@@ -43,6 +43,7 @@ from syndication.cli.common import (
 from syndication.cli.cycle import chosen_sources, cycle
 from syndication.errors import StoreError
 from syndication.store import Store
+from syndication.translate import outages
 
 
 def check(config: ConfigOption = None) -> None:
@@ -100,11 +101,21 @@ def retry(
         if failed:
             count = store.retry_failed()
             waiting = sum(c.get("pending", 0) for c in store.backlog().values())
+            # The operator's override: a provider the store remembers as down (its breaker,
+            # its Retry-After) is asked again now, by this command or the worker.
+            overridden = outages.forget(store, loaded.settings.translation.provider_names)
             out.print(
                 f"{count} failed translation(s) due again now; {waiting} pending ones "
                 "(waiting out a provider outage) are tried at once too",
                 highlight=False,
             )
+            for o in overridden:
+                until = f" until {o['until'][:19].replace('T', ' ')} UTC" if o["until"] else ""
+                out.print(
+                    f"  provider {o['provider']} was left alone{until} ({safe(o['error'])}): "
+                    "asked again now",
+                    highlight=False,
+                )
         workers = running_workers(store)
         if workers:
             # Taken by whichever worker looks first (each request once).

@@ -36,7 +36,9 @@ from syndication.cli.common import (
     safe,
 )
 from syndication.errors import ConfigError, StoreError
+from syndication.lang import PROVIDER_CODES
 from syndication.store import Store
+from syndication.translate import outages
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
 
@@ -201,6 +203,9 @@ def status_data(subject: Subject, store: Store) -> dict[str, Any]:
         "last_file_change": _iso(store.last_file_change()),
         "sources": _sources_data(subject, store),
         "backlog": _backlog_data(subject, store),
+        "outages": [
+            {**o, "error": redact(o["error"])} for o in outages.recorded(store, PROVIDER_CODES)
+        ],
         "waiting": [{"reason": redact(r), "count": n} for r, n in store.waiting_reasons()],
         "failed": [
             {
@@ -400,6 +405,18 @@ def _print_status(data: dict[str, Any]) -> None:
     out.print(editions)
     if data["partners"]:
         out.print(_partners_table(data["partners"]))
+    for o in data["outages"]:
+        when = (
+            f"not asked until {_utc(o['until'])} (its Retry-After, 6 h at most)"
+            if o["until"]
+            else "asked again, once, at the next cycle"
+        )
+        out.print(
+            f"  [yellow]translation provider {o['provider']} down[/] ({o['failures']} "
+            f"failure(s) in a row; {when}): {safe(o['error'])}; `syndication retry --failed` "
+            "asks it now",
+            highlight=False,
+        )
     for waiting in data["waiting"]:
         out.print(
             f"  [yellow]{waiting['count']} waiting:[/] {safe(waiting['reason'])}", highlight=False
