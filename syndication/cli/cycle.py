@@ -250,7 +250,7 @@ def _translation_lines(report: CycleReport, config: cfg.Config) -> None:
     for reason, count in waiting.most_common(5):
         shown = config.redact(reason)
         out.print(
-            f"  [yellow]{count} waiting:[/] {safe(shown)} — tried again next cycle",
+            f"  [yellow]{count} waiting:[/] {safe(shown)} — kept for retry",
             highlight=False,
         )
         if as_json:

@@ -130,3 +130,35 @@ def test_once_and_run_word_the_same_failures_the_same_way(
         assert worker.stop()[0] == 0
     finally:
         worker.kill()
+
+
+def test_retry_failed_has_the_running_worker_ask_a_provider_its_retry_after_rests(
+    tmp_path: Path, fake_google: FakeGoogle
+) -> None:
+    config = write_config(
+        tmp_path,
+        translation={
+            "chain": ["google"],
+            "providers": {"google": {"base_url": fake_google.url}},
+            "timeout": "5s",
+        },
+        serve={"host": "127.0.0.1", "port": _free_port()},
+    )
+    fake_google.mode, fake_google.retry_after = "429", "999999"
+    worker = Running(config, tmp_path / "run.log")
+    try:
+        wait_until(lambda: bool(_status(config).get("outages")), 60, "the outage", worker)
+        fake_google.mode = "ok"
+        retried = run_cli("retry", "--failed", "--config", str(config))
+        assert retried.code == 0 and "asked the running worker" in retried.stdout, retried.output
+        assert "provider google was left alone until" in retried.stdout, retried.stdout
+
+        def translated() -> bool:
+            backlog = _status(config)["backlog"].values()
+            return all(b["pending"] == 0 and b["translated"] > 0 for b in backlog)
+
+        wait_until(translated, 60, "every story translated", worker)
+        assert _status(config)["outages"] == []
+        assert worker.stop()[0] == 0
+    finally:
+        worker.kill()
