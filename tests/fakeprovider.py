@@ -4,13 +4,15 @@ Owns: answering `GET /m?sl=..&tl=..&q=..` the way translate.google.com/m does (a
 with a `result-container` div), translating by a deterministic letter-by-letter mapping into
 the target language's script (keeping markup, URLs, numbers and `[1]`-style placeholders),
 failure modes (429 with Retry-After, 500, a hang, an answer without a result, a 500 only for
-texts holding a marker), and a request log the tests assert on. `FlakyGoogle` fails a seeded
-share of requests (the chaos test's translator).
+texts holding a marker, a 403 as to a refused key), and a request log the tests assert on; the
+same modes over an OpenAI-style `POST /v1/chat/completions` (`chat_url`). `FlakyGoogle` fails
+a seeded share of requests (the chaos test's translator).
 """
 
 from __future__ import annotations
 
 import html
+import json
 import random
 import re
 import ssl
@@ -24,6 +26,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from syndication.lang import PROVIDER_CODES
 from tests.loopback import LoopbackServer
 
 LATIN_TO_CYRILLIC = dict(
@@ -38,6 +41,7 @@ CYRILLIC_TO_LATIN = dict(
 )
 RU_TO_KK = str.maketrans("окнгуеиОКНГУЕИ", "өқңғұәіӨҚҢҒҰӘІ")
 KK_TO_RU = str.maketrans("өқңғұүәіһӨҚҢҒҰҮӘІҺ", "окнгууаихОКНГУУАИХ")
+_CHAT_CODES = {name: code for code, name in PROVIDER_CODES["openai"].items()}
 _KEEP = re.compile(r"(\[/?\d+\]|https?://\S+)")
 
 
@@ -95,7 +99,7 @@ class FakeGoogle:
 
     def __init__(self, port: int = 0, tls: ssl.SSLContext | None = None) -> None:
         self.calls: list[Call] = []
-        self.mode = "ok"  # ok | 429 | 500 | hang | empty | echo
+        self.mode = "ok"  # ok | 429 | 500 | 403 | hang | empty | echo
         self.retry_after = "1"  # the Retry-After header of a 429
         # A request whose text holds one of these is answered 500, whatever the mode: a story
         # the provider cannot take, while it answers every other.
@@ -108,6 +112,11 @@ class FakeGoogle:
     @property
     def url(self) -> str:
         return self._server.url("/m")
+
+    @property
+    def chat_url(self) -> str:
+        """The base URL of the OpenAI-compatible provider (`openai: {base_url: …}`)."""
+        return self._server.url("/v1/")
 
     def texts(self) -> list[str]:
         with self._lock:
@@ -132,27 +141,55 @@ class FakeGoogle:
                 text = query.get("q", [""])[0]
                 with fake._lock:
                     fake.calls.append(Call(source, target, text))
-                if fake.latency:
-                    time.sleep(fake.latency)
-                if fake.mode == "429":
-                    return self._send(429, b"slow down", {"Retry-After": fake.retry_after})
-                if fake.mode == "500" or any(marker in text for marker in fake.poison):
-                    return self._send(500, b"oops")
-                if fake.mode == "hang":
-                    time.sleep(fake.hang_seconds)
-                    return self._send(500, b"late")
+                failed = self._failure(text)
+                if failed is not None:
+                    return self._send(*failed)
                 if fake.mode == "empty":
                     return self._send(200, b"<html><body><p>nothing</p></body></html>")
-                answer = (
-                    text
-                    if fake.mode == "echo"
-                    else fake_translate(text, source.split("-")[0], target.split("-")[0])
-                )
+                answer = self._answer(text, source, target)
                 page = (
                     '<html><body><div class="result-container">'
                     f"{html.escape(answer)}</div></body></html>"
                 )
                 self._send(200, page.encode("utf-8"), {"Content-Type": "text/html; charset=utf-8"})
+
+            def do_POST(self) -> None:
+                # The chat-completions provider: the languages are named in its prompt.
+                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+                prompt, text = (m["content"] for m in body["messages"][:2])
+                found = re.search(r"from (.+?) to (.+?)\. Keep", prompt)
+                source, target = (
+                    (_CHAT_CODES.get(found[1], "en"), _CHAT_CODES.get(found[2], "en"))
+                    if found
+                    else ("en", "en")
+                )
+                with fake._lock:
+                    fake.calls.append(Call(source, target, text))
+                failed = self._failure(text)
+                if failed is not None:
+                    return self._send(*failed)
+                answer = "" if fake.mode == "empty" else self._answer(text, source, target)
+                reply = {"choices": [{"message": {"content": answer}}]}
+                self._send(200, json.dumps(reply).encode(), {"Content-Type": "application/json"})
+
+            def _failure(self, text: str) -> tuple[int, bytes, dict[str, str]] | None:
+                if fake.latency:
+                    time.sleep(fake.latency)
+                if fake.mode == "429":
+                    return 429, b"slow down", {"Retry-After": fake.retry_after}
+                if fake.mode == "403":
+                    return 403, b"forbidden: the key is not valid", {}
+                if fake.mode == "500" or any(marker in text for marker in fake.poison):
+                    return 500, b"oops", {}
+                if fake.mode == "hang":
+                    time.sleep(fake.hang_seconds)
+                    return 500, b"late", {}
+                return None
+
+            def _answer(self, text: str, source: str, target: str) -> str:
+                if fake.mode == "echo":
+                    return text
+                return fake_translate(text, source.split("-")[0], target.split("-")[0])
 
             def _send(
                 self, status: int, body: bytes, headers: dict[str, str] | None = None

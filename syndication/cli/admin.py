@@ -35,6 +35,7 @@ from syndication.cli.common import (
     out,
     print_problems,
     running_workers,
+    safe,
     setup_logging,
     wake,
     who,
@@ -42,6 +43,7 @@ from syndication.cli.common import (
 from syndication.cli.cycle import chosen_sources, cycle
 from syndication.errors import StoreError
 from syndication.store import Store
+from syndication.translate import outages
 
 
 def check(config: ConfigOption = None) -> None:
@@ -63,12 +65,12 @@ def check(config: ConfigOption = None) -> None:
         if path is not None and not path.exists():
             line = loaded.line("sources", index, "file" if source.file else "articles")
             err.print(
-                f"[yellow]warning:[/] {loaded.path}:{line}: source {source.id}: {path} does "
-                "not exist (yet)",
+                f"[yellow]warning:[/] {safe(loaded.path)}:{line}: source {safe(source.id)}: "
+                f"{safe(path)} does not exist (yet)",
                 highlight=False,
             )
     out.print(
-        f"[green]ok[/] {loaded.path}: {len(s.sources)} source(s), editions "
+        f"[green]ok[/] {safe(loaded.path)}: {len(s.sources)} source(s), editions "
         f"{', '.join(s.editions)}, translation chain {' → '.join(s.translation.chain)}",
         highlight=False,
     )
@@ -99,11 +101,21 @@ def retry(
         if failed:
             count = store.retry_failed()
             waiting = sum(c.get("pending", 0) for c in store.backlog().values())
+            # The operator's override: a provider the store remembers as down (its breaker,
+            # its Retry-After) is asked again now, by this command or the worker.
+            overridden = outages.forget(store, loaded.settings.translation.provider_names)
             out.print(
                 f"{count} failed translation(s) due again now; {waiting} pending ones "
                 "(waiting out a provider outage) are tried at once too",
                 highlight=False,
             )
+            for o in overridden:
+                until = f" until {o['until'][:19].replace('T', ' ')} UTC" if o["until"] else ""
+                out.print(
+                    f"  provider {o['provider']} was left alone{until} ({safe(o['error'])}): "
+                    "asked again now",
+                    highlight=False,
+                )
         workers = running_workers(store)
         if workers:
             # Taken by whichever worker looks first (each request once).
@@ -154,7 +166,7 @@ def reload(config: ConfigOption = None) -> None:
             if after and after != before:
                 result = json.loads(after)
                 if result["ok"]:
-                    out.print(f"reloaded: {result['summary']}", highlight=False)
+                    out.print(f"reloaded: {result['summary']}", markup=False, highlight=False)
                     raise typer.Exit(EXIT_OK)
                 print_problems(result["problems"])
                 raise typer.Exit(EXIT_CONFIG)
@@ -162,7 +174,7 @@ def reload(config: ConfigOption = None) -> None:
     except StoreError as exc:
         fatal(exc)
     except (ProcessLookupError, PermissionError) as exc:
-        err.print(f"[bold red]could not signal[/] pid {worker['pid']}: {exc}")
+        err.print(f"[bold red]could not signal[/] pid {worker['pid']}: {safe(exc)}")
         raise typer.Exit(EXIT_FATAL) from None
     out.print(f"asked {who(workers)} to reload; no answer yet (see the log)")
     raise typer.Exit(EXIT_PARTIAL)

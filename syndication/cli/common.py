@@ -3,7 +3,8 @@
 Owns: the exit codes of the public contract (0 ok; 1 some sources or translations failed; 2
 invalid configuration or usage; 3 fatal: store unreachable, output not writable, another worker
 holds the store), the shared options (`--config`, `--verbose`), the `out` and `err` consoles
-and the streams under them that mask the loaded configuration's secrets, logging set-up,
+and the streams under them that mask the loaded configuration's secrets, text from outside
+shown as written (never read as Rich markup: `plain`, `safe`), logging set-up,
 loading the configuration with its problems printed (exit 2), and opening, locking and checking
 what a command needs before it works (store, output folder), each refusal said and exited.
 """
@@ -25,6 +26,8 @@ from typing import Annotated, Any, NoReturn, TextIO
 
 import typer
 from rich.console import Console
+from rich.markup import escape
+from rich.text import Text
 
 from syndication import config as cfg
 from syndication import logs
@@ -65,6 +68,18 @@ _stderr = _Redacting(sys.stderr)
 _WIDTH = None if sys.stdout.isatty() or "COLUMNS" in os.environ else 200
 out = Console(file=masked_stdout, soft_wrap=True, width=_WIDTH)  # messages stay whole lines
 err = Console(file=_stderr, stderr=True, soft_wrap=True, width=_WIDTH)
+
+
+def plain(text: object) -> Text:
+    """Text from outside (a title, a location, an error, a provider's reason) as a table cell:
+    shown as written, never read as Rich markup (a `[/1]` in it would end the command)."""
+    return Text(str(text))
+
+
+def safe(text: object) -> str:
+    """Text from outside, escaped to sit in a line that has markup of its own."""
+    return escape(str(text))
+
 
 ConfigOption = Annotated[
     Path | None,
@@ -126,7 +141,7 @@ def announcer() -> Callable[[str], None]:
         announce = logging.getLogger("syndication.announce")
         announce.setLevel(logging.INFO)
         return announce.info
-    return lambda line: out.print(line, highlight=False)
+    return lambda line: out.print(line, markup=False, highlight=False)
 
 
 def load(path: Path | None, *, lenient_env: cfg.Leniency = False) -> cfg.Config:
@@ -160,7 +175,7 @@ def print_problems(problems: list[str]) -> None:
 
 def fatal(message: object) -> NoReturn:
     """Say why the command cannot go on, and exit 3."""
-    err.print(f"[bold red]fatal:[/] {message}", highlight=False)
+    err.print(f"[bold red]fatal:[/] {safe(message)}", highlight=False)
     raise typer.Exit(EXIT_FATAL) from None
 
 
@@ -197,7 +212,10 @@ def check_output(config: cfg.Config) -> None:
         with tempfile.TemporaryFile(dir=folder, prefix=".write-test."):
             pass
     except OSError as exc:
-        err.print(f"[bold red]fatal:[/] output folder {folder} is not writable: {exc}")
+        err.print(
+            f"[bold red]fatal:[/] output folder {safe(folder)} is not writable: {safe(exc)}",
+            highlight=False,
+        )
         raise typer.Exit(EXIT_FATAL) from None
 
 
@@ -209,7 +227,10 @@ def _check_object_store(config: cfg.Config) -> None:
     try:
         probe(config.output, config.settings.output_options)
     except OutputError as exc:
-        err.print(f"[bold red]fatal:[/] output {config.output} is not writable: {exc}")
+        err.print(
+            f"[bold red]fatal:[/] output {safe(config.output)} is not writable: {safe(exc)}",
+            highlight=False,
+        )
         raise typer.Exit(EXIT_FATAL) from None
 
 
@@ -232,7 +253,7 @@ def running_workers(store: Store) -> list[dict[str, Any]]:
 
 def who(workers: list[dict[str, Any]]) -> str:
     if len(workers) == 1:
-        return f"the running worker (pid {workers[0]['pid']} on {workers[0]['host']})"
+        return f"the running worker (pid {workers[0]['pid']} on {safe(workers[0]['host'])})"
     return f"the {len(workers)} running workers"
 
 
@@ -254,7 +275,7 @@ def lock(store: Store, holder: str, config: cfg.Config) -> None:
             store.acquire_lock(holder)
         store.register(holder, timedelta(seconds=config.settings.fleet.lease))
     except StoreLocked as exc:
-        err.print(f"[bold red]refused:[/] {exc}", highlight=False)
+        err.print(f"[bold red]refused:[/] {safe(exc)}", highlight=False)
         raise typer.Exit(EXIT_FATAL) from None
     except StoreError as exc:
         fatal(exc)

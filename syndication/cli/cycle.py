@@ -37,7 +37,9 @@ from syndication.cli.common import (
     lock,
     open_store,
     out,
+    plain,
     redact_with,
+    safe,
     setup_logging,
     unlock,
 )
@@ -83,7 +85,7 @@ def chosen_sources(config: cfg.Config, ids: list[str] | None) -> list[cfg.Source
         if len(known) > 10:
             shown += f" … ({len(known)} in all)"
         err.print(
-            f"[bold red]unknown source[/] {', '.join(unknown)}; configured: {shown}",
+            f"[bold red]unknown source[/] {safe(', '.join(unknown))}; configured: {safe(shown)}",
             highlight=False,
         )
         raise typer.Exit(EXIT_CONFIG)
@@ -141,9 +143,12 @@ def cycle(loaded: cfg.Config, store: Store, chosen: list[cfg.SourceSettings] | N
 
 
 def _summary(report: CycleReport, config: cfg.Config) -> None:
-    _sources_table(report, config)
+    if report.sources:  # `retry --failed` polls none: no empty table
+        _sources_table(report, config)
     for source_id, why in sorted(report.elsewhere.items()):
-        out.print(f"source {source_id}: not polled by this cycle: {why}", highlight=False)
+        out.print(
+            f"source {source_id}: not polled by this cycle: {why}", markup=False, highlight=False
+        )
     for source_id, until in sorted(report.waiting.items()):
         line = (
             f"source {source_id}: not polled: its partner asked to wait until "
@@ -153,7 +158,7 @@ def _summary(report: CycleReport, config: cfg.Config) -> None:
         if logs.chosen() is logs.LogFormat.json:
             log.warning("%s", line, extra={"source": source_id})
         else:
-            err.print(f"[yellow]{line}[/]", highlight=False)
+            err.print(f"[yellow]{safe(line)}[/]", highlight=False)
     _translation_lines(report, config)
     p = report.publish
     if not p.rendered and not p.written:
@@ -168,9 +173,9 @@ def _summary(report: CycleReport, config: cfg.Config) -> None:
             highlight=False,
         )
     for error in p.errors:
-        err.print(f"[red]feed not published:[/] {error}", highlight=False)
+        err.print(f"[red]feed not published:[/] {safe(error)}", highlight=False)
     if p.hub_error:
-        out.print(f"  [yellow]{p.hub_error}[/]", highlight=False)
+        out.print(f"  [yellow]{safe(p.hub_error)}[/]", highlight=False)
     as_json = logs.chosen() is logs.LogFormat.json
     for failed in report.failed_sources:
         lines = (
@@ -184,7 +189,7 @@ def _summary(report: CycleReport, config: cfg.Config) -> None:
                 log.error("%s", line, extra={"source": failed.source_id})
             else:
                 source, _, rest = line.partition(": ")
-                err.print(f"[red]{source}:[/] {rest}", highlight=False)
+                err.print(f"[red]{safe(source)}:[/] {safe(rest)}", highlight=False)
 
 
 def _quiet(s: SourceOutcome) -> bool:
@@ -210,12 +215,12 @@ def _sources_table(report: CycleReport, config: cfg.Config) -> None:
         if s.redirect:
             note = f"moved permanently to {s.redirect}: update the YAML. {note}"
         table.add_row(
-            s.source_id,
+            plain(s.source_id),
             s.result,
             str(s.new),
             str(s.updated),
             str(s.unchanged),
-            config.redact(note)[:160],
+            plain(config.redact(note)[:160]),
             style=style,
         )
     if quiet > QUIET_ROWS:
@@ -231,23 +236,43 @@ def _sources_table(report: CycleReport, config: cfg.Config) -> None:
 
 
 def _translation_lines(report: CycleReport, config: cfg.Config) -> None:
+    """The translation outcome, worded as `status` and `run`'s log word it: stories
+    *waiting* out a provider's outage (tried again next cycle) and stories *failed* (a bad
+    answer, retried on a schedule that backs off); with `--log-format json`, a log line each."""
     t = report.translation
     line = (
         f"translation: {t.translated} translated, {t.pending} pending, {t.failed} failed "
         f"({t.requests} request(s), {t.from_memory} segment(s) from memory)"
     )
     out.print(line, highlight=False)
+    as_json = logs.chosen() is logs.LogFormat.json
     waiting = t.reasons - Counter(f.reason for f in t.failures)
     for reason, count in waiting.most_common(5):
+        shown = config.redact(reason)
         out.print(
-            f"  [yellow]{count} not translated:[/] {reason} — kept for retry", highlight=False
-        )
-    for f in t.failures[:20]:
-        out.print(
-            f"  [red]failed[/] {f.article_id} → {f.language}: {config.redact(f.reason)} — "
-            f"retried from {f.retry_at:%Y-%m-%d %H:%M} UTC",
+            f"  [yellow]{count} waiting:[/] {safe(shown)} — kept for retry",
             highlight=False,
         )
+        if as_json:
+            log.warning("translation: %d waiting: %s", count, shown)
+    for index, f in enumerate(t.failures):
+        reason = config.redact(f.reason)
+        when = f"{f.retry_at:%Y-%m-%d %H:%M} UTC"
+        if index < 20:
+            out.print(
+                f"  [red]failed[/] {safe(f.article_id)} → {f.language}: {safe(reason)} — "
+                f"retried from {when}",
+                highlight=False,
+            )
+        if as_json:  # every one: a log collector counts them
+            log.error(
+                "translation failed: %s → %s: %s; retried from %s",
+                f.article_id,
+                f.language,
+                reason,
+                when,
+                extra={"article": f.article_id, "edition": f.language},
+            )
     if len(t.failures) > 20:
         out.print(f"  … and {len(t.failures) - 20} more (syndication status)", highlight=False)
 
@@ -288,7 +313,7 @@ def serve(config: ConfigOption = None, verbose: VerboseOption = False) -> None:
     s = loaded.settings
     if loaded.folder is None and not s.partners:
         err.print(
-            f"[bold red]nothing to serve:[/] the output is {loaded.output}; readers get the "
+            f"[bold red]nothing to serve:[/] the output is {safe(loaded.output)}; readers get the "
             "files from there (or the CDN in front of it)",
             highlight=False,
         )
@@ -301,12 +326,14 @@ def serve(config: ConfigOption = None, verbose: VerboseOption = False) -> None:
             return Store.open(loaded.store_url)
         except StoreError as exc:
             # The public files need no store; the partners' feeds are read from it.
-            err.print(f"[yellow]partners' feeds not served:[/] {exc}", highlight=False)
+            err.print(f"[yellow]partners' feeds not served:[/] {safe(exc)}", highlight=False)
             return None
 
     processes = f" ({s.serve.workers} processes)" if s.serve.workers > 1 else ""
     what = loaded.folder or "the partners' feeds"  # an object store holds the public files
     out.print(
-        f"serving {what} at http://{s.serve.host}:{s.serve.port}/{processes}", highlight=False
+        f"serving {what} at http://{s.serve.host}:{s.serve.port}/{processes}",
+        markup=False,
+        highlight=False,
     )
     serve_forever(loaded, open_store, on_reload=redact_with)

@@ -31,6 +31,7 @@ from syndication.cli.common import (
     err,
     load,
     out,
+    plain,
     remember_config,
 )
 from syndication.cli.outlines import (
@@ -112,9 +113,9 @@ def list_sources(
         table.add_column(column, overflow="fold")
     for s in sources:
         table.add_row(
-            s.id,
+            plain(s.id),
             s.kind,
-            loaded.redact(s.location),
+            plain(loaded.redact(s.location)),
             s.language or "(detect)",
             # A cron schedule replaces the interval: show the one that applies.
             f"cron {s.cron}" if s.cron else f"{s.every:.0f}s",

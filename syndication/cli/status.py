@@ -30,11 +30,15 @@ from syndication.cli.common import (
     fatal,
     masked_stdout,
     out,
+    plain,
     print_problems,
     redact_with,
+    safe,
 )
 from syndication.errors import ConfigError, StoreError
+from syndication.lang import PROVIDER_CODES
 from syndication.store import Store
+from syndication.translate import outages
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
 
@@ -93,7 +97,11 @@ def _no_store(path: Path, store_url: str, problems: list[str], as_json: bool) ->
         masked_stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
     else:
         # A status must not create the store it reports on (a mistyped path looks empty).
-        out.print(f"no store yet at {store_url}: run `syndication once` first", highlight=False)
+        out.print(
+            f"no store yet at {store_url}: run `syndication once` first",
+            markup=False,
+            highlight=False,
+        )
         _print_config_problems(problems, None)
 
 
@@ -195,6 +203,9 @@ def status_data(subject: Subject, store: Store) -> dict[str, Any]:
         "last_file_change": _iso(store.last_file_change()),
         "sources": _sources_data(subject, store),
         "backlog": _backlog_data(subject, store),
+        "outages": [
+            {**o, "error": redact(o["error"])} for o in outages.recorded(store, PROVIDER_CODES)
+        ],
         "waiting": [{"reason": redact(r), "count": n} for r, n in store.waiting_reasons()],
         "failed": [
             {
@@ -369,6 +380,7 @@ def _print_status(data: dict[str, Any]) -> None:
         out.print(
             f"worker: running ({worker['holder']}, pid {worker['pid']} on {worker['host']}, "
             f"heartbeat {_utc(worker['heartbeat'])})",
+            markup=False,
             highlight=False,
         )
     else:
@@ -393,18 +405,34 @@ def _print_status(data: dict[str, Any]) -> None:
     out.print(editions)
     if data["partners"]:
         out.print(_partners_table(data["partners"]))
+    for o in data["outages"]:
+        when = (
+            f"not asked until {_utc(o['until'])} (its Retry-After, 6 h at most)"
+            if o["until"]
+            else "asked again, once, at the next cycle"
+        )
+        out.print(
+            f"  [yellow]translation provider {o['provider']} down[/] ({o['failures']} "
+            f"failure(s) in a row; {when}): {safe(o['error'])}; `syndication retry --failed` "
+            "asks it now",
+            highlight=False,
+        )
     for waiting in data["waiting"]:
-        out.print(f"  [yellow]{waiting['count']} waiting:[/] {waiting['reason']}", highlight=False)
+        out.print(
+            f"  [yellow]{waiting['count']} waiting:[/] {safe(waiting['reason'])}", highlight=False
+        )
     for t in data["failed"][:10]:
         out.print(
-            f"  [red]failed[/] {t['article']} → {t['language']} (attempt {t['attempts']}): "
-            f"{t['error']}",
+            f"  [red]failed[/] {safe(t['article'])} → {t['language']} (attempt "
+            f"{t['attempts']}): {safe(t['error'])}",
             highlight=False,
         )
     for w in data["withdrawn"][:10]:
         why = f": {w['reason']}" if w["reason"] else ""
         out.print(
-            f"  withdrawn {w['article']} (by {w['by']}, {_utc(w['at'])}){why}", highlight=False
+            f"  withdrawn {w['article']} (by {w['by']}, {_utc(w['at'])}){why}",
+            markup=False,
+            highlight=False,
         )
     if data["embargoed"]:
         out.print(f"  {data['embargoed']} under embargo", highlight=False)
@@ -416,7 +444,7 @@ def _print_failed_uploads(failed: list[dict[str, Any]]) -> None:
         return
     outputs = ", ".join(dict.fromkeys(f["output"] for f in failed))
     out.print(
-        f"[bold red]{len(failed)} file(s) not uploaded[/] to {outputs} (each publish tries "
+        f"[bold red]{len(failed)} file(s) not uploaded[/] to {safe(outputs)} (each publish tries "
         f"again), failing since {_utc(failed[0]['since'])}:",
         highlight=False,
     )
@@ -437,13 +465,13 @@ def _workers_table(workers: list[dict[str, Any]]) -> Table:
         if w["publishing"]:
             holds.append("publishing")
         table.add_row(
-            w["host"],
+            plain(w["host"]),
             str(w["pid"]),
-            w["holder"],
+            plain(w["holder"]),
             _short(w["started"]),
             _short(w["heartbeat"], with_date=False),
-            w["address"] or "",
-            "; ".join(holds) or "nothing",
+            plain(w["address"] or ""),
+            plain("; ".join(holds) or "nothing"),
         )
     return table
 
@@ -467,7 +495,7 @@ def _sources_table(sources: list[dict[str, Any]]) -> Table:
         note = (f"moved to {s['moved_to']}; " if s["moved_to"] else "") + s["error"]
         health = s["health"] + (f" ({s['failures']}×)" if s["failures"] else "")
         table.add_row(
-            s["id"],
+            plain(s["id"]),
             health,
             _short(s["last_fetch"]) or "never",
             s["result"],
@@ -475,7 +503,7 @@ def _sources_table(sources: list[dict[str, Any]]) -> Table:
             f"{counts['new']}/{counts['updated']}/{counts['unchanged']}" if counts else "",
             str(s["untranslated"]),
             _short(s["next_fetch"]),
-            note[:80],
+            plain(note[:80]),
             style="red" if s["health"] == "failing" else "",
         )
     return table
@@ -499,14 +527,14 @@ def _partners_table(partners: list[dict[str, Any]]) -> Table:
         cursor = p["last_cursor"]
         refused = p["last_refused"]
         table.add_row(
-            p["id"],
+            plain(p["id"]),
             " ".join(p["editions"]),
             p["rights"],
-            p["rate"] or "",
+            plain(p["rate"] or ""),
             _short(p["last_request"]) or "never",
             str(p["requests_24h"]),
             str(p["not_modified_24h"]),
-            f"{cursor['edition']} {cursor['cursor']}" if cursor else "",
-            f"{_short(refused['at'])} from {refused['from']}" if refused else "",
+            plain(f"{cursor['edition']} {cursor['cursor']}" if cursor else ""),
+            plain(f"{_short(refused['at'])} from {refused['from']}" if refused else ""),
         )
     return table

@@ -66,6 +66,7 @@ def withdraw(
     article, story = _found(article, lambda given: store.withdraw(given, reason), loaded, store)
     out.print(
         f"withdrew {article} ({story.article.title[:60]!r})" + (f": {reason}" if reason else ""),
+        markup=False,
         highlight=False,
     )
     _publish(loaded, store, full=False)
@@ -80,9 +81,11 @@ def restore(
     store = open_store(loaded)
     article, before = _found(article, store.restore, loaded, store)
     if not before.withdrawn:
-        out.print(f"{article} is not withdrawn: nothing to restore", highlight=False)
+        out.print(f"{article} is not withdrawn: nothing to restore", markup=False, highlight=False)
         raise typer.Exit(EXIT_OK)
-    out.print(f"restored {article} (withdrawn by {before.withdrawn_by})", highlight=False)
+    out.print(
+        f"restored {article} (withdrawn by {before.withdrawn_by})", markup=False, highlight=False
+    )
     if before.withdrawn_by != BY_OPERATOR:
         out.print(
             "  its source withdrew it: it stays back unless the source changes the story again",
@@ -141,7 +144,7 @@ def _check_ours(given: str, loaded: cfg.Config, store: Store) -> None:
     if authority.lower() != ours.lower():
         err.print(
             f"[bold red]not our story:[/] {escape(given)} was minted by {escape(authority)}; "
-            f"this site's item ids are tag:{ours},…",
+            f"this site's item ids are tag:{escape(ours)},…",
             highlight=False,
         )
         raise typer.Exit(EXIT_CONFIG)
@@ -168,7 +171,7 @@ def _spellings(given: str) -> list[str]:
 
 
 def _unknown(exc: StoreError) -> NoReturn:
-    err.print(f"[bold red]unknown story:[/] {exc}", highlight=False)
+    err.print(f"[bold red]unknown story:[/] {escape(str(exc))}", highlight=False)
     raise typer.Exit(EXIT_CONFIG)
 
 
@@ -208,7 +211,7 @@ def _publish(loaded: cfg.Config, store: Store, *, full: bool) -> None:
         highlight=False,
     )
     for error in report.errors:
-        err.print(f"[red]feed not published:[/] {error}", highlight=False)
+        err.print(f"[red]feed not published:[/] {escape(error)}", highlight=False)
     if report.hub_error:
-        out.print(f"  [yellow]{report.hub_error}[/]", highlight=False)
+        out.print(f"  [yellow]{escape(report.hub_error)}[/]", highlight=False)
     raise typer.Exit(EXIT_PARTIAL if report.errors else EXIT_OK)

@@ -25,6 +25,7 @@ import contextlib
 import logging
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from concurrent import futures
 from concurrent.futures import Future
@@ -355,8 +356,12 @@ class Worker:
         reasons = tuple(sorted(report.reasons))
         now = time.monotonic()
         if reasons and (reasons != self._last_reasons or now - self._last_told > 600):
+            # Worded as `once` and `status` word them: failed (a bad answer, retried on a
+            # schedule that backs off) or waiting (a provider's outage).
+            failed = Counter(f.reason for f in report.failures)
             for reason, count in report.reasons.most_common(3):
-                log.warning("translation: %d not translated: %s", count, reason)
+                kind = "failed" if reason in failed else "waiting"
+                log.warning("translation: %d %s: %s", count, kind, reason)
             self._last_told = now
         self._last_reasons = reasons
 

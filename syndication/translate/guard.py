@@ -1,9 +1,10 @@
 """The guard around every call to a translation provider.
 
 Owns: `Guarded`: a real timeout (deep-translator sets none), retries with backoff and jitter
-honouring Retry-After, a per-provider rate limit (requests per minute), and a circuit breaker
-that stops asking a provider that is down (`CircuitOpen`), with the counts the metrics and
-the engine read (requests sent, failures in a row, whether it answered lately).
+honouring Retry-After (up to `MAX_RETRY_AFTER`), a per-provider rate limit (requests per
+minute), and a circuit breaker that stops asking a provider that is down (`CircuitOpen`), with
+the counts the metrics and the engine read (requests sent, failures in a row, whether it
+answered lately).
 """
 
 from __future__ import annotations
@@ -19,6 +20,11 @@ from syndication import metrics
 from syndication.errors import TranslationError
 from syndication.translate.providers import Provider, RequestRefused, short_reason
 
+# The longest a provider's Retry-After keeps it unasked (README, "Translation"), as a partner
+# feed's backoff stops at `fetch.max_backoff`'s default: a provider asking for days (a bad
+# header, a quota reset far off) is asked again within hours, and `retry --failed` sooner.
+MAX_RETRY_AFTER = 6 * 3600.0
+
 
 class CircuitOpen(TranslationError):
     """The provider's breaker is open: no request was sent."""
@@ -30,7 +36,7 @@ class Guarded:
     The breaker opens after `failures_to_open` failures in a row: every attempt counts when
     the provider is unavailable (unreachable, timed out, rate limited), a refused request
     (`RequestRefused`) counts once however often it was tried, and a Retry-After longer than
-    a cycle may wait opens it at once until then.
+    a cycle may wait opens it at once until then (`max_retry_after` at most).
 
     deep-translator sets no timeout on its requests, so each call runs in a daemon thread we
     stop waiting for; the thread ends when the socket finally gives up.
@@ -44,6 +50,7 @@ class Guarded:
         retries: int = 2,
         backoff: float = 1.0,
         max_wait: float = 30.0,
+        max_retry_after: float = MAX_RETRY_AFTER,
         rpm: int | None = None,
         failures_to_open: int = 3,
         cooldown: float = 300.0,
@@ -55,6 +62,7 @@ class Guarded:
         self.retries = retries
         self.backoff = backoff
         self.max_wait = max_wait
+        self.max_retry_after = max_retry_after
         self.interval = 60.0 / rpm if rpm else 0.0
         self.failures_to_open = failures_to_open
         self.cooldown = cooldown
@@ -143,12 +151,13 @@ class Guarded:
         self.consecutive_failures += 1
         self.last_error = str(exc).removeprefix(f"{self.name}: ")
         now = time.monotonic()
-        if exc.retry_after is not None and exc.retry_after > self.max_wait:
+        asked = None if exc.retry_after is None else min(exc.retry_after, self.max_retry_after)
+        if asked is not None and asked > self.max_wait:
             # The provider said when to come back, later than a cycle waits: not before then.
-            self.asked_until = max(self.asked_until, now + exc.retry_after)
+            self.asked_until = max(self.asked_until, now + asked)
             self.open_until = max(self.open_until, self.asked_until)
         if self.consecutive_failures >= self.failures_to_open:
-            self.open_until = max(self.open_until, now + max(self.cooldown, exc.retry_after or 0))
+            self.open_until = max(self.open_until, now + max(self.cooldown, asked or 0))
 
     def _call(self, text: str, source: str, target: str) -> str:
         with self._lock:

@@ -4,19 +4,22 @@ Owns: what a provider's guard leaves behind when a cycle ends while the provider
 (its failures in a row, its last error, a Retry-After still running), kept under a `meta` key
 of its own, and handing that to a fresh guard. A `once` run by cron, or a restarted worker,
 then asks a provider that was down with one probe request, tried once, rather than with the
-retries and backoff of a first failure, and never asks one whose Retry-After still runs.
+retries and backoff of a first failure, and never asks one whose Retry-After still runs (at
+most `guard.MAX_RETRY_AFTER`, whatever an older version recorded). Also what `status` shows
+of them (`recorded`) and the operator's override (`forget`, for `retry --failed`).
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
+from typing import Any
 
 from syndication.model import utcnow
 from syndication.store import Store
-from syndication.translate.guard import Guarded
+from syndication.translate.guard import MAX_RETRY_AFTER, Guarded
 
 KEY = "translate.outage.{}"
 
@@ -36,6 +39,8 @@ def restore(store: Store, guards: Mapping[str, Guarded]) -> dict[str, str]:
         failures, error, until = state
         guard.consecutive_failures = failures
         guard.last_error = error
+        if until is not None:
+            until = min(until, now + timedelta(seconds=guard.max_retry_after))
         if until is not None and until > now:
             guard.asked_until = clock + (until - now).total_seconds()
             guard.open_until = max(guard.open_until, guard.asked_until)
@@ -51,6 +56,40 @@ def remember(store: Store, guards: Mapping[str, Guarded], seen: Mapping[str, str
         value = _state(guard, now, clock, _parse(before) if before else None)
         if value != before:
             store.set_setting(KEY.format(name), value)
+
+
+def recorded(store: Store, names: Iterable[str]) -> list[dict[str, Any]]:
+    """The outages the store remembers, of the providers `names`: each provider, its failures
+    in a row, its last error and until when it is not asked (None: asked again, as a probe,
+    at the next cycle), as `status` shows them."""
+    found = []
+    now = utcnow()
+    for name in names:
+        raw = store.setting(KEY.format(name))
+        state = _parse(raw) if raw else None
+        if state is None:
+            continue
+        failures, error, until = state
+        if until is not None:
+            until = min(until, now + timedelta(seconds=MAX_RETRY_AFTER))
+        found.append(
+            {
+                "provider": name,
+                "failures": failures,
+                "error": error,
+                "until": until.isoformat() if until is not None and until > now else None,
+            }
+        )
+    return found
+
+
+def forget(store: Store, names: Iterable[str]) -> list[dict[str, Any]]:
+    """The operator's override (`retry --failed`): the next process or worker guard asks the
+    providers `names` at once, whatever outage the store remembers; returns those forgotten."""
+    found = recorded(store, names)
+    for outage in found:
+        store.set_setting(KEY.format(outage["provider"]), "")
+    return found
 
 
 def _state(

@@ -3,9 +3,9 @@
 Owns: the providers (deep-translator's Google, MyMemory, Microsoft, DeepL, LibreTranslate,
 Yandex, and an OpenAI-compatible chat-completions provider over httpx), their size limits,
 the registry the configuration names them by, and the two kinds of failure a call ends in
-(the provider is unavailable: `TranslationError`, with Retry-After when it said so; or it
-refused this one request: `RequestRefused`). Retrying, rate limiting and the breaker are
-`guard`'s.
+(the provider is unavailable or refuses our key: `TranslationError`, with Retry-After when it
+said so; or it refused this one request: `RequestRefused`). Retrying, rate limiting and the
+breaker are `guard`'s.
 """
 
 from __future__ import annotations
@@ -94,7 +94,10 @@ class DeepTranslatorProvider:
             ) from exc
         except (dt.RequestError, dt.ServerException) as exc:
             response = _failed_response(exc)
-            detail = f"HTTP {response.status_code}" if response is not None else short_reason(exc)
+            status = response.status_code if response is not None else None
+            if status in REFUSED_ACCESS:
+                raise _refused_access(self.name, status) from exc
+            detail = f"HTTP {status}" if status is not None else short_reason(exc)
             wait = _retry_after(response)
             # With a Retry-After (a 503 of an overloaded provider) the whole provider waits;
             # without, it may be this request's own fault.
@@ -221,9 +224,12 @@ class OpenAICompatibleProvider:
         if status in (400, 413, 422):
             # This request's content (a filter, its size): other requests may pass.
             raise RequestRefused(f"{self.name}: HTTP {status}", provider=self.name, transient=False)
+        if status in REFUSED_ACCESS:
+            raise _refused_access(self.name, status)
         if status >= 400:
+            # A wrong address or model (404 …): the provider's set-up, not this story's text.
             raise TranslationError(
-                f"{self.name}: HTTP {status}", provider=self.name, transient=False
+                f"{self.name}: request failed (HTTP {status})", provider=self.name, transient=False
             )
         try:
             answer = response.json()["choices"][0]["message"]["content"]
@@ -232,6 +238,20 @@ class OpenAICompatibleProvider:
         if not isinstance(answer, str) or not answer.strip():
             raise RequestRefused(f"{self.name}: empty answer", provider=self.name)
         return answer.strip()
+
+
+# A key refused, or no access: the provider's set-up, not any one story's fault. Every
+# provider says it the same way, a provider-wide failure (its stories wait, pending, as in
+# an outage: README, "Translation") that is not retried within the cycle.
+REFUSED_ACCESS = (401, 403)
+
+
+def _refused_access(name: str, status: int) -> TranslationError:
+    return TranslationError(
+        f"{name}: request failed (HTTP {status}: the provider refused the key or the access)",
+        provider=name,
+        transient=False,
+    )
 
 
 def _deep(name: str) -> Callable[[ProviderSettings], Provider]:

@@ -16,7 +16,7 @@ import pytest
 
 from syndication.config import ProviderSettings
 from syndication.errors import TranslationError
-from syndication.translate.guard import CircuitOpen, Guarded
+from syndication.translate.guard import MAX_RETRY_AFTER, CircuitOpen, Guarded
 from syndication.translate.providers import (
     PROVIDERS,
     OpenAICompatibleProvider,
@@ -203,3 +203,15 @@ def test_retry_after_is_honoured_and_a_long_one_is_not_waited_for(fake_chat: Fak
         guard.translate("hello", "en", "kk")
     assert waits == []
     assert fake_chat.bodies[0]["model"] == "m"
+
+
+def test_a_retry_after_of_days_keeps_the_provider_away_six_hours_at_most(
+    fake_google: FakeGoogle,
+) -> None:
+    guard = _google(fake_google, retries=2, sleep=lambda _: None)
+    fake_google.mode, fake_google.retry_after = "429", "999999"  # 11.6 days
+    with pytest.raises(TranslationError, match="Retry-After 999999s"):
+        guard.translate("Сәлем әлем", "kk", "en")
+    left = guard.open_until - time.monotonic()
+    assert MAX_RETRY_AFTER - 60 < left <= MAX_RETRY_AFTER, left
+    assert guard.asked_until <= time.monotonic() + MAX_RETRY_AFTER
