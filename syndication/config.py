@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
@@ -1192,19 +1192,23 @@ def load(path: Path, *, lenient_env: Leniency = False) -> Config:
     reader.check_repeated_ids(data)
     reader.check_partner_tokens(data)
     settings: Settings | None = None
+    salvaged: Settings | None = None
     try:
         settings = Settings.model_validate(data)
     except ValidationError as exc:
-        for error in exc.errors(include_input=False, include_url=False):
+        errors = exc.errors(include_input=False, include_url=False)
+        for error in errors:
             loc = tuple(error["loc"])
             dotted = ".".join(str(part) for part in loc) or "(top level)"
             reader.problem(loc, f"{dotted}: {_message(error)}")
+        salvaged = _salvage(data, errors)
     reference_problems(data, reader.problem, lambda loc: line_for(loc, reader.lines))
     base = path.resolve().parent
     if reader.problems:
-        if settings is not None:
+        shaped_settings = settings or salvaged
+        if shaped_settings is not None:
             # Every mistake at once: the chain's gaps too, which the caller asks for after.
-            shaped = Config(path.resolve(), settings, lines=reader.lines, name=name)
+            shaped = Config(path.resolve(), shaped_settings, lines=reader.lines, name=name)
             reader.problems.extend(shaped.routing_problems())
         elif isinstance(data.get("editions"), list):
             # The routes as written: which ones can never apply needs no valid chain (but the
@@ -1273,6 +1277,9 @@ _PUBLIC_SECTIONS = frozenset(
         "fleet",
     )
 )
+
+# As the message of a `${VAR}` out of place names them: every section above, in one list.
+_SECTIONS_SAID = ", ".join(sorted(_PUBLIC_SECTIONS)[:-1]) + f" and {sorted(_PUBLIC_SECTIONS)[-1]}"
 
 
 def _secret_slot(path: tuple[Any, ...]) -> bool:
@@ -1366,10 +1373,9 @@ class _Reader:
                 self.problem(
                     path,
                     f"{dotted}: ${{{var}}}: environment values are read only in a source's "
-                    "url/file/articles, translation.providers and the site, serve, store, "
-                    "output, output_options, fetch and feeds settings (not a title, a "
-                    "description or a topic's words, which are published); write this value "
-                    "in the YAML",
+                    "url/file/articles, translation.providers, a partner's token and the "
+                    f"{_SECTIONS_SAID} settings (not a title, a description or a topic's "
+                    "words, which are published); write this value in the YAML",
                 )
                 return match.group(0)
             if _partner_token(path):
@@ -1444,6 +1450,23 @@ class _Reader:
                 )
             else:
                 seen[sid] = index
+
+
+# What the chain's gaps are worked out from: a mistake elsewhere (a typo under `fetch:`) must
+# not hide them until it is fixed.
+_ROUTING_KEYS = frozenset({"editions", "sources", "translation"})
+
+
+def _salvage(data: dict[str, Any], errors: Sequence[Any]) -> Settings | None:
+    """The settings without the top-level sections that failed (their defaults instead), when
+    the failures are all outside what translation routing reads; else None."""
+    failed = {error["loc"][0] if error["loc"] else None for error in errors}
+    if None in failed or failed & _ROUTING_KEYS:
+        return None
+    try:
+        return Settings.model_validate({k: v for k, v in data.items() if k not in failed})
+    except ValidationError:
+        return None
 
 
 def _partner_digest(partner: dict[str, Any]) -> str | None:

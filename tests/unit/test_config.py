@@ -578,3 +578,23 @@ def test_route_tags_are_read_as_stories_are_tagged(tmp_path: Path) -> None:
     text = text.replace("    - {from: en, to: kk-latn, chain: [google]}\n", "")
     routes = load(_write(tmp_path, text)).settings.translation
     assert routes.chain_for("kk", "zh") == ["mymemory"]
+
+
+def test_a_mistake_elsewhere_does_not_hide_the_chains_gaps(tmp_path: Path) -> None:
+    """A typo under `feeds:` is reported with what the chain cannot translate, in one run."""
+    text = (
+        "editions: [kk, en]\n"
+        "feeds: {itemz: 3}\n"  # 2
+        "sources:\n"
+        "  - {id: arts, articles: arts, language: en}\n"
+        "translation:\n"
+        "  chain: [deepl]\n"  # 6
+        "  providers: {deepl: {api_key: x}}\n"
+    )
+    with pytest.raises(ConfigError) as caught:
+        load(_write(tmp_path, text))
+    problems = caught.value.problems
+    assert len(problems) == 3, problems
+    assert ":2: feeds.itemz: unknown key" in problems[0]
+    assert "translates en→kk [deepl]" in " ".join(problems)
+    assert "translates kk→en [deepl]" in " ".join(problems)
