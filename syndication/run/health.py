@@ -45,6 +45,9 @@ class Condition:
     last_error: str = ""
     failing: dict[str, str] = field(default_factory=dict)  # job → its error, until it succeeds
     fatal: str = ""  # why the worker must stop (exit 3)
+    # Since when changes have waited for a publish past what a live publisher takes (None:
+    # they have not): the worker that made them died, or no publish can run (fleet.py).
+    publish_overdue: datetime | None = None
 
     def failed(self, name: str, exc: Exception) -> None:
         """Log a job's failure and keep it until the job next succeeds."""
@@ -78,6 +81,9 @@ def healthz(store: Store, condition: Condition) -> dict[str, Any]:
         "failing": failing | ({"store": fatal} if fatal else {}),
         "last_cycle": condition.last_cycle.isoformat() if condition.last_cycle else None,
         "last_publish": condition.last_publish.isoformat() if condition.last_publish else None,
+        "publish_overdue_since": (
+            condition.publish_overdue.isoformat() if condition.publish_overdue else None
+        ),
         "backlog": {
             lang: sum(n for status, n in counts.items() if status != "translated")
             for lang, counts in backlog.items()

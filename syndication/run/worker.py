@@ -15,8 +15,10 @@ With other workers on the same (PostgreSQL) store, a job claims its work first: 
 claims the source's poll (skipped when another worker polls it, or polled it less than its
 `every` ago: schedule.may_follow), the translation job claims a batch of due translations (the
 store does, in its work query), and the publish job takes the publish lock (another worker
-publishing: this one tries again within `publish.debounce`). A database that stops answering
-makes the jobs stand back and retry with backoff (fleet.py).
+publishing: this one tries again within `publish.debounce`). A worker killed before it
+published its changes leaves them to whichever worker sees them waiting too long (housekeeping
+looks every few seconds: fleet.PublishWatch). A database that stops answering makes the jobs
+stand back and retry with backoff (fleet.py).
 """
 
 from __future__ import annotations
@@ -45,12 +47,14 @@ from syndication.errors import StoreError, StoreUnreachable
 from syndication.ingest.poll import Poller, SourceOutcome, next_poll
 from syndication.model import SourceState, utcnow
 from syndication.publish import publish
+from syndication.publish.changes import AT, MARK
 from syndication.run import reload as reloading
 from syndication.run.cycle import translate
-from syndication.run.fleet import Heartbeat, Outage
+from syndication.run.fleet import Heartbeat, Outage, PublishWatch
 from syndication.run.health import Condition, healthz
 from syndication.run.schedule import FIRST_SPREAD, first_run, job_id, may_follow, trigger_for
 from syndication.store import Store
+from syndication.store.base import parse_iso
 from syndication.translate.engine import TranslationReport, build_providers
 
 log = logging.getLogger(__name__)
@@ -60,6 +64,7 @@ PUBLISH_RETRY = 60.0  # seconds before a failed publish is tried again
 # Command-line requests and the configuration file's mtime: a partner's token rotated or
 # removed in the YAML must stop working within 5 s of the save.
 HOUSEKEEPING_EVERY = 2.0
+ENDED = "last_publish"  # the setting saying when the last publish ended (AT: when it began)
 
 Announce = Callable[[str], None]
 
@@ -82,6 +87,8 @@ class Worker:
         self.providers = build_providers(config)
         self.condition = Condition()
         self.outage = Outage()  # a shared store not answering (fleet.py)
+        self.watch = PublishWatch()  # changes a dead worker left unpublished (fleet.py)
+        self._told_owed: datetime | None = None
         self.heartbeat = Heartbeat(store, config.settings.fleet.lease, self._beaten)
         self.on_fatal: Callable[[], None] = lambda: None
         self._store_identity = store.file_identity()
@@ -451,6 +458,33 @@ class Worker:
                 self._trigger("publish", 0.0)
         if reloading.stamp(self.config.path) != self._config_stamp:
             self.reload(f"{self.config.path} changed")
+        self._publish_if_owed()
+
+    def _publish_if_owed(self) -> None:
+        """Publish changes nobody alive is going to publish (see fleet.PublishWatch).
+
+        Their worker would have published them within the longer of the debounce and a
+        publish's run (the last one's, whoever ran it: the store records when it began and
+        ended), after the publish running then: twice that, and a lease more for its heartbeat
+        to lapse, is the allowance. A publish that is failing is retried on its own schedule."""
+        change, seen = self.store.change_and_settings([MARK, AT, ENDED])
+        began, ended = parse_iso(seen[AT]), parse_iso(seen[ENDED])
+        took = (ended - began).total_seconds() if began and ended else 0.0
+        s = self.config.settings
+        allowance = s.fleet.lease + 2 * max(self._publish_delay(), took)
+        owed = self.watch.look(change, int(seen[MARK] or 0), allowance)
+        self.condition.publish_overdue = self.watch.waiting_since
+        with self._runs_lock:
+            running = "publish" in self._running
+        if owed and not running and "publish" not in self.condition.failing:
+            if self._told_owed != self.watch.waiting_since:  # once per wait
+                self._told_owed = self.watch.waiting_since
+                log.warning(
+                    "changes have waited since %s for a publish (did the worker that made "
+                    "them stop before publishing them?): publishing them",
+                    self._told_owed,
+                )
+            self._trigger("publish", 0.0)
 
     def _guard(self, name: str, job: Callable[[], None]) -> None:
         if self._standing_back():

@@ -36,6 +36,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from syndication.errors import StoreError, StoreLocked
 from syndication.model import utcnow
 from syndication.store.base import StoreBase, insert_new, iso, parse_iso, store_error, upsert
+from syndication.store.counters import current_change
 from syndication.store.schema import (
     claims,
     meta,
@@ -101,6 +102,14 @@ class ControlMixin(StoreBase):
     def setting(self, key: str) -> str | None:
         with self.begin() as conn:
             return read_setting(conn, key)
+
+    def change_and_settings(self, keys: Sequence[str]) -> tuple[int, dict[str, str | None]]:
+        """The last change number handed out and the settings under `keys`, read together:
+        a worker's look at whether changes wait for a publish (the mark is a setting)."""
+        with self.begin() as conn:
+            query = select(meta.c.key, meta.c.value).where(meta.c.key.in_(keys))
+            rows = dict(conn.execute(query).tuples().all())
+            return current_change(conn), {key: rows.get(key) for key in keys}
 
     def set_setting(self, key: str, value: str) -> None:
         with self.begin() as conn:

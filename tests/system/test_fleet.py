@@ -47,7 +47,10 @@ from typing import Any
 
 import pytest
 from lxml import etree
+from sqlalchemy import create_engine, func, select, text
+from sqlalchemy.pool import NullPool
 
+from syndication.store.control import PUBLISH_LOCK_KEY
 from tests.conftest import REPO, run_cli, write_config
 from tests.fakeprovider import FakeGoogle
 from tests.feedserver import FeedItem, FeedServer, GrowingFeed, Request
@@ -282,17 +285,18 @@ def fleet_config(
     feeds: dict[Partner, GrowingFeed],
     translator: FakeGoogle,
     plan: FleetPlan,
+    **overrides: Any,
 ) -> Path:
+    """The fleet's YAML; `overrides`: top-level keys set otherwise for one test."""
     (folder / "articles").mkdir(parents=True, exist_ok=True)  # no sample articles
-    return write_config(
-        folder,
-        store=store_url,
-        sources=[
+    settings: dict[str, Any] = {
+        "store": store_url,
+        "sources": [
             {"id": p.id, "url": f.url, "language": p.language, "every": f"{plan.every:g}s"}
             for p, f in feeds.items()
         ],
-        feeds={"items": 10_000},  # all of them: a story pushed out by newer ones is not lost
-        fetch={
+        "feeds": {"items": 10_000},  # all of them: a story pushed out by newer ones is not lost
+        "fetch": {
             "timeout": "5s",
             "connect_timeout": "2s",
             "parse_workers": 0,
@@ -300,17 +304,18 @@ def fleet_config(
             "per_host": plan.partners,
             "user_agent": "syndication-fleet-test (${FLEET_WORKER:-unnamed})",
         },
-        translation={
+        "translation": {
             "chain": ["google"],
             "providers": {"google": {"base_url": translator.url}},
             "timeout": "5s",
             "retry_after": "1s",
             "budget": "20s",
         },
-        publish={"debounce": "1s", "every": "10s"},
-        serve={"host": "127.0.0.1", "port": 0},  # any free port: restarts never collide
-        fleet={"lease": f"{plan.lease:g}s"},
-    )
+        "publish": {"debounce": "1s", "every": "10s"},
+        "serve": {"host": "127.0.0.1", "port": 0},  # any free port: restarts never collide
+        "fleet": {"lease": f"{plan.lease:g}s"},
+    }
+    return write_config(folder, **{**settings, **overrides})
 
 
 def close_polls(
@@ -713,5 +718,105 @@ def test_status_reload_and_retry_reach_every_worker(tmp_path: Path, postgres_url
         for worker in workers:
             if worker.process.poll() is None:
                 worker.kill()
+        translator.stop()
+        server.stop()
+
+
+def _health(address: str) -> dict[str, Any]:
+    try:
+        with urllib.request.urlopen(f"{address}healthz", timeout=10) as answer:
+            return dict(json.loads(answer.read()))
+    except urllib.error.HTTPError as exc:
+        return dict(json.loads(exc.read()))
+
+
+@pytest.mark.timeout(240)
+def test_a_publish_owed_by_a_killed_worker_is_made_by_another(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    """Two workers; the one that polls a partner's new story is SIGKILLed after storing it and
+    before publishing it. The other publishes it, though it made no change itself and its
+    `publish.every` is ten minutes away: it notices changes waiting past a lease and two
+    debounces (and says so in /healthz) and publishes them.
+
+    So that the kill cannot come after the victim's publish, publishing is held up from the
+    start by a session holding the fleet's publish lock (a publisher hung on another host);
+    it lets go once the survivor's /healthz says the changes are overdue."""
+    server = FeedServer().start()
+    translator = FakeGoogle()
+    plan = FleetPlan(partners=1, every=300.0, lease=3.0)
+    chosen = partners(plan.partners)  # p00, in English: no translation stands in the way
+    partner = chosen[0]
+    feeds = {p: GrowingFeed(server, f"/{p.id}.{p.kind}", kind=p.kind, title=p.id) for p in chosen}
+    config = fleet_config(
+        tmp_path,
+        postgres_url,
+        feeds,
+        translator,
+        plan,
+        editions=["en"],
+        publish={"debounce": "1s", "every": "10m"},
+    )
+    desk = Desk(feeds, plan)
+    desk.publish(partner)
+    engine = create_engine(postgres_url, poolclass=NullPool)  # a closed connection is gone
+    hung = None  # the connection holding the publish lock
+    workers = {n: FleetWorker(config, tmp_path / f"{n}.log", n) for n in ("w1", "w2")}
+    everyone = list(workers.values())
+    feed = tmp_path / "public" / "en" / "feed.json"
+
+    def published(token: str) -> bool:
+        with contextlib.suppress(OSError):
+            return token in feed.read_text(encoding="utf-8")
+        return False
+
+    def stored() -> int:
+        with engine.connect() as conn:
+            return int(conn.execute(text("SELECT count(*) FROM articles")).scalar() or 0)
+
+    try:
+        first = next(iter(desk.snapshot()))
+        _until(lambda: published(first), 60, "the first story", workers["w1"])
+        addresses: dict[int, str] = {}
+
+        def both_listed() -> bool:
+            done = run_cli("status", "--json", "--config", str(config), timeout=60)
+            listed = json.loads(done.stdout)["workers"] if done.code == 0 else []
+            addresses.update({w["pid"]: w["address"] for w in listed if w["address"]})
+            return all(w.pid in addresses for w in workers.values())
+
+        _until(both_listed, 30, "both workers in status", workers["w1"])
+        hung = engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+        hung.execute(select(func.pg_advisory_lock(PUBLISH_LOCK_KEY)))
+        before, path = stored(), f"/{partner.id}.{partner.kind}"
+        polls = len(server.requests_for(path))
+        desk.publish(partner)
+        token = max(desk.snapshot())
+        retried = run_cli("retry", partner.id, "--config", str(config), timeout=60)
+        assert retried.code == 0, retried.output
+        _until(lambda: len(server.requests_for(path)) > polls, 30, "the poll", workers["w1"])
+        victim = workers.pop(worker_of(server.requests_for(path)[-1]))
+        ((name, survivor),) = workers.items()
+        _until(lambda: stored() > before, 30, "the new story stored", victim)
+        victim.kill()
+        assert not published(token), "published before the kill: the test proves nothing"
+
+        def overdue() -> bool:
+            return bool(_health(addresses[survivor.pid]).get("publish_overdue_since"))
+
+        _until(overdue, 30, f"{name}'s /healthz saying changes wait", survivor)
+        hung.close()
+        hung = None
+        # A lease and two debounces after it first saw them waiting, and the lock free.
+        _until(lambda: published(token), 30, f"the story published by {name}", survivor)
+        _until(lambda: not overdue(), 10, f"{name}'s /healthz no longer overdue", survivor)
+        assert survivor.stop() == 0
+    finally:
+        if hung is not None:
+            hung.close()
+        for worker in everyone:
+            if worker.process.poll() is None:
+                worker.kill()
+        engine.dispose()
         translator.stop()
         server.stop()
