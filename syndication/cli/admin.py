@@ -69,6 +69,15 @@ def check(config: ConfigOption = None) -> None:
                 f"{safe(path)} does not exist (yet)",
                 highlight=False,
             )
+    if "base_url" not in s.site.model_fields_set:
+        # The default suits a first try on this machine only: its host would become the
+        # authority of every item id at the first publish, for good.
+        err.print(
+            f"[yellow]note:[/] {safe(loaded.path)}: site.base_url is not set: links and ids "
+            f"use {s.site.base_url}, and its host is kept in every item id from the first "
+            "publish on; set it to where the feeds are served before then",
+            highlight=False,
+        )
     out.print(
         f"[green]ok[/] {safe(loaded.path)}: {len(s.sources)} source(s), editions "
         f"{', '.join(s.editions)}, translation chain {' → '.join(s.translation.chain)}",

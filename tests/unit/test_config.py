@@ -598,3 +598,15 @@ def test_a_mistake_elsewhere_does_not_hide_the_chains_gaps(tmp_path: Path) -> No
     assert ":2: feeds.itemz: unknown key" in problems[0]
     assert "translates en→kk [deepl]" in " ".join(problems)
     assert "translates kk→en [deepl]" in " ".join(problems)
+
+
+def test_check_notes_a_site_base_url_left_unset(tmp_path: Path) -> None:
+    """Its host becomes every item id's authority at the first publish, for good."""
+    text = "editions: [en]\nsources:\n  - {id: a, articles: articles}\n"
+    done = run_cli("check", "--config", str(_write(tmp_path, text)))
+    assert done.code == 0, done.output
+    said = " ".join(done.output.split())
+    assert "site.base_url is not set: links and ids use http://127.0.0.1:8080/" in said
+    with_site = "site: {base_url: 'https://feeds.example.kz/'}\n" + text
+    done = run_cli("check", "--config", str(_write(tmp_path, with_site)))
+    assert done.code == 0 and "base_url" not in done.output, done.output
