@@ -16,7 +16,8 @@ from typing import Any
 
 import httpx
 
-USER_AGENT = "syndication/0.1 (+https://github.com/syndication; multilingual news feeds)"
+# No project address of ours to point at: an operator names theirs in `fetch.user_agent`.
+USER_AGENT = "syndication/0.1 (multilingual news feeds)"
 FEED_ACCEPT = (
     "application/rss+xml, application/atom+xml, application/feed+json, "
     "application/xml;q=0.9, text/xml;q=0.9, application/json;q=0.8, */*;q=0.5"

@@ -34,7 +34,8 @@ def announce(
     if not topics:
         return ""
     try:
-        (ping or websub_ping)(hub, topics)
+        agent = config.settings.fetch.user_agent
+        (ping or (lambda hub, urls: websub_ping(hub, urls, user_agent=agent)))(hub, topics)
         store.set_setting("websub_owed", "[]")
     except Exception as exc:  # a hub outage never fails a publish
         error = f"WebSub hub {hub}: {exc} (will ping again next time)"
@@ -44,9 +45,11 @@ def announce(
     return ""
 
 
-def websub_ping(hub: str, urls: list[str]) -> None:
-    """Tell the hub these topics changed (WebSub publish ping; hubs accept `hub.url` lists)."""
+def websub_ping(hub: str, urls: list[str], *, user_agent: str = http.USER_AGENT) -> None:
+    """Tell the hub these topics changed (WebSub publish ping; hubs accept `hub.url` lists),
+    as the operator's `fetch.user_agent`: the one name our requests go out under."""
     data = {"hub.mode": "publish", "hub.url": urls}  # a list value repeats the field
-    response = http.post(hub, data=data, timeout=10.0)
+    headers = {"User-Agent": user_agent}
+    response = http.post(hub, data=data, timeout=10.0, headers=headers)
     if response.status_code >= 300:
         raise RuntimeError(f"HTTP {response.status_code}")

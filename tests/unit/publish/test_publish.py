@@ -196,6 +196,7 @@ class Hub:
 
     def __init__(self) -> None:
         self.pings: list[dict[str, list[str]]] = []
+        self.agents: list[str] = []
         self.status = 204
         hub = self
 
@@ -203,6 +204,7 @@ class Hub:
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 hub.pings.append(parse_qs(body.decode()))
+                hub.agents.append(self.headers.get("User-Agent", ""))
                 self.send_response(hub.status)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
@@ -255,6 +257,18 @@ def test_websub_hub_is_linked_and_pinged_only_after_a_change(tmp_path: Path, hub
     assert "https://feeds.example.kz/en/sources/brief/atom.xml" in hub.pings[2]["hub.url"]
     publish(config, store)
     assert len(hub.pings) == 3, "a delivered ping was sent again"
+
+
+def test_the_hub_is_pinged_as_the_operators_user_agent(tmp_path: Path, hub: Hub) -> None:
+    """`fetch.user_agent` is the one name our requests go out under, hub pings too."""
+    config, store = _setup(
+        tmp_path,
+        site={"base_url": "https://feeds.example.kz/", "hub": hub.url},
+        fetch={"user_agent": "KazNewsSyndication/2.0 (+https://feeds.example.kz/about)"},
+    )
+    save_articles(store, "full", [_article("full", 1)], ["kk", "zh", "en"])
+    assert publish(config, store).hub_error == ""
+    assert hub.agents == ["KazNewsSyndication/2.0 (+https://feeds.example.kz/about)"]
 
 
 def test_a_correction_note_opens_every_edition_with_its_class_and_own_label(
