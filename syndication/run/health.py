@@ -23,7 +23,7 @@ from prometheus_client import generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from syndication.errors import StoreError
+from syndication.errors import OutputError, StoreError
 from syndication.metrics import CONTENT_TYPE, REGISTRY
 from syndication.store import Store
 
@@ -51,9 +51,14 @@ class Condition:
 
     def failed(self, name: str, exc: Exception) -> None:
         """Log a job's failure and keep it until the job next succeeds."""
-        if isinstance(exc, StoreError):  # ours, said in one line: no traceback flood
+        if isinstance(exc, StoreError | OutputError):  # ours, said in one line
             self.last_error = str(exc)
             log.error("%s: %s", name, exc)
+        elif isinstance(exc, OSError):
+            # The file system's refusal (a folder turned into a file, a full disk) names its
+            # path: a traceback repeated at every retry adds nothing to it.
+            self.last_error = f"{type(exc).__name__}: {exc}"
+            log.error("%s failed: %s", name, self.last_error)
         else:
             self.last_error = f"{type(exc).__name__}: {exc}"
             log.exception("%s failed", name)

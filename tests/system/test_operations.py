@@ -638,7 +638,18 @@ def test_health_says_when_the_output_cannot_be_written_and_when_it_can_again(
     kk.unlink()
     wait_until(lambda: answer().status_code == 200, 15, "health again", worker)
     assert (kk / "rss.xml").exists()
+    # The whole output folder replaced by a file: said in one line naming it, no traceback
+    # repeated at every retry.
+    public = tmp_path / "public"
+    public.rename(tmp_path / "public.moved")
+    public.write_text("not a folder\n", encoding="utf-8")
+    assert run_cli("publish", "--all", "--config", str(config)).code in (0, 3)
+    wait_until(lambda: answer().status_code == 503, 15, "an unhealthy answer", worker)
+    assert str(public) in answer().json()["failing"]["publish"]
+    public.unlink()
+    wait_until(lambda: answer().status_code == 200, 30, "health again", worker)
     assert worker.stop()[0] == 0
+    assert "Traceback" not in worker.output(), worker.output()
 
 
 def test_health_says_when_the_first_publish_of_run_fails(
