@@ -229,6 +229,12 @@ class S3Output:
             return False
         return bool(self._delete([path]))
 
+    def explain(self, path: str, exc: OSError) -> str:
+        message = str(exc)  # an OutputError names its key already
+        if message.startswith("s3://"):
+            return message
+        return f"s3://{self.location.bucket}/{self.location.prefix}{path}: {message}"
+
     def remove_stale(self, keep: Collection[str], under: str) -> list[str]:
         return self._delete(
             sorted(p for p in self._known if p.startswith(under + "/") and p not in keep)

@@ -52,6 +52,9 @@ class Output(Protocol):
     def remove_stale(self, keep: Collection[str], under: str) -> list[str]:
         """Remove the files below the folder `under` that are not in `keep`; those removed."""
 
+    def explain(self, path: str, exc: OSError) -> str:
+        """One line on why the file at `path` could not be written, naming it as published."""
+
 
 class Folder:
     """The output as a local folder (`output:` in the YAML), written atomically, in the order
@@ -122,6 +125,11 @@ class Folder:
     def remove_stale(self, keep: Collection[str], under: str) -> list[str]:
         return remove_stale(self.root, keep, under)
 
+    def explain(self, path: str, exc: OSError) -> str:
+        # The published path, never the temporary file the error may name (or none: a write
+        # to a full disk fails with no file name at all).
+        return f"{self.root / path}: {exc.strerror or exc}"
+
 
 @dataclass
 class Writer:
@@ -131,7 +139,7 @@ class Writer:
     written: list[str] = field(default_factory=list)
     changed: list[tuple[str, str, int]] = field(default_factory=list)  # (path, sha256, size)
     unchanged: int = 0
-    failed: list[OSError] = field(default_factory=list)
+    failed: list[tuple[str, OSError]] = field(default_factory=list)  # (path, why)
     removed: list[str] = field(default_factory=list)
     produced: set[str] = field(default_factory=set)  # every path this publish rendered
 
@@ -153,7 +161,7 @@ class Writer:
                     self.unchanged += 1
                     continue
             except OSError as exc:
-                self.failed.append(exc)
+                self.failed.append((path, exc))
                 continue
             self.written.append(path)
             self.changed.append((path, digest(data), len(data)))
@@ -166,7 +174,7 @@ class Writer:
                     self.removed.append(path)
             except OSError as exc:
                 # Left in place for now: the publish is done again, and removes it then.
-                self.failed.append(exc)
+                self.failed.append((path, exc))
 
     def sweep(self, editions: Iterable[str], keep: Collection[str]) -> None:
         """Remove every file of an edition folder this publish did not produce (a full publish):
@@ -180,11 +188,12 @@ class Writer:
     def check(self) -> None:
         """Publish every file put; raise OSError when one could not be written (after every
         other was)."""
-        lost = dict(self.output.flush())
+        lost = self.output.flush()
         if lost:
-            self.written = [path for path in self.written if path not in lost]
-            self.changed = [change for change in self.changed if change[0] not in lost]
-            self.failed += lost.values()
+            paths = {path for path, _ in lost}
+            self.written = [path for path in self.written if path not in paths]
+            self.changed = [change for change in self.changed if change[0] not in paths]
+            self.failed += lost
         if self.failed:
-            first = self.failed[0]
+            first = self.output.explain(*self.failed[0])
             raise OSError(f"{len(self.failed)} file(s) not written, the first: {first}")

@@ -1,15 +1,24 @@
-"""An output that fails under the command line: an object store that never answers.
+"""An output that fails under the command line: a full disk, an object store that never
+answers.
 
-A bucket endpoint that accepts connections and never answers fails the command within
-`output_options.timeout`, saying so, and a publish stops asking once one upload timed out. The
-silent endpoint is a loopback HTTP server that answers only the probe a command makes before it
-works.
+A disk that is full (of bytes or of inodes) fails `once` with exit 3 and a message naming the
+first file that could not be written as it is published, never the temporary file beside it; a
+bucket endpoint that accepts connections and never answers fails the command within
+`output_options.timeout`, saying so, and a publish stops asking once one upload timed out.
+
+The full disk is a real one: a small tmpfs mounted over the output folder in a mount namespace
+of the command's own (util-linux's `unshare`), so nothing on the machine fills up. The silent
+endpoint is a loopback HTTP server that answers only the probe a command makes before it works.
 """
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
 import socket
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler
@@ -20,8 +29,10 @@ import pytest
 
 from tests.conftest import (
     OFFLINE_TRANSLATION,
+    REPO,
     Result,
     run_cli,
+    unavailable,
     write_config,
 )
 from tests.loopback import LoopbackServer
@@ -33,6 +44,73 @@ pytestmark = [pytest.mark.system, pytest.mark.timeout(300)]
 def _said(result: Result) -> str:
     """What the command said, its lines as one (the console wraps long ones)."""
     return " ".join(result.output.split())
+
+
+# -- a full disk -----------------------------------------------------------------------------
+
+
+def _unshare() -> list[str]:
+    """The command that runs another in a mount namespace of its own where it may mount."""
+    if shutil.which("unshare") is None:
+        unavailable("util-linux's unshare is not installed")
+    for command in (["unshare", "--user", "--map-root-user", "--mount"], ["unshare", "--mount"]):
+        probe = subprocess.run([*command, "true"], capture_output=True)
+        if probe.returncode == 0:
+            return command
+    unavailable("unshare cannot make a mount namespace here (no user namespaces, not root)")
+
+
+def _on_small_disk(output: Path, mount_options: str, *args: str) -> Result:
+    """`syndication ARGS` with a fresh tmpfs of these options mounted on `output`."""
+    script = 'mount -t tmpfs -o "$1" syndication-test "$2" && shift 2 && exec "$@"'
+    done = subprocess.run(
+        [
+            *_unshare(),
+            "sh",
+            "-c",
+            script,
+            "sh",
+            mount_options,
+            str(output),
+            sys.executable,
+            "-m",
+            "syndication",
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "COLUMNS": "200", "NO_COLOR": "1"},
+        cwd=REPO,
+    )
+    return Result(done.returncode, done.stdout, done.stderr)
+
+
+@pytest.mark.parametrize("full_of", ["bytes", "inodes"], ids=["no-space", "no-inodes"])
+def test_a_full_disk_names_the_first_file_not_written(tmp_path: Path, full_of: str) -> None:
+    """README (Operations, health): the first file that could not be written is named. Out
+    of space, write() fails with no file name of its own (the message named none); out of
+    inodes, creating the temporary file fails naming that (a hidden `.x.*.tmp`): either way
+    the message gives the published path."""
+    config = write_config(tmp_path, translation=OFFLINE_TRANSLATION)
+    output = tmp_path / "public"
+    output.mkdir()
+    # Room for the probe and a few files, never for the whole site.
+    options = "size=16k" if full_of == "bytes" else "size=4m,nr_inodes=12"
+    once = _on_small_disk(output, options, "once", "--config", str(config))
+    said = _said(once)
+    assert once.code == 3, said
+    found = re.search(
+        rf"cannot write the output: (\d+) file\(s\) not written, the first: "
+        rf"{re.escape(str(output))}/(\S+): No space left on device",
+        said,
+    )
+    assert found, said
+    named = found.group(2)
+    assert not Path(named).name.startswith(".") and ".tmp" not in said, said
+    # A file the site has: the same YAML published to a folder with room writes it.
+    assert run_cli("publish", "--all", "--config", str(config)).code == 0
+    assert (output / named).is_file(), named
 
 
 # -- an object store that never answers -------------------------------------------------------
