@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import functools
 import posixpath
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from typing import Any, NoReturn
 
 import boto3
@@ -228,6 +228,11 @@ class S3Output:
         if path not in self._known:
             return False
         return bool(self._delete([path]))
+
+    def missing(self, paths: Iterable[str]) -> list[str]:
+        # Not looked for: it would take a request a key. A key deleted by hand stays missing
+        # until its file changes or `publish --all` (README says so).
+        return []
 
     def explain(self, path: str, exc: OSError) -> str:
         message = str(exc)  # an OutputError names its key already

@@ -4,13 +4,15 @@ Owns: the output a publish writes to (`Output`: a folder, through atomic writes 
 unchanged file untouched and are made durable a batch at a time, or an object store:
 `publish/s3.py`), writing file by file as the stage renders them (the stage renders story
 pages before the feeds and indexes that link to them), one file that cannot be written
-stopping no other, files a killed publish left half-written, removing what a publish no longer
-produces (named files when it follows the changes; a walk of every edition folder on a full
-publish), and what was written, for the store to record.
+stopping no other (and the first one named as published), files a killed publish left
+half-written, which published files a folder no longer has (removed by hand), removing what a
+publish no longer produces (named files when it follows the changes; a walk of every edition
+folder on a full publish), and what was written, for the store to record.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,6 +53,9 @@ class Output(Protocol):
 
     def remove_stale(self, keep: Collection[str], under: str) -> list[str]:
         """Remove the files below the folder `under` that are not in `keep`; those removed."""
+
+    def missing(self, paths: Iterable[str]) -> list[str]:
+        """Those of these files (published before) that are not there any more."""
 
     def explain(self, path: str, exc: OSError) -> str:
         """One line on why the file at `path` could not be written, naming it as published."""
@@ -124,6 +129,23 @@ class Folder:
 
     def remove_stale(self, keep: Collection[str], under: str) -> list[str]:
         return remove_stale(self.root, keep, under)
+
+    def missing(self, paths: Iterable[str]) -> list[str]:
+        # One listing of each folder, not a stat of each file: a story's pages are tens of
+        # thousands in one folder (the cost: bench/README.md, "Files removed by hand").
+        names: dict[str, list[str]] = {}
+        for path in paths:
+            folder, _, name = path.rpartition("/")
+            names.setdefault(folder, []).append(name)
+        gone: list[str] = []
+        for folder, wanted in names.items():
+            try:
+                there = set(os.listdir(os.path.join(self.root, folder)))
+            except OSError:  # the folder is gone, or a file stands where it was
+                there = set()
+            prefix = f"{folder}/" if folder else ""
+            gone += [prefix + name for name in wanted if name not in there]
+        return gone
 
     def explain(self, path: str, exc: OSError) -> str:
         # The published path, never the temporary file the error may name (or none: a write

@@ -1,10 +1,12 @@
 """An output that fails under the command line: a full disk, an object store that never
-answers.
+answers, files removed by hand.
 
 A disk that is full (of bytes or of inodes) fails `once` with exit 3 and a message naming the
 first file that could not be written as it is published, never the temporary file beside it; a
 bucket endpoint that accepts connections and never answers fails the command within
-`output_options.timeout`, saying so, and a publish stops asking once one upload timed out.
+`output_options.timeout`, saying so, and a publish stops asking once one upload timed out; an
+archive page or a story's page removed by hand from an output folder is written again by the
+next `publish`, though nothing changed in the store.
 
 The full disk is a real one: a small tmpfs mounted over the output folder in a mount namespace
 of the command's own (util-linux's `unshare`), so nothing on the machine fills up. The silent
@@ -32,6 +34,7 @@ from tests.conftest import (
     REPO,
     Result,
     run_cli,
+    snapshot,
     unavailable,
     write_config,
 )
@@ -225,3 +228,40 @@ def test_a_publish_stops_asking_an_endpoint_that_stopped_answering(
         said,
     ), said
     assert len(set(Hanging.held)) == 1, Hanging.held
+
+
+# -- files removed by hand ----------------------------------------------------------------------
+
+
+def test_pages_removed_by_hand_are_written_again_by_publish(tmp_path: Path) -> None:
+    """An archive page and a story's page removed from the output folder: `publish` (nothing
+    changed in the store) writes them again, and only them, so no feed links a missing file."""
+    articles = tmp_path / "articles"
+    articles.mkdir()
+    for day in range(1, 6):
+        (articles / f"story-{day}.md").write_text(
+            f"---\ntitle: Жаңалық {day}\ndate: 2025-05-0{day}T09:00:00+05:00\nlanguage: kk\n"
+            f"---\nМәтін {day}.\n",
+            encoding="utf-8",
+        )
+    config = write_config(tmp_path, translation=OFFLINE_TRANSLATION, feeds={"items": 2})
+    assert run_cli("once", "--config", str(config)).code in (0, 1)
+    output = tmp_path / "public"
+    before = snapshot(output)
+    archive = output / "kk" / "archive" / "1"
+    page = sorted((output / "kk" / "articles").iterdir())[0]
+    assert archive.is_dir() and page.is_file()
+    shutil.rmtree(archive)
+    page.unlink()
+    again = run_cli("publish", "--config", str(config))
+    assert again.code == 0, again.output
+    assert "has no" in _said(again), again.output
+    after = snapshot(output)
+    assert {p: data for p, (data, _) in after.items()} == {p: d for p, (d, _) in before.items()}
+    rewritten = {p for p in after if after[p][1] != before[p][1]}
+    assert rewritten == {
+        page.relative_to(output).as_posix(),
+        *(f"kk/archive/1/{name}" for name in ("rss.xml", "atom.xml", "feed.json")),
+    }
+    idle = run_cli("publish", "--config", str(config))
+    assert idle.code == 0 and "0 file(s) written" in _said(idle), idle.output
