@@ -11,7 +11,10 @@ ingestion writes them), edition `en`, `untranslated: original` (every story in t
 `feeds.items: 100` and one topic feed (a keyword one story in ten has). Then: the first
 publish (full: the reference), a publish with nothing changed, and `--rounds` publishes each
 after one new story in one source (median and worst). `--all` on the published output is
-timed too (every document rendered again, nothing written).
+timed too (every document rendered again, nothing written), and so is what every publish does
+to notice files removed by hand from the output folder (one listing of each folder that holds
+a file the store records as published), then a publish after a story's page and an archive page
+were removed by hand (every document rendered, only the missing files written).
 
 Run: .venv/bin/python bench/bench_publish_change.py [--stories 100000] [--sources 500]
      [--items 100] [--editions en] [--rounds 5]
@@ -34,6 +37,8 @@ from syndication.config import Config, load
 from syndication.ingest.save import save_articles
 from syndication.model import Article
 from syndication.publish import PublishReport, publish
+from syndication.publish.stage import lost
+from syndication.publish.write import Folder
 from syndication.store import Store
 
 START = datetime(2026, 9, 1, tzinfo=UTC)
@@ -122,6 +127,22 @@ def main() -> None:
               f"{files:,} files", flush=True)  # fmt: skip
         idle_time, idle = _timed(config, store)
         again_time, again = _timed(config, store, full=True)
+        looks = []
+        for _ in range(5):
+            started = time.perf_counter()
+            assert not lost(config, store, Folder(config.output))
+            looks.append(time.perf_counter() - started)
+        recorded = len(store.published_paths())
+        look = statistics.median(looks)
+        print(f"looking for files removed by hand: {look * 1000:.0f} ms (median of 5) over "
+              f"{recorded:,} recorded files", flush=True)  # fmt: skip
+        page = next((config.output / editions[0] / "articles").iterdir())
+        page.unlink()
+        shutil.rmtree(config.output / editions[0] / "archive" / "1")
+        restore_time, restored = _timed(config, store)
+        print(f"a page and an archive page removed by hand: {restore_time:.1f} s, "
+              f"{restored.rendered:,} documents, {len(restored.written)} files written "
+              f"({restored.why})", flush=True)  # fmt: skip
         rounds: list[tuple[float, PublishReport]] = []
         for n in range(args.rounds):
             source = 7 + n
@@ -145,6 +166,10 @@ def main() -> None:
               f"{again.rendered:,} | {len(again.written):,} |")  # fmt: skip
         print(f"| nothing changed | {idle_time * 1000:.0f} ms | {idle.rendered} | "
               f"{len(idle.written)} |")  # fmt: skip
+        print(f"| looking for files removed by hand ({recorded:,} files) | "
+              f"{look * 1000:.0f} ms | 0 | 0 |")  # fmt: skip
+        print(f"| a page and an archive page removed by hand | {restore_time:.1f} s | "
+              f"{restored.rendered:,} | {len(restored.written)} |")  # fmt: skip
         print(f"| one new story in one source (median of {len(times)}; worst "
               f"{max(times) * 1000:.0f} ms) | {statistics.median(times) * 1000:.0f} ms | "
               f"{shown.rendered} | {len(shown.written)} |")  # fmt: skip

@@ -446,6 +446,8 @@ class OutputOptions(Strict):
     endpoint_url: HttpUrl | None = None  # an S3-compatible server; AWS when left out
     region: str | None = None
     addressing_style: Literal["auto", "path", "virtual"] = "auto"
+    # The longest a request waits on an endpoint that does not answer, its tries included.
+    timeout: Duration = 30.0
 
 
 class FleetSettings(Strict):

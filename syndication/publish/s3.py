@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import functools
 import posixpath
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from typing import Any, NoReturn
 
 import boto3
@@ -23,8 +23,10 @@ from botocore.config import Config as BotoConfig
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
+    ConnectTimeoutError,
     NoCredentialsError,
     PartialCredentialsError,
+    ReadTimeoutError,
 )
 from botocore.exceptions import ConnectionError as EndpointUnreachable
 
@@ -41,6 +43,11 @@ from syndication.store import Store
 # corrected or withdrawn: a day.
 SHORT_CACHE = "public, max-age=300"
 LONG_CACHE = "public, max-age=86400"
+# Each request is tried this many times in all (botocore's standard retry mode, with its
+# backoff), each try given this share of `output_options.timeout`: an endpoint that accepts
+# connections and never answers fails a request within about the timeout (it took four tries
+# of 30 s each, two minutes, and every upload of a publish waited as long).
+ATTEMPTS = 3
 # DeleteObjects takes at most this many keys a request.
 _DELETE_BATCH = 1000
 # Refusals of the credentials (or the bucket) rather than of one key: every other request
@@ -79,14 +86,16 @@ def _client(options: OutputOptions | None) -> Any:
     """One client per process and options: making one loads botocore's service model (tens of
     milliseconds); a client is safe to share between threads."""
     options = options or OutputOptions()
+    each = options.timeout / ATTEMPTS
     return boto3.session.Session().client(
         "s3",
         endpoint_url=options.endpoint_url,
         region_name=options.region,
         config=BotoConfig(
-            connect_timeout=10,
-            read_timeout=30,
-            retries={"mode": "standard", "max_attempts": 3},
+            connect_timeout=each,
+            read_timeout=each,
+            # total_: botocore's `max_attempts` counts the retries only, one try more.
+            retries={"mode": "standard", "total_max_attempts": ATTEMPTS},
             s3={"addressing_style": options.addressing_style},
             # Checksums only where S3 requires one: newer botocore adds CRC32 headers to every
             # upload by default, which some S3-compatible servers refuse.
@@ -106,13 +115,22 @@ def _whole_output(exc: Exception) -> bool:
     """Whether a failure concerns every key (unreachable, credentials refused, no bucket)."""
     if isinstance(exc, ClientError):
         return _code(exc) in _WHOLE_OUTPUT
-    return isinstance(exc, EndpointUnreachable | NoCredentialsError | PartialCredentialsError)
+    return isinstance(
+        exc, EndpointUnreachable | ReadTimeoutError | NoCredentialsError | PartialCredentialsError
+    )
 
 
 def explain(exc: Exception, location: S3Location, options: OutputOptions | None, key: str) -> str:
     """One line on why a request to the object store failed: the bucket and key it concerned,
     what to check; never a credential (botocore's messages carry none)."""
     where = f"s3://{location.bucket}/{key}"
+    if isinstance(exc, ReadTimeoutError | ConnectTimeoutError):
+        options = options or OutputOptions()
+        endpoint = str(options.endpoint_url).rstrip("/") if options.endpoint_url else "S3"
+        return (
+            f"{where}: no answer from {endpoint} within {options.timeout:g}s "
+            f"(output_options.timeout), {ATTEMPTS} tries"
+        )
     if isinstance(exc, NoCredentialsError | PartialCredentialsError):
         return (
             f"{where}: no credentials for bucket {location.bucket}: set AWS_ACCESS_KEY_ID and "
@@ -211,6 +229,17 @@ class S3Output:
             return False
         return bool(self._delete([path]))
 
+    def missing(self, paths: Iterable[str]) -> list[str]:
+        # Not looked for: it would take a request a key. A key deleted by hand stays missing
+        # until its file changes or `publish --all` (README says so).
+        return []
+
+    def explain(self, path: str, exc: OSError) -> str:
+        message = str(exc)  # an OutputError names its key already
+        if message.startswith("s3://"):
+            return message
+        return f"s3://{self.location.bucket}/{self.location.prefix}{path}: {message}"
+
     def remove_stale(self, keep: Collection[str], under: str) -> list[str]:
         return self._delete(
             sorted(p for p in self._known if p.startswith(under + "/") and p not in keep)
@@ -220,6 +249,9 @@ class S3Output:
         """Delete these keys (in batches); those deleted. Raises OutputError on the first
         refusal: the keys not deleted are deleted again by the next publish."""
         removed: list[str] = []
+        if stale and self._down:
+            key = self.location.prefix + stale[0]
+            raise OutputError(f"s3://{self.location.bucket}/{key}: not deleted: {self._down}")
         for start in range(0, len(stale), _DELETE_BATCH):
             batch = stale[start : start + _DELETE_BATCH]
             keys = {self.location.prefix + path: path for path in batch}

@@ -6,7 +6,8 @@ holding a changed story's rank, the current document of every feed it is in, the
 stories moved into and the page before a new one; all of them on a full publish), story pages
 before the feeds that link to them, the files a publish no longer produces, the report of a
 publish, and recording it all in the store in one transaction once every file is written. A
-publish with nothing changed renders nothing.
+publish with nothing changed renders nothing, unless the output lacks a file it published (a
+front file, or one the store records: removed by hand): then it renders every file.
 """
 
 from __future__ import annotations
@@ -76,8 +77,9 @@ def publish(
     """
     output = output_for(config, store)
     # An output emptied or damaged by hand (or a new `output:` folder) is written whole again:
-    # else a publish with nothing changed would never notice, nor restore, a removed edition.
-    missing = next((path for path in front_files(config) if not output.has(path)), "")
+    # else a publish with nothing changed would never notice, nor restore, a removed edition
+    # or archive page (and a feed would link a page that is gone).
+    missing = "" if full else lost(config, store, output)
     planned = plan(config, store, full=full, missing=missing)
     return _Publish(config, store, planned, output).run(ping)
 
@@ -88,6 +90,19 @@ def front_files(config: Config) -> list[str]:
     s = config.settings
     editions = s.editions if s.publish.public else []
     return ["index.html", *(f"{e}/{name}" for e in editions for name in FEED_FILES)]
+
+
+def lost(config: Config, store: Store, output: Output) -> str:
+    """A file the output should have and has not ("" when none): a front file, or one the
+    store records as published (an archive page or a story's page removed by hand, which no
+    publish following change would render again)."""
+    front = next((path for path in front_files(config) if not output.has(path)), "")
+    if front:
+        return front
+    gone = sorted(output.missing(store.published_paths()))
+    if len(gone) > 1:
+        return f"{gone[0]} and {len(gone) - 1} more file(s) it had"
+    return gone[0] if gone else ""
 
 
 def output_for(config: Config, store: Store) -> Output:
@@ -124,6 +139,7 @@ class _Publish:
         self.added: dict[str, list[Entry]] = {}  # feed -> entries this publish adds, by rank
         self.tombstones: dict[str, list[Tombstone]] = {}  # feed -> its recent withdrawals
         self.dropped: set[str] = set()
+        self.forgotten: list[str] = []  # records of files neither there nor produced
         # `publish.public: false`: partners only. Versions and feed entries are kept as ever
         # (the partners' API and feeds read them); no public feed, feed page or story page is
         # written, and the site's index and OPML list nothing.
@@ -161,7 +177,7 @@ class _Publish:
                 rebuilt=self.ledger.rebuilt,
                 dropped=self.dropped,
                 files=self.writer.changed,
-                removed=self.writer.removed,
+                removed=[*self.writer.removed, *self.forgotten],
                 settings=self._settings(),
             )
         )
@@ -215,6 +231,11 @@ class _Publish:
             self._feed(feed, {*paging.kept, None})
             self.stories.forget()
         self.writer.sweep(self.editions, self.keep)
+        # Recorded as published, neither there nor produced now (an earlier release's path, a
+        # file removed by hand that is no longer published): forgotten, or every publish would
+        # find it missing and render every file again.
+        recorded = set(self.store.published_paths()) - self.writer.produced - self.keep
+        self.forgotten = self.writer.output.missing(recorded)
 
     # -- versions and entries -----------------------------------------------------------
 

@@ -4,13 +4,15 @@ Owns: the output a publish writes to (`Output`: a folder, through atomic writes 
 unchanged file untouched and are made durable a batch at a time, or an object store:
 `publish/s3.py`), writing file by file as the stage renders them (the stage renders story
 pages before the feeds and indexes that link to them), one file that cannot be written
-stopping no other, files a killed publish left half-written, removing what a publish no longer
-produces (named files when it follows the changes; a walk of every edition folder on a full
-publish), and what was written, for the store to record.
+stopping no other (and the first one named as published), files a killed publish left
+half-written, which published files a folder no longer has (removed by hand), removing what a
+publish no longer produces (named files when it follows the changes; a walk of every edition
+folder on a full publish), and what was written, for the store to record.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,6 +53,12 @@ class Output(Protocol):
 
     def remove_stale(self, keep: Collection[str], under: str) -> list[str]:
         """Remove the files below the folder `under` that are not in `keep`; those removed."""
+
+    def missing(self, paths: Iterable[str]) -> list[str]:
+        """Those of these files (published before) that are not there any more."""
+
+    def explain(self, path: str, exc: OSError) -> str:
+        """One line on why the file at `path` could not be written, naming it as published."""
 
 
 class Folder:
@@ -122,6 +130,28 @@ class Folder:
     def remove_stale(self, keep: Collection[str], under: str) -> list[str]:
         return remove_stale(self.root, keep, under)
 
+    def missing(self, paths: Iterable[str]) -> list[str]:
+        # One listing of each folder, not a stat of each file: a story's pages are tens of
+        # thousands in one folder (the cost: bench/README.md, "Files removed by hand").
+        names: dict[str, list[str]] = {}
+        for path in paths:
+            folder, _, name = path.rpartition("/")
+            names.setdefault(folder, []).append(name)
+        gone: list[str] = []
+        for folder, wanted in names.items():
+            try:
+                there = set(os.listdir(os.path.join(self.root, folder)))
+            except OSError:  # the folder is gone, or a file stands where it was
+                there = set()
+            prefix = f"{folder}/" if folder else ""
+            gone += [prefix + name for name in wanted if name not in there]
+        return gone
+
+    def explain(self, path: str, exc: OSError) -> str:
+        # The published path, never the temporary file the error may name (or none: a write
+        # to a full disk fails with no file name at all).
+        return f"{self.root / path}: {exc.strerror or exc}"
+
 
 @dataclass
 class Writer:
@@ -131,7 +161,7 @@ class Writer:
     written: list[str] = field(default_factory=list)
     changed: list[tuple[str, str, int]] = field(default_factory=list)  # (path, sha256, size)
     unchanged: int = 0
-    failed: list[OSError] = field(default_factory=list)
+    failed: list[tuple[str, OSError]] = field(default_factory=list)  # (path, why)
     removed: list[str] = field(default_factory=list)
     produced: set[str] = field(default_factory=set)  # every path this publish rendered
 
@@ -153,7 +183,7 @@ class Writer:
                     self.unchanged += 1
                     continue
             except OSError as exc:
-                self.failed.append(exc)
+                self.failed.append((path, exc))
                 continue
             self.written.append(path)
             self.changed.append((path, digest(data), len(data)))
@@ -166,7 +196,7 @@ class Writer:
                     self.removed.append(path)
             except OSError as exc:
                 # Left in place for now: the publish is done again, and removes it then.
-                self.failed.append(exc)
+                self.failed.append((path, exc))
 
     def sweep(self, editions: Iterable[str], keep: Collection[str]) -> None:
         """Remove every file of an edition folder this publish did not produce (a full publish):
@@ -180,11 +210,12 @@ class Writer:
     def check(self) -> None:
         """Publish every file put; raise OSError when one could not be written (after every
         other was)."""
-        lost = dict(self.output.flush())
+        lost = self.output.flush()
         if lost:
-            self.written = [path for path in self.written if path not in lost]
-            self.changed = [change for change in self.changed if change[0] not in lost]
-            self.failed += lost.values()
+            paths = {path for path, _ in lost}
+            self.written = [path for path in self.written if path not in paths]
+            self.changed = [change for change in self.changed if change[0] not in paths]
+            self.failed += lost
         if self.failed:
-            first = self.failed[0]
+            first = self.output.explain(*self.failed[0])
             raise OSError(f"{len(self.failed)} file(s) not written, the first: {first}")

@@ -40,6 +40,11 @@ class PublishedMixin(StoreBase):
                 for row in conn.execute(select(published_files))
             }
 
+    def published_paths(self) -> list[str]:
+        """The path of every file recorded as published (what a publish looks for)."""
+        with self.begin() as conn:
+            return list(conn.execute(select(published_files.c.path)).scalars())
+
     def last_publish(self) -> datetime | None:
         """When publishing last ran to the end (whether or not a file changed)."""
         with self.begin() as conn:

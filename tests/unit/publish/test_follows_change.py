@@ -209,3 +209,37 @@ def test_an_edition_removed_by_hand_is_written_again_though_nothing_changed(
     assert again.full and again.why == "the output has no kk/rss.xml"
     assert {p: p.read_bytes() for p in kk.rglob("*") if p.is_file()} == before
     assert publish(config, store).rendered == 0  # and idle again
+
+
+def test_a_page_removed_by_hand_is_written_again_though_nothing_changed(tmp_path: Path) -> None:
+    """Every file the store records as published is looked for (a stat each, in a folder):
+    an archive page or a story's page removed by hand makes the next publish render every
+    file, and write only the missing ones (a feed must not link a page that is gone)."""
+    config, store = _setup(tmp_path, feeds={"items": 2})
+    save_articles(store, "full", [_article("full", n) for n in range(5)], LANGS)
+    publish(config, store)
+    archive = config.output / "en" / "archive" / "1"
+    page = sorted((config.output / "en" / "articles").iterdir())[0]
+    gone = sorted(
+        [page.relative_to(config.output).as_posix()]
+        + [p.relative_to(config.output).as_posix() for p in archive.iterdir()]
+    )
+    shutil.rmtree(archive)
+    page.unlink()
+    again = publish(config, store)
+    assert again.full and again.why == f"the output has no {gone[0]} and 3 more file(s) it had"
+    assert sorted(again.written) == gone
+    assert publish(config, store).rendered == 0  # idle again
+
+
+def test_a_recorded_file_no_longer_published_is_looked_for_once(tmp_path: Path) -> None:
+    """A path the store recorded that no publish produces now (an earlier release's file, gone
+    from the folder) makes one publish render every file, which forgets it."""
+    config, store = _setup(tmp_path)
+    save_articles(store, "full", [_article("full", n) for n in range(3)], LANGS)
+    publish(config, store)
+    store.record_published([("en/retired.html", "0" * 64, 1)])
+    again = publish(config, store)
+    assert again.full and again.why == "the output has no en/retired.html"
+    assert "en/retired.html" not in store.published()
+    assert publish(config, store).rendered == 0
