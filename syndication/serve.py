@@ -2,7 +2,8 @@
 
 Owns: turning a request path into a file strictly inside the output root, the in-memory
 cache of file bytes (plain and gzip) with their ETags, conditional requests (ETag and
-Last-Modified, answered with 304), content negotiation for gzip and for a feed opened in a
+Last-Modified, answered with 304), CORS for the public files (any origin, a preflight
+answered), content negotiation for gzip and for a feed opened in a
 browser (the feed folder's ``index.html`` page instead of the feed), media types (from
 ``syndication.media``), ``410 Gone`` for the notice a withdrawn story's page holds, a long
 ``Cache-Control`` for closed RFC 5005 archive documents, the ``/healthz`` and ``/metrics``
@@ -58,7 +59,7 @@ HealthCheck = Callable[[], dict[str, Any]]
 Metrics = Callable[[], tuple[bytes, str]]  # (body, content type), e.g. run.health.exposition
 _Headers = list[tuple[bytes, bytes]]
 
-ALLOWED_METHODS = "GET, HEAD"
+ALLOWED_METHODS = "GET, HEAD, OPTIONS"
 PARTNERS = "/partners/"  # the prefix the partners' app answers (syndication.partners)
 # Feeds are polled; five minutes keeps readers reasonably fresh while letting caches absorb
 # bursts. Revalidation is cheap anyway thanks to the ETag.
@@ -98,6 +99,17 @@ _NEGOTIATED_VARY = "Accept, Sec-Fetch-Dest"
 # The page at a feed URL is for the one browser: a shared cache that ignores Vary must never
 # store it and hand it to a feed reader (it may store the feed, which browsers survive).
 _PAGE_CACHE_CONTROL = "private, max-age=300"
+# CORS (Fetch standard): the published files are public and take no credentials, so a script
+# on any site (a browser feed reader, a partner's page) may read them, and their validators
+# to poll with If-None-Match. /healthz and /metrics are the operator's: not offered.
+_CROSS_ORIGIN = [(b"access-control-allow-origin", "*")]
+_EXPOSE = (b"access-control-expose-headers", "ETag, Last-Modified")
+_ENDPOINTS = ("/healthz", "/metrics")
+_PREFLIGHT = [
+    (b"access-control-allow-methods", ALLOWED_METHODS),
+    (b"access-control-allow-headers", "If-None-Match, If-Modified-Since"),
+    (b"access-control-max-age", "86400"),
+]
 
 
 def _compressible(content_type: str) -> bool:
@@ -316,6 +328,8 @@ def _response_headers(
         (b"last-modified", entry.last_modified),
         (b"cache-control", _PAGE_CACHE_CONTROL if page else entry.cache_control),
         (b"x-content-type-options", "nosniff"),
+        *_CROSS_ORIGIN,
+        _EXPOSE,
     ]
     vary = [_NEGOTIATED_VARY] if negotiated else []
     if _compressible(entry.content_type):
@@ -424,10 +438,18 @@ class StaticApp:
     async def _handle(self, scope: Scope, send: Send) -> None:
         method = scope["method"]
         head = method == "HEAD"
+        path: str = scope["path"]
+        if method == "OPTIONS":
+            # A CORS preflight (or a plain OPTIONS): answered for any path, as it asks only
+            # what may be sent.
+            extra = [] if path in _ENDPOINTS else [*_CROSS_ORIGIN, *_PREFLIGHT]
+            headers = _encode([(b"allow", ALLOWED_METHODS), *extra])
+            await send({"type": "http.response.start", "status": 204, "headers": headers})
+            await send({"type": "http.response.body", "body": b""})
+            return
         if method not in ("GET", "HEAD"):
             await _plain(send, 405, "method not allowed\n", False, [(b"allow", ALLOWED_METHODS)])
             return
-        path: str = scope["path"]
         if path == "/healthz":
             await self._health(send, head)
             return
@@ -449,13 +471,13 @@ class StaticApp:
                     raise _Rejected
                 target, st, redirect = self._locate(path, raw_path)
             except _Rejected:
-                await _plain(send, 404, "not found\n", head)
+                await _plain(send, 404, "not found\n", head, _CROSS_ORIGIN)
                 return
             if redirect is not None:
                 # A directory without its slash: relative links in its index.html need it.
                 query = scope.get("query_string", b"").decode("latin-1")
                 location = redirect + (f"?{query}" if query else "")
-                await _plain(send, 301, "moved\n", head, [(b"location", location)])
+                await _plain(send, 301, "moved\n", head, [(b"location", location), *_CROSS_ORIGIN])
                 return
             self._remember(key, target, st)
         headers = request_headers(scope.get("headers", []))
@@ -477,12 +499,12 @@ class StaticApp:
         try:
             entry = await self._entry(target, st)
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError):
-            await _plain(send, 404, "not found\n", head)
+            await _plain(send, 404, "not found\n", head, _CROSS_ORIGIN)
             return
         except OSError as exc:
             # ELOOP (a symlink swapped in after the check) and friends: refuse, quietly.
             log.warning("serve: cannot open %s: %s", target, exc)
-            await _plain(send, 404, "not found\n", head)
+            await _plain(send, 404, "not found\n", head, _CROSS_ORIGIN)
             return
         await self._send_file(headers, send, entry, head, negotiated=negotiated, page=page)
 

@@ -49,7 +49,8 @@ class Seen:
     """One request as the access log tells it (the query string without its token)."""
 
     at: datetime
-    partner: str  # a configured partner's id, or UNKNOWN
+    partner: str  # the configured partner whose id the path names, or UNKNOWN
+    admitted: bool  # the request carried that partner's token
     kind: str  # feed | api | other
     method: str
     path: str
@@ -83,6 +84,8 @@ class Activity:
             mark = self._marks.get(seen.partner, PartnerMark())
             if seen.status == 401:
                 mark = replace(mark, refused=(seen.at, seen.client))
+            elif not seen.admitted:
+                return  # someone else's request for a path under the partner's prefix
             else:
                 key = (seen.partner, hour_of(seen.at))
                 requests, not_modified = self._traffic.get(key, (0, 0))

@@ -7,7 +7,9 @@ API's parameters, 400; then the edition; then the partner's rate; then whether t
 exists, 404), the one refusal every failed check gets (401 with `WWW-Authenticate: Bearer`, the
 same bytes whether the id is unknown, the token missing or wrong, or the edition not the
 partner's), 429 with Retry-After, conditional GET (ETag, 304), gzip, Cache-Control (a day,
-private, for a closed archive page), and fairness: the work a request needs off the event loop
+private, for a closed archive page), CORS (a preflight answered; an answer readable by a
+browser script of any origin only when the token came in the Authorization header), and
+fairness: the work a request needs off the event loop
 (the store, rendering) runs on a pool of its own, at most `PER_PARTNER` requests of one partner
 at a time, so one partner's burst queues behind itself and not in front of another's requests.
 Taking a new configuration (`configure`) changes keys, entitlements and rates for the next
@@ -32,7 +34,7 @@ from syndication.paging import is_closed_archive
 from syndication.partners.activity import UNKNOWN, Activity, Seen
 from syndication.partners.api import BadRequest, CatchUp, question
 from syndication.partners.feeds import Body, PrivateFeeds
-from syndication.partners.keys import Keyring, parameters, token_from, without_token
+from syndication.partners.keys import Keyring, bearer, parameters, token_from, without_token
 from syndication.partners.limits import Limits
 from syndication.store import Store
 
@@ -57,6 +59,20 @@ FEED_CACHE_CONTROL = "private, max-age=60"
 ARCHIVE_CACHE_CONTROL = "private, max-age=86400"
 API_CACHE_CONTROL = "private, no-cache"
 VARY = "Authorization, Accept-Encoding"
+ALLOW = "GET, HEAD, OPTIONS"
+# CORS (Fetch standard): any origin, never credentials (cookies): the token is the key, sent
+# by the script itself. A preflight may be kept a day (browsers cap it lower).
+_CROSS_ORIGIN = [
+    (b"access-control-allow-origin", "*"),
+    (b"access-control-expose-headers", "ETag, Retry-After, WWW-Authenticate"),
+]
+_PREFLIGHT = [
+    (b"allow", ALLOW),
+    (b"access-control-allow-origin", "*"),
+    (b"access-control-allow-methods", ALLOW),
+    (b"access-control-allow-headers", "Authorization, If-None-Match"),
+    (b"access-control-max-age", "86400"),
+]
 
 
 class PartnerApp:
@@ -95,21 +111,34 @@ class PartnerApp:
         started = time.perf_counter()
         at = datetime.now(UTC)
         answer = _Answer(send, head=scope["method"] == "HEAD")
-        feed, api = _FEED.match(scope["path"]), _API.match(scope["path"])
+        path: str = scope["path"]
+        feed, api = _FEED.match(path), _API.match(path)
         match = feed or api
         kind = "feed" if feed else "api" if api else "other"
-        claimed = match.group(1) if match else ""
+        # The id the path names, whatever follows it (`/partners/khabar/` too): the access log
+        # names it when it exists, so a partner's mistyped URL is its own line.
+        claimed = path[len(PREFIX) :].partition("/")[0]
         params = parameters(scope.get("query_string", b"").decode("latin-1"))
+        headers = request_headers(scope.get("headers", []))
+        token = token_from(headers, params)
         config, keys = self.current
+        # A browser script may read the answer only when the token came in the header: a
+        # page never needs to put it in a URL (history, Referer, proxies' logs).
+        answer.cross_origin = bool(bearer(headers))
+        admitted: PartnerSettings | None = None
 
         def note() -> None:
-            # Every answer is the claimed partner's when that id exists, a refusal too (its
-            # `status` shows it): a partner let in is always the one its URL names.
+            # Logged and counted in /metrics as the partner the path names when that id
+            # exists, whatever the answer; `status` counts only the answers to its own token,
+            # and its refusals.
             client = scope.get("client")
+            known = keys.known(claimed)
             self.activity.note(
                 Seen(
                     at=at,
-                    partner=claimed if keys.known(claimed) else UNKNOWN,
+                    partner=claimed if known else UNKNOWN,
+                    admitted=known
+                    and (admitted is not None or keys.check(claimed, token) is not None),
                     kind=kind,
                     method=scope["method"],
                     path=scope["path"],
@@ -123,17 +152,18 @@ class PartnerApp:
 
         answer.noting(note)
         try:
-            if scope["method"] not in ("GET", "HEAD"):
-                await answer.plain(405, "method not allowed\n", [(b"allow", "GET, HEAD")])
-            elif match is None:
+            if match is None:
                 await answer.plain(404, "not found\n")
+            elif scope["method"] == "OPTIONS":
+                await answer.preflight()
+            elif scope["method"] not in ("GET", "HEAD"):
+                await answer.plain(405, "method not allowed\n", [(b"allow", ALLOW)])
             else:
-                headers = request_headers(scope.get("headers", []))
-                partner = keys.check(claimed, token_from(headers, params))
-                if partner is None:
+                admitted = keys.check(claimed, token)
+                if admitted is None:
                     await answer.refuse()
                 else:
-                    await self._handle(scope, headers, config, partner, params, answer, feed)
+                    await self._handle(scope, headers, config, admitted, params, answer, feed)
         finally:
             answer.noted()  # an answer cut short by an error is counted too
 
@@ -229,6 +259,7 @@ class _Answer:
         self.head = head
         self.status = 500  # until something is sent
         self.size = 0
+        self.cross_origin = False  # whether a browser script may read this answer
         self._note: Callable[[], None] | None = None
 
     def noting(self, note: Callable[[], None]) -> None:
@@ -250,6 +281,12 @@ class _Answer:
             "unauthorized\n",
             [(b"www-authenticate", 'Bearer realm="partners"'), (b"cache-control", "no-store")],
         )
+
+    async def preflight(self) -> None:
+        """A CORS preflight (or a plain OPTIONS): what a script may send; nothing checked, as
+        a browser sends no token with it."""
+        await self._start(204, _PREFLIGHT)
+        await self._body(b"")
 
     async def plain(
         self, status: int, text: str, extra: list[tuple[bytes, str]] | None = None
@@ -287,6 +324,8 @@ class _Answer:
 
     async def _start(self, status: int, headers: list[tuple[bytes, str]]) -> None:
         self.status = status
+        if self.cross_origin and status != 204:
+            headers = [*headers, *_CROSS_ORIGIN]
         encoded = [(name, value.encode("latin-1")) for name, value in headers]
         await self._send({"type": "http.response.start", "status": status, "headers": encoded})
 

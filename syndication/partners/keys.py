@@ -24,12 +24,15 @@ def parameters(query: str) -> list[tuple[str, str]]:
     return parse_qsl(query, keep_blank_values=True) if query else []
 
 
+def bearer(headers: dict[str, str]) -> str:
+    """The token in `Authorization: Bearer …`, or ""."""
+    scheme, _, credentials = headers.get("authorization", "").strip().partition(" ")
+    return credentials.strip() if scheme.lower() == "bearer" else ""
+
+
 def token_from(headers: dict[str, str], params: list[tuple[str, str]]) -> str:
     """The token a request carries: the Bearer credentials, else the `token` parameter."""
-    scheme, _, credentials = headers.get("authorization", "").strip().partition(" ")
-    if scheme.lower() == "bearer" and credentials.strip():
-        return credentials.strip()
-    return next((value for key, value in params if key == "token"), "")
+    return bearer(headers) or next((value for key, value in params if key == "token"), "")
 
 
 def without_token(params: list[tuple[str, str]]) -> str:

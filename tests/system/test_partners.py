@@ -351,6 +351,23 @@ def test_nginx_proxies_partners_to_the_worker_and_never_serves_them_from_the_out
         direct_api = _get(direct, "/partners/khabar/api/v1/items?edition=kk", KHABAR)
         assert api.status_code == 200 and api.content == direct_api.content
         assert api.json()["items"] and int(api.json()["next"]) > 0  # `once` published them
+        # The worker's headers alone: none of the public files' (their Cache-Control, CORS).
+        assert api.headers.get_list("cache-control") == ["private, no-cache"]
+        assert "access-control-allow-origin" not in refused.headers
+        origin = {"Origin": "https://desk.example.kz"}
+        scripted = httpx.get(f"{base}/partners/khabar/kk/rss.xml", timeout=10,
+                             headers={**origin, "Authorization": f"Bearer {KHABAR}"})  # fmt: skip
+        assert scripted.headers.get_list("access-control-allow-origin") == ["*"]
+        assert scripted.headers.get_list("cache-control") == ["private, max-age=60"]
+        by_query = httpx.get(f"{base}/partners/khabar/kk/rss.xml?token={KHABAR}", headers=origin,
+                             timeout=10)  # fmt: skip
+        assert "access-control-allow-origin" not in by_query.headers
+        preflight = httpx.options(f"{base}/partners/khabar/api/v1/items", timeout=10, headers={
+            **origin, "Access-Control-Request-Method": "GET",
+            "Access-Control-Request-Headers": "authorization"})  # fmt: skip
+        assert preflight.status_code == 204
+        assert "authorization" in preflight.headers["access-control-allow-headers"].lower()
+        assert preflight.headers.get_list("access-control-allow-origin") == ["*"]
     finally:
         nginx.terminate()
         nginx.wait(timeout=15)
@@ -448,6 +465,110 @@ def test_past_its_rate_a_partner_gets_429_with_retry_after(
     assert {c.status_code for c in refused} == {429}
     assert all(1 <= int(c.headers["retry-after"]) <= 2 for c in refused)  # 120/min: 2 a second
     assert _get(base, "/partners/desk/kk/rss.xml", DESK).status_code == 200  # not the desk's
+
+
+def _serving(tmp_path: Path, started: Callable[..., Worker]) -> tuple[str, Path, Worker]:
+    """`syndication serve` over a store `once` filled: its address, config and process."""
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    config = write_config(tmp_path, serve={"host": "127.0.0.1", "port": port},
+                          translation=OFFLINE_TRANSLATION, partners=_partners())  # fmt: skip
+    assert run_cli("once", "--config", str(config), env=ENV).code in (0, 1)
+    server = started(config, tmp_path / "serve.log", "serve")
+    wait_until(lambda: _answers(base, "/partners/khabar/kk/rss.xml", KHABAR), 15,
+               "serve answering", server)  # fmt: skip
+    return base, config, server
+
+
+def test_the_access_log_names_a_partner_whose_id_exists_whatever_the_answer(
+    tmp_path: Path, started: Callable[..., Worker]
+) -> None:
+    """exploreE c4: a path under an existing partner's prefix that is no document was logged
+    `partner -`. Every line names the id the path holds when it exists (`-` otherwise), a
+    refusal too, never a token; `status` counts only what came with the partner's token."""
+    base, config, server = _serving(tmp_path, started)
+    bearer = {"Authorization": f"Bearer {KHABAR}"}
+    asked = [  # (method, path, headers, status, partner logged)
+        ("GET", f"/partners/khabar/?token={KHABAR}", {}, 404, "khabar"),
+        ("GET", "/partners/khabar/kk/nothing.xml", bearer, 404, "khabar"),
+        ("GET", f"/partners/khabar/api/v2/items?token={KHABAR}", {}, 404, "khabar"),
+        ("GET", "/partners/khabar/kk/archive/999/rss.xml", bearer, 404, "khabar"),
+        ("GET", f"/partners/khabar/kk/rss.xml?token={GUESS}", {}, 401, "khabar"),
+        ("GET", "/partners/khabar/zh/rss.xml", bearer, 401, "khabar"),
+        ("GET", "/partners/khabar/kk/rss.xml", bearer, 200, "khabar"),
+        ("GET", "/partners/khabar/api/v1/items?edition=en", bearer, 200, "khabar"),
+        ("GET", "/partners/khabar/", {}, 404, "khabar"),
+        ("POST", "/partners/khabar/kk/rss.xml", bearer, 405, "khabar"),
+        ("GET", f"/partners/nobody/kk/rss.xml?token={KHABAR}", {}, 401, "-"),
+        ("GET", f"/partners/nobody/?token={KHABAR}", {}, 404, "-"),
+        ("GET", "/partners/", bearer, 404, "-"),
+    ]
+    for method, path, headers, status, _ in asked:
+        answer = httpx.request(method, f"{base}{path}", headers=headers, timeout=10)
+        assert answer.status_code == status, (method, path, answer.status_code)
+    code, _ = server.stop()
+    assert code == 0
+    access = [json.loads(line) for line in server.output().splitlines()
+              if line.startswith("{") and '"syndication.access"' in line]  # fmt: skip
+    # Before them: serve's readiness, khabar's feed polled until it answered.
+    ready = access[: len(access) - len(asked)]
+    assert all(" GET /partners/khabar/kk/rss.xml 200 " in line["message"] for line in ready)
+    for line, (method, path, _, status, partner) in zip(access[len(ready) :], asked, strict=True):
+        shown = path.replace(f"?token={KHABAR}", "").replace(f"?token={GUESS}", "")
+        assert line["message"].startswith(f"partner {partner} {method} {shown} {status} "), line
+        assert line.get("partner") == partner, line
+    _no_token_anywhere([tmp_path / "data"], [tmp_path / "serve.log"], [KHABAR, GUESS])
+    # status: the answers given to khabar's token (the two 401s are its refusals).
+    shown_status = json.loads(run_cli("status", "--json", "--config", str(config),
+                                      env=ENV).stdout)  # fmt: skip
+    (khabar,) = [p for p in shown_status["partners"] if p["id"] == "khabar"]
+    assert khabar["requests_24h"] == len(ready) + 7, khabar
+    assert khabar["last_refused"]["from"] == "127.0.0.1"
+
+
+def test_browser_scripts_get_cors_with_the_token_in_the_authorization_header_only(
+    tmp_path: Path, started: Callable[..., Worker]
+) -> None:
+    """A partner's web page may call its API and feeds with `Authorization: Bearer` (a CORS
+    preflight answered); a `?token=` request gets no CORS header, so no page puts the token
+    in a URL."""
+    base, _, server = _serving(tmp_path, started)
+    origin = {"Origin": "https://desk.example.kz"}
+    api = "/partners/khabar/api/v1/items?edition=kk"
+    preflight = httpx.options(f"{base}{api}", timeout=10, headers={
+        **origin, "Access-Control-Request-Method": "GET",
+        "Access-Control-Request-Headers": "authorization, if-none-match"})  # fmt: skip
+    assert preflight.status_code == 204, preflight.text
+    assert preflight.headers["access-control-allow-origin"] == "*"
+    methods = {m.strip() for m in preflight.headers["access-control-allow-methods"].split(",")}
+    assert methods == {"GET", "HEAD", "OPTIONS"}
+    allowed = {h.strip().lower() for h in preflight.headers["access-control-allow-headers"]
+               .split(",")}  # fmt: skip
+    assert {"authorization", "if-none-match"} <= allowed
+    assert "access-control-allow-credentials" not in preflight.headers
+    bearer = {**origin, "Authorization": f"Bearer {KHABAR}"}
+    for path in (api, "/partners/khabar/kk/feed.json"):
+        got = httpx.get(f"{base}{path}", headers=bearer, timeout=10)
+        assert got.status_code == 200 and got.headers["access-control-allow-origin"] == "*"
+        exposed = {h.strip().lower() for h in got.headers["access-control-expose-headers"]
+                   .split(",")}  # fmt: skip
+        assert "etag" in exposed
+        again = httpx.get(f"{base}{path}", timeout=10,
+                          headers={**bearer, "If-None-Match": got.headers["etag"]})  # fmt: skip
+        assert again.status_code == 304 and again.headers["access-control-allow-origin"] == "*"
+        by_query = httpx.get(f"{base}{path}{'&' if '?' in path else '?'}token={KHABAR}",
+                             headers=origin, timeout=10)  # fmt: skip
+        assert by_query.status_code == 200
+        assert "access-control-allow-origin" not in by_query.headers
+    # A refusal a script can read, the same whichever check failed.
+    refusals = [
+        httpx.get(f"{base}{path}", timeout=10, headers={**origin, "Authorization": f"Bearer {t}"})
+        for path, t in ((api, GUESS), ("/partners/nobody/kk/rss.xml", KHABAR),
+                        ("/partners/khabar/zh/rss.xml", KHABAR))
+    ]  # fmt: skip
+    assert {(r.status_code, r.content, r.headers["access-control-allow-origin"])
+            for r in refusals} == {(401, b"unauthorized\n", "*")}  # fmt: skip
+    server.stop()
 
 
 def _article(n: int, body: str) -> str:

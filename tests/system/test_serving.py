@@ -113,3 +113,73 @@ def test_a_killed_serve_leaves_no_worker_behind(tmp_path: Path) -> None:
     while Path(f"/proc/{worker}").exists() and not _zombie(worker):
         assert time.monotonic() < deadline, "the worker outlived its killed parent"
         time.sleep(0.2)
+
+
+def test_public_files_answer_browser_scripts_of_any_origin(tmp_path: Path) -> None:
+    """exploreE c2: a web page's script could not read the JSON Feed from `syndication serve`
+    (no Access-Control-Allow-Origin; OPTIONS 405). Every public file answers `*`, its 304 too,
+    with ETag readable, and a CORS preflight gets 204; /healthz stays the operator's."""
+    port = _free_port()
+    config = write_config(tmp_path, serve={"host": "127.0.0.1", "port": port})
+    public = tmp_path / "public"
+    files = {
+        "kk/feed.json": '{"version": "https://jsonfeed.org/version/1.1", "items": []}\n',
+        "kk/rss.xml": "<rss/>\n",
+        "kk/atom.xml": "<feed/>\n",
+        "kk/index.html": "<title>kk</title>\n",
+        "kk/archive/1/atom.xml": "<feed/>\n",
+        "feeds.opml": "<opml/>\n",
+        "index.html": "<title>home</title>\n",
+    }
+    for name, text in files.items():
+        (public / name).parent.mkdir(parents=True, exist_ok=True)
+        (public / name).write_text(text, encoding="utf-8")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "syndication", "serve", "--config", str(config)],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    # What a browser's fetch() from another site sends.
+    script = {"Origin": "https://reader.example", "Sec-Fetch-Mode": "cors",
+              "Sec-Fetch-Dest": "empty", "Accept": "*/*"}  # fmt: skip
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            assert server.poll() is None, server.communicate()
+            try:
+                httpx.get(f"{base}/", timeout=2)
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, "syndication serve did not start"
+                time.sleep(0.1)
+        for name, text in files.items():
+            got = httpx.get(f"{base}/{name}", headers=script, timeout=5)
+            assert got.status_code == 200 and got.text == text, name
+            assert got.headers["access-control-allow-origin"] == "*", name
+            exposed = {h.strip().lower() for h in got.headers["access-control-expose-headers"]
+                       .split(",")}  # fmt: skip
+            assert {"etag", "last-modified"} <= exposed, name
+            again = httpx.get(f"{base}/{name}", timeout=5,
+                              headers={**script, "If-None-Match": got.headers["etag"]})  # fmt: skip
+            assert again.status_code == 304, name
+            assert again.headers["access-control-allow-origin"] == "*", name
+            preflight = httpx.options(f"{base}/{name}", timeout=5, headers={
+                "Origin": "https://reader.example", "Access-Control-Request-Method": "GET",
+                "Access-Control-Request-Headers": "if-none-match, if-modified-since"})  # fmt: skip
+            assert preflight.status_code == 204, (name, preflight.status_code)
+            assert preflight.headers["access-control-allow-origin"] == "*"
+            methods = {m.strip() for m in
+                       preflight.headers["access-control-allow-methods"].split(",")}  # fmt: skip
+            assert methods == {"GET", "HEAD", "OPTIONS"}
+            allowed = {h.strip().lower() for h in
+                       preflight.headers["access-control-allow-headers"].split(",")}  # fmt: skip
+            assert {"if-none-match", "if-modified-since"} <= allowed
+            assert "access-control-allow-credentials" not in preflight.headers
+        missing = httpx.get(f"{base}/kk/nothing.xml", headers=script, timeout=5)
+        assert missing.status_code == 404
+        assert missing.headers["access-control-allow-origin"] == "*"
+        health = httpx.get(f"{base}/healthz", headers=script, timeout=5)
+        assert "access-control-allow-origin" not in health.headers
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.communicate(timeout=30)

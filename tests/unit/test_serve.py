@@ -423,6 +423,43 @@ def test_nginx_conf_answers_browsers_and_feed_readers_as_the_built_in_server_doe
     assert httpx.get(f"{base}/kk/.x.tmp").status_code == 404
 
 
+def test_nginx_conf_answers_browser_scripts_of_any_origin_as_the_built_in_server_does(
+    nginx: tuple[str, Path],
+) -> None:
+    """The public files' CORS (tests/system/test_serving.py, for `syndication serve`)."""
+    base, _ = nginx
+    script = {"Origin": "https://reader.example", "Sec-Fetch-Mode": "cors",
+              "Sec-Fetch-Dest": "empty", "Accept": "*/*"}  # fmt: skip
+    for path in ("/kk/feed.json", "/kk/rss.xml", "/kk/atom.xml", "/kk/sources/abc/rss.xml",
+                 "/feeds.opml", "/kk/", "/", "/style.xsl", "/kk/articles/a-1.html"):  # fmt: skip
+        got = httpx.get(f"{base}{path}", headers=script)
+        assert got.status_code == 200, path
+        assert got.headers["access-control-allow-origin"] == "*", path
+        exposed = {h.strip().lower() for h in got.headers["access-control-expose-headers"]
+                   .split(",")}  # fmt: skip
+        assert {"etag", "last-modified"} <= exposed, path
+        assert got.headers["cache-control"].startswith("public"), path  # still there
+        again = httpx.get(f"{base}{path}", headers={**script,
+                          "If-None-Match": got.headers["etag"]})  # fmt: skip
+        assert again.status_code == 304, path
+        assert again.headers["access-control-allow-origin"] == "*", path
+        preflight = httpx.options(f"{base}{path}", headers={
+            "Origin": "https://reader.example", "Access-Control-Request-Method": "GET",
+            "Access-Control-Request-Headers": "if-none-match, if-modified-since"})  # fmt: skip
+        assert preflight.status_code == 204, (path, preflight.status_code)
+        assert preflight.headers["access-control-allow-origin"] == "*"
+        methods = {m.strip() for m in preflight.headers["access-control-allow-methods"].split(",")}
+        assert methods == {"GET", "HEAD", "OPTIONS"}
+        allowed = {h.strip().lower() for h in
+                   preflight.headers["access-control-allow-headers"].split(",")}  # fmt: skip
+        assert {"if-none-match", "if-modified-since"} <= allowed
+    # A browser's navigation still gets the page, private, and the feed its Vary.
+    page = httpx.get(f"{base}/kk/rss.xml", headers={"Sec-Fetch-Dest": "document"})
+    assert page.headers["cache-control"].startswith("private")
+    assert page.headers["access-control-allow-origin"] == "*"
+    assert httpx.get(f"{base}/kk/.x.tmp", headers=script).status_code == 404
+
+
 # --- media types, HEAD, 404, methods --------------------------------------------------------
 
 
@@ -486,7 +523,7 @@ def test_404(srv: Running, path: str) -> None:
 def test_other_methods_405(srv: Running) -> None:
     r = srv.client.post("/kk/rss.xml", content=b"x")
     assert r.status_code == 405
-    assert r.headers["allow"] == "GET, HEAD"
+    assert r.headers["allow"] == "GET, HEAD, OPTIONS"
     assert srv.client.delete("/kk/rss.xml").status_code == 405
 
 
