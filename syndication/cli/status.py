@@ -542,6 +542,8 @@ def _partners_table(partners: list[dict[str, Any]]) -> Table:
     for column in (
         "partner",
         "editions",
+        "sources",
+        "topics",
         "rights",
         "rate",
         "last request",
@@ -557,6 +559,8 @@ def _partners_table(partners: list[dict[str, Any]]) -> Table:
         table.add_row(
             plain(p["id"]),
             " ".join(p["editions"]),
+            plain(" ".join(p["sources"]) or "all"),  # empty: no limit
+            plain(" ".join(p["topics"]) or "all"),
             p["rights"],
             plain(p["rate"] or ""),
             _short(p["last_request"]) or "never",

@@ -80,3 +80,30 @@ def test_status_json_times_are_to_the_second_in_utc(tmp_path: Path) -> None:
     assert full.code == 0, full.output
     data = json.loads(full.stdout)
     assert STAMP.fullmatch(data["generated"]) and STAMP.fullmatch(data["last_publish"]), data
+
+
+def test_status_table_shows_each_partners_scope(tmp_path: Path) -> None:
+    """README: `partners` lists each partner's entitlement; the table left out the sources
+    and topics a partner is limited to (the JSON had them)."""
+    narrow = {"id": "narrow", "token_sha256": "a" * 64, "sources": ["newsroom"]}
+    config = write_config(
+        tmp_path,
+        translation=OFFLINE_TRANSLATION,
+        feeds={"topics": [{"id": "culture", "title": {"en": "Culture"}, "tags": ["culture"]}]},
+        partners=[{**narrow, "topics": ["culture"]}, {"id": "wide", "token_sha256": "b" * 64}],
+    )
+    assert run_cli("once", "--config", str(config)).code == 1  # the translator is offline
+    result = run_cli("status", "--config", str(config))
+    assert result.code == 0, result.output
+    lines = [line.replace("┃", "│").split("│") for line in result.stdout.splitlines()]
+    rows = {
+        cells[1].strip(): [cell.strip() for cell in cells[1:-1]]
+        for cells in lines
+        if len(cells) > 3 and cells[1].strip() in ("partner", "narrow", "wide")
+    }
+    header = rows["partner"]
+    assert "sources" in header and "topics" in header, header
+    limited = dict(zip(header, rows["narrow"], strict=True))
+    unlimited = dict(zip(header, rows["wide"], strict=True))
+    assert (limited["sources"], limited["topics"]) == ("newsroom", "culture"), limited
+    assert (unlimited["sources"], unlimited["topics"]) == ("all", "all"), unlimited
