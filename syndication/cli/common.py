@@ -192,12 +192,20 @@ def open_url(url: str) -> Store:
 
 def existing_store(store_url: str) -> Store | None:
     """The store, or None when its SQLite file does not exist: never create one to report on."""
+    try:
+        return found_store(store_url)
+    except StoreError as exc:
+        fatal(exc)
+
+
+def found_store(store_url: str) -> Store | None:
+    """As `existing_store`, raising StoreError when the store cannot be opened."""
     from sqlalchemy.engine import make_url
 
     url = make_url(store_url)
     if url.get_backend_name() == "sqlite" and url.database and not Path(url.database).exists():
         return None
-    return open_url(store_url)
+    return Store.open(store_url)
 
 
 def check_output(config: cfg.Config) -> None:

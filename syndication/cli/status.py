@@ -2,9 +2,10 @@
 
 Owns: what `status` reports on (the YAML's sources and languages, or, when the YAML on disk
 does not load, those recorded in the store, shown beside the file's problems), the document
-`status --json` prints (:func:`status_data`, documented in README), the tables shown
-otherwise, and the exit code (2 with an invalid YAML, 3 when the store cannot be read). It only
-reads: a status never creates the store it reports on.
+`status --json` prints (:func:`status_data`, documented in README; a document even when there
+is no status to give), the tables shown otherwise, and the exit code (2 with an invalid YAML,
+3 when the store cannot be read). It only reads: a status never creates the store it reports
+on.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.table import Table
@@ -26,8 +27,8 @@ from syndication.cli.common import (
     ConfigOption,
     config_path,
     err,
-    existing_store,
     fatal,
+    found_store,
     masked_stdout,
     out,
     plain,
@@ -54,47 +55,74 @@ def status(config: ConfigOption = None, as_json: JsonOption = False) -> None:
         store_url, problems = found.store_url, found.problems
         unset = cfg.unset_variables(store_url)
         if unset:  # the worker's environment has them; without them the store is unknown
-            err.print(
-                f"(no status: store: needs {', '.join(unset)}, not set here)", highlight=False
-            )
-            raise typer.Exit(EXIT_CONFIG)
+            why = f"store: needs {', '.join(unset)}, not set here"
+            _unknown_store(path, problems, why, as_json)
     else:
         salvaged, problems = found
         if salvaged.store_url is None:  # nothing to report on: the problems alone
-            print_problems(problems)
-            err.print(f"(no status: {salvaged.why_not})", highlight=False)
-            raise typer.Exit(EXIT_CONFIG)
+            _unknown_store(path, problems, salvaged.why_not, as_json, show_problems=True)
         store_url = salvaged.store_url
     code = EXIT_CONFIG if problems else EXIT_OK
-    store = existing_store(store_url)
-    if store is None:
-        _no_store(path, store_url, problems, as_json)
-        raise typer.Exit(code)
     try:
+        store = found_store(store_url)
+        if store is None:
+            _no_store(path, store_url, problems, as_json)
+            raise typer.Exit(code)
         subject = found if isinstance(found, Subject) else _recorded_subject(*found, store)
         data = status_data(subject, store)
     except StoreError as exc:
+        if as_json:
+            _print_json(_without_store(path, problems, f"no status: {exc}", worker=None))
         fatal(exc)
     if as_json:
-        masked_stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+        _print_json(data)
         raise typer.Exit(code)
     _print_status(data)
     _print_config_problems(problems, subject.recorded)
     raise typer.Exit(code)
 
 
-def _no_store(path: Path, store_url: str, problems: list[str], as_json: bool) -> None:
-    hint = "no store yet: run `syndication once` first"
+def _print_json(data: dict[str, Any]) -> None:
+    masked_stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+
+
+def _without_store(
+    path: Path, problems: list[str], hint: str, worker: dict[str, bool] | None
+) -> dict[str, Any]:
+    """What `status --json` prints with no store to report on (README): none yet (so no
+    worker either), or one it cannot find or read (a worker may well be running on it)."""
+    from syndication.model import utcnow
+
+    return {
+        "generated": utcnow().isoformat(),
+        "config": str(path.resolve()),
+        "config_problems": problems,
+        "store": None,
+        "worker": worker,
+        "hint": hint,
+    }
+
+
+def _unknown_store(
+    path: Path, problems: list[str], why: str, as_json: bool, show_problems: bool = False
+) -> NoReturn:
+    """No status: the YAML cannot be read, or its `store:` cannot be made out here. Exit 2;
+    with `--json` still a document (monitoring parses it), `why` among its problems when
+    they do not say it already (they do when the file cannot be read)."""
     if as_json:
-        data = {
-            "generated": datetime.now().astimezone().isoformat(),
-            "config": str(path.resolve()),
-            "config_problems": problems,
-            "store": None,
-            "worker": {"running": False},
-            "hint": hint,
-        }
-        masked_stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+        said = problems if not why.startswith("store:") else [*problems, f"{path}: {why}"]
+        _print_json(_without_store(path, said, f"no status: {why}", worker=None))
+    else:
+        if show_problems:
+            print_problems(problems)
+        err.print(f"(no status: {why})", highlight=False)
+    raise typer.Exit(EXIT_CONFIG)
+
+
+def _no_store(path: Path, store_url: str, problems: list[str], as_json: bool) -> None:
+    if as_json:
+        hint = "no store yet: run `syndication once` first"
+        _print_json(_without_store(path, problems, hint, worker={"running": False}))
     else:
         # A status must not create the store it reports on (a mistyped path looks empty).
         out.print(
@@ -514,6 +542,8 @@ def _partners_table(partners: list[dict[str, Any]]) -> Table:
     for column in (
         "partner",
         "editions",
+        "sources",
+        "topics",
         "rights",
         "rate",
         "last request",
@@ -529,6 +559,8 @@ def _partners_table(partners: list[dict[str, Any]]) -> Table:
         table.add_row(
             plain(p["id"]),
             " ".join(p["editions"]),
+            plain(" ".join(p["sources"]) or "all"),  # empty: no limit
+            plain(" ".join(p["topics"]) or "all"),
             p["rights"],
             plain(p["rate"] or ""),
             _short(p["last_request"]) or "never",
