@@ -196,7 +196,7 @@ def _publish(loaded: cfg.Config, store: Store, *, full: bool) -> None:
     try:
         # On a shared store another `once` or `publish` may be publishing: wait for it.
         with store.publishing(wait=None):
-            report = publish_now(loaded, store, full=full)
+            report = publish_now(loaded, store, full=full, look=True)
     except StoreError as exc:
         fatal(exc)
     except OSError as exc:

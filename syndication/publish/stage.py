@@ -66,11 +66,17 @@ class PublishReport:
 
 @metrics.timed_publish
 def publish(
-    config: Config, store: Store, *, full: bool = False, ping: Ping | None = None
+    config: Config,
+    store: Store,
+    *,
+    full: bool = False,
+    ping: Ping | None = None,
+    look: bool = False,
 ) -> PublishReport:
     """Publish what changed since the last publish (everything when `full`, on the first
     publish, or after the configuration or output format changed); only files whose bytes
-    changed are written.
+    changed are written. `look`: check now that the output still has every file published
+    (else once per `publish.every`: see `lost`).
 
     Raises OSError when a file could not be written (after writing every other): nothing of
     this publish is recorded then but the files written, and the next one does it again.
@@ -79,7 +85,7 @@ def publish(
     # An output emptied or damaged by hand (or a new `output:` folder) is written whole again:
     # else a publish with nothing changed would never notice, nor restore, a removed edition
     # or archive page (and a feed would link a page that is gone).
-    missing = "" if full else lost(config, store, output)
+    missing = "" if full else lost(config, store, output, look)
     planned = plan(config, store, full=full, missing=missing)
     return _Publish(config, store, planned, output).run(ping)
 
@@ -92,17 +98,32 @@ def front_files(config: Config) -> list[str]:
     return ["index.html", *(f"{e}/{name}" for e in editions for name in FEED_FILES)]
 
 
-def lost(config: Config, store: Store, output: Output) -> str:
+def lost(config: Config, store: Store, output: Output, look: bool = False) -> str:
     """A file the output should have and has not ("" when none): a front file, or one the
     store records as published (an archive page or a story's page removed by hand, which no
-    publish following change would render again)."""
+    publish following change would render again).
+
+    The recorded files are looked for when asked (`look`: the operator's `publish`) and else
+    once per `publish.every` (the time of the last look is in the store, for every process):
+    a file removed by hand need not be back within seconds, and a publish following one new
+    story into a big output must not pay for listing all of it (0.25 s at 110,000 files)."""
     front = next((path for path in front_files(config) if not output.has(path)), "")
     if front:
         return front
+    now = utcnow()
+    last = parse_iso(store.setting(_LOOKED))
+    every = timedelta(seconds=config.settings.publish.every)
+    if not look and last is not None and now - last < every:
+        return ""
     gone = sorted(output.missing(store.published_paths()))
+    store.set_setting(_LOOKED, iso(now) or "")
     if len(gone) > 1:
         return f"{gone[0]} and {len(gone) - 1} more file(s) it had"
     return gone[0] if gone else ""
+
+
+# When the output was last looked at for every file published (`lost`).
+_LOOKED = "output_looked_at"
 
 
 def output_for(config: Config, store: Store) -> Output:

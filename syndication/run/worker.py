@@ -101,6 +101,7 @@ class Worker:
         self._config_stamp = reloading.stamp(config.path)
         self._publish_took = 0.0  # seconds the last publish took
         self._publish_all = False  # the next publish renders every file (`publish --all`)
+        self._publish_look = False  # it checks the output has every file (`publish`)
         self._last_reasons: tuple[str, ...] = ()
         self._last_told = 0.0
         self.poller = Poller(config)
@@ -388,7 +389,8 @@ class Worker:
             metrics.claimed("publish", "taken")
             started = time.monotonic()
             full, self._publish_all = self._publish_all, False
-            result = publish(self.config, self.store, full=full)
+            look, self._publish_look = self._publish_look, False
+            result = publish(self.config, self.store, full=full, look=look)
         self._publish_took = time.monotonic() - started
         self._publish_at_next_embargo()
         self.condition.last_publish = self.condition.last_cycle = utcnow()
@@ -455,6 +457,7 @@ class Worker:
                 self.reload("syndication reload")
             elif kind == "publish":  # `withdraw`, `restore`, `publish [--all]`
                 self._publish_all = self._publish_all or subject == "all"
+                self._publish_look = True
                 self._trigger("publish", 0.0)
         if reloading.stamp(self.config.path) != self._config_stamp:
             self.reload(f"{self.config.path} changed")

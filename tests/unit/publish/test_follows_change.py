@@ -243,3 +243,21 @@ def test_a_recorded_file_no_longer_published_is_looked_for_once(tmp_path: Path) 
     assert again.full and again.why == "the output has no en/retired.html"
     assert "en/retired.html" not in store.published()
     assert publish(config, store).rendered == 0
+
+
+def test_the_output_is_looked_at_once_per_publish_every_or_when_the_operator_asks(
+    tmp_path: Path,
+) -> None:
+    """A publish following one new story into a big output must not list all of it: the
+    recorded files are looked for once per `publish.every`, and at once when asked (`look`,
+    the operator's `syndication publish`)."""
+    config, store = _setup(tmp_path, publish={"every": "1h"})
+    save_articles(store, "full", [_article("full", n) for n in range(3)], LANGS)
+    publish(config, store)
+    assert publish(config, store).rendered == 0  # looked: nothing missing
+    page = sorted((config.output / "en" / "articles").iterdir())[0]
+    page.unlink()
+    assert not publish(config, store).full  # looked at less than an hour ago
+    assert not page.exists()
+    again = publish(config, store, look=True)
+    assert again.full and page.exists()
