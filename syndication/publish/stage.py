@@ -87,7 +87,10 @@ def publish(
     # or archive page (and a feed would link a page that is gone).
     missing = "" if full else lost(config, store, output, look)
     planned = plan(config, store, full=full, missing=missing)
-    return _Publish(config, store, planned, output).run(ping)
+    report = _Publish(config, store, planned, output).run(ping)
+    if report.full:  # every file written or found as it should be: as good as a look
+        store.set_setting(_LOOKED, iso(utcnow()) or "")
+    return report
 
 
 def front_files(config: Config) -> list[str]:

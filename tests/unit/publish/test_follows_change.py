@@ -226,10 +226,10 @@ def test_a_page_removed_by_hand_is_written_again_though_nothing_changed(tmp_path
     )
     shutil.rmtree(archive)
     page.unlink()
-    again = publish(config, store)
+    again = publish(config, store, look=True)  # as `syndication publish` (else: publish.every)
     assert again.full and again.why == f"the output has no {gone[0]} and 3 more file(s) it had"
     assert sorted(again.written) == gone
-    assert publish(config, store).rendered == 0  # idle again
+    assert publish(config, store, look=True).rendered == 0  # idle again
 
 
 def test_a_recorded_file_no_longer_published_is_looked_for_once(tmp_path: Path) -> None:
@@ -239,10 +239,10 @@ def test_a_recorded_file_no_longer_published_is_looked_for_once(tmp_path: Path) 
     save_articles(store, "full", [_article("full", n) for n in range(3)], LANGS)
     publish(config, store)
     store.record_published([("en/retired.html", "0" * 64, 1)])
-    again = publish(config, store)
+    again = publish(config, store, look=True)
     assert again.full and again.why == "the output has no en/retired.html"
     assert "en/retired.html" not in store.published()
-    assert publish(config, store).rendered == 0
+    assert publish(config, store, look=True).rendered == 0
 
 
 def test_the_output_is_looked_at_once_per_publish_every_or_when_the_operator_asks(
