@@ -28,7 +28,8 @@ def _items(guids: list[str], links: list[str] | None = None) -> list[Item]:
     ]
 
 
-def _rss(items: list[Item]) -> bytes:
+def _rss(items: list[Item], home: str = f"{HOST}/") -> bytes:
+    """An RSS feed of `items` (also test_shared_guids.py's), its channel linking `home`."""
     entries = "".join(
         f"<item>{g}"
         + (f"<link>{p}</link>" if p else "")
@@ -37,7 +38,7 @@ def _rss(items: list[Item]) -> bytes:
     )
     return (
         '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>P</title>'
-        f"<link>{HOST}/</link>{entries}</channel></rss>"
+        f"<link>{home}</link>{entries}</channel></rss>"
     ).encode()
 
 

@@ -12,6 +12,7 @@ import pytest
 from syndication.ingest.parse import SourceInfo, parse_feed
 from syndication.ingest.save import save_articles
 from syndication.store import Store
+from tests.unit.ingest.test_renamed_guids import _rss as rss
 
 SOURCE = SourceInfo(id="p", url="https://partner.example.org/feed.xml")
 LANGS = ["kk", "zh", "en"]
@@ -23,16 +24,14 @@ OWN: Item = ("own", "/own", "A story with a guid of its own", "Nothing shared.")
 
 
 def _rss(items: list[Item]) -> bytes:
-    entries = "".join(
-        f"<item><guid isPermaLink='false'>{g}</guid>"
-        + (f"<link>https://partner.example.org{p}</link>" if p else "")
-        + f"<title>{t}</title><description>{x}</description></item>"
-        for g, p, t, x in items
+    home = "https://partner.example.org"
+    return rss(
+        [
+            (f"<guid isPermaLink='false'>{g}</guid>", f"{home}{p}" if p else "", t, x)
+            for g, p, t, x in items
+        ],
+        home=f"{home}/",
     )
-    return (
-        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>P</title>'
-        f"<link>https://partner.example.org/</link>{entries}</channel></rss>"
-    ).encode()
 
 
 def _poll(store: Store, items: list[Item]) -> tuple[int, int, int]:
