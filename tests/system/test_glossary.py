@@ -66,16 +66,11 @@ def _by_original(folder: Path, edition: str) -> dict[str, dict[str, Any]]:
     return found
 
 
-def test_names_in_a_traditional_or_latin_original_get_their_fixed_form(
-    tmp_path: Path, fake_google: FakeGoogle
-) -> None:
-    stories = tmp_path / "stories"
-    stories.mkdir()
-    for name, text in STORIES.items():
-        (stories / name).write_text(text, encoding="utf-8")
-    config = write_config(
+def _config(tmp_path: Path, fake_google: FakeGoogle, editions: list[str]) -> Path:
+    """The newsroom's `stories` folder into `editions`, with the glossary and keep words."""
+    return write_config(
         tmp_path,
-        editions=["kk", "zh", "en", "kk-Latn", "zh-Hant"],
+        editions=editions,
         sources=[{"id": "newsroom", "articles": "stories"}],
         translation={
             "chain": ["google"],
@@ -85,6 +80,16 @@ def test_names_in_a_traditional_or_latin_original_get_their_fixed_form(
             "keep": ["Kazinform", "a"],
         },
     )
+
+
+def test_names_in_a_traditional_or_latin_original_get_their_fixed_form(
+    tmp_path: Path, fake_google: FakeGoogle
+) -> None:
+    stories = tmp_path / "stories"
+    stories.mkdir()
+    for name, text in STORIES.items():
+        (stories / name).write_text(text, encoding="utf-8")
+    config = _config(tmp_path, fake_google, ["kk", "zh", "en", "kk-Latn", "zh-Hant"])
     checked = run_cli("check", "--config", str(config))
     assert checked.code == 0, checked.output
     done = run_cli("once", "--config", str(config))
@@ -111,18 +116,7 @@ def test_keep_words_match_whole_words_and_alt_text_is_translated(
     stories = tmp_path / "stories"
     stories.mkdir()
     (stories / "en.md").write_text(STORIES["en.md"], encoding="utf-8")
-    config = write_config(
-        tmp_path,
-        editions=["kk", "zh", "en", "kk-Latn"],
-        sources=[{"id": "newsroom", "articles": "stories"}],
-        translation={
-            "chain": ["google"],
-            "providers": {"google": {"base_url": fake_google.url}},
-            "timeout": "5s",
-            "glossary": GLOSSARY,
-            "keep": ["Kazinform", "a"],
-        },
-    )
+    config = _config(tmp_path, fake_google, ["kk", "zh", "en", "kk-Latn"])
     done = run_cli("once", "--config", str(config))
     assert done.code == 0, done.output
     (kk,) = _items(tmp_path, "kk").values()
