@@ -105,6 +105,8 @@ class FakeGoogle:
         # the provider cannot take, while it answers every other.
         self.poison: set[str] = set()
         self.hang_seconds = 60.0
+        # What the chat endpoint opens its answers with, by target language (an LLM's habit).
+        self.preamble: dict[str, str] = {}
         self.latency = 0.0
         self._lock = threading.Lock()
         self._server = LoopbackServer(self._handler(), port=port, tls=tls)
@@ -169,6 +171,8 @@ class FakeGoogle:
                 if failed is not None:
                     return self._send(*failed)
                 answer = "" if fake.mode == "empty" else self._answer(text, source, target)
+                if answer:
+                    answer = fake.preamble.get(target, "") + answer
                 reply = {"choices": [{"message": {"content": answer}}]}
                 self._send(200, json.dumps(reply).encode(), {"Content-Type": "application/json"})
 

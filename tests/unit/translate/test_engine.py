@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
 import feedparser
@@ -973,64 +973,18 @@ def test_an_html_error_page_served_with_status_200_is_never_published(
         assert "Error 42" not in feed and "&lt;html" not in feed, feed
 
 
-class FakeChat:
-    """An OpenAI-compatible `POST /v1/chat/completions` on 127.0.0.1 translating like the fake
-    Google (`fake_translate`), each answer opened with `preamble[target]` (an LLM's habit)."""
-
-    NAMES: ClassVar[dict[str, str]] = {
-        "Kazakh": "kk", "Simplified Chinese": "zh", "English": "en", "Russian": "ru"
-    }  # fmt: skip
-
-    def __init__(self) -> None:
-        self.preamble: dict[str, str] = {}
-        self.calls: list[str] = []
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *_args: object) -> None:
-                pass
-
-            def do_POST(self) -> None:
-                import json
-
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                prompt, text = (m["content"] for m in body["messages"])
-                found = re.search(r"from (.+?) to (.+?)\. Keep", prompt)
-                assert found, prompt
-                source, target = (fake.NAMES[name] for name in found.groups())
-                fake.calls.append(text)
-                answer = fake.preamble.get(target, "") + fake_translate(text, source, target)
-                send_json(self, 200, {"choices": [{"message": {"content": answer}}]})
-
-        self._server = LoopbackServer(Handler)
-
-    @property
-    def url(self) -> str:
-        return self._server.url("/v1/")
-
-    def stop(self) -> None:
-        self._server.stop()
-
-
-@pytest.fixture
-def fake_chat() -> Iterator[FakeChat]:
-    server = FakeChat()
-    yield server
-    server.stop()
-
-
 PREAMBLES = {"en": "Here is the translation: ", "zh": "以下是翻译：", "kk": "Аударма: "}
 
 
 def test_an_llm_preamble_before_the_translation_is_refused(
-    tmp_path: Path, fake_chat: FakeChat
+    tmp_path: Path, fake_google: FakeGoogle
 ) -> None:
-    fake_chat.preamble = PREAMBLES
+    fake_google.preamble = PREAMBLES  # on its chat-completions endpoint
     config, store = _setup(
         tmp_path,
-        fake_chat.url,
+        fake_google.chat_url,
         chain=["openai"],
-        providers={"openai": {"base_url": fake_chat.url, "model": "m"}},
+        providers={"openai": {"base_url": fake_google.chat_url, "model": "m"}},
     )
     _save(store, BUDGET, SCHOOL)
     report = translate_pending(config, store)
@@ -1040,7 +994,7 @@ def test_an_llm_preamble_before_the_translation_is_refused(
             assert "preamble" in translation.error, translation
     for text, answer in _memory_rows(store):
         assert not any(p.strip() in answer for p in PREAMBLES.values()), (text, answer)
-    fake_chat.preamble = {}
+    fake_google.preamble = {}
     assert translate_pending(config, store, retry_all=True).translated == 4
     for story in (BUDGET, SCHOOL):
         for lang, translation in _translations(store, story.id).items():
