@@ -9,12 +9,14 @@ a killed writer left behind. A leaf: it imports nothing of ours.
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import os
 import stat
+import sys
 import tempfile
 import time
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from pathlib import Path
 
 TEMP_SUFFIX = ".tmp"
@@ -47,7 +49,8 @@ class Staged:
     staged file to disk, then renames each into place in the order it was staged. Written one
     by one, each file waited for its own flush before the next was written (a third of a full
     publish's time: 12,000 files); flushed together they cost about a third less, and
-    nothing waits between them. The guarantee is the same:
+    nothing waits between them; a batch of `SYNCFS_FROM` files or more is flushed by one
+    syncfs of its file system (six times less again). The guarantee is the same:
     no file is renamed into place before its bytes are on disk, so even a power cut leaves the
     old file or the new one, and a reader who follows a link finds what it links to (a story's
     page is staged before the feeds that link to it).
@@ -70,14 +73,21 @@ class Staged:
         pending, self.pending = self.pending, []
         if not pending:
             return []
-        # Every file written first, then each flushed: the kernel writes them back together
-        # and each flush finds its bytes mostly on their way. Never os.sync(): it waits for
-        # every dirty page of the machine (another program's gigabytes), not just ours.
         failed: list[tuple[Path, OSError]] = []
         flushed: list[tuple[Path, Path]] = []
+        try:
+            whole = _sync_filesystems(pending)
+        except OSError as exc:
+            # The file system could not write back what it holds: none of these is renamed
+            # (a file flushed alone now might report nothing of an error already reported).
+            for temp, path in pending:
+                temp.unlink(missing_ok=True)
+                failed.append((path, exc))
+            return failed
         for temp, path in pending:
             try:
-                _flush(temp)
+                if not whole:
+                    _flush(temp)
             except OSError as exc:
                 temp.unlink(missing_ok=True)
                 failed.append((path, exc))
@@ -90,6 +100,54 @@ class Staged:
                 temp.unlink(missing_ok=True)
                 failed.append((path, exc))
         return failed
+
+
+# From this many files on, a batch is made durable by one syncfs(2) of the file system it is
+# on rather than one fsync(2) a file: 12,305 files took 2.4 s of fsyncs on this machine's
+# ext4, and 0.4 s as syncfs calls of 1,000 (bench/README.md). Never os.sync(), which waits for
+# every file system of the machine; syncfs waits for this one's dirty pages, ours and any
+# other program's on it, which is why a publish of a few files keeps its own fsyncs.
+SYNCFS_FROM = 64
+
+
+def _sync_filesystems(pending: list[tuple[Path, Path]]) -> bool:
+    """Make every temporary file of `pending` durable with one syncfs(2) per file system they
+    are on; False when that is not worth it or not to be trusted (then each is flushed)."""
+    if len(pending) < SYNCFS_FROM or _SYNCFS is None:
+        return False
+    folders: dict[Path, None] = dict.fromkeys(temp.parent for temp, _ in pending)
+    devices: dict[int, Path] = {}
+    for folder in folders:
+        devices.setdefault(os.stat(folder).st_dev, folder)
+    for folder in devices.values():
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            if _SYNCFS(fd) != 0:
+                errno = ctypes.get_errno()
+                raise OSError(errno, os.strerror(errno))
+        finally:
+            os.close(fd)
+    return True
+
+
+def _syncfs() -> Callable[[int], int] | None:
+    """libc's syncfs where it reports write-back errors (Linux 5.8 and later; before, it
+    returned 0 whatever happened, and a lost write must fail the publish)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        major, minor = (int(part) for part in os.uname().release.split(".")[:2])
+        call = ctypes.CDLL(None, use_errno=True).syncfs
+    except (ValueError, OSError, AttributeError):
+        return None
+    if (major, minor) < (5, 8):
+        return None
+    call.argtypes = [ctypes.c_int]
+    call.restype = ctypes.c_int
+    return call
+
+
+_SYNCFS = _syncfs()
 
 
 def _flush(path: Path) -> None:
