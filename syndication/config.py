@@ -394,6 +394,10 @@ class PublishSettings(Strict):
     every: Duration = 900.0
     # False: no public feed, feed page or article page is written (partners only).
     public: bool = True
+    # Processes rendering a big publish (a first one, `publish --all`); None: one per core this
+    # process may run on, at most 8. A container limited by a CPU quota rather than by cores
+    # should say how many it has.
+    processes: int | None = Field(default=None, ge=1, le=64)
 
 
 # Bucket names as S3 allows them everywhere (lower case, 3-63 characters, no "..").

@@ -22,7 +22,7 @@ import tempfile
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any, NoReturn, TextIO
+from typing import Annotated, Any, NoReturn, Protocol, TextIO
 
 import typer
 from rich.console import Console
@@ -104,6 +104,15 @@ def remember_config(path: Path | None) -> None:
 def config_path(path: Path | None) -> Path:
     """The YAML a command works on: its own `--config`, one given before it, or the default."""
     return cfg.config_path(path or _given["config"])
+
+
+class _Rendered(Protocol):
+    processes: int
+
+
+def on_cores(report: _Rendered) -> str:
+    """How a publish's summary says it rendered on several processes (nothing for one)."""
+    return f" (by {report.processes} processes)" if report.processes > 1 else ""
 
 
 def redact_with(config: cfg.Config | cfg.Salvaged) -> None:

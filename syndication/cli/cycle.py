@@ -35,6 +35,7 @@ from syndication.cli.common import (
     load,
     load_checked,
     lock,
+    on_cores,
     open_store,
     out,
     plain,
@@ -168,7 +169,7 @@ def _summary(report: CycleReport, config: cfg.Config) -> None:
         items = f"; items per edition: {', '.join(f'{e} {n}' for e, n in p.items.items())}"
         out.print(
             f"published {'every file' if p.full else 'what changed'}: {p.rendered} feed "
-            f"document(s) rendered, {len(p.written)} file(s) written, {p.unchanged} "
+            f"document(s) rendered{on_cores(p)}, {len(p.written)} file(s) written, {p.unchanged} "
             f"unchanged{items if p.items else ''}",
             highlight=False,
         )

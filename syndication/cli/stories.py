@@ -30,6 +30,7 @@ from syndication.cli.common import (
     fatal,
     load_checked,
     lock,
+    on_cores,
     open_store,
     out,
     running_workers,
@@ -206,7 +207,7 @@ def _publish(loaded: cfg.Config, store: Store, *, full: bool) -> None:
             unlock(store)
     how = f"every file ({report.why})" if report.full else "what changed"
     out.print(
-        f"published {how}: {report.rendered} feed document(s) rendered, "
+        f"published {how}: {report.rendered} feed document(s) rendered{on_cores(report)}, "
         f"{len(report.written)} file(s) written, {len(report.removed)} removed",
         highlight=False,
     )

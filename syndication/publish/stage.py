@@ -4,7 +4,9 @@ Owns: the order of the phases (changes → versions → pages → documents → 
 record → announce), which documents a publish renders (following the changes: the documents
 holding a changed story's rank, the current document of every feed it is in, the archive pages
 stories moved into and the page before a new one; all of them on a full publish), story pages
-before the feeds that link to them, the files a publish no longer produces, the report of a
+before the feeds that link to them (rendering in rounds, `parallel`: a round's files are all
+published before the next round's, which may link to them: story pages, then archive pages,
+then current documents), the files a publish no longer produces, the report of a
 publish, and recording it all in the store in one transaction once every file is written. A
 publish with nothing changed renders nothing, unless the output lacks a file it published (a
 front file, or one the store records: removed by hand): then it renders every file.
@@ -14,9 +16,10 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 
 from syndication import metrics
 from syndication.config import Config
@@ -25,6 +28,7 @@ from syndication.model import utcnow
 from syndication.paging import Paging, first_kept
 from syndication.publish.announce import Ping, announce
 from syndication.publish.changes import AT, MARK, SHAPE, Plan, plan
+from syndication.publish.parallel import Job, Render, Round
 from syndication.publish.render import (
     FEED_FILES,
     document,
@@ -49,6 +53,10 @@ MEMBERSHIP = "publish_membership"  # what decided each feed's entries, by feed
 FAILED = "publish_failed"  # feeds a publish could not render: rendered whole next time
 OPML_STAMP = "publish_opml"  # the OPML's feed list digest and its dateModified
 CHUNK = 1000  # stories read at once by a full publish
+PAGES_PER_JOB = 250  # story pages rendered together (by one process of a parallel round)
+# A full publish of a store too big to keep (stories.KEPT) runs a round once its jobs weigh
+# this much (about the items they render), so what they hold stays bounded.
+ROUND_WEIGHT = 10_000
 
 
 @dataclass
@@ -60,6 +68,7 @@ class PublishReport:
     errors: list[str] = field(default_factory=list)  # feeds that could not be rendered
     hub_error: str = ""
     rendered: int = 0  # feed documents rendered (each in three formats)
+    processes: int = 1  # the most processes rendering together (a big publish: every core)
     full: bool = False  # every file rendered (why: `why`)
     why: str = ""
 
@@ -91,6 +100,11 @@ def publish(
     if report.full:  # every file written or found as it should be: as good as a look
         store.set_setting(_LOOKED, iso(utcnow()) or "")
     return report
+
+
+def _file(path: str, render: Callable[..., bytes], *args: object) -> dict[str, bytes]:
+    """One rendered file, by its path."""
+    return {path: render(*args)}
 
 
 def front_files(config: Config) -> list[str]:
@@ -156,6 +170,8 @@ class _Publish:
         self.stories = Stories(config, store, self.authority, self.now)
         self.ledger = Ledger(self.now, full=planned.full)
         self.writer = Writer(output)
+        # The rendering jobs collected and not yet run.
+        self.round = Round(self.writer, s.publish.processes)
         self.report = PublishReport(full=planned.full, why=planned.why)
         self.failed: set[str] = set()
         self.keep: set[str] = set()  # files of feeds that failed: left as they were
@@ -209,6 +225,7 @@ class _Publish:
         written = [path for path in self.writer.written if "/archive/" not in path]
         self.report.hub_error = announce(self.config, self.store, written, ping=ping)
         self.report.written = list(self.writer.written)
+        self.report.processes = self.round.most
         self.report.unchanged = self.writer.unchanged
         self.report.removed = list(self.writer.removed)
         return self.report
@@ -219,11 +236,13 @@ class _Publish:
         self._account(ids)
         self._tombstones()
         self._pages(ids)
+        self._round()  # the pages published before the feeds that link to them
         dirty = self._dirty()
         for folder in sorted(dirty):
             feed = self.by_folder.get(folder)
             if feed is not None:
                 self._feed(feed, dirty[folder])
+        self._round()
 
     def _everything(self) -> None:
         """Every feed's entries (worked out again where what decides them changed), every
@@ -249,11 +268,17 @@ class _Publish:
                     referenced[entry.article_id] = None
             for chunk in chunks(list(referenced), CHUNK):
                 self._pages(list(chunk), editions=[edition])
+                self._round(force=False)
                 self.stories.forget()
-        for feed in self.feeds:
-            paging = self._paging(feed.folder)
-            self._feed(feed, {*paging.kept, None})
-            self.stories.forget()
+        self._round()
+        # Every feed's archive pages, then every current document (which links to them).
+        for pages in ("archive", "current"):
+            for feed in self.feeds:
+                kept = self._paging(feed.folder).kept
+                self._feed(feed, set(kept) if pages == "archive" else {None})
+                self._round(force=False)
+                self.stories.forget()
+            self._round()
         self.writer.sweep(self.editions, self.keep)
         # Recorded as published, neither there nor produced now (an earlier release's path, a
         # file removed by hand that is no longer published): forgotten, or every publish would
@@ -385,7 +410,7 @@ class _Publish:
         self._carried(ids)
         for edition in editions or self.editions:
             found = self.stories.load(ids, edition)
-            files: dict[str, bytes] = {}
+            steps: list[Render] = []
             gone: list[str] = []
             for article_id, story in found.items():
                 held = self.ledger.latest.get((article_id, edition))
@@ -395,57 +420,77 @@ class _Publish:
                 if held.status == USABLE and self.stories.shown(story, edition):
                     carried = self.ledger.carried_by(article_id, self.editions)
                     item = self.stories.item(story, edition, carried)
-                    files[path] = story_page(self.config, edition, item)
+                    steps.append(partial(_file, path, story_page, self.config, edition, item))
                 elif story.stored.withdrawn:
                     when = story.stored.withdrawn_at or self.now
                     reason = story.stored.withdrawn_reason
-                    files[path] = notice_page(self.config, edition, when, reason)
+                    steps.append(
+                        partial(_file, path, notice_page, self.config, edition, when, reason)
+                    )
                 else:
                     gone.append(path)
-            self.writer.put(files)
+            for batch in chunks(steps, PAGES_PER_JOB):
+                self.round.add(Job(edition, list(batch), len(batch), fatal=True))
             self.writer.remove(gone)
 
     def _feed(self, feed: FeedDef, pages: set[int | None]) -> None:
-        """Render these documents of `feed` (archive pages first, the current one last)."""
-        if not self.public:
+        """Render these documents of `feed` (archive pages first, the current one last), as
+        one job of the round."""
+        if not self.public or feed.folder in self.failed:
             return
         paging = self._paging(feed.folder)
         kept = set(paging.kept)
         ordered: list[int | None] = sorted(p for p in pages if p is not None and p in kept)
         if None in pages:
             ordered.append(None)
+        steps: list[Render] = []
+        weight = 0
+        shown: int | None = None  # the items of the edition's current main document
         for page in ordered:
             ranks = paging.current if page is None else paging.page(page)
             items = self._items(feed, self._entries(feed.folder, ranks), current=page is None)
-            try:
-                files = document(
-                    self.config,
-                    feed,
-                    paging,
-                    page,
-                    items,
-                    self.authority,
-                    self.tombstones.get(feed.folder, ()),
-                )
-                if page is None:
-                    files[f"{feed.folder}index.html"] = feed_index(
-                        self.config, feed, items, self.links
-                    )
-            except Exception as exc:
-                # One feed that cannot be rendered keeps its last good files; the rest
-                # publish, and the next publish renders it whole again.
-                log.exception("cannot render %s", feed.folder, extra={"edition": feed.edition})
-                self.report.errors.append(f"{feed.folder}: {type(exc).__name__}: {exc}")
-                self.failed.add(feed.folder)
-                self.keep.update(f"{feed.folder}{name}" for name in (*FEED_FILES, "index.html"))
-                self.keep.update(
-                    path for k in paging.kept for path in document_paths(feed.folder, k)
-                )
-                return
-            self.writer.put(files)
-            self.report.rendered += 1
+            steps.append(partial(self._document, feed, paging, page, items))
+            weight += len(items) + 1
             if page is None and feed.scope.main:
-                self.report.items[feed.edition] = len(items)
+                shown = len(items)
+        if not steps:
+            return
+
+        def done() -> None:
+            self.report.rendered += len(steps)
+            if shown is not None:
+                self.report.items[feed.edition] = shown
+
+        self.round.add(Job(feed.folder, steps, weight, on_done=done))
+
+    def _document(
+        self, feed: FeedDef, paging: Paging, page: int | None, items: list[Item]
+    ) -> dict[str, bytes]:
+        """The files of one document of `feed` (and the feed's page with its current one)."""
+        tombstones = self.tombstones.get(feed.folder, ())
+        files = document(self.config, feed, paging, page, items, self.authority, tombstones)
+        if page is None:
+            files[f"{feed.folder}index.html"] = feed_index(self.config, feed, items, self.links)
+        return files
+
+    def _round(self, *, force: bool = True) -> None:
+        """Run the jobs collected (unless not `force`d and they may wait for more: a full
+        publish keeping its stories runs each phase's jobs together)."""
+        if not force and (self.stories.keep or self.round.weight < ROUND_WEIGHT):
+            return
+        for folder, (why, trace) in self.round.run().items():
+            self._cannot_render(folder, why, trace)
+
+    def _cannot_render(self, folder: str, why: str, trace: str) -> None:
+        """One feed that cannot be rendered keeps its last good files; the rest publish, and
+        the next publish renders it whole again."""
+        feed = self.by_folder[folder]
+        log.error("cannot render %s\n%s", folder, trace.rstrip(), extra={"edition": feed.edition})
+        self.report.errors.append(f"{folder}: {why}")
+        self.failed.add(folder)
+        self.keep.update(f"{folder}{name}" for name in (*FEED_FILES, "index.html"))
+        kept = self._paging(folder).kept
+        self.keep.update(path for k in kept for path in document_paths(folder, k))
 
     def _items(self, feed: FeedDef, entries: Sequence[Entry], *, current: bool) -> list[Item]:
         """The items a document shows: its stories still shown in the edition (and recent

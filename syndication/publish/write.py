@@ -207,15 +207,19 @@ class Writer:
         for edition in dict.fromkeys([*editions, *BASE_LANGUAGES, *DERIVED]):
             self.removed += self.output.remove_stale(wanted, edition)
 
-    def check(self) -> None:
-        """Publish every file put; raise OSError when one could not be written (after every
-        other was)."""
+    def flush(self) -> None:
+        """Publish every file put so far; those that could not be are added to `failed`."""
         lost = self.output.flush()
         if lost:
             paths = {path for path, _ in lost}
             self.written = [path for path in self.written if path not in paths]
             self.changed = [change for change in self.changed if change[0] not in paths]
             self.failed += lost
+
+    def check(self) -> None:
+        """Publish every file put; raise OSError when one could not be written (after every
+        other was)."""
+        self.flush()
         if self.failed:
             first = self.output.explain(*self.failed[0])
             raise OSError(f"{len(self.failed)} file(s) not written, the first: {first}")
