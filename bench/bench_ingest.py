@@ -257,7 +257,11 @@ class Descendants:
     `getrusage(RUSAGE_CHILDREN)` never sees them; /proc does. A worker's last < `interval` s
     before it exits is missed, so the CPU figure is a slight underestimate. `skip` (the feed
     server) is left out. `own_cpu` is what the sampling itself has cost (its thread), for a
-    caller that times this process's CPU meanwhile to leave out.
+    caller that times this process's CPU meanwhile to leave out. `parent` and `cmdline` of
+    each (to tell a forked copy of a process, which it waits for, from its forkserver), and
+    `together_pss`: the highest sum of their proportional set sizes at one sample (a page
+    several of them share counted once in all), beside `together`'s sum of resident sizes
+    (a shared page counted in each).
     """
 
     def __init__(self, skip: int, interval: float = 0.1) -> None:
@@ -266,6 +270,9 @@ class Descendants:
         self.cpu: dict[int, float] = {}  # pid -> utime + stime seen last, s
         self.hwm: dict[int, float] = {}  # pid -> highest VmHWM seen, MB
         self.together = 0.0  # the highest VmRSS of all of them at one sample, MB
+        self.together_pss = 0.0  # the highest Pss of all of them at one sample, MB
+        self.parent: dict[int, int] = {}
+        self.cmdline: dict[int, bytes] = {}
         self.own_cpu = 0.0  # this sampler's own CPU time (its thread), s
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -283,7 +290,7 @@ class Descendants:
         me = os.getpid()
         while not self._stop.wait(self.interval):
             parents: dict[int, int] = {}
-            now = 0.0
+            now = pss = 0.0
             for entry in Path("/proc").iterdir():
                 if entry.name.isdigit():
                     try:
@@ -300,7 +307,15 @@ class Descendants:
                         # The peak seen: an exiting process (a zombie) has no VmHWM left.
                         self.hwm[pid] = max(self.hwm.get(pid, 0.0), self._hwm(entry))
                         now += self._hwm(entry, "VmRSS:")
+                        pss += self._pss(entry)
+                        self.parent[pid] = parents[pid]
+                        if pid not in self.cmdline:
+                            try:
+                                self.cmdline[pid] = (entry / "cmdline").read_bytes()
+                            except OSError:
+                                self.cmdline[pid] = b""
             self.together = max(self.together, now)
+            self.together_pss = max(self.together_pss, pss)
             self.own_cpu = time.thread_time()
 
     def _descends(self, pid: int, root: int, parents: dict[int, int]) -> bool:
@@ -313,6 +328,16 @@ class Descendants:
                 return True
             seen += 1
         return False
+
+    @staticmethod
+    def _pss(entry: Path) -> float:
+        try:
+            for line in (entry / "smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
+                    return int(line.split()[1]) / 1024
+        except OSError:
+            pass
+        return 0.0
 
     @staticmethod
     def _hwm(entry: Path, field: str = "VmHWM:") -> float:

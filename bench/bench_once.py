@@ -212,6 +212,7 @@ class Run:
         self.rss_main = 0.0
         self.rss_others: dict[int, float] = {}
         self.rss_together = 0.0  # every process at the same moment (sampled), MB
+        self.pss_together = 0.0  # the same as proportional set sizes (shared pages once), MB
         self.code = 0
         self.output = ""
 
@@ -239,14 +240,23 @@ def run_once(config: Path, name: str, skip: int) -> Run:
     proc.returncode = os.waitstatus_to_exitcode(status)
     run.code = proc.returncode
     run.output = out.decode("utf-8", "replace")
-    # The `once` process itself, exactly. Its forkserver and the parse workers are not its
-    # waited-for children: /proc was sampled for them (a slight underestimate: the last
-    # < 50 ms of each is missed).
+    # The `once` process itself, exactly, with the copies of itself it forked to render a
+    # big publish and waited for (wait4 counts them in). Its forkserver and the parse workers
+    # are not its waited-for children: /proc was sampled for them (a slight underestimate:
+    # the last < 50 ms of each is missed).
     run.cpu_main = usage.ru_utime + usage.ru_stime
     run.rss_main = usage.ru_maxrss / 1024
-    run.cpu_others = sum(cpu for pid, cpu in kids.cpu.items() if pid != proc.pid)
+    own = kids.cmdline.get(proc.pid)
+    copies = {
+        pid
+        for pid, parent in kids.parent.items()
+        if parent == proc.pid and kids.cmdline.get(pid) == own
+    }
+    others = {pid for pid in kids.cpu if pid != proc.pid and pid not in copies}
+    run.cpu_others = sum(kids.cpu[pid] for pid in others)
     run.rss_others = {pid: mb for pid, mb in kids.hwm.items() if pid != proc.pid and mb > 0}
     run.rss_together = kids.together
+    run.pss_together = kids.together_pss
     return run
 
 
@@ -415,6 +425,14 @@ def main() -> None:
             "",
             "the highest sum of every process's RSS at one moment (sampled every 50 ms), "
             + _verdict(cold.rss_together < TARGET_RSS_MB, "< 300 MB"),
+        ),
+        (
+            "cold once, PSS of every process at once",
+            f"{cold.pss_together:.0f} MB",
+            "",
+            "the same as proportional set sizes: a page the processes share (the publish's "
+            "forked renderers and the once process) counted once, "
+            + _verdict(cold.pss_together < TARGET_RSS_MB, "< 300 MB"),
         ),
         (
             "cold once: stories, pending, requests",
