@@ -72,6 +72,24 @@ class PublishReport:
     full: bool = False  # every file rendered (why: `why`)
     why: str = ""
 
+    def then(self, later: PublishReport) -> PublishReport:
+        """This publish and a `later` one as one (a cycle publishing again what its
+        translations brought): files written by either, its unchanged files, the later one's
+        items per edition where it rendered them."""
+        written = set(self.written)
+        return PublishReport(
+            written=[*self.written, *(path for path in later.written if path not in written)],
+            unchanged=self.unchanged,
+            removed=[*self.removed, *later.removed],
+            items={**self.items, **later.items},
+            errors=[*self.errors, *later.errors],
+            hub_error=later.hub_error or self.hub_error,
+            rendered=self.rendered + later.rendered,
+            full=self.full,
+            why=self.why,
+            processes=max(self.processes, later.processes),
+        )
+
 
 @metrics.timed_publish
 def publish(

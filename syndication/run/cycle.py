@@ -1,7 +1,9 @@
 """One cycle of the stages: ingest, translate, publish, each reading and writing the store.
 
-Owns: running the stages in order for `syndication once` and `retry` (and the translation
-step for the worker's job), the progress hooks a front end may listen to, and the cycle report
+Owns: running the stages for `syndication once` and `retry` (ingest; then the publish of
+what it stored beside the translation, which runs in a thread, and a publish again after it
+when the translations changed anything) and the translation step for the worker's job, the
+progress hooks a front end may listen to, and the cycle report
 (what each source did, what translation did, what was published) from which the CLI derives
 its summary and exit code. No stage calls another; this module only sequences them.
 
@@ -17,6 +19,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
+from concurrent import futures
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
@@ -139,7 +142,8 @@ def run_cycle(
     progress: Progress | None = None,
 ) -> CycleReport:
     """Poll the chosen sources (default: every source but those whose partner asked us to
-    wait: a source named is polled whatever it asked), translate what is due, publish."""
+    wait: a source named is polled whatever it asked), then translate what is due while
+    publishing what was stored, and publish again what the translations changed."""
     report = CycleReport()
     if chosen is None:
         chosen = _not_waiting(config, store, report)
@@ -149,20 +153,39 @@ def run_cycle(
     finally:
         if store.worker_id is not None:
             store.release_sources([source.id for source in claimed])
+    # What ingest stored is published while the translation runs beside it: the originals
+    # and every file no translation changes need not wait for the provider's answers (nor,
+    # in an outage, for its retries); what the translations changed is published after them.
+    with futures.ThreadPoolExecutor(1, thread_name_prefix="syndication-translate") as beside:
+        translating = beside.submit(_translate, config, store, progress)
+        try:
+            report.publish = _publish(config, store, progress)
+        finally:
+            report.translation = translating.result()
+    t = report.translation
+    if t.translated or t.failed or t.from_memory:
+        report.publish = report.publish.then(_publish(config, store, progress))
+    return report
+
+
+def _translate(config: Config, store: Store, progress: Progress | None) -> TranslationReport:
     # Failed translations keep their retry schedule even in `once`: cron running it every
     # few minutes must not resend every bad answer each time. Pending ones (an outage) go.
     try:
-        report.translation = translate(config, store, progress=progress)
+        return translate(config, store, progress=progress)
     finally:
         if store.worker_id is not None:
             store.release_translations()
+
+
+def _publish(config: Config, store: Store, progress: Progress | None) -> PublishReport:
     if progress:
         progress.stage("publish", 1)
     with store.publishing(wait=None):
-        report.publish = publish(config, store)
+        published = publish(config, store)
     if progress:
         progress.advance("publish", 1)
-    return report
+    return published
 
 
 def _not_waiting(config: Config, store: Store, report: CycleReport) -> list[SourceSettings]:
