@@ -108,6 +108,9 @@ class FakeGoogle:
         # What the chat endpoint opens its answers with, by target language (an LLM's habit).
         self.preamble: dict[str, str] = {}
         self.latency = 0.0
+        # While clear, every request waits for it to be set (up to a minute): a provider that
+        # has not answered yet, for as long as a test wants.
+        self.gate: threading.Event | None = None
         self._lock = threading.Lock()
         self._server = LoopbackServer(self._handler(), port=port, tls=tls)
 
@@ -179,6 +182,8 @@ class FakeGoogle:
             def _failure(self, text: str) -> tuple[int, bytes, dict[str, str]] | None:
                 if fake.latency:
                     time.sleep(fake.latency)
+                if fake.gate is not None:
+                    fake.gate.wait(60)
                 if fake.mode == "429":
                     return 429, b"slow down", {"Retry-After": fake.retry_after}
                 if fake.mode == "403":

@@ -7,7 +7,11 @@ every edition holds afterwards; the unit tests of the stage are in tests/unit/tr
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
+import threading
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -279,3 +283,47 @@ def test_latin_kazakh_and_traditional_chinese_originals_reach_every_edition_righ
     assert traditional["m7"]["title"] == "上海舉行新年音樂會"
     # Chinese originals are never sent to be translated into Chinese.
     assert not [c for c in fake_google.calls if c.target.startswith("zh") and "臺灣" in c.text]
+
+
+def test_once_publishes_the_originals_while_the_provider_has_not_answered(
+    tmp_path: Path, fake_google: FakeGoogle
+) -> None:
+    """The originals (`untranslated: original`) go out while the translation is still waiting
+    for the provider; its answers are published when they come, by the same `once`."""
+    stories = tmp_path / "stories"
+    _write_story(stories, "kk.md", "kk", "Астанада кітап көрмесі ашылды",
+                 "Елордада халықаралық кітап көрмесі жұмысын бастады.")  # fmt: skip
+    config = write_config(
+        tmp_path,
+        editions=["en"],
+        sources=[{"id": "newsroom", "articles": "stories"}],
+        translation={
+            "chain": ["google"],
+            "providers": {"google": {"base_url": fake_google.url}},
+            "timeout": "60s",
+            "untranslated": "original",
+        },
+    )
+    fake_google.gate = threading.Event()
+    feed = tmp_path / "public" / "en" / "atom.xml"
+    once = subprocess.Popen(
+        [sys.executable, "-m", "syndication", "once", "--config", str(config)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "COLUMNS": "200", "NO_COLOR": "1"},
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not feed.exists() and once.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        # Published while the provider holds every request, the `once` still running.
+        assert feed.exists() and once.poll() is None, "not published before the answers"
+        assert fake_google.texts(), "the provider was never asked"
+        assert "Астанада кітап көрмесі ашылды" in feed.read_text(encoding="utf-8")
+    finally:
+        fake_google.gate.set()
+        output = once.communicate(timeout=120)[0]
+    assert once.returncode == 0, output
+    title = feedparser.parse(feed.read_bytes()).entries[0].title
+    assert not CYRILLIC.search(title), title  # the translation, published by the same once
