@@ -503,8 +503,11 @@ class PartnerSettings(Strict):
     # never kept in the settings, so nothing that prints or records them can show it.
     token_sha256: Annotated[str | None, AfterValidator(_check_digest)] = None
     editions: list[str] | None = None  # None: every edition
-    sources: list[str] = Field(default_factory=list)  # empty: every source
-    topics: list[str] = Field(default_factory=list)  # empty: any story
+    # None (no key): every source, any story. A list: exactly those, so one emptied while a
+    # contract is renegotiated gives nothing, never everything (and is refused: see
+    # reference_problems).
+    sources: list[str] | None = None
+    topics: list[str] | None = None
     rights: Literal["full", "summary", "title"] | None = None  # a cap on the sources' rights
     rate: Annotated[str | None, AfterValidator(_check_rate)] = None
 
@@ -551,8 +554,9 @@ def partner_summary(partner: PartnerSettings, editions: list[str]) -> dict[str, 
         "id": partner.id,
         "name": partner.name or partner.id,
         "editions": list(partner.editions if partner.editions is not None else editions),
-        "sources": list(partner.sources),
-        "topics": list(partner.topics),
+        # Empty here: no limit (a list in the YAML is never empty).
+        "sources": list(partner.sources or ()),
+        "topics": list(partner.topics or ()),
         "rights": partner.rights or "full",
         "rate": partner.rate,
     }
@@ -579,8 +583,9 @@ def reference_problems(
     data: dict[str, Any], problem: Problem, line: Callable[[tuple[Any, ...]], int]
 ) -> None:
     """What one part of the YAML names and another does not have, each at its own line:
-    topics' and partners' sources, topics and editions, repeated topic and partner ids, the
-    site's and topics' words for an edition not configured, a glossary's unknown language.
+    topics' and partners' sources, topics and editions (and a partner's empty list of them),
+    repeated topic and partner ids, the site's and topics' words for an edition not
+    configured, a glossary's unknown language.
 
     Read from the YAML as written, not the validated settings, so that these are reported
     in the same run as any other mistake (validation stops at the first failing model)."""
@@ -642,6 +647,16 @@ def reference_problems(
         unknown((*where, "topics"), partner.get("topics"), topic_ids, "topic (feeds.topics)")
         if partner.get("editions") == []:
             problem((*where, "editions"), f"partners.{index}.editions: an empty list: no feed")
+        for key, all_of in (("sources", "every source"), ("topics", "stories of any topic")):
+            # Neither nothing nor everything: left empty while a contract is renegotiated, the
+            # list would read as no limit, the whole catalogue.
+            if key in partner and partner[key] in ([], None):
+                problem(
+                    (*where, key),
+                    f"partners.{index}.{key}: "
+                    + ("an empty list" if partner[key] == [] else "no value")
+                    + f": name at least one {key[:-1]}, or remove the key to give {all_of}",
+                )
     repeated(("partners",), partners)
 
 

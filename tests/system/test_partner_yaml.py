@@ -1,13 +1,16 @@
 """What a partner's entry in the YAML may not say, as an operator meets it in `check` and in
-`syndication serve` started on the file.
+`syndication serve` (started on the file, or reloading it when it is saved).
 
 Owns: a token the YAML holds part of (a `${VAR:-default}` fallback, text around `${VAR}`)
 refused like a token written in full, at its `file:line`, without showing it, and never let in
-by `serve`.
+by `serve`; a partner's `sources:` or `topics:` emptied (an empty list, or no value) refused,
+never read as every source, and a running `serve` keeping the partner's entitlement when such
+a file is saved.
 """
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -16,12 +19,15 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.conftest import OFFLINE_TRANSLATION, run_cli, write_config
+from tests.conftest import OFFLINE_TRANSLATION, PARTNER_FEED, run_cli, write_config
+from tests.system.test_operations import wait_until
 from tests.system.test_partners import (  # noqa: F401  (started: fixture)
     ENV,
     KHABAR,
     Worker,
     _answers,
+    _get,
+    _items,
     _write,
     started,
 )
@@ -90,3 +96,75 @@ def test_serve_never_lets_in_a_token_the_yaml_holds_part_of(
     assert server.process.returncode == 2, server.output()
     assert f"{config}:{_line(config, 'token:')}: partners.0.token: " in server.output()
     assert IN_FILE not in server.output() and KHABAR not in server.output()
+
+
+def test_check_refuses_a_partners_emptied_sources_or_topics(tmp_path: Path) -> None:
+    """exploreF t/emptysources.yaml: `sources: []` gave the partner every source (and
+    `topics: []` any story) while `editions: []` was refused."""
+    digest = "ab" * 32
+    config, _ = _config(
+        tmp_path,
+        {"id": "a", "token_sha256": digest, "sources": []},
+        feeds={"topics": [{"id": "culture", "tags": ["culture"]}]},
+    )
+    data = yaml.safe_load(config.read_text(encoding="utf-8"))
+    data["partners"] += [
+        {"id": "b", "token_sha256": "cd" * 32, "topics": []},
+        {"id": "c", "token_sha256": "ef" * 32, "sources": None},  # `sources:` with no value
+    ]
+    _write(config, data)
+    check = run_cli("check", "--config", str(config))
+    assert check.code == 2, check.output
+    lines = config.read_text(encoding="utf-8").splitlines()
+    at = [n for n, text in enumerate(lines, 1) if text.strip() in ("sources: []", "topics: []",
+                                                                   "sources: null")]  # fmt: skip
+    assert check.stderr.count(f"{config}:") == 3, check.stderr
+    for line, said in zip(
+        at,
+        [
+            "partners.0.sources: an empty list: name at least one source, or remove the key "
+            "to give every source",
+            "partners.1.topics: an empty list: name at least one topic, or remove the key to "
+            "give stories of any topic",
+            "partners.2.sources: no value: name at least one source",
+        ],
+        strict=True,
+    ):
+        assert f"{config}:{line}: {said}" in check.stderr, check.stderr
+
+
+def _ids(base: str, token: str) -> list[str]:
+    return [str(item["id"]) for item in _items(_get(base, "/partners/khabar/kk/feed.json", token))]
+
+
+def test_a_sources_list_emptied_under_serve_is_rejected_and_the_partner_keeps_its_own(
+    tmp_path: Path,
+    started: Callable[..., Worker],  # noqa: F811
+) -> None:
+    """The operator renegotiating a contract empties its list and saves: `serve` keeps the
+    partner's entitlement (and says why), instead of opening it the whole catalogue."""
+    config, base = _config(
+        tmp_path,
+        {"id": "khabar", "token": "${KHABAR_TOKEN}", "sources": ["newsroom"]},
+        sources=[
+            {"id": "newsroom", "articles": "articles", "language": "kk"},
+            {"id": "wire", "file": str(PARTNER_FEED), "language": "ru"},
+        ],
+        translation={**OFFLINE_TRANSLATION, "untranslated": "original"},
+    )
+    assert run_cli("once", "--config", str(config), env=ENV).code in (0, 1)
+    public = json.loads((tmp_path / "public" / "kk" / "feed.json").read_bytes())["items"]
+    assert any(":wire:" in item["id"] for item in public)  # more than the partner's in kk
+    server = started(config, tmp_path / "serve.log", "serve")
+    wait_until(lambda: _answers(base, "/partners/khabar/kk/feed.json", KHABAR), 15,
+               "serve answering khabar", server)  # fmt: skip
+    before = _ids(base, KHABAR)
+    assert before and all(":newsroom:" in i for i in before), before
+
+    data = yaml.safe_load(config.read_text(encoding="utf-8"))
+    data["partners"][0]["sources"] = []
+    _write(config, data)
+    wait_until(lambda: "configuration reload" in server.output(), 15, "the reload", server)
+    assert "rejected; serving the previous one" in server.output(), server.output()[-3000:]
+    assert "partners.0.sources: an empty list" in server.output()
+    assert _ids(base, KHABAR) == before
