@@ -5,7 +5,8 @@ Owns: a token the YAML holds part of (a `${VAR:-default}` fallback, text around 
 refused like a token written in full, at its `file:line`, without showing it, and never let in
 by `serve`; a partner's `sources:` or `topics:` emptied (an empty list, or no value) refused,
 never read as every source, and a running `serve` keeping the partner's entitlement when such
-a file is saved.
+a file is saved; and who pulls what under `serve` (no `/metrics` there: `status` and the
+access log), as README's "For partners" says.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import yaml
 
@@ -28,6 +30,7 @@ from tests.system.test_partners import (  # noqa: F401  (started: fixture)
     _answers,
     _get,
     _items,
+    _serving,
     _write,
     started,
 )
@@ -168,3 +171,19 @@ def test_a_sources_list_emptied_under_serve_is_rejected_and_the_partner_keeps_it
     assert "rejected; serving the previous one" in server.output(), server.output()[-3000:]
     assert "partners.0.sources: an empty list" in server.output()
     assert _ids(base, KHABAR) == before
+
+
+def test_under_serve_who_pulls_what_is_in_status_not_metrics(
+    tmp_path: Path,
+    started: Callable[..., Worker],  # noqa: F811
+) -> None:
+    """README ("For partners") named `/metrics` for who pulls what, but `serve` answers it
+    404 (only `run` has it): there `status` shows each partner's requests."""
+    base, config, server = _serving(tmp_path, started)
+    assert httpx.get(f"{base}/metrics", timeout=10).status_code == 404
+
+    def counted() -> bool:
+        shown = json.loads(run_cli("status", "--json", "--config", str(config), env=ENV).stdout)
+        return any(p["id"] == "khabar" and p["requests_24h"] > 0 for p in shown["partners"])
+
+    wait_until(counted, 15, "khabar's requests in status", server)
