@@ -507,8 +507,11 @@ class PartnerSettings(Strict):
     # never kept in the settings, so nothing that prints or records them can show it.
     token_sha256: Annotated[str | None, AfterValidator(_check_digest)] = None
     editions: list[str] | None = None  # None: every edition
-    sources: list[str] = Field(default_factory=list)  # empty: every source
-    topics: list[str] = Field(default_factory=list)  # empty: any story
+    # None (no key): every source, any story. A list: exactly those, so one emptied while a
+    # contract is renegotiated gives nothing, never everything (and is refused: see
+    # reference_problems).
+    sources: list[str] | None = None
+    topics: list[str] | None = None
     rights: Literal["full", "summary", "title"] | None = None  # a cap on the sources' rights
     rate: Annotated[str | None, AfterValidator(_check_rate)] = None
 
@@ -555,8 +558,9 @@ def partner_summary(partner: PartnerSettings, editions: list[str]) -> dict[str, 
         "id": partner.id,
         "name": partner.name or partner.id,
         "editions": list(partner.editions if partner.editions is not None else editions),
-        "sources": list(partner.sources),
-        "topics": list(partner.topics),
+        # Empty here: no limit (a list in the YAML is never empty).
+        "sources": list(partner.sources or ()),
+        "topics": list(partner.topics or ()),
         "rights": partner.rights or "full",
         "rate": partner.rate,
     }
@@ -583,8 +587,9 @@ def reference_problems(
     data: dict[str, Any], problem: Problem, line: Callable[[tuple[Any, ...]], int]
 ) -> None:
     """What one part of the YAML names and another does not have, each at its own line:
-    topics' and partners' sources, topics and editions, repeated topic and partner ids, the
-    site's and topics' words for an edition not configured, a glossary's unknown language.
+    topics' and partners' sources, topics and editions (and a partner's empty list of them),
+    repeated topic and partner ids, the site's and topics' words for an edition not
+    configured, a glossary's unknown language.
 
     Read from the YAML as written, not the validated settings, so that these are reported
     in the same run as any other mistake (validation stops at the first failing model)."""
@@ -646,6 +651,16 @@ def reference_problems(
         unknown((*where, "topics"), partner.get("topics"), topic_ids, "topic (feeds.topics)")
         if partner.get("editions") == []:
             problem((*where, "editions"), f"partners.{index}.editions: an empty list: no feed")
+        for key, all_of in (("sources", "every source"), ("topics", "stories of any topic")):
+            # Neither nothing nor everything: left empty while a contract is renegotiated, the
+            # list would read as no limit, the whole catalogue.
+            if key in partner and partner[key] in ([], None):
+                problem(
+                    (*where, key),
+                    f"partners.{index}.{key}: "
+                    + ("an empty list" if partner[key] == [] else "no value")
+                    + f": name at least one {key[:-1]}, or remove the key to give {all_of}",
+                )
     repeated(("partners",), partners)
 
 
@@ -1334,7 +1349,10 @@ class _Reader:
     # A missing environment variable is left as `${VAR}`, not an error (see `Leniency`).
     lenient: Leniency = False
     unset: set[str] = field(default_factory=set)
-    tokens_from_env: set[tuple[Any, ...]] = field(default_factory=set)  # partners' tokens
+    # Partners' tokens written as one `${VAR}` and nothing else: wholly from the environment.
+    tokens_from_env: set[tuple[Any, ...]] = field(default_factory=set)
+    # What of a partner's token that names a variable the file still holds (see `_token_from`).
+    tokens_in_file: dict[tuple[Any, ...], str] = field(default_factory=dict)
 
     def problem(self, loc: tuple[Any, ...], message: str) -> None:
         self.problems.append(f"{self.name}:{line_for(loc, self.lines)}: {message}")
@@ -1384,8 +1402,6 @@ class _Reader:
                     "words, which are published); write this value in the YAML",
                 )
                 return match.group(0)
-            if _partner_token(path):
-                self.tokens_from_env.add(path)
             if var in os.environ:
                 if len(os.environ[var]) >= 4 and not _public(path, os.environ[var]):
                     self.secrets.add(os.environ[var])
@@ -1403,11 +1419,33 @@ class _Reader:
             # A partner's token stays `${VAR}`: "not set" is the problem, not its length.
             return match.group(0) if _partner_token(path) else ""
 
+        if _partner_token(path):
+            self._token_from(value, path)
         return _ENV_REF.sub(replace, value)
 
+    def _token_from(self, value: str, path: tuple[Any, ...]) -> None:
+        """Whether a partner's token as written comes wholly from the environment: one
+        `${VAR}`, without a `:-default` (a token in the file, which a server whose environment
+        lacks VAR lets in, and every copy of the file carries) or text around it (part of the
+        secret in the file). Judged by how it is written, whether VAR is set here or not."""
+        whole = _ENV_REF.fullmatch(value)
+        if whole and whole.group(2) is None:
+            self.tokens_from_env.add(path)
+        elif whole:
+            self.tokens_in_file[path] = (
+                f"${{{whole.group(1)}:-…}}: the default after ':-' is a token written in the "
+                f"YAML, let in whenever {whole.group(1)} is not set"
+            )
+        elif found := _ENV_REF.search(value):
+            # (Only the variable is named: the text around it is part of the secret.)
+            self.tokens_in_file[path] = (
+                f"the text around ${{{found.group(1)}}} is part of the token, written in the YAML"
+            )
+
     def check_partner_tokens(self, data: dict[str, Any]) -> None:
-        """A partner's token written into the YAML itself: it belongs in the environment (or
-        only its SHA-256 in the YAML), where a copy of the file does not carry it."""
+        """A partner's token written into the YAML itself, wholly or in part (a `:-default`,
+        text around `${VAR}`): it belongs in the environment (or only its SHA-256 in the YAML),
+        where a copy of the file does not carry it."""
         partners = data.get("partners")
         if not isinstance(partners, list):
             return
@@ -1417,10 +1455,12 @@ class _Reader:
                 continue
             path = ("partners", index, "token")
             if "token" in partner and path not in self.tokens_from_env:
+                why = self.tokens_in_file.get(path)
                 self.problem(
                     path,
-                    f"partners.{index}.token: write the secret in the environment and the "
-                    "YAML as token: ${VAR}, or give only its SHA-256 as token_sha256:",
+                    f"partners.{index}.token: " + (f"{why}; " if why else "") + "write the "
+                    "whole secret in the environment and the YAML as token: ${VAR} alone, or "
+                    "give only its SHA-256 as token_sha256:",
                 )
             key = _partner_digest(partner)
             if key is None:

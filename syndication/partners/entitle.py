@@ -41,8 +41,10 @@ def entitlement(config: Config, partner: PartnerSettings) -> Entitlement:
     s = config.settings
     configured = tuple(source.id for source in s.sources)
     # Stories of a source the YAML no longer lists have no known rights: never given out.
-    wanted = tuple(i for i in configured if not partner.sources or i in partner.sources)
-    if partner.topics:
+    # No key (None) is every source, any story; a list is exactly those: one that is empty
+    # (refused at load) gives nothing, never the whole catalogue.
+    wanted = tuple(i for i in configured if partner.sources is None or i in partner.sources)
+    if partner.topics is not None:
         topics = {topic.id: topic for topic in s.feeds.topics}
         scopes = tuple(
             TopicScope(
