@@ -4,8 +4,9 @@ Owns: calling feedparser on bytes already decided to be UTF-8 (see `encoding`), 
 from an HTML page or binary junk, the notes a sloppy feed earns, and mapping each feedparser
 entry onto an Article: its link (FeedBurner's original one), richest content and xml:base
 (content that is not text or HTML skipped), title and summary (Atom's type="text" as written,
-the others read as HTML), guid (a relative one made absolute against the configured URL, the
-links against the URL the feed came from, as feedparser made them), declared language,
+the others read as HTML), guid (a relative one made absolute against the configured URL, never
+an xml:base; the links against the URL the feed came from under any xml:base, as feedparser
+made them), declared language,
 enclosures, image, categories, credits and
 the partner feed it came from (atom:source); and the entries the feed says are deleted (RFC 6721
 `at:deleted-entry`), which feedparser does not keep (kurtmckee/feedparser#149), read from the
@@ -72,6 +73,12 @@ _PERMALINK = re.compile(rb"""\bispermalink\s*=\s*(?:"([^"]*)"|'([^']*)')""", re.
 # resolved by feedparser, unlike <enclosure url> and <media:thumbnail url>). Searched
 # case-sensitively, as XML names are: ten times faster.
 _OWN_BASE = re.compile(rb"base\s*=\s*[\"']")
+# An attribute that sets a base (`xml:base`, or the plain `base` feedparser also reads), and
+# the text of an <id> or <guid> element: what tells whether a base of the document's own may
+# have moved an item's id (see `_unbased_ids`).
+_BASE_ATTRIBUTE = re.compile(rb"(?<=\s)(?:xml:)?base(?=\s*=\s*[\"'])")
+_ID_TEXT = re.compile(rb"<(?:[\w.-]+:)?(?:id|guid)\b[^>]*>\s*(?:<!\[CDATA\[\s*)?([^<\s\]]*)")
+_SCHEME = re.compile(rb"[A-Za-z][A-Za-z0-9+.-]*:")
 _LINKED_ENCLOSURE = re.compile(rb":link\b[^>]*\brel\s*=\s*[\"']?enclosure")
 _TEXT_THUMBNAIL = re.compile(rb"thumbnail>\s*[^<\s]")
 # An `&` that starts no entity or character reference; CDATA sections are matched whole, to
@@ -230,8 +237,51 @@ def _resolved_by_feedparser(entry: Any) -> bool | None:
 def _names(
     parsed: Any, body: bytes, response_headers: dict[str, str], source: SourceInfo
 ) -> tuple[str, list[tuple[str, str]]]:
+    """The feed's id, and each entry's guid and link: what an item is known by (its guid, else
+    its link). The links follow any base of the document's own (xml:base), the ids do not
+    (`_unbased_ids`)."""
+    feed_id, names = _based_names(parsed, body, response_headers, source)
+    unbased = _unbased_ids(body, response_headers, source, len(names))
+    if unbased is None:
+        return feed_id, names
+    feed_id, guids = unbased
+    return feed_id, [(guid, link) for guid, (_based, link) in zip(guids, names, strict=True)]
+
+
+def _unbased_ids(
+    body: bytes, response_headers: dict[str, str], source: SourceInfo, count: int
+) -> tuple[str, list[str]] | None:
+    """The feed's id and each entry's guid as they are with no base of the document's own
+    (xml:base, or a plain `base`): a relative one made absolute against the configured URL
+    alone. None when the document sets no base, or has no relative <id> or <guid> for one to
+    move (its ids are then as `_based_names` made them).
+
+    An id says which story an item is, not where it is: a relative one follows the source's
+    `url:` in the YAML (README), so a feed whose xml:base changes (`/base/dir/` to `/base/v2/`)
+    keeps its stories, as a feed that moves does. feedparser applies every base to an id; the
+    document read again with each base attribute renamed (the same elements in the same order,
+    so the same entries) gets only the configured one."""
+    if not _OWN_BASE.search(body):
+        return None
+    if all(_SCHEME.match(text) for text in _ID_TEXT.findall(body) if text):
+        return None  # every id is absolute: no base moves it
+    unbased = _BASE_ATTRIBUTE.sub(lambda m: b"ignored-" + m.group().replace(b":", b"-"), body)
+    if unbased == body:
+        return None  # `base=` only as text, or as part of another name (`codebase=`)
+    headers = {k: v for k, v in response_headers.items() if k != "content-location"}
+    if source.id_base:
+        headers["content-location"] = source.id_base
+    feed_id, names = _exact_names(unbased, headers)
+    if len(names) != count:
+        return None  # read otherwise (only a document feedparser reads loosely could be)
+    return feed_id, [guid for guid, _link in names]
+
+
+def _based_names(
+    parsed: Any, body: bytes, response_headers: dict[str, str], source: SourceInfo
+) -> tuple[str, list[tuple[str, str]]]:
     """The feed's id, and each entry's guid and link, as feedparser made them given the base
-    `source.id_base`: what an item is known by (its guid, else its link).
+    `source.id_base` (under any base of the document's own).
 
     feedparser made a relative guid (`<guid>ep-3</guid>`, isPermaLink left at its default, or
     an Atom <id>; never one isPermaLink="false") absolute against the URL the body came from,

@@ -1,0 +1,79 @@
+"""Odd but real partner input through the command line: what `once` stores and publishes.
+
+Owns: tests that a partner feed served over loopback HTTP is read as README says where the
+feed does something unusual: relative Atom ids under an xml:base (the stories' ids).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from tests.conftest import OFFLINE_TRANSLATION, Result, run_cli, write_config
+from tests.feedserver import FeedServer
+
+
+def _atom(base: str, entries: str, tombstones: str = "") -> bytes:
+    """A partner's Atom feed whose entries' ids are relative, under an xml:base."""
+    return (
+        '<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom" '
+        f'xmlns:at="http://purl.org/atompub/tombstones/1.0" xml:base="{base}">'
+        "<title>Partner</title><id>urn:partner</id><updated>2025-06-01T10:00:00Z</updated>"
+        f"{entries}{tombstones}</feed>"
+    ).encode()
+
+
+def _entry(n: int, words: str) -> str:
+    return (
+        f'<entry><id>entry-{n}</id><title>{words} report {n}</title><link href="e{n}.html"/>'
+        f"<updated>2025-06-0{n}T10:00:00Z</updated>"
+        f"<summary>The {words} affair, day {n}: officials met.</summary></entry>"
+    )
+
+
+def _once(config: Path) -> Result:
+    done = run_cli("once", "--config", str(config))
+    assert "Traceback" not in done.output, done.output
+    return done
+
+
+def _stories(tmp_path: Path, source: str) -> dict[str, tuple[str, int]]:
+    """The source's stories in the store: id → (link, withdrawn)."""
+    with sqlite3.connect(tmp_path / "data" / "test.db") as conn:
+        rows = conn.execute(
+            "SELECT id, link, withdrawn FROM articles WHERE source_id = ?", (source,)
+        ).fetchall()
+    return {story: (link, withdrawn) for story, link, withdrawn in rows}
+
+
+def _partner_config(tmp_path: Path, url: str, *others: dict[str, str]) -> Path:
+    """An English edition of the partner `p` at `url` (and of `others`), nothing translated."""
+    return write_config(
+        tmp_path,
+        editions=["en"],
+        sources=[{"id": "p", "url": url, "language": "en"}, *others],
+        translation=OFFLINE_TRANSLATION,
+    )
+
+
+def test_a_partner_moving_its_xml_base_keeps_its_stories(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    """Relative ids followed the feed's xml:base, not the YAML's url: as README says: the
+    partner moving it from /base/dir/ to /base/v2/ published every story a second time. The
+    ids now stay; the links follow the xml:base (they say where the story is)."""
+    entries = _entry(1, "Zelvorin") + _entry(2, "Zelvorin")
+    url = feed_server.add("/feed.xml", _atom(feed_server.url("/base/dir/"), entries))
+    config = _partner_config(tmp_path, url)
+    _once(config)
+    before = _stories(tmp_path, "p")
+    feed_server.add("/feed.xml", _atom(feed_server.url("/base/v2/"), entries))
+    _once(config)
+    after = _stories(tmp_path, "p")
+    assert sorted(after) == sorted(before)
+    assert sorted(after) == [f"p:{feed_server.url(f'/entry-{n}')}" for n in (1, 2)]
+    assert {link for link, _ in after.values()} == {
+        feed_server.url(f"/base/v2/e{n}.html") for n in (1, 2)
+    }
+    published = (tmp_path / "public" / "en" / "feed.json").read_text(encoding="utf-8")
+    assert published.count("Zelvorin report 1") == 1
