@@ -173,11 +173,13 @@ def parse_xml_feed(body: bytes, headers: dict[str, str], source: SourceInfo) -> 
 
 def _tombstones(body: bytes, source: SourceInfo) -> list[Withdrawal]:
     """RFC 6721 `<at:deleted-entry ref="ID" when="DATE"><at:comment>…` of the document, as
-    the stories they withdraw (ref is the entry's id, the guid we stored it under)."""
+    the stories they withdraw (ref is the entry's id as the partner wrote it: `_ref_guids`)."""
     if TOMBSTONES_NS.encode() not in body:
         return []  # the common case costs one byte search, not a second parse
     try:
-        root = etree.fromstring(body, _SAFE_XML)
+        # The feed's URL as the document's own: an element's `.base` is then what its
+        # xml:base makes of it, as feedparser's.
+        root = etree.fromstring(body, _SAFE_XML, base_url=source.url or None)
     except etree.XMLSyntaxError:
         return []
     if root is None:
@@ -190,10 +192,23 @@ def _tombstones(body: bytes, source: SourceInfo) -> list[Withdrawal]:
         comment = element.find(f"{{{TOMBSTONES_NS}}}comment")
         # itertext: the text around an entity reference, which stays unexpanded.
         reason = plain_text("".join(comment.itertext()), 300) if comment is not None else ""
-        found[ref] = Withdrawal(
-            article_id(source.id, ref), reason, to_utc(element.get("when") or None)
-        )
+        when = to_utc(element.get("when") or None)
+        for guid in _ref_guids(ref, element.base, source):
+            found[guid] = Withdrawal(article_id(source.id, guid), reason, when)
     return list(found.values())
+
+
+def _ref_guids(ref: str, base: str | None, source: SourceInfo) -> list[str]:
+    """The guids a tombstone's ref may name one of this source's stories by: the ref made
+    absolute as an entry's id is (against the configured URL, whatever the xml:base:
+    `_unbased_ids`), as written (an RSS guid marked isPermaLink="false" is kept so, and a
+    `file:` source's ids are), and under the xml:base where it stands (how ids were made before
+    they stopped following it: stories stored then keep those ids). All of this source: a ref
+    never withdraws another source's story."""
+    forms = [_joined(ref, source.id_base) if source.id_base else ref, ref]
+    if base:
+        forms.append(_joined(ref, base))
+    return [form for form in dict.fromkeys(forms) if form]
 
 
 def _needs_base(body: bytes) -> bool:

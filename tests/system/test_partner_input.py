@@ -1,7 +1,8 @@
 """Odd but real partner input through the command line: what `once` stores and publishes.
 
 Owns: tests that a partner feed served over loopback HTTP is read as README says where the
-feed does something unusual: relative Atom ids under an xml:base (the stories' ids).
+feed does something unusual: relative Atom ids under an xml:base (the stories' ids, and a
+tombstone naming one as the partner wrote it).
 """
 
 from __future__ import annotations
@@ -77,3 +78,36 @@ def test_a_partner_moving_its_xml_base_keeps_its_stories(
     }
     published = (tmp_path / "public" / "en" / "feed.json").read_text(encoding="utf-8")
     assert published.count("Zelvorin report 1") == 1
+
+
+def test_a_tombstone_naming_an_entry_by_its_relative_id_withdraws_it(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    """`<at:deleted-entry ref="entry-2">`, the id as the partner wrote it (`<id>entry-2</id>`
+    under an xml:base), withdrew nothing, silently: only our resolved guid did. The ref is now
+    read as the entry's id is. A ref naming another source's story still withdraws nothing."""
+    base = feed_server.url("/base/dir/")
+    url = feed_server.add("/feed.xml", _atom(base, _entry(1, "Quorvane") + _entry(2, "Quorvane")))
+    other = feed_server.add(
+        "/other.xml",
+        b'<?xml version="1.0"?><rss version="2.0"><channel><title>Other</title>'
+        b"<item><guid>entry-3</guid><title>Other story</title>"
+        b"<description>Officials of the other partner met.</description></item>"
+        b"</channel></rss>",
+    )
+    config = _partner_config(tmp_path, url, {"id": "o", "url": other, "language": "en"})
+    _once(config)
+    stones = (
+        '<at:deleted-entry ref="entry-2" when="2025-06-05T10:00:00Z"/>'
+        '<at:deleted-entry ref="entry-3" when="2025-06-05T10:00:00Z"/>'
+        f'<at:deleted-entry ref="o:{feed_server.url("/entry-3")}" when="2025-06-05T10:00:00Z"/>'
+    )
+    feed_server.add("/feed.xml", _atom(base, _entry(1, "Quorvane"), stones))
+    _once(config)
+    stories = _stories(tmp_path, "p")
+    assert stories[f"p:{feed_server.url('/entry-2')}"][1] == 1
+    assert stories[f"p:{feed_server.url('/entry-1')}"][1] == 0
+    assert [withdrawn for _, withdrawn in _stories(tmp_path, "o").values()] == [0]
+    published = (tmp_path / "public" / "en" / "feed.json").read_text(encoding="utf-8")
+    assert "Quorvane report 2" not in published
+    assert "Quorvane report 1" in published and "Other story" in published
