@@ -190,8 +190,9 @@ def _tombstones(body: bytes, source: SourceInfo) -> list[Withdrawal]:
         if not ref:
             continue
         comment = element.find(f"{{{TOMBSTONES_NS}}}comment")
-        # itertext: the text around an entity reference, which stays unexpanded.
-        reason = plain_text("".join(comment.itertext()), 300) if comment is not None else ""
+        # itertext: the text around an entity reference, which stays unexpanded. The comment
+        # is text (RFC 6721): `Legal <b>review</b>` written escaped is those words, as written.
+        reason = literal_text("".join(comment.itertext()), 300) if comment is not None else ""
         when = to_utc(element.get("when") or None)
         for guid in _ref_guids(ref, element.base, source):
             found[guid] = Withdrawal(article_id(source.id, guid), reason, when)

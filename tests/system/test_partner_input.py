@@ -2,23 +2,30 @@
 
 Owns: tests that a partner feed served over loopback HTTP is read as README says where the
 feed does something unusual: relative Atom ids under an xml:base (the stories' ids, and a
-tombstone naming one as the partner wrote it).
+tombstone naming one as the partner wrote it); a tombstone's comment, which is text.
 """
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from pathlib import Path
 
+from lxml import etree
+
+from syndication.ingest.xmlfeed import TOMBSTONES_NS
+from syndication.items import slug
 from tests.conftest import OFFLINE_TRANSLATION, Result, run_cli, write_config
 from tests.feedserver import FeedServer
+
+AT = f"{{{TOMBSTONES_NS}}}"
 
 
 def _atom(base: str, entries: str, tombstones: str = "") -> bytes:
     """A partner's Atom feed whose entries' ids are relative, under an xml:base."""
     return (
         '<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom" '
-        f'xmlns:at="http://purl.org/atompub/tombstones/1.0" xml:base="{base}">'
+        f'xmlns:at="{TOMBSTONES_NS}" xml:base="{base}">'
         "<title>Partner</title><id>urn:partner</id><updated>2025-06-01T10:00:00Z</updated>"
         f"{entries}{tombstones}</feed>"
     ).encode()
@@ -111,3 +118,32 @@ def test_a_tombstone_naming_an_entry_by_its_relative_id_withdraws_it(
     published = (tmp_path / "public" / "en" / "feed.json").read_text(encoding="utf-8")
     assert "Quorvane report 2" not in published
     assert "Quorvane report 1" in published and "Other story" in published
+
+
+def test_a_partners_tombstone_comment_is_text_shown_as_written(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    """`<at:comment>Legal &lt;b&gt;review&lt;/b&gt;</at:comment>` was published as "Legal
+    review": the comment was read as HTML. It is text, shown as written (escaped) in each
+    Atom tombstone, on the story's page and in `status`."""
+    base = feed_server.url("/base/dir/")
+    url = feed_server.add("/feed.xml", _atom(base, _entry(1, "Quorvane") + _entry(2, "Quorvane")))
+    config = _partner_config(tmp_path, url)
+    _once(config)
+    stone = (
+        '<at:deleted-entry ref="entry-2" when="2025-06-05T10:00:00Z">'
+        "<at:comment>Legal &lt;b&gt;review&lt;/b&gt; &amp; more</at:comment></at:deleted-entry>"
+    )
+    feed_server.add("/feed.xml", _atom(base, _entry(1, "Quorvane"), stone))
+    _once(config)
+    reason = "Legal <b>review</b> & more"
+    story = f"p:{feed_server.url('/entry-2')}"
+    public = tmp_path / "public" / "en"
+    atom = etree.fromstring((public / "atom.xml").read_bytes())
+    assert [t.findtext(f"{AT}comment") for t in atom.iter(f"{AT}deleted-entry")] == [reason]
+    page = (public / "articles" / f"{slug(story)}.html").read_text(encoding="utf-8")
+    assert "Legal &lt;b&gt;review&lt;/b&gt; &amp; more" in page
+    status = run_cli("status", "--json", "--config", str(config))
+    assert {w["article"]: w["reason"] for w in json.loads(status.stdout)["withdrawn"]} == {
+        story: reason
+    }
