@@ -15,7 +15,6 @@ from typing import Any
 from syndication.errors import SourceError
 from syndication.html import (
     absolute_url,
-    first_sentence,
     literal_text,
     plain_text,
     sanitise_html,
@@ -28,6 +27,7 @@ from syndication.ingest.entries import (
     ParsedFeed,
     SourceInfo,
     byte_count,
+    fallback_title,
     item_guid,
     merge_repeated_guids,
     paragraphs_html,
@@ -148,8 +148,8 @@ def _item_to_article(item: dict[str, Any], source: SourceInfo, feed: _Feed) -> A
     body_text = sanitised_text(content)
     # JSON Feed's title and summary are plain text: `<script>` in one is what it says.
     given_summary = literal_text(_text(item, "summary"))
-    title = visible(literal_text(_text(item, "title"), 300)) or first_sentence(
-        body_text or given_summary
+    title = visible(literal_text(_text(item, "title"), 300)) or fallback_title(
+        body_text, given_summary
     )
     summary = shorten(given_summary or body_text, SUMMARY_CHARS)
     guid = item_guid(

@@ -29,7 +29,6 @@ from lxml import etree
 from syndication.errors import SourceError
 from syndication.html import (
     absolute_url,
-    first_sentence,
     literal_text,
     plain_text,
     sanitise_html,
@@ -43,6 +42,7 @@ from syndication.ingest.entries import (
     ParsedFeed,
     SourceInfo,
     byte_count,
+    fallback_title,
     item_guid,
     merge_repeated_guids,
     paragraphs_html,
@@ -533,10 +533,10 @@ def _entry_to_article(
             for e in enclosures
         ]
     body_text = sanitised_text(content)
-    title = visible(_text(entry, "title", atom, 300)) or first_sentence(body_text)
     summary = _text(entry, "summary", atom)
     if not summary or summary == body_text:
         summary = body_text
+    title = visible(_text(entry, "title", atom, 300)) or fallback_title(body_text, summary)
     guid = item_guid(
         given_guid,
         id_link,

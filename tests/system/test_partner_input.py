@@ -2,7 +2,8 @@
 
 Owns: tests that a partner feed served over loopback HTTP is read as README says where the
 feed does something unusual: relative Atom ids under an xml:base (the stories' ids, and a
-tombstone naming one as the partner wrote it); a tombstone's comment, which is text.
+tombstone naming one as the partner wrote it); a tombstone's comment, which is text; the
+title of an item without one (Atom and JSON Feed).
 """
 
 from __future__ import annotations
@@ -147,3 +148,49 @@ def test_a_partners_tombstone_comment_is_text_shown_as_written(
     assert {w["article"]: w["reason"] for w in json.loads(status.stdout)["withdrawn"]} == {
         story: reason
     }
+
+
+def test_an_item_without_a_title_is_named_by_its_texts_or_its_summarys_first_sentence(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    """An Atom entry whose body is only an image was "(untitled)" though it had a summary, and
+    a body of `<p>&#x200B;</p>` (Atom, or a JSON Feed item's `content_html`) made a title of a
+    lone zero-width space, invisible in every feed and page. Now each is named by its summary's
+    first sentence (README: "its text, else its summary")."""
+    atom = (
+        '<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom">'
+        "<title>No titles</title><id>urn:nt</id><updated>2025-06-01T10:00:00Z</updated>"
+        + "".join(
+            f'<entry><id>urn:nt:{n}</id><link href="{feed_server.url(f"/nt/{n}")}"/>'
+            f"<updated>2025-06-01T1{n}:00:00Z</updated><summary>{summary}</summary>"
+            f'<content type="html">{body}</content></entry>'
+            for n, summary, body in [
+                (
+                    1,
+                    "Wheat harvest ends early. More.",
+                    '&lt;p&gt;&lt;img src="p.png"&gt;&lt;/p&gt;',
+                ),
+                (2, "Rail freight grows. More.", "&lt;p&gt;&#x200B;&lt;/p&gt;"),
+            ]
+        )
+        + "</feed>"
+    ).encode()
+    items = [
+        {"id": "r2", "url": feed_server.url("/s/2"), "title": None,
+         "content_html": "<p>\u200b</p>", "summary": "Summary only here. Second."},
+    ]  # fmt: skip
+    feed = {"version": "https://jsonfeed.org/version/1.1", "title": "J", "items": items}
+    config = _partner_config(
+        tmp_path,
+        feed_server.add("/nt.xml", atom),
+        {"id": "j", "url": feed_server.add("/j.json", json.dumps(feed).encode()),
+         "language": "en"},
+    )  # fmt: skip
+    _once(config)
+    public = tmp_path / "public" / "en"
+    titles = {i["title"] for i in json.loads((public / "feed.json").read_text("utf-8"))["items"]}
+    assert titles == {"Wheat harvest ends early", "Rail freight grows", "Summary only here"}
+    for name in ("rss.xml", "atom.xml"):
+        root = etree.fromstring((public / name).read_bytes())
+        shown = [t.text or "" for t in root.iter("title", "{http://www.w3.org/2005/Atom}title")]
+        assert set(shown) >= titles and not [t for t in shown if not t.strip("\u200b")]
