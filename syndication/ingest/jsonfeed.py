@@ -3,7 +3,8 @@
 Owns: reading a JSON Feed document (refusing JSON that is not one, with the reason), skipping
 items with nothing to publish, and mapping each item onto an Article: link, HTML or text
 content, title and summary (plain text, as written), guid, language, authors, tags, image and
-attachments. Hand-written because feedparser (6.0) reads no JSON Feed.
+attachments (relative URLs made absolute against the URL the feed came from; its content's
+against the item's page). Hand-written because feedparser (6.0) reads no JSON Feed.
 """
 
 from __future__ import annotations
@@ -139,7 +140,12 @@ def _tags(item: dict[str, Any]) -> tuple[str, ...]:
 
 
 def _item_to_article(item: dict[str, Any], source: SourceInfo, feed: _Feed) -> Article:
-    link = absolute_url(_text(item, "url") or _text(item, "external_url"), feed.link)
+    # The item's URLs are the document's own: a relative one is read against where the document
+    # came from, after redirects (RFC 3986 5.1; JSON Feed says nothing of its own), as RSS and
+    # Atom links are, not against `home_page_url`. A feed file has no such URL: its home page
+    # stands in. The HTML of its content is relative to the item's page, as feed readers read it.
+    where = source.url or feed.link
+    link = absolute_url(_text(item, "url") or _text(item, "external_url"), where)
     base = link or feed.link
     if _text(item, "content_html"):
         content = sanitise_html(_text(item, "content_html"), base)
@@ -183,8 +189,8 @@ def _item_to_article(item: dict[str, Any], source: SourceInfo, feed: _Feed) -> A
         content=content,
         author=_author(item) or feed.author,
         categories=_tags(item),
-        image=absolute_url(_text(item, "image") or _text(item, "banner_image"), base),
-        enclosures=_attachments(item, base),
+        image=absolute_url(_text(item, "image") or _text(item, "banner_image"), where),
+        enclosures=_attachments(item, where),
         language=language,
         published=read_date(item.get("date_published")) or read_date(item.get("date_modified")),
         updated=read_date(item.get("date_modified")),

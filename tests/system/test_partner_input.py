@@ -3,7 +3,7 @@
 Owns: tests that a partner feed served over loopback HTTP is read as README says where the
 feed does something unusual: relative Atom ids under an xml:base (the stories' ids, and a
 tombstone naming one as the partner wrote it); a tombstone's comment, which is text; the
-title of an item without one (Atom and JSON Feed).
+title of an item without one (Atom and JSON Feed); a JSON Feed's relative URLs.
 """
 
 from __future__ import annotations
@@ -194,3 +194,26 @@ def test_an_item_without_a_title_is_named_by_its_texts_or_its_summarys_first_sen
         root = etree.fromstring((public / name).read_bytes())
         shown = [t.text or "" for t in root.iter("title", "{http://www.w3.org/2005/Atom}title")]
         assert set(shown) >= titles and not [t for t in shown if not t.strip("\u200b")]
+
+
+def test_a_json_feeds_relative_urls_are_read_against_where_it_came_from(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    """A JSON Feed item's relative `url`, `image` and attachment were made absolute against
+    the feed's `home_page_url` (`/site/stories/r1.html`): README (and RFC 3986) say against
+    the URL the feed came from, after redirects. Its HTML stays relative to its own page."""
+    item = {"id": "r1", "url": "stories/r1.html", "title": "Trade talks resume",
+            "content_html": "<p>Talks resumed. <img src='i.png'></p>", "image": "img/top.jpg",
+            "attachments": [{"url": "a/b.mp3", "mime_type": "audio/mpeg"}]}  # fmt: skip
+    feed = {"version": "https://jsonfeed.org/version/1.1", "title": "J",
+            "home_page_url": feed_server.url("/site/"), "items": [item]}  # fmt: skip
+    feed_server.add("/feeds/j.json", json.dumps(feed).encode())
+    moved = feed_server.add("/old/j.json", status=302, headers={"Location": "/feeds/j.json"})
+    _once(_partner_config(tmp_path, moved))
+    (published,) = json.loads((tmp_path / "public" / "en" / "feed.json").read_text("utf-8"))[
+        "items"
+    ]
+    assert published["external_url"] == feed_server.url("/feeds/stories/r1.html")
+    assert published["image"] == feed_server.url("/feeds/img/top.jpg")
+    assert [a["url"] for a in published["attachments"]] == [feed_server.url("/feeds/a/b.mp3")]
+    assert f'src="{feed_server.url("/feeds/stories/i.png")}"' in published["content_html"]
