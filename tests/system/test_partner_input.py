@@ -3,7 +3,8 @@
 Owns: tests that a partner feed served over loopback HTTP is read as README says where the
 feed does something unusual: relative Atom ids under an xml:base (the stories' ids, and a
 tombstone naming one as the partner wrote it); a tombstone's comment, which is text; the
-title of an item without one (Atom and JSON Feed); a JSON Feed's relative URLs.
+title of an item without one (Atom and JSON Feed); a JSON Feed's relative URLs; the language
+of an undeclared story whose text holds a URL, or is a short title alone.
 """
 
 from __future__ import annotations
@@ -217,3 +218,40 @@ def test_a_json_feeds_relative_urls_are_read_against_where_it_came_from(
     assert published["image"] == feed_server.url("/feeds/img/top.jpg")
     assert [a["url"] for a in published["attachments"]] == [feed_server.url("/feeds/a/b.mp3")]
     assert f'src="{feed_server.url("/feeds/stories/i.png")}"' in published["content_html"]
+
+
+def test_an_undeclared_storys_language_is_read_from_its_words(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    """A Chinese story whose description adds a Markdown image's URL was read as Portuguese
+    (the URL's letters outvoted the Han), and a JSON Feed item titled `Relative json` as
+    French: neither reached an edition (no provider of the chain translates pt or fr). URLs
+    and Markdown link targets no longer vote, and a title that short is taken for one of our
+    own languages unless lingua is sure."""
+    image = (  # as the partner wrote it
+        "https://img.hacpai.com/file/2020/02/%E6%88%AA%E5%9B%BE%E4%B8%93%E7%94%A8-ef21ef12.png"
+        "?imageView2/2/interlace/1/format/jpg"
+    )
+    rss = (
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>Z</title>'
+        f"<link>{feed_server.url('/')}</link><item><title>网站外的文件如何上传？</title>"
+        f"<guid>zu1</guid><description>网站外的文件如何上传？ []({image})</description>"
+        "</item></channel></rss>"
+    ).encode()
+    items = [{"id": "s1", "url": feed_server.url("/sh/1"), "title": "Relative json"}]
+    jsonfeed = {"version": "https://jsonfeed.org/version/1.1", "title": "S", "items": items}
+    config = write_config(
+        tmp_path,
+        sources=[
+            {"id": "zhurl", "url": feed_server.add("/zh.xml", rss)},
+            {"id": "short", "url": feed_server.add("/s.json", json.dumps(jsonfeed).encode())},
+        ],
+        translation=OFFLINE_TRANSLATION,
+    )
+    _once(config)
+    with sqlite3.connect(tmp_path / "data" / "test.db") as conn:
+        languages = dict(conn.execute("SELECT source_id, language FROM articles"))
+    assert languages == {"zhurl": "zh", "short": "en"}
+    public = tmp_path / "public"
+    assert "网站外的文件如何上传？" in (public / "zh" / "feed.json").read_text("utf-8")
+    assert "Relative json" in (public / "en" / "feed.json").read_text("utf-8")
