@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from syndication.errors import SourceError
@@ -22,7 +23,7 @@ from syndication.html import (
     sanitised_text,
     shorten,
 )
-from syndication.ingest.dates import read_date, unread_dates_note
+from syndication.ingest.dates import dates_notes, read_date
 from syndication.ingest.entries import (
     SUMMARY_CHARS,
     ParsedFeed,
@@ -72,7 +73,7 @@ def parse_json_feed(body: bytes, source: SourceInfo) -> ParsedFeed:
     notes: list[str] = []
     articles: list[Article] = []
     empty = 0
-    unread_dates: list[str] = []
+    dates: list[tuple[str, datetime | None]] = []
     for index, item in enumerate(items):
         if not isinstance(item, dict):
             notes.append(f"item {index} is not an object; skipped")
@@ -82,11 +83,11 @@ def parse_json_feed(body: bytes, source: SourceInfo) -> ParsedFeed:
             continue
         articles.append(_item_to_article(item, source, feed))
         written = item.get("date_published") or item.get("date_modified")
-        if articles[-1].published is None and written:
-            unread_dates.append(str(written))
+        if written:
+            dates.append((str(written), articles[-1].published))
     if empty:
         notes.append(f"{empty} empty item(s) skipped")  # as RSS and Atom say it
-    notes.extend(unread_dates_note(unread_dates))
+    notes.extend(dates_notes(dates))
     articles, shared = merge_repeated_guids(articles, notes)
     return ParsedFeed(
         articles=articles,

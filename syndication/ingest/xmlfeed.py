@@ -35,7 +35,7 @@ from syndication.html import (
     sanitised_text,
     shorten,
 )
-from syndication.ingest.dates import read_date, unread_dates_note
+from syndication.ingest.dates import dates_notes, read_date
 from syndication.ingest.encoding import to_utf8
 from syndication.ingest.entries import (
     SUMMARY_CHARS,
@@ -146,12 +146,11 @@ def parse_xml_feed(body: bytes, headers: dict[str, str], source: SourceInfo) -> 
         notes.append(f"{len(entries) - len(stories)} empty item(s) skipped")
     read = [_entry_to_article(entry, name, source, origin, atom) for entry, name in kept]
     notes.extend(
-        unread_dates_note(
+        dates_notes(
             [
-                _get(entry, "published") or _get(entry, "updated")
+                (written, article.published)
                 for entry, article in zip(stories, read, strict=True)
-                if article.published is None
-                and (_get(entry, "published") or _get(entry, "updated"))
+                if (written := _get(entry, "published") or _get(entry, "updated"))
             ]
         )
     )

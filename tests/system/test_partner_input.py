@@ -4,7 +4,8 @@ Owns: tests that a partner feed served over loopback HTTP is read as README says
 feed does something unusual: relative Atom ids under an xml:base (the stories' ids, and a
 tombstone naming one as the partner wrote it); a tombstone's comment, which is text; the
 title of an item without one (Atom and JSON Feed); a JSON Feed's relative URLs; the language
-of an undeclared story whose text holds a URL, or is a short title alone.
+of an undeclared story whose text holds a URL, or is a short title alone; dates read but out
+of range, said on the source's row.
 """
 
 from __future__ import annotations
@@ -255,3 +256,27 @@ def test_an_undeclared_storys_language_is_read_from_its_words(
     public = tmp_path / "public"
     assert "网站外的文件如何上传？" in (public / "zh" / "feed.json").read_text("utf-8")
     assert "Relative json" in (public / "en" / "feed.json").read_text("utf-8")
+
+
+def test_a_date_out_of_range_is_said_on_the_sources_row(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    """Items dated 2099 and 1900 (a partner's clock, a typo) were filed when first seen, as
+    they should be, but silently: an unreadable date got a note, these none. Now the source's
+    row in `once` names them as it names dates it cannot read."""
+    dates = [("g1", "Sun, 01 Jun 2025 10:00:00 +0500"), ("g3", "Sat, 01 Jan 2099 10:00:00 +0000"),
+             ("g4", "Mon, 01 Jan 1900 10:00:00 +0000")]  # fmt: skip
+    rss = (
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>B</title>'
+        + "".join(
+            f'<item><guid isPermaLink="false">{guid}</guid><title>Story {guid}</title>'
+            f"<description>Words of story {guid}.</description><pubDate>{date}</pubDate></item>"
+            for guid, date in dates
+        )
+        + "</channel></rss>"
+    ).encode()
+    said = " ".join(_once(_partner_config(tmp_path, feed_server.add("/b.xml", rss))).output.split())
+    assert (
+        "2 item(s) dated more than a day ahead or before 1971 ('Sat, 01 Jan 2099 10:00:00 +0000',"
+        " 'Mon, 01 Jan 1900 10:00:00 +0000'): filed when first seen"
+    ) in said
