@@ -2,7 +2,7 @@
 
 Owns: Article (a normalised story), Translation (one story in one language), SourceState
 (what the last poll of a source did), and the rules that belong to the records themselves
-(an article's id, the date a story is filed under).
+(an article's id, the date a story is filed under, and which dates can be a story's).
 """
 
 from __future__ import annotations
@@ -182,9 +182,15 @@ def effective_date(published: datetime | None, first_seen: datetime) -> datetime
     and push every feed's `updated` into the future, nor bury it at the bottom of the oldest
     archive page; such a story is dated when we first saw it.
     """
-    if published is None or published > first_seen + FUTURE_TOLERANCE or published < EARLIEST:
+    if published is None or not plausible_date(published, first_seen):
         return first_seen
     return published
+
+
+def plausible_date(published: datetime, first_seen: datetime) -> bool:
+    """Whether `published` can be the date of a story first seen at `first_seen`: no more than
+    `FUTURE_TOLERANCE` after it, and not before `EARLIEST`."""
+    return EARLIEST <= published <= first_seen + FUTURE_TOLERANCE
 
 
 def article_id(source_id: str, guid: str) -> str:

@@ -1,7 +1,9 @@
 """Feed date strings feedparser misreads: our own reading of a feed's dates.
 
 Owns: `read_date`, the moment a date string of a feed or JSON Feed names, in UTC, and
-`unread_dates_note`, the source's note on the dates it could not read. feedparser's lenient
+`dates_notes`, the source's notes on the dates that do not date their stories: those it could
+not read, and those read but out of range (more than a day ahead, or before 1971: see
+`model.effective_date`), whose stories are filed when first seen alike. feedparser's lenient
 ISO 8601 handler, the last it tries, reads what it does not know as something else
 (`2020/1/10 14:33:00` as 2020-12-01, a Unix timestamp as the year 1748, month 13 as the next
 January), it knows no Russian or Kazakh month, and it reads a zone abbreviation of our
@@ -33,6 +35,8 @@ from feedparser.datetimes import (
     _parse_date_rfc822,
     _parse_date_w3dtf,
 )
+
+from syndication.model import plausible_date, utcnow
 
 ZONES = {
     "ALMT": "Asia/Almaty",
@@ -107,16 +111,27 @@ def read_date(value: object) -> datetime | None:
         return None  # an impossible date (month 13, hour 99) in a form we know
 
 
-def unread_dates_note(written: list[str]) -> list[str]:
-    """The source's note on its items whose dates could not be read, naming what they said."""
+def dates_notes(dates: list[tuple[str, datetime | None]]) -> list[str]:
+    """The source's notes on its items whose dates do not date them, naming what they said:
+    `dates` holds, for each item that gives a date, what it wrote and what it was read as
+    (None: it could not be read). A date read but out of range is one a story first seen now
+    is not filed under (`model.plausible_date`): a partner's clock or a typo (2099, 1900),
+    as silently replaced as an unreadable one was before it had a note."""
+    now = utcnow()
+    unread = [written for written, read in dates if read is None]
+    implausible = [written for written, read in dates if read and not plausible_date(read, now)]
+    return [
+        *_note(unread, "with a date that could not be read"),
+        *_note(implausible, "dated more than a day ahead or before 1971"),
+    ]
+
+
+def _note(written: list[str], what: str) -> list[str]:
     if not written:
         return []
     shown = list(dict.fromkeys(" ".join(v.split())[:60] for v in written))
     named = ", ".join(repr(v) for v in shown[:3]) + (", …" if len(shown) > 3 else "")
-    return [
-        f"{len(written)} item(s) with a date that could not be read ({named}): "
-        "filed when first seen"
-    ]
+    return [f"{len(written)} item(s) {what} ({named}): filed when first seen"]
 
 
 def _read(text: str) -> datetime | None:

@@ -2,7 +2,8 @@
 
 Owns: what a parser is told about the source a body came from (`SourceInfo`) and what a parse
 gives back (`ParsedFeed`); an item's guid when it has none of its own; plain text as HTML
-paragraphs; a title that shows nothing (zero-width characters) taken for none; a size field
+paragraphs; a title that shows nothing (zero-width characters) taken for none, and the title
+of an item without one (the first sentence of its text, else of its summary); a size field
 read as a count of bytes; and merging the items of one feed that repeat a guid (true
 duplicates once, distinct stories kept apart and listed as sharing it, with the guids such a
 story may hold, made from what it says). Which of them keeps the bare guid is settled against
@@ -17,7 +18,7 @@ from dataclasses import dataclass, field, replace
 from html import escape
 from typing import Any
 
-from syndication.html import plain_text, sanitised_text
+from syndication.html import first_sentence, plain_text, sanitised_text
 from syndication.ingest.normalise import content_guid
 from syndication.model import Article, Withdrawal, article_id
 
@@ -103,6 +104,16 @@ def visible(text: str) -> str:
     for char in text:  # nearly always ends at the first character
         if char not in _BLANK_LETTERS and unicodedata.category(char) not in _INVISIBLE_CATEGORIES:
             return text
+    return ""
+
+
+def fallback_title(text: str, summary: str) -> str:
+    """The title of an item that has none: the first sentence of its text, else of its summary
+    ("" when neither shows anything). A body of an image alone has no text, and one of a
+    zero-width space shows none: neither names a story (an invisible title in every feed)."""
+    for written in (text, summary):
+        if sentence := visible(first_sentence(written)):
+            return sentence
     return ""
 
 

@@ -3,31 +3,33 @@
 Owns: reading a JSON Feed document (refusing JSON that is not one, with the reason), skipping
 items with nothing to publish, and mapping each item onto an Article: link, HTML or text
 content, title and summary (plain text, as written), guid, language, authors, tags, image and
-attachments. Hand-written because feedparser (6.0) reads no JSON Feed.
+attachments (relative URLs made absolute against the URL the feed came from; its content's
+against the item's page). Hand-written because feedparser (6.0) reads no JSON Feed.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from syndication.errors import SourceError
 from syndication.html import (
     absolute_url,
-    first_sentence,
     literal_text,
     plain_text,
     sanitise_html,
     sanitised_text,
     shorten,
 )
-from syndication.ingest.dates import read_date, unread_dates_note
+from syndication.ingest.dates import dates_notes, read_date
 from syndication.ingest.entries import (
     SUMMARY_CHARS,
     ParsedFeed,
     SourceInfo,
     byte_count,
+    fallback_title,
     item_guid,
     merge_repeated_guids,
     paragraphs_html,
@@ -71,7 +73,7 @@ def parse_json_feed(body: bytes, source: SourceInfo) -> ParsedFeed:
     notes: list[str] = []
     articles: list[Article] = []
     empty = 0
-    unread_dates: list[str] = []
+    dates: list[tuple[str, datetime | None]] = []
     for index, item in enumerate(items):
         if not isinstance(item, dict):
             notes.append(f"item {index} is not an object; skipped")
@@ -81,11 +83,11 @@ def parse_json_feed(body: bytes, source: SourceInfo) -> ParsedFeed:
             continue
         articles.append(_item_to_article(item, source, feed))
         written = item.get("date_published") or item.get("date_modified")
-        if articles[-1].published is None and written:
-            unread_dates.append(str(written))
+        if written:
+            dates.append((str(written), articles[-1].published))
     if empty:
         notes.append(f"{empty} empty item(s) skipped")  # as RSS and Atom say it
-    notes.extend(unread_dates_note(unread_dates))
+    notes.extend(dates_notes(dates))
     articles, shared = merge_repeated_guids(articles, notes)
     return ParsedFeed(
         articles=articles,
@@ -139,7 +141,12 @@ def _tags(item: dict[str, Any]) -> tuple[str, ...]:
 
 
 def _item_to_article(item: dict[str, Any], source: SourceInfo, feed: _Feed) -> Article:
-    link = absolute_url(_text(item, "url") or _text(item, "external_url"), feed.link)
+    # The item's URLs are the document's own: a relative one is read against where the document
+    # came from, after redirects (RFC 3986 5.1; JSON Feed says nothing of its own), as RSS and
+    # Atom links are, not against `home_page_url`. A feed file has no such URL: its home page
+    # stands in. The HTML of its content is relative to the item's page, as feed readers read it.
+    where = source.url or feed.link
+    link = absolute_url(_text(item, "url") or _text(item, "external_url"), where)
     base = link or feed.link
     if _text(item, "content_html"):
         content = sanitise_html(_text(item, "content_html"), base)
@@ -148,8 +155,8 @@ def _item_to_article(item: dict[str, Any], source: SourceInfo, feed: _Feed) -> A
     body_text = sanitised_text(content)
     # JSON Feed's title and summary are plain text: `<script>` in one is what it says.
     given_summary = literal_text(_text(item, "summary"))
-    title = visible(literal_text(_text(item, "title"), 300)) or first_sentence(
-        body_text or given_summary
+    title = visible(literal_text(_text(item, "title"), 300)) or fallback_title(
+        body_text, given_summary
     )
     summary = shorten(given_summary or body_text, SUMMARY_CHARS)
     guid = item_guid(
@@ -183,8 +190,8 @@ def _item_to_article(item: dict[str, Any], source: SourceInfo, feed: _Feed) -> A
         content=content,
         author=_author(item) or feed.author,
         categories=_tags(item),
-        image=absolute_url(_text(item, "image") or _text(item, "banner_image"), base),
-        enclosures=_attachments(item, base),
+        image=absolute_url(_text(item, "image") or _text(item, "banner_image"), where),
+        enclosures=_attachments(item, where),
         language=language,
         published=read_date(item.get("date_published")) or read_date(item.get("date_modified")),
         updated=read_date(item.get("date_modified")),

@@ -4,8 +4,9 @@ Owns: calling feedparser on bytes already decided to be UTF-8 (see `encoding`), 
 from an HTML page or binary junk, the notes a sloppy feed earns, and mapping each feedparser
 entry onto an Article: its link (FeedBurner's original one), richest content and xml:base
 (content that is not text or HTML skipped), title and summary (Atom's type="text" as written,
-the others read as HTML), guid (a relative one made absolute against the configured URL, the
-links against the URL the feed came from, as feedparser made them), declared language,
+the others read as HTML), guid (a relative one made absolute against the configured URL, never
+an xml:base; the links against the URL the feed came from under any xml:base, as feedparser
+made them), declared language,
 enclosures, image, categories, credits and
 the partner feed it came from (atom:source); and the entries the feed says are deleted (RFC 6721
 `at:deleted-entry`), which feedparser does not keep (kurtmckee/feedparser#149), read from the
@@ -28,20 +29,20 @@ from lxml import etree
 from syndication.errors import SourceError
 from syndication.html import (
     absolute_url,
-    first_sentence,
     literal_text,
     plain_text,
     sanitise_html,
     sanitised_text,
     shorten,
 )
-from syndication.ingest.dates import read_date, unread_dates_note
+from syndication.ingest.dates import dates_notes, read_date
 from syndication.ingest.encoding import to_utf8
 from syndication.ingest.entries import (
     SUMMARY_CHARS,
     ParsedFeed,
     SourceInfo,
     byte_count,
+    fallback_title,
     item_guid,
     merge_repeated_guids,
     paragraphs_html,
@@ -72,6 +73,12 @@ _PERMALINK = re.compile(rb"""\bispermalink\s*=\s*(?:"([^"]*)"|'([^']*)')""", re.
 # resolved by feedparser, unlike <enclosure url> and <media:thumbnail url>). Searched
 # case-sensitively, as XML names are: ten times faster.
 _OWN_BASE = re.compile(rb"base\s*=\s*[\"']")
+# An attribute that sets a base (`xml:base`, or the plain `base` feedparser also reads), and
+# the text of an <id> or <guid> element: what tells whether a base of the document's own may
+# have moved an item's id (see `_unbased_ids`).
+_BASE_ATTRIBUTE = re.compile(rb"(?<=\s)(?:xml:)?base(?=\s*=\s*[\"'])")
+_ID_TEXT = re.compile(rb"<(?:[\w.-]+:)?(?:id|guid)\b[^>]*>\s*(?:<!\[CDATA\[\s*)?([^<\s\]]*)")
+_SCHEME = re.compile(rb"[A-Za-z][A-Za-z0-9+.-]*:")
 _LINKED_ENCLOSURE = re.compile(rb":link\b[^>]*\brel\s*=\s*[\"']?enclosure")
 _TEXT_THUMBNAIL = re.compile(rb"thumbnail>\s*[^<\s]")
 # An `&` that starts no entity or character reference; CDATA sections are matched whole, to
@@ -139,12 +146,11 @@ def parse_xml_feed(body: bytes, headers: dict[str, str], source: SourceInfo) -> 
         notes.append(f"{len(entries) - len(stories)} empty item(s) skipped")
     read = [_entry_to_article(entry, name, source, origin, atom) for entry, name in kept]
     notes.extend(
-        unread_dates_note(
+        dates_notes(
             [
-                _get(entry, "published") or _get(entry, "updated")
+                (written, article.published)
                 for entry, article in zip(stories, read, strict=True)
-                if article.published is None
-                and (_get(entry, "published") or _get(entry, "updated"))
+                if (written := _get(entry, "published") or _get(entry, "updated"))
             ]
         )
     )
@@ -166,11 +172,13 @@ def parse_xml_feed(body: bytes, headers: dict[str, str], source: SourceInfo) -> 
 
 def _tombstones(body: bytes, source: SourceInfo) -> list[Withdrawal]:
     """RFC 6721 `<at:deleted-entry ref="ID" when="DATE"><at:comment>…` of the document, as
-    the stories they withdraw (ref is the entry's id, the guid we stored it under)."""
+    the stories they withdraw (ref is the entry's id as the partner wrote it: `_ref_guids`)."""
     if TOMBSTONES_NS.encode() not in body:
         return []  # the common case costs one byte search, not a second parse
     try:
-        root = etree.fromstring(body, _SAFE_XML)
+        # The feed's URL as the document's own: an element's `.base` is then what its
+        # xml:base makes of it, as feedparser's.
+        root = etree.fromstring(body, _SAFE_XML, base_url=source.url or None)
     except etree.XMLSyntaxError:
         return []
     if root is None:
@@ -181,12 +189,26 @@ def _tombstones(body: bytes, source: SourceInfo) -> list[Withdrawal]:
         if not ref:
             continue
         comment = element.find(f"{{{TOMBSTONES_NS}}}comment")
-        # itertext: the text around an entity reference, which stays unexpanded.
-        reason = plain_text("".join(comment.itertext()), 300) if comment is not None else ""
-        found[ref] = Withdrawal(
-            article_id(source.id, ref), reason, to_utc(element.get("when") or None)
-        )
+        # itertext: the text around an entity reference, which stays unexpanded. The comment
+        # is text (RFC 6721): `Legal <b>review</b>` written escaped is those words, as written.
+        reason = literal_text("".join(comment.itertext()), 300) if comment is not None else ""
+        when = to_utc(element.get("when") or None)
+        for guid in _ref_guids(ref, element.base, source):
+            found[guid] = Withdrawal(article_id(source.id, guid), reason, when)
     return list(found.values())
+
+
+def _ref_guids(ref: str, base: str | None, source: SourceInfo) -> list[str]:
+    """The guids a tombstone's ref may name one of this source's stories by: the ref made
+    absolute as an entry's id is (against the configured URL, whatever the xml:base:
+    `_unbased_ids`), as written (an RSS guid marked isPermaLink="false" is kept so, and a
+    `file:` source's ids are), and under the xml:base where it stands (how ids were made before
+    they stopped following it: stories stored then keep those ids). All of this source: a ref
+    never withdraws another source's story."""
+    forms = [_joined(ref, source.id_base) if source.id_base else ref, ref]
+    if base:
+        forms.append(_joined(ref, base))
+    return [form for form in dict.fromkeys(forms) if form]
 
 
 def _needs_base(body: bytes) -> bool:
@@ -230,8 +252,51 @@ def _resolved_by_feedparser(entry: Any) -> bool | None:
 def _names(
     parsed: Any, body: bytes, response_headers: dict[str, str], source: SourceInfo
 ) -> tuple[str, list[tuple[str, str]]]:
+    """The feed's id, and each entry's guid and link: what an item is known by (its guid, else
+    its link). The links follow any base of the document's own (xml:base), the ids do not
+    (`_unbased_ids`)."""
+    feed_id, names = _based_names(parsed, body, response_headers, source)
+    unbased = _unbased_ids(body, response_headers, source, len(names))
+    if unbased is None:
+        return feed_id, names
+    feed_id, guids = unbased
+    return feed_id, [(guid, link) for guid, (_based, link) in zip(guids, names, strict=True)]
+
+
+def _unbased_ids(
+    body: bytes, response_headers: dict[str, str], source: SourceInfo, count: int
+) -> tuple[str, list[str]] | None:
+    """The feed's id and each entry's guid as they are with no base of the document's own
+    (xml:base, or a plain `base`): a relative one made absolute against the configured URL
+    alone. None when the document sets no base, or has no relative <id> or <guid> for one to
+    move (its ids are then as `_based_names` made them).
+
+    An id says which story an item is, not where it is: a relative one follows the source's
+    `url:` in the YAML (README), so a feed whose xml:base changes (`/base/dir/` to `/base/v2/`)
+    keeps its stories, as a feed that moves does. feedparser applies every base to an id; the
+    document read again with each base attribute renamed (the same elements in the same order,
+    so the same entries) gets only the configured one."""
+    if not _OWN_BASE.search(body):
+        return None
+    if all(_SCHEME.match(text) for text in _ID_TEXT.findall(body) if text):
+        return None  # every id is absolute: no base moves it
+    unbased = _BASE_ATTRIBUTE.sub(lambda m: b"ignored-" + m.group().replace(b":", b"-"), body)
+    if unbased == body:
+        return None  # `base=` only as text, or as part of another name (`codebase=`)
+    headers = {k: v for k, v in response_headers.items() if k != "content-location"}
+    if source.id_base:
+        headers["content-location"] = source.id_base
+    feed_id, names = _exact_names(unbased, headers)
+    if len(names) != count:
+        return None  # read otherwise (only a document feedparser reads loosely could be)
+    return feed_id, [guid for guid, _link in names]
+
+
+def _based_names(
+    parsed: Any, body: bytes, response_headers: dict[str, str], source: SourceInfo
+) -> tuple[str, list[tuple[str, str]]]:
     """The feed's id, and each entry's guid and link, as feedparser made them given the base
-    `source.id_base`: what an item is known by (its guid, else its link).
+    `source.id_base` (under any base of the document's own).
 
     feedparser made a relative guid (`<guid>ep-3</guid>`, isPermaLink left at its default, or
     an Atom <id>; never one isPermaLink="false") absolute against the URL the body came from,
@@ -467,10 +532,10 @@ def _entry_to_article(
             for e in enclosures
         ]
     body_text = sanitised_text(content)
-    title = visible(_text(entry, "title", atom, 300)) or first_sentence(body_text)
     summary = _text(entry, "summary", atom)
     if not summary or summary == body_text:
         summary = body_text
+    title = visible(_text(entry, "title", atom, 300)) or fallback_title(body_text, summary)
     guid = item_guid(
         given_guid,
         id_link,
