@@ -14,6 +14,8 @@ raises is reported by its label (its feed keeps its last good files); a job that
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import os
 import pickle
 import signal
@@ -156,12 +158,14 @@ def _work(jobs: list[Job], writer: Writer) -> dict[str, tuple[str, str]]:
 def _fork(jobs: list[Job], root: Path) -> tuple[int, int]:
     """A child rendering `jobs` into the folder `root`: its pid and the pipe of its outcome."""
     read, write = os.pipe()
+    parent = os.getpid()
     pid = os.fork()
     if pid:
         os.close(write)
         return pid, read
     code = 70
     try:  # the child: never returns
+        _die_with(parent)
         os.close(read)
         # The service's handlers (a graceful stop, a reload) belong to the parent: a child
         # stops at once, leaving at most a temporary file the next publish removes.
@@ -185,6 +189,21 @@ def _fork(jobs: list[Job], root: Path) -> tuple[int, int]:
         traceback.print_exc(file=sys.stderr)
     finally:
         os._exit(code)
+
+
+def _die_with(parent: int) -> None:
+    """End this child when the process that forked it ends (Linux): a publish killed stops
+    whole, leaving temporary files the next one removes, and no copy of it lingers holding
+    what it inherited (the worker's listening socket, which a restarted worker could not
+    bind again meanwhile)."""
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # it ended before the line above took effect
+        os._exit(1)
+
+
+_PR_SET_PDEATHSIG = 1
 
 
 def _collect(pid: int, pipe: int) -> Outcome | None:
