@@ -344,6 +344,33 @@ def test_a_feed_folder_without_a_page_serves_the_feed_to_browsers_too(srv: Runni
     # Other files are never negotiated: a browser asking for the OPML gets the OPML.
     opml = srv.client.get("/feeds.opml", headers={"Accept": CHROME})
     assert opml.headers["content-type"] == "text/x-opml; charset=utf-8"
+    _browsers_in_a_folder_without_a_page(srv.base, srv.root)
+
+
+def _browsers_in_a_folder_without_a_page(base: str, root: Path) -> None:
+    """A browser opening an archive feed gets the feed while its folder has no index.html,
+    and the folder's page once it has one; a feed reader gets the feed throughout."""
+    archive = root / "kk" / "archive" / "1"
+    archive.mkdir(parents=True)
+    feeds = {"rss.xml": ("<rss>archive</rss>\n", "application/rss+xml"),
+             "atom.xml": ("<feed>archive</feed>\n", "application/atom+xml"),
+             "feed.json": ('{"items": []}\n', "application/feed+json")}  # fmt: skip
+    for name, (text, _) in feeds.items():
+        (archive / name).write_text(text, encoding="utf-8")
+    browsers = ({"Accept": CHROME, "Sec-Fetch-Dest": "document"}, {"Accept": FIREFOX})
+    for name, (text, media) in feeds.items():
+        for headers in browsers:
+            got = httpx.get(f"{base}/kk/archive/1/{name}", headers=headers)
+            assert (got.status_code, got.text) == (200, text), (name, headers)
+            assert got.headers["content-type"].startswith(media), (name, headers)
+    (archive / "index.html").write_text("<title>archive 1</title>\n", encoding="utf-8")
+    for name, (text, media) in feeds.items():
+        for headers in browsers:
+            got = httpx.get(f"{base}/kk/archive/1/{name}", headers=headers)
+            assert (got.status_code, got.text) == (200, "<title>archive 1</title>\n"), name
+            assert got.headers["content-type"].startswith("text/html"), name
+        reader = httpx.get(f"{base}/kk/archive/1/{name}", headers={"Accept": READERS[0]})
+        assert (reader.text, reader.headers["content-type"].startswith(media)) == (text, True)
 
 
 @pytest.fixture
@@ -421,6 +448,17 @@ def test_nginx_conf_answers_browsers_and_feed_readers_as_the_built_in_server_doe
     assert index.headers["cache-control"] == "public, max-age=300"
     assert "sec-fetch-dest" not in index.headers.get("vary", "").lower()
     assert httpx.get(f"{base}/kk/.x.tmp").status_code == 404
+
+
+def test_nginx_conf_gives_browsers_the_feed_where_its_folder_has_no_page(
+    nginx: tuple[str, Path],
+) -> None:
+    """exploreI: behind deploy/nginx.conf a browser opening an archive feed (no index.html in
+    archive/N/) got 404, where the built-in server answers with the feed."""
+    base, root = nginx
+    r = httpx.get(f"{base}/kk/sources/abc/rss.xml", headers={"Accept": CHROME})
+    assert r.status_code == 200 and r.text == "<rss/>\n"
+    _browsers_in_a_folder_without_a_page(base, root)
 
 
 def test_nginx_conf_answers_browser_scripts_of_any_origin_as_the_built_in_server_does(
