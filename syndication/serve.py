@@ -93,7 +93,10 @@ _FEED_TYPES = (
     "application/json",
     "application/xml",
     "text/xml",
+    "application/rdf+xml",  # RSS 1.0: no feed of ours, but only a feed reader names it
 )
+# What takes a feed type at the weight it is named with: the types and their wildcards.
+_FEED_RANGES = (*_FEED_TYPES, "application/*", "text/*", "*/*")
 # Each feed URL has two representations, so every answer for it says what it varies on.
 _NEGOTIATED_VARY = "Accept, Sec-Fetch-Dest"
 # The page at a feed URL is for the one browser: a shared cache that ignores Vary must never
@@ -263,32 +266,18 @@ def _accept_ranges(header: str) -> list[tuple[str, float]]:
     return ranges
 
 
-def _quality(ranges: list[tuple[str, float]], media: str) -> tuple[float, bool]:
-    """RFC 9110 §12.5.1: the q of the most specific range matching `media`, and whether the
-    type was named explicitly (not only through `type/*` or `*/*`)."""
-    kind = media.split("/", 1)[0]
-    best: tuple[int, float] = (-1, 0.0)
-    for candidate, q in ranges:
-        if candidate == media:
-            rank = 2
-        elif candidate == f"{kind}/*":
-            rank = 1
-        elif candidate == "*/*":
-            rank = 0
-        else:
-            continue
-        if rank > best[0]:
-            best = (rank, q)
-    return best[1], best[0] == 2
-
-
 def wants_page(headers: dict[str, str], feed_type: str) -> bool:
     """Whether a request for a feed is a person's browser opening it.
 
     A navigation says so in Sec-Fetch-Dest (browsers send it over HTTPS and to localhost);
     any other destination is a script or a subresource, which gets the feed. Without it (plain
-    HTTP to a public host) the Accept header decides: a browser names text/html and ranks it
-    above everything else, while feed readers name feed types, send `*/*`, or nothing.
+    HTTP to a public host) the Accept header decides: a browser names text/html (or XHTML) at
+    full weight and every other type below it, while a feed reader names a feed type, sends
+    `*/*` at full weight, or nothing. So the page goes only to an Accept that takes text/html
+    at full weight and no feed type (nor a wildcard covering one) at full weight; anything in
+    between gets the feed, as a feed reader given a page loses its subscription, while a person
+    given the feed only sees its text. The rule compares weights with 1 only (never with each
+    other) so that a `map` in deploy/nginx.conf says exactly the same.
     """
     dest = headers.get("sec-fetch-dest", "").strip().lower()
     if dest:
@@ -296,16 +285,9 @@ def wants_page(headers: dict[str, str], feed_type: str) -> bool:
     accept = headers.get("accept")
     if not accept:
         return False
-    ranges = _accept_ranges(accept)
-    html_q = 0.0
-    for media in _HTML_TYPES:
-        q, named = _quality(ranges, media)
-        if named:
-            html_q = max(html_q, q)
-    if html_q <= 0:
-        return False
-    feed_types = (feed_type.split(";", 1)[0].strip().lower(), *_FEED_TYPES)
-    return all(_quality(ranges, media)[0] < html_q for media in feed_types)
+    full = {media for media, q in _accept_ranges(accept) if q >= 1.0}
+    kind = feed_type.split(";", 1)[0].strip().lower()
+    return not full.isdisjoint(_HTML_TYPES) and full.isdisjoint((kind, *_FEED_RANGES))
 
 
 def _not_modified_since(header: str, mtime_s: int) -> bool:

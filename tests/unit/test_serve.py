@@ -287,6 +287,22 @@ NEGOTIATION = [
     *(({"accept": accept}, False) for accept in READERS if accept),
     ({}, False),
     ({"accept": "text/html;q=0"}, False),
+    # Where deploy/nginx.conf and the built-in server chose differently (exploreI): text/html
+    # and */* at one weight is no browser's navigation, nor is an Accept that names a feed type
+    # and lowers text/html; the rule compares weights with 1 only, so a map says it exactly.
+    ({"accept": "text/html, */*"}, False),
+    ({"accept": "application/rss+xml;q=0.5, text/html;q=0.9"}, False),
+    ({"accept": "text/html;q=0.9"}, False),
+    ({"accept": "text/html, application/*"}, False),
+    ({"accept": "text/html, text/*"}, False),
+    ({"accept": "text/html, application/json;q=1.0"}, False),
+    ({"accept": "text/html, application/rdf+xml"}, False),
+    ({"accept": "*/*;q=0.8, text/html"}, True),  # text/html need not come first
+    ({"accept": "text/html;q=1.0, application/xml;q=0.9"}, True),
+    ({"accept": "TEXT/HTML ; Q=1"}, True),
+    ({"accept": "text/html;level=1, text/*;q=0.5"}, True),
+    ({"accept": "application/xhtml+xml, */*;q=0.1"}, True),
+    ({"accept": "*/*", "sec-fetch-dest": "iframe"}, True),
 ]
 
 
