@@ -3,7 +3,8 @@
 Owns: conditional requests (ETag, If-None-Match, If-Modified-Since), gzip negotiation, a
 browser opening a feed getting the feed's page while feed readers get the feed, media types,
 HEAD, 404s and redirects, path traversal (raw request targets over a socket, since httpx
-normalises ``..``), freshness after a file is rewritten, and ``/healthz``.
+normalises ``..``), a request that never arrives whole dropped (slowloris), freshness after a
+file is rewritten, and ``/healthz``.
 """
 
 from __future__ import annotations
@@ -76,8 +77,8 @@ def start(tmp_path: Path) -> Iterator[Callable[..., Running]]:
     (tmp_path / "secret.txt").write_text(SECRET, encoding="utf-8")
     stops: list[Callable[[], None]] = []
 
-    def _start(health: Callable[[], dict[str, Any]] | None = None) -> Running:
-        server = make_server(root, "127.0.0.1", 0, health=health)
+    def _start(health: Callable[[], dict[str, Any]] | None = None, **options: Any) -> Running:
+        server = make_server(root, "127.0.0.1", 0, health=health, **options)
         thread = threading.Thread(target=server.run, daemon=True)
         thread.start()
         deadline = time.monotonic() + 10
@@ -579,6 +580,57 @@ def test_other_methods_405(srv: Running) -> None:
     assert r.status_code == 405
     assert r.headers["allow"] == "GET, HEAD, OPTIONS"
     assert srv.client.delete("/kk/rss.xml").status_code == 405
+
+
+# --- clients that never finish a request ---------------------------------------------------
+
+
+def _closed_by_server(sock: socket.socket) -> bool:
+    """Wait (up to the socket's timeout) for the server to close `sock` without answering."""
+    try:
+        return sock.recv(65536) == b""
+    except ConnectionResetError:
+        return True
+
+
+def test_a_request_that_never_arrives_whole_is_dropped(start: Callable[..., Running]) -> None:
+    """exploreI: a connection whose headers never ended (slowloris) was held for minutes, and
+    300 of them at once, as uvicorn times out only the wait between requests. Now each request
+    must arrive whole within `request_timeout` of its first byte (or of the connection)."""
+    running = start(request_timeout=1.0)
+
+    def connect() -> socket.socket:
+        return socket.create_connection(("127.0.0.1", running.port), timeout=30)
+
+    with connect() as silent, connect() as unfinished, connect() as trickling:
+        unfinished.sendall(b"GET /kk/rss.xml HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        trickling.sendall(b"GET /kk/rss.xml HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
+        # A byte every 0.1 s does not renew the deadline; 30 s of them is the test's bound.
+        for _ in range(300):
+            try:
+                trickling.sendall(b"a")
+            except (BrokenPipeError, ConnectionResetError):
+                break
+            time.sleep(0.1)
+        else:
+            raise AssertionError("a trickled request was never dropped")
+        assert _closed_by_server(trickling)
+        assert _closed_by_server(unfinished)
+        assert _closed_by_server(silent)
+    # The deadline is each request's, not the connection's: a keep-alive client asking now
+    # and then, for longer than the deadline in all, is answered every time.
+    with httpx.Client(base_url=running.base, timeout=5) as client:
+        for _ in range(4):
+            assert client.get("/kk/atom.xml").text == "<feed/>\n"
+            time.sleep(0.5)
+    # A request sent in pieces, each soon after the last, is answered.
+    with connect() as pieces:
+        for part in (b"GET /kk/atom.xml HTTP/1.1\r\n", b"Host: 127.0.0.1\r\n",
+                     b"Connection: close\r\n", b"\r\n"):  # fmt: skip
+            pieces.sendall(part)
+            time.sleep(0.1)
+        answer = b"".join(iter(lambda: pieces.recv(65536), b""))
+    assert answer.startswith(b"HTTP/1.1 200") and answer.endswith(b"<feed/>\n")
 
 
 # --- traversal ------------------------------------------------------------------------------
