@@ -1,11 +1,12 @@
 """What the worker says about itself: `/healthz` and the `/metrics` exposition.
 
-Owns: the worker's condition (which jobs are failing and why, the last cycle and publish, why
-it must stop), the `/healthz` document built from it and the store, and the text a `/metrics`
-scrape gets: this process's counters (:mod:`syndication.metrics`) plus gauges read from the
-store at that moment (translation backlog, each source's last success and consecutive
-failures, the live workers and what this one holds, whether the store answered). Both read
-the store (blocking): call them off the event loop, as the server does.
+Owns: the worker's condition (which jobs are failing and why, the last cycle and publish, the
+latest error of a job until that job works again, why it must stop), the `/healthz` document
+built from it and the store, and the text a `/metrics` scrape gets: this process's counters
+(:mod:`syndication.metrics`) plus gauges read from the store at that moment (translation
+backlog, each source's last success and consecutive failures, the live workers and what this
+one holds, whether the store answered). Both read the store (blocking): call them off the
+event loop, as the server does.
 
 Labels carry source ids and language tags only, never URLs or keys, so a secret in the
 configuration cannot reach a scrape.
@@ -25,6 +26,7 @@ from prometheus_client.registry import Collector
 
 from syndication.errors import OutputError, StoreError
 from syndication.metrics import CONTENT_TYPE, REGISTRY
+from syndication.model import utcnow
 from syndication.store import Store
 
 log = logging.getLogger(__name__)
@@ -42,12 +44,26 @@ class Condition:
 
     last_cycle: datetime | None = None
     last_publish: datetime | None = None
-    last_error: str = ""
     failing: dict[str, str] = field(default_factory=dict)  # job → its error, until it succeeds
     fatal: str = ""  # why the worker must stop (exit 3)
     # Since when changes have waited for a publish past what a live publisher takes (None:
     # they have not): the worker that made them died, or no publish can run (fleet.py).
     publish_overdue: datetime | None = None
+    # When `last_error` came (None: there is none).
+    last_error_at: datetime | None = None
+    _last_error: str = field(default="", repr=False)
+
+    @property
+    def last_error(self) -> str:
+        """The latest error of a job, until that job succeeds ("" then)."""
+        return self._last_error
+
+    @last_error.setter
+    def last_error(self, message: str) -> None:
+        # A property so that every way a failure is recorded (`failed`, and the worker's
+        # outage path, which sets it directly) stamps it with its time.
+        self._last_error = message
+        self.last_error_at = utcnow() if message else None
 
     def failed(self, name: str, exc: Exception) -> None:
         """Log a job's failure and keep it until the job next succeeds."""
@@ -65,19 +81,26 @@ class Condition:
         self.failing[name] = self.last_error
 
     def succeeded(self, name: str) -> None:
-        if self.failing.pop(name, None) is not None:
-            log.warning("%s: working again", name)
+        error = self.failing.pop(name, None)
+        if error is None:
+            return
+        log.warning("%s: working again", name)
+        if error == self.last_error:
+            # Its error is past: kept, /healthz went on saying it as if the job still failed.
+            self.last_error = ""
 
 
 def healthz(store: Store, condition: Condition) -> dict[str, Any]:
     """What /healthz answers: not ok (503) while the store cannot be read or written or the
     output cannot be published; a partner or a translator down is not our ill health."""
+    last_error, last_error_at = condition.last_error, condition.last_error_at
     try:
         backlog = store.backlog()
         reachable = True
     except StoreError as exc:
+        # Said in this answer only: the next one that reaches the store has no error to tell.
         backlog, reachable = {}, False
-        condition.last_error = str(exc)
+        last_error, last_error_at = str(exc), utcnow()
     failing = {k: v for k, v in condition.failing.items() if k in VITAL_JOBS}
     fatal = condition.fatal
     return {
@@ -93,7 +116,8 @@ def healthz(store: Store, condition: Condition) -> dict[str, Any]:
             lang: sum(n for status, n in counts.items() if status != "translated")
             for lang, counts in backlog.items()
         },
-        "last_error": condition.last_error,
+        "last_error": last_error,
+        "last_error_at": last_error_at.isoformat() if last_error_at else None,
     }
 
 
