@@ -7,10 +7,12 @@ answered), content negotiation for gzip and for a feed opened in a
 browser (the feed folder's ``index.html`` page instead of the feed), media types (from
 ``syndication.media``), ``410 Gone`` for the notice a withdrawn story's page holds, a long
 ``Cache-Control`` for closed RFC 5005 archive documents, the ``/healthz`` and ``/metrics``
-endpoints (their content comes from callables the caller gives), and handing everything under
-``/partners/`` to the partners' app the caller gives (never to a file). It is a small
-pure-ASGI app run by uvicorn; it never writes files and knows nothing about how they were
-produced. With no root (the output is an object store) it answers only the endpoints.
+endpoints (their content comes from callables the caller gives), handing everything under
+``/partners/`` to the partners' app the caller gives (never to a file), and closing a
+connection whose request does not arrive whole within seconds (uvicorn's protocol with a
+deadline). It is a small pure-ASGI app run by uvicorn; it never writes files and knows
+nothing about how they were produced. With no root (the output is an object store) it
+answers only the endpoints.
 
 Public API: :func:`build_app` (the ASGI app), :func:`make_server` (a configured, not yet
 started ``uvicorn.Server``), and :func:`listen` / :func:`fork_servers` / :func:`stop_servers`
@@ -41,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 import uvicorn
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from syndication.media import NAMED_TYPES as _NAMED_TYPES
 from syndication.media import OCTET_STREAM as _OCTET_STREAM
@@ -78,6 +81,10 @@ CACHE_BUDGET = 64 * 1024 * 1024
 CACHE_MAX_ENTRY = CACHE_BUDGET // 8
 # Request paths whose resolution is remembered (see StaticApp._resolved).
 _RESOLVED_MAX = 4096
+# Seconds a client has to send a whole request (its headers, and a body if it sends one) from
+# its first byte, or from opening the connection. A request line and headers are a few hundred
+# bytes, sent at once by any client, even over a poor mobile link; nginx allows 60 s.
+REQUEST_TIMEOUT = 10.0
 
 
 # A person opening a feed in a browser gets the page of the feed's folder: browsers show
@@ -93,7 +100,10 @@ _FEED_TYPES = (
     "application/json",
     "application/xml",
     "text/xml",
+    "application/rdf+xml",  # RSS 1.0: no feed of ours, but only a feed reader names it
 )
+# What takes a feed type at the weight it is named with: the types and their wildcards.
+_FEED_RANGES = (*_FEED_TYPES, "application/*", "text/*", "*/*")
 # Each feed URL has two representations, so every answer for it says what it varies on.
 _NEGOTIATED_VARY = "Accept, Sec-Fetch-Dest"
 # The page at a feed URL is for the one browser: a shared cache that ignores Vary must never
@@ -263,32 +273,18 @@ def _accept_ranges(header: str) -> list[tuple[str, float]]:
     return ranges
 
 
-def _quality(ranges: list[tuple[str, float]], media: str) -> tuple[float, bool]:
-    """RFC 9110 §12.5.1: the q of the most specific range matching `media`, and whether the
-    type was named explicitly (not only through `type/*` or `*/*`)."""
-    kind = media.split("/", 1)[0]
-    best: tuple[int, float] = (-1, 0.0)
-    for candidate, q in ranges:
-        if candidate == media:
-            rank = 2
-        elif candidate == f"{kind}/*":
-            rank = 1
-        elif candidate == "*/*":
-            rank = 0
-        else:
-            continue
-        if rank > best[0]:
-            best = (rank, q)
-    return best[1], best[0] == 2
-
-
 def wants_page(headers: dict[str, str], feed_type: str) -> bool:
     """Whether a request for a feed is a person's browser opening it.
 
     A navigation says so in Sec-Fetch-Dest (browsers send it over HTTPS and to localhost);
     any other destination is a script or a subresource, which gets the feed. Without it (plain
-    HTTP to a public host) the Accept header decides: a browser names text/html and ranks it
-    above everything else, while feed readers name feed types, send `*/*`, or nothing.
+    HTTP to a public host) the Accept header decides: a browser names text/html (or XHTML) at
+    full weight and every other type below it, while a feed reader names a feed type, sends
+    `*/*` at full weight, or nothing. So the page goes only to an Accept that takes text/html
+    at full weight and no feed type (nor a wildcard covering one) at full weight; anything in
+    between gets the feed, as a feed reader given a page loses its subscription, while a person
+    given the feed only sees its text. The rule compares weights with 1 only (never with each
+    other) so that a `map` in deploy/nginx.conf says exactly the same.
     """
     dest = headers.get("sec-fetch-dest", "").strip().lower()
     if dest:
@@ -296,16 +292,9 @@ def wants_page(headers: dict[str, str], feed_type: str) -> bool:
     accept = headers.get("accept")
     if not accept:
         return False
-    ranges = _accept_ranges(accept)
-    html_q = 0.0
-    for media in _HTML_TYPES:
-        q, named = _quality(ranges, media)
-        if named:
-            html_q = max(html_q, q)
-    if html_q <= 0:
-        return False
-    feed_types = (feed_type.split(";", 1)[0].strip().lower(), *_FEED_TYPES)
-    return all(_quality(ranges, media)[0] < html_q for media in feed_types)
+    full = {media for media, q in _accept_ranges(accept) if q >= 1.0}
+    kind = feed_type.split(";", 1)[0].strip().lower()
+    return not full.isdisjoint(_HTML_TYPES) and full.isdisjoint((kind, *_FEED_RANGES))
 
 
 def _not_modified_since(header: str, mtime_s: int) -> bool:
@@ -721,13 +710,16 @@ def make_server(
     log_level: str = "warning",
     metrics: Metrics | None = None,
     partners: ASGIApp | None = None,
+    request_timeout: float = REQUEST_TIMEOUT,
 ) -> uvicorn.Server:
     """A configured, not yet started uvicorn server for ``root``.
 
     Run it with ``server.run()`` in the main thread (uvicorn then handles SIGINT/SIGTERM) or
     in a thread and stop it with ``server.should_exit = True``. With ``port=0`` the bound
     port is ``server.servers[0].sockets[0].getsockname()[1]`` once ``server.started``.
-    ``metrics`` (e.g. ``lambda: exposition(store)``) enables ``GET /metrics``.
+    ``metrics`` (e.g. ``lambda: exposition(store)``) enables ``GET /metrics``. A connection
+    whose request has not arrived whole ``request_timeout`` seconds after it opened (or after
+    the request's first byte) is closed.
     """
     config = uvicorn.Config(
         build_app(root, health, metrics, partners),
@@ -738,9 +730,10 @@ def make_server(
         # it uvicorn's records reach our handler: the chosen --log-format, secrets masked.
         log_config=None,
         lifespan="off",  # nothing to set up; skips uvicorn's lifespan probing
-        # httptools parses requests in C (half the cost of h11's pure Python per request);
-        # the asyncio loop, never uvloop's policy, which would change every loop of `run`.
-        http="httptools",
+        # httptools parses requests in C (half the cost of h11's pure Python per request),
+        # with a deadline for each request to arrive; the asyncio loop, never uvloop's
+        # policy, which would change every loop of `run`.
+        http=type("DeadlineProtocol", (_DeadlineProtocol,), {"request_timeout": request_timeout}),
         loop="asyncio",
         ws="none",  # static files only: refuse websocket upgrades at the protocol level
         server_header=False,  # do not advertise the server software and version
@@ -750,6 +743,57 @@ def make_server(
         timeout_graceful_shutdown=10,  # a stuck client must not block shutdown forever
     )
     return uvicorn.Server(config)
+
+
+class _DeadlineProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol with a deadline for receiving each request.
+
+    uvicorn times out only the idle wait between two requests (`timeout_keep_alive`), and that
+    timer stops at the first byte: a client sending its headers a byte at a time, or never
+    finishing them (slowloris), held its connection for ever, and a few hundred such clients
+    every connection the server could take. uvicorn has no setting for it (encode/uvicorn#157,
+    `--timeout-request-start`, still open in 0.55), hence this subclass of its protocol: the
+    deadline starts when the connection opens and when a request's first byte comes, stops
+    once that request is complete, and closes the connection when it passes (as nginx's
+    `client_header_timeout` does; what a response is still sending is cut off too, as the
+    client is sending an unfinished request meanwhile).
+    """
+
+    request_timeout = REQUEST_TIMEOUT
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._deadline: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._arm()  # after the keep-alive wait: the next request's first byte
+
+    def on_message_complete(self) -> None:
+        self._disarm()
+        super().on_message_complete()
+
+    def _arm(self) -> None:
+        if self._deadline is None:  # from the connection's opening, not renewed by a byte
+            self._deadline = self.loop.call_later(self.request_timeout, self._expired)
+
+    def _disarm(self) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+
+    def _expired(self) -> None:
+        self._deadline = None
+        if not self.transport.is_closing():
+            self.transport.close()
 
 
 def listen(host: str, port: int) -> socket.socket:

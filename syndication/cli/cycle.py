@@ -307,6 +307,7 @@ def run(config: ConfigOption = None, verbose: VerboseOption = False) -> None:
 
 def serve(config: ConfigOption = None, verbose: VerboseOption = False) -> None:
     """Serve the published output folder and partners' feeds (no polling, no translation)."""
+    from syndication.run.health import TO_PUBLISH, output_problem
     from syndication.run.lifecycle import serve_forever
 
     setup_logging(verbose)
@@ -319,8 +320,16 @@ def serve(config: ConfigOption = None, verbose: VerboseOption = False) -> None:
             highlight=False,
         )
         raise typer.Exit(EXIT_CONFIG)
-    if loaded.folder is not None:
-        loaded.folder.mkdir(parents=True, exist_ok=True)
+    if loaded.folder is not None and s.publish.public:
+        # Said now rather than created empty: a folder that holds nothing (a wrong `output:`,
+        # one moved away, no publish yet) otherwise only showed as every file answering 404.
+        problem = output_problem(loaded.folder)
+        if problem is not None:
+            err.print(
+                f"[yellow]nothing to serve yet:[/] {safe(problem)}; readers get 404 and "
+                f"/healthz 503 until {TO_PUBLISH}",
+                highlight=False,
+            )
 
     def open_store() -> Store | None:
         try:

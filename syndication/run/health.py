@@ -1,11 +1,13 @@
 """What the worker says about itself: `/healthz` and the `/metrics` exposition.
 
-Owns: the worker's condition (which jobs are failing and why, the last cycle and publish, why
-it must stop), the `/healthz` document built from it and the store, and the text a `/metrics`
-scrape gets: this process's counters (:mod:`syndication.metrics`) plus gauges read from the
-store at that moment (translation backlog, each source's last success and consecutive
-failures, the live workers and what this one holds, whether the store answered). Both read
-the store (blocking): call them off the event loop, as the server does.
+Owns: the worker's condition (which jobs are failing and why, the last cycle and publish, the
+latest error of a job until that job works again, why it must stop), the `/healthz` document
+built from it and the store, `syndication serve`'s `/healthz` (whether its output folder holds
+a published site, and whether the store its partners' feeds come from can be read), and the
+text a `/metrics` scrape gets: this process's counters (:mod:`syndication.metrics`) plus
+gauges read from the store at that moment (translation backlog, each source's last success and
+consecutive failures, the live workers and what this one holds, whether the store answered).
+All read the store (blocking): call them off the event loop, as the server does.
 
 Labels carry source ids and language tags only, never URLs or keys, so a secret in the
 configuration cannot reach a scrape.
@@ -17,14 +19,17 @@ import logging
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from prometheus_client import generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from syndication.config import Config
 from syndication.errors import OutputError, StoreError
 from syndication.metrics import CONTENT_TYPE, REGISTRY
+from syndication.model import utcnow
 from syndication.store import Store
 
 log = logging.getLogger(__name__)
@@ -34,6 +39,9 @@ log = logging.getLogger(__name__)
 TRANSLATION_STATUSES = ("translated", "pending", "stale", "failed")
 # Jobs whose failure is the service's own ill health (a partner or a translator down is not).
 VITAL_JOBS = ("publish", "heartbeat")
+# What puts a site into an output folder that holds none (said by `serve` at start and in
+# its /healthz).
+TO_PUBLISH = "`syndication once` (or `syndication run`) with this configuration publishes it"
 
 
 @dataclass
@@ -42,12 +50,26 @@ class Condition:
 
     last_cycle: datetime | None = None
     last_publish: datetime | None = None
-    last_error: str = ""
     failing: dict[str, str] = field(default_factory=dict)  # job → its error, until it succeeds
     fatal: str = ""  # why the worker must stop (exit 3)
     # Since when changes have waited for a publish past what a live publisher takes (None:
     # they have not): the worker that made them died, or no publish can run (fleet.py).
     publish_overdue: datetime | None = None
+    # When `last_error` came (None: there is none).
+    last_error_at: datetime | None = None
+    _last_error: str = field(default="", repr=False)
+
+    @property
+    def last_error(self) -> str:
+        """The latest error of a job, until that job succeeds ("" then)."""
+        return self._last_error
+
+    @last_error.setter
+    def last_error(self, message: str) -> None:
+        # A property so that every way a failure is recorded (`failed`, and the worker's
+        # outage path, which sets it directly) stamps it with its time.
+        self._last_error = message
+        self.last_error_at = utcnow() if message else None
 
     def failed(self, name: str, exc: Exception) -> None:
         """Log a job's failure and keep it until the job next succeeds."""
@@ -65,19 +87,26 @@ class Condition:
         self.failing[name] = self.last_error
 
     def succeeded(self, name: str) -> None:
-        if self.failing.pop(name, None) is not None:
-            log.warning("%s: working again", name)
+        error = self.failing.pop(name, None)
+        if error is None:
+            return
+        log.warning("%s: working again", name)
+        if error == self.last_error:
+            # Its error is past: kept, /healthz went on saying it as if the job still failed.
+            self.last_error = ""
 
 
 def healthz(store: Store, condition: Condition) -> dict[str, Any]:
     """What /healthz answers: not ok (503) while the store cannot be read or written or the
     output cannot be published; a partner or a translator down is not our ill health."""
+    last_error, last_error_at = condition.last_error, condition.last_error_at
     try:
         backlog = store.backlog()
         reachable = True
     except StoreError as exc:
+        # Said in this answer only: the next one that reaches the store has no error to tell.
         backlog, reachable = {}, False
-        condition.last_error = str(exc)
+        last_error, last_error_at = str(exc), utcnow()
     failing = {k: v for k, v in condition.failing.items() if k in VITAL_JOBS}
     fatal = condition.fatal
     return {
@@ -93,8 +122,49 @@ def healthz(store: Store, condition: Condition) -> dict[str, Any]:
             lang: sum(n for status, n in counts.items() if status != "translated")
             for lang, counts in backlog.items()
         },
-        "last_error": condition.last_error,
+        "last_error": last_error,
+        "last_error_at": last_error_at.isoformat() if last_error_at else None,
     }
+
+
+def output_problem(folder: Path) -> str | None:
+    """Why the output folder holds no published site to serve (it is missing, not a folder,
+    or has no front page: nothing published there yet, or moved or emptied since), or None."""
+    try:
+        if not folder.exists():
+            return f"{folder} does not exist"
+        if not folder.is_dir():
+            return f"{folder} is not a folder"
+        if not (folder / "index.html").is_file():
+            return f"{folder} holds no index.html"
+    except OSError as exc:  # a folder on the way that this user may not enter
+        return f"{folder} cannot be read: {exc}"
+    return None
+
+
+def serving(config: Config, store: Store | None) -> dict[str, Any]:
+    """What `syndication serve`'s /healthz answers: not ok (503) while its output folder holds
+    no published site (every public file would be 404), or, with partners configured, while
+    the store their feeds are read from cannot be read (`store` None: it could not be opened
+    when serve started). `serve` reads no store for anything else."""
+    s = config.settings
+    failing: dict[str, str] = {}
+    if config.folder is not None and s.publish.public:
+        problem = output_problem(config.folder)
+        if problem is not None:
+            failing["output"] = f"{problem}: {TO_PUBLISH}"
+    state: str | None = None  # no partners: no store read
+    if s.partners:
+        state = "unreachable"
+        if store is None:
+            failing["store"] = "not open (see serve's log at start): partners' feeds not served"
+        else:
+            try:
+                store.change_mark()  # the read every partner's request starts with
+                state = "reachable"
+            except StoreError as exc:
+                failing["store"] = str(exc)
+    return {"ok": not failing, "output": str(config.output), "store": state, "failing": failing}
 
 
 def exposition(store: Store, sources: Collection[str] | None = None) -> tuple[bytes, str]:

@@ -29,7 +29,7 @@ from syndication.model import utcnow
 from syndication.partners import PartnerApp
 from syndication.publish import publish
 from syndication.run import reload as reloading
-from syndication.run.health import exposition
+from syndication.run.health import exposition, serving
 from syndication.run.worker import Announce, Worker
 from syndication.serve import fork_servers, listen, make_server, stop_servers
 from syndication.store import Store
@@ -235,7 +235,13 @@ def _serve(
             partners.configure(new)
 
     watched = _Watched(config, apply)
-    server = make_server(config.folder, s.serve.host, s.serve.port, partners=partners)
+    server = make_server(
+        config.folder,
+        s.serve.host,
+        s.serve.port,
+        lambda: serving(watched.config, store),  # /healthz: the output folder and the store
+        partners=partners,
+    )
     threading.Thread(target=watched.watch, name="syndication-config-watch", daemon=True).start()
     if partners is not None:
         partners.start()

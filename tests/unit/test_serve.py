@@ -3,7 +3,8 @@
 Owns: conditional requests (ETag, If-None-Match, If-Modified-Since), gzip negotiation, a
 browser opening a feed getting the feed's page while feed readers get the feed, media types,
 HEAD, 404s and redirects, path traversal (raw request targets over a socket, since httpx
-normalises ``..``), freshness after a file is rewritten, and ``/healthz``.
+normalises ``..``), a request that never arrives whole dropped (slowloris), freshness after a
+file is rewritten, and ``/healthz``.
 """
 
 from __future__ import annotations
@@ -76,8 +77,8 @@ def start(tmp_path: Path) -> Iterator[Callable[..., Running]]:
     (tmp_path / "secret.txt").write_text(SECRET, encoding="utf-8")
     stops: list[Callable[[], None]] = []
 
-    def _start(health: Callable[[], dict[str, Any]] | None = None) -> Running:
-        server = make_server(root, "127.0.0.1", 0, health=health)
+    def _start(health: Callable[[], dict[str, Any]] | None = None, **options: Any) -> Running:
+        server = make_server(root, "127.0.0.1", 0, health=health, **options)
         thread = threading.Thread(target=server.run, daemon=True)
         thread.start()
         deadline = time.monotonic() + 10
@@ -287,6 +288,22 @@ NEGOTIATION = [
     *(({"accept": accept}, False) for accept in READERS if accept),
     ({}, False),
     ({"accept": "text/html;q=0"}, False),
+    # Where deploy/nginx.conf and the built-in server chose differently (exploreI): text/html
+    # and */* at one weight is no browser's navigation, nor is an Accept that names a feed type
+    # and lowers text/html; the rule compares weights with 1 only, so a map says it exactly.
+    ({"accept": "text/html, */*"}, False),
+    ({"accept": "application/rss+xml;q=0.5, text/html;q=0.9"}, False),
+    ({"accept": "text/html;q=0.9"}, False),
+    ({"accept": "text/html, application/*"}, False),
+    ({"accept": "text/html, text/*"}, False),
+    ({"accept": "text/html, application/json;q=1.0"}, False),
+    ({"accept": "text/html, application/rdf+xml"}, False),
+    ({"accept": "*/*;q=0.8, text/html"}, True),  # text/html need not come first
+    ({"accept": "text/html;q=1.0, application/xml;q=0.9"}, True),
+    ({"accept": "TEXT/HTML ; Q=1"}, True),
+    ({"accept": "text/html;level=1, text/*;q=0.5"}, True),
+    ({"accept": "application/xhtml+xml, */*;q=0.1"}, True),
+    ({"accept": "*/*", "sec-fetch-dest": "iframe"}, True),
 ]
 
 
@@ -344,6 +361,33 @@ def test_a_feed_folder_without_a_page_serves_the_feed_to_browsers_too(srv: Runni
     # Other files are never negotiated: a browser asking for the OPML gets the OPML.
     opml = srv.client.get("/feeds.opml", headers={"Accept": CHROME})
     assert opml.headers["content-type"] == "text/x-opml; charset=utf-8"
+    _browsers_in_a_folder_without_a_page(srv.base, srv.root)
+
+
+def _browsers_in_a_folder_without_a_page(base: str, root: Path) -> None:
+    """A browser opening an archive feed gets the feed while its folder has no index.html,
+    and the folder's page once it has one; a feed reader gets the feed throughout."""
+    archive = root / "kk" / "archive" / "1"
+    archive.mkdir(parents=True)
+    feeds = {"rss.xml": ("<rss>archive</rss>\n", "application/rss+xml"),
+             "atom.xml": ("<feed>archive</feed>\n", "application/atom+xml"),
+             "feed.json": ('{"items": []}\n', "application/feed+json")}  # fmt: skip
+    for name, (text, _) in feeds.items():
+        (archive / name).write_text(text, encoding="utf-8")
+    browsers = ({"Accept": CHROME, "Sec-Fetch-Dest": "document"}, {"Accept": FIREFOX})
+    for name, (text, media) in feeds.items():
+        for headers in browsers:
+            got = httpx.get(f"{base}/kk/archive/1/{name}", headers=headers)
+            assert (got.status_code, got.text) == (200, text), (name, headers)
+            assert got.headers["content-type"].startswith(media), (name, headers)
+    (archive / "index.html").write_text("<title>archive 1</title>\n", encoding="utf-8")
+    for name, (text, media) in feeds.items():
+        for headers in browsers:
+            got = httpx.get(f"{base}/kk/archive/1/{name}", headers=headers)
+            assert (got.status_code, got.text) == (200, "<title>archive 1</title>\n"), name
+            assert got.headers["content-type"].startswith("text/html"), name
+        reader = httpx.get(f"{base}/kk/archive/1/{name}", headers={"Accept": READERS[0]})
+        assert (reader.text, reader.headers["content-type"].startswith(media)) == (text, True)
 
 
 @pytest.fixture
@@ -421,6 +465,17 @@ def test_nginx_conf_answers_browsers_and_feed_readers_as_the_built_in_server_doe
     assert index.headers["cache-control"] == "public, max-age=300"
     assert "sec-fetch-dest" not in index.headers.get("vary", "").lower()
     assert httpx.get(f"{base}/kk/.x.tmp").status_code == 404
+
+
+def test_nginx_conf_gives_browsers_the_feed_where_its_folder_has_no_page(
+    nginx: tuple[str, Path],
+) -> None:
+    """exploreI: behind deploy/nginx.conf a browser opening an archive feed (no index.html in
+    archive/N/) got 404, where the built-in server answers with the feed."""
+    base, root = nginx
+    r = httpx.get(f"{base}/kk/sources/abc/rss.xml", headers={"Accept": CHROME})
+    assert r.status_code == 200 and r.text == "<rss/>\n"
+    _browsers_in_a_folder_without_a_page(base, root)
 
 
 def test_nginx_conf_answers_browser_scripts_of_any_origin_as_the_built_in_server_does(
@@ -525,6 +580,57 @@ def test_other_methods_405(srv: Running) -> None:
     assert r.status_code == 405
     assert r.headers["allow"] == "GET, HEAD, OPTIONS"
     assert srv.client.delete("/kk/rss.xml").status_code == 405
+
+
+# --- clients that never finish a request ---------------------------------------------------
+
+
+def _closed_by_server(sock: socket.socket) -> bool:
+    """Wait (up to the socket's timeout) for the server to close `sock` without answering."""
+    try:
+        return sock.recv(65536) == b""
+    except ConnectionResetError:
+        return True
+
+
+def test_a_request_that_never_arrives_whole_is_dropped(start: Callable[..., Running]) -> None:
+    """exploreI: a connection whose headers never ended (slowloris) was held for minutes, and
+    300 of them at once, as uvicorn times out only the wait between requests. Now each request
+    must arrive whole within `request_timeout` of its first byte (or of the connection)."""
+    running = start(request_timeout=1.0)
+
+    def connect() -> socket.socket:
+        return socket.create_connection(("127.0.0.1", running.port), timeout=30)
+
+    with connect() as silent, connect() as unfinished, connect() as trickling:
+        unfinished.sendall(b"GET /kk/rss.xml HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        trickling.sendall(b"GET /kk/rss.xml HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
+        # A byte every 0.1 s does not renew the deadline; 30 s of them is the test's bound.
+        for _ in range(300):
+            try:
+                trickling.sendall(b"a")
+            except (BrokenPipeError, ConnectionResetError):
+                break
+            time.sleep(0.1)
+        else:
+            raise AssertionError("a trickled request was never dropped")
+        assert _closed_by_server(trickling)
+        assert _closed_by_server(unfinished)
+        assert _closed_by_server(silent)
+    # The deadline is each request's, not the connection's: a keep-alive client asking now
+    # and then, for longer than the deadline in all, is answered every time.
+    with httpx.Client(base_url=running.base, timeout=5) as client:
+        for _ in range(4):
+            assert client.get("/kk/atom.xml").text == "<feed/>\n"
+            time.sleep(0.5)
+    # A request sent in pieces, each soon after the last, is answered.
+    with connect() as pieces:
+        for part in (b"GET /kk/atom.xml HTTP/1.1\r\n", b"Host: 127.0.0.1\r\n",
+                     b"Connection: close\r\n", b"\r\n"):  # fmt: skip
+            pieces.sendall(part)
+            time.sleep(0.1)
+        answer = b"".join(iter(lambda: pieces.recv(65536), b""))
+    assert answer.startswith(b"HTTP/1.1 200") and answer.endswith(b"<feed/>\n")
 
 
 # --- traversal ------------------------------------------------------------------------------

@@ -1,0 +1,118 @@
+"""`/healthz` as an operator's probe reads it, through `syndication run` and `serve` in
+processes: it says what is wrong while readers would get nothing (serve's output folder
+missing, empty or moved; the store partners' feeds come from unreadable), and forgets an
+error once the job that had it works again.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from tests.conftest import OFFLINE_TRANSLATION, run_cli, write_config
+from tests.system.test_operations import wait_until
+from tests.system.test_partners import Worker, _partners, started  # noqa: F401  (fixture)
+from tests.system.test_worker import _free_port, _wait_for_index
+
+
+def _health(port: int) -> httpx.Response:
+    return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5)
+
+
+def _status(port: int) -> int | None:
+    """The /healthz status, or None while nothing listens yet."""
+    try:
+        return _health(port).status_code
+    except httpx.TransportError:
+        return None
+
+
+def test_run_forgets_an_error_once_its_job_works_again(
+    tmp_path: Path,
+    started: Callable[..., Worker],  # noqa: F811
+) -> None:
+    """exploreI: `last_error` kept saying a publish failure, with no time, long after publishes
+    worked again, while `ok` was true."""
+    port = _free_port()
+    config = write_config(
+        tmp_path,
+        serve={"host": "127.0.0.1", "port": port},
+        translation=OFFLINE_TRANSLATION,
+        publish={"debounce": "0.5s", "every": "2s"},
+    )
+    worker = started(config, tmp_path / "run.log")
+    _wait_for_index(f"http://127.0.0.1:{port}/", worker.process)
+    healthy = _health(port).json()
+    assert (healthy["ok"], healthy["last_error"], healthy["last_error_at"]) == (True, "", None)
+    kk = tmp_path / "public" / "kk"
+    shutil.rmtree(kk)
+    kk.write_text("a file where the kk folder should be\n", encoding="utf-8")
+    wait_until(lambda: _status(port) == 503, 15, "an unhealthy answer", worker)
+    failed = _health(port).json()
+    assert failed["last_error"] == failed["failing"]["publish"] and str(kk) in failed["last_error"]
+    assert failed["last_error_at"] is not None
+    kk.unlink()
+    wait_until(lambda: _status(port) == 200, 15, "health again", worker)
+    again = _health(port).json()
+    assert (again["last_error"], again["last_error_at"], again["failing"]) == ("", None, {})
+    assert worker.stop()[0] == 0
+
+
+def test_serve_health_says_when_there_is_nothing_to_serve(
+    tmp_path: Path,
+    started: Callable[..., Worker],  # noqa: F811
+) -> None:
+    """exploreI: `serve` created a missing output folder, empty, and its /healthz said ok while
+    every file was 404 (a wrong `output:`, or the folder moved away)."""
+    port = _free_port()
+    config = write_config(
+        tmp_path, serve={"host": "127.0.0.1", "port": port}, translation=OFFLINE_TRANSLATION
+    )
+    public = tmp_path / "public"
+    server = started(config, tmp_path / "serve.log", "serve")
+    wait_until(lambda: _status(port) is not None, 30, "serve listening", server)
+    assert not public.exists()  # not made, empty, to hide the mistake
+    said = server.output()
+    assert f"{public} does not exist" in said and "syndication once" in said, said
+    answer = _health(port)
+    assert answer.status_code == 503
+    assert answer.json()["failing"]["output"].startswith(f"{public} does not exist")
+    assert answer.json()["store"] is None  # no partners: serve reads no store
+    public.mkdir()
+    assert "holds no index.html" in _health(port).json()["failing"]["output"]
+    assert run_cli("once", "--config", str(config)).code in (0, 1)
+    assert _health(port).json() == {"ok": True, "output": str(public), "store": None,
+                                    "failing": {}}  # fmt: skip
+    public.rename(tmp_path / "public.moved")
+    assert _status(port) == 503
+    (tmp_path / "public.moved").rename(public)
+    assert _status(port) == 200
+    assert httpx.get(f"http://127.0.0.1:{port}/kk/rss.xml", timeout=5).status_code == 200
+
+
+def test_serve_health_says_when_the_partners_store_cannot_be_read(
+    tmp_path: Path,
+    started: Callable[..., Worker],  # noqa: F811
+) -> None:
+    """exploreI: `serve` never looked at the store it serves partners' feeds from."""
+    port = _free_port()
+    config = write_config(
+        tmp_path,
+        serve={"host": "127.0.0.1", "port": port},
+        translation=OFFLINE_TRANSLATION,
+        partners=_partners(khabar=False),
+    )
+    assert run_cli("once", "--config", str(config)).code in (0, 1)
+    server = started(config, tmp_path / "serve.log", "serve")
+    wait_until(lambda: _status(port) is not None, 30, "serve listening", server)
+    report: dict[str, Any] = _health(port).json()
+    assert (report["ok"], report["store"]) == (True, "reachable"), report
+    store = tmp_path / "data" / "test.db"
+    store.write_bytes(b"not a database at all\n" * 512)  # damaged in place
+    wait_until(lambda: _status(port) == 503, 15, "an unhealthy answer", server)
+    report = _health(port).json()
+    assert report["store"] == "unreachable" and str(store) in report["failing"]["store"], report
