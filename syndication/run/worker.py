@@ -310,6 +310,8 @@ class Worker:
             backoff = after.next_due if after is not None and after.failures else None
             self._show_next_due(source, backoff)
             self.condition.last_cycle = utcnow()
+            # A job failure of this source's (the store, not the partner) is past now.
+            self.condition.succeeded(f"source {source.id}")
         except Exception as exc:
             self._failed(f"source {source.id}", exc)
         finally:
