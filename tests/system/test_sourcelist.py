@@ -279,6 +279,31 @@ def test_a_password_written_in_the_yaml_is_not_exported(tmp_path: Path) -> None:
     assert "partner: its URL's password is not exported" in result.stderr
 
 
+def test_a_masked_password_is_not_imported_as_the_password(tmp_path: Path) -> None:
+    """An export masks a password typed into the YAML as `***`; imported elsewhere, that
+    must not become the source's password (every poll refused): skipped, saying why."""
+    exporter = write_config(
+        tmp_path / "old",
+        sources=[{"id": "partner", "url": "https://reader:hunter2pw@example.kz/rss"}],
+    )
+    exported = run_cli(
+        "sources", "export", "--output", str(tmp_path / "x.opml"), "--config", str(exporter)
+    )
+    assert exported.code == 0, exported.output
+    config = write_config(tmp_path)
+    before = config.read_bytes()
+
+    result = run_cli("sources", "import", str(tmp_path / "x.opml"), "--config", str(config))
+
+    assert result.code == 0, result.output
+    assert (
+        "skipped line 9 'partner' (https://reader:***@example.kz/rss): its URL's password is "
+        "***, masked by `sources export`"
+    ) in result.stdout, result.stdout
+    assert "nothing to add (1 skipped)" in result.stdout
+    assert config.read_bytes() == before
+
+
 def test_import_keeps_the_operators_yaml_around_what_it_adds(tmp_path: Path) -> None:
     write_config(tmp_path)  # the sample articles
     config = tmp_path / "syndication.yaml"
