@@ -221,7 +221,8 @@ def write_validated(
 
 def _problems(candidate: Path, before: cfg.Config) -> list[str]:
     try:
-        after = cfg.load(candidate)
+        # A `${VAR}` this shell lacks is the worker's to expand: the file keeps it as written.
+        after = cfg.load(candidate, lenient_env=True)
     except ConfigError as exc:
         return exc.problems
 

@@ -269,7 +269,8 @@ def import_sources(
     try:
         # From the first read to the replace: another import waits its turn.
         with editing(config_path(config)) as original:
-            loaded = load(config)
+            # As reload: a variable this shell lacks is the worker's, kept as written.
+            loaded = load(config, lenient_env=True)
             if original is None:  # no file to lock, yet the loader found one: it just came
                 _say(f"error: {loaded.path} appeared while being read; run it again", error=True)
                 raise typer.Exit(EXIT_CONFIG)

@@ -304,6 +304,22 @@ def test_a_masked_password_is_not_imported_as_the_password(tmp_path: Path) -> No
     assert config.read_bytes() == before
 
 
+def test_an_import_needs_no_secret_of_the_sources_already_there(tmp_path: Path) -> None:
+    """The worker's service has the secrets, the operator's shell may not: as `reload` and
+    `sources list`, an import takes a `${VAR}` unset here as the worker's, kept as written."""
+    url = "https://example.kz/rss?token=${SYNDICATION_TEST_UNSET_TOKEN}"
+    config = write_config(tmp_path, sources=[NEWSROOM, {"id": "kazinform", "url": url}])
+    opml = _opml(tmp_path, '<outline text="Tengri" xmlUrl="https://tengrinews.kz/rss/"/>')
+
+    result = run_cli("sources", "import", str(opml), "--config", str(config))
+
+    assert result.code == 0, result.output
+    assert "1 source(s) added" in result.stdout
+    written = yaml.safe_load(config.read_text(encoding="utf-8"))["sources"]
+    assert [s["id"] for s in written] == ["newsroom", "kazinform", "tengri"]
+    assert written[1]["url"] == url
+
+
 def test_import_keeps_the_operators_yaml_around_what_it_adds(tmp_path: Path) -> None:
     write_config(tmp_path)  # the sample articles
     config = tmp_path / "syndication.yaml"
