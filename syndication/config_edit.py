@@ -3,7 +3,8 @@
 Owns: adding entries at the end of `sources:` with the rest of the file untouched (comments,
 order, spacing, `${VAR}` strings), checking that the result reads back as the old data plus the
 entries, and replacing the file (atomically, beside itself) only once the result validates as
-`run` would validate it. ruamel finds where the entries go and writes them; an edit it cannot
+`run` would validate it (a `${VAR}` this shell lacks taken as the worker's, as `reload` takes
+it). ruamel finds where the entries go and writes them; an edit it cannot
 make without disturbing the file is refused (:class:`ImportProblem`), never guessed. One edit
 at a time: an edit holds a lock on a file beside the YAML from its first read to the replace
 (:func:`editing`), and a file that changed meanwhile all the same (a hand edit saved) is left

@@ -275,8 +275,8 @@ def import_sources(
                 _say(f"error: {loaded.path} appeared while being read; run it again", error=True)
                 raise typer.Exit(EXIT_CONFIG)
             _import(file, loaded, original, dry_run, every, language, allow_env)
-    except OSError as exc:  # the lock beside the YAML (the import's own are said below)
-        _say(f"fatal: cannot lock {exc.filename}: {exc.strerror or exc}", error=True)
+    except OSError as exc:  # the lock beside the YAML, a read (a write is said in _import)
+        _say(f"fatal: cannot lock or read {exc.filename}: {exc.strerror or exc}", error=True)
         raise typer.Exit(EXIT_FATAL) from None
 
 
