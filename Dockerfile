@@ -16,9 +16,10 @@
 
 # The base of both stages: the official slim CPython 3.11 image. Another base works when it
 # has `python` and `pip` (>= 22.3) on PATH and `useradd`; CI builds on a Debian bookworm
-# base made offline (tests/test_image.py), with `--build-arg BASE=...`. Needs BuildKit (the
-# default since Docker 23; DOCKER_BUILDKIT=1 on 20.10). No `# syntax=` line: the engine's
-# built-in frontend has `RUN --mount` and needs no frontend image pulled from a registry.
+# base made offline (tests/system/test_image.py), with `--build-arg BASE=...`. Needs
+# BuildKit (the default since Docker 23; DOCKER_BUILDKIT=1 on 20.10). No `# syntax=` line: the
+# engine's built-in frontend has `RUN --mount` and needs no frontend image pulled from a
+# registry.
 ARG BASE=python:3.11-slim
 
 # --- build: every dependency as a wheel --------------------------------------------------

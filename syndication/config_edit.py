@@ -3,14 +3,21 @@
 Owns: adding entries at the end of `sources:` with the rest of the file untouched (comments,
 order, spacing, `${VAR}` strings), checking that the result reads back as the old data plus the
 entries, and replacing the file (atomically, beside itself) only once the result validates as
-`run` would validate it. ruamel finds where the entries go and writes them; an edit it cannot
-make without disturbing the file is refused (:class:`ImportProblem`), never guessed.
+`run` would validate it (a `${VAR}` this shell lacks taken as the worker's, as `reload` takes
+it). ruamel finds where the entries go and writes them; an edit it cannot
+make without disturbing the file is refused (:class:`ImportProblem`), never guessed. One edit
+at a time: an edit holds a lock on a file beside the YAML from its first read to the replace
+(:func:`editing`), and a file that changed meanwhile all the same (a hand edit saved) is left
+as it is, the edit refused.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from io import StringIO
 from pathlib import Path
 from typing import Any
@@ -22,15 +29,38 @@ from syndication.errors import ConfigError, ImportProblem
 from syndication.files import temp_beside
 
 
+@contextmanager
+def editing(path: Path) -> Iterator[bytes | None]:
+    """Hold the edit lock of the YAML at `path` (symlinks followed) and give its bytes as
+    they are now (None when there is no such file: nothing to edit, nor lock).
+
+    Two imports at once would each read the file, add their sources and replace it: the
+    last would silently drop the others'. The lock lives on a file of its own beside the
+    YAML (`.NAME.lock`, left there): the YAML itself is replaced, and a lock on the file
+    replaced would not exclude the next edit, which opens the new one."""
+    real = path.resolve()
+    if not real.is_file():
+        yield None  # the loader says what is wrong with it
+        return
+    with open(real.with_name(f".{real.name}.lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when closed, or when the process dies
+        yield real.read_bytes()
+
+
 def add_sources(
-    path: Path, entries: list[dict[str, Any]], before: cfg.Config, dry_run: bool
+    path: Path,
+    entries: list[dict[str, Any]],
+    before: cfg.Config,
+    dry_run: bool,
+    original: bytes,
 ) -> str:
-    """Append `entries` to the `sources:` of the YAML at `path` (unless a dry run) and return
-    the YAML text added. ImportProblem when that cannot be done cleanly or would leave an
-    invalid configuration (the file then unchanged); OSError when it cannot be written."""
-    text = path.read_bytes().decode("utf-8")
-    new_text, block = with_sources(text, entries)
-    write_validated(path, new_text, before, dry_run)
+    """Append `entries` to the `sources:` of the YAML at `path` as it was read (`original`,
+    from :func:`editing`, whose lock the caller holds) unless a dry run, and return the YAML
+    text added. ImportProblem when that cannot be done cleanly, would leave an invalid
+    configuration, or the file changed since it was read (it is then left as it is); OSError
+    when it cannot be written."""
+    new_text, block = with_sources(original.decode("utf-8"), entries)
+    write_validated(path, new_text, before, dry_run, original)
     return block
 
 
@@ -157,8 +187,11 @@ def _quoted(entry: dict[str, Any]) -> dict[str, Any]:
     return {key: safe(value) for key, value in entry.items()}
 
 
-def write_validated(path: Path, text: str, before: cfg.Config, dry_run: bool) -> None:
-    """Validate `text` as the configuration, then (unless a dry run) replace `path` with it."""
+def write_validated(
+    path: Path, text: str, before: cfg.Config, dry_run: bool, original: bytes
+) -> None:
+    """Validate `text` as the configuration, then (unless a dry run) replace `path` with it,
+    unless `path` no longer holds `original`, the bytes `text` was made from."""
     temp = temp_beside(path, text.encode("utf-8"))
     try:
         problems = _problems(temp, before)
@@ -175,6 +208,13 @@ def write_validated(path: Path, text: str, before: cfg.Config, dry_run: bool) ->
                 "--dry-run shows):\n" + "\n".join(shown)
             )
         if not dry_run:
+            # An editor takes no lock: a hand edit saved since the read would be lost. Looked
+            # at last, just before the replace (an edit saved within that instant still is).
+            if path.read_bytes() != original:
+                raise ImportProblem(
+                    f"{path} changed while this import ran (an edit saved meanwhile?): it is "
+                    "left as it is, nothing added; run the import again"
+                )
             os.replace(temp, path)
     finally:
         temp.unlink(missing_ok=True)
@@ -182,7 +222,8 @@ def write_validated(path: Path, text: str, before: cfg.Config, dry_run: bool) ->
 
 def _problems(candidate: Path, before: cfg.Config) -> list[str]:
     try:
-        after = cfg.load(candidate)
+        # A `${VAR}` this shell lacks is the worker's to expand: the file keeps it as written.
+        after = cfg.load(candidate, lenient_env=True)
     except ConfigError as exc:
         return exc.problems
 

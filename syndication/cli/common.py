@@ -6,7 +6,8 @@ holds the store), the shared options (`--config`, `--verbose`), the `out` and `e
 and the streams under them that mask the loaded configuration's secrets, text from outside
 shown as written (never read as Rich markup: `plain`, `safe`), logging set-up,
 loading the configuration with its problems printed (exit 2), and opening, locking and checking
-what a command needs before it works (store, output folder), each refusal said and exited.
+what a command needs before it works (store, output folder), each refusal said and exited: a
+store of an older schema is upgraded only for `run` and `once`, and refused by the others.
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ from rich.text import Text
 from syndication import config as cfg
 from syndication import logs
 from syndication.errors import ConfigError, OutputError, StoreError, StoreLocked
-from syndication.store import Store
+from syndication.store import SCHEMA_VERSION, Store
+from syndication.store.base import store_name
 
 EXIT_OK, EXIT_PARTIAL, EXIT_CONFIG, EXIT_FATAL = 0, 1, 2, 3
 
@@ -188,15 +190,36 @@ def fatal(message: object) -> NoReturn:
     raise typer.Exit(EXIT_FATAL) from None
 
 
-def open_store(config: cfg.Config) -> Store:
-    return open_url(config.store_url)
+def open_store(config: cfg.Config, *, migrate: bool = False) -> Store:
+    return open_url(config.store_url, migrate=migrate)
 
 
-def open_url(url: str) -> Store:
+def open_url(url: str, *, migrate: bool = False) -> Store:
+    """The store, or exit 3 saying why. Only `run` and `once` (`migrate`: True) and `migrate`
+    itself bring an older schema up to date (README: Upgrades); any other command refuses
+    it, as a newer program's `withdraw` must not upgrade a store under a running older worker.
+    An empty database is given its schema, as before: there is nothing to upgrade."""
     try:
-        return Store.open(url)
+        store = Store.open(url, migrate=migrate)
+        if not migrate and _at_schema(store, url) == 0:
+            store.migrate()
+        return store
     except StoreError as exc:
         fatal(exc)
+
+
+def _at_schema(store: Store, url: str) -> int:
+    """The store's schema version (0: an empty database); StoreError when it is neither
+    empty nor this program's, saying what to run."""
+    version = store.version()
+    if version in (0, SCHEMA_VERSION):
+        return version
+    if version > SCHEMA_VERSION:
+        why = f"newer than this program's {SCHEMA_VERSION}: upgrade syndication"
+    else:
+        why = f"this program's is {SCHEMA_VERSION}: run `syndication migrate` first"
+    where = store_name(url)
+    raise StoreError(f"store {where}: the store has schema version {version}, {why}", store=where)
 
 
 def existing_store(store_url: str) -> Store | None:
@@ -208,13 +231,19 @@ def existing_store(store_url: str) -> Store | None:
 
 
 def found_store(store_url: str) -> Store | None:
-    """As `existing_store`, raising StoreError when the store cannot be opened."""
+    """As `existing_store`, raising StoreError when the store cannot be opened or is of
+    another schema version than this program's: a command that only looks never migrates
+    (nor creates: an empty database is no store yet either)."""
     from sqlalchemy.engine import make_url
 
     url = make_url(store_url)
     if url.get_backend_name() == "sqlite" and url.database and not Path(url.database).exists():
         return None
-    return Store.open(store_url)
+    store = Store.open(store_url, migrate=False)
+    if _at_schema(store, store_url) == 0:
+        store.engine.dispose()
+        return None
+    return store
 
 
 def check_output(config: cfg.Config) -> None:

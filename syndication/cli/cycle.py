@@ -70,7 +70,7 @@ def once(
     loaded = load_checked(config)
     chosen = chosen_sources(loaded, source)
     check_output(loaded)
-    store = open_store(loaded)
+    store = open_store(loaded, migrate=True)
     lock(store, f"syndication once {__version__}", loaded)
     cycle(loaded, store, chosen)
 
@@ -291,7 +291,7 @@ def run(config: ConfigOption = None, verbose: VerboseOption = False) -> None:
         setup_logging(verbose)
         loaded = load_checked(config)
         check_output(loaded)
-        store = open_store(loaded)
+        store = open_store(loaded, migrate=True)
         lock(store, f"syndication run {__version__}", loaded)
         run_forever(loaded, store, announcer(), on_reload=redact_with)
     except KeyboardInterrupt:

@@ -3,7 +3,8 @@
 Owns: the attributes an export gives each feed source (the standard ones, then ours in the
 `syndication:` namespace, each value as the YAML wrote it: `${VAR}` unexpanded, so no secret),
 and the entries an import adds for a file's outlines: which are skipped (a URL already
-configured or repeated, not a feed, an outline that would read the operator's environment),
+configured or repeated, not a feed, an outline that would read the operator's environment,
+a URL whose password an export masked),
 the id each gets (ours, else from a Latin title or the URL, made unique), its language as our
 tag, its schedule and rights. It decides; :mod:`syndication.cli.sources` says and writes.
 """
@@ -29,6 +30,8 @@ _SOURCE_ID: TypeAdapter[Any] = TypeAdapter(cfg.UrlSafeId)
 _LANGUAGE: TypeAdapter[Any] = TypeAdapter(cfg.LanguageTag)
 _HTTP_URL: TypeAdapter[Any] = TypeAdapter(cfg.HttpUrl)
 _FEED_SUFFIX = re.compile(r"\.(xml|rss|rdf|atom|json|php|aspx?)$", re.IGNORECASE)
+# What `sources export` writes for a URL password the YAML holds as written (not as ${VAR}).
+MASKED = "***"
 
 
 # --- export -----------------------------------------------------------------------------------
@@ -110,8 +113,8 @@ def plan_import(
     language: str | None,
     allow_env: bool = False,
 ) -> Plan:
-    """The sources to add for `outlines`: ids chosen; known URLs, non-feeds and outlines that
-    would read the environment skipped."""
+    """The sources to add for `outlines`: ids chosen; known URLs, non-feeds, outlines that
+    would read the environment and URLs with a masked password skipped."""
     plan = Plan()
     taken = {s.id for s in loaded.settings.sources}
     known: dict[str, str] = {}  # URL as compared → what has it, for the skip message
@@ -154,6 +157,12 @@ def _skip_reason(outline: Outline, known: dict[str, str], allow_env: bool) -> st
     already = known.get(_url_key(outline.url))
     if already:
         return already
+    if urlsplit(outline.url).password == MASKED:
+        # Imported, `***` would become the password, and every poll would fail to log in.
+        return (
+            f"its URL's password is {MASKED}, masked by `sources export` (it was written in "
+            "the YAML): add this source by hand with its password, or export it given as ${…}"
+        )
     reason = _environment_reason(outline, allow_env)
     if reason:
         return reason

@@ -28,6 +28,7 @@ from syndication.cli.common import (
     EXIT_CONFIG,
     EXIT_FATAL,
     ConfigOption,
+    config_path,
     err,
     load,
     out,
@@ -41,7 +42,7 @@ from syndication.cli.outlines import (
     outline_attributes,
     plan_import,
 )
-from syndication.config_edit import add_sources
+from syndication.config_edit import add_sources, editing
 from syndication.errors import ImportProblem, OpmlError
 from syndication.files import write_atomic
 
@@ -265,7 +266,29 @@ def import_sources(
     ] = False,
 ) -> None:
     """Add the OPML file's feeds to the YAML's sources (comments and order kept)."""
-    loaded = load(config)
+    try:
+        # From the first read to the replace: another import waits its turn.
+        with editing(config_path(config)) as original:
+            # As reload: a variable this shell lacks is the worker's, kept as written.
+            loaded = load(config, lenient_env=True)
+            if original is None:  # no file to lock, yet the loader found one: it just came
+                _say(f"error: {loaded.path} appeared while being read; run it again", error=True)
+                raise typer.Exit(EXIT_CONFIG)
+            _import(file, loaded, original, dry_run, every, language, allow_env)
+    except OSError as exc:  # the lock beside the YAML, a read (a write is said in _import)
+        _say(f"fatal: cannot lock or read {exc.filename}: {exc.strerror or exc}", error=True)
+        raise typer.Exit(EXIT_FATAL) from None
+
+
+def _import(
+    file: Path,
+    loaded: cfg.Config,
+    original: bytes,
+    dry_run: bool,
+    every: str | None,
+    language: str | None,
+    allow_env: bool,
+) -> None:
     path = loaded.path  # resolved: a symlinked YAML is edited where it really lies
     try:
         outlines = opml.read(file, NAMESPACE)
@@ -283,7 +306,7 @@ def import_sources(
         _say(f"nothing to add ({plan.skipped} skipped); {path} unchanged")
         return
     try:
-        block = add_sources(path, plan.entries, loaded, dry_run)
+        block = add_sources(path, plan.entries, loaded, dry_run, original)
     except ImportProblem as exc:
         _say(f"error: {exc}", error=True)
         raise typer.Exit(EXIT_CONFIG) from None

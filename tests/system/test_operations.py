@@ -417,6 +417,55 @@ def test_migrate_reports_the_schema(tmp_path: Path) -> None:
     assert newer.code == 3 and "newer than this program" in newer.output
 
 
+def _schema_of(store_url: str, *statements: str) -> int:
+    """The store's schema version, after `statements` run on it as an operator's SQL shell
+    would (never through a migration)."""
+    from sqlalchemy import text
+
+    from syndication.store import Store
+
+    store = Store.open(store_url, migrate=False)
+    try:
+        with store.engine.begin() as conn:
+            for statement in statements:
+                conn.execute(text(statement))
+        return store.version()
+    finally:
+        store.engine.dispose()
+
+
+def test_only_run_once_and_migrate_upgrade_an_older_store(tmp_path: Path, store_url: str) -> None:
+    """README (Upgrades): `run` and `once` migrate on start, `migrate` on request; any other
+    command of a newer program, looking (`status`) or writing (`withdraw`, `publish`), must
+    not upgrade a store an older worker may still be running on: it says what to run."""
+    config = write_config(tmp_path, translation=OFFLINE_TRANSLATION)
+    assert run_cli("once", "--config", str(config)).code in (0, 1)
+    current = _schema_of(store_url)
+    # The store as the release before the last step left it.
+    older = _schema_of(
+        store_url,
+        "ALTER TABLE sources DROP COLUMN wait_until",
+        f"UPDATE schema_version SET version = {current - 1}",
+    )
+    assert older == current - 1
+
+    status = run_cli("status", "--json", "--config", str(config))
+    withdraw = run_cli("withdraw", "newsroom:x", "--config", str(config))
+    publish = run_cli("publish", "--all", "--config", str(config))
+
+    told = (
+        f"the store has schema version {older}, this program's is {current}: "
+        "run `syndication migrate` first"
+    )
+    for result in (status, withdraw, publish):
+        assert result.code == 3 and told in result.stderr, result.output
+    assert told in json.loads(status.stdout)["hint"]
+    assert _schema_of(store_url) == older
+    migrated = run_cli("migrate", "--config", str(config))
+    assert f"from schema version {older} to {current}" in migrated.stdout, migrated.output
+    assert run_cli("status", "--config", str(config)).code == 0
+
+
 def test_a_failing_source_backs_off_while_running(
     tmp_path: Path,
     feed_server: FeedServer,

@@ -243,6 +243,15 @@ def _ignored(path: str, patterns: list[str]) -> bool:
     return ignored
 
 
+def test_the_files_the_dockerfile_names_are_there() -> None:
+    """Its comments send a reader to a test or a file: one moved since must not mislead."""
+    named = re.findall(
+        r"\b(?:tests|deploy|syndication|config)/[\w./-]*\w", DOCKERFILE.read_text(encoding="utf-8")
+    )
+    assert "tests/system/test_image.py" in named
+    assert [path for path in named if not (REPO / path).exists()] == []
+
+
 def test_dockerignore_sends_what_the_build_copies_and_nothing_private() -> None:
     patterns = [
         line.strip()

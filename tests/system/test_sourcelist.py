@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import difflib
 import json
+import os
 import re
+from concurrent.futures import ThreadPoolExecutor
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
@@ -277,6 +279,47 @@ def test_a_password_written_in_the_yaml_is_not_exported(tmp_path: Path) -> None:
     assert "partner: its URL's password is not exported" in result.stderr
 
 
+def test_a_masked_password_is_not_imported_as_the_password(tmp_path: Path) -> None:
+    """An export masks a password typed into the YAML as `***`; imported elsewhere, that
+    must not become the source's password (every poll refused): skipped, saying why."""
+    exporter = write_config(
+        tmp_path / "old",
+        sources=[{"id": "partner", "url": "https://reader:hunter2pw@example.kz/rss"}],
+    )
+    exported = run_cli(
+        "sources", "export", "--output", str(tmp_path / "x.opml"), "--config", str(exporter)
+    )
+    assert exported.code == 0, exported.output
+    config = write_config(tmp_path)
+    before = config.read_bytes()
+
+    result = run_cli("sources", "import", str(tmp_path / "x.opml"), "--config", str(config))
+
+    assert result.code == 0, result.output
+    assert (
+        "skipped line 9 'partner' (https://reader:***@example.kz/rss): its URL's password is "
+        "***, masked by `sources export`"
+    ) in result.stdout, result.stdout
+    assert "nothing to add (1 skipped)" in result.stdout
+    assert config.read_bytes() == before
+
+
+def test_an_import_needs_no_secret_of_the_sources_already_there(tmp_path: Path) -> None:
+    """The worker's service has the secrets, the operator's shell may not: as `reload` and
+    `sources list`, an import takes a `${VAR}` unset here as the worker's, kept as written."""
+    url = "https://example.kz/rss?token=${SYNDICATION_TEST_UNSET_TOKEN}"
+    config = write_config(tmp_path, sources=[NEWSROOM, {"id": "kazinform", "url": url}])
+    opml = _opml(tmp_path, '<outline text="Tengri" xmlUrl="https://tengrinews.kz/rss/"/>')
+
+    result = run_cli("sources", "import", str(opml), "--config", str(config))
+
+    assert result.code == 0, result.output
+    assert "1 source(s) added" in result.stdout
+    written = yaml.safe_load(config.read_text(encoding="utf-8"))["sources"]
+    assert [s["id"] for s in written] == ["newsroom", "kazinform", "tengri"]
+    assert written[1]["url"] == url
+
+
 def test_import_keeps_the_operators_yaml_around_what_it_adds(tmp_path: Path) -> None:
     write_config(tmp_path)  # the sample articles
     config = tmp_path / "syndication.yaml"
@@ -355,6 +398,53 @@ def test_known_feeds_are_skipped_and_a_second_import_changes_nothing(tmp_path: P
     assert "nothing to add (3 skipped)" in second.stdout
     assert "syndication reload" not in second.stdout
     assert (config.read_bytes(), config.stat().st_mtime_ns) == written
+
+
+def test_imports_run_at_once_each_add_their_feeds(tmp_path: Path) -> None:
+    """Four imports into one YAML at once (four operators, or a script): each waits for the
+    one before it, so each one's feed is in the file, none replaced by another's copy."""
+    config = write_config(tmp_path)
+    files = [
+        _opml(
+            tmp_path, f'<outline text="Feed {n}" xmlUrl="https://f{n}.example/rss"/>', f"{n}.opml"
+        )
+        for n in range(4)
+    ]
+
+    with ThreadPoolExecutor(len(files)) as pool:
+        results = list(
+            pool.map(lambda f: run_cli("sources", "import", str(f), "--config", str(config)), files)
+        )
+
+    for result in results:
+        assert result.code == 0 and "1 source(s) added" in result.stdout, result.output
+    assert sorted(_sources(config)) == ["feed-0", "feed-1", "feed-2", "feed-3", "newsroom"]
+    assert _leftovers(tmp_path) == []
+
+
+def test_an_edit_saved_while_an_import_runs_is_kept(tmp_path: Path) -> None:
+    """The OPML comes down a pipe (`sources import <(curl …)`): the import has read the YAML
+    and waits for the feed list while the operator saves a change to the YAML. The import
+    must not replace the file with its copy of the old text: it refuses, the change kept."""
+    config = write_config(tmp_path)
+    later = _opml(tmp_path, '<outline text="Tengri" xmlUrl="https://tengrinews.kz/rss/"/>')
+    pipe = tmp_path / "subscriptions.opml"
+    os.mkfifo(pipe)
+    hand_edited = config.read_text(encoding="utf-8") + "feeds:\n  items: 50  # saved by hand\n"
+
+    with ThreadPoolExecutor(1) as pool:
+        importing = pool.submit(run_cli, "sources", "import", str(pipe), "--config", str(config))
+        # Should the import end without reading the pipe, a reader lets the writer below go.
+        importing.add_done_callback(lambda _: os.close(os.open(pipe, os.O_RDONLY | os.O_NONBLOCK)))
+        with pipe.open("w", encoding="utf-8") as feeds:  # open once the import reads it
+            config.write_text(hand_edited, encoding="utf-8")
+            feeds.write(later.read_text(encoding="utf-8"))
+        result = importing.result()
+
+    assert result.code == 2, result.output
+    assert f"{config} changed while this import ran" in result.stderr
+    assert config.read_text(encoding="utf-8") == hand_edited
+    assert _leftovers(tmp_path) == []
 
 
 HOSTILE = {
