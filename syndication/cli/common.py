@@ -200,12 +200,17 @@ def open_url(url: str, *, migrate: bool = False) -> Store:
     it, as a newer program's `withdraw` must not upgrade a store under a running older worker.
     An empty database is given its schema, as before: there is nothing to upgrade."""
     try:
-        store = Store.open(url, migrate=migrate)
-        if not migrate and _at_schema(store, url) == 0:
-            store.migrate()
-        return store
+        return opened(url, migrate=migrate)
     except StoreError as exc:
         fatal(exc)
+
+
+def opened(url: str, *, migrate: bool = False) -> Store:
+    """As `open_url`, raising StoreError rather than exiting."""
+    store = Store.open(url, migrate=migrate)
+    if not migrate and _at_schema(store, url) == 0:
+        store.migrate()
+    return store
 
 
 def _at_schema(store: Store, url: str) -> int:

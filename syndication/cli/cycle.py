@@ -37,6 +37,7 @@ from syndication.cli.common import (
     lock,
     on_cores,
     open_store,
+    opened,
     out,
     plain,
     redact_with,
@@ -333,7 +334,8 @@ def serve(config: ConfigOption = None, verbose: VerboseOption = False) -> None:
 
     def open_store() -> Store | None:
         try:
-            return Store.open(loaded.store_url)
+            # Never migrated here (README: Upgrades): an older store is refused, saying so.
+            return opened(loaded.store_url)
         except StoreError as exc:
             # The public files need no store; the partners' feeds are read from it.
             err.print(f"[yellow]partners' feeds not served:[/] {safe(exc)}", highlight=False)

@@ -460,6 +460,25 @@ def test_only_run_once_and_migrate_upgrade_an_older_store(tmp_path: Path, store_
     for result in (status, withdraw, publish):
         assert result.code == 3 and told in result.stderr, result.output
     assert told in json.loads(status.stdout)["hint"]
+    # `serve` serves the public files and says why it cannot serve the partners' feeds.
+    port = _free_port()
+    config.write_text(
+        config.read_text(encoding="utf-8") + f"serve:\n  port: {port}\n", encoding="utf-8"
+    )
+    serve = subprocess.Popen(
+        [sys.executable, "-m", "syndication", "serve", "--config", str(config)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "COLUMNS": "200", "NO_COLOR": "1"},
+        cwd=REPO,
+    )
+    try:
+        _wait_for_index(f"http://127.0.0.1:{port}/index.html", serve)
+    finally:
+        serve.terminate()
+        said = serve.communicate(timeout=30)[0]
+    assert "partners' feeds not served" in said and told in said, said
     assert _schema_of(store_url) == older
     migrated = run_cli("migrate", "--config", str(config))
     assert f"from schema version {older} to {current}" in migrated.stdout, migrated.output
