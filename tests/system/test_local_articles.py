@@ -1,6 +1,7 @@
 """A folder of local articles through the command line, as a newsroom runs it.
 
-Owns: a misspelt or miscased front-matter key (`embrago:`) holding its story back with the
+Owns: a misspelt or miscased front-matter key (`embrago:`), an empty `embargo:` and a plain-text
+file's `embargo`/`status` header (with or without a colon) holding its story back with the
 file's line in `once`'s output, a CMS's own keys published with a note; a stored story whose
 file turns bad kept as it was (not withdrawn, not changed), under its path's id or its own
 `id:`; a symlink to another article of the folder not a second story in the feeds; and
@@ -71,6 +72,33 @@ def test_a_folder_of_articles_end_to_end(tmp_path: Path) -> None:
     status = run_cli("status", "--json", "--config", str(config))
     assert status.code == 0, status.output
     assert json.loads(status.stdout)["withdrawn"] == []
+
+
+def test_a_story_held_back_in_plain_text_or_by_an_empty_embargo_is_not_published(
+    tmp_path: Path,
+) -> None:
+    """`embargo 2030-01-01` or `status withdrawn` (no colon) among a plain-text file's headers,
+    and an `embargo:` left empty, published the story at once (the first as a story titled
+    "embargo 2030-01-01 title …"); each file is now skipped and named, as `embargo:` is."""
+    articles = tmp_path / "articles"
+    _write(articles / "fine.txt", "title Fine\ndate 2025-05-06\n\nA fine story. Yes.\n")
+    _write(articles / "a.txt", "embargo 2030-01-01\ntitle Plain embargo\ndate 2025-05-06\n\nA.\n")
+    _write(
+        articles / "b.txt", "date 2025-05-06 title Bare embargo second\nembargo 2030-01-01\n\nB.\n"
+    )
+    _write(articles / "c.txt", "title: Status bare\nstatus withdrawn\n\nC.\n")
+    _write(articles / "d.md", _story("Empty embargo", "embargo:"))
+    config = write_config(
+        tmp_path, editions=["en"], sources=[{"id": "newsroom", "articles": "articles", **EN}]
+    )
+    done = run_cli("once", "--config", str(config))
+    assert done.code == 1, done.output
+    said = " ".join(done.output.split())
+    not_a_header = "is not a header of a plain-text article"
+    for where, key in (("a.txt:1", "embargo"), ("b.txt:2", "embargo"), ("c.txt:2", "status")):
+        assert f"{articles / where}: {key!r} {not_a_header}" in said
+    assert f"{articles / 'd.md'}:4: embargo has no date" in said
+    assert list(_feed(tmp_path).values()) == ["Fine"]
 
 
 def test_articles_naming_a_file_says_so(tmp_path: Path) -> None:
