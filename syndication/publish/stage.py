@@ -448,15 +448,16 @@ class _Publish:
                 self.report.items[feed.edition] = len(items)
 
     def _items(self, feed: FeedDef, entries: Sequence[Entry], *, current: bool) -> list[Item]:
-        """The items a document shows: its stories still shown in the edition (and recent
-        enough for a current document), newest first."""
+        """The items a document shows: its stories still shown in the edition that the feed
+        still takes (a re-tagged story leaves a topic feed, keeping its rank), and recent
+        enough for a current document, newest first."""
         ids = [entry.article_id for entry in entries]
         self._carried(ids)
         found = self.stories.load(ids, feed.edition)
         items = []
         for article_id in ids:
             story = found.get(article_id)
-            if story is None or not self.stories.shown(story, feed.edition):
+            if story is None or not (self.stories.shown(story, feed.edition) and feed.takes(story)):
                 continue
             if current and not self.stories.fresh(story):
                 continue
