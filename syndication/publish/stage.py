@@ -323,13 +323,20 @@ class _Publish:
         withdrawn = self.store.withdrawn_since(since)
         if not withdrawn:
             return
-        for article_id, found in self.store.entries_of(withdrawn).items():
-            when, reason = withdrawn[article_id]
-            for entry in found:
-                edition = entry.feed.split("/", 1)[0]
-                self.tombstones.setdefault(entry.feed, []).append(
-                    Tombstone(item_id(self.authority, article_id, edition), when, reason)
-                )
+        rebuilt = self.ledger.rebuilt
+        # A feed worked out again (an edition put back) has its entries in the ledger until
+        # this publish is recorded; the store's are gone with the edition, or about to go.
+        entries = [
+            e for e in self.ledger.entries if e.feed in rebuilt and e.article_id in withdrawn
+        ]
+        for found in self.store.entries_of(withdrawn).values():
+            entries += [entry for entry in found if entry.feed not in rebuilt]
+        for entry in entries:
+            when, reason = withdrawn[entry.article_id]
+            edition = entry.feed.split("/", 1)[0]
+            self.tombstones.setdefault(entry.feed, []).append(
+                Tombstone(item_id(self.authority, entry.article_id, edition), when, reason)
+            )
         for found in self.tombstones.values():
             found.sort(key=lambda t: (t.when, t.ref))
 
