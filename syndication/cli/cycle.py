@@ -213,7 +213,8 @@ def _sources_table(report: CycleReport, config: cfg.Config) -> None:
         shown = [s for s in shown if not _quiet(s)]
     for s in shown:
         style = "red" if s.result == "error" else ""
-        note = s.error if s.result == "error" else "; ".join(s.notes[:2])
+        # A folder that skipped files has an error too (how many): each is a line below.
+        note = s.error or "; ".join(s.notes[:2])
         if s.redirect:
             note = f"moved permanently to {s.redirect}: update the YAML. {note}"
         table.add_row(

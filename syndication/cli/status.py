@@ -41,6 +41,7 @@ from syndication.lang import PROVIDER_CODES
 from syndication.store import Store
 from syndication.translate import outages
 
+SHOWN_NOTES = 10  # a source's notes listed under the table (`--json` has every one)
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
 
 
@@ -203,13 +204,16 @@ def _iso(value: datetime | None) -> str | None:
 
 
 def _health(state: Any) -> str:
-    """A source's health in one word: never, ok, failing (backing off), or moved."""
+    """A source's health in one word: never, ok, failing (backing off), moved, or warning (it
+    went in, but with an error: a folder's files skipped, its notes)."""
     if state is None:
         return "never"
     if state.result == "error":
         return "failing"
     if state.redirect:
         return "moved"
+    if state.error:
+        return "warning"
     return "ok"
 
 
@@ -351,6 +355,7 @@ def _sources_data(subject: Subject, store: Store) -> list[dict[str, Any]]:
                 "result": st.result if st else "never",
                 "failures": st.failures if st else 0,
                 "error": redact(st.error) if st else "",
+                "notes": [redact(note) for note in st.notes] if st else [],
                 "moved_to": redact(st.redirect) if st and st.redirect else None,
                 "articles": store.article_count(source["id"]),
                 "last_counts": {"new": st.new, "updated": st.updated, "unchanged": st.unchanged}
@@ -423,6 +428,7 @@ def _print_status(data: dict[str, Any]) -> None:
     )
     _print_failed_uploads(data["failed_uploads"])
     out.print(_sources_table(data["sources"]))
+    _print_skipped(data["sources"])
     editions = Table(title="translation backlog", title_justify="left")
     for column in ("language", "translated", "pending", "stale", "failed"):
         editions.add_column(column)
@@ -482,6 +488,20 @@ def _print_failed_uploads(failed: list[dict[str, Any]]) -> None:
         out.print(f"  … and {len(failed) - 5} more (status --json)", highlight=False)
 
 
+def _print_skipped(sources: list[dict[str, Any]]) -> None:
+    """Under the table, what a source in warning left out (a folder's skipped files), each
+    whole: the table's cell has room for the count only."""
+    for s in sources:
+        if s["health"] != "warning":
+            continue
+        out.print(f"  [yellow]{safe(s['id'])}: {safe(s['error'])}:[/]", highlight=False)
+        for note in s["notes"][:SHOWN_NOTES]:
+            out.print(f"    {note}", markup=False, highlight=False)
+        if len(s["notes"]) > SHOWN_NOTES:
+            more = len(s["notes"]) - SHOWN_NOTES
+            out.print(f"    … and {more} more (status --json)", highlight=False)
+
+
 def _workers_table(workers: list[dict[str, Any]]) -> Table:
     table = Table(title="workers (times in UTC)", title_justify="left")
     for column in ("host", "pid", "holder", "started", "heartbeat", "serves", "holds now"):
@@ -532,7 +552,7 @@ def _sources_table(sources: list[dict[str, Any]]) -> Table:
             str(s["untranslated"]),
             _short(s["next_fetch"]),
             plain(note[:80]),
-            style="red" if s["health"] == "failing" else "",
+            style={"failing": "red", "warning": "yellow"}.get(s["health"], ""),
         )
     return table
 

@@ -5,9 +5,10 @@ with `key value` (or `key: value`) header lines, including the messy real shape 
 headers and the first paragraph share one line (` date 2025-04-25 Speaking at …`). Photo
 credit lines are taken out of the body in both formats and kept as the story's credits. A bad
 file (or an empty one, or one whose id another file already has, or one with a misspelt key
-such as `embrago:`) is reported with its path and line and skipped, its story held as it was;
-the rest of the folder goes on. A symlink to another article of the folder is not a second
-story.
+such as `embrago:`, or an `embargo:` with no date, or `embargo`/`status` among a plain-text
+file's headers, with or without a colon) is reported with its path and line and skipped, its
+story held as it was; the rest of the folder goes on. A symlink to another article of the
+folder is not a second story.
 """
 
 from __future__ import annotations
@@ -93,6 +94,15 @@ _LANGUAGE_TAG = re.compile(
     r"([A-Za-z]{2,3}(?:[-_](?:[A-Za-z]{4}|[A-Za-z]{2}|\d{3})){0,2})(?:\s+|$)"
 )
 _FRONT_KEY = re.compile(r"^([A-Za-z_][\w-]*)\s*:")
+# A key written without a colon (`embargo 2030-01-01`, as plain-text headers may be written).
+_BARE_KEY = re.compile(r"([A-Za-z_][\w-]*)(?:\s+|$)")
+# What must follow a life key without a colon in another case than lowercase, or misspelt, for
+# it to be one (`Embargo 2030-01-01`, `stauts withdrawn`): "Embargo talks resumed…" or
+# "Status quo holds…" opening a story is prose.
+_LIFE_VALUES = {
+    "embargo": re.compile(r"\d{4}-\d{2}"),
+    "status": re.compile(r"(?:published|withdrawn)\b", re.I),
+}
 _DATE_TOKEN = re.compile(
     r"^(\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2})?)?(?:Z|[+-]\d{2}:?\d{2})?)(?:\s+|$)(.*)$"
 )
@@ -445,15 +455,23 @@ def _take_header(text: str, number: int, path: Path) -> tuple[str, str, str] | N
 
 
 def _not_a_life_key(text: str, number: int, path: Path) -> None:
-    """ArticleFileError if `text`, where a header may stand, opens with `embargo:` or
-    `status:` (in any case, or misspelt): plain text has no such header."""
-    match = _FRONT_KEY.match(text)
-    if match is None or _CREDIT.match(text):
+    """ArticleFileError if `text`, where a header may stand, opens with `embargo` or `status`
+    (with a colon or without, in any case, or misspelt): plain text has no such header, and
+    taken as prose it would publish an embargoed or withdrawn story at once."""
+    if _CREDIT.match(text):
+        return
+    colon = _FRONT_KEY.match(text)
+    match = colon or _BARE_KEY.match(text)
+    if match is None:
         return
     key = match.group(1)
     meant = _meant(key)
     # Not shorter than the key: "Stats: …" opening a story is prose, not `status` misspelt.
     if meant not in _LIFE_KEYS or len(key) < len(meant):
+        return
+    # Without a colon, lowercase `embargo …`/`status …` is written as the other headers are;
+    # any other spelling is one only with a value of its kind after it.
+    if not colon and key != meant and not _LIFE_VALUES[meant].match(text[match.end() :]):
         return
     if key.lower() == meant:
         message = (
@@ -624,6 +642,15 @@ def _article(
     )
     explicit_id = str(meta.get("id") or "").strip()
     guid = explicit_id or guid
+    if "embargo" in meta and not str(meta["embargo"] or "").strip():
+        # `embargo:` with nothing after it: the editor meant to hold the story (a date still
+        # to fill in), so it is held as a bad date is, not published at once.
+        raise ArticleFileError(
+            str(path),
+            "embargo has no date: give one such as 2025-05-02 or 2025-05-02T09:30:00+05:00, "
+            "or remove the line",
+            _front_line("embargo", meta),
+        )
     image = _web_url(meta, "image", link or source.base_url, notes)
     # Notes are not errors: the story goes in, and the newsroom reads why in the log.
     for note in notes:

@@ -390,8 +390,16 @@ def _ingest_folder(config: Config, store: Store, source: SourceSettings) -> Sour
         unchanged=unchanged,
         withdrawn=withdrawn,
         notes=notes,
-        error="; ".join(notes[:3]) if notes else "",
+        error=_skipped(notes),
     )
+
+
+def _skipped(notes: list[str]) -> str:
+    """A folder's error when files were skipped: how many, whole (each file, with its line and
+    why, is a note: `once` prints them all and `status` lists them), never a few cut short."""
+    if not notes:
+        return ""
+    return f"{len(notes)} article file{'' if len(notes) == 1 else 's'} skipped"
 
 
 def _save(
@@ -529,7 +537,9 @@ def _state_after(
         # (The redirect's target keeps the query it was given: a token in it too.)
         redirect=config.redact(outcome.redirect)
         or (previous.redirect if previous and failed else ""),
-        notes=tuple(config.redact(note) for note in outcome.notes[:20]),
+        # Every one: a folder's are the files it skipped, which `status --json` lists (each a
+        # file the newsroom must fix), not a sample.
+        notes=tuple(config.redact(note) for note in outcome.notes),
         wait_until=(
             now + timedelta(seconds=min(retry_after, config.settings.fetch.max_backoff))
             if failed and retry_after is not None

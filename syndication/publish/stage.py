@@ -366,13 +366,20 @@ class _Publish:
         withdrawn = self.store.withdrawn_since(since)
         if not withdrawn:
             return
-        for article_id, found in self.store.entries_of(withdrawn).items():
-            when, reason = withdrawn[article_id]
-            for entry in found:
-                edition = entry.feed.split("/", 1)[0]
-                self.tombstones.setdefault(entry.feed, []).append(
-                    Tombstone(item_id(self.authority, article_id, edition), when, reason)
-                )
+        rebuilt = self.ledger.rebuilt
+        # A feed worked out again (an edition put back) has its entries in the ledger until
+        # this publish is recorded; the store's are gone with the edition, or about to go.
+        entries = [
+            e for e in self.ledger.entries if e.feed in rebuilt and e.article_id in withdrawn
+        ]
+        for found in self.store.entries_of(withdrawn).values():
+            entries += [entry for entry in found if entry.feed not in rebuilt]
+        for entry in entries:
+            when, reason = withdrawn[entry.article_id]
+            edition = entry.feed.split("/", 1)[0]
+            self.tombstones.setdefault(entry.feed, []).append(
+                Tombstone(item_id(self.authority, entry.article_id, edition), when, reason)
+            )
         for found in self.tombstones.values():
             found.sort(key=lambda t: (t.when, t.ref))
 
@@ -511,15 +518,16 @@ class _Publish:
         self.keep.update(path for k in kept for path in document_paths(folder, k))
 
     def _items(self, feed: FeedDef, entries: Sequence[Entry], *, current: bool) -> list[Item]:
-        """The items a document shows: its stories still shown in the edition (and recent
-        enough for a current document), newest first."""
+        """The items a document shows: its stories still shown in the edition that the feed
+        still takes (a re-tagged story leaves a topic feed, keeping its rank), and recent
+        enough for a current document, newest first."""
         ids = [entry.article_id for entry in entries]
         self._carried(ids)
         found = self.stories.load(ids, feed.edition)
         items = []
         for article_id in ids:
             story = found.get(article_id)
-            if story is None or not self.stories.shown(story, feed.edition):
+            if story is None or not (self.stories.shown(story, feed.edition) and feed.takes(story)):
                 continue
             if current and not self.stories.fresh(story):
                 continue

@@ -4,9 +4,11 @@ Owns: a story's item in an edition compared with its last version (a new digest 
 status is a new version: `usable`, `canceled` for a withdrawn story, or `withheld` for one put
 under embargo after it was published, its digest the embargo's end), a story entering an
 edition (its first version; not when it is already older than `feeds.max_age`) and, in that
-order, every feed of the edition it belongs in (the next rank there), the entries of a feed
-worked out again from the versions when what decides its membership changed, and which feeds
-and ranks a publish touched. All of it stays in a `Ledger` until the publish records it.
+order, every feed of the edition it belongs in (the next rank there), a story of the edition
+entering a topic feed its tags or keywords take it into now (the next rank there, unless it
+has one), the entries of a feed worked out again from the versions when what decides its
+membership changed, and which feeds and ranks a publish touched. All of it stays in a `Ledger`
+until the publish records it.
 """
 
 from __future__ import annotations
@@ -70,12 +72,16 @@ def account(
     to an edition into its feeds (oldest story first, so ranks follow their dates within one
     publish). `ids` of a full publish come a chunk at a time, oldest first."""
     ledger.latest.update(store.latest_versions(ids))
+    entered: dict[str, list[Entry]] = {}
     if not ledger.full:  # a full publish renders every document anyway
-        for found in store.entries_of(ids).values():
+        entered = store.entries_of(ids)
+        for found in entered.values():
             for entry in found:
                 ledger.touched.setdefault(entry.feed, set()).add(entry.rank)
+    topical = [feed for feed in feeds if _topical(feed)]
     for edition in editions:
         newcomers: list[Story] = []
+        known: list[Story] = []  # in the edition already: a topic feed may take them now
         for article_id, story in stories.load(ids, edition).items():
             held = ledger.latest.get((article_id, edition))
             if stories.shown(story, edition):
@@ -86,8 +92,14 @@ def account(
                         newcomers.append(story)
                     continue
                 seen = digest(stories.item(story, edition))
-                if held.status != USABLE or held.digest != seen:
+                renewed = held.status != USABLE or held.digest != seen
+                if renewed:
                     ledger._add_version(article_id, edition, USABLE, seen)
+                # What a topic matches (tags, title, summary, translation) is in the digest:
+                # of all the stories of a full publish, only one with a new version may have
+                # moved (asking each topic about each story would cost seconds at 100,000).
+                if topical and stories.fresh(story) and (renewed or not ledger.full):
+                    known.append(story)
             elif held is None:
                 continue  # never published in this edition: nothing to take back
             elif story.stored.withdrawn:
@@ -112,11 +124,52 @@ def account(
                 open_to[source_id] = [feed for feed in own if feed.open_to(source_id)]
             for feed in open_to[source_id]:
                 if feed.takes(story):
-                    rank = ledger.size(store, feed.folder)
-                    ledger.entries.append(Entry(feed.folder, rank, article_id, ledger.now))
-                    ledger.sizes[feed.folder] = rank + 1
-                    if not ledger.full:
-                        ledger.touched.setdefault(feed.folder, set()).add(rank)
+                    _enter(ledger, store, feed, article_id)
+        if known:
+            own_topical = [feed for feed in topical if feed.edition == edition]
+            if ledger.full:
+                entered = store.entries_of([story.stored.article.id for story in known])
+            _retagged(ledger, store, own_topical, known, entered)
+
+
+def _retagged(
+    ledger: Ledger,
+    store: Store,
+    topical: Sequence[FeedDef],
+    known: list[Story],
+    entered: dict[str, list[Entry]],
+) -> None:
+    """Stories of the edition already (re-tagged, or their title or translation now matching
+    a keyword) entering the topic feeds they belong in now: at the next rank, unless they have
+    one there. A feed a story left keeps its rank (the stage's `_items` no longer shows it
+    there, and shows it again should it come back); a rebuilt feed took it already."""
+    known.sort(key=lambda story: (story.stored.date, story.stored.article.id))
+    for story in known:
+        article = story.stored.article
+        already = {entry.feed for entry in entered.get(article.id, ())}
+        for feed in topical:
+            if (
+                feed.folder not in already
+                and feed.folder not in ledger.rebuilt
+                and feed.open_to(article.source_id)
+                and feed.takes(story)
+            ):
+                _enter(ledger, store, feed, article.id)
+
+
+def _topical(feed: FeedDef) -> bool:
+    """Whether the feed takes stories by their tags or keywords (which an edit may change),
+    not by their source alone (which a story keeps)."""
+    return bool(feed.scope.tags or feed.scope.keywords)
+
+
+def _enter(ledger: Ledger, store: Store, feed: FeedDef, article_id: str) -> None:
+    """The story enters `feed` at its next rank."""
+    rank = ledger.size(store, feed.folder)
+    ledger.entries.append(Entry(feed.folder, rank, article_id, ledger.now))
+    ledger.sizes[feed.folder] = rank + 1
+    if not ledger.full:
+        ledger.touched.setdefault(feed.folder, set()).add(rank)
 
 
 def _embargo_end(story: Story, now: datetime) -> str | None:

@@ -5,10 +5,10 @@ Feed's `next_url`, main, per-source and topic feeds: every story exactly once, e
 document passing the checks the current feeds pass, closed ones byte-identical after more
 stories arrive and cached for a day); withdrawals three ways (a file's `status: withdrawn`, a
 partner's RFC 6721 tombstone, `syndication withdraw`): no word of the story left in any file,
-its pages answering 410 Gone, a tombstone in each edition's Atom, a canceled version in the
-store, and `restore` bringing it back; an embargo under `run` (absent from every file and
-answer before its time, in every edition soon after it); and a correction reaching every
-edition with the same id, a later `updated` and the note.
+its pages answering 410 Gone, a tombstone in each edition's Atom (an edition taken out and
+put back too), a canceled version in the store, and `restore` bringing it back; an embargo
+under `run` (absent from every file and answer before its time, in every edition soon after
+it); and a correction reaching every edition with the same id, a later `updated` and the note.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ import pytest
 from lxml import etree
 from lxml import html as lxml_html
 
-from tests.conftest import REPO, run_cli, write_config
+from tests.conftest import OFFLINE_TRANSLATION, REPO, run_cli, write_config
 from tests.fakeprovider import FakeGoogle, fake_translate
 from tests.feedserver import FeedItem, FeedServer, GrowingFeed
 from tests.system.test_feeds_output import JSON_FEED_SCHEMA, check_atom, check_rss
@@ -616,3 +616,40 @@ def test_a_reason_the_program_gives_is_in_each_editions_language_an_operators_as
             f"newsroom:zavod/{edition}": expected[edition],
             f"newsroom:kopir/{edition}": "Sot sheshimi Qz",
         }, edition
+
+
+def test_an_edition_put_back_carries_the_tombstones_the_others_do(tmp_path: Path) -> None:
+    """`kk-Latn` taken out of `editions:` and put back: its Atom feeds carried no tombstone of
+    the story withdrawn meanwhile (its feeds were worked out again in that publish, and the
+    tombstones read only the entries already stored), while `kk`'s did."""
+    articles = tmp_path / "articles"
+    articles.mkdir()
+    for name, word in (("zavod", "Завод"), ("mektep", "Мектеп")):
+        (articles / f"{name}.md").write_text(
+            f"---\ntitle: {word} ашылды\nlanguage: kk\ndate: 2025-05-06\n---\n"
+            f"{word} Астанада ашылды. Барлығы қуанышты.\n",
+            encoding="utf-8",
+        )
+
+    def once(*editions: str) -> None:
+        source = {"id": "newsroom", "articles": "articles", "language": "kk"}
+        config = write_config(
+            tmp_path, editions=list(editions), sources=[source], translation=OFFLINE_TRANSLATION
+        )
+        assert (done := run_cli("once", "--config", str(config))).code == 0, done.output
+
+    once("kk", "kk-Latn")
+    done = run_cli("withdraw", "newsroom:zavod", "--reason", "Sot sheshimi Qz", "--config",
+                   str(tmp_path / "syndication.yaml"))  # fmt: skip
+    assert done.code == 0, done.output
+    once("kk")
+    once("kk", "kk-Latn")
+    for edition in ("kk", "kk-Latn"):
+        for feed in ("", "sources/newsroom/"):
+            atom = etree.fromstring(
+                (tmp_path / "public" / edition / feed / "atom.xml").read_bytes()
+            )
+            refs = [
+                t.get("ref", "").rsplit(",2025:", 1)[1] for t in atom.iter(f"{AT}deleted-entry")
+            ]
+            assert refs == [f"newsroom:zavod/{edition}"], (edition, feed)

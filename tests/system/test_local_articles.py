@@ -1,9 +1,11 @@
 """A folder of local articles through the command line, as a newsroom runs it.
 
-Owns: a misspelt or miscased front-matter key (`embrago:`) holding its story back with the
+Owns: a misspelt or miscased front-matter key (`embrago:`), an empty `embargo:` and a plain-text
+file's `embargo`/`status` header (with or without a colon) holding its story back with the
 file's line in `once`'s output, a CMS's own keys published with a note; a stored story whose
 file turns bad kept as it was (not withdrawn, not changed), under its path's id or its own
-`id:`; a symlink to another article of the folder not a second story in the feeds; and
+`id:`; a symlink to another article of the folder not a second story in the feeds; every
+skipped file counted and named by `once` and `status` (the source's health `warning`); and
 `articles:` naming a file rather than a folder.
 """
 
@@ -71,6 +73,70 @@ def test_a_folder_of_articles_end_to_end(tmp_path: Path) -> None:
     status = run_cli("status", "--json", "--config", str(config))
     assert status.code == 0, status.output
     assert json.loads(status.stdout)["withdrawn"] == []
+
+
+def test_a_story_held_back_in_plain_text_or_by_an_empty_embargo_is_not_published(
+    tmp_path: Path,
+) -> None:
+    """`embargo 2030-01-01` or `status withdrawn` (no colon) among a plain-text file's headers,
+    and an `embargo:` left empty, published the story at once (the first as a story titled
+    "embargo 2030-01-01 title …"); each file is now skipped and named, as `embargo:` is."""
+    articles = tmp_path / "articles"
+    _write(articles / "fine.txt", "title Fine\ndate 2025-05-06\n\nA fine story. Yes.\n")
+    _write(articles / "a.txt", "embargo 2030-01-01\ntitle Plain embargo\ndate 2025-05-06\n\nA.\n")
+    _write(
+        articles / "b.txt", "date 2025-05-06 title Bare embargo second\nembargo 2030-01-01\n\nB.\n"
+    )
+    _write(articles / "c.txt", "title: Status bare\nstatus withdrawn\n\nC.\n")
+    _write(articles / "d.md", _story("Empty embargo", "embargo:"))
+    config = write_config(
+        tmp_path, editions=["en"], sources=[{"id": "newsroom", "articles": "articles", **EN}]
+    )
+    done = run_cli("once", "--config", str(config))
+    assert done.code == 1, done.output
+    said = " ".join(done.output.split())
+    not_a_header = "is not a header of a plain-text article"
+    for where, key in (("a.txt:1", "embargo"), ("b.txt:2", "embargo"), ("c.txt:2", "status")):
+        assert f"{articles / where}: {key!r} {not_a_header}" in said
+    assert f"{articles / 'd.md'}:4: embargo has no date" in said
+    assert list(_feed(tmp_path).values()) == ["Fine"]
+
+
+def test_every_skipped_file_is_counted_and_named_and_the_source_is_in_warning(
+    tmp_path: Path,
+) -> None:
+    """A folder with 25 files it cannot read: `status` named 3 of them in its error, with no
+    count of the rest, and called the source `ok`; `once`'s row showed the first two, cut
+    short. Now the error counts them, `once` and `status` name each, and health is `warning`
+    (exit codes as before: `once` 1, `status` 0)."""
+    articles = tmp_path / "articles"
+    _write(articles / "fine.md", _story("Fine"))
+    bad = [articles / f"bad-{n:02}.md" for n in range(25)]
+    for path in bad:
+        _write(path, _story("Bad", "date: 2025-13-45"))
+    config = write_config(
+        tmp_path, editions=["en"], sources=[{"id": "newsroom", "articles": "articles", **EN}]
+    )
+    done = run_cli("once", "--config", str(config))
+    assert done.code == 1, done.output
+    (row,) = [line for line in done.stdout.splitlines() if line.lstrip().startswith("newsroom")]
+    assert row.split()[-4:] == ["25", "article", "files", "skipped"], row
+    said = " ".join(done.output.split())
+    for path in bad:
+        assert f"{path}:4: front matter: bad date" in said
+
+    status = run_cli("status", "--json", "--config", str(config))
+    assert status.code == 0, status.output
+    (source,) = json.loads(status.stdout)["sources"]
+    assert source["health"] == "warning" and source["result"] == "ok", source
+    assert source["error"] == "25 article files skipped"
+    assert [note.split(":")[0] for note in source["notes"]] == [str(path) for path in bad]
+    table = run_cli("status", "--config", str(config))
+    assert table.code == 0, table.output
+    shown = " ".join(table.stdout.split())
+    assert "│ newsroom │ warning │" in shown
+    assert f"{bad[9]}:4: front matter: bad date" in shown and str(bad[10]) not in shown
+    assert "… and 15 more (status --json)" in shown
 
 
 def test_articles_naming_a_file_says_so(tmp_path: Path) -> None:

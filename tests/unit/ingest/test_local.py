@@ -538,6 +538,36 @@ def test_a_near_miss_of_a_key_outside_a_storys_life_is_a_note_and_authors_are_re
             1,
             "unknown key 'embrago' (did you mean 'embargo'?)",
         ),
+        # Without a colon, as the other plain-text headers may be written.
+        (
+            "embargo 2030-01-01\ntitle Plain embargo\ndate 2025-05-06\n\nNot yet. Truly.\n",
+            1,
+            "'embargo' is not a header of a plain-text article (date, language, title, author, "
+            "id): write the story as Markdown with front matter",
+        ),
+        (
+            "title: Status bare\nstatus withdrawn\n\nGone story. Truly.\n",
+            2,
+            "'status' is not a header of a plain-text article (date, language, title, author, "
+            "id): write the story as Markdown with front matter",
+        ),
+        (
+            "date 2025-05-06 title Bare embargo second\nembargo 2030-01-01\n\nNot yet. Truly.\n",
+            2,
+            "'embargo' is not a header of a plain-text article (date, language, title, author, "
+            "id): write the story as Markdown with front matter",
+        ),
+        (
+            "date 2025-05-06\n\nEMBARGO 2030-01-01 Not before its time. Truly.\n",
+            3,
+            "'EMBARGO' is not a header of a plain-text article (date, language, title, author, "
+            "id): write the story as Markdown with front matter",
+        ),
+        (
+            "date 2025-05-01 stauts withdrawn Gone story. Truly.\n",
+            1,
+            "unknown key 'stauts' (did you mean 'status'?)",
+        ),
     ],
 )
 def test_a_life_key_in_a_plain_text_header_holds_the_file(
@@ -559,15 +589,44 @@ def test_prose_opening_like_a_header_stays_prose(tmp_path: Path) -> None:
             "a.txt": b"Update: the bridge reopened on Monday. Traffic flows.\n",
             "b.txt": b"Statistics: grain exports rose. A third more.\n",
             "c.txt": b"Stats: Kairat scored twice. The team won.\n",
+            # A life key's word opening a story, without a colon and not as a header is
+            # written: prose.
+            "d.txt": b"Embargo talks resumed on Monday. Grain flows.\n",
+            "e.txt": b"Status quo holds in the talks. Nothing moved.\n",
+            "f.txt": b"embargoed grain reached the port. At last.\n",
         },
     )
     articles, errors = scan(LocalSource("newsroom", folder, language="en"))
     assert errors == []
     assert sorted(a.title for a in articles) == [
+        "Embargo talks resumed on Monday",
         "Statistics: grain exports rose",
         "Stats: Kairat scored twice",
+        "Status quo holds in the talks",
         "Update: the bridge reopened on Monday",
+        "embargoed grain reached the port",
     ]
+
+
+@pytest.mark.parametrize("empty", ["embargo:", 'embargo: ""', "embargo: '  '"])
+def test_an_embargo_with_no_date_holds_the_file(tmp_path: Path, empty: str) -> None:
+    """`embargo:` left empty was read as no embargo and the story published at once, while
+    `embargo: next tuesday` held it: the editor meant to hold it either way."""
+    folder = _folder(
+        tmp_path,
+        {
+            "held.md": f"---\ntitle: Held\nlanguage: en\n{empty}\n---\nNot yet. Truly.\n".encode(),
+            "fine.md": b"---\ntitle: Fine\nlanguage: en\n---\nA fine story. Yes.\n",
+        },
+    )
+    articles, errors = scan(LocalSource("newsroom", folder))
+    assert [a.guid for a in articles] == ["fine"]
+    (error,) = errors
+    assert (Path(error.path).name, error.line) == ("held.md", 4)
+    assert error.message == (
+        "embargo has no date: give one such as 2025-05-02 or 2025-05-02T09:30:00+05:00, or "
+        "remove the line"
+    )
 
 
 def test_a_file_that_cannot_be_read_holds_its_story_under_its_own_id(tmp_path: Path) -> None:
