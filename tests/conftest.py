@@ -66,6 +66,19 @@ def run_cli(
     return Result(done.returncode, done.stdout, done.stderr)
 
 
+def start_cli(*args: str) -> subprocess.Popen[str]:
+    """The real command line started in a child process (stdout and stderr together), for a
+    test to watch while it runs; the caller ends it and reads its output."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "syndication", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "COLUMNS": "200", "NO_COLOR": "1"},
+        cwd=REPO,
+    )
+
+
 def write_config(folder: Path, **overrides: Any) -> Path:
     """A configuration in `folder` (paths relative to it), with sample local articles.
 

@@ -26,7 +26,7 @@ import pytest
 import yaml
 
 from syndication.ingest import schedule
-from tests.conftest import OFFLINE_TRANSLATION, REPO, run_cli, write_config
+from tests.conftest import OFFLINE_TRANSLATION, REPO, run_cli, start_cli, write_config
 from tests.fakeprovider import FakeGoogle
 from tests.feedserver import FeedItem, FeedServer, GrowingFeed
 from tests.system.test_worker import _free_port, _wait_for_index
@@ -465,14 +465,7 @@ def test_only_run_once_and_migrate_upgrade_an_older_store(tmp_path: Path, store_
     config.write_text(
         config.read_text(encoding="utf-8") + f"serve:\n  port: {port}\n", encoding="utf-8"
     )
-    serve = subprocess.Popen(
-        [sys.executable, "-m", "syndication", "serve", "--config", str(config)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env={**os.environ, "COLUMNS": "200", "NO_COLOR": "1"},
-        cwd=REPO,
-    )
+    serve = start_cli("serve", "--config", str(config))
     try:
         _wait_for_index(f"http://127.0.0.1:{port}/index.html", serve)
     finally:

@@ -7,10 +7,7 @@ every edition holds afterwards; the unit tests of the stage are in tests/unit/tr
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import sys
 import threading
 import time
 from datetime import timedelta
@@ -22,7 +19,7 @@ import pytest
 
 from syndication.model import utcnow
 from syndication.translate.engine import translate_pending
-from tests.conftest import run_cli, write_config
+from tests.conftest import run_cli, start_cli, write_config
 from tests.fakeprovider import FakeGoogle
 from tests.feedserver import FeedServer
 from tests.unit.translate.test_engine import (
@@ -306,13 +303,7 @@ def test_once_publishes_the_originals_while_the_provider_has_not_answered(
     )
     fake_google.gate = threading.Event()
     feed = tmp_path / "public" / "en" / "atom.xml"
-    once = subprocess.Popen(
-        [sys.executable, "-m", "syndication", "once", "--config", str(config)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env={**os.environ, "COLUMNS": "200", "NO_COLOR": "1"},
-    )
+    once = start_cli("once", "--config", str(config))
     try:
         deadline = time.monotonic() + 60
         while not feed.exists() and once.poll() is None and time.monotonic() < deadline:
