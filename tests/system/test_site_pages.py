@@ -1,0 +1,70 @@
+"""The site's pages as a reader in a browser gets them from `syndication serve`.
+
+Owns: the zh-Hant edition writing Traditional Chinese in its standard forms (總臺, 觀眾).
+
+One cycle runs once per module (the CLI, offline: every story is shown in its original), then
+an operator withdraws a story with a reason in Chinese; `serve` answers the requests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from lxml import html as lxml_html
+
+from tests.conftest import OFFLINE_TRANSLATION, run_cli, write_config
+from tests.system.test_lifecycle import BASE, Site, _free_port, _slug, _start, _stop
+
+EDITIONS = ["kk", "zh", "en", "zh-Hant"]
+BROWSER = {"Sec-Fetch-Dest": "document", "Accept": "text/html,*/*;q=0.8"}
+DOCUMENTARY = "newsroom:2025-05-03-silk-road-documentary"  # a Chinese sample story
+WITHDRAWN = "newsroom:2025-05-04-weather-advisory"
+REASON = "应当事人要求撤回"
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Site, Path]]:
+    folder = tmp_path_factory.mktemp("site")
+    port = _free_port()
+    config = write_config(
+        folder,
+        editions=EDITIONS,
+        sources=[{"id": "newsroom", "articles": "articles"}],  # each file says its language
+        feeds={"items": 2},  # 4 samples and 5 more: the current page and 4 archive pages
+        translation={**OFFLINE_TRANSLATION, "untranslated": "original"},
+        serve={"host": "127.0.0.1", "port": port},
+    )
+    for day in range(10, 15):
+        (folder / "articles" / f"2025-05-{day}-extra.md").write_text(
+            f"---\ntitle: Extra story of day {day}\ndate: 2025-05-{day} 09:00\nlanguage: en\n"
+            f"---\nWhat happened on day {day}.\n",
+            encoding="utf-8",
+        )
+    assert run_cli("once", "--config", str(config)).code in (0, 1)  # 1: translations wait
+    done = run_cli("withdraw", WITHDRAWN, "--reason", REASON, "--config", str(config))
+    assert done.code == 0, done.output
+    assert run_cli("publish", "--config", str(config)).code == 0
+    served = _start("serve", config, port)
+    try:
+        yield served, folder / "public"
+    finally:
+        _stop(served)
+
+
+def _page(site: Site, url: str) -> lxml_html.HtmlElement:
+    """What our server shows a browser at `url` (a published URL), as HTML."""
+    answer = site.get(url, **BROWSER)
+    assert answer.status_code == 200, (url, answer.status_code)
+    assert answer.headers["content-type"].startswith("text/html"), url
+    return lxml_html.fromstring(answer.content)
+
+
+def test_the_traditional_edition_writes_the_standard_forms(site: tuple[Site, Path]) -> None:
+    served, _root = site
+    text = _page(served, f"{BASE}zh-Hant/articles/{_slug(DOCUMENTARY)}.html").text_content()
+    # China Media Group is a station (臺), not a table (檯); 眾 is the form Taiwan and Hong
+    # Kong print, OpenCC's own 衆 is not.
+    assert "中國中央廣播電視總臺" in text and "觀眾" in text
+    assert "總檯" not in text and "觀衆" not in text
