@@ -1,10 +1,11 @@
 """The human side of the published site: index.html, feeds.opml, article and feed pages.
 
 Owns: the HTML and OPML a reader or partner opens in a browser (autodiscovery links, hreflang
-alternates, the per-article page in each edition with a link to the original, photo credits
-set apart from the story, each feed's page, the short notice left where a withdrawn story's
-page was), and the stylesheets shipped with the package (`feed.xsl` renders RSS and Atom
-readably, `style.css`). The words come from `syndication.words`.
+alternates, the per-article page in each edition with a link to the original and the story's
+own language marked where it is not the edition's, photo credits set apart from the story,
+each feed's page, the short notice left where a withdrawn story's page was, a reason given as
+written marked with its language), and the stylesheets shipped with the package (`feed.xsl`
+renders RSS and Atom readably, `style.css`). The words come from `syndication.words`.
 """
 
 from __future__ import annotations
@@ -15,7 +16,15 @@ from datetime import UTC, datetime
 from html import escape
 from importlib.resources import files as package_files
 
-from syndication.lang import base_language
+from syndication.lang import (
+    HAN,
+    KAZAKH,
+    SCRIPTS,
+    base_language,
+    is_traditional,
+    kazakh_latin_letters,
+    script_of,
+)
 from syndication.render import Item, credit_html
 from syndication.words import EDITION_NAMES, withdrawal_reason, word
 
@@ -186,9 +195,12 @@ def article_page(item: Item, *, edition: str, feed_title: str) -> bytes:
         f'<link rel="alternate" hreflang="{escape(e)}" href="{escape(url)}">'
         for e, url in item.alternates
     )
+    # The page is in the edition's language, as its layout is (the labels, the title's suffix);
+    # a story shown in its own language (`untranslated: original`) says so on its words.
+    own = "" if item.language == base_language(edition) else f' lang="{escape(item.language)}"'
     meta = [item.date.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")]
     if item.author:
-        meta.append(escape(item.author))
+        meta.append(f"<span{own}>{escape(item.author)}</span>" if own else escape(item.author))
     if item.source_title:
         meta.append(f"{escape(word(edition, 'source'))}: {escape(item.source_title)}")
     body = item.content or (f"<p>{escape(item.summary)}</p>" if item.summary else "")
@@ -213,12 +225,13 @@ def article_page(item: Item, *, edition: str, feed_title: str) -> bytes:
         f"{escape(EDITION_NAMES.get(e, e))}</a>"
         for e, url in item.alternates
     )
-    page_language = item.language if item.language != base_language(edition) else edition
+    if own:
+        body = f"<div{own}>\n{body}\n</div>"
     content = (
-        f'<article>\n<h1>{escape(item.title)}</h1>\n<p class="meta">{" · ".join(meta)}</p>\n'
+        f'<article>\n<h1{own}>{escape(item.title)}</h1>\n<p class="meta">{" · ".join(meta)}</p>\n'
         f"{body}\n{original}\n</article>\n<nav>{others}</nav>"
     )
-    return _page(page_language, f"{item.title} — {feed_title}", head, "../../style.css", content)
+    return _page(edition, f"{item.title} — {feed_title}", head, "../../style.css", content)
 
 
 # The mark of a withdrawn story's page: our server answers it with 410 Gone (syndication.serve
@@ -230,13 +243,35 @@ def withdrawn_page(*, edition: str, when: datetime, reason: str, home_title: str
     """What is left at a withdrawn story's page: a notice, when, why; no word of the story."""
     notice = escape(word(edition, "withdrawn"))
     stamp = when.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    why = f"<p>{escape(withdrawal_reason(edition, reason))}</p>\n" if reason else ""
+    shown = withdrawal_reason(edition, reason)
+    language = None if shown != reason else _language_of(reason, edition)
+    said = "" if language is None else f' lang="{escape(language)}"'
+    why = f"<p{said}>{escape(shown)}</p>\n" if reason else ""
     head = ['<meta name="robots" content="noindex">', WITHDRAWN_MARK]
     body = (
         f'<article>\n<h1>{notice}</h1>\n<p class="meta">{stamp}</p>\n{why}</article>\n'
         f'<nav><a href="../index.html">{escape(home_title)}</a></nav>'
     )
     return _page(edition, notice, head, "../../style.css", body)
+
+
+def _language_of(text: str, edition: str) -> str | None:
+    """The language of `text` (a reason shown as written) where it is not the page's: what its
+    letters tell (Chinese, and Traditional; Kazakh in either script), else "" (unknown, in
+    HTML's words) when it is written in another script than the edition's; None when it may be
+    in the page's language."""
+    if HAN.search(text):
+        language = "zh-Hant" if is_traditional(text) else "zh"
+    elif KAZAKH.search(text):
+        language = "kk"
+    elif kazakh_latin_letters(text):
+        language = "kk-Latn"
+    else:
+        counts = script_of(text)
+        script = max(counts, key=lambda name: counts[name]) if any(counts.values()) else ""
+        ours = "latin" if edition == "kk-Latn" else SCRIPTS.get(base_language(edition), "")
+        return None if script in ("", ours) else ""
+    return None if language == edition else language
 
 
 def _page(language: str, title: str, head: list[str], stylesheet: str, body: str) -> bytes:

@@ -1,6 +1,9 @@
 """The site's pages as a reader in a browser gets them from `syndication serve`.
 
-Owns: the zh-Hant edition writing Traditional Chinese in its standard forms (總臺, 觀眾).
+Owns: a story shown untranslated (`untranslated: original`) on a page in the edition's
+language with its own words marked in theirs; a withdrawal reason marked in the language it
+is written in; and the zh-Hant edition writing Traditional Chinese in its standard forms
+(總臺, 觀眾).
 
 One cycle runs once per module (the CLI, offline: every story is shown in its original), then
 an operator withdraws a story with a reason in Chinese; `serve` answers the requests.
@@ -59,6 +62,30 @@ def _page(site: Site, url: str) -> lxml_html.HtmlElement:
     assert answer.status_code == 200, (url, answer.status_code)
     assert answer.headers["content-type"].startswith("text/html"), url
     return lxml_html.fromstring(answer.content)
+
+
+def test_an_untranslated_story_is_on_a_page_of_the_edition_in_its_own_words(
+    site: tuple[Site, Path],
+) -> None:
+    served, _root = site
+    page = _page(served, f"{BASE}en/articles/{_slug(DOCUMENTARY)}.html")
+    assert page.get("lang") == "en"  # the layout: "Source: newsroom", "— News"
+    (heading,) = page.xpath("//article/h1")
+    assert heading.get("lang") == "zh" and "纪录片" in heading.text_content()
+    (meta,) = page.xpath("//article/p[@class='meta']")
+    assert meta.get("lang") is None and "Source:" in meta.text_content()
+    body = page.xpath("//article/*[@lang='zh'][.//p]")
+    assert body and "观众" in body[0].text_content()
+
+
+def test_a_withdrawal_reason_is_marked_in_its_language(site: tuple[Site, Path]) -> None:
+    served, _root = site
+    for edition in EDITIONS:
+        answer = served.get(f"{BASE}{edition}/articles/{_slug(WITHDRAWN)}.html", **BROWSER)
+        assert answer.status_code == 410
+        page = lxml_html.fromstring(answer.content)
+        (reason,) = [p for p in page.iter("p") if REASON in p.text_content()]
+        assert reason.get("lang") == (None if edition == "zh" else "zh"), edition
 
 
 def test_the_traditional_edition_writes_the_standard_forms(site: tuple[Site, Path]) -> None:
