@@ -3,9 +3,10 @@
 Owns: the HTML and OPML a reader or partner opens in a browser (autodiscovery links, hreflang
 alternates, the per-article page in each edition with a link to the original and the story's
 own language marked where it is not the edition's, photo credits set apart from the story,
-each feed's page, the short notice left where a withdrawn story's page was, a reason given as
-written marked with its language), and the stylesheets shipped with the package (`feed.xsl`
-renders RSS and Atom readably, `style.css`). The words come from `syndication.words`.
+each feed's page and each of its archive pages' (linked older to newer), the short notice left
+where a withdrawn story's page was, a reason given as written marked with its language), and
+the stylesheets shipped with the package (`feed.xsl` renders RSS and Atom readably,
+`style.css`). The words come from `syndication.words`.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from syndication.lang import (
     kazakh_latin_letters,
     script_of,
 )
+from syndication.paging import archive_folder
 from syndication.render import Item, credit_html
 from syndication.words import EDITION_NAMES, withdrawal_reason, word
 
@@ -88,6 +90,20 @@ class Teaser:
     source: str = ""
 
 
+# From an archive page's folder ("kk/archive/3/") up to its feed's ("kk/").
+_TO_FEED = "../" * archive_folder("", 0).count("/")
+
+
+@dataclass(frozen=True)
+class Pages:
+    """Where a feed's page stands among the feed's documents (RFC 5005, as a reader browses
+    them): archive pages by their index (0 the oldest, published as `archive/1/`)."""
+
+    page: int | None = None  # this page's archive page (None: the feed's current document)
+    older: int | None = None  # the archive page before it, if one is kept
+    newer: int | None = None  # the archive page after it (None: the current document is next)
+
+
 def feed_page(
     *,
     edition: str,
@@ -99,29 +115,43 @@ def feed_page(
     siblings: Sequence[str],
     feeds: Sequence[FeedLink] = (),
     home_title: str = "",
+    pages: Pages | None = None,
 ) -> bytes:
-    """`{folder}index.html`: the page of one feed, what a person sees who opens the feed.
+    """`{folder}index.html`: the page of one feed, what a person sees who opens the feed; or
+    `{folder}archive/{n}/index.html`, the page of one of its archive pages (`pages.page`).
 
     Our server answers a browser that opens `rss.xml`, `atom.xml` or `feed.json` with this
     page (the feed readers get the feed), so it says what the feed is, lists its stories in
-    the edition's language, gives the addresses to copy into a feed reader, and links the same
-    feed in the other editions. `folder` is the feed's folder ("kk/", "kk/sources/x/"); links
-    within the site are relative to it, the addresses to copy are absolute.
+    the edition's language, gives the addresses to copy into a feed reader (the current
+    feed's, from an archive page too: that is the one to follow), links the same feed in the
+    other editions, and leads to the older stories: the current page to the newest archive
+    page, an archive page to the one before and after it and to the current page. `folder` is
+    the feed's folder ("kk/", "kk/sources/x/"); links within the site are relative to the
+    page, the addresses to copy are absolute.
     """
-    up = "../" * folder.count("/")  # from this folder to the site's root
+    pages = pages or Pages()
+    archived = pages.page is not None
+    here = folder if pages.page is None else archive_folder(folder, pages.page)
+    up = "../" * here.count("/")  # from this folder to the site's root
+    to_feed = _TO_FEED if archived else ""  # from this page's folder to the feed's
     subpath = folder.split("/", 1)[1]  # the feed's place inside its edition: "", "sources/x/"
+    heading = title  # the feed's title names the feed to follow; the page's, which page
+    if pages.page is not None:
+        heading = f"{title} — {word(edition, 'archive', number=str(pages.page + 1))}"
     head = [
-        f'<link rel="alternate" type="{media}" title="{escape(title)} ({label})" href="{name}">'
+        f'<link rel="alternate" type="{media}" title="{escape(title)} ({label})" '
+        f'href="{to_feed}{name}">'
         for _key, name, media, label in FORMATS
     ]
+    # An archive page has no counterpart of the same stories in the other editions.
     head += [
         f'<link rel="alternate" hreflang="{escape(e)}" '
         f'href="{up}{escape(e)}/{escape(subpath)}index.html">'
-        for e in siblings
+        for e in ([] if archived else siblings)
     ]
     addresses = "".join(
-        f'<li>{label}: <a href="{name}" type="{media}"><code>{escape(base_url + folder + name)}'
-        "</code></a></li>"
+        f'<li>{label}: <a href="{to_feed}{name}" type="{media}"><code>'
+        f"{escape(base_url + folder + name)}</code></a></li>"
         for _key, name, media, label in FORMATS
     )
     subscribe = (
@@ -155,12 +185,32 @@ def feed_page(
         for story in stories
     )
     body = (
-        f"<header>{home}<h1>{escape(title)}</h1>\n<p>{escape(description)}</p>\n"
+        f"<header>{home}<h1>{escape(heading)}</h1>\n<p>{escape(description)}</p>\n"
         f"{subscribe}\n{more}"
         f'<nav class="editions">{others}</nav></header>\n'
-        f"<main>\n{items}\n</main>"
+        f"<main>\n{items}\n</main>{_paging_links(edition, pages)}"
     )
-    return _page(edition, title, head, f"{up}style.css", body)
+    return _page(edition, heading, head, f"{up}style.css", body)
+
+
+def _paging_links(edition: str, pages: Pages) -> str:
+    """The links from a feed's page to its older and newer stories ("" when there are none),
+    as the RFC 5005 documents link each other: relative to the page, like every site link."""
+    to_feed = "" if pages.page is None else _TO_FEED
+    links: list[tuple[str, str, str]] = []  # (href, rel, word)
+    if pages.older is not None:
+        links.append((f"{to_feed}{archive_folder('', pages.older)}index.html", "prev", "older"))
+    if pages.page is not None:
+        if pages.newer is not None:
+            links.append((f"{to_feed}{archive_folder('', pages.newer)}index.html", "next", "newer"))
+        # The newest archive page's next is the current page.
+        links.append((f"{to_feed}index.html", "next" if pages.newer is None else "", "latest"))
+    shown = " · ".join(
+        f'<a href="{escape(href)}"' + (f' rel="{rel}"' if rel else "") + ">"
+        f"{escape(word(edition, key))}</a>"
+        for href, rel, key in links
+    )
+    return f'\n<nav class="pages">{shown}</nav>' if shown else ""
 
 
 def opml(base_url: str, feeds: list[FeedLink], title: str, updated: datetime) -> bytes:

@@ -1,9 +1,11 @@
 """The site's pages as a reader in a browser gets them from `syndication serve`.
 
-Owns: a story shown untranslated (`untranslated: original`) on a page in the edition's
-language with its own words marked in theirs; a withdrawal reason marked in the language it
-is written in; and the zh-Hant edition writing Traditional Chinese in its standard forms
-(總臺, 觀眾).
+Owns: a reader reaching every story of a feed from its page (the current page leads to the
+newest archive page, each archive page, the page a browser is shown for its `rss.xml`, lists
+its stories and leads to the older and newer pages and back to the current one); a story shown
+untranslated (`untranslated: original`) on a page in the edition's language with its own words
+marked in theirs; a withdrawal reason marked in the language it is written in; and the zh-Hant
+edition writing Traditional Chinese in its standard forms (總臺, 觀眾).
 
 One cycle runs once per module (the CLI, offline: every story is shown in its original), then
 an operator withdraws a story with a reason in Chinese; `serve` answers the requests.
@@ -11,8 +13,10 @@ an operator withdraws a story with a reason in Chinese; `serve` answers the requ
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urljoin
 
 import pytest
 from lxml import html as lxml_html
@@ -62,6 +66,49 @@ def _page(site: Site, url: str) -> lxml_html.HtmlElement:
     assert answer.status_code == 200, (url, answer.status_code)
     assert answer.headers["content-type"].startswith("text/html"), url
     return lxml_html.fromstring(answer.content)
+
+
+def _titles(root: Path, folder: str) -> list[str]:
+    """The titles of the stories the document in `folder` holds, as its feed.json lists them."""
+    feed = json.loads((root / folder / "feed.json").read_text(encoding="utf-8"))
+    return [item["title"] for item in feed["items"]]
+
+
+def _paging(page: lxml_html.HtmlElement, url: str) -> dict[str, str]:
+    """The page's links to its older and newer stories, by rel, as absolute URLs."""
+    return {
+        a.get("rel", "latest"): urljoin(url, a.get("href", ""))
+        for a in page.xpath("//nav[@class='pages']/a")
+    }
+
+
+@pytest.mark.parametrize("folder", ["en/", "zh-Hant/", "kk/sources/newsroom/"])
+def test_a_reader_reaches_every_story_through_the_pages_of_the_archive(
+    site: tuple[Site, Path], folder: str
+) -> None:
+    served, root = site
+    current = f"{BASE}{folder}index.html"
+    page = _page(served, f"{BASE}{folder}rss.xml")
+    assert page.get("lang") == folder.split("/")[0]
+    seen = list(_titles(root, folder))
+    url, newer, pages = current, current, 0
+    while "prev" in (links := _paging(page, url)):
+        older = links["prev"]
+        assert older.startswith(f"{BASE}{folder}archive/") and older.endswith("/index.html")
+        archive = older.removeprefix(BASE).removesuffix("index.html")
+        # What a browser opening the archive document is shown: its page, not the XML.
+        page = _page(served, f"{BASE}{archive}rss.xml")
+        text = " ".join(page.text_content().split())
+        titles = _titles(root, archive)
+        assert titles and all(title in text for title in titles), (archive, text)
+        links = _paging(page, older)
+        assert links["next"] == newer and links.get("latest", current) == current, links
+        assert page.get("lang") == folder.split("/")[0]
+        seen += titles
+        url, newer, pages = older, older, pages + 1
+    assert pages == 4 and "archive/1/" in url
+    stories = len(list((root.parent / "articles").iterdir()))
+    assert len(seen) == len(set(seen)) == stories - 1  # every one but the withdrawn, once
 
 
 def test_an_untranslated_story_is_on_a_page_of_the_edition_in_its_own_words(
