@@ -5,8 +5,8 @@ alternates, the per-article page in each edition with a link to the original and
 own language marked where it is not the edition's, photo credits set apart from the story,
 each feed's page and each of its archive pages' (linked older to newer), the short notice left
 where a withdrawn story's page was, a reason given as written marked with its language), and
-the stylesheets shipped with the package (`feed.xsl` renders RSS and Atom readably,
-`style.css`). The words come from `syndication.words`.
+the stylesheets shipped with the package (`feed.xsl` renders RSS and Atom readably, in the
+feed's edition's words, `style.css`). The words come from `syndication.words`.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from html import escape
 from importlib.resources import files as package_files
 
 from syndication.lang import (
+    EDITIONS,
     HAN,
     KAZAKH,
     SCRIPTS,
@@ -344,6 +345,42 @@ def _page(language: str, title: str, head: list[str], stylesheet: str, body: str
 
 
 def static_files() -> dict[str, bytes]:
-    """The stylesheets shipped with the package, by published file name."""
+    """The stylesheets shipped with the package, by published file name: `feed.xsl` with
+    every edition's words filled in."""
     here = package_files("syndication.publish")
-    return {name: here.joinpath(name).read_bytes() for name in ("feed.xsl", "style.css")}
+    found = {name: here.joinpath(name).read_bytes() for name in ("feed.xsl", "style.css")}
+    found["feed.xsl"] = found["feed.xsl"].replace(_XSL_WORDS, _xsl_words().encode("utf-8"), 1)
+    return found
+
+
+# Where feed.xsl takes its words (a comment: the file is well-formed XML as shipped).
+_XSL_WORDS = (
+    b"<!-- WORDS: each edition's words, filled in from syndication.words when published -->"
+)
+# The words feed.xsl shows, as the built-in pages word them: `word`'s keys, its variables.
+_XSL_KEYS = ("subscribe", "older", "latest", "original")
+
+
+def _xsl_words() -> str:
+    """XSLT for feed.xsl: a variable per word, chosen by the feed's language (`$lang`, one of
+    our editions; English for any other), and the `edition-name` template naming an edition as
+    the built-in pages do. Browsers' XSLT is 1.0: no maps, so one `choose` each."""
+
+    def choose(test: str, texts: dict[str, str], otherwise: str) -> str:
+        cases = "".join(
+            f"<xsl:when test=\"{test} = '{tag}'\">{escape(text, quote=False)}</xsl:when>"
+            for tag, text in texts.items()
+        )
+        return f"<xsl:choose>{cases}<xsl:otherwise>{otherwise}</xsl:otherwise></xsl:choose>"
+
+    parts = [
+        f'<xsl:variable name="{key}">'
+        + choose("$lang", {e: word(e, key) for e in EDITIONS}, escape(word("en", key), quote=False))
+        + "</xsl:variable>"
+        for key in _XSL_KEYS
+    ]
+    names = choose(
+        "$tag", {e: EDITION_NAMES.get(e, e) for e in EDITIONS}, '<xsl:value-of select="$tag"/>'
+    )
+    parts.append(f'<xsl:template name="edition-name"><xsl:param name="tag"/>{names}</xsl:template>')
+    return "\n  ".join(parts)
