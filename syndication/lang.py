@@ -6,7 +6,8 @@ partners write them (`en-US`, `zh-CN`, `kz`) into our short tags, tags in their 
 case, what a glossary key names (a language, or the script a derived edition writes), which
 script a text is written in (Kazakh in either of its Latin alphabets included), and the
 derivations themselves: ``kk-Latn`` (Kazakh Cyrillic -> the 2021 Kazakh Latin alphabet, with our
-own letter table) and ``zh-Hant`` (Simplified -> Traditional Chinese through OpenCC), for plain
+own letter table) and ``zh-Hant`` (Simplified -> Traditional Chinese through OpenCC, in Taiwan's
+standard character forms, with the few news phrases OpenCC misreads set right), for plain
 text, a name's forms and HTML fragments; and the way back for a Traditional Chinese original,
 which the Simplified ``zh`` edition shows converted (OpenCC t2s). In HTML only text nodes and
 the words of ``alt``/``title`` attributes change; tags, other attribute values, comments,
@@ -319,6 +320,18 @@ def kazakh_latin(text: str) -> str:
     return "".join(out)
 
 
+#: The OpenCC configuration the ``zh-Hant`` edition is derived with: Taiwan's standard
+#: character forms (觀眾, 裡, 著, 為), the forms Traditional Chinese is printed in today; OpenCC's
+#: own ``s2t`` writes older ones no region prints (觀衆, 裏, 着, 爲). Words are kept as written
+#: (``s2twp`` would also turn 软件 into 軟體): the stories are the partners' words.
+ZH_HANT_VARIANT = "s2tw"
+# Phrases OpenCC's dictionaries read as another word, as they should be read in the news:
+# 总台 is a front desk there (總檯), but in a story it is China Media Group (中央广播电视总台,
+# 总台记者), a station: 臺. Given in the Traditional form, which each variant then writes in its
+# own standard (s2tw 總臺, s2hk 總台).
+_NEWS_PHRASES = {"总台": "总臺"}
+_NEWS_PHRASE = re.compile("|".join(_NEWS_PHRASES))
+
 # Only Simplified -> Traditional configurations: a typo such as "t2s" would otherwise quietly
 # produce a Simplified "Traditional" edition, and the name becomes a file path inside opencc.
 TRADITIONAL_VARIANTS: frozenset[str] = frozenset({"s2t", "s2tw", "s2twp", "s2hk"})
@@ -335,8 +348,9 @@ def traditional_chinese(text: str, variant: str = "s2t") -> str:
     """Convert Simplified Chinese to Traditional with OpenCC.
 
     ``variant`` is an OpenCC configuration: ``s2t`` (OpenCC standard, the default),
-    ``s2tw``/``s2hk`` (Taiwan/Hong Kong glyphs) or ``s2twp`` (Taiwan glyphs and vocabulary).
-    Non-Chinese characters are left as they are.
+    ``s2tw``/``s2hk`` (Taiwan/Hong Kong glyphs) or ``s2twp`` (Taiwan glyphs and vocabulary);
+    the ``zh-Hant`` edition's is ``ZH_HANT_VARIANT``. A phrase OpenCC misreads in the news
+    (``_NEWS_PHRASES``) is set right first. Non-Chinese characters are left as they are.
     """
     if variant not in TRADITIONAL_VARIANTS:
         raise ValueError(
@@ -345,6 +359,7 @@ def traditional_chinese(text: str, variant: str = "s2t") -> str:
         )
     if not text:
         return text
+    text = _NEWS_PHRASE.sub(lambda found: _NEWS_PHRASES[found[0]], text)
     return _opencc(variant).convert(text)
 
 
@@ -369,9 +384,14 @@ def is_traditional(text: str) -> bool:
     return changed >= 2 and changed >= 0.05 * han
 
 
+def zh_hant(text: str) -> str:
+    """Simplified Chinese as the ``zh-Hant`` edition writes it (``ZH_HANT_VARIANT``)."""
+    return traditional_chinese(text, ZH_HANT_VARIANT)
+
+
 _CONVERTERS: dict[str, Callable[[str], str]] = {
     "kk-Latn": kazakh_latin,
-    "zh-Hant": traditional_chinese,
+    "zh-Hant": zh_hant,
 }
 
 

@@ -31,6 +31,10 @@ WORDS = {
         "correction": "Түзету:",
         "withdrawn": "Бұл жаңалық жарияланымнан алынып тасталды.",
         "file_removed": "Жаңалықтың файлы жойылды.",
+        "older": "Бұрынғы жаңалықтар",
+        "newer": "Жаңарақ жаңалықтар",
+        "latest": "Соңғы жаңалықтар",
+        "archive": "мұрағат, {number}-бет",
         "subscribe": "Бұл жаңалықтарды арна оқырманында (RSS reader) оқу үшін мына "
         "мекенжайлардың бірін соған көшіріңіз:",
     },
@@ -46,6 +50,10 @@ WORDS = {
         "correction": "更正：",
         "withdrawn": "此新闻已撤回。",
         "file_removed": "此新闻的文件已被删除。",
+        "older": "更早的新闻",
+        "newer": "较新的新闻",
+        "latest": "最新新闻",
+        "archive": "存档第 {number} 页",
         "subscribe": "这是新闻订阅源。要在阅读器（RSS 阅读器）中订阅，请复制以下任一地址：",
     },
     "en": {
@@ -60,6 +68,10 @@ WORDS = {
         "correction": "Correction:",
         "withdrawn": "This story has been withdrawn.",
         "file_removed": "Its file was removed.",
+        "older": "Older stories",
+        "newer": "Newer stories",
+        "latest": "Latest stories",
+        "archive": "archive, page {number}",
         "subscribe": "This is a news feed. To follow it in a feed reader, copy one of these "
         "addresses into it:",
     },

@@ -3,9 +3,10 @@
 Owns: each feed document's metadata (its title per edition and scope, tag: id, self and home
 URLs, the same feed in the other editions and the hub for the current document, the RFC 5005
 links between the current document and the archive pages, the tombstones of its withdrawn
-stories in Atom, the stylesheet) and its three formats through `syndication.render`; a feed's
-page; a story's page in an edition, or the notice left where a withdrawn story was; the site
-around the feeds (index.html, feeds.opml, stylesheets) through `site`. Pure: no store, no disk.
+stories in Atom, the stylesheet) and its three formats through `syndication.render`; the page
+of each document (the current one's is the feed's page, each archive page has its own); a
+story's page in an edition, or the notice left where a withdrawn story was; the site around the
+feeds (index.html, feeds.opml, stylesheets) through `site`. Pure: no store, no disk.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from syndication.paging import Paging, archive_folder
 from syndication.publish.select import FeedDef
 from syndication.publish.site import (
     FeedLink,
+    Pages,
     Teaser,
     article_page,
     feed_page,
@@ -41,6 +43,7 @@ from syndication.render import (
 from syndication.words import site_description, site_title
 
 FEED_FILES = ("rss.xml", "atom.xml", "feed.json")
+PAGE = "index.html"  # a document's page, beside its three formats
 
 
 def document(
@@ -90,9 +93,10 @@ def document(
 
 
 def document_paths(folder: str, page: int | None) -> list[str]:
-    """The files of one document of the feed published in `folder`."""
+    """The files of one document of the feed published in `folder`: its three formats and its
+    page (`feed_index`), which come and go together."""
     here = folder if page is None else archive_folder(folder, page)
-    return [f"{here}{name}" for name in FEED_FILES]
+    return [f"{here}{name}" for name in (*FEED_FILES, PAGE)]
 
 
 def title(config: Config, feed: FeedDef) -> str:
@@ -116,13 +120,20 @@ def links(config: Config, feeds: Sequence[FeedDef]) -> list[FeedLink]:
 
 
 def feed_index(
-    config: Config, feed: FeedDef, items: Sequence[Item], every: Sequence[FeedLink]
-) -> bytes:
-    """The feed's folder's page (an edition's front page is its main feed's): what our server
-    answers a browser that opens the feed, and what the site links to."""
+    config: Config,
+    feed: FeedDef,
+    paging: Paging,
+    page: int | None,
+    items: Sequence[Item],
+    every: Sequence[FeedLink],
+) -> dict[str, bytes]:
+    """The page of one document of `feed` (None: the current one), by path: what our server
+    answers a browser that opens the document, and what the site links to (an edition's front
+    page is its main feed's). Pages lead to one another as the documents do (RFC 5005)."""
     s = config.settings
     per_source = feed.scope.path.startswith("sources/")
-    return feed_page(
+    here = feed.folder if page is None else archive_folder(feed.folder, page)
+    body = feed_page(
         edition=feed.edition,
         folder=feed.folder,
         base_url=s.site.base_url,
@@ -144,10 +155,19 @@ def feed_index(
         feeds=[
             link
             for link in every
-            if feed.scope.main and link.edition == feed.edition and link.folder != feed.folder
+            if feed.scope.main
+            and page is None
+            and link.edition == feed.edition
+            and link.folder != feed.folder
         ],
         home_title=site_title(config, feed.edition),
+        pages=Pages(
+            page=page,
+            older=paging.prev_archive(page),
+            newer=None if page is None else paging.next_archive(page),
+        ),
     )
+    return {f"{here}{PAGE}": body}
 
 
 def page_path(edition: str, item_link: str) -> str:

@@ -1,10 +1,12 @@
 """The human side of the published site: index.html, feeds.opml, article and feed pages.
 
 Owns: the HTML and OPML a reader or partner opens in a browser (autodiscovery links, hreflang
-alternates, the per-article page in each edition with a link to the original, photo credits
-set apart from the story, each feed's page, the short notice left where a withdrawn story's
-page was), and the stylesheets shipped with the package (`feed.xsl` renders RSS and Atom
-readably, `style.css`). The words come from `syndication.words`.
+alternates, the per-article page in each edition with a link to the original and the story's
+own language marked where it is not the edition's, photo credits set apart from the story,
+each feed's page and each of its archive pages' (linked older to newer), the short notice left
+where a withdrawn story's page was, a reason given as written marked with its language), and
+the stylesheets shipped with the package (`feed.xsl` renders RSS and Atom readably, in the
+feed's edition's words, `style.css`). The words come from `syndication.words`.
 """
 
 from __future__ import annotations
@@ -15,7 +17,17 @@ from datetime import UTC, datetime
 from html import escape
 from importlib.resources import files as package_files
 
-from syndication.lang import base_language
+from syndication.lang import (
+    EDITIONS,
+    HAN,
+    KAZAKH,
+    SCRIPTS,
+    base_language,
+    is_traditional,
+    kazakh_latin_letters,
+    script_of,
+)
+from syndication.paging import archive_folder
 from syndication.render import Item, credit_html
 from syndication.words import EDITION_NAMES, withdrawal_reason, word
 
@@ -79,6 +91,20 @@ class Teaser:
     source: str = ""
 
 
+# From an archive page's folder ("kk/archive/3/") up to its feed's ("kk/").
+_TO_FEED = "../" * archive_folder("", 0).count("/")
+
+
+@dataclass(frozen=True)
+class Pages:
+    """Where a feed's page stands among the feed's documents (RFC 5005, as a reader browses
+    them): archive pages by their index (0 the oldest, published as `archive/1/`)."""
+
+    page: int | None = None  # this page's archive page (None: the feed's current document)
+    older: int | None = None  # the archive page before it, if one is kept
+    newer: int | None = None  # the archive page after it (None: the current document is next)
+
+
 def feed_page(
     *,
     edition: str,
@@ -90,29 +116,43 @@ def feed_page(
     siblings: Sequence[str],
     feeds: Sequence[FeedLink] = (),
     home_title: str = "",
+    pages: Pages | None = None,
 ) -> bytes:
-    """`{folder}index.html`: the page of one feed, what a person sees who opens the feed.
+    """`{folder}index.html`: the page of one feed, what a person sees who opens the feed; or
+    `{folder}archive/{n}/index.html`, the page of one of its archive pages (`pages.page`).
 
     Our server answers a browser that opens `rss.xml`, `atom.xml` or `feed.json` with this
     page (the feed readers get the feed), so it says what the feed is, lists its stories in
-    the edition's language, gives the addresses to copy into a feed reader, and links the same
-    feed in the other editions. `folder` is the feed's folder ("kk/", "kk/sources/x/"); links
-    within the site are relative to it, the addresses to copy are absolute.
+    the edition's language, gives the addresses to copy into a feed reader (the current
+    feed's, from an archive page too: that is the one to follow), links the same feed in the
+    other editions, and leads to the older stories: the current page to the newest archive
+    page, an archive page to the one before and after it and to the current page. `folder` is
+    the feed's folder ("kk/", "kk/sources/x/"); links within the site are relative to the
+    page, the addresses to copy are absolute.
     """
-    up = "../" * folder.count("/")  # from this folder to the site's root
+    pages = pages or Pages()
+    archived = pages.page is not None
+    here = folder if pages.page is None else archive_folder(folder, pages.page)
+    up = "../" * here.count("/")  # from this folder to the site's root
+    to_feed = _TO_FEED if archived else ""  # from this page's folder to the feed's
     subpath = folder.split("/", 1)[1]  # the feed's place inside its edition: "", "sources/x/"
+    heading = title  # the feed's title names the feed to follow; the page's, which page
+    if pages.page is not None:
+        heading = f"{title} — {word(edition, 'archive', number=str(pages.page + 1))}"
     head = [
-        f'<link rel="alternate" type="{media}" title="{escape(title)} ({label})" href="{name}">'
+        f'<link rel="alternate" type="{media}" title="{escape(title)} ({label})" '
+        f'href="{to_feed}{name}">'
         for _key, name, media, label in FORMATS
     ]
+    # An archive page has no counterpart of the same stories in the other editions.
     head += [
         f'<link rel="alternate" hreflang="{escape(e)}" '
         f'href="{up}{escape(e)}/{escape(subpath)}index.html">'
-        for e in siblings
+        for e in ([] if archived else siblings)
     ]
     addresses = "".join(
-        f'<li>{label}: <a href="{name}" type="{media}"><code>{escape(base_url + folder + name)}'
-        "</code></a></li>"
+        f'<li>{label}: <a href="{to_feed}{name}" type="{media}"><code>'
+        f"{escape(base_url + folder + name)}</code></a></li>"
         for _key, name, media, label in FORMATS
     )
     subscribe = (
@@ -146,12 +186,32 @@ def feed_page(
         for story in stories
     )
     body = (
-        f"<header>{home}<h1>{escape(title)}</h1>\n<p>{escape(description)}</p>\n"
+        f"<header>{home}<h1>{escape(heading)}</h1>\n<p>{escape(description)}</p>\n"
         f"{subscribe}\n{more}"
         f'<nav class="editions">{others}</nav></header>\n'
-        f"<main>\n{items}\n</main>"
+        f"<main>\n{items}\n</main>{_paging_links(edition, pages)}"
     )
-    return _page(edition, title, head, f"{up}style.css", body)
+    return _page(edition, heading, head, f"{up}style.css", body)
+
+
+def _paging_links(edition: str, pages: Pages) -> str:
+    """The links from a feed's page to its older and newer stories ("" when there are none),
+    as the RFC 5005 documents link each other: relative to the page, like every site link."""
+    to_feed = "" if pages.page is None else _TO_FEED
+    links: list[tuple[str, str, str]] = []  # (href, rel, word)
+    if pages.older is not None:
+        links.append((f"{to_feed}{archive_folder('', pages.older)}index.html", "prev", "older"))
+    if pages.page is not None:
+        if pages.newer is not None:
+            links.append((f"{to_feed}{archive_folder('', pages.newer)}index.html", "next", "newer"))
+        # The newest archive page's next is the current page.
+        links.append((f"{to_feed}index.html", "next" if pages.newer is None else "", "latest"))
+    shown = " · ".join(
+        f'<a href="{escape(href)}"' + (f' rel="{rel}"' if rel else "") + ">"
+        f"{escape(word(edition, key))}</a>"
+        for href, rel, key in links
+    )
+    return f'\n<nav class="pages">{shown}</nav>' if shown else ""
 
 
 def opml(base_url: str, feeds: list[FeedLink], title: str, updated: datetime) -> bytes:
@@ -186,9 +246,12 @@ def article_page(item: Item, *, edition: str, feed_title: str) -> bytes:
         f'<link rel="alternate" hreflang="{escape(e)}" href="{escape(url)}">'
         for e, url in item.alternates
     )
+    # The page is in the edition's language, as its layout is (the labels, the title's suffix);
+    # a story shown in its own language (`untranslated: original`) says so on its words.
+    own = "" if item.language == base_language(edition) else f' lang="{escape(item.language)}"'
     meta = [item.date.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")]
     if item.author:
-        meta.append(escape(item.author))
+        meta.append(f"<span{own}>{escape(item.author)}</span>" if own else escape(item.author))
     if item.source_title:
         meta.append(f"{escape(word(edition, 'source'))}: {escape(item.source_title)}")
     body = item.content or (f"<p>{escape(item.summary)}</p>" if item.summary else "")
@@ -213,12 +276,13 @@ def article_page(item: Item, *, edition: str, feed_title: str) -> bytes:
         f"{escape(EDITION_NAMES.get(e, e))}</a>"
         for e, url in item.alternates
     )
-    page_language = item.language if item.language != base_language(edition) else edition
+    if own:
+        body = f"<div{own}>\n{body}\n</div>"
     content = (
-        f'<article>\n<h1>{escape(item.title)}</h1>\n<p class="meta">{" · ".join(meta)}</p>\n'
+        f'<article>\n<h1{own}>{escape(item.title)}</h1>\n<p class="meta">{" · ".join(meta)}</p>\n'
         f"{body}\n{original}\n</article>\n<nav>{others}</nav>"
     )
-    return _page(page_language, f"{item.title} — {feed_title}", head, "../../style.css", content)
+    return _page(edition, f"{item.title} — {feed_title}", head, "../../style.css", content)
 
 
 # The mark of a withdrawn story's page: our server answers it with 410 Gone (syndication.serve
@@ -230,13 +294,35 @@ def withdrawn_page(*, edition: str, when: datetime, reason: str, home_title: str
     """What is left at a withdrawn story's page: a notice, when, why; no word of the story."""
     notice = escape(word(edition, "withdrawn"))
     stamp = when.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    why = f"<p>{escape(withdrawal_reason(edition, reason))}</p>\n" if reason else ""
+    shown = withdrawal_reason(edition, reason)
+    language = None if shown != reason else _language_of(reason, edition)
+    said = "" if language is None else f' lang="{escape(language)}"'
+    why = f"<p{said}>{escape(shown)}</p>\n" if reason else ""
     head = ['<meta name="robots" content="noindex">', WITHDRAWN_MARK]
     body = (
         f'<article>\n<h1>{notice}</h1>\n<p class="meta">{stamp}</p>\n{why}</article>\n'
         f'<nav><a href="../index.html">{escape(home_title)}</a></nav>'
     )
     return _page(edition, notice, head, "../../style.css", body)
+
+
+def _language_of(text: str, edition: str) -> str | None:
+    """The language of `text` (a reason shown as written) where it is not the page's: what its
+    letters tell (Chinese, and Traditional; Kazakh in either script), else "" (unknown, in
+    HTML's words) when it is written in another script than the edition's; None when it may be
+    in the page's language."""
+    if HAN.search(text):
+        language = "zh-Hant" if is_traditional(text) else "zh"
+    elif KAZAKH.search(text):
+        language = "kk"
+    elif kazakh_latin_letters(text):
+        language = "kk-Latn"
+    else:
+        counts = script_of(text)
+        script = max(counts, key=lambda name: counts[name]) if any(counts.values()) else ""
+        ours = "latin" if edition == "kk-Latn" else SCRIPTS.get(base_language(edition), "")
+        return None if script in ("", ours) else ""
+    return None if language == edition else language
 
 
 def _page(language: str, title: str, head: list[str], stylesheet: str, body: str) -> bytes:
@@ -259,6 +345,42 @@ def _page(language: str, title: str, head: list[str], stylesheet: str, body: str
 
 
 def static_files() -> dict[str, bytes]:
-    """The stylesheets shipped with the package, by published file name."""
+    """The stylesheets shipped with the package, by published file name: `feed.xsl` with
+    every edition's words filled in."""
     here = package_files("syndication.publish")
-    return {name: here.joinpath(name).read_bytes() for name in ("feed.xsl", "style.css")}
+    found = {name: here.joinpath(name).read_bytes() for name in ("feed.xsl", "style.css")}
+    found["feed.xsl"] = found["feed.xsl"].replace(_XSL_WORDS, _xsl_words().encode("utf-8"), 1)
+    return found
+
+
+# Where feed.xsl takes its words (a comment: the file is well-formed XML as shipped).
+_XSL_WORDS = (
+    b"<!-- WORDS: each edition's words, filled in from syndication.words when published -->"
+)
+# The words feed.xsl shows, as the built-in pages word them: `word`'s keys, its variables.
+_XSL_KEYS = ("subscribe", "older", "latest", "original")
+
+
+def _xsl_words() -> str:
+    """XSLT for feed.xsl: a variable per word, chosen by the feed's language (`$lang`, one of
+    our editions; English for any other), and the `edition-name` template naming an edition as
+    the built-in pages do. Browsers' XSLT is 1.0: no maps, so one `choose` each."""
+
+    def choose(test: str, texts: dict[str, str], otherwise: str) -> str:
+        cases = "".join(
+            f"<xsl:when test=\"{test} = '{tag}'\">{escape(text, quote=False)}</xsl:when>"
+            for tag, text in texts.items()
+        )
+        return f"<xsl:choose>{cases}<xsl:otherwise>{otherwise}</xsl:otherwise></xsl:choose>"
+
+    parts = [
+        f'<xsl:variable name="{key}">'
+        + choose("$lang", {e: word(e, key) for e in EDITIONS}, escape(word("en", key), quote=False))
+        + "</xsl:variable>"
+        for key in _XSL_KEYS
+    ]
+    names = choose(
+        "$tag", {e: EDITION_NAMES.get(e, e) for e in EDITIONS}, '<xsl:value-of select="$tag"/>'
+    )
+    parts.append(f'<xsl:template name="edition-name"><xsl:param name="tag"/>{names}</xsl:template>')
+    return "\n  ".join(parts)

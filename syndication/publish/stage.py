@@ -491,11 +491,10 @@ class _Publish:
     def _document(
         self, feed: FeedDef, paging: Paging, page: int | None, items: list[Item]
     ) -> dict[str, bytes]:
-        """The files of one document of `feed` (and the feed's page with its current one)."""
+        """The files of one document of `feed`, its page among them (`document_paths`)."""
         tombstones = self.tombstones.get(feed.folder, ())
         files = document(self.config, feed, paging, page, items, self.authority, tombstones)
-        if page is None:
-            files[f"{feed.folder}index.html"] = feed_index(self.config, feed, items, self.links)
+        files.update(feed_index(self.config, feed, paging, page, items, self.links))
         return files
 
     def _round(self, *, force: bool = True) -> None:

@@ -5,8 +5,10 @@ Owns: after `syndication once` on the embedded default configuration (offline) a
 `atom.xml` and `rss.xml` (a readable page listing the items, with the addresses to copy into
 a feed reader, not raw XML), an article page (its text, its photo credit set apart), and
 that the links between editions lead to the other edition's page. Chromium runs with XSLT
-switched off, as browsers are removing it, so nothing here depends on `feed.xsl`. Feed
-readers asking for the same URLs still get the feed bytes.
+switched off, as browsers are removing it, so none of that depends on `feed.xsl`. Feed
+readers asking for the same URLs still get the feed bytes. And the output served as plain
+files (a static host, S3, a CDN), where a browser with XSLT renders the feeds through
+`feed.xsl`: in the feed's edition's words, other editions by their names, a source named once.
 
 Skipped when no Chromium is installed (CI installs Debian's `chromium`).
 """
@@ -23,14 +25,18 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from http.server import SimpleHTTPRequestHandler
 from pathlib import Path
+from typing import Any
 from urllib.parse import urljoin
 
 import httpx
 import pytest
 from lxml import html as lxml_html
 
+from syndication.words import EDITION_NAMES, word
 from tests.conftest import REPO, run_cli, unavailable
+from tests.loopback import LoopbackServer
 
 CHROMIUM = next(
     (found for name in ("chromium", "chromium-browser") if (found := shutil.which(name))), None
@@ -114,9 +120,12 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
                 server.stderr.close()
 
 
-def browse(site: Site, url: str) -> lxml_html.HtmlElement:
-    """The document Chromium builds for `url` (scripts run, stylesheets applied)."""
+def browse(site: Site, url: str, *, xslt: bool = False) -> lxml_html.HtmlElement:
+    """The document Chromium builds for `url` (scripts run, stylesheets applied; XSLT
+    stylesheets only when `xslt`)."""
     assert CHROMIUM is not None
+    # The browser of tomorrow: XSLT gone, so a feed must not need feed.xsl to be read.
+    features = [] if xslt else ["--disable-features=XSLT"]
     done = subprocess.run(
         [
             CHROMIUM,
@@ -129,8 +138,7 @@ def browse(site: Site, url: str) -> lxml_html.HtmlElement:
             "--disable-component-update",
             "--disable-sync",
             "--no-proxy-server",
-            # The browser of tomorrow: XSLT gone, so a feed must not need feed.xsl to be read.
-            "--disable-features=XSLT",
+            *features,
             f"--user-data-dir={site.profile}",
             "--dump-dom",
             url,
@@ -242,3 +250,49 @@ def test_feed_readers_still_get_the_feed(site: Site, accept: str | None) -> None
             f"{site.base}en/{name}", headers={**headers, "If-None-Match": r.headers["etag"]}
         )
         assert again.status_code == 304
+
+
+@pytest.fixture(scope="module")
+def static_host(site: Site) -> Iterator[str]:
+    """The output served as plain files, as a static host, S3 or a CDN serves it: a browser
+    opening a feed gets the feed, never its folder's page."""
+    root = str(site.root)
+
+    class Files(SimpleHTTPRequestHandler):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, directory=root, **kwargs)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = LoopbackServer(Files)
+    try:
+        yield server.url()
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize(
+    ("edition", "name"), [("zh", "atom.xml"), ("kk", "rss.xml"), ("en", "atom.xml")]
+)
+def test_a_feed_from_a_static_host_reads_in_its_editions_words(
+    site: Site, static_host: str, edition: str, name: str
+) -> None:
+    url = f"{static_host}{edition}/{name}"
+    document = browse(site, url, xslt=True)
+    if document.xpath("//*[@id='xml-viewer-style']"):
+        unavailable("this Chromium renders no XSLT")
+    text = assert_readable(document, url)
+    assert document.get("lang") == edition
+    assert word(edition, "subscribe") in text, text
+    if edition != "en":
+        assert word("en", "subscribe") not in text
+    names = {a.get("hreflang"): " ".join(a.text_content().split()) for a in
+             document.xpath("//nav[contains(@class, 'editions')]//a[@hreflang]")}  # fmt: skip
+    assert names == {e: n for e, n in EDITION_NAMES.items() if e != edition}
+    items = site.items(f"{edition}/")
+    assert all(item["title"] in text for item in items), url
+    # Date, author, source: each named once (an entry with no author names its source as one).
+    metas = [[part.strip() for part in meta.text_content().split("·")]
+             for meta in document.find_class("meta")]  # fmt: skip
+    assert len(metas) == len(items) and all(len(m) == len(set(m)) for m in metas), metas

@@ -261,7 +261,7 @@ def test_pages_removed_by_hand_are_written_again_by_publish(tmp_path: Path) -> N
     rewritten = {p for p in after if after[p][1] != before[p][1]}
     assert rewritten == {
         page.relative_to(output).as_posix(),
-        *(f"kk/archive/1/{name}" for name in ("rss.xml", "atom.xml", "feed.json")),
+        *(f"kk/archive/1/{name}" for name in ("rss.xml", "atom.xml", "feed.json", "index.html")),
     }
     idle = run_cli("publish", "--config", str(config))
     assert idle.code == 0 and "0 file(s) written" in _said(idle), idle.output
