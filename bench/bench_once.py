@@ -318,13 +318,13 @@ def _published(output: str) -> str:
     if "published: nothing changed" in output:
         return "0 feeds rendered, 0 files written"
     match = re.search(
-        r"published [^:]*: (\d+) feed document\(s\) rendered, (\d+) file\(s\) written, "
-        r"(\d+) unchanged",
+        r"published [^:]*: (\d+) feed document\(s\) rendered( \(by \d+ processes\))?, "
+        r"(\d+) file\(s\) written, (\d+) unchanged",
         output,
     )
     if not match:
         return "?"
-    return f"{match.group(1)} feeds rendered, {match.group(2)} files written"
+    return f"{match.group(1)} feeds rendered{match.group(2) or ''}, {match.group(3)} files written"
 
 
 def main() -> None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import gc
 import os
 import pickle
 import signal
@@ -94,7 +95,14 @@ class Round:
         # Files staged before the round are renamed first: a child's feed must not be
         # published before the pages it links to.
         self.writer.flush()
-        children = [_fork(share, root) for share in shares[1:]]
+        # What the process holds is left out of the collector's walks until every child is
+        # forked: a child's collection would otherwise write to every object's header and
+        # copy each page of this process's memory it lies on (the gc module's advice).
+        gc.freeze()
+        try:
+            children = [_fork(share, root) for share in shares[1:]]
+        finally:
+            gc.unfreeze()
         errors: dict[str, tuple[str, str]] = {}
         try:
             errors.update(_work(shares[0], self.writer))
@@ -165,6 +173,7 @@ def _fork(jobs: list[Job], root: Path) -> tuple[int, int]:
         return pid, read
     code = 70
     try:  # the child: never returns
+        gc.disable()  # it lives for seconds: its garbage goes with it
         _die_with(parent)
         os.close(read)
         # The service's handlers (a graceful stop, a reload) belong to the parent: a child
