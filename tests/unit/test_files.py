@@ -6,14 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from syndication.files import SYNCFS_FROM, TEMP_SUFFIX, Staged
+from syndication.files import PARALLEL_FLUSH_FROM, TEMP_SUFFIX, Staged
 
 
-@pytest.mark.parametrize("count", [3, SYNCFS_FROM, 3 * SYNCFS_FROM])
+@pytest.mark.parametrize("count", [3, PARALLEL_FLUSH_FROM, 3 * PARALLEL_FLUSH_FROM])
 def test_every_staged_file_lands_whole_and_no_temporary_file_stays(
     tmp_path: Path, count: int
 ) -> None:
-    # Below SYNCFS_FROM each file is flushed alone; from it on, one syncfs per file system.
+    # Below PARALLEL_FLUSH_FROM the files are flushed one after the other; from it on, together.
     staged = Staged()
     for n in range(count):
         (tmp_path / f"d{n % 7}").mkdir(exist_ok=True)
@@ -29,7 +29,7 @@ def test_every_staged_file_lands_whole_and_no_temporary_file_stays(
 
 def test_a_file_that_cannot_be_renamed_into_place_stops_no_other(tmp_path: Path) -> None:
     staged = Staged()
-    paths = [tmp_path / f"{n}.html" for n in range(2 * SYNCFS_FROM)]
+    paths = [tmp_path / f"{n}.html" for n in range(2 * PARALLEL_FLUSH_FROM)]
     for path in paths:
         staged.stage(path, b"page")
     paths[5].mkdir()  # a folder now stands where the file goes
