@@ -417,7 +417,8 @@ def test_a_story_put_under_embargo_after_it_was_published_is_withheld_by_the_api
         data = answer.json()
         return [i for i in data["items"] if i["uri"] == item["uri"]], data["next"], answer.content
 
-    embargo = utcnow().replace(microsecond=0) + timedelta(seconds=4)
+    # Seconds enough for a slow machine to publish and look before the embargo ends.
+    embargo = utcnow().replace(microsecond=0) + timedelta(seconds=12)
     life.add(_story("wire", 4, embargo=embargo))
     new, cursor, body = versions_after(caught_up)
     assert utcnow() < embargo, "the machine was too slow to look before the embargo"
@@ -434,7 +435,7 @@ def test_a_story_put_under_embargo_after_it_was_published_is_withheld_by_the_api
     # Publishing again with nothing changed adds nothing; a later end is a new version.
     publish(life.config, life.store)
     assert versions_after(cursor)[0] == []
-    embargo += timedelta(seconds=2)
+    embargo = max(embargo, utcnow().replace(microsecond=0)) + timedelta(seconds=8)
     life.add(_story("wire", 4, embargo=embargo))
     later, cursor, _ = versions_after(cursor)
     assert utcnow() < embargo, "the machine was too slow to look before the embargo"
