@@ -687,18 +687,26 @@ def test_health_says_when_the_output_cannot_be_written_and_when_it_can_again(
     worker = running(config, tmp_path / "run.log")
     _wait_for_index(f"http://127.0.0.1:{port}/", worker.process)
     health = f"http://127.0.0.1:{port}/healthz"
-    kk = tmp_path / "public" / "kk"
-    shutil.rmtree(kk)
-    kk.write_text("a file where the kk folder should be\n", encoding="utf-8")
 
     def answer() -> httpx.Response:
         return httpx.get(health, timeout=5)
 
+    healthy = answer().json()
+    assert (healthy["ok"], healthy["last_error"], healthy["last_error_at"]) == (True, "", None)
+    kk = tmp_path / "public" / "kk"
+    shutil.rmtree(kk)
+    kk.write_text("a file where the kk folder should be\n", encoding="utf-8")
     wait_until(lambda: answer().status_code == 503, 15, "an unhealthy answer", worker)
-    assert "publish" in answer().json()["failing"]
+    failed = answer().json()
+    assert failed["last_error"] == failed["failing"]["publish"] and str(kk) in failed["last_error"]
+    assert failed["last_error_at"] is not None
     kk.unlink()
     wait_until(lambda: answer().status_code == 200, 15, "health again", worker)
     assert (kk / "rss.xml").exists()
+    # exploreI: `last_error` kept saying the publish failure, with no time, long after
+    # publishes worked again: it is forgotten once its job works.
+    again = answer().json()
+    assert (again["last_error"], again["last_error_at"], again["failing"]) == ("", None, {})
     # The whole output folder replaced by a file: said in one line naming it, no traceback
     # repeated at every retry.
     public = tmp_path / "public"
