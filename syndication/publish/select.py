@@ -31,6 +31,13 @@ class Scope:
     tags: tuple[str, ...] = ()
     keywords: tuple[str, ...] = ()
     topic: TopicFeed | None = field(default=None, compare=False)
+    # `source_ids` as a set: asked of every item of every document a publish renders (a main
+    # feed's tuple is every configured source).
+    allowed: frozenset[str] | None = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        ids = None if self.source_ids is None else frozenset(self.source_ids)
+        object.__setattr__(self, "allowed", ids)
 
     @property
     def main(self) -> bool:
@@ -102,7 +109,7 @@ def matches(scope: Scope, story: Story) -> bool:
     translated, in the spellings `articles_for_edition` matches (as written, lower-case,
     capitalised, upper-case; ASCII letters in any case)."""
     article = story.stored.article
-    if scope.source_ids is not None and article.source_id not in scope.source_ids:
+    if scope.allowed is not None and article.source_id not in scope.allowed:
         return False
     if not (scope.tags or scope.keywords):
         return True
