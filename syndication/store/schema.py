@@ -7,6 +7,8 @@ forward with its data (frozen DDL, as each release shipped it).
 
 from __future__ import annotations
 
+import fcntl
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -371,8 +373,8 @@ def version_of(conn: Connection) -> int:
 
 def migrate(engine: Engine) -> int:
     """Bring the schema to SCHEMA_VERSION: create it afresh, or upgrade one step per
-    transaction; refuse a store from a newer program. Several workers starting at once on a
-    PostgreSQL store take turns: the first migrates, the others find it done."""
+    transaction; refuse a store from a newer program. Several processes opening one store at
+    once take turns: the first migrates, the others find it done."""
     with _one_at_a_time(engine):
         return _migrate(engine)
 
@@ -380,7 +382,20 @@ def migrate(engine: Engine) -> int:
 @contextmanager
 def _one_at_a_time(engine: Engine) -> Iterator[None]:
     if engine.dialect.name != "postgresql":
-        yield  # SQLite: a store of one worker
+        database = engine.url.database
+        if not database or database == ":memory:":
+            yield
+            return
+        # SQLite has one worker, but `serve`'s processes (and a command beside it) may open a
+        # new store at once: between one's "no table yet" and its CREATE TABLE the other's
+        # create fails. An flock on the database file (SQLite's own locks are fcntl locks,
+        # which flock never meets on Linux) makes them take turns; the second finds it done.
+        fd = os.open(database, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
         return
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.execute(select(func.pg_advisory_lock(MIGRATE_LOCK_KEY)))

@@ -7,6 +7,7 @@ import os
 import sqlite3
 import subprocess
 import sys
+import time
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -369,3 +370,25 @@ def test_a_removed_source_keeps_no_story_from_the_one_that_replaces_it(store_url
         live_sources=["renamed"],
     )
     assert new == 1
+
+
+def test_processes_opening_a_new_store_at_once_all_get_it(store_url: str) -> None:
+    # `serve` with several workers opens the store in each: none may fail on a table another
+    # created between its check and its CREATE TABLE.
+    script = (
+        "import sys, time\n"
+        "from syndication.store import Store\n"
+        "start = float(sys.argv[2])\n"
+        "time.sleep(max(0.0, start - time.time()))\n"
+        "Store.open(sys.argv[1]).engine.dispose()\n"
+    )
+    start = str(time.time() + 3)
+    opening = [
+        subprocess.Popen(
+            [sys.executable, "-c", script, store_url, start], stderr=subprocess.PIPE, text=True
+        )
+        for _ in range(6)
+    ]
+    errors = [p.communicate()[1] for p in opening]
+    assert [p.returncode for p in opening] == [0] * 6, errors
+    assert Store.open(store_url).version() == SCHEMA_VERSION
