@@ -388,9 +388,11 @@ def _one_at_a_time(engine: Engine) -> Iterator[None]:
             return
         # SQLite has one worker, but `serve`'s processes (and a command beside it) may open a
         # new store at once: between one's "no table yet" and its CREATE TABLE the other's
-        # create fails. An flock on the database file (SQLite's own locks are fcntl locks,
-        # which flock never meets on Linux) makes them take turns; the second finds it done.
-        fd = os.open(database, os.O_RDWR | os.O_CREAT, 0o644)
+        # create fails. An flock makes them take turns; the second finds it done. On the
+        # store's folder, never its file: closing any descriptor of the database file drops
+        # every fcntl lock this process holds on it, SQLite's own (its connections then fail
+        # with "disk I/O error" once another process writes).
+        fd = os.open(os.path.dirname(os.path.abspath(database)), os.O_RDONLY)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             yield
