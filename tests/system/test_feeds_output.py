@@ -554,6 +554,8 @@ def test_archive_documents_and_tombstones_follow_the_validator_rules(tmp_path: P
     assert _problems(reports) == []
 
 
+# The validator reads a few hundred documents: minutes on a slow machine sharing its cores.
+@pytest.mark.timeout(600)
 def test_w3c_validator_passes_what_every_corpus_feed_publishes(
     tmp_path: Path, shared: Path
 ) -> None:

@@ -204,7 +204,8 @@ def test_a_running_worker_serves_partners_and_applies_rotation_and_removal(
         return found[0] if found and found[0]["last_refused"] and found[0]["requests_24h"] >= 3 \
             else None  # fmt: skip
 
-    wait_until(lambda: desk_shown() is not None, 10, "the desk's pulls in status", worker)
+    # Each `status` is a process of its own: a few seconds apiece on a loaded machine.
+    wait_until(lambda: desk_shown() is not None, 30, "the desk's pulls in status", worker)
     shown = desk_shown()
     assert shown is not None and shown["last_refused"]["from"] == "127.0.0.1"
     assert shown["last_request"] and shown["editions"] == ["kk", "zh", "en"]
@@ -451,7 +452,9 @@ def test_past_its_rate_a_partner_gets_429_with_retry_after(
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
     partners = _partners()
-    partners[0]["rate"] = "120/min"
+    # Per hour: 130 requests on a loaded machine may take more than the half second in which
+    # `120/min` gives a token back, and one of the last ten would pass.
+    partners[0]["rate"] = "120/h"
     config = write_config(tmp_path, serve={"host": "127.0.0.1", "port": port},
                           translation=OFFLINE_TRANSLATION, partners=partners)  # fmt: skip
     assert run_cli("once", "--config", str(config), env=ENV).code in (0, 1)
@@ -463,7 +466,7 @@ def test_past_its_rate_a_partner_gets_429_with_retry_after(
     assert [c.status_code for c in codes[:120]] == [200] * 120
     refused = codes[120:]
     assert {c.status_code for c in refused} == {429}
-    assert all(1 <= int(c.headers["retry-after"]) <= 2 for c in refused)  # 120/min: 2 a second
+    assert all(1 <= int(c.headers["retry-after"]) <= 30 for c in refused)  # 120/h: 1 in 30 s
     assert _get(base, "/partners/desk/kk/rss.xml", DESK).status_code == 200  # not the desk's
 
 
