@@ -21,9 +21,11 @@ once: install  ## one full cycle on the default config, then exit
 	$(BIN)/syndication once
 
 # The PostgreSQL half runs on a throwaway server when PostgreSQL is installed (or at
-# $SYNDICATION_TEST_POSTGRES); the last lines say whether it ran, or why not.
+# $SYNDICATION_TEST_POSTGRES); the last lines say whether it ran, or why not. The test files
+# run on every core, at most 4 (pytest-xdist; a file's tests stay in one process, as its
+# fixtures are shared); `.venv/bin/python -m pytest` alone runs them in one.
 test: install  ## set up, then run the whole test suite (pytest's "no tests" is a failure)
-	$(BIN)/python -m pytest; rc=$$?; \
+	$(BIN)/python -m pytest -n auto --maxprocesses=4 --dist loadfile; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
 
 lint: install

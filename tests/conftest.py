@@ -173,6 +173,32 @@ def postgres_url(request: pytest.FixtureRequest) -> Iterator[str]:
         server.drop_database(url)
 
 
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """In a pytest-xdist worker: hand this process's PostgreSQL server (or why none) to the
+    controlling process, which prints the summary."""
+    output = getattr(session.config, "workeroutput", None)
+    if output is not None:
+        output["postgres"] = _postgres_said()
+
+
+@pytest.hookimpl(optionalhook=True)  # a pytest-xdist hook: absent when run without it
+def pytest_testnodedown(node: Any, error: object) -> None:
+    said = getattr(node, "workeroutput", {}).get("postgres")
+    if said:
+        _workers_postgres.append(said)
+
+
+_workers_postgres: list[dict[str, str]] = []  # what each xdist worker said of its server
+
+
+def _postgres_said() -> dict[str, str]:
+    server = _postgres.get("server")
+    if server is None:
+        return {"missing": _postgres["missing"]} if "missing" in _postgres else {}
+    where = f"a server of its own ({server.folder})" if server.folder else f"${postgres.ENV_URL}"
+    return {"version": server.version, "where": where}
+
+
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     """Say whether the PostgreSQL half ran: a skipped half must be seen, not guessed."""
     outcomes: Counter[str] = Counter()
@@ -186,16 +212,13 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     if not seen:
         return
     counts = ", ".join(f"{n} {k}" for k, n in outcomes.items())
-    server = _postgres.get("server")
-    if server is not None:
-        where = (
-            f"a server of its own ({server.folder})" if server.folder else f"${postgres.ENV_URL}"
-        )
-        terminalreporter.write_line(
-            f"PostgreSQL half: {counts}, on PostgreSQL {server.version} ({where})"
-        )
+    said = [s for s in [_postgres_said(), *_workers_postgres] if s]
+    servers = [s for s in said if "version" in s]
+    if servers:
+        on = "; ".join(f"PostgreSQL {s['version']} ({s['where']})" for s in servers)
+        terminalreporter.write_line(f"PostgreSQL half: {counts}, on {on}")
     else:
-        why = _postgres.get("missing", "see the skips above")
+        why = next((s["missing"] for s in said if "missing" in s), "see the skips above")
         terminalreporter.write_line(f"PostgreSQL half NOT RUN ({counts}): {why}", yellow=True)
 
 
@@ -271,10 +294,13 @@ REQUIRED = os.environ.get("SYNDICATION_SYSTEM_TESTS") == "required"
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Every test under tests/system/ is marked `system`: end to end, processes, programs."""
+    """Every test under tests/system/ is marked `system`: end to end, processes, programs;
+    every test taking the `shared` fixture is marked `shared` (what a fresh clone skips)."""
     for item in items:
         if SYSTEM in Path(str(item.fspath)).resolve().parents:
             item.add_marker(pytest.mark.system)
+        if "shared" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.shared)
 
 
 def unavailable(reason: str) -> NoReturn:
