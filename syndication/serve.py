@@ -5,7 +5,8 @@ cache of file bytes (plain and gzip) with their ETags, conditional requests (ETa
 Last-Modified, answered with 304), CORS for the public files (any origin, a preflight
 answered), content negotiation for gzip and for a feed opened in a
 browser (the feed folder's ``index.html`` page instead of the feed), media types (from
-``syndication.media``), ``410 Gone`` for the notice a withdrawn story's page holds, a long
+``syndication.media``), ``410 Gone`` for the notice a withdrawn story's page holds (its copy
+under ``withdrawn/``, which is for nginx, never answered at its own URL), a long
 ``Cache-Control`` for closed RFC 5005 archive documents, the ``/healthz`` and ``/metrics``
 endpoints (their content comes from callables the caller gives), handing everything under
 ``/partners/`` to the partners' app the caller gives (never to a file), and closing a
@@ -72,6 +73,9 @@ CACHE_CONTROL = "public, max-age=300"
 ARCHIVE_CACHE_CONTROL = "public, max-age=86400"
 # What the publisher writes into the page left where a withdrawn story was.
 _WITHDRAWN_MARK = b'<meta name="syndication:status" content="withdrawn">'
+# The folder where the publisher keeps a copy of each such notice, for deploy/nginx.conf to
+# know a withdrawn story's page by; not a page of the site (nginx answers it 404 too).
+_WITHDRAWN_COPIES = "withdrawn"
 # Below this, gzip's header and the CPU spent cost more than the bytes saved.
 GZIP_MIN_SIZE = 1024
 # Total bytes (plain + gzip) the cache may hold; published files are small, so this holds the
@@ -533,8 +537,9 @@ class StaticApp:
                 raise _Rejected
         parts = [p for p in path.split("/") if p]
         # Dot segments would climb out; dotfiles are never published but may be half-written
-        # temporary files (atomic publish), so they stay private too.
-        if any(p.startswith(".") for p in parts):
+        # temporary files (atomic publish), so they stay private too, as do the notices'
+        # copies (withdrawn/…), which are the publisher's word to nginx, not pages.
+        if any(p.startswith(".") for p in parts) or parts[:1] == [_WITHDRAWN_COPIES]:
             raise _Rejected
         resolved, st = self._contained(os.path.join(self.root, *parts), path)
         redirect: str | None = None

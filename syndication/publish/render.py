@@ -5,8 +5,9 @@ URLs, the same feed in the other editions and the hub for the current document, 
 links between the current document and the archive pages, the tombstones of its withdrawn
 stories in Atom, the stylesheet) and its three formats through `syndication.render`; the page
 of each document (the current one's is the feed's page, each archive page has its own); a
-story's page in an edition, or the notice left where a withdrawn story was; the site around the
-feeds (index.html, feeds.opml, stylesheets) through `site`. Pure: no store, no disk.
+story's page in an edition, or the notice left where a withdrawn story was (with its copy under
+`withdrawn/`); the site around the feeds (index.html, feeds.opml, stylesheets) through `site`.
+Pure: no store, no disk.
 """
 
 from __future__ import annotations
@@ -44,6 +45,10 @@ from syndication.words import site_description, site_title
 
 FEED_FILES = ("rss.xml", "atom.xml", "feed.json")
 PAGE = "index.html"  # a document's page, beside its three formats
+# The folder of the output holding a copy of each withdrawn story's notice at its page's path
+# ("withdrawn/kk/articles/x.html"): nginx cannot read a page to answer it 410 Gone, but it can
+# test whether a file exists (deploy/nginx.conf). Never served at its own URL.
+WITHDRAWN = "withdrawn"
 
 
 def document(
@@ -184,6 +189,19 @@ def notice_page(config: Config, edition: str, when: datetime, reason: str) -> by
     return withdrawn_page(
         edition=edition, when=when, reason=reason, home_title=site_title(config, edition)
     )
+
+
+def notice_copy(path: str) -> str:
+    """Where the copy of the notice at a story's page `path` goes ("withdrawn/kk/articles/…")."""
+    return f"{WITHDRAWN}/{path}"
+
+
+def notice_files(
+    config: Config, path: str, edition: str, when: datetime, reason: str
+) -> dict[str, bytes]:
+    """The notice at a withdrawn story's page `path`, and its copy (`notice_copy`), by path."""
+    page = notice_page(config, edition, when, reason)
+    return {path: page, notice_copy(path): page}
 
 
 def site_files(config: Config, every: list[FeedLink], updated: datetime) -> dict[str, bytes]:

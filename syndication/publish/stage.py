@@ -35,7 +35,8 @@ from syndication.publish.render import (
     document_paths,
     feed_index,
     links,
-    notice_page,
+    notice_copy,
+    notice_files,
     site_files,
     story_page,
 )
@@ -429,7 +430,8 @@ class _Publish:
 
     def _pages(self, ids: Sequence[str], editions: Sequence[str] | None = None) -> None:
         """Each story's page in every edition that published it: the story, or the notice
-        left where a withdrawn one was; a page no longer shown (and not withdrawn) goes."""
+        left where a withdrawn one was and its copy (`notice_files`); a page no longer shown
+        (and not withdrawn) goes, and a notice's copy once its story is not withdrawn."""
         if not self.public:
             return
         self._carried(ids)
@@ -449,11 +451,14 @@ class _Publish:
                 elif story.stored.withdrawn:
                     when = story.stored.withdrawn_at or self.now
                     reason = story.stored.withdrawn_reason
-                    steps.append(
-                        partial(_file, path, notice_page, self.config, edition, when, reason)
-                    )
+                    steps.append(partial(notice_files, self.config, path, edition, when, reason))
+                    continue
                 else:
                     gone.append(path)
+                # A story shown again (restored) or gone leaves no notice's copy behind. A full
+                # publish need not ask: its sweep removes every copy it did not produce.
+                if not self.plan.full:
+                    gone.append(notice_copy(path))
             for batch in chunks(steps, PAGES_PER_JOB):
                 self.round.add(Job(edition, list(batch), len(batch), fatal=True))
             self.writer.remove(gone)

@@ -7,7 +7,8 @@ pages before the feeds and indexes that link to them), one file that cannot be w
 stopping no other (and the first one named as published), files a killed publish left
 half-written, which published files a folder no longer has (removed by hand), removing what a
 publish no longer produces (named files when it follows the changes; a walk of every edition
-folder on a full publish), and what was written, for the store to record.
+folder, and of its notices' copies under `withdrawn/`, on a full publish), and what was
+written, for the store to record.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Protocol
 
 from syndication.files import Staged, digest, remove_orphans, remove_stale
 from syndication.lang import BASE_LANGUAGES, DERIVED
+from syndication.publish.render import WITHDRAWN
 
 RUNNING = ".publishing"
 BATCH = 1000  # files staged in a folder before they are flushed and renamed into place
@@ -200,12 +202,14 @@ class Writer:
 
     def sweep(self, editions: Iterable[str], keep: Collection[str]) -> None:
         """Remove every file of an edition folder this publish did not produce (a full publish):
-        withdrawn sources, topics and editions, expired pages. Every folder an edition could
-        have, configured or not: an edition dropped from the YAML must not stay published,
-        frozen. Other folders in the output are not ours."""
+        withdrawn sources, topics and editions, expired pages, and the copies of notices
+        (`withdrawn/{edition}/`) whose story is back or whose page went. Every folder an
+        edition could have, configured or not: an edition dropped from the YAML must not stay
+        published, frozen. Other folders in the output are not ours."""
         wanted = self.produced | set(keep)
         for edition in dict.fromkeys([*editions, *BASE_LANGUAGES, *DERIVED]):
             self.removed += self.output.remove_stale(wanted, edition)
+            self.removed += self.output.remove_stale(wanted, f"{WITHDRAWN}/{edition}")
 
     def flush(self) -> None:
         """Publish every file put so far; those that could not be are added to `failed`."""

@@ -4,16 +4,16 @@ Owns: conditional requests (ETag, If-None-Match, If-Modified-Since), gzip negoti
 browser opening a feed getting the feed's page while feed readers get the feed, media types,
 HEAD, 404s and redirects, path traversal (raw request targets over a socket, since httpx
 normalises ``..``), a request that never arrives whole dropped (slowloris), freshness after a
-file is rewritten, and ``/healthz``.
+file is rewritten, and ``/healthz``; and deploy/nginx.conf on the real nginx answering as the
+built-in server does (a feed's page for browsers, CORS, a withdrawn story's page 410 Gone with
+its notice, the notices' copies under ``withdrawn/`` never served at their own URL).
 """
 
 from __future__ import annotations
 
 import gzip
 import os
-import shutil
 import socket
-import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -27,7 +27,7 @@ import pytest
 
 from syndication.negotiate import accepts_gzip, etag_matches
 from syndication.serve import make_server, media_type, wants_page
-from tests.conftest import REPO, unavailable
+from tests.nginx import nginx_serving
 
 SECRET = "TOP-SECRET-do-not-serve"
 # Big and repetitive enough to be gzipped (over the 1 KB threshold and compressible).
@@ -393,49 +393,11 @@ def _browsers_in_a_folder_without_a_page(base: str, root: Path) -> None:
 @pytest.fixture
 def nginx(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     """deploy/nginx.conf serving a published tree, as the Compose `nginx` service runs it."""
-    if shutil.which("nginx") is None:
-        unavailable("nginx is not installed (apt-get install -y nginx-light)")
     root = tmp_path / "public"
     root.mkdir()
     _site(root)
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    conf = (REPO / "deploy" / "nginx.conf").read_text(encoding="utf-8")
-    conf = conf.replace("listen 80;", f"listen 127.0.0.1:{port};")
-    conf = conf.replace("root /srv/syndication/public;", f"root {root};")
-    (tmp_path / "site.conf").write_text(conf, encoding="utf-8")
-    temp = tmp_path / "tmp"
-    temp.mkdir()
-    main = tmp_path / "nginx.conf"
-    # Started by root, nginx's workers would be `nobody`, who cannot read pytest's folders.
-    user = "user root;\n" if os.geteuid() == 0 else ""
-    main.write_text(
-        f"daemon off;\n{user}pid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\n"
-        "events {}\nhttp {\n  include /etc/nginx/mime.types;\n  access_log off;\n"
-        + "".join(f"  {kind}_temp_path {temp}/{kind};\n"
-                  for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
-        + f"  include {tmp_path}/site.conf;\n}}\n",
-        encoding="utf-8",
-    )  # fmt: skip
-    server = subprocess.Popen(["nginx", "-p", str(tmp_path), "-c", str(main)],
-                              stderr=subprocess.PIPE)  # fmt: skip
-    try:
-        deadline = time.monotonic() + 10
-        while True:
-            assert server.poll() is None, server.stderr.read() if server.stderr else ""
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                assert time.monotonic() < deadline, "nginx did not start"
-                time.sleep(0.05)
-        yield f"http://127.0.0.1:{port}", root
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
-        if server.stderr is not None:
-            server.stderr.close()
+    with nginx_serving(root, tmp_path) as base:
+        yield base, root
 
 
 def test_nginx_conf_answers_browsers_and_feed_readers_as_the_built_in_server_does(
@@ -759,6 +721,43 @@ def test_healthz_failure_is_503_without_trace(
     assert r.status_code == 503
     assert "Traceback" not in r.text and "exploded" not in r.text
     assert "health check failed" in caplog.text
+
+
+def test_a_withdrawn_story_s_page_is_gone_behind_nginx_as_from_the_built_in_server(
+    srv: Running, tmp_path: Path
+) -> None:
+    """w410: behind deploy/nginx.conf a withdrawn story's page answered 200 (nginx cannot read
+    the notice's mark). With the notice's copy under withdrawn/, both servers answer 410 with
+    the notice, as a page (media type, caching, CORS); a live story's page is 200; the copies
+    are never served at their own URL."""
+    from datetime import UTC, datetime
+
+    from syndication.publish.site import withdrawn_page
+
+    when = datetime(2025, 5, 2, tzinfo=UTC)
+    notice = withdrawn_page(edition="kk", when=when, reason="Legal request", home_title="News")
+    for path in ("kk/articles/gone.html", "withdrawn/kk/articles/gone.html"):
+        (srv.root / path).parent.mkdir(parents=True, exist_ok=True)
+        (srv.root / path).write_bytes(notice)
+    live = (srv.root / "kk" / "articles" / "a-1.html").read_bytes()
+    with nginx_serving(srv.root, tmp_path / "nginx") as base:
+        for server in (base, srv.base):
+            gone = httpx.get(f"{server}/kk/articles/gone.html")
+            assert (gone.status_code, gone.content) == (410, notice), server
+            assert gone.headers["content-type"] == "text/html; charset=utf-8", server
+            assert gone.headers["cache-control"] == "public, max-age=300", server
+            assert gone.headers["access-control-allow-origin"] == "*", server
+            held = {"If-None-Match": gone.headers.get("etag", '"x"'), "If-Modified-Since":
+                    formatdate(time.time() + 60, usegmt=True)}  # fmt: skip
+            again = httpx.get(f"{server}/kk/articles/gone.html", headers=held)
+            assert (again.status_code, again.content) == (410, notice), server
+            shown = httpx.get(f"{server}/kk/articles/a-1.html")
+            assert (shown.status_code, shown.content) == (200, live), server
+            for path in ("/withdrawn/kk/articles/gone.html", "/withdrawn/kk/articles/",
+                         "/withdrawn/", "/withdrawn"):  # fmt: skip
+                hidden = httpx.get(f"{server}{path}")
+                assert hidden.status_code == 404, (server, path)
+                assert b"Legal request" not in hidden.content, (server, path)
 
 
 def test_withdrawn_pages_answer_gone_and_closed_archives_are_cached_long(srv: Running) -> None:
