@@ -506,7 +506,7 @@ class PartnerSettings(Strict):
     # `token:` is turned into this at validation (see _digest_only): the secret itself is
     # never kept in the settings, so nothing that prints or records them can show it.
     token_sha256: Annotated[str | None, AfterValidator(_check_digest)] = None
-    editions: list[str] | None = None  # None: every edition
+    editions: list[str] | None = None  # None (no key): every edition; as `sources` below
     # None (no key): every source, any story. A list: exactly those, so one emptied while a
     # contract is renegotiated gives nothing, never everything (and is refused: see
     # reference_problems).
@@ -587,9 +587,9 @@ def reference_problems(
     data: dict[str, Any], problem: Problem, line: Callable[[tuple[Any, ...]], int]
 ) -> None:
     """What one part of the YAML names and another does not have, each at its own line:
-    topics' and partners' sources, topics and editions (and a partner's empty list of them),
-    repeated topic and partner ids, the site's and topics' words for an edition not
-    configured, a glossary's unknown language.
+    topics' and partners' sources, topics and editions (and a partner's list of them left
+    empty, or with no value), repeated topic and partner ids, the site's and topics' words for
+    an edition not configured, a glossary's unknown language.
 
     Read from the YAML as written, not the validated settings, so that these are reported
     in the same run as any other mistake (validation stops at the first failing model)."""
@@ -651,6 +651,14 @@ def reference_problems(
         unknown((*where, "topics"), partner.get("topics"), topic_ids, "topic (feeds.topics)")
         if partner.get("editions") == []:
             problem((*where, "editions"), f"partners.{index}.editions: an empty list: no feed")
+        elif "editions" in partner and partner["editions"] is None:
+            # `editions:` left empty reads as every edition (PartnerSettings' None): refused
+            # as the empty list is, so a contract's editions being renegotiated give no more.
+            problem(
+                (*where, "editions"),
+                f"partners.{index}.editions: no value: name at least one edition, or remove "
+                "the key to give every edition",
+            )
         for key, all_of in (("sources", "every source"), ("topics", "stories of any topic")):
             # Neither nothing nor everything: left empty while a contract is renegotiated, the
             # list would read as no limit, the whole catalogue.

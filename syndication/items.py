@@ -3,11 +3,12 @@
 Owns: the item's stable id (a tag: URI) and its page's URL, which text an edition shows (the
 translation when there is a usable one, else the original), what a source's rights allow (full
 text, summary, headline), the machine-translation attribution, the kk-Latn / zh-Hant script of
-derived editions (and a Traditional Chinese original shown Simplified in `zh`, as written in
-`zh-Hant`), credits as each edition words them, a correction note's paragraph (its class and
-the edition's own label, whatever a translator made of them), the links to the same story in
-the other editions (hreflang), `updated` from stored times only (a correction moves it), and
-atom:source (the partner feed's id, title and updated; never a URL carrying a secret).
+derived editions (a Chinese byline's too in zh-Hant; and a Traditional Chinese original shown
+Simplified in `zh`, as written in `zh-Hant`), credits as each edition words them, a correction
+note's paragraph (its class and the edition's own label, whatever a translator made of them),
+the links to the same story in the other editions (hreflang), `updated` from stored times only
+(a correction moves it), and atom:source (the partner feed's id, title and updated; never a URL
+carrying a secret).
 Also whether a story is in an edition at all (`in_edition`: not withdrawn, not under embargo,
 in the edition's language or translated, or the policy shows originals) and the digest of what
 a reader of an edition sees of it (`digest`: a new digest is a new version).
@@ -31,6 +32,7 @@ from syndication.lang import (
     DERIVED,
     base_language,
     convert_html,
+    derive_byline,
     derive_html,
     derive_text,
     is_traditional,
@@ -78,6 +80,7 @@ class _Text:
     summary: str
     content: str
     credits: tuple[str, ...]
+    author: str
     language: str
     translated: bool
 
@@ -211,7 +214,7 @@ def build_item(
         language=text.language,
         summary=xml_safe(text.summary),
         content=xml_safe(text.content),
-        author=xml_safe(article.author),
+        author=xml_safe(text.author),
         categories=tuple(xml_safe(c) for c in article.categories),
         image=web_url(article.image),
         enclosures=tuple(
@@ -283,6 +286,9 @@ def _text(config: Config, edition: str, story: Story, rights: str) -> _Text:
             edition, "translated", language=language_name(edition, article.language)
         )
     credits = article.credits
+    # The byline is the original's, never translated: a Chinese one is written in zh-Hant's
+    # characters as the text is, unless the story is a Traditional original shown as written.
+    author = article.author if traditional else derive_byline(article.author, edition)
     if traditional and edition == "zh":
         title, summary = simplified_chinese(title), simplified_chinese(summary)
         content = convert_html(content, simplified_chinese)
@@ -300,7 +306,7 @@ def _text(config: Config, edition: str, story: Story, rights: str) -> _Text:
         # got a translated label); one of the story's current text still opens with it.
         legacy = translated and translation is not None and translation.status == "translated"
         content = _with_note(content, item_language, legacy=legacy and _opens_with_note(article))
-    return _Text(title, summary, content, credits, item_language, translated)
+    return _Text(title, summary, content, credits, author, item_language, translated)
 
 
 def _opens_with_note(article: Article) -> bool:

@@ -8,11 +8,12 @@ script a text is written in (Kazakh in either of its Latin alphabets included), 
 derivations themselves: ``kk-Latn`` (Kazakh Cyrillic -> the 2021 Kazakh Latin alphabet, with our
 own letter table) and ``zh-Hant`` (Simplified -> Traditional Chinese through OpenCC, in Taiwan's
 standard character forms, with the few news phrases OpenCC misreads set right), for plain
-text, a name's forms and HTML fragments; and the way back for a Traditional Chinese original,
-which the Simplified ``zh`` edition shows converted (OpenCC t2s). In HTML only text nodes and
-the words of ``alt``/``title`` attributes change; tags, other attribute values, comments,
-entities and the content of ``<code>``/``<pre>`` (and raw-text ``<script>``/``<style>``) are
-copied byte for byte, so links, image URLs and code samples survive the conversion.
+text, a byline (a Chinese one only), a name's forms and HTML fragments; and the way back for a
+Traditional Chinese original, which the Simplified ``zh`` edition shows converted (OpenCC t2s).
+In HTML only text nodes and the words of ``alt``/``title`` attributes change; tags, other
+attribute values, comments, entities and the content of ``<code>``/``<pre>`` (and raw-text
+``<script>``/``<style>``) are copied byte for byte, so links, image URLs and code samples
+survive the conversion.
 """
 
 from __future__ import annotations
@@ -399,6 +400,15 @@ def derive_text(text: str, edition: str) -> str:
     """Plain text for ``edition``; editions that are not derived get ``text`` back unchanged."""
     convert = _CONVERTERS.get(edition)
     return convert(text) if convert else text
+
+
+def derive_byline(byline: str, edition: str) -> str:
+    """A story's author as ``edition`` shows it: a Chinese one (Han characters) in the
+    ``zh-Hant`` edition's characters, as the story's text is; any other as written (a name in
+    Latin letters is its bearer's own spelling, which no derivation may change)."""
+    if edition == "zh-Hant" and HAN.search(byline):
+        return zh_hant(byline)
+    return byline
 
 
 # One alternation over the markup an HTML tokenizer would not treat as text. Tags allow ">"

@@ -3,7 +3,9 @@
 Owns: Markdown with YAML front matter (rendered with Python-Markdown) and plain-text files
 with `key value` (or `key: value`) header lines, including the messy real shape where
 headers and the first paragraph share one line (` date 2025-04-25 Speaking at …`). Photo
-credit lines are taken out of the body in both formats and kept as the story's credits. A bad
+credit lines are taken out of the body in both formats and kept as the story's credits. A file
+with no title (or one that shows nothing) is named as a partner's item is: by the first visible
+sentence of its body, else of its `summary:` (ingest.entries), else by its file name. A bad
 file (or an empty one, or one whose id another file already has, or one with a misspelt key
 such as `embrago:`, or an `embargo:` with no date, or `embargo`/`status` among a plain-text
 file's headers, with or without a colon) is reported with its path and line and skipped, its
@@ -32,11 +34,11 @@ from syndication.errors import ArticleFileError
 from syndication.html import (
     absolute_url,
     correction_note,
-    first_sentence,
     plain_text,
     sanitise_html,
     shorten,
 )
+from syndication.ingest.entries import fallback_title, visible
 from syndication.ingest.normalise import choose_language
 from syndication.lang import normalise_language
 from syndication.model import Article, Withdrawal, article_id
@@ -618,11 +620,17 @@ def _article(
     # its own `link:` (the newsroom's page) when it has one; else the site publishing it.
     content = sanitise_html(body_html, link or source.base_url)
     body_text = plain_text(sanitise_html(body_html))
-    title = plain_text(str(meta.get("title") or ""), 300) or first_sentence(body_text)
+    given_summary = plain_text(str(meta.get("summary") or ""))
+    # As for a partner's item: a title that shows nothing is none, and without one the first
+    # visible sentence of the body names the story, else of its `summary:` (a body of an
+    # image alone, or opening with a lone &#x200B;, gave an empty or invisible title).
+    title = visible(plain_text(str(meta.get("title") or ""), 300)) or fallback_title(
+        body_text, given_summary
+    )
     if not title and not content:
         # e.g. front matter and nothing else: no story to publish under the file's name.
         raise ArticleFileError(str(path), "empty article")
-    summary = plain_text(str(meta.get("summary") or "")) or body_text
+    summary = given_summary or body_text
     tags = meta.get("tags") or meta.get("categories") or []
     if isinstance(tags, str):
         tags = [t.strip() for t in tags.split(",")]

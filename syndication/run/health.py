@@ -2,11 +2,12 @@
 
 Owns: the worker's condition (which jobs are failing and why, the last cycle and publish, the
 latest error of a job until that job works again, why it must stop), the `/healthz` document
-built from it and the store, `syndication serve`'s `/healthz` (whether its output folder holds
-a published site, and whether the store its partners' feeds come from can be read), and the
-text a `/metrics` scrape gets: this process's counters (:mod:`syndication.metrics`) plus
-gauges read from the store at that moment (translation backlog, each source's last success and
-consecutive failures, the live workers and what this one holds, whether the store answered).
+built from it, the store and the output folder it serves (whether that holds a published site),
+`syndication serve`'s `/healthz` (the same look at its output folder, and whether the store its
+partners' feeds come from can be read), and the text a `/metrics` scrape gets: this process's
+counters (:mod:`syndication.metrics`) plus gauges read from the store at that moment
+(translation backlog, each source's last success and consecutive failures, the live workers and
+what this one holds, whether the store answered).
 All read the store (blocking): call them off the event loop, as the server does.
 
 Labels carry source ids and language tags only, never URLs or keys, so a secret in the
@@ -42,6 +43,8 @@ VITAL_JOBS = ("publish", "heartbeat")
 # What puts a site into an output folder that holds none (said by `serve` at start and in
 # its /healthz).
 TO_PUBLISH = "`syndication once` (or `syndication run`) with this configuration publishes it"
+# … and into the folder a running worker serves (said in its /healthz).
+TO_REPUBLISH = "the next publish writes it (`syndication publish` asks for one now)"
 
 
 @dataclass
@@ -96,9 +99,16 @@ class Condition:
             self.last_error = ""
 
 
-def healthz(store: Store, condition: Condition) -> dict[str, Any]:
-    """What /healthz answers: not ok (503) while the store cannot be read or written or the
-    output cannot be published; a partner or a translator down is not our ill health."""
+def healthz(config: Config, store: Store, condition: Condition) -> dict[str, Any]:
+    """What `run`'s /healthz answers: not ok (503) while the store cannot be read or written,
+    the output cannot be published, or the output folder it serves holds no published site
+    (every public URL would be 404); a partner or a translator down is not our ill health.
+
+    The folder is not let off while the worker starts: `run` answers only once it has tried
+    its first publish (it publishes before it serves), so a fresh worker's site is there by
+    its first answer. A folder without one is then a publish that failed (`failing.publish`
+    says why), one another worker of a fleet is still making, or the folder moved, emptied or
+    removed since; any publish finding the front page gone writes the whole site again."""
     last_error, last_error_at = condition.last_error, condition.last_error_at
     try:
         backlog = store.backlog()
@@ -108,6 +118,9 @@ def healthz(store: Store, condition: Condition) -> dict[str, Any]:
         backlog, reachable = {}, False
         last_error, last_error_at = str(exc), utcnow()
     failing = {k: v for k, v in condition.failing.items() if k in VITAL_JOBS}
+    problem = site_problem(config)
+    if problem is not None:
+        failing["output"] = f"{problem}: {TO_REPUBLISH}"
     fatal = condition.fatal
     return {
         "ok": reachable and not failing and not fatal,
@@ -142,6 +155,15 @@ def output_problem(folder: Path) -> str | None:
     return None
 
 
+def site_problem(config: Config) -> str | None:
+    """Why the configured output folder holds no published site to serve (`output_problem`),
+    or None: it does, or nothing public is served from a folder (an object store, or
+    `publish.public: false`)."""
+    if config.folder is None or not config.settings.publish.public:
+        return None
+    return output_problem(config.folder)
+
+
 def serving(config: Config, store: Store | None) -> dict[str, Any]:
     """What `syndication serve`'s /healthz answers: not ok (503) while its output folder holds
     no published site (every public file would be 404), or, with partners configured, while
@@ -149,10 +171,9 @@ def serving(config: Config, store: Store | None) -> dict[str, Any]:
     when serve started). `serve` reads no store for anything else."""
     s = config.settings
     failing: dict[str, str] = {}
-    if config.folder is not None and s.publish.public:
-        problem = output_problem(config.folder)
-        if problem is not None:
-            failing["output"] = f"{problem}: {TO_PUBLISH}"
+    problem = site_problem(config)
+    if problem is not None:
+        failing["output"] = f"{problem}: {TO_PUBLISH}"
     state: str | None = None  # no partners: no store read
     if s.partners:
         state = "unreachable"

@@ -563,4 +563,4 @@ class Worker:
 
     def health(self) -> dict[str, Any]:
         """What /healthz answers (see :func:`syndication.run.health.healthz`)."""
-        return healthz(self.store, self.condition)
+        return healthz(self.config, self.store, self.condition)

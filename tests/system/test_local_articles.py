@@ -5,8 +5,9 @@ file's `embargo`/`status` header (with or without a colon) holding its story bac
 file's line in `once`'s output, a CMS's own keys published with a note; a stored story whose
 file turns bad kept as it was (not withdrawn, not changed), under its path's id or its own
 `id:`; a symlink to another article of the folder not a second story in the feeds; every
-skipped file counted and named by `once` and `status` (the source's health `warning`); and
-`articles:` naming a file rather than a folder.
+skipped file counted and named by `once` and `status` (the source's health `warning`);
+`articles:` naming a file rather than a folder; and a story without a title named by a
+sentence that shows.
 """
 
 from __future__ import annotations
@@ -207,3 +208,22 @@ def test_a_date_edited_alone_in_a_file_is_published(tmp_path: Path) -> None:
     feed = json.loads((tmp_path / "public" / "en" / "feed.json").read_text(encoding="utf-8"))
     (item,) = feed["items"]
     assert item["date_published"].startswith("2025-06-10T09:00:00")
+
+
+def test_a_story_without_a_title_is_named_by_a_sentence_that_shows(tmp_path: Path) -> None:
+    """A file without `title:` was named by its body's first sentence even when that showed
+    nothing (a body opening with a lone `&#x200B;`: an invisible title in every feed), and a
+    body of an image alone by the file's name beside its `summary:`; a partner's item got the
+    first visible sentence of its text, else of its summary."""
+    articles = tmp_path / "articles"
+    front = "---\nlanguage: en\ndate: 2025-06-0{}T09:00:00Z\nsummary: {}\n---\n"
+    _write(articles / "blank.md", front.format(1, "The bridge reopened. Traffic resumed.")
+           + "&#x200B;\n")  # fmt: skip
+    _write(articles / "photo.md", front.format(2, "Crowds filled the square. More later.")
+           + "![](https://example.kz/parade.jpg)\n")  # fmt: skip
+    config = write_config(
+        tmp_path, editions=["en"], sources=[{"id": "newsroom", "articles": "articles", **EN}]
+    )
+    done = run_cli("once", "--config", str(config))
+    assert done.code == 0, done.output
+    assert sorted(_feed(tmp_path).values()) == ["Crowds filled the square", "The bridge reopened"]

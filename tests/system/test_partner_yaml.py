@@ -3,10 +3,10 @@
 
 Owns: a token the YAML holds part of (a `${VAR:-default}` fallback, text around `${VAR}`)
 refused like a token written in full, at its `file:line`, without showing it, and never let in
-by `serve`; a partner's `sources:` or `topics:` emptied (an empty list, or no value) refused,
-never read as every source, and a running `serve` keeping the partner's entitlement when such
-a file is saved; and who pulls what under `serve` (no `/metrics` there: `status` and the
-access log), as README's "For partners" says.
+by `serve`; a partner's `sources:`, `topics:` or `editions:` emptied (an empty list, or no
+value) refused, never read as every source or edition, and a running `serve` keeping the
+partner's entitlement when such a file is saved; and who pulls what under `serve` (no
+`/metrics` there: `status` and the access log), as README's "For partners" says.
 """
 
 from __future__ import annotations
@@ -101,9 +101,10 @@ def test_serve_never_lets_in_a_token_the_yaml_holds_part_of(
     assert IN_FILE not in server.output() and KHABAR not in server.output()
 
 
-def test_check_refuses_a_partners_emptied_sources_or_topics(tmp_path: Path) -> None:
+def test_check_refuses_a_partners_emptied_sources_topics_or_editions(tmp_path: Path) -> None:
     """exploreF t/emptysources.yaml: `sources: []` gave the partner every source (and
-    `topics: []` any story) while `editions: []` was refused."""
+    `topics: []` any story) while `editions: []` was refused; `editions:` with no value gave
+    every edition."""
     digest = "ab" * 32
     config, _ = _config(
         tmp_path,
@@ -114,14 +115,16 @@ def test_check_refuses_a_partners_emptied_sources_or_topics(tmp_path: Path) -> N
     data["partners"] += [
         {"id": "b", "token_sha256": "cd" * 32, "topics": []},
         {"id": "c", "token_sha256": "ef" * 32, "sources": None},  # `sources:` with no value
+        {"id": "d", "token_sha256": "12" * 32, "editions": None},
     ]
     _write(config, data)
     check = run_cli("check", "--config", str(config))
     assert check.code == 2, check.output
     lines = config.read_text(encoding="utf-8").splitlines()
     at = [n for n, text in enumerate(lines, 1) if text.strip() in ("sources: []", "topics: []",
-                                                                   "sources: null")]  # fmt: skip
-    assert check.stderr.count(f"{config}:") == 3, check.stderr
+                                                                   "sources: null",
+                                                                   "editions: null")]  # fmt: skip
+    assert check.stderr.count(f"{config}:") == 4, check.stderr
     for line, said in zip(
         at,
         [
@@ -130,6 +133,8 @@ def test_check_refuses_a_partners_emptied_sources_or_topics(tmp_path: Path) -> N
             "partners.1.topics: an empty list: name at least one topic, or remove the key to "
             "give stories of any topic",
             "partners.2.sources: no value: name at least one source",
+            "partners.3.editions: no value: name at least one edition, or remove the key to "
+            "give every edition",
         ],
         strict=True,
     ):

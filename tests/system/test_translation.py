@@ -19,7 +19,7 @@ import pytest
 
 from syndication.model import utcnow
 from syndication.translate.engine import translate_pending
-from tests.conftest import run_cli, start_cli, write_config
+from tests.conftest import OFFLINE_TRANSLATION, run_cli, start_cli, write_config
 from tests.fakeprovider import FakeGoogle
 from tests.feedserver import FeedServer
 from tests.unit.translate.test_engine import (
@@ -41,11 +41,14 @@ EN_TEXT = (
 )
 
 
-def _write_story(folder: Path, name: str, language: str, title: str, body: str) -> None:
+def _write_story(
+    folder: Path, name: str, language: str, title: str, body: str, author: str = ""
+) -> None:
     folder.mkdir(parents=True, exist_ok=True)
+    byline = f"author: {author}\n" if author else ""
     (folder / name).write_text(
         f"---\ntitle: {title}\ndate: 2025-05-0{len(list(folder.iterdir())) + 1}T09:00:00Z\n"
-        f"language: {language}\n---\n{body}\n",
+        f"language: {language}\n{byline}---\n{body}\n",
         encoding="utf-8",
     )
 
@@ -280,6 +283,51 @@ def test_latin_kazakh_and_traditional_chinese_originals_reach_every_edition_righ
     assert traditional["m7"]["title"] == "上海舉行新年音樂會"
     # Chinese originals are never sent to be translated into Chinese.
     assert not [c for c in fake_google.calls if c.target.startswith("zh") and "臺灣" in c.text]
+
+
+def test_a_chinese_byline_is_in_traditional_characters_in_zh_hant(tmp_path: Path) -> None:
+    """The zh-Hant edition converted a story's text but not its author: a Simplified byline
+    stayed Simplified in its RSS, Atom, JSON Feed and page. A name in Latin letters is kept."""
+    stories = tmp_path / "stories"
+    _write_story(stories, "concert.md", "zh", "上海举行新年音乐会",
+                 "上海交响乐团昨晚举行新年音乐会。", author="新华社记者 张晓东")  # fmt: skip
+    _write_story(stories, "metro.md", "zh", "阿拉木图地铁新站开通",
+                 "阿拉木图地铁新站今天开通。", author="Li Wei")  # fmt: skip
+    config = write_config(
+        tmp_path,
+        editions=["zh", "zh-Hant"],
+        sources=[{"id": "newsroom", "articles": "stories"}],
+        translation=OFFLINE_TRANSLATION,
+    )
+    done = run_cli("once", "--config", str(config))
+    assert done.code == 0, done.output
+    public = tmp_path / "public"
+
+    def bylines(edition: str) -> dict[str, set[str]]:
+        """Each format's (and the pages') authors of the edition's stories."""
+        folder = public / edition
+        feed = json.loads((folder / "feed.json").read_text("utf-8"))
+        pages = [
+            public / item["url"].removeprefix("https://feeds.example.kz/") for item in feed["items"]
+        ]
+        return {
+            "feed.json": {a["name"] for item in feed["items"] for a in item["authors"]},
+            **{
+                name: {e.author for e in feedparser.parse((folder / name).read_bytes()).entries}
+                for name in ("rss.xml", "atom.xml")
+            },
+            "pages": {
+                byline
+                for page in pages
+                for byline in ("新華社記者 張曉東", "新华社记者 张晓东", "Li Wei")
+                if byline in page.read_text("utf-8")
+            },
+        }
+
+    for where, found in bylines("zh-Hant").items():
+        assert found == {"新華社記者 張曉東", "Li Wei"}, where
+    for where, found in bylines("zh").items():
+        assert found == {"新华社记者 张晓东", "Li Wei"}, where
 
 
 def test_once_publishes_the_originals_while_the_provider_has_not_answered(
