@@ -48,7 +48,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from syndication.media import NAMED_TYPES as _NAMED_TYPES
 from syndication.media import OCTET_STREAM as _OCTET_STREAM
-from syndication.media import media_type
+from syndication.media import WITHDRAWN_COPIES, WITHDRAWN_MARK, media_type
 from syndication.negotiate import accepts_gzip, etag_matches, request_headers
 from syndication.paging import is_closed_archive
 
@@ -72,10 +72,7 @@ CACHE_CONTROL = "public, max-age=300"
 # corrected or withdrawn: caches may keep it for a day (not for ever, for that reason).
 ARCHIVE_CACHE_CONTROL = "public, max-age=86400"
 # What the publisher writes into the page left where a withdrawn story was.
-_WITHDRAWN_MARK = b'<meta name="syndication:status" content="withdrawn">'
-# The folder where the publisher keeps a copy of each such notice, for deploy/nginx.conf to
-# know a withdrawn story's page by; not a page of the site (nginx answers it 404 too).
-_WITHDRAWN_COPIES = "withdrawn"
+_WITHDRAWN_MARK = WITHDRAWN_MARK.encode()
 # Below this, gzip's header and the CPU spent cost more than the bytes saved.
 GZIP_MIN_SIZE = 1024
 # Total bytes (plain + gzip) the cache may hold; published files are small, so this holds the
@@ -539,7 +536,7 @@ class StaticApp:
         # Dot segments would climb out; dotfiles are never published but may be half-written
         # temporary files (atomic publish), so they stay private too, as do the notices'
         # copies (withdrawn/…), which are the publisher's word to nginx, not pages.
-        if any(p.startswith(".") for p in parts) or parts[:1] == [_WITHDRAWN_COPIES]:
+        if any(p.startswith(".") for p in parts) or parts[:1] == [WITHDRAWN_COPIES]:
             raise _Rejected
         resolved, st = self._contained(os.path.join(self.root, *parts), path)
         redirect: str | None = None

@@ -17,6 +17,7 @@ from datetime import datetime
 
 from syndication.config import Config
 from syndication.lang import base_language, derive_text
+from syndication.media import WITHDRAWN_COPIES
 from syndication.paging import Paging, archive_folder
 from syndication.publish.select import FeedDef
 from syndication.publish.site import (
@@ -45,10 +46,6 @@ from syndication.words import site_description, site_title
 
 FEED_FILES = ("rss.xml", "atom.xml", "feed.json")
 PAGE = "index.html"  # a document's page, beside its three formats
-# The folder of the output holding a copy of each withdrawn story's notice at its page's path
-# ("withdrawn/kk/articles/x.html"): nginx cannot read a page to answer it 410 Gone, but it can
-# test whether a file exists (deploy/nginx.conf). Never served at its own URL.
-WITHDRAWN = "withdrawn"
 
 
 def document(
@@ -193,7 +190,7 @@ def notice_page(config: Config, edition: str, when: datetime, reason: str) -> by
 
 def notice_copy(path: str) -> str:
     """Where the copy of the notice at a story's page `path` goes ("withdrawn/kk/articles/…")."""
-    return f"{WITHDRAWN}/{path}"
+    return f"{WITHDRAWN_COPIES}/{path}"
 
 
 def notice_files(

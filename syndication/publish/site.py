@@ -27,6 +27,7 @@ from syndication.lang import (
     kazakh_latin_letters,
     script_of,
 )
+from syndication.media import WITHDRAWN_MARK
 from syndication.paging import archive_folder
 from syndication.render import Item, credit_html
 from syndication.words import EDITION_NAMES, withdrawal_reason, word
@@ -283,11 +284,6 @@ def article_page(item: Item, *, edition: str, feed_title: str) -> bytes:
         f"{body}\n{original}\n</article>\n<nav>{others}</nav>"
     )
     return _page(edition, f"{item.title} — {feed_title}", head, "../../style.css", content)
-
-
-# The mark of a withdrawn story's page: our server answers it with 410 Gone (syndication.serve
-# looks for exactly these bytes), and search engines are told to forget it.
-WITHDRAWN_MARK = '<meta name="syndication:status" content="withdrawn">'
 
 
 def withdrawn_page(*, edition: str, when: datetime, reason: str, home_title: str) -> bytes:

@@ -21,7 +21,7 @@ from typing import Protocol
 
 from syndication.files import Staged, digest, remove_orphans, remove_stale
 from syndication.lang import BASE_LANGUAGES, DERIVED
-from syndication.publish.render import WITHDRAWN
+from syndication.media import WITHDRAWN_COPIES
 
 RUNNING = ".publishing"
 BATCH = 1000  # files staged in a folder before they are flushed and renamed into place
@@ -209,7 +209,7 @@ class Writer:
         wanted = self.produced | set(keep)
         for edition in dict.fromkeys([*editions, *BASE_LANGUAGES, *DERIVED]):
             self.removed += self.output.remove_stale(wanted, edition)
-            self.removed += self.output.remove_stale(wanted, f"{WITHDRAWN}/{edition}")
+            self.removed += self.output.remove_stale(wanted, f"{WITHDRAWN_COPIES}/{edition}")
 
     def flush(self) -> None:
         """Publish every file put so far; those that could not be are added to `failed`."""
