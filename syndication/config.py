@@ -649,19 +649,13 @@ def reference_problems(
             unknown((*where, "editions"), partner.get("editions"), editions, "edition")
         unknown((*where, "sources"), partner.get("sources"), sources, "source")
         unknown((*where, "topics"), partner.get("topics"), topic_ids, "topic (feeds.topics)")
-        if partner.get("editions") == []:
-            problem((*where, "editions"), f"partners.{index}.editions: an empty list: no feed")
-        elif "editions" in partner and partner["editions"] is None:
-            # `editions:` left empty reads as every edition (PartnerSettings' None): refused
-            # as the empty list is, so a contract's editions being renegotiated give no more.
-            problem(
-                (*where, "editions"),
-                f"partners.{index}.editions: no value: name at least one edition, or remove "
-                "the key to give every edition",
-            )
-        for key, all_of in (("sources", "every source"), ("topics", "stories of any topic")):
+        for key, all_of in (
+            ("editions", "every edition"),
+            ("sources", "every source"),
+            ("topics", "stories of any topic"),
+        ):
             # Neither nothing nor everything: left empty while a contract is renegotiated, the
-            # list would read as no limit, the whole catalogue.
+            # list would read as no limit, the whole catalogue (or, empty, give no feed).
             if key in partner and partner[key] in ([], None):
                 problem(
                     (*where, key),

@@ -492,7 +492,10 @@ def test_cross_references_are_each_reported_at_their_own_line_in_one_run(tmp_pat
     assert "translation.glossary.1.xx: " in by_line[15][0]
     assert "partners.0.sources: unknown source nosuch2" in by_line[19][0]
     assert "partners.0.topics: unknown topic (feeds.topics) t9" in by_line[20][0]
-    assert "partners.0.editions: an empty list: no feed" in by_line[21][0]
+    assert (
+        "partners.0.editions: an empty list: name at least one edition, or remove the key to "
+        "give every edition" in by_line[21][0]
+    )
     assert "partners.1.editions: unknown edition fr" in by_line[24][0]
     assert not any(":1: (top level)" in p for p in problems)
 
