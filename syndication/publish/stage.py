@@ -55,6 +55,7 @@ FAILED = "publish_failed"  # feeds a publish could not render: rendered whole ne
 OPML_STAMP = "publish_opml"  # the OPML's feed list digest and its dateModified
 CHUNK = 1000  # stories read at once by a full publish
 PAGES_PER_JOB = 250  # story pages rendered together (by one process of a parallel round)
+DOCUMENTS_WEIGHT = 1_000  # about the items of a feed's documents rendered together
 # A full publish of a store too big to keep (stories.KEPT) runs a round once its jobs weigh
 # this much (about the items they render), so what they hold stays bounded.
 ROUND_WEIGHT = 10_000
@@ -473,25 +474,29 @@ class _Publish:
         ordered: list[int | None] = sorted(p for p in pages if p is not None and p in kept)
         if None in pages:
             ordered.append(None)
-        steps: list[Render] = []
-        weight = 0
+        # Jobs of about DOCUMENTS_WEIGHT items each: an edition's hundred archive pages are
+        # then shared among the processes of the round instead of all rendered by one.
+        jobs: list[Job] = []
         shown: int | None = None  # the items of the edition's current main document
         for page in ordered:
             ranks = paging.current if page is None else paging.page(page)
             items = self._items(feed, self._entries(feed.folder, ranks), current=page is None)
-            steps.append(partial(self._document, feed, paging, page, items))
-            weight += len(items) + 1
+            if not jobs or jobs[-1].weight >= DOCUMENTS_WEIGHT:
+                jobs.append(Job(feed.folder, [], 0))
+            jobs[-1].steps.append(partial(self._document, feed, paging, page, items))
+            jobs[-1].weight += len(items) + 1
             if page is None and feed.scope.main:
                 shown = len(items)
-        if not steps:
-            return
+        for job in jobs:  # the current document, last, is in the last job
+            job.on_done = partial(self._rendered, job, feed, shown if job is jobs[-1] else None)
+            self.round.add(job)
 
-        def done() -> None:
-            self.report.rendered += len(steps)
-            if shown is not None:
-                self.report.items[feed.edition] = shown
-
-        self.round.add(Job(feed.folder, steps, weight, on_done=done))
+    def _rendered(self, job: Job, feed: FeedDef, shown: int | None) -> None:
+        """Count a job's documents once written, and the items its edition's current main
+        document shows when the job held it."""
+        self.report.rendered += len(job.steps)
+        if shown is not None:
+            self.report.items[feed.edition] = shown
 
     def _document(
         self, feed: FeedDef, paging: Paging, page: int | None, items: list[Item]
