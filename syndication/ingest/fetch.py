@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import email.utils
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -66,13 +67,23 @@ class Fetcher:
         await self._client.aclose()
 
     async def fetch(
-        self, source_id: str, url: str, etag: str = "", last_modified: str = ""
+        self,
+        source_id: str,
+        url: str,
+        etag: str = "",
+        last_modified: str = "",
+        before: Callable[[], Awaitable[None]] | None = None,
     ) -> FetchResult:
-        """GET `url` conditionally; raise SourceError with a clear reason on any failure."""
+        """GET `url` conditionally; raise SourceError with a clear reason on any failure.
+
+        `before` is awaited when this fetch's turn has come (after the wait for the
+        concurrency limits), right before the request: what it raises ends the fetch unsent."""
         host = urlsplit(url).netloc.lower()
         # The host's turn first: fetches queued behind a slow host must not sit on the global
         # slots that every other host's fetches need.
         async with self._per_host[host], self._global:
+            if before is not None:
+                await before()
             try:
                 return await asyncio.wait_for(
                     self._fetch(source_id, url, etag, last_modified),

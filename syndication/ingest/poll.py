@@ -3,7 +3,9 @@
 Owns: the polls: a cycle's sources polled concurrently (`poll_sources`), one source's poll
 that never raises (`poll_source`: one source's failure or bug never stops another), the
 `Poller` that `run` submits each poll to, and the phases of a poll: fetch (a conditional GET
-with the validators recorded for the same location, or a file read), parse (off the event
+with the validators recorded for the same location, or a file read; by a worker of a store,
+only while the claim it took on the source is still its own when the fetch's turn comes:
+else dropped, nothing sent, nothing recorded), parse (off the event
 loop: on the ingest thread, or in the parse pool when a body is worth a process), save (the
 source's articles into the store; the stories a folder's files withdraw, or whose file is
 gone, and those a partner's tombstones name, withdrawn), and record (the
@@ -22,6 +24,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from urllib.parse import urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
 
@@ -41,6 +44,7 @@ from syndication.store import BY_PARTNER, BY_SOURCE, Store
 
 # `next_poll` and `scheduled_after` live in `schedule`; the front ends import them from here.
 __all__ = [
+    "DROPPED",
     "ParsePool",
     "Poller",
     "SourceOutcome",
@@ -54,12 +58,19 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 _RECORD_BATCH = 50  # sources whose state after a poll is written in one transaction
+# The result of a poll that never went out: this worker's claim on the source lapsed while
+# the poll waited its turn (another worker may have polled it meanwhile).
+DROPPED = "dropped"
+
+
+class _ClaimLost(Exception):
+    """The poll's claim is no longer this worker's: the poll must not go out."""
 
 
 @dataclass
 class SourceOutcome:
     source_id: str
-    result: str  # ok | not-modified | error
+    result: str  # ok | not-modified | error | dropped (DROPPED: nothing sent or recorded)
     new: int = 0
     updated: int = 0
     unchanged: int = 0
@@ -241,8 +252,17 @@ async def _poll_and_record(
             outcome = await loop.run_in_executor(worker, _ingest_folder, config, store, source)
             fetched = None
         else:
-            fetched = await _fetch(config, source, fetcher, state)
+            fetched = await _fetch(config, store, source, fetcher, state)
             outcome = await _ingest_feed(config, store, source, fetched, worker, pool)
+    except _ClaimLost:
+        # Neither a failure of the partner's nor a poll: whoever holds the claim now polls it.
+        log.info(
+            "source %s: poll dropped: this worker's claim on it lapsed while the poll waited "
+            "its turn (its heartbeat late past fleet.lease); another worker may poll it",
+            source.id,
+            extra={"source": source.id},
+        )
+        return SourceOutcome(source.id, DROPPED)
     except SourceError as exc:
         outcome = SourceOutcome(source.id, "error", error=exc.message)
         # _record logs the failure, with the failures in a row and the next try.
@@ -265,18 +285,35 @@ async def _poll_and_record(
 
 
 async def _fetch(
-    config: Config, source: SourceSettings, fetcher: Fetcher, state: SourceState | None
+    config: Config,
+    store: Store,
+    source: SourceSettings,
+    fetcher: Fetcher,
+    state: SourceState | None,
 ) -> FetchResult:
     # Validators belong to the location they came from: a URL edited in the YAML starts fresh.
     same = state is not None and state.location == source.stored_location
     etag = state.etag if same and state else ""
     last_modified = state.last_modified if same and state else ""
     if source.url is not None:
-        return await fetcher.fetch(source.id, source.url, etag, last_modified)
+        # Checked once the fetch's turn has come: a poll may wait for it longer than a lease.
+        ours = partial(_still_ours, store, source)
+        return await fetcher.fetch(source.id, source.url, etag, last_modified, before=ours)
     assert source.file is not None
+    await _still_ours(store, source)
     return await asyncio.to_thread(
         read_feed_file, source.id, source.file, config.settings.fetch.max_bytes, etag
     )
+
+
+async def _still_ours(store: Store, source: SourceSettings) -> None:
+    """Raise _ClaimLost unless this worker's claim on the source is still its own (the store
+    answers from memory while its lease held without a break; else it asks the database,
+    off the loop)."""
+    if store.claim_unbroken(source.id):
+        return
+    if not await asyncio.to_thread(store.holds_source, source.id):
+        raise _ClaimLost
 
 
 # -- parse, save -------------------------------------------------------------------------
@@ -343,6 +380,8 @@ def _ingest_folder(config: Config, store: Store, source: SourceSettings) -> Sour
     """Scan → save a folder of article files, then withdraw the stories whose file says so
     (`status: withdrawn`) or is gone."""
     assert source.articles is not None
+    if not store.holds_source(source.id):  # on the ingest thread: after its queue
+        raise _ClaimLost
     local = LocalSource(
         id=source.id,
         folder=source.articles,

@@ -9,8 +9,9 @@ its summary and exit code. No stage calls another; this module only sequences th
 
 Run by a registered worker on a shared store (`once` beside a fleet), the cycle claims like a
 worker: each source it polls (one a worker is polling this moment is left to it and named in
-the report), the translations it does (the store's work query), and the publish lock (waited
-for: another worker's publish ends in seconds, or with its process).
+the report, as is one whose claim lapsed before its poll went out), the translations it does
+(the store's work query), and the publish lock (waited for: another worker's publish ends in
+seconds, or with its process).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from datetime import datetime
 from functools import partial
 
 from syndication.config import Config, SourceSettings
-from syndication.ingest.poll import SourceOutcome, due_sources, poll_sources
+from syndication.ingest.poll import DROPPED, SourceOutcome, due_sources, poll_sources
 from syndication.model import utcnow
 from syndication.publish import PublishReport, publish
 from syndication.run.schedule import may_follow
@@ -149,10 +150,15 @@ def run_cycle(
         chosen = _not_waiting(config, store, report)
     claimed = _claim(store, chosen, report)
     try:
-        report.sources = ingest(config, store, claimed, progress)
+        polled = ingest(config, store, claimed, progress)
     finally:
         if store.worker_id is not None:
             store.release_sources([source.id for source in claimed])
+    report.sources = [o for o in polled if o.result != DROPPED]
+    for dropped in (o for o in polled if o.result == DROPPED):
+        report.elsewhere[dropped.source_id] = (
+            "its claim lapsed before the poll went out (this process stalled past fleet.lease?)"
+        )
     # What ingest stored is published while the translation runs beside it: the originals
     # and every file no translation changes need not wait for the provider's answers (nor,
     # in an outage, for its retries); what the translations changed is published after them.

@@ -13,7 +13,8 @@ running side by side never share state here.
 
 With other workers on the same (PostgreSQL) store, a job claims its work first: a source job
 claims the source's poll (skipped when another worker polls it, or polled it less than its
-`every` ago: schedule.may_follow), the translation job claims a batch of due translations (the
+`every` ago: schedule.may_follow; dropped by the poll itself when the claim lapsed before its
+request went out), the translation job claims a batch of due translations (the
 store does, in its work query), and the publish job takes the publish lock (another worker
 publishing: this one tries again within `publish.debounce`). A worker killed before it
 published its changes leaves them to whichever worker sees them waiting too long (housekeeping
@@ -44,7 +45,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from syndication import metrics
 from syndication.config import Config, SourceSettings
 from syndication.errors import StoreError, StoreUnreachable
-from syndication.ingest.poll import Poller, SourceOutcome, next_poll
+from syndication.ingest.poll import DROPPED, Poller, SourceOutcome, next_poll
 from syndication.model import SourceState, utcnow
 from syndication.publish import publish
 from syndication.publish.changes import AT, MARK
@@ -302,6 +303,11 @@ class Worker:
     def _polled(self, source: SourceSettings, done: Future[SourceOutcome]) -> None:
         try:
             outcome = done.result()  # poll_source never raises; a cancelled one (a stop) may
+            if outcome.result == DROPPED:
+                # Its claim lapsed before the request (the poll logged it): whoever holds the
+                # claim now polls the source, and records its state and next due time.
+                metrics.claimed("source", "lapsed")
+                return
             # poll_source logged what the source did (its failure, its new and updated stories).
             if outcome.new or outcome.updated or outcome.withdrawn:
                 self.request_translate()

@@ -9,7 +9,12 @@ leaves a running worker; and the settings the store remembers (`meta`).
 
 A claim is a lease: it holds while its worker's registration has not expired (`expires_at`,
 pushed forward by every heartbeat), so a worker killed outright loses its claims one lease
-after its last heartbeat, and the others take its work over. Rows are claimed with
+after its last heartbeat, and the others take its work over. A worker that was only late (a
+stalled process, a slow store) is back in the registry at its next heartbeat, under the same
+id, holding the claims nobody took meanwhile; the ones another worker took are that worker's
+now. So a worker asks, right before a poll goes out, whether the source's claim is still its
+own (`holds_source`): answered from memory while its registration has been live without a
+break since the claim, else from the claim's row. Rows are claimed with
 `SELECT … FOR UPDATE SKIP LOCKED` (two workers never get the same row, and neither waits for
 the other); publishing takes a PostgreSQL advisory lock, which the server drops the moment
 the holder's connection goes. Clocks: times compared across hosts are each host's UTC clock,
@@ -82,8 +87,13 @@ def read_setting(conn: Connection, key: str) -> str | None:
 
 
 class ControlMixin(StoreBase):
-    _registration: dict[str, Any]  # this worker's row in `workers`, once registered
+    _registration: dict[str, Any]  # this worker's row in `workers`, as last committed
     _lease: timedelta
+    # (breaks so far, when the registration expires): a break is a heartbeat that went through
+    # only after the last one's lease ran out. One tuple, swapped whole: threads read it
+    # without a lock (the heartbeat's thread writes it, polls read it).
+    _unbroken: tuple[int, datetime]
+    _claimed: dict[str, int]  # source id → the breaks there were when this worker claimed it
 
     # -- settings the store remembers ---------------------------------------------------
 
@@ -145,19 +155,49 @@ class ControlMixin(StoreBase):
                 raise StoreLocked("another worker took the store lock at the same time") from exc
 
     def heartbeat(self, name: str = "worker") -> None:
-        """Refresh the worker lock (SQLite) and this worker's registration (its claims' lease)."""
+        """Refresh the worker lock (SQLite) and this worker's registration (its claims' lease).
+
+        A beat that comes after the lease ran out puts the worker back in the registry (its
+        claims nobody took are its own again) and says so: meanwhile another worker may have
+        taken any of them over, and `holds_source` asks the store about each claim older
+        than that."""
         now = utcnow()
+        registered = self.worker_id is not None
+        renewed: dict[str, Any] = {}
         with self.begin() as conn:
             conn.execute(
                 worker_lock.update()
                 .where(and_(worker_lock.c.name == name, worker_lock.c.pid == os.getpid()))
                 .values(heartbeat_at=iso(now))
             )
-            if self.worker_id is not None:
-                self._registration["heartbeat_at"] = iso(now)
-                self._registration["expires_at"] = iso(now + self._lease)
+            if registered:
+                renewed = {
+                    **self._registration,
+                    "heartbeat_at": iso(now),
+                    "expires_at": iso(now + self._lease),
+                }
                 # Back in the registry if it was forgotten meanwhile (a long outage).
-                upsert(conn, workers, self._registration, ["id"])
+                upsert(conn, workers, renewed, ["id"])
+        if registered:
+            # Only once committed: what this process remembers of its lease is never later
+            # than what the other workers read in the store.
+            self._renewed(renewed)
+
+    def _renewed(self, row: dict[str, Any]) -> None:
+        breaks, expired = self._unbroken
+        done = datetime.now(UTC)  # after the commit: the other workers saw the row since then
+        if done >= expired:
+            breaks += 1
+            log.warning(
+                "this worker's lease ran out at %s UTC, %.1fs before its heartbeat went "
+                "through (a stalled process or a slow store?): other workers may have taken "
+                "over its claims meanwhile; a poll it had waiting goes out only where its "
+                "claim is still its own",
+                f"{expired:%H:%M:%S}",
+                (done - expired).total_seconds(),
+            )
+        self._registration = row
+        self._unbroken = (breaks, parse_iso(row["expires_at"]) or done)
 
     def lock_holder(self, name: str = "worker") -> dict[str, Any] | None:
         """Who holds the worker lock (holder, host, pid, heartbeat, alive), or None."""
@@ -214,6 +254,8 @@ class ControlMixin(StoreBase):
             conn.execute(workers.delete().where(workers.c.expires_at < iso(now - FORGET_AFTER)))
             conn.execute(workers.insert().values(**row))
         self._registration, self._lease = row, lease
+        self._unbroken = (0, parse_iso(row["expires_at"]) or now)
+        self._claimed = {}
         self.worker_id = worker_id
         return worker_id
 
@@ -239,6 +281,7 @@ class ControlMixin(StoreBase):
             )
             conn.execute(workers.delete().where(workers.c.id == me))
         self.worker_id = None
+        self._claimed = {}
 
     def workers(self) -> list[WorkerRecord]:
         """The registered workers still alive (their lease not run out), each with what it
@@ -303,6 +346,7 @@ class ControlMixin(StoreBase):
         me = self._me()
         name = f"{_SOURCE}{source_id}"
         now = datetime.now(UTC)  # not utcnow(), whole seconds: the rule may turn on a fraction
+        breaks = self._unbroken[0]  # read before the claim: a break found after it counts
         with self.begin() as conn:
             if location is not None:
                 polled_at = conn.execute(
@@ -320,6 +364,8 @@ class ControlMixin(StoreBase):
                     .where(claims.c.name == name)
                     .values(worker=me, taken_at=now.isoformat())
                 )
+        if why is None:
+            self._claimed[source_id] = breaks
         return why
 
     def claim_sources(
@@ -331,6 +377,7 @@ class ControlMixin(StoreBase):
         (on 500 sources that was ~0.25 s of a 2 s warm `once`)."""
         me = self._me()
         now = datetime.now(UTC)
+        breaks = self._unbroken[0]
         answers: dict[str, str | None] = {}
         # Sorted: two workers inserting overlapping batches take the keys in the same order.
         ids = sorted(wanted)
@@ -358,6 +405,7 @@ class ControlMixin(StoreBase):
                         .where(claims.c.name.in_(granted))
                         .values(worker=me, taken_at=now.isoformat())
                     )
+        self._claimed.update((i, breaks) for i, why in answers.items() if why is None)
         return answers
 
     def _refusal(
@@ -382,14 +430,48 @@ class ControlMixin(StoreBase):
             return f"polled {(now - last).total_seconds():.1f}s ago, not due again yet"
         return None
 
+    def holds_source(self, source_id: str) -> bool:
+        """Whether the claim this worker took on the source's poll is still its own (always,
+        for a process that is no registered worker): asked right before the poll goes out.
+
+        From memory when this worker's registration has been live without a break since the
+        claim and still is (no other worker takes a live worker's claim); else from the store:
+        the claim's row names this worker and, on PostgreSQL, its registration has not
+        expired (else another worker may take the claim any moment). A SQLite store's other
+        workers are refused by its lock, so there the row alone decides."""
+        me = self.worker_id
+        if me is None or self.claim_unbroken(source_id):
+            return True
+        now = datetime.now(UTC)
+        with self.begin() as conn:
+            holder = conn.execute(
+                select(claims.c.worker).where(claims.c.name == f"{_SOURCE}{source_id}")
+            ).scalar()
+            if holder != me:
+                return False
+            return not self.shared or self._live(conn, me, now) is not None
+
+    def claim_unbroken(self, source_id: str) -> bool:
+        """True when this worker claimed the source and its registration has been live ever
+        since, with no break (or it is no registered worker): the claim is surely its own,
+        known without I/O. False says nothing yet: ask `holds_source`."""
+        if self.worker_id is None:
+            return True
+        breaks, expires = self._unbroken
+        return self._claimed.get(source_id) == breaks and datetime.now(UTC) < expires
+
     def release_source(self, source_id: str) -> None:
         """The poll is over (recorded or failed): the claim goes, when it began stays."""
+        if self.worker_id is not None:
+            self._claimed.pop(source_id, None)
         self._release(f"{_SOURCE}{source_id}")
 
     def release_sources(self, source_ids: Sequence[str]) -> None:
         """`release_source` for many sources: one statement per batch of them."""
         if self.worker_id is None:
             return
+        for source_id in source_ids:
+            self._claimed.pop(source_id, None)
         names = [f"{_SOURCE}{i}" for i in source_ids]
         with self.begin() as conn:
             for start in range(0, len(names), _CLAIM_BATCH):

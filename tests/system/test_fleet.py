@@ -29,9 +29,11 @@ from __future__ import annotations
 import contextlib
 import itertools
 import json
+import logging
 import os
 import random
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -41,7 +43,7 @@ import urllib.request
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +52,9 @@ from lxml import etree
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.pool import NullPool
 
+from syndication.config import load
+from syndication.run.worker import Worker
+from syndication.store import Store
 from syndication.store.control import PUBLISH_LOCK_KEY
 from tests.conftest import REPO, run_cli, write_config
 from tests.fakeprovider import FakeGoogle
@@ -604,11 +609,16 @@ def _in_every_edition(output: Path, token: str) -> bool:
         return False
 
 
-def _until(check: Callable[[], bool], within: float, what: str, worker: FleetWorker) -> None:
+def _until(
+    check: Callable[[], bool], within: float, what: str, worker: FleetWorker | None = None
+) -> None:
+    """Wait for `check`; fail after `within` seconds, or as soon as `worker` (a `run`
+    process, if the test has one to watch) exits, with its log's tail."""
     deadline = time.monotonic() + within
+    tail = worker.tail if worker is not None else str
     while not check():
-        assert worker.process.poll() is None, f"the worker exited:\n{worker.tail()}"
-        assert time.monotonic() < deadline, f"{what} not seen within {within}s:\n{worker.tail()}"
+        assert worker is None or worker.process.poll() is None, f"the worker exited:\n{tail()}"
+        assert time.monotonic() < deadline, f"{what} not seen within {within}s:\n{tail()}"
         time.sleep(0.3)
 
 
@@ -818,5 +828,78 @@ def test_a_publish_owed_by_a_killed_worker_is_made_by_another(
             if worker.process.poll() is None:
                 worker.kill()
         engine.dispose()
+        translator.stop()
+        server.stop()
+
+
+@pytest.mark.timeout(120)
+def test_a_poll_that_waited_past_its_workers_lease_does_not_go_out(
+    tmp_path: Path, postgres_url: str, caplog: pytest.LogCaptureFixture, monkeypatch: Any
+) -> None:
+    """Worker A claims a partner's poll, which then waits for a fetch slot (A has one, held by
+    another partner that takes the connection and never answers) while A's heartbeat stalls
+    past its lease (A is a Worker driven in this process with no heartbeat: a process starved
+    of CPU). Worker B, `syndication once` in a process of its own, takes the source over and
+    polls it. When A's slot frees, A's poll must not go out: the partner sees B's request
+    alone, and A logs the poll dropped and records nothing for it. (Before: the partner saw
+    both, as the fleet test once did: `/p12.rss: w3 then w2 0.34s apart`.)"""
+    server = FeedServer().start()
+    translator = FakeGoogle()
+    silent = socket.create_server(("127.0.0.1", 0))  # connections wait, unanswered
+    plan = FleetPlan(partners=1, every=300.0, lease=3.0)
+    (partner,) = partners(plan.partners)
+    path = f"/{partner.id}.{partner.kind}"
+    feeds = {partner: GrowingFeed(server, path, kind=partner.kind, title=partner.id)}
+    Desk(feeds, plan).publish(partner)
+    every = f"{plan.every:g}s"
+    config_path = fleet_config(
+        tmp_path,
+        postgres_url,
+        feeds,
+        translator,
+        plan,
+        sources=[
+            {"id": "silent", "url": f"http://127.0.0.1:{silent.getsockname()[1]}/feed"},
+            {"id": partner.id, "url": feeds[partner].url, "every": every},
+        ],
+        fetch={
+            "concurrency": 1,
+            "timeout": "60s",  # the silent partner holds the slot until the test lets go
+            "user_agent": "syndication-fleet-test (${FLEET_WORKER})",
+        },
+    )
+    monkeypatch.setenv("FLEET_WORKER", "a")
+    config = load(config_path)
+    caplog.set_level(logging.INFO, logger="syndication")
+    a = Store.open(config.store_url)
+    a.register("test a", timedelta(seconds=config.settings.fleet.lease))
+    worker = Worker(config, a)  # never started: no heartbeat
+    answer = None
+    try:
+        worker.poll_source("silent")
+        answer, _ = silent.accept()  # A's one fetch slot is held from now on
+        worker.poll_source(partner.id)  # claimed; its request waits for the slot
+        _until(lambda: "test a" not in {w.holder for w in a.workers()}, 10, "A's lease lapse")
+        taken = run_cli(
+            "once", "--source", partner.id, "--config", str(config_path), env={"FLEET_WORKER": "b"}
+        )
+        assert taken.code == 0, taken.output
+        assert [worker_of(r) for r in server.requests_for(path)] == ["b"]
+        recorded = a.source_state(partner.id)
+        answer.close()  # the slot frees: A's poll has its turn
+        answer = None
+        _until(
+            lambda: "poll dropped" in caplog.text or len(server.requests_for(path)) > 1,
+            30,
+            "A's poll (sent or dropped)",
+        )
+        assert [worker_of(r) for r in server.requests_for(path)] == ["b"], caplog.text
+        assert a.source_state(partner.id) == recorded  # nothing recorded for a dropped poll
+    finally:
+        if answer is not None:
+            answer.close()
+        worker.stop()
+        a.unregister()
+        silent.close()
         translator.stop()
         server.stop()

@@ -5,6 +5,7 @@ handle on the same database (`Store.open` twice), or a child process when it mus
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import subprocess
@@ -15,6 +16,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from sqlalchemy import text
 
 from syndication.ingest.decide import canonical_link
@@ -199,6 +201,35 @@ def test_a_heartbeat_keeps_a_live_workers_claims(postgres_url: str) -> None:
     a.unregister()  # a clean stop hands everything over at once
     assert len(b.translation_work(LANGS)) == 6
     assert b.claim_source("wire", always) is None
+
+
+def test_a_late_workers_claims_are_its_own_only_where_nobody_took_them(
+    store_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A worker whose heartbeat came after its lease ran out (a stalled process): the claims
+    another worker took meanwhile are not its own any more, the others are once it is back
+    in the registry; a claim taken since is surely its own again."""
+    a = _worker(store_url, "a", lease=timedelta(seconds=2))
+    b = _worker(store_url, "b")
+    assert a.claim_sources({"wire": always, "desk": always}) == {"wire": None, "desk": None}
+    assert a.claim_unbroken("wire") and a.holds_source("wire") and a.holds_source("desk")
+    assert _eventually(lambda: not a.claim_unbroken("wire"), within=10.0)  # no heartbeat
+    assert b.claim_source("wire", always) is None  # A's lease ran out: the poll is B's
+    assert not a.holds_source("wire")
+    b.release_source("wire")  # polled and done: still not A's
+    assert not a.holds_source("wire")
+    # Nobody took "desk", but anybody may while A's registration is expired; on SQLite the
+    # store's lock keeps every other worker out, so the claim's row alone says it is A's.
+    assert a.holds_source("desk") is not a.shared
+    with caplog.at_level(logging.WARNING, logger="syndication.store.control"):
+        a.heartbeat()  # late: back in the registry
+    assert "lease ran out" in caplog.text
+    assert a.holds_source("desk") and not a.holds_source("wire")
+    assert not a.claim_unbroken("desk")  # taken before the break: the store was asked
+    assert a.claim_source("new", always) is None
+    assert a.claim_unbroken("new")
+    a.release_sources(["desk", "new"])
+    assert not a.holds_source("desk") and not a.holds_source("new")
 
 
 def test_translations_are_claimed_by_one_worker_each(postgres_url: str) -> None:
