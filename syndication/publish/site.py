@@ -3,6 +3,7 @@
 Owns: the HTML and OPML a reader or partner opens in a browser (autodiscovery links, hreflang
 alternates, the per-article page in each edition with a link to the original and the story's
 own language marked where it is not the edition's, photo credits set apart from the story,
+its enclosures (a player for audio and video, a link to each file, a picture shown once),
 each feed's page and each of its archive pages' (linked older to newer), the short notice left
 where a withdrawn story's page was, a reason given as written marked with its language), and
 the stylesheets shipped with the package (`feed.xsl` renders RSS and Atom readably, in the
@@ -16,6 +17,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from html import escape
 from importlib.resources import files as package_files
+from mimetypes import guess_type
+from urllib.parse import unquote, urlsplit
 
 from syndication.lang import (
     EDITIONS,
@@ -240,7 +243,7 @@ def opml(base_url: str, feeds: list[FeedLink], title: str, updated: datetime) ->
 
 def article_page(item: Item, *, edition: str, feed_title: str) -> bytes:
     """`{edition}/articles/{slug}.html`: the story as the edition shows it, with its credits,
-    a link to the original and to the same story in the other editions."""
+    its enclosures, a link to the original and to the same story in the other editions."""
     credits = [line for line, _ in item.credits]
     head = [f'<link rel="canonical" href="{escape(item.link)}">']
     head.extend(
@@ -256,7 +259,7 @@ def article_page(item: Item, *, edition: str, feed_title: str) -> bytes:
     if item.source_title:
         meta.append(f"{escape(word(edition, 'source'))}: {escape(item.source_title)}")
     body = item.content or (f"<p>{escape(item.summary)}</p>" if item.summary else "")
-    if item.image and f'src="{escape(item.image)}"' not in body:
+    if item.image and not _shows(body, item.image):
         # The story's picture, its credits as the caption.
         caption = "<br>".join(escape(line) for line in credits)
         figure = f'<figure><img src="{escape(item.image)}" alt="">' + (
@@ -277,13 +280,81 @@ def article_page(item: Item, *, edition: str, feed_title: str) -> bytes:
         f"{escape(EDITION_NAMES.get(e, e))}</a>"
         for e, url in item.alternates
     )
+    media = _enclosures_html(item, edition, body)
     if own:
         body = f"<div{own}>\n{body}\n</div>"
     content = (
         f'<article>\n<h1{own}>{escape(item.title)}</h1>\n<p class="meta">{" · ".join(meta)}</p>\n'
-        f"{body}\n{original}\n</article>\n<nav>{others}</nav>"
+        f"{body}\n{media}{original}\n</article>\n<nav>{others}</nav>"
     )
     return _page(edition, f"{item.title} — {feed_title}", head, "../../style.css", content)
+
+
+def _shows(body: str, url: str) -> bool:
+    """Whether the story's HTML already shows the picture at `url` (as the sanitiser writes
+    an attribute, the way `escape` does for the URLs we publish)."""
+    return f'src="{escape(url)}"' in body
+
+
+def _enclosures_html(item: Item, edition: str, body: str) -> str:
+    """The story's enclosures as its page shows them, after its text: a player for audio and
+    video with a plain link to the file beside it (for a reader whose browser cannot play it,
+    or who wants it kept), a picture the page does not show yet, any other file as a link
+    named by its file name, with its size. Their URLs are http(s) only (`items.build_item`)."""
+    shown: list[str] = []
+    seen = {item.image}  # the story's picture is shown above its text, or in it
+    for enclosure in item.enclosures:
+        if enclosure.url in seen:
+            continue
+        seen.add(enclosure.url)
+        url = escape(enclosure.url)
+        # Not every partner writes an enclosure's type (a JSON Feed attachment's, an RSS
+        # enclosure's are required, yet left empty): the file's name tells then (its path's:
+        # `guess_type` reads a query's `?v=2` as the extension).
+        guessed = guess_type(urlsplit(enclosure.url).path)[0]
+        kind = (enclosure.type or guessed or "").split("/", 1)[0].lower()
+        name, size = escape(_file_name(enclosure.url)), escape(_size(enclosure.length))
+        if kind in ("audio", "video"):
+            label = escape(word(edition, "listen" if kind == "audio" else "watch"))
+            about = f"{name} · {size}" if size else name
+            # The player's title names what it does in the edition's words, as its tooltip
+            # and (having no text of its own) its accessible name.
+            shown.append(
+                f'<figure class="enclosure"><{kind} controls src="{url}" title="{label}">'
+                f'</{kind}><figcaption><a href="{url}">{escape(word(edition, "download"))}</a> '
+                f"<small>{about}</small></figcaption></figure>"
+            )
+        elif kind == "image":
+            # Substack and others put the body's own picture in the enclosure too: a page
+            # shows a picture once.
+            if not _shows(body, enclosure.url):
+                shown.append(f'<figure class="enclosure"><img src="{url}" alt=""></figure>')
+        else:
+            about = f" <small>({size})</small>" if size else ""
+            shown.append(f'<p class="enclosure"><a href="{url}">{name}</a>{about}</p>')
+    return "".join(f"{part}\n" for part in shown)
+
+
+def _file_name(url: str) -> str:
+    """A file's name as a reader knows it ("ep5.mp3", "Подкаст.mp3"): the last part of its
+    URL's path, decoded, unless that gives control characters or broken UTF-8 (then as the
+    URL has it); the host's name when the path names no file."""
+    parts = urlsplit(url)
+    name = parts.path.rsplit("/", 1)[-1]
+    readable = unquote(name)
+    if readable.isprintable() and "\ufffd" not in readable:
+        name = readable
+    return name or parts.hostname or url
+
+
+def _size(length: int) -> str:
+    """A file's size as the feed gave it, in decimal units ("40.5 MB"); "" when not given."""
+    if length <= 0:
+        return ""
+    for unit, scale in (("GB", 10**9), ("MB", 10**6), ("kB", 10**3)):
+        if length >= scale:
+            return f"{length / scale:.1f} {unit}"
+    return f"{length} B"
 
 
 def withdrawn_page(*, edition: str, when: datetime, reason: str, home_title: str) -> bytes:
