@@ -1,11 +1,14 @@
 """What a feed declares and what it holds, through the command line: a feed file read by `once`.
 
 Owns: tests that a declared language the text contradicts gives way (Russian stories in a
-feed declared Kazakh) while a short Kazakh title keeps it.
+feed declared Kazakh) while a short Kazakh title keeps it, and that a feed labelled with a
+Western charset whose bytes are Cyrillic is read as Cyrillic with a note on the source's row,
+a genuine Latin-1 feed staying as written.
 """
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from pathlib import Path
 
@@ -79,3 +82,38 @@ def test_russian_stories_in_a_feed_declared_kazakh_are_russian(tmp_path: Path) -
     languages = {story: language for story, (_, language) in _stored(tmp_path).items()}
     assert languages == {"kkwire:ru1": "ru", "kkwire:kk1": "kk", "ruwire:kk2": "kk"}
 
+
+def test_a_cyrillic_feed_labelled_latin_1_is_read_as_cyrillic_and_noted(tmp_path: Path) -> None:
+    """A feed declaring iso-8859-1 (or windows-1252) whose bytes are windows-1251, a common
+    misconfiguration on Russian and Kazakh sites, was published as `Êóðñ òåíãå…`, read as
+    Turkish, with nothing on the source's row. Now it is read as Cyrillic and the row names the
+    declared and the used charset; a genuine Latin-1 feed is read as it declares."""
+    title = "Курс тенге снова упал на бирже"
+    cyrillic = _rss(
+        _item("c1", title, "Курс тенге снова снизился на утренних торгах, сообщают аналитики."),
+        decl='encoding="iso-8859-1"',
+    )
+    koi8 = _rss(_item("k1", title), decl='encoding="windows-1252"')
+    french = _rss(
+        _item("f1", "Élection à Genève : où en est-on ?", "Les électeurs genevois votent."),
+        decl='encoding="iso-8859-1"',
+    )
+    config = _once_with_files(
+        tmp_path,
+        {
+            "cp": cyrillic.encode("cp1251"),
+            "koi": koi8.encode("koi8-r"),
+            "fr": french.encode("latin-1"),
+        },
+    )
+    stored = _stored(tmp_path)
+    assert stored["cp:c1"] == (title, "ru")
+    assert stored["koi:k1"][0] == title
+    assert stored["fr:f1"] == ("Élection à Genève : où en est-on ?", "fr")
+    status = run_cli("status", "--json", "--config", str(config))
+    notes = {source["id"]: source["notes"] for source in json.loads(status.stdout)["sources"]}
+    assert notes == {
+        "cp": ["feed declares iso-8859-1 but its bytes are cp1251; read as cp1251"],
+        "koi": ["feed declares windows-1252 but its bytes are koi8-r; read as koi8-r"],
+        "fr": [],
+    }
