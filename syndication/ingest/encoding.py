@@ -2,8 +2,9 @@
 
 Owns: a gzip body sent without Content-Encoding (inflated within the size cap), and the
 charset: a BOM, valid UTF-8, the HTTP charset or the XML declaration when the bytes decode
-with it, else charset_normalizer's guess; legacy labels read as the superset browsers use;
-a note whenever we overrule what the feed declares. Knows nothing about feed formats beyond
+with it (unless a Western table turns Cyrillic bytes into Latin-1 letters), else
+charset_normalizer's guess; legacy labels read as the superset browsers use; a note whenever
+we overrule what the feed declares. Knows nothing about feed formats beyond
 the XML declaration it rewrites.
 """
 
@@ -33,6 +34,20 @@ _SUPERSETS = {
     "latin-1": "cp1252", "latin1": "cp1252", "us-ascii": "cp1252", "ascii": "cp1252",
     "iso-8859-9": "cp1254", "tis-620": "cp874", "ks_c_5601-1987": "cp949", "euc-kr": "cp949",
 }  # fmt: skip
+# Western single-byte tables decode any byte: a Cyrillic feed saved in windows-1251 or KOI8-R
+# under one of their labels (a common misconfiguration on Russian and Kazakh sites) decodes
+# without an error as `Êóðñ òåíãå`, then reads as Turkish.
+_WESTERN = frozenset({"cp1252", "iso8859-1", "iso8859-15", "ascii"})
+_CYRILLIC_TABLES = ["cp1251", "koi8_r"]
+# What is no text's words: tags, escaped tags in a description, entities. Each attempt stops
+# at the next `<` or `&`, so a body of unclosed ones costs one pass, not one per attempt.
+_MARKUP = re.compile(r"<[^<>]*>|&lt;[^&]*&gt;|&#?\w{1,10};")
+# A feed's first 100,000 characters tell its script as well as the rest.
+_MOJIBAKE_SAMPLE = 100_000
+# The letters À..ÿ, where both Cyrillic tables put the Russian alphabet (and Kazakh shares it).
+_LATIN1_LETTERS = re.compile("[\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u00ff]")
+# Even the Western languages richest in accents write under 15% of their letters with them.
+_MOJIBAKE_SHARE = 0.3
 
 
 def inflate(body: bytes, source_id: str, max_bytes: int) -> bytes:
@@ -57,8 +72,10 @@ def to_utf8(body: bytes, content_type: str = "") -> tuple[bytes, str, str]:
     ISO-8859-2, which turns undeclared KOI8-R, a cut-off UTF-8 tail, or UTF-8 labelled as
     windows-1252 into mojibake. We decide the encoding once, here: a BOM; else valid UTF-8
     (a multi-byte UTF-8 sequence almost never occurs by chance in legacy-encoded text); else
-    the HTTP charset, then the XML declaration, if the bytes decode with it; else
-    charset_normalizer's guess (installed with `requests`, a declared dependency).
+    the HTTP charset, then the XML declaration, if the bytes decode with it (a Western table,
+    which decodes any byte, gives way to the Cyrillic table charset_normalizer picks when its
+    text is Cyrillic read with the wrong table: `Êóðñ òåíãå`); else charset_normalizer's guess
+    (installed with `requests`, a declared dependency).
     """
     declared_http = _CHARSET.search(content_type)
     http_label = declared_http.group(1) if declared_http else None
@@ -81,16 +98,21 @@ def to_utf8(body: bytes, content_type: str = "") -> tuple[bytes, str, str]:
             and _codec(declared) not in ("utf-8", "utf-16", "utf-32")
             and not (body.isascii())
         ):
-            note = f"feed declares {declared} but its bytes are UTF-8; read as UTF-8"
+            note = _declared_but(declared, "UTF-8")
         return _reencode(body[:valid].decode("utf-8")), "utf-8", note
     for label in (http_label, xml_label):
         name = _codec(label)
         if name is None or name.startswith("utf-"):
             continue
         try:
-            return _reencode(body.decode(name)), name, note
+            text = body.decode(name)
         except UnicodeDecodeError:
             continue
+        if name in _WESTERN and _cyrillic_mojibake(text):
+            cyrillic = _guess_encoding(body, _CYRILLIC_TABLES)
+            if cyrillic:
+                return _reencode(body.decode(cyrillic)), cyrillic, _declared_but(label, cyrillic)
+        return _reencode(text), name, note
     guess = _guess_encoding(body)
     if guess:
         if declared:
@@ -127,12 +149,25 @@ def _utf8_prefix_length(body: bytes) -> int | None:
         return None
 
 
-def _guess_encoding(body: bytes) -> str | None:
+def _declared_but(declared: str | None, used: str) -> str:
+    return f"feed declares {declared} but its bytes are {used}; read as {used}"
+
+
+def _cyrillic_mojibake(text: str) -> bool:
+    """Whether `text`, decoded with a Western table, is Cyrillic read with the wrong one: the
+    letters of its words (markup aside) are in good part À..ÿ."""
+    words = _MARKUP.sub(" ", text[:_MOJIBAKE_SAMPLE])
+    letters = sum(map(str.isalpha, words))
+    return letters > 0 and len(_LATIN1_LETTERS.findall(words)) > letters * _MOJIBAKE_SHARE
+
+
+def _guess_encoding(body: bytes, among: list[str] | None = None) -> str | None:
+    """charset_normalizer's guess, among the codecs `among` when given."""
     try:
         from charset_normalizer import from_bytes
     except ImportError:  # pragma: no cover - requests brings it; degrade to replacement
         return None
-    best = from_bytes(body).best()
+    best = from_bytes(body, cp_isolation=among).best()
     return _codec(best.encoding) if best is not None else None
 
 
