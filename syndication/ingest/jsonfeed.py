@@ -2,9 +2,10 @@
 
 Owns: reading a JSON Feed document (refusing JSON that is not one, with the reason), skipping
 items with nothing to publish, and mapping each item onto an Article: link, HTML or text
-content, title and summary (plain text, as written), guid, language, authors, tags, image and
-attachments (relative URLs made absolute against the URL the feed came from; its content's
-against the item's page). Hand-written because feedparser (6.0) reads no JSON Feed.
+content, title and summary (plain text, as written), guid, language, authors (their names,
+never an address; an item without its own takes the feed's), tags, image and attachments
+(relative URLs made absolute against the URL the feed came from; its content's against the
+item's page). Hand-written because feedparser (6.0) reads no JSON Feed.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from syndication.ingest.entries import (
     SUMMARY_CHARS,
     ParsedFeed,
     SourceInfo,
+    byline,
     byte_count,
     fallback_title,
     item_guid,
@@ -100,9 +102,13 @@ def parse_json_feed(body: bytes, source: SourceInfo) -> ParsedFeed:
 
 
 def _author(obj: dict[str, Any]) -> str:
+    """The names of an item's (or the feed's) `authors` (1.1), else of its `author` (1.0): an
+    author given only by a `url` (a `mailto:` one too) has none."""
     authors = obj.get("authors") or ([obj["author"]] if isinstance(obj.get("author"), dict) else [])
-    names = [a["name"] for a in authors if isinstance(a, dict) and isinstance(a.get("name"), str)]
-    return ", ".join(names)
+    listed = authors if isinstance(authors, list) else []
+    return byline(
+        literal_text(a["name"]) for a in listed if isinstance(a, dict) and _text(a, "name")
+    )
 
 
 def _text(obj: dict[str, Any], key: str) -> str:

@@ -7,10 +7,12 @@ entry onto an Article: its link (FeedBurner's original one), richest content and
 the others read as HTML), guid (a relative one made absolute against the configured URL, never
 an xml:base; the links against the URL the feed came from under any xml:base, as feedparser
 made them), declared language,
-enclosures, image, categories, credits and
-the partner feed it came from (atom:source); and the entries the feed says are deleted (RFC 6721
-`at:deleted-entry`), which feedparser does not keep (kurtmckee/feedparser#149), read from the
-XML with lxml, entities and the network off.
+enclosures, image, categories, credits,
+authors (names, never an address; an Atom entry without its own takes those of its
+atom:source, else of the feed; an RSS item none of its channel's) and the partner feed it came
+from (atom:source); and the entries the feed says are deleted (RFC 6721 `at:deleted-entry`),
+which feedparser does not keep (kurtmckee/feedparser#149), read from the XML with lxml,
+entities and the network off.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from syndication.ingest.entries import (
     SUMMARY_CHARS,
     ParsedFeed,
     SourceInfo,
+    byline,
     byte_count,
     fallback_title,
     item_guid,
@@ -103,6 +106,10 @@ class _Origin:
     language: str | None
     id: str  # the feed's own id: Atom <id>, else its self link or the URL it came from
     updated: datetime | None
+    # Atom's feed-level <author>, which applies to an entry without one (RFC 4287 §4.2.1).
+    # RSS has no such rule: a channel's managingEditor is its editorial contact (an e-mail
+    # address, by the spec), not the byline of every story in it.
+    author: str
 
 
 def parse_xml_feed(body: bytes, headers: dict[str, str], source: SourceInfo) -> ParsedFeed:
@@ -409,6 +416,7 @@ def _origin(feed: Any, source: SourceInfo, atom: bool, feed_id: str) -> _Origin:
         language=normalise_language(feed.get("language")) or normalise_language(source.language),
         id=_feed_id(feed, source, feed_id),
         updated=_date(feed, "updated") or _date(feed, "published"),
+        author=_byline(feed) if atom else "",
     )
 
 
@@ -444,6 +452,24 @@ def _summary_detail(entry: Any) -> Any:
         copied = entry["content"][0]
         return copied if _is_body(copied) else None
     return detail or {}
+
+
+def _byline(record: Any) -> str:
+    """The names of an entry's (or feed's, or atom:source's) authors. feedparser's `author`
+    joins an address to the name (`Ерлан (noreply@blogger.com)`), and keeps the last of
+    several: each author's own name is read instead."""
+    return byline(plain_text(str(_get(a, "name") or "")) for a in _get(record, "authors") or [])
+
+
+def _author(entry: Any, origin: _Origin) -> str:
+    """An entry's byline: its own authors, else (Atom) those of the feed it was taken from
+    (atom:source), else of this feed (RFC 4287 §4.2.1)."""
+    if _get(entry, "authors"):
+        return _byline(entry)
+    source = _get(entry, "source")
+    if isinstance(source, dict) and _get(source, "authors"):
+        return _byline(source)
+    return origin.author
 
 
 def _is_empty(entry: Any) -> bool:
@@ -558,7 +584,7 @@ def _entry_to_article(
         link=link,
         summary=shorten(summary, SUMMARY_CHARS),
         content=content,
-        author=plain_text(_get(entry, "author", ""), 200),
+        author=_author(entry, origin),
         categories=_categories(entry),
         image=_image(entry, enclosures, content, base),
         enclosures=_enclosures(enclosures, base),
