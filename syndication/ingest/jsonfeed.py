@@ -35,6 +35,7 @@ from syndication.ingest.entries import (
     item_guid,
     merge_repeated_guids,
     paragraphs_html,
+    untitled_title,
     visible,
 )
 from syndication.ingest.normalise import choose_language
@@ -161,8 +162,17 @@ def _item_to_article(item: dict[str, Any], source: SourceInfo, feed: _Feed) -> A
     body_text = sanitised_text(content)
     # JSON Feed's title and summary are plain text: `<script>` in one is what it says.
     given_summary = literal_text(_text(item, "summary"))
-    title = visible(literal_text(_text(item, "title"), 300)) or fallback_title(
-        body_text, given_summary
+    attachments = _attachments(item, where)
+    published = read_date(item.get("date_published")) or read_date(item.get("date_modified"))
+    title = (
+        visible(literal_text(_text(item, "title"), 300))
+        or fallback_title(body_text, given_summary)
+        or untitled_title(
+            _attachment_title(item),
+            [a.url for a in attachments],
+            feed.title or source.id,
+            published,
+        )
     )
     summary = shorten(given_summary or body_text, SUMMARY_CHARS)
     guid = item_guid(
@@ -190,16 +200,16 @@ def _item_to_article(item: dict[str, Any], source: SourceInfo, feed: _Feed) -> A
         id=article_id(source.id, guid),
         source_id=source.id,
         guid=guid,
-        title=title or "(untitled)",
+        title=title,
         link=link,
         summary=summary,
         content=content,
         author=_author(item) or feed.author,
         categories=_tags(item),
         image=absolute_url(_text(item, "image") or _text(item, "banner_image"), where),
-        enclosures=_attachments(item, where),
+        enclosures=attachments,
         language=language,
-        published=read_date(item.get("date_published")) or read_date(item.get("date_modified")),
+        published=published,
         updated=read_date(item.get("date_modified")),
         source_title=feed.title,
         source_url=feed.link,
@@ -211,6 +221,12 @@ def _listed(obj: dict[str, Any], key: str) -> list[Any]:
     """A list field; anything else (a number, an object) holds no entries."""
     value = obj.get(key)
     return value if isinstance(value, list) else []
+
+
+def _attachment_title(item: dict[str, Any]) -> str:
+    """The `title` of the item's first attachment that has one ("" when none has)."""
+    titles = (_text(a, "title") for a in _listed(item, "attachments") if isinstance(a, dict))
+    return next((title for title in titles if title), "")
 
 
 def _attachments(item: dict[str, Any], base: str) -> tuple[Enclosure, ...]:

@@ -49,6 +49,7 @@ from syndication.ingest.entries import (
     item_guid,
     merge_repeated_guids,
     paragraphs_html,
+    untitled_title,
     visible,
 )
 from syndication.ingest.normalise import choose_language, to_utc
@@ -561,7 +562,19 @@ def _entry_to_article(
     summary = _text(entry, "summary", atom)
     if not summary or summary == body_text:
         summary = body_text
-    title = visible(_text(entry, "title", atom, 300)) or fallback_title(body_text, summary)
+    files = _enclosures(enclosures, base)
+    published = _date(entry, "published") or _date(entry, "updated")
+    title = (
+        visible(_text(entry, "title", atom, 300))
+        or fallback_title(body_text, summary)
+        or untitled_title(
+            # A podcast episode's own title, or an Atom enclosure link's.
+            _get(entry, "itunes_title") or next((_get(e, "title") for e in enclosures), ""),
+            [f.url for f in files],
+            origin.title or source.id,
+            published,
+        )
+    )
     guid = item_guid(
         given_guid,
         id_link,
@@ -580,16 +593,16 @@ def _entry_to_article(
         id=article_id(source.id, guid),
         source_id=source.id,
         guid=guid,
-        title=title or "(untitled)",
+        title=title,
         link=link,
         summary=shorten(summary, SUMMARY_CHARS),
         content=content,
         author=_author(entry, origin),
         categories=_categories(entry),
         image=_image(entry, enclosures, content, base),
-        enclosures=_enclosures(enclosures, base),
+        enclosures=files,
         language=language,
-        published=_date(entry, "published") or _date(entry, "updated"),
+        published=published,
         updated=_date(entry, "updated") or _date(entry, "published"),
         source_title=origin.title,
         source_url=feed_link,

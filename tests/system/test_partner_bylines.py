@@ -2,7 +2,9 @@
 
 Owns: tests that a partner's authors are published by name, never with an e-mail address
 (RSS, Atom, JSON Feed); that an Atom entry without an author takes its atom:source's, else
-its feed's (RFC 4287), while an RSS item takes none from its channel.
+its feed's (RFC 4287), while an RSS item takes none from its channel; that an item with no
+title and no text is named by what it carries, in every edition, with no body made up for
+it.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import Any
 
 from lxml import etree
 
+from tests.conftest import OFFLINE_TRANSLATION, write_config
 from tests.feedserver import FeedServer
 from tests.system.test_partner_input import _once, _partner_config
 
@@ -153,3 +156,57 @@ def test_an_atom_entry_without_an_author_takes_its_feeds(
         f"{base}t3": ("Ola Berg",) * 3,
         f"{base}w1": ("", "Wire", ""),
     }
+
+
+def test_an_item_with_no_title_and_no_text_is_named_by_what_it_carries(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    """A podcast episode with only an attachment (JSON Feed, RSS), or an item with only a
+    link, was titled "(untitled)", in English in the kk and zh editions too, and JSON Feed
+    gave it `content_text: "(untitled)"`. Now it is named by its attachment's own title,
+    else its file's name, else its source's title with its date; and it has no body made up
+    from its title."""
+    base = feed_server.url("/")
+    items = [
+        {"id": "att-only", "date_published": "2026-12-03T10:00:00+08:00",
+         "attachments": [{"url": "media/ep2.mp3", "mime_type": "audio/mpeg"}]},
+        {"id": "att-titled", "url": f"{base}ep3",
+         "attachments": [{"url": f"{base}ep3.mp3", "mime_type": "audio/mpeg",
+                          "title": "Көшпенділер, 3-бөлім"}]},
+    ]  # fmt: skip
+    jsonfeed = {"version": "https://jsonfeed.org/version/1.1", "title": "JSON Podcast",
+                "home_page_url": base, "items": items}  # fmt: skip
+    rss = (
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>Дала FM'
+        f"</title><link>{base}</link><description>d</description>"
+        '<item><guid isPermaLink="false">ep12</guid><enclosure url="'
+        f'{base}%D1%8D%D0%BF%D0%B8%D0%B7%D0%BE%D0%B4-12.mp3" length="1234567" '
+        'type="audio/mpeg"/><pubDate>Tue, 01 Dec 2026 06:00:00 GMT</pubDate></item>'
+        f"<item><link>{base}bare</link><pubDate>Wed, 02 Dec 2026 06:00:00 GMT</pubDate></item>"
+        "</channel></rss>"
+    ).encode()
+    config = write_config(
+        tmp_path,
+        sources=[
+            {"id": "pod", "url": feed_server.add("/pod.json", json.dumps(jsonfeed).encode()),
+             "language": "en"},
+            {"id": "fm", "url": feed_server.add("/fm.xml", rss), "language": "kk"},
+        ],
+        translation={**OFFLINE_TRANSLATION, "untranslated": "original"},
+    )  # fmt: skip
+    _once(config)
+    public = tmp_path / "public"
+    expected = {
+        f"{base}media/ep2.mp3": "ep2.mp3",
+        f"{base}ep3": "Көшпенділер, 3-бөлім",
+        f"{base}%D1%8D%D0%BF%D0%B8%D0%B7%D0%BE%D0%B4-12.mp3": "эпизод-12.mp3",
+        f"{base}bare": "Дала FM, 2026-12-02",
+    }
+    for edition in ("kk", "zh", "en"):
+        data = json.loads((public / edition / "feed.json").read_text(encoding="utf-8"))
+        # A story with no link of its own is known here by its attachment's.
+        stories = {i.get("external_url") or i["attachments"][0]["url"]: i for i in data["items"]}
+        assert {k: i["title"] for k, i in stories.items()} == expected, edition
+        assert {i["content_text"] for i in stories.values()} == {""}, edition
+        for name in ("rss.xml", "atom.xml"):
+            assert b"(untitled)" not in (public / edition / name).read_bytes()
