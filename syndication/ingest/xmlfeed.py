@@ -7,8 +7,8 @@ entry onto an Article: its link (FeedBurner's original one), richest content and
 the others read as HTML), guid (a relative one made absolute against the configured URL, never
 an xml:base; the links against the URL the feed came from under any xml:base, as feedparser
 made them), declared language,
-enclosures, image, categories, credits,
-authors (names, never an address; an Atom entry without its own takes those of its
+enclosures, image (a thumbnail too small to show only when there is no other), categories,
+credits, authors (names, never an address; an Atom entry without its own takes those of its
 atom:source, else of the feed; an RSS item none of its channel's) and the partner feed it came
 from (atom:source); and the entries the feed says are deleted (RFC 6721 `at:deleted-entry`),
 which feedparser does not keep (kurtmckee/feedparser#149), read from the XML with lxml,
@@ -65,6 +65,10 @@ _get = dict.get
 _BODY_TYPES = frozenset({"text/html", "application/xhtml+xml", "text/plain"})
 _HTML_START = re.compile(rb"^\s*(<!--.*?-->\s*)*(<!doctype\s+html|<html|<head|<body)", re.I | re.S)
 _FIRST_IMG = re.compile(r'<img[^>]+src="([^"]+)"', re.I)
+# A thumbnail smaller than this (pixels, its width or height) is an icon beside a headline,
+# not a story's picture: Blogger's is 72 by 72, cropped (`/s72-c/` in its URL).
+_USABLE_PIXELS = 200
+_BLOGGER_SIZE = re.compile(r"[/=]s(\d+)-c(?=[/-]|$)")
 _TITLE = re.compile(rb"<title[^>]*>(.*?)</title>", re.I | re.S)
 # An RSS <guid> with its attributes and text (CDATA or not), and its isPermaLink; feedparser
 # resolves a guid whose isPermaLink is absent or exactly "true".
@@ -654,11 +658,17 @@ def _credits(entry: Any) -> tuple[str, ...]:
 
 
 def _image(entry: Any, enclosures: list[Any], content: str, base: str) -> str:
+    """The story's picture: its media, an image enclosure, its itunes:image, the first image
+    of its content; a thumbnail too small to show (`_too_small`) only when it has none of
+    these."""
+    small = ""
     for key in ("media_thumbnail", "media_content"):
         for media in _get(entry, key, []) or []:
             url = media.get("url", "")
             kind = _get(media, "type", "") or _get(media, "medium", "")
-            if url and (key == "media_thumbnail" or "image" in kind or not kind):
+            if url and key == "media_thumbnail" and _too_small(media):
+                small = small or url
+            elif url and (key == "media_thumbnail" or "image" in kind or not kind):
                 return absolute_url(url, base)
     for enc in enclosures:
         if (_get(enc, "type") or "").startswith("image/") and _get(enc, "href"):
@@ -667,8 +677,18 @@ def _image(entry: Any, enclosures: list[Any], content: str, base: str) -> str:
     if isinstance(image, dict) and _get(image, "href"):
         return absolute_url(image["href"], base)
     match = _FIRST_IMG.search(content)
-    # The sanitised HTML escapes `&` in attributes; the field holds the URL itself.
-    return unescape(match.group(1)) if match else ""
+    if match:
+        # The sanitised HTML escapes `&` in attributes; the field holds the URL itself.
+        return unescape(match.group(1))
+    return absolute_url(small, base) if small else ""
+
+
+def _too_small(thumbnail: Any) -> bool:
+    """Whether a media:thumbnail says (its width or height, or Blogger's size in its URL) it
+    is smaller than a picture worth showing with a story."""
+    sizes = [str(_get(thumbnail, "width") or ""), str(_get(thumbnail, "height") or "")]
+    sizes += _BLOGGER_SIZE.findall(str(_get(thumbnail, "url") or ""))
+    return any(size.strip().isdigit() and 0 < int(size) < _USABLE_PIXELS for size in sizes)
 
 
 def _date(entry: Any, key: str) -> datetime | None:

@@ -4,7 +4,7 @@ Owns: tests that a partner's authors are published by name, never with an e-mail
 (RSS, Atom, JSON Feed); that an Atom entry without an author takes its atom:source's, else
 its feed's (RFC 4287), while an RSS item takes none from its channel; that an item with no
 title and no text is named by what it carries, in every edition, with no body made up for
-it.
+it; and that a thumbnail too small to show is not a story's picture when its content has one.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from tests.system.test_partner_input import _once, _partner_config
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 DC_CREATOR = "{http://purl.org/dc/elements/1.1/}creator"
+MEDIA = "http://search.yahoo.com/mrss/"
 
 
 def _items(public: Path) -> dict[str, dict[str, Any]]:
@@ -210,3 +211,49 @@ def test_an_item_with_no_title_and_no_text_is_named_by_what_it_carries(
         assert {i["content_text"] for i in stories.values()} == {""}, edition
         for name in ("rss.xml", "atom.xml"):
             assert b"(untitled)" not in (public / edition / name).read_bytes()
+
+
+def test_a_bloggers_cropped_thumbnail_is_not_the_story_picture(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    """Blogger gives each entry a 72-pixel square crop (`/s72-c/`, width and height 72) as
+    its media:thumbnail: that became the story's image (and its enclosure), above the full
+    picture in its content. A thumbnail smaller than 200 pixels is now the picture only of a
+    story that has no other; a big one still comes first."""
+    base = feed_server.url("/")
+    full = "https://blogger.googleusercontent.com/img/b/snow.jpg"
+
+    def entry(n: int, thumbnail: str, picture: str) -> str:
+        body = f"&lt;p&gt;Snow fell in Almaty, part {n}.&lt;/p&gt;{picture}"
+        return (
+            f"<entry><id>tag:blogger.com,1999:blog-1.post-{n}</id>"
+            f"<link rel='alternate' href='{base}s{n}'/><updated>2026-12-03T0{n}:00:00Z</updated>"
+            f"<title>Snow {n}</title><content type='html'>{body}</content>{thumbnail}</entry>"
+        )
+
+    picture = f'&lt;img src="{full}" width="320"&gt;'
+    cropped = f"<media:thumbnail url='{full.replace('/b/', '/b/s72-c/')}' height='72' width='72'/>"
+    atom = (
+        "<?xml version='1.0' encoding='UTF-8'?><feed xmlns='http://www.w3.org/2005/Atom' "
+        f"xmlns:media='{MEDIA}'><id>tag:blogger.com,1999:blog-1</id><title>Blog</title>"
+        "<updated>2026-12-05T12:00:00Z</updated>"
+        + entry(1, cropped, picture)
+        # Blogger's crop without sizes said: its URL says it.
+        + entry(2, f"<media:thumbnail url='{base}img/s72-c/two.jpg'/>", picture)
+        + entry(3, cropped, "")
+        + entry(4, f"<media:thumbnail url='{base}big.jpg' width='640' height='480'/>", picture)
+        + "</feed>"
+    ).encode()
+    _once(_partner_config(tmp_path, feed_server.add("/blog.xml", atom)))
+    public = tmp_path / "public"
+    images = {original: item.get("image") for original, item in _items(public).items()}
+    assert images == {
+        f"{base}s1": full,
+        f"{base}s2": full,
+        f"{base}s3": full.replace("/b/", "/b/s72-c/"),
+        f"{base}s4": f"{base}big.jpg",
+    }
+    # The image is the item's enclosure in RSS: the crop is not there either.
+    rss = etree.fromstring((public / "en" / "rss.xml").read_bytes())
+    enclosures = [enclosure.get("url") for enclosure in rss.iter("enclosure")]
+    assert sorted(enclosures) == sorted(images.values())
