@@ -369,7 +369,9 @@ def _json_item(item: Item) -> dict[str, object]:
     if item.content:
         entry["content_html"] = item.content_html
     else:
-        entry["content_text"] = item.summary or item.title
+        # JSON Feed 1.1 wants one of the two present; a story with no body and no summary (a
+        # podcast episode, a title-rights story) has an empty one, not its title told twice.
+        entry["content_text"] = item.summary
     if item.summary:
         entry["summary"] = item.summary
     if item.image:

@@ -3,22 +3,27 @@
 Owns: what a parser is told about the source a body came from (`SourceInfo`) and what a parse
 gives back (`ParsedFeed`); an item's guid when it has none of its own; plain text as HTML
 paragraphs; a title that shows nothing (zero-width characters) taken for none, and the title
-of an item without one (the first sentence of its text, else of its summary); a size field
-read as a count of bytes; and merging the items of one feed that repeat a guid (true
-duplicates once, distinct stories kept apart and listed as sharing it, with the guids such a
-story may hold, made from what it says). Which of them keeps the bare guid is settled against
-the store (ingest/decide.py); duplicates across sources are not this module's concern.
+of an item without one (the first sentence of its text, else of its summary; with neither, what
+it carries or where it comes from); an item's byline (its authors' names, never an e-mail
+address); a size field read as a count of bytes; and merging the items of one feed that repeat
+a guid (true duplicates once, distinct stories kept apart and listed as sharing it, with the
+guids such a story may hold, made from what it says). Which of them keeps the bare guid is
+settled against the store (ingest/decide.py); duplicates across sources are not this module's
+concern.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from html import escape
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
-from syndication.html import first_sentence, plain_text, sanitised_text
+from syndication.html import first_sentence, literal_text, plain_text, sanitised_text, shorten
 from syndication.ingest.normalise import content_guid
 from syndication.model import Article, Withdrawal, article_id
 
@@ -28,6 +33,14 @@ SUMMARY_CHARS = 400
 # blank "letters" of Hangul and Braille.
 _INVISIBLE_CATEGORIES = frozenset({"Cf", "Zs", "Zl", "Zp", "Cc", "Mn", "Me"})
 _BLANK_LETTERS = frozenset("\u115f\u1160\u2800\u3164\uffa0")
+AUTHOR_CHARS = 200
+# An e-mail address (`mailto:` or not) as a byline may carry one: RSS's `<author>` is one by
+# the spec (`desk@example.kz (Aigul)`), and partners put theirs in a name (`Aigul <a@b.kz>`).
+_EMAIL = re.compile(
+    r"(?:mailto:)?[^\s<>()\[\]{},;:\"'@]+@[^\s<>()\[\]{},;:\"'@]+\.[^\s<>()\[\]{},;:\"'@]+"
+)
+# What an address leaves behind: brackets with nothing in them.
+_EMPTY_BRACKETS = re.compile(r"\(\s*\)|<\s*>|\[\s*\]")
 
 
 @dataclass(frozen=True)
@@ -115,6 +128,42 @@ def fallback_title(text: str, summary: str) -> str:
         if sentence := visible(first_sentence(written)):
             return sentence
     return ""
+
+
+def untitled_title(
+    given: str, files: Iterable[str], source_title: str, date: datetime | None
+) -> str:
+    """The title of an item with no title and no text (`fallback_title` found none): a podcast
+    episode, a photo, a bare link. Named by what it has, never by a word of ours (an English
+    "(untitled)" in every edition): its attachment's own title (`given`), else the name of its
+    file as the URL ends (`episode-12.mp3`), else the source's title with the item's date (UTC:
+    `Дала FM, 2026-12-01`), which is translated with the story."""
+    for name in (given, *map(_file_name, files)):
+        if title := visible(literal_text(name, 300)):
+            return title
+    return f"{source_title}, {date:%Y-%m-%d}" if date else source_title
+
+
+def _file_name(url: str) -> str:
+    """The last segment of a URL's path, its escapes decoded (`%D0%B5p.mp3` is `еp.mp3`)."""
+    return unquote(urlsplit(url).path.rstrip("/").rpartition("/")[2])
+
+
+def byline(names: Iterable[str]) -> str:
+    """An item's authors as published: each name once, in order, joined by ", ", without any
+    e-mail address in it: a partner's staff's personal address is not ours to publish
+    (`desk@example.kz (Aigul)` and `Aigul <desk@example.kz>` are `Aigul`; an address alone is
+    no name)."""
+    kept: dict[str, None] = {}
+    for name in names:
+        if "@" in name:
+            name = _EMPTY_BRACKETS.sub(" ", _EMAIL.sub(" ", name))
+            name = " ".join(name.split()).strip(" ,;:-")
+            if name.startswith("(") and name.endswith(")") and "(" not in name[1:]:
+                name = name[1:-1].strip()  # what `address (Name)` leaves: `(Name)`
+        if visible(name):
+            kept[name] = None
+    return shorten(", ".join(kept), AUTHOR_CHARS)
 
 
 def paragraphs_html(text: str) -> str:

@@ -2,9 +2,10 @@
 
 Owns: reading a JSON Feed document (refusing JSON that is not one, with the reason), skipping
 items with nothing to publish, and mapping each item onto an Article: link, HTML or text
-content, title and summary (plain text, as written), guid, language, authors, tags, image and
-attachments (relative URLs made absolute against the URL the feed came from; its content's
-against the item's page). Hand-written because feedparser (6.0) reads no JSON Feed.
+content, title and summary (plain text, as written), guid, language, authors (their names,
+never an address; an item without its own takes the feed's), tags, image and attachments
+(relative URLs made absolute against the URL the feed came from; its content's against the
+item's page). Hand-written because feedparser (6.0) reads no JSON Feed.
 """
 
 from __future__ import annotations
@@ -28,11 +29,13 @@ from syndication.ingest.entries import (
     SUMMARY_CHARS,
     ParsedFeed,
     SourceInfo,
+    byline,
     byte_count,
     fallback_title,
     item_guid,
     merge_repeated_guids,
     paragraphs_html,
+    untitled_title,
     visible,
 )
 from syndication.ingest.normalise import choose_language
@@ -100,9 +103,13 @@ def parse_json_feed(body: bytes, source: SourceInfo) -> ParsedFeed:
 
 
 def _author(obj: dict[str, Any]) -> str:
+    """The names of an item's (or the feed's) `authors` (1.1), else of its `author` (1.0): an
+    author given only by a `url` (a `mailto:` one too) has none."""
     authors = obj.get("authors") or ([obj["author"]] if isinstance(obj.get("author"), dict) else [])
-    names = [a["name"] for a in authors if isinstance(a, dict) and isinstance(a.get("name"), str)]
-    return ", ".join(names)
+    listed = authors if isinstance(authors, list) else []
+    return byline(
+        literal_text(a["name"]) for a in listed if isinstance(a, dict) and _text(a, "name")
+    )
 
 
 def _text(obj: dict[str, Any], key: str) -> str:
@@ -155,8 +162,17 @@ def _item_to_article(item: dict[str, Any], source: SourceInfo, feed: _Feed) -> A
     body_text = sanitised_text(content)
     # JSON Feed's title and summary are plain text: `<script>` in one is what it says.
     given_summary = literal_text(_text(item, "summary"))
-    title = visible(literal_text(_text(item, "title"), 300)) or fallback_title(
-        body_text, given_summary
+    attachments = _attachments(item, where)
+    published = read_date(item.get("date_published")) or read_date(item.get("date_modified"))
+    title = (
+        visible(literal_text(_text(item, "title"), 300))
+        or fallback_title(body_text, given_summary)
+        or untitled_title(
+            _attachment_title(item),
+            [a.url for a in attachments],
+            feed.title or source.id,
+            published,
+        )
     )
     summary = shorten(given_summary or body_text, SUMMARY_CHARS)
     guid = item_guid(
@@ -184,16 +200,16 @@ def _item_to_article(item: dict[str, Any], source: SourceInfo, feed: _Feed) -> A
         id=article_id(source.id, guid),
         source_id=source.id,
         guid=guid,
-        title=title or "(untitled)",
+        title=title,
         link=link,
         summary=summary,
         content=content,
         author=_author(item) or feed.author,
         categories=_tags(item),
         image=absolute_url(_text(item, "image") or _text(item, "banner_image"), where),
-        enclosures=_attachments(item, where),
+        enclosures=attachments,
         language=language,
-        published=read_date(item.get("date_published")) or read_date(item.get("date_modified")),
+        published=published,
         updated=read_date(item.get("date_modified")),
         source_title=feed.title,
         source_url=feed.link,
@@ -205,6 +221,12 @@ def _listed(obj: dict[str, Any], key: str) -> list[Any]:
     """A list field; anything else (a number, an object) holds no entries."""
     value = obj.get(key)
     return value if isinstance(value, list) else []
+
+
+def _attachment_title(item: dict[str, Any]) -> str:
+    """The `title` of the item's first attachment that has one ("" when none has)."""
+    titles = (_text(a, "title") for a in _listed(item, "attachments") if isinstance(a, dict))
+    return next((title for title in titles if title), "")
 
 
 def _attachments(item: dict[str, Any], base: str) -> tuple[Enclosure, ...]:

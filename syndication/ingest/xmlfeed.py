@@ -7,10 +7,12 @@ entry onto an Article: its link (FeedBurner's original one), richest content and
 the others read as HTML), guid (a relative one made absolute against the configured URL, never
 an xml:base; the links against the URL the feed came from under any xml:base, as feedparser
 made them), declared language,
-enclosures, image, categories, credits and
-the partner feed it came from (atom:source); and the entries the feed says are deleted (RFC 6721
-`at:deleted-entry`), which feedparser does not keep (kurtmckee/feedparser#149), read from the
-XML with lxml, entities and the network off.
+enclosures, image (a thumbnail too small to show only when there is no other), categories,
+credits, authors (names, never an address; an Atom entry without its own takes those of its
+atom:source, else of the feed; an RSS item none of its channel's) and the partner feed it came
+from (atom:source); and the entries the feed says are deleted (RFC 6721 `at:deleted-entry`),
+which feedparser does not keep (kurtmckee/feedparser#149), read from the XML with lxml,
+entities and the network off.
 """
 
 from __future__ import annotations
@@ -41,11 +43,13 @@ from syndication.ingest.entries import (
     SUMMARY_CHARS,
     ParsedFeed,
     SourceInfo,
+    byline,
     byte_count,
     fallback_title,
     item_guid,
     merge_repeated_guids,
     paragraphs_html,
+    untitled_title,
     visible,
 )
 from syndication.ingest.normalise import choose_language, to_utc
@@ -61,6 +65,10 @@ _get = dict.get
 _BODY_TYPES = frozenset({"text/html", "application/xhtml+xml", "text/plain"})
 _HTML_START = re.compile(rb"^\s*(<!--.*?-->\s*)*(<!doctype\s+html|<html|<head|<body)", re.I | re.S)
 _FIRST_IMG = re.compile(r'<img[^>]+src="([^"]+)"', re.I)
+# A thumbnail smaller than this (pixels, its width or height) is an icon beside a headline,
+# not a story's picture: Blogger's is 72 by 72, cropped (`/s72-c/` in its URL).
+_USABLE_PIXELS = 200
+_BLOGGER_SIZE = re.compile(r"[/=]s(\d+)-c(?=[/-]|$)")
 _TITLE = re.compile(rb"<title[^>]*>(.*?)</title>", re.I | re.S)
 # An RSS <guid> with its attributes and text (CDATA or not), and its isPermaLink; feedparser
 # resolves a guid whose isPermaLink is absent or exactly "true".
@@ -103,6 +111,10 @@ class _Origin:
     language: str | None
     id: str  # the feed's own id: Atom <id>, else its self link or the URL it came from
     updated: datetime | None
+    # Atom's feed-level <author>, which applies to an entry without one (RFC 4287 §4.2.1).
+    # RSS has no such rule: a channel's managingEditor is its editorial contact (an e-mail
+    # address, by the spec), not the byline of every story in it.
+    author: str
 
 
 def parse_xml_feed(body: bytes, headers: dict[str, str], source: SourceInfo) -> ParsedFeed:
@@ -409,6 +421,7 @@ def _origin(feed: Any, source: SourceInfo, atom: bool, feed_id: str) -> _Origin:
         language=normalise_language(feed.get("language")) or normalise_language(source.language),
         id=_feed_id(feed, source, feed_id),
         updated=_date(feed, "updated") or _date(feed, "published"),
+        author=_byline(feed) if atom else "",
     )
 
 
@@ -444,6 +457,24 @@ def _summary_detail(entry: Any) -> Any:
         copied = entry["content"][0]
         return copied if _is_body(copied) else None
     return detail or {}
+
+
+def _byline(record: Any) -> str:
+    """The names of an entry's (or feed's, or atom:source's) authors. feedparser's `author`
+    joins an address to the name (`Ерлан (noreply@blogger.com)`), and keeps the last of
+    several: each author's own name is read instead."""
+    return byline(plain_text(str(_get(a, "name") or "")) for a in _get(record, "authors") or [])
+
+
+def _author(entry: Any, origin: _Origin) -> str:
+    """An entry's byline: its own authors, else (Atom) those of the feed it was taken from
+    (atom:source), else of this feed (RFC 4287 §4.2.1)."""
+    if _get(entry, "authors"):
+        return _byline(entry)
+    source = _get(entry, "source")
+    if isinstance(source, dict) and _get(source, "authors"):
+        return _byline(source)
+    return origin.author
 
 
 def _is_empty(entry: Any) -> bool:
@@ -535,7 +566,19 @@ def _entry_to_article(
     summary = _text(entry, "summary", atom)
     if not summary or summary == body_text:
         summary = body_text
-    title = visible(_text(entry, "title", atom, 300)) or fallback_title(body_text, summary)
+    files = _enclosures(enclosures, base)
+    published = _date(entry, "published") or _date(entry, "updated")
+    title = (
+        visible(_text(entry, "title", atom, 300))
+        or fallback_title(body_text, summary)
+        or untitled_title(
+            # A podcast episode's own title, or an Atom enclosure link's.
+            _get(entry, "itunes_title") or next((_get(e, "title") for e in enclosures), ""),
+            [f.url for f in files],
+            origin.title or source.id,
+            published,
+        )
+    )
     guid = item_guid(
         given_guid,
         id_link,
@@ -554,16 +597,16 @@ def _entry_to_article(
         id=article_id(source.id, guid),
         source_id=source.id,
         guid=guid,
-        title=title or "(untitled)",
+        title=title,
         link=link,
         summary=shorten(summary, SUMMARY_CHARS),
         content=content,
-        author=plain_text(_get(entry, "author", ""), 200),
+        author=_author(entry, origin),
         categories=_categories(entry),
         image=_image(entry, enclosures, content, base),
-        enclosures=_enclosures(enclosures, base),
+        enclosures=files,
         language=language,
-        published=_date(entry, "published") or _date(entry, "updated"),
+        published=published,
         updated=_date(entry, "updated") or _date(entry, "published"),
         source_title=origin.title,
         source_url=feed_link,
@@ -615,11 +658,17 @@ def _credits(entry: Any) -> tuple[str, ...]:
 
 
 def _image(entry: Any, enclosures: list[Any], content: str, base: str) -> str:
+    """The story's picture: its media, an image enclosure, its itunes:image, the first image
+    of its content; a thumbnail too small to show (`_too_small`) only when it has none of
+    these."""
+    small = ""
     for key in ("media_thumbnail", "media_content"):
         for media in _get(entry, key, []) or []:
             url = media.get("url", "")
             kind = _get(media, "type", "") or _get(media, "medium", "")
-            if url and (key == "media_thumbnail" or "image" in kind or not kind):
+            if url and key == "media_thumbnail" and _too_small(media):
+                small = small or url
+            elif url and (key == "media_thumbnail" or "image" in kind or not kind):
                 return absolute_url(url, base)
     for enc in enclosures:
         if (_get(enc, "type") or "").startswith("image/") and _get(enc, "href"):
@@ -628,8 +677,18 @@ def _image(entry: Any, enclosures: list[Any], content: str, base: str) -> str:
     if isinstance(image, dict) and _get(image, "href"):
         return absolute_url(image["href"], base)
     match = _FIRST_IMG.search(content)
-    # The sanitised HTML escapes `&` in attributes; the field holds the URL itself.
-    return unescape(match.group(1)) if match else ""
+    if match:
+        # The sanitised HTML escapes `&` in attributes; the field holds the URL itself.
+        return unescape(match.group(1))
+    return absolute_url(small, base) if small else ""
+
+
+def _too_small(thumbnail: Any) -> bool:
+    """Whether a media:thumbnail says (its width or height, or Blogger's size in its URL) it
+    is smaller than a picture worth showing with a story."""
+    sizes = [str(_get(thumbnail, "width") or ""), str(_get(thumbnail, "height") or "")]
+    sizes += _BLOGGER_SIZE.findall(str(_get(thumbnail, "url") or ""))
+    return any(size.strip().isdigit() and 0 < int(size) < _USABLE_PIXELS for size in sizes)
 
 
 def _date(entry: Any, key: str) -> datetime | None:
