@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass, field, replace
+from datetime import UTC, tzinfo
 from html import escape
 from typing import Any
 
@@ -46,6 +47,8 @@ class SourceInfo:
     # The URL the operator configured (before any redirect; "": `url`): the base of a relative
     # guid, which must not follow the feed to where a redirect led (see xmlfeed._names).
     configured_url: str = ""
+    # The zone of the dates the feed writes without one (the source's `timezone:`).
+    zone: tzinfo = UTC
 
     @property
     def id_base(self) -> str:

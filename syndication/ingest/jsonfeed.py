@@ -193,8 +193,9 @@ def _item_to_article(item: dict[str, Any], source: SourceInfo, feed: _Feed) -> A
         image=absolute_url(_text(item, "image") or _text(item, "banner_image"), where),
         enclosures=_attachments(item, where),
         language=language,
-        published=read_date(item.get("date_published")) or read_date(item.get("date_modified")),
-        updated=read_date(item.get("date_modified")),
+        published=read_date(item.get("date_published"), source.zone)
+        or read_date(item.get("date_modified"), source.zone),
+        updated=read_date(item.get("date_modified"), source.zone),
         source_title=feed.title,
         source_url=feed.link,
         source_feed_id=feed.id,

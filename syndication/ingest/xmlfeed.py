@@ -408,7 +408,7 @@ def _origin(feed: Any, source: SourceInfo, atom: bool, feed_id: str) -> _Origin:
         title=_text(feed, "title", atom) or source.title,
         language=normalise_language(feed.get("language")) or normalise_language(source.language),
         id=_feed_id(feed, source, feed_id),
-        updated=_date(feed, "updated") or _date(feed, "published"),
+        updated=_date(feed, "updated", source) or _date(feed, "published", source),
     )
 
 
@@ -563,8 +563,8 @@ def _entry_to_article(
         image=_image(entry, enclosures, content, base),
         enclosures=_enclosures(enclosures, base),
         language=language,
-        published=_date(entry, "published") or _date(entry, "updated"),
-        updated=_date(entry, "updated") or _date(entry, "published"),
+        published=_date(entry, "published", source) or _date(entry, "updated", source),
+        updated=_date(entry, "updated", source) or _date(entry, "published", source),
         source_title=origin.title,
         source_url=feed_link,
         credits=_credits(entry),
@@ -632,9 +632,10 @@ def _image(entry: Any, enclosures: list[Any], content: str, base: str) -> str:
     return unescape(match.group(1)) if match else ""
 
 
-def _date(entry: Any, key: str) -> datetime | None:
+def _date(entry: Any, key: str, source: SourceInfo) -> datetime | None:
     """The date `key` (published, updated) of an entry or feed, read from what it says: not
-    feedparser's `*_parsed`, which misreads the forms `dates` knows."""
+    feedparser's `*_parsed`, which misreads the forms `dates` knows (one without a zone in
+    the source's)."""
     # dict.get: FeedParserDict's own lookup silently swaps published/updated (with a warning).
     value = dict.get(entry, key)
-    return read_date(value) if value else None
+    return read_date(value, source.zone) if value else None

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
+from datetime import UTC, datetime
 from pathlib import Path
 
 from tests.conftest import OFFLINE_TRANSLATION, run_cli, write_config
@@ -92,4 +94,53 @@ def test_a_zone_abbreviation_is_its_offset_and_an_unknown_one_no_date(
         "CST": "2025-12-02T21:30",  # RFC 822's own: US Central
         "XYZ": "",
         "IST": "",
+    }
+
+
+def test_a_feeds_dates_without_a_zone_are_in_the_sources_timezone(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    """A Chinese CMS writes `2025-12-02 09:15:00`, Beijing time, and `timezone:` could not be
+    set on a feed (refused as an articles folder's key): every story was dated 8 hours ahead.
+    Now a feed's `timezone:` is the zone of the dates it writes without one (RSS and JSON
+    Feed, fetched or on disk); a date that writes its zone is unchanged."""
+    rss = _rss(
+        [
+            ("cms", "2025-12-02 09:15:00"),
+            ("gbk", "2025年12月02日 10:30"),
+            ("utc", "Tue, 02 Dec 2025 09:15:00 +0000"),
+            ("cet", "Tue, 02 Dec 2025 15:30:00 CET"),
+        ]
+    )
+    url = feed_server.add("/cn.xml", rss, headers={"Content-Type": "application/rss+xml"})
+    export = {
+        "version": "https://jsonfeed.org/version/1.1",
+        "title": "Export",
+        "items": [
+            {"id": "json", "title": "Story json", "content_text": "Words of story json.",
+             "date_published": "2025-12-02T11:00:00"},
+        ],
+    }  # fmt: skip
+    (tmp_path / "export.json").write_text(json.dumps(export), encoding="utf-8")
+    beijing = {"language": "en", "timezone": "Asia/Shanghai"}
+    config = write_config(
+        tmp_path,
+        editions=["en"],
+        sources=[
+            {"id": "cn", "url": url, **beijing},
+            {"id": "export", "file": "export.json", **beijing},
+        ],
+    )
+    result = run_cli("once", "--config", str(config))
+    assert result.code == 0, result.output
+    feed = json.loads((tmp_path / "public" / "en" / "feed.json").read_text(encoding="utf-8"))
+    published = {
+        item["title"]: datetime.fromisoformat(item["date_published"]) for item in feed["items"]
+    }
+    assert published == {
+        "Story cms": datetime(2025, 12, 2, 1, 15, tzinfo=UTC),
+        "Story gbk": datetime(2025, 12, 2, 2, 30, tzinfo=UTC),
+        "Story utc": datetime(2025, 12, 2, 9, 15, tzinfo=UTC),
+        "Story cet": datetime(2025, 12, 2, 14, 30, tzinfo=UTC),
+        "Story json": datetime(2025, 12, 2, 3, 0, tzinfo=UTC),
     }

@@ -11,6 +11,7 @@ import json
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -318,6 +319,41 @@ def test_a_zone_not_known_is_no_date_and_is_noted() -> None:
         "'Thu, 04 Dec 2025 15:30:00 IST', 'Thu, 04 Dec 2025 15:30:00 BST', …): "
         "filed when first seen"
     ]
+
+
+def test_dates_without_a_zone_are_in_the_sources_zone() -> None:
+    """A Chinese CMS's `2025-06-01 10:00:00` is Beijing time: with the source's `timezone:`
+    every date written without a zone is in it, in RSS and JSON Feed alike; a date that
+    writes its zone, or a Unix time, is the moment it names wherever the source is."""
+    beijing = replace(SOURCE, zone=ZoneInfo("Asia/Shanghai"))
+    cases = [
+        ("2025-06-01 10:00:00", "2025-06-01 02:00"),
+        ("2025-06-01T10:00:00", "2025-06-01 02:00"),
+        ("2025年06月01日 10:00", "2025-06-01 02:00"),
+        ("2025/6/1 10:00", "2025-06-01 02:00"),
+        ("01.06.2025 10:00", "2025-06-01 02:00"),
+        ("Sun, 01 Jun 2025 10:00", "2025-06-01 02:00"),
+        ("Sun Jun  1 10:00:00 2025", "2025-06-01 02:00"),
+        ("2025-06-01", "2025-05-31 16:00"),
+        ("Sun, 01 Jun 2025 10:00:00 +0000", "2025-06-01 10:00"),
+        ("Sun, 01 Jun 2025 10:00:00 GMT", "2025-06-01 10:00"),
+        ("2025-06-01T10:00:00Z", "2025-06-01 10:00"),
+        ("Sun, 01 Jun 2025 10:00:00 ALMT", "2025-06-01 05:00"),
+        ("1748772000", "2025-06-01 10:00"),
+    ]
+    for written, utc in cases:
+        for feed in (
+            rss(f"<item><title>t</title><pubDate>{written}</pubDate></item>"),
+            json.dumps(
+                {
+                    "version": "https://jsonfeed.org/version/1.1",
+                    "items": [{"id": "1", "content_text": "t", "date_published": written}],
+                }
+            ).encode(),
+        ):
+            (article,) = parse_feed(feed, {}, beijing, 5_000_000).articles
+            assert article.published is not None, written
+            assert article.published.strftime("%Y-%m-%d %H:%M") == utc, written
 
 
 def test_json_feed_fields_of_the_wrong_type_are_not_published_as_python() -> None:
