@@ -15,7 +15,7 @@ import os
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -196,7 +196,8 @@ class SourceSettings(Strict):
     every: Duration = 600.0
     cron: Annotated[str | None, AfterValidator(_check_cron)] = None
     rights: Literal["full", "summary", "title"] = "full"
-    # The zone of times an articles folder's files write without one (its newsroom's clock).
+    # The zone of times the source writes without one: its newsroom's clock, for an articles
+    # folder's files or a feed's dates (a CMS's `2025-06-01 10:00`). A zone written stands.
     timezone: ZoneName = None
     # Set by load() when the location holds a secret from the environment.
     _stored_location: str = PrivateAttr(default="")
@@ -208,9 +209,6 @@ class SourceSettings(Strict):
             raise ValueError("a source needs exactly one of url:, file: or articles:")
         if self.cron is not None and "every" in self.model_fields_set:
             raise ValueError("a source is polled on every: or on cron:, not both")
-        if self.timezone is not None and self.articles is None:
-            # A feed's dates carry their own zone (RFC 822, RFC 3339); a guess would move them.
-            raise ValueError("timezone: is for an articles: folder (a feed's dates carry a zone)")
         return self
 
     @property
@@ -220,6 +218,11 @@ class SourceSettings(Strict):
     @property
     def location(self) -> str:
         return str(self.url or self.file or self.articles)
+
+    @property
+    def zone(self) -> tzinfo:
+        """The zone of the times the source writes without one (`timezone:`, else UTC)."""
+        return ZoneInfo(self.timezone) if self.timezone else UTC
 
     @property
     def stored_location(self) -> str:

@@ -18,7 +18,7 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from html import escape
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -59,6 +59,8 @@ class SourceInfo:
     # The URL the operator configured (before any redirect; "": `url`): the base of a relative
     # guid, which must not follow the feed to where a redirect led (see xmlfeed._names).
     configured_url: str = ""
+    # The zone of the dates the feed writes without one (the source's `timezone:`).
+    zone: tzinfo = UTC
 
     @property
     def id_base(self) -> str:

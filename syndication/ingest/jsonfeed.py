@@ -163,7 +163,9 @@ def _item_to_article(item: dict[str, Any], source: SourceInfo, feed: _Feed) -> A
     # JSON Feed's title and summary are plain text: `<script>` in one is what it says.
     given_summary = literal_text(_text(item, "summary"))
     attachments = _attachments(item, where)
-    published = read_date(item.get("date_published")) or read_date(item.get("date_modified"))
+    published = read_date(item.get("date_published"), source.zone) or read_date(
+        item.get("date_modified"), source.zone
+    )
     title = (
         visible(literal_text(_text(item, "title"), 300))
         or fallback_title(body_text, given_summary)
@@ -210,7 +212,7 @@ def _item_to_article(item: dict[str, Any], source: SourceInfo, feed: _Feed) -> A
         enclosures=attachments,
         language=language,
         published=published,
-        updated=read_date(item.get("date_modified")),
+        updated=read_date(item.get("date_modified"), source.zone),
         source_title=feed.title,
         source_url=feed.link,
         source_feed_id=feed.id,

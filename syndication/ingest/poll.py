@@ -23,10 +23,9 @@ import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from functools import partial
 from urllib.parse import urlsplit, urlunsplit
-from zoneinfo import ZoneInfo
 
 from syndication import metrics
 from syndication.config import Config, FetchSettings, SourceSettings
@@ -337,6 +336,7 @@ async def _ingest_feed(
         # carry them (a `?token=` in the query is not carried by a relative link).
         url=_without_userinfo(read),
         configured_url=_without_userinfo(source.url or ""),
+        zone=source.zone,
         secret=config.is_secret(read),
         language=source.language,
         title=source.title or "",
@@ -389,7 +389,7 @@ def _ingest_folder(config: Config, store: Store, source: SourceSettings) -> Sour
         base_url=config.settings.site.base_url,
         languages=tuple(config.settings.languages),
         translatable=config.settings.translatable,
-        zone=ZoneInfo(source.timezone) if source.timezone else UTC,
+        zone=source.zone,
     )
     try:
         scanned = scan_folder(local)

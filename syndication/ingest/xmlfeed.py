@@ -420,7 +420,7 @@ def _origin(feed: Any, source: SourceInfo, atom: bool, feed_id: str) -> _Origin:
         title=_text(feed, "title", atom) or source.title,
         language=normalise_language(feed.get("language")) or normalise_language(source.language),
         id=_feed_id(feed, source, feed_id),
-        updated=_date(feed, "updated") or _date(feed, "published"),
+        updated=_date(feed, "updated", source) or _date(feed, "published", source),
         author=_byline(feed) if atom else "",
     )
 
@@ -567,7 +567,7 @@ def _entry_to_article(
     if not summary or summary == body_text:
         summary = body_text
     files = _enclosures(enclosures, base)
-    published = _date(entry, "published") or _date(entry, "updated")
+    published = _date(entry, "published", source) or _date(entry, "updated", source)
     title = (
         visible(_text(entry, "title", atom, 300))
         or fallback_title(body_text, summary)
@@ -607,7 +607,7 @@ def _entry_to_article(
         enclosures=files,
         language=language,
         published=published,
-        updated=_date(entry, "updated") or _date(entry, "published"),
+        updated=_date(entry, "updated", source) or _date(entry, "published", source),
         source_title=origin.title,
         source_url=feed_link,
         credits=_credits(entry),
@@ -691,9 +691,10 @@ def _too_small(thumbnail: Any) -> bool:
     return any(size.strip().isdigit() and 0 < int(size) < _USABLE_PIXELS for size in sizes)
 
 
-def _date(entry: Any, key: str) -> datetime | None:
+def _date(entry: Any, key: str, source: SourceInfo) -> datetime | None:
     """The date `key` (published, updated) of an entry or feed, read from what it says: not
-    feedparser's `*_parsed`, which misreads the forms `dates` knows."""
+    feedparser's `*_parsed`, which misreads the forms `dates` knows (one without a zone in
+    the source's)."""
     # dict.get: FeedParserDict's own lookup silently swaps published/updated (with a warning).
     value = dict.get(entry, key)
-    return read_date(value) if value else None
+    return read_date(value, source.zone) if value else None

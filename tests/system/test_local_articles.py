@@ -180,17 +180,24 @@ def test_times_without_a_zone_are_the_newsrooms_own(tmp_path: Path) -> None:
 
 
 def test_a_timezone_is_checked(tmp_path: Path) -> None:
+    """An unknown zone is named at its line, on a folder or a feed; a feed's `timezone:` is
+    no mistake (its dates written without a zone are in it: tests/system/test_feed_dates.py)."""
     _write(tmp_path / "articles" / "a.md", _story("A"))
     sources = [
         {"id": "newsroom", "articles": "articles", "timezone": "Asia/Almaati"},
-        {"id": "feed", "file": "p.xml", "timezone": "Asia/Almaty"},
+        {"id": "feed", "file": "p.xml", "timezone": "Asia/Shanghia"},
+        {"id": "partner", "url": "https://partner.example.cn/rss", "timezone": "Asia/Shanghai"},
     ]
     config = write_config(tmp_path, editions=["en"], sources=sources)
+    lines = config.read_text(encoding="utf-8").splitlines()
     done = run_cli("check", "--config", str(config))
     assert done.code == 2, done.output
     said = " ".join(done.output.split())
-    assert "unknown time zone 'Asia/Almaati'" in said
-    assert "timezone: is for an articles: folder" in said
+    for index, zone in enumerate(("Asia/Almaati", "Asia/Shanghia")):
+        line = next(n for n, text in enumerate(lines, 1) if zone in text)
+        where = f"{config.name}:{line}: sources.{index}.timezone"
+        assert f"{where}: unknown time zone '{zone}'" in said
+    assert "partner" not in said and "articles: folder" not in said
 
 
 def test_a_date_edited_alone_in_a_file_is_published(tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ import json
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -266,13 +267,93 @@ def test_bare_ampersands_in_a_sloppy_feed_stay_ampersands() -> None:
         ("Mon, 05 May 2025 10:00:00 BJT", "2025-05-05 02:00"),
         ("Mon, 05 May 2025 10:00:00 +0600", "2025-05-05 04:00"),
         ("Mon, 05 May 2025 10:00:00 GMT", "2025-05-05 10:00"),
+        ("Thu, 04 Dec 2025 15:30:00 CET", "2025-12-04 14:30"),
+        ("Thu, 04 Dec 2025 15:30:00 CEST", "2025-12-04 13:30"),  # the abbreviation says +2
+        ("Thu, 04 Dec 2025 15:30:00 JST", "2025-12-04 06:30"),
+        ("Thu, 04 Dec 2025 15:30:00 ACST", "2025-12-04 06:00"),
+        ("Thu, 04 Dec 2025 15:30:00 CST", "2025-12-04 21:30"),  # RFC 822's: US Central
+        ("Mon, 06 Jul 2026 10:00:00 PT", "2026-07-06 17:00"),  # US Pacific, in summer time
+        ("Thu, 04 Dec 2025 15:30:00 UTC+6", "2025-12-04 09:30"),
+        ("Thu, 04 Dec 2025 15:30:00 GMT+6", "2025-12-04 09:30"),  # feedparser: no date
+        ("Thu, 04 Dec 2025 15:30:00 UTC+05:30", "2025-12-04 10:00"),
+        ("Thu, 04 Dec 2025 15:30:00 GMT-3", "2025-12-04 18:30"),
+        ("Thu, 04 Dec 2025 15:30:00 -03", "2025-12-04 18:30"),
+        ("Thu Dec  4 15:30:00 JST 2025", "2025-12-04 06:30"),  # the Unix `date` form
+        ("Thu Dec 04 2025 15:30:00 GMT+0600 (Almaty Time)", "2025-12-04 09:30"),  # JavaScript
+        ("2025-12-04 15:30:00 UTC", "2025-12-04 15:30"),
+        ("2025-12-04 15:30:00 JST", "2025-12-04 06:30"),
+        ("2025-12-04T15:30:00+0530", "2025-12-04 10:00"),  # feedparser: +05:00
+        ("2020/1/10 14:33:00 +0800", "2020-01-10 06:33"),
     ],
 )
 def test_the_regions_time_zones_in_a_pubdate_are_applied(written: str, utc: str) -> None:
-    """feedparser reads a zone abbreviation it does not know as UTC: hours off for ALMT."""
+    """feedparser reads a zone abbreviation it does not know as UTC: hours off for ALMT, CET,
+    JST, UTC+6."""
     (article,) = parse(rss(f"<item><title>t</title><pubDate>{written}</pubDate></item>")).articles
     assert article.published is not None
     assert article.published.strftime("%Y-%m-%d %H:%M") == utc
+
+
+def test_a_zone_not_known_is_no_date_and_is_noted() -> None:
+    """An abbreviation nobody knows, one naming several zones (IST: India, Ireland, Israel;
+    BST; AST), a zone name and an offset past a day were read as UTC, silently: now no date,
+    and the source's notes name them."""
+    written = [
+        "Thu, 04 Dec 2025 15:30:00 XYZ",
+        "Thu, 04 Dec 2025 15:30:00 IST",
+        "Thu, 04 Dec 2025 15:30:00 BST",
+        "Thu, 04 Dec 2025 15:30:00 AST",
+        "Thu, 04 Dec 2025 15:30:00 Europe/Berlin",
+        "Thu, 04 Dec 2025 15:30:00 CET+1",
+        "Thu, 04 Dec 2025 15:30:00 UTC+25",
+        "2025-12-04T15:30:00 XYZ",
+    ]
+    items = "".join(
+        f"<item><guid>g{i}</guid><title>t{i}</title><pubDate>{date}</pubDate></item>"
+        for i, date in enumerate(written)
+    )
+    parsed = parse(rss(items))
+    assert [a.published for a in parsed.articles] == [None] * len(written)
+    assert parsed.notes == [
+        "8 item(s) with a date that could not be read ('Thu, 04 Dec 2025 15:30:00 XYZ', "
+        "'Thu, 04 Dec 2025 15:30:00 IST', 'Thu, 04 Dec 2025 15:30:00 BST', …): "
+        "filed when first seen"
+    ]
+
+
+def test_dates_without_a_zone_are_in_the_sources_zone() -> None:
+    """A Chinese CMS's `2025-06-01 10:00:00` is Beijing time: with the source's `timezone:`
+    every date written without a zone is in it, in RSS and JSON Feed alike; a date that
+    writes its zone, or a Unix time, is the moment it names wherever the source is."""
+    beijing = replace(SOURCE, zone=ZoneInfo("Asia/Shanghai"))
+    cases = [
+        ("2025-06-01 10:00:00", "2025-06-01 02:00"),
+        ("2025-06-01T10:00:00", "2025-06-01 02:00"),
+        ("2025年06月01日 10:00", "2025-06-01 02:00"),
+        ("2025/6/1 10:00", "2025-06-01 02:00"),
+        ("01.06.2025 10:00", "2025-06-01 02:00"),
+        ("Sun, 01 Jun 2025 10:00", "2025-06-01 02:00"),
+        ("Sun Jun  1 10:00:00 2025", "2025-06-01 02:00"),
+        ("2025-06-01", "2025-05-31 16:00"),
+        ("Sun, 01 Jun 2025 10:00:00 +0000", "2025-06-01 10:00"),
+        ("Sun, 01 Jun 2025 10:00:00 GMT", "2025-06-01 10:00"),
+        ("2025-06-01T10:00:00Z", "2025-06-01 10:00"),
+        ("Sun, 01 Jun 2025 10:00:00 ALMT", "2025-06-01 05:00"),
+        ("1748772000", "2025-06-01 10:00"),
+    ]
+    for written, utc in cases:
+        for feed in (
+            rss(f"<item><title>t</title><pubDate>{written}</pubDate></item>"),
+            json.dumps(
+                {
+                    "version": "https://jsonfeed.org/version/1.1",
+                    "items": [{"id": "1", "content_text": "t", "date_published": written}],
+                }
+            ).encode(),
+        ):
+            (article,) = parse_feed(feed, {}, beijing, 5_000_000).articles
+            assert article.published is not None, written
+            assert article.published.strftime("%Y-%m-%d %H:%M") == utc, written
 
 
 def test_json_feed_fields_of_the_wrong_type_are_not_published_as_python() -> None:
