@@ -1,7 +1,8 @@
 """HTML for republication: sanitising, plain text, absolute URLs, XML-safe text.
 
 Owns: the allow-list a partner newsroom can republish safely (nh3), relative URLs made
-absolute, trackers and one-pixel images dropped, plain text from HTML (entities decoded, block
+absolute, trackers and one-pixel images dropped, a URL's query parameters dropped by name (the
+well-known tracking ones: `untracked`), plain text from HTML (entities decoded, block
 boundaries kept as spaces, Chinese line breaks not turned into spaces), shortening at a word,
 a title from a first sentence, the correction note's paragraph, and text and URLs made safe
 to put into XML. A leaf: every
@@ -14,7 +15,8 @@ import contextlib
 import html
 import re
 import threading
-from urllib.parse import urljoin, urlsplit
+from collections.abc import Callable
+from urllib.parse import unquote_plus, urljoin, urlsplit
 
 import nh3
 
@@ -42,6 +44,13 @@ DROP_WITH_CONTENT = {
 }  # fmt: skip
 
 _TRACKER_HOSTS = ("feeds.feedburner.com", "feedproxy.google.com", "pixel.", "stats.", "ad.")
+# Query parameters that say who sent a reader (a campaign, a click), never which page: FeedBurner
+# and many CMSs add them to a feed's links, and ad networks and mailers to every link they pass.
+_TRACKING_PREFIXES = ("utm_",)
+_TRACKING_NAMES = frozenset(
+    {"fbclid", "gclid", "dclid", "gbraid", "wbraid", "msclkid", "yclid", "twclid", "igshid",
+     "mc_cid", "mc_eid", "_ga", "_gl"}
+)  # fmt: skip
 _SPACE = re.compile(r"\s+")
 # Unicode categories Cc (C0, DEL, C1) and Cs (surrogates), keeping tab, LF and CR: one regex
 # pass instead of a unicodedata lookup per character (that loop was 40% of parsing a feed).
@@ -168,6 +177,32 @@ def absolute_url(url: str, base: str = "") -> str:
         return urljoin(base, url) if base else url
     except ValueError:
         return url
+
+
+def without_parameters(url: str, unwanted: Callable[[str], bool]) -> str:
+    """`url` without the query parameters whose name (decoded, in lower case) is `unwanted`;
+    the others as written, in their order. `url` itself, as given, when it has none of them:
+    a key or an id made of a URL stays the same string."""
+    head, hash_mark, fragment = url.partition("#")
+    base, question_mark, query = head.partition("?")
+    if not question_mark:
+        return url
+    pairs = query.split("&")
+    kept = [p for p in pairs if not unwanted(unquote_plus(p.partition("=")[0]).lower())]
+    if len(kept) == len(pairs):
+        return url
+    kept = [p for p in kept if p]
+    return base + ("?" + "&".join(kept) if kept else "") + hash_mark + fragment
+
+
+def untracked(url: str) -> str:
+    """`url` without the well-known tracking parameters (`utm_*`, `fbclid`, `gclid`, …): the
+    same page whoever sent the reader there."""
+    return without_parameters(url, _is_tracking)
+
+
+def _is_tracking(name: str) -> bool:
+    return name in _TRACKING_NAMES or name.startswith(_TRACKING_PREFIXES)
 
 
 def plain_text(fragment: str, limit: int | None = None) -> str:

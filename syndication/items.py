@@ -8,7 +8,7 @@ Simplified in `zh`, as written in `zh-Hant`), credits as each edition words them
 note's paragraph (its class and the edition's own label, whatever a translator made of them),
 the links to the same story in the other editions (hreflang), `updated` from stored times only
 (a correction moves it), and atom:source (the partner feed's id, title and updated; never a URL
-carrying a secret).
+carrying a secret, nor a credential in its query: `?access_token=…` and the like are dropped).
 Also whether a story is in an edition at all (`in_edition`: not withdrawn, not under embargo,
 in the edition's language or translated, or the policy shows originals) and the digest of what
 a reader of an edition sees of it (`digest`: a new digest is a new version).
@@ -27,7 +27,14 @@ from html import escape
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from syndication.config import Config
-from syndication.html import CORRECTION_OPEN, correction_note, opening_note, web_url, xml_safe
+from syndication.html import (
+    CORRECTION_OPEN,
+    correction_note,
+    opening_note,
+    web_url,
+    without_parameters,
+    xml_safe,
+)
 from syndication.lang import (
     DERIVED,
     base_language,
@@ -354,7 +361,7 @@ def _source_feed_id(config: Config, article: Article, edition: str, authority: s
     """atom:source/id: the partner feed's own id; else its page or the URL we read it from;
     for a story of our own (a local article), the id of its source's feed in this edition."""
     for candidate in (article.source_feed_id, article.source_url):
-        candidate = xml_safe(candidate)
+        candidate = _without_credentials(xml_safe(candidate))
         if candidate and _well_formed_id(candidate) and not _secret(config, candidate):
             return _normal_form(candidate)
     return f"tag:{authority},2025:feed/{edition}/sources/{article.source_id}/"
@@ -391,8 +398,31 @@ def _normal_form(uri: str) -> str:
 
 
 def _public(config: Config, url: str) -> str:
-    """A partner URL fit to publish: never one carrying a secret from the environment."""
+    """A partner URL fit to publish: without the credentials its query may carry, and never one
+    carrying a secret from the environment."""
+    url = _without_credentials(url)
     return "" if not url or _secret(config, url) else web_url(url)
+
+
+# Query parameters that carry a credential, by name in lower case without `-` and `_`
+# (`api_key`, `api-key` and `apiKey` are one): an operator may write a partner's token into a
+# source's URL itself, where no `${VAR}` marks it as a secret, and it must not reach the feeds.
+_CREDENTIAL_NAMES = frozenset(
+    {"key", "apikey", "auth", "sig", "pass", "passwd", "pwd", "session", "sessionid", "jwt"}
+)
+_CREDENTIAL_ENDINGS = ("token", "secret", "password", "signature", "credential", "credentials")
+
+
+def _without_credentials(url: str) -> str:
+    """`url` without the query parameters that carry a credential (`access_token`, `token`,
+    `api_key`, `key`, `auth`, `signature`, `sig`, `secret`, `password`, `client_secret`,
+    `X-Amz-Signature` …, in any case): the rest of it, as written, may be published."""
+    return without_parameters(url, _is_credential)
+
+
+def _is_credential(name: str) -> bool:
+    name = name.replace("-", "").replace("_", "")
+    return name in _CREDENTIAL_NAMES or name.endswith(_CREDENTIAL_ENDINGS)
 
 
 # Whether a text carries a secret, by (the configuration's secrets, text): every story of a

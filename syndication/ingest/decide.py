@@ -1,8 +1,10 @@
 """What a parsed batch changes in the store: decided here, with no I/O, from what the store holds.
 
-Owns: the canonical link (the key the same story from two sources is recognised by), the
-cross-source dedupe (a story already held live from another source is kept once, this source
-recorded beside it), new / changed / unchanged, and the translations that follow (a new
+Owns: the canonical link (the key the same story from two sources is recognised by, tracking
+parameters ignored; a store written before they were holds such a story under its whole link),
+the cross-source dedupe (a story already held live from another source is kept once, this source
+recorded beside it), new / changed / unchanged (a story's dates or its link's tracking
+parameters moving alone are no change), and the translations that follow (a new
 story: one pending per other language; changed text: the old ones stale until redone). A story
 the operator withdrew stays withdrawn whatever its source sends; one its source withdrew comes
 back when the source sends it again. And which id a story its feed lists under a guid that
@@ -17,6 +19,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
+from syndication.html import untracked
 from syndication.ingest.entries import SharedGuid, distinct_guids
 from syndication.model import Article, article_id
 from syndication.store import BY_OPERATOR, ArticleWrite, HeldArticle, LiveStory
@@ -39,7 +42,20 @@ class BatchPlan:
 
 
 def canonical_link(link: str) -> str:
-    """The key under which the same story from two sources is recognised."""
+    """The key under which the same story from two sources is recognised: its link without
+    scheme, `www.`, fragment, trailing slash and tracking parameters, in lower case."""
+    return _key(untracked(link))
+
+
+def _keys(link: str) -> tuple[str, ...]:
+    """The keys a story with `link` may be stored under: its canonical link, and (for a link
+    with tracking parameters) the whole link's key, which a store written before tracking
+    parameters were ignored holds it by; its stories keep their ids, found by that key."""
+    key, whole = canonical_link(link), _key(link)
+    return (key,) if whole == key else (key, whole)
+
+
+def _key(link: str) -> str:
     if not link:
         return ""
     link = link.strip().split("#", 1)[0]
@@ -167,9 +183,10 @@ def renamed_guids(
     by, and which ids those were (the batch's id → the stored one).
 
     A story new by its id is the source's stored story with its canonical link (`own`: the
-    source's stories under the batch's new canonical keys) whose id is not in the batch: its
+    source's stories under the keys `links_to_match` gives) whose id is not in the batch: its
     old guid left the feed as the new one came (another guid style, http:// become https://,
-    a guid made absolute against a moved feed's URL). Two items the feed lists at once stay
+    a guid made absolute against a moved feed's URL; a link-made guid stored with tracking
+    parameters before they were dropped from it). Two items the feed lists at once stay
     two stories, whatever link they share; an item with no link is never another. A link the
     source gave more than one story (a section page, a live blog) is no name: under it a story
     is only one unchanged or with the same title (else a new story on a section page would
@@ -192,15 +209,18 @@ def renamed_guids(
     def titled(story: Article, found: HeldArticle) -> bool:
         return found.title == story.title
 
+    def stored(story: Article) -> list[HeldArticle]:
+        return [found for key in _keys(story.link) for found in own.get(key, ())]
+
     def alone(story: Article, found: HeldArticle) -> bool:
         key = canonical_link(story.link)
-        return len(own[key]) == 1 and sum(canonical_link(a.link) == key for a in fresh) == 1
+        return len(stored(story)) == 1 and sum(canonical_link(a.link) == key for a in fresh) == 1
 
     for same in (unchanged, titled, alone):
         for story in fresh:
             if story.id in chosen:
                 continue
-            for found in own.get(canonical_link(story.link), ()):
+            for found in stored(story):
                 if found.id in in_feed or found.id in taken or not same(story, found):
                     continue
                 chosen[story.id] = found
@@ -211,8 +231,9 @@ def renamed_guids(
 
 
 def links_to_match(batch: Sequence[Article], held: Mapping[str, HeldArticle]) -> list[str]:
-    """The canonical keys of the batch's new stories: where another source's copy may be."""
-    return sorted({canonical_link(a.link) for a in batch if a.id not in held} - {""})
+    """The keys of the batch's new stories (`_keys`): where another source's copy, or this
+    source's story under an id it no longer gives, may be."""
+    return sorted({key for a in batch if a.id not in held for key in _keys(a.link)} - {""})
 
 
 def plan_batch(
@@ -232,7 +253,7 @@ def plan_batch(
         canonical = canonical_link(article.link)
         before = held.get(article.id)
         if before is None:
-            duplicate = elsewhere.get(canonical) if canonical else None
+            duplicate = next((elsewhere[k] for k in _keys(article.link) if k in elsewhere), None)
             if duplicate is not None:
                 if source_id not in duplicate.sources and duplicate.id not in plan.also_from:
                     plan.also_from.append(duplicate.id)
@@ -241,10 +262,9 @@ def plan_batch(
             others = tuple(lang for lang in languages if lang != article.language)
             plan.inserts.append(ArticleWrite(article, canonical, now, translate_into=others))
             plan.new += 1
-        elif (
-            before.content_hash == article.content_hash
-            or (not dates_by_hand and _same_but_dates(before, article))
-        ) and (not before.withdrawn or before.withdrawn_by == BY_OPERATOR):
+        elif _same_story(before, article, dates_by_hand) and (
+            not before.withdrawn or before.withdrawn_by == BY_OPERATOR
+        ):
             plan.unchanged += 1
         else:
             # Changed text is translated again; the old translations stay published (stale)
@@ -267,14 +287,19 @@ def plan_batch(
     return plan
 
 
-def _same_but_dates(before: HeldArticle, article: Article) -> bool:
-    """Whether `article` is the story stored, but for its dates: a feed that stamps every item
-    with the time it was fetched (a `pubDate` of "now") must not make a new version of each
-    story at every poll, for the same text. The stored dates stay."""
+def _same_story(before: HeldArticle, article: Article, dates_by_hand: bool) -> bool:
+    """Whether `article` is the story stored, but for what a feed moves while the story stays:
+    its dates, unless people write them (`dates_by_hand`): a feed that stamps every item with
+    the time it was fetched (a `pubDate` of "now") must not make a new version of each story at
+    every poll, for the same text; and its link's tracking parameters (FeedBurner adding
+    `?utm_source=feedburner`, a campaign name changed), which are no correction. The stored
+    dates and link stay."""
     if before.content_hash == article.content_hash:
         return True
-    if (before.published, before.updated) == (article.published, article.updated):
-        return False
-    return replace(article, published=before.published, updated=before.updated).content_hash == (
-        before.content_hash
-    )
+    same = article
+    dates = (article.published, article.updated)
+    if not dates_by_hand and (before.published, before.updated) != dates:
+        same = replace(same, published=before.published, updated=before.updated)
+    if before.link != article.link and untracked(before.link) == untracked(article.link):
+        same = replace(same, link=before.link)
+    return same is not article and same.content_hash == before.content_hash

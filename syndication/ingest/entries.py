@@ -23,7 +23,14 @@ from html import escape
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from syndication.html import first_sentence, literal_text, plain_text, sanitised_text, shorten
+from syndication.html import (
+    first_sentence,
+    literal_text,
+    plain_text,
+    sanitised_text,
+    shorten,
+    untracked,
+)
 from syndication.ingest.normalise import content_guid
 from syndication.model import Article, Withdrawal, article_id
 
@@ -101,12 +108,15 @@ def item_guid(given: str, link: str, raw_title: str, date: str, content: str) ->
     """The item's own guid, else its link, else an id made from what it says, stable across
     edits of its text.
 
-    Its title and date identify it: a corrected description must update the story, not
-    publish it a second time. Only an item with no title falls back to its text, and one
-    with no text either (an image, an embed) to its sanitised markup.
+    A link is taken without its tracking parameters (`utm_source`, `fbclid` …): FeedBurner and
+    many CMSs add them to a story's link later, or change them, and it is the same story.
+
+    Without a link, its title and date identify it: a corrected description must update the
+    story, not publish it a second time. Only an item with no title falls back to its text,
+    and one with no text either (an image, an embed) to its sanitised markup.
     """
     if given.strip() or link:
-        return given.strip() or link
+        return given.strip() or untracked(link)
     title = plain_text(raw_title)
     if title:
         return content_guid(title, date)

@@ -72,6 +72,38 @@ def test_secrets_in_urls_are_never_printed_nor_published(
     assert stored and b"VERYSECRET" not in stored and b"NEWSECRET" not in stored
 
 
+def test_a_credential_written_in_a_source_url_is_never_published(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    """A partner's token written into the YAML itself (no `${VAR}` marks it a secret): every
+    feed names the source without it, its other parameters kept; a feed that names no page of
+    its own is not given the URL with the token either."""
+    query = "?format=rss&access_token=tok-VERYSECRET&API-Key=key-VERYSECRET"
+    body = (
+        b'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>Wire</title>'
+        b"<item><title>Steppe wire story</title><link>https://wire.example.kz/1</link>"
+        b"<description>What the wire says.</description></item></channel></rss>"
+    )
+    url = feed_server.add(f"/medium.xml{query}", body)
+    config = write_config(
+        tmp_path,
+        editions=["en"],
+        sources=[{"id": "wire", "url": url, "language": "en"}],
+        translation=OFFLINE_TRANSLATION,
+    )
+    assert run_cli("once", "--config", str(config)).code == 0
+    assert feed_server.requests_for(f"/medium.xml{query}")
+    public = tmp_path / "public"
+    published = {p: p.read_bytes() for p in public.rglob("*") if p.is_file()}
+    assert not [p for p, data in published.items() if b"VERYSECRET" in data]
+    shown = feed_server.url("/medium.xml?format=rss")
+    for folder in ("en", "en/sources/wire"):
+        rss = (public / folder / "rss.xml").read_text(encoding="utf-8")
+        assert f'<source url="{shown}">' in rss, rss
+        atom = (public / folder / "atom.xml").read_text(encoding="utf-8")
+        assert f'<link rel="self" href="{shown}"/>' in atom, atom
+
+
 def test_missing_database_driver_is_a_clear_refusal(tmp_path: Path) -> None:
     config = write_config(tmp_path, store="mysql+nosuchdriver://u:p@127.0.0.1/db")
     result = run_cli("check", "--config", str(config))

@@ -1,26 +1,32 @@
 """A source that changes a story's guid (or a local file's path) while the story stays the same
 (the same link): through the command line, `once` keeps it once, under the id it was published
 by, in the store and in every published feed; a story its source withdraws as a replacement
-takes its link is two stories. On both store backends."""
+takes its link is two stories; an item with no guid whose link gains or changes tracking
+parameters (`?utm_source=feedburner`) is the same story, also in a store written before they
+were ignored. On both store backends."""
 
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from syndication.config import load
-from syndication.store import Store
+from syndication.ingest.parse import SourceInfo, parse_feed
+from syndication.model import utcnow
+from syndication.store import ArticleWrite, Store
 from tests.conftest import OFFLINE_TRANSLATION, run_cli, write_config
 from tests.feedserver import FeedServer
 
 pytestmark = pytest.mark.usefixtures("store_url")
 
 
-def _feed(base: str, guids: list[str]) -> bytes:
+def _feed(base: str, guids: list[str], query: str = "") -> bytes:
+    """Items linking `{base}/www/mut/N{query}`, each with the guid element given ("": none)."""
     items = "".join(
-        f"<item>{guid}<link>{base}/www/mut/{n}</link><title>Story number {n}</title>"
+        f"<item>{guid}<link>{base}/www/mut/{n}{query}</link><title>Story number {n}</title>"
         f"<description>The text of story {n}.</description>"
         f"<pubDate>Mon, 0{n} Dec 2025 10:00:00 GMT</pubDate></item>"
         for n, guid in enumerate(guids, start=1)
@@ -233,3 +239,67 @@ def test_a_story_tombstoned_as_another_takes_its_link_is_no_rename(
     assert old is not None and old.withdrawn
     assert new is not None and not new.withdrawn
     assert [i for i in _published_ids(tmp_path / "public", "en") if ":p:urn:2/" in i]
+
+
+TRACKED = "?utm_source=feedburner&amp;utm_medium=feed"  # as a feed writes it, in XML
+
+
+def test_a_link_gaining_tracking_parameters_is_the_same_story(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    """FeedBurner and many CMSs add `?utm_source=…` to their items' links, later or changing
+    them: an item with no guid is known by its link without them, so it stays one story in
+    every feed, not even updated (the link first seen stays)."""
+    base = feed_server.base
+    url = feed_server.add("/www/feed.xml", _feed(base, ["", ""]))
+    config = write_config(
+        tmp_path,
+        editions=["en"],
+        sources=[{"id": "mut", "url": url, "language": "en"}],
+        translation=OFFLINE_TRANSLATION,
+    )
+    run_cli("once", "--config", str(config))
+    store = Store.open(load(config).store_url)
+    public = tmp_path / "public"
+    before = _published_ids(public, "en")
+    assert len(before) == 2
+    for query in (TRACKED, "?utm_campaign=Feed%3A+mut&amp;fbclid=IwAR0x&amp;gclid=Cj0K"):
+        feed_server.add("/www/feed.xml", _feed(base, ["", ""], query))
+        run_cli("once", "--config", str(config))
+        assert _counts(store, "mut") == (0, 0, 2)
+        assert _published_ids(public, "en") == before
+        assert _published_ids(public, "en/sources/mut") == before
+    assert store.article_count("mut", include_withdrawn=True) == 2
+    first = store.get_article(f"mut:{base}/www/mut/1")
+    assert first is not None and first.article.link == f"{base}/www/mut/1"
+
+
+def test_a_story_stored_under_its_tracked_link_keeps_its_id(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    """A store written before tracking parameters were ignored holds an item with no guid
+    under an id made of its whole link, keyed by it: polled again, the item keeps that id
+    (it was published under it) and is stored and published once."""
+    base = feed_server.base
+    body = _feed(base, [""], TRACKED)
+    url = feed_server.add("/www/feed.xml", body)
+    config = write_config(
+        tmp_path,
+        editions=["en"],
+        sources=[{"id": "mut", "url": url, "language": "en"}],
+        translation=OFFLINE_TRANSLATION,
+    )
+    store = Store.open(load(config).store_url)
+    # The story as the earlier version stored it: the same item, its id and key its whole link.
+    (story,) = parse_feed(body, {}, SourceInfo(id="mut", url=url, language="en"), 10**6).articles
+    link = f"{base}/www/mut/1?utm_source=feedburner&utm_medium=feed"
+    earlier = replace(story, id=f"mut:{link}", guid=link)
+    with store.article_batch() as batch:
+        key = link.removeprefix("http://")
+        batch.insert([ArticleWrite(earlier, canonical=key, first_seen=utcnow())])
+    run_cli("once", "--config", str(config))
+    assert _counts(store, "mut") == (0, 0, 1)
+    assert store.article_count("mut", include_withdrawn=True) == 1
+    assert store.get_article(earlier.id) is not None
+    (published,) = _published_ids(tmp_path / "public", "en")
+    assert "utm_source" in published, published
