@@ -204,12 +204,15 @@ def _iso(value: datetime | None) -> str | None:
 
 
 def _health(state: Any) -> str:
-    """A source's health in one word: never, ok, failing (backing off), moved, or warning (it
-    went in, but with an error: a folder's files skipped, its notes)."""
+    """A source's health in one word: never, ok, gone (the partner answered 410 Gone: polled
+    rarely), failing (backing off), moved, or warning (it went in, but with an error: a
+    folder's files skipped, its notes)."""
+    from syndication.ingest.fetch import is_gone
+
     if state is None:
         return "never"
     if state.result == "error":
-        return "failing"
+        return "gone" if is_gone(state.error) else "failing"
     if state.redirect:
         return "moved"
     if state.error:
@@ -342,13 +345,14 @@ def _sources_data(subject: Subject, store: Store) -> list[dict[str, Any]]:
     sources = []
     for source in subject.sources:
         st = states.get(source["id"])
+        health = _health(st)
         sources.append(
             {
                 "id": source["id"],
                 "kind": source["kind"],
                 "location": source["location"],
                 "schedule": source["schedule"],
-                "health": _health(st),
+                "health": health,
                 "last_fetch": _iso(st.last_attempt) if st else None,
                 "last_success": _iso(st.last_success) if st else None,
                 "next_fetch": _iso(st.next_due) if st else None,
@@ -357,6 +361,7 @@ def _sources_data(subject: Subject, store: Store) -> list[dict[str, Any]]:
                 "error": redact(st.error) if st else "",
                 "notes": [redact(note) for note in st.notes] if st else [],
                 "moved_to": redact(st.redirect) if st and st.redirect else None,
+                "gone": health == "gone",
                 "articles": store.article_count(source["id"]),
                 "last_counts": {"new": st.new, "updated": st.updated, "unchanged": st.unchanged}
                 if st
@@ -552,7 +557,7 @@ def _sources_table(sources: list[dict[str, Any]]) -> Table:
             str(s["untranslated"]),
             _short(s["next_fetch"]),
             plain(note[:80]),
-            style={"failing": "red", "warning": "yellow"}.get(s["health"], ""),
+            style={"failing": "red", "gone": "red", "warning": "yellow"}.get(s["health"], ""),
         )
     return table
 

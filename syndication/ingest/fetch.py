@@ -1,9 +1,11 @@
 """Fetching partner feeds politely over HTTP (httpx), and reading feed files from disk.
 
-Owns: conditional GET (ETag / Last-Modified sent back verbatim), a body size cap that aborts
-the download, redirects followed up to a limit with permanent ones reported, 429/503 with
-Retry-After, and concurrency limits (global and per host), on one client from
-`syndication.http` (User-Agent, timeouts). Knows nothing about feed formats.
+Owns: conditional GET (ETag / Last-Modified sent back verbatim; a Last-Modified in the
+future neither kept nor sent, with a note; a 304 to a request without validators an error), a
+body size cap that aborts the download, redirects followed up to a limit with permanent ones
+reported, 429/503 with Retry-After, 410 Gone (`SourceGone`), and concurrency limits (global
+and per host), on one client from `syndication.http` (User-Agent, timeouts). Knows nothing
+about feed formats.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import email.utils
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urljoin, urlsplit
@@ -27,6 +29,24 @@ from syndication.http import parse_retry_after
 
 REDIRECTS = {301, 302, 303, 307, 308}
 PERMANENT = {301, 308}
+# How far a partner's Last-Modified may run ahead of its Date (or of our clock) and still be a
+# validator: clocks a little apart are normal; one far ahead would make every later
+# If-Modified-Since look newer than the feed, and an Apache-like server answers 304 to it.
+CLOCK_SKEW = timedelta(minutes=1)
+GONE = "gone (HTTP 410)"  # how a gone source's error starts: `status` shows it as gone
+FUTURE_LAST_MODIFIED = (
+    "the partner's Last-Modified ({value}) is in the future: not kept as a validator "
+    "(If-Modified-Since not sent; its clock or its CMS is wrong)"
+)
+
+
+class SourceGone(SourceError):
+    """The partner answered 410 Gone: the feed was removed for good, not a passing failure."""
+
+
+def is_gone(error: str) -> bool:
+    """Whether a source's recorded error is a 410 Gone (its state is `gone`, not failing)."""
+    return error.startswith(GONE)
 
 
 @dataclass(frozen=True)
@@ -38,6 +58,7 @@ class FetchResult:
     etag: str = ""
     last_modified: str = ""
     permanent_redirect: str = ""  # set when the source moved for good: update the YAML
+    notes: tuple[str, ...] = ()  # what the response got wrong that the poll should say
 
 
 class Fetcher:
@@ -98,7 +119,8 @@ class Fetcher:
         conditional: dict[str, str] = {}
         if etag:
             conditional["If-None-Match"] = etag
-        if last_modified:
+        # (A store written before future dates were refused may still hold one.)
+        if last_modified and not _in_the_future(last_modified, None):
             conditional["If-Modified-Since"] = last_modified
         permanent = ""
         current = url
@@ -107,7 +129,7 @@ class Fetcher:
                 async with self._client.stream("GET", current, headers=conditional) as response:
                     if response.status_code not in REDIRECTS:
                         return await self._result(
-                            source_id, response, current, etag, last_modified, permanent
+                            source_id, response, current, etag, bool(conditional), permanent
                         )
                     location = response.headers.get("location")
                     if not location:
@@ -134,17 +156,34 @@ class Fetcher:
         response: httpx.Response,
         url: str,
         etag: str,
-        last_modified: str,
+        conditional: bool,
         permanent: str,
     ) -> FetchResult:
         """What a response other than a redirect means: not modified, a body, or an error."""
+        last_modified, notes = _last_modified(response)
         if response.status_code == 304:
+            if not conditional:
+                # Nothing was asked to compare with: a partner's bug, and a source that never
+                # delivered anything must not look healthy.
+                raise SourceError(
+                    source_id,
+                    f"answered 304 Not Modified to a request without validators: nothing to "
+                    f"compare with ({url})",
+                )
             return FetchResult(
                 status="not-modified",
                 url=url,
                 etag=response.headers.get("etag", etag),
-                last_modified=response.headers.get("last-modified", last_modified),
+                # The one sent was accepted; a new one is kept only if it is plausible.
+                last_modified=last_modified or _sent(response),
                 permanent_redirect=permanent,
+                notes=notes,
+            )
+        if response.status_code == 410:
+            raise SourceGone(
+                source_id,
+                f"{GONE}: the partner removed this feed ({url}); remove the source from the "
+                "YAML or point it elsewhere",
             )
         if response.status_code in (429, 503):
             wait = parse_retry_after(response.headers.get("retry-after"))
@@ -168,8 +207,9 @@ class Fetcher:
             body=body,
             headers={k.lower(): v for k, v in response.headers.items()},
             etag=response.headers.get("etag", ""),
-            last_modified=response.headers.get("last-modified", ""),
+            last_modified=last_modified,
             permanent_redirect=permanent,
+            notes=notes,
         )
 
     async def _read_capped(self, source_id: str, response: httpx.Response) -> bytes:
@@ -190,6 +230,42 @@ class Fetcher:
                 )
             chunks.append(chunk)
         return b"".join(chunks)
+
+
+def _last_modified(response: httpx.Response) -> tuple[str, tuple[str, ...]]:
+    """The response's Last-Modified to keep as a validator ("" when none or in the future),
+    and the note a future one earns."""
+    value = response.headers.get("last-modified", "")
+    if value and _in_the_future(value, response.headers.get("date")):
+        return "", (FUTURE_LAST_MODIFIED.format(value=value),)
+    return value, ()
+
+
+def _sent(response: httpx.Response) -> str:
+    """The If-Modified-Since the request carried ("" when none)."""
+    return response.request.headers.get("if-modified-since", "")
+
+
+def _in_the_future(value: str, date: str | None) -> bool:
+    """Whether an HTTP date is later than the response's own Date and our clock, give or take
+    CLOCK_SKEW. An unparseable one is not judged: it is sent back verbatim, as ever."""
+    when = _http_date(value)
+    if when is None:
+        return False
+    now = datetime.now(UTC)
+    said = _http_date(date) if date else None
+    # The earlier of the two clocks: a partner whose Date is as wrong as its Last-Modified
+    # (a clock years ahead) must not vouch for it.
+    limit = min(now, said) if said is not None else now
+    return when > limit + CLOCK_SKEW
+
+
+def _http_date(value: str) -> datetime | None:
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
 
 
 def _fetch_error(source_id: str, url: str, exc: Exception) -> SourceError:

@@ -10,7 +10,8 @@ loop: on the ingest thread, or in the parse pool when a body is worth a process)
 source's articles into the store; the stories a folder's files withdraw, or whose file is
 gone, and those a partner's tombstones name, withdrawn), and record (the
 source's state after the attempt: result, error, counts, next due time, validators, a
-permanent redirect; counted and logged). When a source is due is `schedule`'s decision.
+permanent redirect; a source gone for good (410) polled again only after
+`fetch.max_backoff`; counted and logged). When a source is due is `schedule`'s decision.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from syndication.config import Config, FetchSettings, SourceSettings
 from syndication.errors import ArticleFileError, SourceError, StoreError
 from syndication.ingest import schedule
 from syndication.ingest.entries import SharedGuid
-from syndication.ingest.fetch import Fetcher, FetchResult, read_feed_file
+from syndication.ingest.fetch import Fetcher, FetchResult, SourceGone, read_feed_file
 from syndication.ingest.local import LocalSource, scan_folder
 from syndication.ingest.parse import ParsedFeed, SourceInfo, parse_feed
 from syndication.ingest.pool import ParsePool
@@ -272,6 +273,7 @@ async def _poll_and_record(
             outcome,
             None,
             retry_after=exc.retry_after,
+            gone=isinstance(exc, SourceGone),
             previous=state,
             recorded=recorded,
         )
@@ -328,7 +330,12 @@ async def _ingest_feed(
 ) -> SourceOutcome:
     """Parse → save a fetched feed body (nothing to do when it was not modified)."""
     if fetched.status == "not-modified":
-        return SourceOutcome(source.id, "not-modified", redirect=fetched.permanent_redirect)
+        return SourceOutcome(
+            source.id,
+            "not-modified",
+            notes=list(fetched.notes),
+            redirect=fetched.permanent_redirect,
+        )
     read = fetched.url if source.url else ""
     info = SourceInfo(
         id=source.id,
@@ -371,7 +378,7 @@ async def _ingest_feed(
         updated=updated,
         unchanged=unchanged,
         withdrawn=withdrawn,
-        notes=parsed.notes,
+        notes=[*fetched.notes, *parsed.notes],
         redirect=fetched.permanent_redirect,
     )
 
@@ -493,16 +500,17 @@ def _record(
     fetched: FetchResult | None,
     *,
     retry_after: float | None = None,
+    gone: bool = False,
     previous: SourceState | bool | None = False,
     recorded: list[SourceState] | None = None,
 ) -> None:
     """Store the source's state after an attempt (or leave it in `recorded` for the caller
-    to store); `previous` as read before it, if it was."""
+    to store); `previous` as read before it, if it was; `gone`: the partner answered 410."""
     now = utcnow()
     if previous is False:  # not read yet (an unexpected error): read it now
         previous = store.source_state(source.id)
     assert previous is None or isinstance(previous, SourceState)
-    state = _state_after(config, source, outcome, fetched, previous, now, retry_after)
+    state = _state_after(config, source, outcome, fetched, previous, now, retry_after, gone)
     # Counted and logged before saving: the attempt happened even if the store now fails.
     metrics.source_polled(source.id, outcome.result, outcome.new, outcome.updated)
     assert state.next_due is not None
@@ -540,6 +548,7 @@ def _state_after(
     previous: SourceState | None,
     now: datetime,
     retry_after: float | None,
+    gone: bool = False,
 ) -> SourceState:
     """The source's state after an attempt at `now` (a failed one keeps what it had)."""
     failed = outcome.result == "error"
@@ -570,6 +579,7 @@ def _state_after(
             now,
             retry_after=retry_after,
             max_backoff=config.settings.fetch.max_backoff,
+            gone=gone,
         ),
         etag=etag,
         last_modified=last_modified,

@@ -3,7 +3,8 @@
 Owns: a source's schedule as the YAML says now (an interval polled at a stable place of its
 own within it, so sources that start together do not poll together, or a crontab), which
 sources are due, the failures in a row at one location, and the backoff of a failing source
-(doubling from the interval, capped, reset on success, Retry-After honoured).
+(doubling from the interval, capped, reset on success, Retry-After honoured; the cap at once
+for a source gone for good).
 """
 
 from __future__ import annotations
@@ -96,12 +97,17 @@ def next_due(
     *,
     retry_after: float | None,
     max_backoff: float,
+    gone: bool = False,
 ) -> datetime:
     """When to poll again after an attempt at `now`: the next scheduled time after a success;
     after a failure the backoff (the interval doubled per failure in a row, at least what
-    Retry-After asked), capped at `max_backoff`."""
+    Retry-After asked), capped at `max_backoff`; `max_backoff` at once when the partner said
+    the feed is gone (410): asking every minute will not bring it back, but a rare poll
+    notices if it does."""
     if not failures:
         return scheduled_after(source, now)
+    if gone:
+        return now + timedelta(seconds=max_backoff)
     delay = min(source.every * 2 ** (failures - 1), max_backoff)
     if retry_after is not None:
         delay = max(delay, min(retry_after, max_backoff))

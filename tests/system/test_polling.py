@@ -337,3 +337,84 @@ def test_stories_sharing_a_guid_keep_their_ids_when_the_feed_reorders_them(
     assert _titles_by_id(db, "dupg") == now
     state = Store.open(load(config).store_url).source_state("dupg")
     assert state is not None and (state.new, state.updated) == (0, 0)
+
+
+def _status_of(config: Path, source_id: str) -> dict[str, object]:
+    shown = json.loads(run_cli("status", "--json", "--config", str(config)).stdout)
+    return next(s for s in shown["sources"] if s["id"] == source_id)
+
+
+def test_a_last_modified_in_the_future_is_not_sent_back(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    """A partner with no ETag whose Last-Modified says 2099 (a wrong clock) would answer 304 to
+    that date sent back as If-Modified-Since until 2099: its new stories never arrive while
+    the source looks healthy. The date is not kept; the poll says why."""
+    future = "Thu, 01 Jan 2099 00:00:00 GMT"
+    url = feed_server.add("/feed.xml", _big_feed(0, 1), last_modified=future)
+    config = write_config(
+        tmp_path, sources=[{"id": "p", "url": url}], translation=OFFLINE_TRANSLATION
+    )
+    run_cli("once", "--config", str(config))
+    feed_server.add("/feed.xml", _big_feed(0, 2), last_modified=future)  # a new story
+    second = run_cli("once", "--config", str(config))
+    assert feed_server.requests_for("/feed.xml")[-1].header("If-Modified-Since") is None
+    assert _articles(tmp_path / "data" / "test.db") == {"p": 2}
+    shown = _status_of(config, "p")
+    assert shown["last_counts"] == {"new": 1, "updated": 0, "unchanged": 1}
+    assert shown["health"] == "ok"
+    assert shown["notes"] == [
+        f"the partner's Last-Modified ({future}) is in the future: not kept as a validator "
+        "(If-Modified-Since not sent; its clock or its CMS is wrong)"
+    ]
+    assert "Last-Modified" in second.output  # the poll's row says it too
+
+
+def test_a_304_to_a_request_without_validators_is_a_failure(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    """A partner answering 304 to the very first poll has delivered nothing: a failing
+    source, not a healthy unchanged one."""
+    url = feed_server.add("/feed.xml", status=304)
+    config = write_config(
+        tmp_path, sources=[{"id": "p", "url": url}], translation=OFFLINE_TRANSLATION
+    )
+    result = run_cli("once", "--config", str(config))
+    assert result.code == 1
+    said = " ".join(result.output.split())
+    assert "answered 304 Not Modified to a request without validators" in said, said
+    shown = _status_of(config, "p")
+    assert (shown["health"], shown["result"], shown["failures"]) == ("failing", "error", 1)
+    assert "nothing to compare with" in str(shown["error"])
+
+
+def test_a_gone_feed_is_reported_and_polled_rarely(tmp_path: Path, feed_server: FeedServer) -> None:
+    """410 Gone is the partner saying the feed is removed for good: said so, shown as `gone`,
+    polled again only after `fetch.max_backoff`, its published stories kept; a 200 later
+    clears it."""
+    url = feed_server.add("/feed.xml", PARTNER_FEED.read_bytes())
+    config = write_config(
+        tmp_path, sources=[{"id": "p", "url": url}], translation=OFFLINE_TRANSLATION
+    )
+    run_cli("once", "--config", str(config))
+    feed_server.add("/feed.xml", b"", status=410)
+    result = run_cli("once", "--config", str(config))
+    assert result.code == 1
+    said = " ".join(result.output.split())
+    assert "gone (HTTP 410): the partner removed this feed" in said, said
+    assert "remove the source from the YAML or point it elsewhere" in said
+    shown = _status_of(config, "p")
+    assert (shown["health"], shown["gone"], shown["articles"]) == ("gone", True, 3)
+    table = run_cli("status", "--config", str(config)).output
+    assert "gone" in table and "failing" not in table
+    store = Store.open(load(config).store_url)
+    state = store.source_state("p")
+    assert state is not None and state.last_attempt is not None and state.next_due is not None
+    # Not the minute's backoff of a passing failure: the longest, `fetch.max_backoff` (6 h).
+    assert state.next_due - state.last_attempt == timedelta(hours=6)
+    soon = state.last_attempt + timedelta(hours=5)
+    assert due_sources(load(config), store, now=soon) == []
+    feed_server.add("/feed.xml", PARTNER_FEED.read_bytes())
+    assert "gone" not in run_cli("once", "--config", str(config)).output
+    shown = _status_of(config, "p")
+    assert (shown["health"], shown["gone"], shown["articles"]) == ("ok", False, 3)

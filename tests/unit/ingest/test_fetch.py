@@ -1,7 +1,8 @@
 """Fetching over real loopback HTTP: what a partner's server sees and what we make of it.
 
-Owns: tests of syndication.ingest.fetch: conditional GET, compression, User-Agent, the size
-cap, redirects, Retry-After, timeouts and connect failures, and read_feed_file's not-modified.
+Owns: tests of syndication.ingest.fetch: conditional GET (a future Last-Modified, a 304
+unasked), compression, User-Agent, the size cap, redirects, Retry-After, 410 Gone, timeouts and
+connect failures, and read_feed_file's not-modified.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import pytest
 from syndication.config import FetchSettings
 from syndication.errors import SourceError
 from syndication.http import parse_retry_after
-from syndication.ingest.fetch import Fetcher, FetchResult, read_feed_file
+from syndication.ingest.fetch import Fetcher, FetchResult, SourceGone, is_gone, read_feed_file
 from tests.feedserver import FeedServer, running
 
 
@@ -172,8 +173,37 @@ def test_parse_retry_after_rejects_garbage() -> None:
 
 
 def test_http_error_names_the_status(feed_server: FeedServer) -> None:
+    url = feed_server.add("/missing", b"", status=404)
+    with pytest.raises(SourceError, match="HTTP 404 Not Found"):
+        run(fetch(url))
+
+
+def test_410_says_the_feed_is_gone_for_good(feed_server: FeedServer) -> None:
     url = feed_server.add("/gone", b"", status=410)
-    with pytest.raises(SourceError, match="HTTP 410"):
+    with pytest.raises(SourceGone, match=r"^p.*gone \(HTTP 410\): the partner removed") as caught:
+        run(fetch(url))
+    assert is_gone(caught.value.message)
+
+
+def test_a_future_last_modified_is_dropped_and_the_etag_still_works(
+    feed_server: FeedServer,
+) -> None:
+    future = "Thu, 01 Jan 2099 00:00:00 GMT"
+    url = feed_server.add("/feed", FEED, etag='"v1"', last_modified=future)
+    first = run(fetch(url))
+    assert (first.etag, first.last_modified) == ('"v1"', "")
+    assert len(first.notes) == 1 and future in first.notes[0]
+    # Even one kept by an earlier release is not sent; the ETag alone still gets a 304.
+    second = run(fetch(url, etag=first.etag, last_modified=future))
+    assert second.status == "not-modified" and second.last_modified == ""
+    sent = feed_server.requests_for("/feed")[-1]
+    assert sent.header("If-None-Match") == '"v1"'
+    assert sent.header("If-Modified-Since") is None
+
+
+def test_a_304_without_validators_is_an_error(feed_server: FeedServer) -> None:
+    url = feed_server.add("/feed", status=304)
+    with pytest.raises(SourceError, match="304 Not Modified to a request without validators"):
         run(fetch(url))
 
 
