@@ -2,7 +2,8 @@
 
 Owns: the canonical link (the key the same story from two sources is recognised by), the
 cross-source dedupe (a story already held live from another source is kept once, this source
-recorded beside it), new / changed / unchanged, and the translations that follow (a new
+recorded beside it), new / changed / unchanged (dates or whitespace alone moving is no
+change), and the translations that follow (a new
 story: one pending per other language; changed text: the old ones stale until redone). A story
 the operator withdrew stays withdrawn whatever its source sends; one its source withdrew comes
 back when the source sends it again. And which id a story its feed lists under a guid that
@@ -13,6 +14,7 @@ link): the id it was published under.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -244,6 +246,7 @@ def plan_batch(
         elif (
             before.content_hash == article.content_hash
             or (not dates_by_hand and _same_but_dates(before, article))
+            or _same_but_whitespace(before, article, dates_by_hand)
         ) and (not before.withdrawn or before.withdrawn_by == BY_OPERATOR):
             plan.unchanged += 1
         else:
@@ -278,3 +281,31 @@ def _same_but_dates(before: HeldArticle, article: Article) -> bool:
     return replace(article, published=before.published, updated=before.updated).content_hash == (
         before.content_hash
     )
+
+
+# A run of whitespace (spaces, tabs, newlines, the ideographic space among them): the same
+# text however a partner's CMS re-wraps or re-indents it.
+_WHITESPACE = re.compile(r"\s+")
+
+
+def _squeezed(text: str) -> str:
+    return _WHITESPACE.sub(" ", text).strip()
+
+
+def _same_but_whitespace(before: HeldArticle, article: Article, dates_by_hand: bool) -> bool:
+    """Whether `article` is the story stored, but for whitespace in its title, summary or
+    body (and, unless `dates_by_hand`, its dates): re-wrapped text is no correction and no
+    new translation. Compared against what is stored, whose hash stays as it was (hashing
+    squeezed text instead would make every story stored before look changed at once). A
+    <pre> block's whitespace is its text: there, a change of it is a change."""
+    texts = ((before.title, article.title), (before.summary, article.summary))
+    texts += ((before.content, article.content),)
+    if any(
+        old != new and ("<pre" in old.lower() or _squeezed(old) != _squeezed(new))
+        for old, new in texts
+    ):
+        return False
+    same = replace(article, title=before.title, summary=before.summary, content=before.content)
+    if same.content_hash == before.content_hash:
+        return True
+    return not dates_by_hand and _same_but_dates(before, same)
