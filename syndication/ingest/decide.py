@@ -1,10 +1,17 @@
 """What a parsed batch changes in the store: decided here, with no I/O, from what the store holds.
 
+<<<<<<< HEAD
 Owns: the canonical link (the key the same story from two sources is recognised by, tracking
 parameters ignored; a store written before they were holds such a story under its whole link),
 the cross-source dedupe (a story already held live from another source is kept once, this source
 recorded beside it), new / changed / unchanged (a story's dates or its link's tracking
 parameters moving alone are no change), and the translations that follow (a new
+=======
+Owns: the canonical link (the key the same story from two sources is recognised by), the
+cross-source dedupe (a story already held live from another source is kept once, this source
+recorded beside it), new / changed / unchanged (dates or whitespace alone moving is no
+change), and the translations that follow (a new
+>>>>>>> fix-decide
 story: one pending per other language; changed text: the old ones stale until redone). A story
 the operator withdrew stays withdrawn whatever its source sends; one its source withdrew comes
 back when the source sends it again. And which id a story its feed lists under a guid that
@@ -15,6 +22,7 @@ link): the id it was published under.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -293,7 +301,7 @@ def _same_story(before: HeldArticle, article: Article, dates_by_hand: bool) -> b
     the time it was fetched (a `pubDate` of "now") must not make a new version of each story at
     every poll, for the same text; and its link's tracking parameters (FeedBurner adding
     `?utm_source=feedburner`, a campaign name changed), which are no correction. The stored
-    dates and link stay."""
+    dates and link stay; and its text re-wrapped (`_rewrapped`)."""
     if before.content_hash == article.content_hash:
         return True
     same = article
@@ -302,4 +310,32 @@ def _same_story(before: HeldArticle, article: Article, dates_by_hand: bool) -> b
         same = replace(same, published=before.published, updated=before.updated)
     if before.link != article.link and untracked(before.link) == untracked(article.link):
         same = replace(same, link=before.link)
+    if _rewrapped(before, article):
+        same = replace(same, title=before.title, summary=before.summary, content=before.content)
     return same is not article and same.content_hash == before.content_hash
+
+
+# A run of whitespace (spaces, tabs, newlines, the ideographic space among them): the same
+# text however a partner's CMS re-wraps or re-indents it.
+_WHITESPACE = re.compile(r"\s+")
+
+
+def _squeezed(text: str) -> str:
+    return _WHITESPACE.sub(" ", text).strip()
+
+
+def _rewrapped(before: HeldArticle, article: Article) -> bool:
+    """Whether the title, summary and body differ from those stored in whitespace alone:
+    re-wrapped text is no correction and no new translation. Compared against what is
+    stored, whose hash stays as it was (hashing squeezed text instead would make every story
+    stored before look changed at once). A <pre> block's whitespace is its text: there, a
+    change of it is a change."""
+    texts = (
+        (before.title, article.title),
+        (before.summary, article.summary),
+        (before.content, article.content),
+    )
+    changed = [(old, new) for old, new in texts if old != new]
+    return bool(changed) and all(
+        "<pre" not in old.lower() and _squeezed(old) == _squeezed(new) for old, new in changed
+    )

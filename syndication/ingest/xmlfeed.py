@@ -1,7 +1,9 @@
 """RSS and Atom feeds (RSS 0.9x/1.0/2.0, Atom) into Articles, through feedparser.
 
 Owns: calling feedparser on bytes already decided to be UTF-8 (see `encoding`), telling a feed
-from an HTML page or binary junk, the notes a sloppy feed earns, and mapping each feedparser
+from an HTML page or binary junk, the notes a sloppy feed earns, the items of a document that
+is not well-formed lost where it breaks (the one open there and those after it: skipped), and
+mapping each feedparser
 entry onto an Article: its link (FeedBurner's original one), richest content and xml:base
 (content that is not text or HTML skipped), title and summary (Atom's type="text" as written,
 the others read as HTML), guid (a relative one made absolute against the configured URL, never
@@ -23,6 +25,7 @@ from datetime import datetime
 from html import unescape
 from typing import Any
 from urllib.parse import urljoin
+from xml.parsers import expat
 from xml.sax import SAXParseException
 
 import feedparser
@@ -94,6 +97,9 @@ _TEXT_THUMBNAIL = re.compile(rb"thumbnail>\s*[^<\s]")
 _BARE_AMPERSAND = re.compile(
     rb"<!\[CDATA\[.*?\]\]>|&(?![A-Za-z_][\w.-]*;|#[0-9]+;|#[xX][0-9A-Fa-f]+;)", re.S
 )
+# The end of an RSS item or an Atom entry (any namespace prefix): an entry is whole if its
+# end comes before the place a not-well-formed document breaks.
+_ENTRY_END = re.compile(rb"</(?:[\w.-]+:)?(?:item|entry)\s*>")
 TOMBSTONES_NS = "http://purl.org/atompub/tombstones/1.0"
 # Entities are never expanded and nothing is fetched; a sloppy document is read as far as it
 # goes (feedparser has read its entries already).
@@ -144,6 +150,16 @@ def parse_xml_feed(body: bytes, headers: dict[str, str], source: SourceInfo) -> 
         raise SourceError(source.id, _not_a_feed_reason(body, parsed))
     notes: list[str] = [encoding_note] if encoding_note else []
     notes.extend(_parser_notes(parsed, mime, headers))
+    whole = _entries_before_break(parsed, mended or body)
+    if whole is not None and whole < len(entries):
+        # A feed cut off mid-download (or broken inside an item): feedparser's loose reading
+        # still gives the item open at the break, with its text, link or date lost. Taken,
+        # it would overwrite the stored story with that wreck and publish it as a correction.
+        notes.append(
+            f"{len(entries) - whole} item(s) skipped: at or after where the XML breaks "
+            "(a cut-off download?); the stored stories kept as they were"
+        )
+        entries = entries[:whole]
     if mended is not None:
         notes.append("feed is not well-formed XML: an `&` that starts no entity read as an `&`")
     # Atom says which text is plain (type="text", its default); RSS does not, and its titles
@@ -151,7 +167,11 @@ def parse_xml_feed(body: bytes, headers: dict[str, str], source: SourceInfo) -> 
     atom = version.startswith("atom")
     feed_id, names = _names(parsed, mended or body, response_headers, source)
     origin = _origin(parsed.get("feed", {}), source, atom, feed_id)
-    kept = [(e, name) for e, name in zip(entries, names, strict=True) if not _is_empty(e)]
+    kept = [
+        (e, name)
+        for e, name in zip(entries, names[: len(entries)], strict=True)
+        if not _is_empty(e)
+    ]
     stories = [entry for entry, _name in kept]
     if len(stories) < len(entries):
         # e.g. a stray `<item />` nested inside another item: nothing to publish.
@@ -388,6 +408,26 @@ def _escape_bare_ampersands(body: bytes) -> bytes | None:
 def _ill_formed(parsed: Any) -> bool:
     """Whether feedparser fell back to its loose parser: the XML is not well-formed."""
     return isinstance(parsed.get("bozo_exception"), SAXParseException)
+
+
+def _entries_before_break(parsed: Any, body: bytes) -> int | None:
+    """How many entries end before the byte where a not-well-formed document breaks; None
+    when it is well-formed, or broken only by an undefined entity (an HTML one such as
+    `&nbsp;`, which feedparser's loose reading resolves as its author meant)."""
+    if not isinstance(parsed.get("bozo_exception"), SAXParseException):
+        return None
+    # feedparser's error is about the document as it rewrote it (its DOCTYPE replaced), so its
+    # line and column may be elsewhere in ours: expat says where ours breaks, to the byte.
+    # Nothing is fetched (no external entity or DTD is ever read) and nothing is kept.
+    parser = expat.ParserCreate("utf-8")  # the bytes are UTF-8 by now (`to_utf8`)
+    parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
+    try:
+        parser.Parse(body, True)
+    except expat.ExpatError as exc:
+        if exc.code == expat.errors.codes[expat.errors.XML_ERROR_UNDEFINED_ENTITY]:
+            return None
+        return len(_ENTRY_END.findall(body, 0, parser.ErrorByteIndex))
+    return None
 
 
 def _problem(exc: BaseException | None) -> str:

@@ -64,6 +64,9 @@ class HeldArticle:
     # Its dates as stored: a story whose dates alone moved is not a new version of it.
     published: datetime | None = None
     updated: datetime | None = None
+    # Its text as stored: a story whose whitespace alone changed is not a new version of it.
+    summary: str = ""
+    content: str = ""
 
 
 @dataclass(frozen=True)
@@ -108,6 +111,8 @@ _HELD = select(
     articles.c.guid,
     articles.c.published,
     articles.c.updated,
+    articles.c.summary,
+    articles.c.content,
 ).where(articles.c.id.in_(bindparam("ids", expanding=True)))
 # A source's own stories under canonical keys (a guid its partner changed): by the canonical
 # index alone, the source tested in own_by_canonical, as for _LIVE_BY_CANONICAL below.
@@ -176,6 +181,8 @@ class ArticleBatch:
             guid=row.guid,
             published=parse_iso(row.published),
             updated=parse_iso(row.updated),
+            summary=row.summary,
+            content=row.content,
         )
 
     def live_by_canonical(
