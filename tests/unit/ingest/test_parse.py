@@ -342,15 +342,7 @@ def test_dates_without_a_zone_are_in_the_sources_zone() -> None:
         ("1748772000", "2025-06-01 10:00"),
     ]
     for written, utc in cases:
-        for feed in (
-            rss(f"<item><title>t</title><pubDate>{written}</pubDate></item>"),
-            json.dumps(
-                {
-                    "version": "https://jsonfeed.org/version/1.1",
-                    "items": [{"id": "1", "content_text": "t", "date_published": written}],
-                }
-            ).encode(),
-        ):
+        for feed in _dated(written):
             (article,) = parse_feed(feed, {}, beijing, 5_000_000).articles
             assert article.published is not None, written
             assert article.published.strftime("%Y-%m-%d %H:%M") == utc, written
@@ -385,6 +377,19 @@ def test_json_feed_fields_of_the_wrong_type_are_not_published_as_python() -> Non
     assert article.author == "Desk" and article.image == ""
 
 
+def _dated(written: str) -> tuple[bytes, bytes]:
+    """An RSS and a JSON Feed document of one item dated `written`."""
+    return (
+        rss(f"<item><title>t</title><pubDate>{written}</pubDate></item>"),
+        json.dumps(
+            {
+                "version": "https://jsonfeed.org/version/1.1",
+                "items": [{"id": "1", "content_text": "t", "date_published": written}],
+            }
+        ).encode(),
+    )
+
+
 @pytest.mark.parametrize(
     ("written", "utc"),
     [
@@ -414,15 +419,7 @@ def test_dates_feedparser_misreads_are_read_as_written(written: str, utc: str) -
     """feedparser's lenient ISO 8601 handler reads `2020/1/10 14:33:00` as 2020-12-01 and a
     Unix timestamp as the year 1748, and it reads no Russian or Kazakh month; without a zone a
     date is UTC, as feedparser takes it."""
-    for feed in (
-        rss(f"<item><title>t</title><pubDate>{written}</pubDate></item>"),
-        json.dumps(
-            {
-                "version": "https://jsonfeed.org/version/1.1",
-                "items": [{"id": "1", "content_text": "t", "date_published": written}],
-            }
-        ).encode(),
-    ):
+    for feed in _dated(written):
         (article,) = parse(feed).articles
         assert article.published is not None, written
         assert article.published.strftime("%Y-%m-%d %H:%M") == utc
