@@ -1,9 +1,9 @@
 """RSS and Atom feeds (RSS 0.9x/1.0/2.0, Atom) into Articles, through feedparser.
 
 Owns: calling feedparser on bytes already decided to be UTF-8 (see `encoding`), telling a feed
-from an HTML page or binary junk, the notes a sloppy feed earns, the items of a document that
-is not well-formed lost where it breaks (the one open there and those after it: skipped), and
-mapping each feedparser
+from an HTML page or binary junk, the notes a sloppy feed earns, the item of a document that
+is not well-formed open where it breaks (skipped: cut off, its text or link lost), and mapping
+each feedparser
 entry onto an Article: its link (FeedBurner's original one), richest content and xml:base
 (content that is not text or HTML skipped), title and summary (Atom's type="text" as written,
 the others read as HTML), guid (a relative one made absolute against the configured URL, never
@@ -97,9 +97,10 @@ _TEXT_THUMBNAIL = re.compile(rb"thumbnail>\s*[^<\s]")
 _BARE_AMPERSAND = re.compile(
     rb"<!\[CDATA\[.*?\]\]>|&(?![A-Za-z_][\w.-]*;|#[0-9]+;|#[xX][0-9A-Fa-f]+;)", re.S
 )
-# The end of an RSS item or an Atom entry (any namespace prefix): an entry is whole if its
-# end comes before the place a not-well-formed document breaks.
+# The start and the end of an RSS item or an Atom entry (any namespace prefix): the entry
+# open where a not-well-formed document breaks has started there but not ended.
 _ENTRY_END = re.compile(rb"</(?:[\w.-]+:)?(?:item|entry)\s*>")
+_ENTRY_START = re.compile(rb"<(?:[\w.-]+:)?(?:item|entry)[\s/>]")
 TOMBSTONES_NS = "http://purl.org/atompub/tombstones/1.0"
 # Entities are never expanded and nothing is fetched; a sloppy document is read as far as it
 # goes (feedparser has read its entries already).
@@ -150,16 +151,17 @@ def parse_xml_feed(body: bytes, headers: dict[str, str], source: SourceInfo) -> 
         raise SourceError(source.id, _not_a_feed_reason(body, parsed))
     notes: list[str] = [encoding_note] if encoding_note else []
     notes.extend(_parser_notes(parsed, mime, headers))
-    whole = _entries_before_break(parsed, mended or body)
-    if whole is not None and whole < len(entries):
-        # A feed cut off mid-download (or broken inside an item): feedparser's loose reading
+    broken = _broken_entry(parsed, mended or body)
+    if broken is not None and broken < len(entries):
+        # A feed cut off mid-download, or broken inside an item: feedparser's loose reading
         # still gives the item open at the break, with its text, link or date lost. Taken,
         # it would overwrite the stored story with that wreck and publish it as a correction.
+        # The items after it are as feedparser reads any sloppy feed: kept.
         notes.append(
-            f"{len(entries) - whole} item(s) skipped: at or after where the XML breaks "
-            "(a cut-off download?); the stored stories kept as they were"
+            f"item {broken + 1} skipped: the XML breaks inside it (a cut-off download?); "
+            "its stored story kept as it was"
         )
-        entries = entries[:whole]
+        entries = entries[:broken] + entries[broken + 1 :]
     if mended is not None:
         notes.append("feed is not well-formed XML: an `&` that starts no entity read as an `&`")
     # Atom says which text is plain (type="text", its default); RSS does not, and its titles
@@ -167,11 +169,9 @@ def parse_xml_feed(body: bytes, headers: dict[str, str], source: SourceInfo) -> 
     atom = version.startswith("atom")
     feed_id, names = _names(parsed, mended or body, response_headers, source)
     origin = _origin(parsed.get("feed", {}), source, atom, feed_id)
-    kept = [
-        (e, name)
-        for e, name in zip(entries, names[: len(entries)], strict=True)
-        if not _is_empty(e)
-    ]
+    if broken is not None and broken < len(names):
+        names = names[:broken] + names[broken + 1 :]
+    kept = [(e, name) for e, name in zip(entries, names, strict=True) if not _is_empty(e)]
     stories = [entry for entry, _name in kept]
     if len(stories) < len(entries):
         # e.g. a stray `<item />` nested inside another item: nothing to publish.
@@ -410,10 +410,10 @@ def _ill_formed(parsed: Any) -> bool:
     return isinstance(parsed.get("bozo_exception"), SAXParseException)
 
 
-def _entries_before_break(parsed: Any, body: bytes) -> int | None:
-    """How many entries end before the byte where a not-well-formed document breaks; None
-    when it is well-formed, or broken only by an undefined entity (an HTML one such as
-    `&nbsp;`, which feedparser's loose reading resolves as its author meant)."""
+def _broken_entry(parsed: Any, body: bytes) -> int | None:
+    """The index of the entry open where a not-well-formed document breaks; None when it is
+    well-formed, broken only by an undefined entity (an HTML one such as `&nbsp;`, which
+    feedparser's loose reading resolves as its author meant) or broken outside any entry."""
     if not isinstance(parsed.get("bozo_exception"), SAXParseException):
         return None
     # feedparser's error is about the document as it rewrote it (its DOCTYPE replaced), so its
@@ -426,7 +426,9 @@ def _entries_before_break(parsed: Any, body: bytes) -> int | None:
     except expat.ExpatError as exc:
         if exc.code == expat.errors.codes[expat.errors.XML_ERROR_UNDEFINED_ENTITY]:
             return None
-        return len(_ENTRY_END.findall(body, 0, parser.ErrorByteIndex))
+        ended = len(_ENTRY_END.findall(body, 0, parser.ErrorByteIndex))
+        started = len(_ENTRY_START.findall(body, 0, parser.ErrorByteIndex))
+        return ended if started > ended else None
     return None
 
 

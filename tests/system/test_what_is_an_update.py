@@ -82,7 +82,7 @@ def test_a_feed_cut_off_mid_download_overwrites_no_story(
     feed_server.add("/zh/feed.xml", whole[:cut])
     counts, notes = _poll(config, store, "p")
     assert counts == (0, 0, 1)
-    assert any("1 item(s) skipped" in note for note in notes), notes
+    assert any("item 2 skipped" in note for note in notes), notes
     after = store.get_article("p:tag:zh.example,2026:2")
     assert after is not None
     assert after.article == before.article and after.revised_at is None
@@ -92,6 +92,12 @@ def test_a_feed_cut_off_mid_download_overwrites_no_story(
     assert _poll(config, store, "p")[0] == (0, 0, 4)
     last = store.get_article("p:tag:zh.example,2026:2")
     assert last is not None and last.article == before.article and last.revised_at is None
+
+    # Broken inside story 2 alone (a tag left open): the stories after it are still read.
+    feed_server.add("/zh/feed.xml", whole.replace(b"story 2.", b"<b>story 2."))
+    counts, notes = _poll(config, store, "p")
+    assert counts == (0, 0, 3)
+    assert any("item 2 skipped" in note for note in notes), notes
 
     # A real correction in a well-formed feed that empties a summary is still taken.
     feed_server.add("/zh/feed.xml", _atom(base, [*summaries[:3], ""]))
