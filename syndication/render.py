@@ -3,15 +3,13 @@
 Owns: the feed and item records a feed is rendered from (`Feed`, `Item`), and the bytes of
 `rss.xml`, `atom.xml` and `feed.json` for them: language tags, self/alternate/hub links,
 stable ids, dates taken from the content (never the clock, so an unchanged feed is
-byte-identical; a document's own date is its items' latest or when its newest story entered
-the feed, whichever is later: it never goes back as older stories enter), photo credits
-(after the HTML content, and as Media RSS `media:credit`), and what feedgen cannot write
-(Atom entry links with rel/type/hreflang/length, atom:source with the partner feed's id,
-title and updated, the XSL stylesheet instruction), added to its lxml tree, as are an RSS
-item's Dublin Core elements (creator, language, rights); RFC 5005 archive links (`current`,
-`prev-archive`, `next-archive`; atom:link in RSS) and `fh:archive` in archive documents,
-`next_url` paging in JSON Feed, and RFC 6721 tombstones (`at:deleted-entry`) in Atom. A leaf:
-publishing and partner feeds render through it alike.
+byte-identical), photo credits (after the HTML content, and as Media RSS `media:credit`), and
+what feedgen cannot write (Atom entry links with rel/type/hreflang/length, atom:source with
+the partner feed's id, title and updated, the XSL stylesheet instruction), added to its lxml
+tree, as are an RSS item's Dublin Core elements (creator, language, rights); RFC 5005
+archive links (`current`, `prev-archive`, `next-archive`; atom:link in RSS) and `fh:archive`
+in archive documents, `next_url` paging in JSON Feed, and RFC 6721 tombstones
+(`at:deleted-entry`) in Atom. A leaf: publishing and partner feeds render through it alike.
 """
 
 from __future__ import annotations
@@ -132,9 +130,6 @@ class Feed:
     archive_links: tuple[tuple[str, dict[str, str]], ...] = ()
     archive: bool = False
     tombstones: tuple[Tombstone, ...] = ()  # written in Atom only
-    # When the newest of the document's stories entered the feed, as the store recorded it
-    # (None: not known). Part of the content, not the clock: a closed archive page's stays.
-    entered: datetime | None = None
 
     def archive_link(self, rel: str, kind: str) -> str:
         """The URL of the `rel` archive link in format `kind` ("" when there is none)."""
@@ -142,14 +137,7 @@ class Feed:
 
     @property
     def updated(self) -> datetime:
-        """The document's own date (Atom feed `updated`, RSS `lastBuildDate`): the latest of
-        its items' dates and of when its newest story entered the feed. Stories enter by rank,
-        not by date: a partner's back catalogue entering today is a change made today, and a
-        date taken from the items alone went back to theirs (RFC 4287 4.2.15)."""
-        dates = [i.updated for i in self.items]  # never before the item's date (items.py)
-        if self.entered is not None:
-            dates.append(self.entered)
-        return max(dates, default=EPOCH)
+        return max((i.updated for i in self.items), default=EPOCH)
 
 
 def render_rss(feed: Feed) -> bytes:

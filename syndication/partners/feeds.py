@@ -220,7 +220,6 @@ class PrivateFeeds:
         base = s.site.base_url
         folder = f"partners/{partner.id}/{edition}/"
         here = folder if page is None else archive_folder(folder, page)
-        ranks = held.paging.current if page is None else held.paging.page(page)
         return Feed(
             edition=edition,
             id=f"tag:{authority},2025:feed/{folder}",
@@ -243,8 +242,6 @@ class PrivateFeeds:
             archive_links=archive_links(base, folder, held.paging, page),
             archive=page is not None,
             tombstones=held.tombstones if page is None else (),
-            # As the public feeds' (publish.stage): of every story of its ranks, shown or not.
-            entered=max((held.entries[rank].at for rank in ranks), default=None),
         )
 
     def _items(

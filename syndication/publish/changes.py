@@ -24,11 +24,10 @@ from syndication.store.base import parse_iso
 
 # Bump when the published files change shape: the first publish after an upgrade then
 # renders every file again on its own.
-FORMAT_VERSION = "ids-6"  # 2: URIs (web_url); 3: atom:source ids well formed or none;
+FORMAT_VERSION = "ids-5"  # 2: URIs (web_url); 3: atom:source ids well formed or none;
 # 4: a page for every archive page, zh-Hant in Taiwan standard forms, story pages in the
 # edition's language; 5: a story's enclosures on its page, and no credential of a source
-# URL's query in atom:source / RSS source; 6: a document's own date is never before its
-# newest story entered the feed
+# URL's query in atom:source / RSS source
 
 MARK = "publish_seq"  # the last change number published
 SHAPE = "publish_shape"  # the digest of the configuration and format published under

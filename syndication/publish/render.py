@@ -56,11 +56,9 @@ def document(
     items: Sequence[Item],
     authority: str,
     tombstones: Sequence[Tombstone] = (),
-    entered: datetime | None = None,
 ) -> dict[str, bytes]:
     """The three formats of one document of `feed`: its current document (`page` None) or
-    archive page `page`, by path; `entered` is when the newest story of its ranks entered the
-    feed (part of the document's date, `Feed.updated`). Raises when it cannot be rendered."""
+    archive page `page`, by path. Raises when it cannot be rendered."""
     s = config.settings
     base, folder = s.site.base_url, feed.folder
     here = folder if page is None else archive_folder(folder, page)
@@ -88,7 +86,6 @@ def document(
         archive_links=tuple(links),
         archive=page is not None,
         tombstones=tuple(tombstones) if page is None else (),
-        entered=entered,
     )
     return {
         f"{here}rss.xml": render_rss(for_format(metadata, "rss.xml")),

@@ -480,14 +480,10 @@ class _Publish:
         shown: int | None = None  # the items of the edition's current main document
         for page in ordered:
             ranks = paging.current if page is None else paging.page(page)
-            entries = self._entries(feed.folder, ranks)
-            items = self._items(feed, entries, current=page is None)
-            # Of every story of its ranks, shown or not: a page's date then depends on its
-            # ranks alone, and a closed page's never changes.
-            entered = max((entry.at for entry in entries), default=None)
+            items = self._items(feed, self._entries(feed.folder, ranks), current=page is None)
             if not jobs or jobs[-1].weight >= DOCUMENTS_WEIGHT:
                 jobs.append(Job(feed.folder, [], 0))
-            jobs[-1].steps.append(partial(self._document, feed, paging, page, items, entered))
+            jobs[-1].steps.append(partial(self._document, feed, paging, page, items))
             jobs[-1].weight += len(items) + 1
             if page is None and feed.scope.main:
                 shown = len(items)
@@ -503,18 +499,11 @@ class _Publish:
             self.report.items[feed.edition] = shown
 
     def _document(
-        self,
-        feed: FeedDef,
-        paging: Paging,
-        page: int | None,
-        items: list[Item],
-        entered: datetime | None,
+        self, feed: FeedDef, paging: Paging, page: int | None, items: list[Item]
     ) -> dict[str, bytes]:
         """The files of one document of `feed`, its page among them (`document_paths`)."""
         tombstones = self.tombstones.get(feed.folder, ())
-        files = document(
-            self.config, feed, paging, page, items, self.authority, tombstones, entered
-        )
+        files = document(self.config, feed, paging, page, items, self.authority, tombstones)
         files.update(feed_index(self.config, feed, paging, page, items, self.links))
         return files
 

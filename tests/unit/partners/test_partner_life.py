@@ -18,9 +18,8 @@ import json
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from email.utils import parsedate_to_datetime
 from pathlib import Path
 
 import httpx
@@ -316,27 +315,6 @@ def test_closed_partner_archives_stay_the_same_as_stories_arrive(life: Life) -> 
         for url in walked.closed:
             assert after_walks[key].documents[url] == walked.documents[url], f"{url} changed"
         assert walked.closed < after_walks[key].closed, key  # a page closed since
-
-
-def _document_dates(life: Life) -> tuple[str, str]:
-    """The wire desk's current English RSS `lastBuildDate` and Atom feed `updated`."""
-    rss = etree.fromstring(life.get(f"{BASE}partners/wiredesk/en/rss.xml", WIRE).content)
-    atom = etree.fromstring(life.get(f"{BASE}partners/wiredesk/en/atom.xml", WIRE).content)
-    return rss.findtext("channel/lastBuildDate", ""), atom.findtext(f"{ATOM}updated", "")
-
-
-def test_a_partner_feeds_date_never_goes_back_when_old_stories_enter_it(life: Life) -> None:
-    """Stories from years back entering the edition took the whole current document, and its
-    date (the newest item's) went back to theirs: a partner's reader saw the feed as older.
-    The date is also when its newest story entered, as the public feeds' is."""
-    built, updated = _document_dates(life)
-    back = datetime(2020, 1, 1, tzinfo=UTC)
-    life.add(*[replace(_story("wire", n), published=back) for n in range(30, 30 + SIZE)])
-    time.sleep(1.1)  # a partner's feed is looked at again after a second (partners.feeds.FRESH)
-    now_built, now_updated = _document_dates(life)
-    assert b"story-30" in life.get(f"{BASE}partners/wiredesk/en/rss.xml", WIRE).content
-    assert parsedate_to_datetime(now_built) >= parsedate_to_datetime(built), (built, now_built)
-    assert datetime.fromisoformat(now_updated) >= datetime.fromisoformat(updated)
 
 
 def test_an_embargoed_story_is_in_no_partner_document_before_its_time(life: Life) -> None:
