@@ -1,6 +1,8 @@
 """`python -m syndication` and the `syndication` command: the command line's entry point."""
 
+import os
 import signal
+import sys
 
 
 def _stop(_signum: int, _frame: object) -> None:
@@ -14,7 +16,12 @@ def main() -> None:
     try:
         from syndication.cli import app
     except KeyboardInterrupt:
-        raise SystemExit(0) from None  # stopped before anything began
+        # Stopped before anything began. Left by os._exit, not SystemExit: an interrupt raised
+        # inside an exec() of a string (dataclasses build their methods so, at import) marks
+        # itself unhandled in CPython even once caught, and the interpreter would then end
+        # itself by SIGINT at exit (status -2, not 0).
+        sys.stdout.flush()
+        os._exit(0)
     app()
 
 
