@@ -3,6 +3,7 @@
 import os
 import signal
 import sys
+from typing import NoReturn
 
 
 def _stop(_signum: int, _frame: object) -> None:
@@ -16,13 +17,23 @@ def main() -> None:
     try:
         from syndication.cli import app
     except KeyboardInterrupt:
-        # Stopped before anything began. Left by os._exit, not SystemExit: an interrupt raised
-        # inside an exec() of a string (dataclasses build their methods so, at import) marks
-        # itself unhandled in CPython even once caught, and the interpreter would then end
-        # itself by SIGINT at exit (status -2, not 0).
-        sys.stdout.flush()
-        os._exit(0)
-    app()
+        _stopped()
+    try:
+        app()
+    except KeyboardInterrupt:
+        # Raised while typer still builds the command line (a command's own run turns it into
+        # its exit): stopped before anything began too.
+        _stopped()
+
+
+def _stopped() -> NoReturn:
+    """Leave at once with status 0: stopped before anything began. By os._exit, not
+    SystemExit: an interrupt raised inside an exec() of a string (dataclasses build their
+    methods so, at import) stays marked unhandled in CPython once caught, and under `-m` the
+    interpreter would then end itself by SIGINT at exit (status -2, not 0)."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 if __name__ == "__main__":
